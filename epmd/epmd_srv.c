@@ -1,0 +1,913 @@
+/*
+ * The epmd daemon: listeners, connections and requests on one libev loop.
+ *
+ * Each request follows decode (epmd_codec, pure) -> apply (registry) ->
+ * send (queued output).  A connection lives in one of three states:
+ *
+ *	EPMD_C_READING	collecting one framed request; idle and total timers run
+ *	EPMD_C_WRITING	reply queued; closes once it is flushed
+ *	EPMD_C_ALIVE	a node registered here; any byte or EOF unregisters it
+ *
+ * What OTP's epmd does that we keep: one request per connection, which
+ * replies close it, the local-peer rule for ALIVE2/DUMP/KILL/STOP, the
+ * relaxed command check, the texts of every reply.  What we change: no
+ * select(2) and FD_SETSIZE ceiling; names are hashed; a stalled reader
+ * never blocks anyone (OTP writes with blocking write(2) and sleeps for
+ * -delay_write); every limit is named.
+ */
+#include "epmd/epmd.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "common/bytes.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/sock.h"
+#include "epmd/epmd_codec.h"
+#include "epmd/epmd_registry.h"
+
+#define container_of(p, type, member) \
+	((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+/* Replies bigger than this are refused (NAMES/DUMP with huge tables). */
+#define EPMD_MAX_REPLY		(64u * 1024 * 1024)
+/* After EMFILE, accepting pauses this long. */
+#define EPMD_ACCEPT_BACKOFF	0.1
+/* Log every Nth refusal of the same kind, after the first. */
+#define EPMD_LOG_EVERY		1000
+
+enum epmd_conn_state {
+	EPMD_C_READING,		/* reading one framed request */
+	EPMD_C_WRITING,		/* flushing the reply, then close */
+	EPMD_C_ALIVE,		/* holds a registration until EOF */
+};
+
+struct epmd_srv;
+
+struct epmd_conn {
+	ev_io			 rd_w;
+	ev_io			 wr_w;
+	ev_timer		 idle_w;	/* packet_timeout, reset on progress */
+	ev_timer		 delay_w;	/* -delay_write */
+	struct epmd_srv		*srv;
+	struct epmd_conn	*next;
+	struct epmd_conn	*prev;
+	int			 fd;
+	enum epmd_conn_state	 state;
+	int			 local;		/* peer may ALIVE2/DUMP/KILL/STOP */
+	int			 exit_after;	/* KILL: stop the loop when sent */
+	ev_tstamp		 started;
+	uint8_t			*in;		/* partial request, or NULL */
+	size_t			 got;
+	struct bytes_w		 out;
+	struct epmd_node	*node;		/* EPMD_C_ALIVE */
+	char			 peer[SOCK_NTOP_LEN];
+};
+
+struct epmd_listener {
+	ev_io			 io_w;
+	ev_timer		 delay_w;	/* -delay_accept, EMFILE backoff */
+	struct epmd_srv		*srv;
+	int			 fd;
+};
+
+struct epmd_srv {
+	struct ev_loop		*loop;
+	const struct epmd_conf	*conf;
+	struct epmd_registry	*reg;
+	struct epmd_listener	 ls[EPMD_MAX_LISTEN];
+	size_t			 nls;
+	struct epmd_conn	*conns;
+	size_t			 nconns;
+	size_t			 refused_conns;
+	size_t			 refused_names;
+	ev_signal		 int_w;
+	ev_signal		 term_w;
+	int			 exit_code;
+	uint8_t			 scratch[EPMD_INBUF_SIZE];
+};
+
+static void	epmd_conn_close(struct epmd_conn *, const char *why);
+static void	epmd_conn_flush(struct epmd_conn *);
+static void	epmd_listeners_start(struct epmd_srv *);
+static void	epmd_listeners_stop(struct epmd_srv *);
+
+/*
+ * Connections
+ */
+
+static void
+epmd_conn_unregister(struct epmd_conn *c)
+{
+	struct epmd_node *n = c->node;
+
+	if (n == NULL)
+		return;
+	log_debug("unregistering '%s:%u', port %u", n->n_name,
+	    epmd_node_creation(n), n->n_port);
+	epmd_registry_unregister(c->srv->reg, n);
+	c->node = NULL;
+}
+
+/* The single way out: stops every watcher, unregisters, frees. */
+static void
+epmd_conn_close(struct epmd_conn *c, const char *why)
+{
+	struct epmd_srv *s = c->srv;
+
+	if (why != NULL)
+		log_warnx("%s: %s", c->peer, why);
+	epmd_conn_unregister(c);
+	ev_io_stop(s->loop, &c->rd_w);
+	ev_io_stop(s->loop, &c->wr_w);
+	ev_timer_stop(s->loop, &c->idle_w);
+	ev_timer_stop(s->loop, &c->delay_w);
+	close(c->fd);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	s->nconns--;
+	free(c->in);
+	bytes_w_fini(&c->out);
+	free(c);
+	/* A slot is free again. */
+	if (s->nconns + 1 == s->conf->ec_max_connections)
+		epmd_listeners_start(s);
+}
+
+static void
+on_conn_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct epmd_conn *c = container_of(w, struct epmd_conn, idle_w);
+	ev_tstamp now = ev_now(loop);
+	ev_tstamp total = c->started + c->srv->conf->ec_request_timeout;
+
+	if (now >= total) {
+		epmd_conn_close(c, "closing: request not complete in time");
+		return;
+	}
+	/* ev_timer_again() on progress keeps idle_w pushed forward; when it
+	 * fires the connection really was idle for packet_timeout. */
+	epmd_conn_close(c, "closing because timed out on receive");
+}
+
+/* Re-arms the idle timer, never past the request's total deadline. */
+static void
+epmd_conn_touch(struct epmd_conn *c)
+{
+	const struct epmd_conf *cf = c->srv->conf;
+	ev_tstamp now = ev_now(c->srv->loop);
+	ev_tstamp left = c->started + cf->ec_request_timeout - now;
+	ev_tstamp idle = cf->ec_packet_timeout;
+
+	if (left < idle)
+		idle = left > 0 ? left : 0.001;
+	c->idle_w.repeat = idle;
+	ev_timer_again(c->srv->loop, &c->idle_w);
+}
+
+static void
+on_conn_delay(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct epmd_conn *c = container_of(w, struct epmd_conn, delay_w);
+
+	epmd_conn_flush(c);
+}
+
+/* Queues the reply in c->out for sending, after -delay_write if set. */
+static void
+epmd_conn_send(struct epmd_conn *c)
+{
+	struct epmd_srv *s = c->srv;
+
+	if (c->out.err != 0) {
+		epmd_conn_close(c, "reply too large");
+		return;
+	}
+	if (s->conf->ec_delay_write > 0) {
+		ev_timer_set(&c->delay_w, s->conf->ec_delay_write, 0.);
+		ev_timer_start(s->loop, &c->delay_w);
+		return;
+	}
+	epmd_conn_flush(c);
+}
+
+/* Writes what it can; the write watcher runs only while bytes wait. */
+static void
+epmd_conn_flush(struct epmd_conn *c)
+{
+	struct epmd_srv *s = c->srv;
+	ssize_t n;
+
+	while (c->out.len > 0) {
+		n = send(c->fd, c->out.buf, c->out.len, MSG_NOSIGNAL);
+		if (n > 0) {
+			bytes_w_consume(&c->out, (size_t)n);
+			if (c->state != EPMD_C_ALIVE)
+				epmd_conn_touch(c);
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			ev_io_start(s->loop, &c->wr_w);
+			return;
+		}
+		/* OTP unregisters a node whose ALIVE2 reply failed. */
+		log_debug("%s: write failed: %s", c->peer, strerror(errno));
+		epmd_conn_close(c, NULL);
+		return;
+	}
+	ev_io_stop(s->loop, &c->wr_w);
+	if (c->exit_after) {
+		log_debug("got KILL_REQ - terminates normal");
+		epmd_conn_close(c, NULL);
+		ev_break(s->loop, EVBREAK_ALL);
+		return;
+	}
+	if (c->state == EPMD_C_WRITING)
+		epmd_conn_close(c, NULL);
+}
+
+static void
+on_conn_writable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	epmd_conn_flush(container_of(w, struct epmd_conn, wr_w));
+}
+
+/*
+ * Requests: each handler builds its reply in c->out and sets the state.
+ */
+
+static void
+epmd_do_alive2(struct epmd_conn *c, const struct epmd_node_info *a)
+{
+	struct epmd_srv *s = c->srv;
+	struct epmd_node *n = NULL;
+	const char *why = NULL;
+	uint32_t creation = EPMD_CREATION_ERROR;
+	uint8_t result = 1;
+	int rc;
+
+	rc = epmd_registry_register(s->reg, a, c, c->fd, (uint32_t)time(NULL),
+	    &n, &why);
+	if (rc == 0) {
+		result = 0;
+		creation = epmd_node_creation(n);
+		c->node = n;
+		c->state = EPMD_C_ALIVE;
+		log_debug("registering '%s:%u', port %u", n->n_name, creation,
+		    n->n_port);
+		log_debug("type %u proto %u highvsn %u lowvsn %u",
+		    n->n_nodetype, n->n_protocol, n->n_highvsn, n->n_lowvsn);
+		/* A registration keeps only what it needs. */
+		free(c->in);
+		c->in = NULL;
+		ev_timer_stop(s->loop, &c->idle_w);
+	} else if (rc == CAIRN_ERR_LIMIT) {
+		if (s->refused_names++ % EPMD_LOG_EVERY == 0)
+			log_warnx("%s: max_names (%zu) reached: refusing "
+			    "%.*s (%zu refused so far)", c->peer,
+			    s->conf->ec_max_names, (int)a->name.len,
+			    (const char *)a->name.p, s->refused_names);
+		c->state = EPMD_C_WRITING;
+	} else {
+		log_warnx("%s: ALIVE2_REQ refused: %s", c->peer, why);
+		c->state = EPMD_C_WRITING;
+	}
+	epmd_encode_alive2_resp(&c->out, result, creation, a->highvsn);
+}
+
+static void
+epmd_do_port2(struct epmd_conn *c, struct bytes_view name)
+{
+	struct epmd_node *n;
+	struct epmd_node_info info;
+
+	if ((n = epmd_registry_find(c->srv->reg, name)) != NULL) {
+		epmd_node_info(n, &info);
+		epmd_encode_port2_resp(&c->out, &info);
+	} else
+		epmd_encode_port2_err(&c->out);
+	c->state = EPMD_C_WRITING;
+}
+
+static void
+epmd_do_names(struct epmd_conn *c, int dump)
+{
+	struct epmd_srv *s = c->srv;
+	struct epmd_node *n;
+
+	epmd_encode_names_head(&c->out, s->conf->ec_port);
+	for (n = epmd_registry_first(s->reg); n != NULL; n = n->n_next) {
+		struct bytes_view nm = bytes_view_of(n->n_name, n->n_namelen);
+
+		if (dump)
+			epmd_encode_dump_active(&c->out, nm, n->n_port,
+			    n->n_fd);
+		else
+			epmd_encode_names_line(&c->out, nm, n->n_port);
+	}
+	if (dump) {
+		for (n = epmd_registry_first_unreg(s->reg); n != NULL;
+		    n = n->n_next)
+			epmd_encode_dump_unused(&c->out,
+			    bytes_view_of(n->n_name, n->n_namelen), n->n_port,
+			    n->n_fd);
+	}
+	c->state = EPMD_C_WRITING;
+}
+
+static void
+epmd_do_kill(struct epmd_conn *c)
+{
+	struct epmd_srv *s = c->srv;
+
+	c->state = EPMD_C_WRITING;
+	if (!s->conf->ec_relaxed && epmd_registry_count(s->reg) > 0) {
+		log_warnx("%s: disallowed KILL_REQ, live nodes", c->peer);
+		bytes_put_str(&c->out, "NO");
+		return;
+	}
+	bytes_put_str(&c->out, "OK");
+	log_info("epmd killed by %s", c->peer);
+	c->exit_after = 1;
+}
+
+static void
+epmd_do_stop(struct epmd_conn *c, struct bytes_view name)
+{
+	struct epmd_srv *s = c->srv;
+	struct epmd_node *n;
+	struct epmd_conn *owner;
+
+	c->state = EPMD_C_WRITING;
+	if ((n = epmd_registry_find(s->reg, name)) == NULL) {
+		/* OTP 25 sends NOEXIST and then STOPPED too. */
+		bytes_put_str(&c->out, "NOEXIST");
+	} else {
+		owner = n->n_owner;
+		log_info("%s: stopping %s", c->peer, n->n_name);
+		if (owner != NULL && owner != c)
+			epmd_conn_close(owner, NULL);
+	}
+	bytes_put_str(&c->out, "STOPPED");
+}
+
+/* Decode, check the peer's rights, apply, send; may close c. */
+static void
+epmd_conn_request(struct epmd_conn *c, struct bytes_view payload)
+{
+	const struct epmd_conf *cf = c->srv->conf;
+	struct epmd_req req;
+	const char *why = NULL;
+
+	if (epmd_decode_req(payload, &req, &why) != 0) {
+		epmd_conn_close(c, why);
+		return;
+	}
+	switch (req.tag) {
+	case EPMD_ALIVE2_REQ:
+		if (!c->local) {
+			epmd_conn_close(c, "ALIVE2_REQ from non local address");
+			return;
+		}
+		epmd_do_alive2(c, &req.alive);
+		break;
+	case EPMD_PORT2_REQ:
+		epmd_do_port2(c, req.name);
+		break;
+	case EPMD_NAMES_REQ:
+		epmd_do_names(c, 0);
+		break;
+	case EPMD_DUMP_REQ:
+		if (!c->local) {
+			epmd_conn_close(c, "DUMP_REQ from non local address");
+			return;
+		}
+		epmd_do_names(c, 1);
+		break;
+	case EPMD_KILL_REQ:
+		if (!c->local) {
+			epmd_conn_close(c, "KILL_REQ from non local address");
+			return;
+		}
+		epmd_do_kill(c);
+		break;
+	case EPMD_STOP_REQ:
+		if (!c->local) {
+			epmd_conn_close(c, "STOP_REQ from non local address");
+			return;
+		}
+		if (!cf->ec_relaxed) {
+			epmd_conn_close(c, "disallowed STOP_REQ, no "
+			    "relaxed_command_check");
+			return;
+		}
+		epmd_do_stop(c, req.name);
+		break;
+	}
+	ev_io_stop(c->srv->loop, &c->rd_w);
+	if (c->state == EPMD_C_ALIVE)
+		ev_io_start(c->srv->loop, &c->rd_w);	/* watch for EOF */
+	epmd_conn_send(c);
+}
+
+static void
+epmd_conn_read_alive(struct epmd_conn *c)
+{
+	uint8_t buf[64];
+	ssize_t n;
+
+	n = recv(c->fd, buf, sizeof(buf), 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0)
+		log_debug("%s: got more than expected on ALIVE socket",
+		    c->peer);
+	epmd_conn_close(c, NULL);
+}
+
+static void
+on_conn_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct epmd_conn *c = container_of(w, struct epmd_conn, rd_w);
+	struct epmd_srv *s = c->srv;
+	struct bytes_view payload;
+	uint8_t *buf = c->in != NULL ? c->in : s->scratch;
+	size_t consumed;
+	ssize_t n;
+	int rc;
+
+	if (c->state == EPMD_C_ALIVE) {
+		epmd_conn_read_alive(c);
+		return;
+	}
+	if (c->state != EPMD_C_READING)
+		return;
+	/* As OTP: read at most one byte less than the buffer. */
+	n = recv(c->fd, buf + c->got, EPMD_INBUF_SIZE - 1 - c->got, 0);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		epmd_conn_close(c, "error in read");
+		return;
+	}
+	if (n == 0) {
+		if (c->got > 0)
+			log_warnx("%s: got partial packet only (%zu bytes)",
+			    c->peer, c->got);
+		epmd_conn_close(c, NULL);
+		return;
+	}
+	c->got += (size_t)n;
+	epmd_conn_touch(c);
+	rc = epmd_frame(bytes_view_of(buf, c->got), &payload, &consumed);
+	if (rc == CAIRN_ERR_NEED_MORE) {
+		if (c->got == EPMD_INBUF_SIZE - 1) {
+			epmd_conn_close(c, "invalid packet size");
+			return;
+		}
+		if (c->in == NULL) {
+			if ((c->in = malloc(EPMD_INBUF_SIZE)) == NULL) {
+				epmd_conn_close(c, "out of memory");
+				return;
+			}
+			memcpy(c->in, s->scratch, c->got);
+		}
+		return;
+	}
+	if (rc != 0) {
+		epmd_conn_close(c, "invalid packet size");
+		return;
+	}
+	if (consumed != c->got) {
+		epmd_conn_close(c, "got more bytes than the packet holds");
+		return;
+	}
+	epmd_conn_request(c, payload);
+}
+
+static int
+epmd_peer_is_local(int fd, const struct sockaddr *peer)
+{
+	struct sockaddr_storage me;
+	socklen_t len = sizeof(me);
+
+	if (sock_is_loopback(peer))
+		return 1;
+	/* OTP: a connection from this host's own address is local too. */
+	if (getsockname(fd, (struct sockaddr *)&me, &len) == -1)
+		return 0;
+	return sock_same_addr(peer, (struct sockaddr *)&me);
+}
+
+static void
+epmd_accept_one(struct epmd_listener *l)
+{
+	struct epmd_srv *s = l->srv;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct epmd_conn *c;
+	int fd;
+
+	fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			log_warn("accept");
+			epmd_listeners_stop(s);
+			ev_timer_set(&l->delay_w, EPMD_ACCEPT_BACKOFF, 0.);
+			ev_timer_start(s->loop, &l->delay_w);
+		}
+		return;
+	}
+	if (s->nconns >= s->conf->ec_max_connections) {
+		if (s->refused_conns++ % EPMD_LOG_EVERY == 0)
+			log_warnx("max_connections (%zu) reached: closing new "
+			    "connections (%zu so far)",
+			    s->conf->ec_max_connections, s->refused_conns);
+		close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warnx("out of memory: closing a new connection");
+		close(fd);
+		return;
+	}
+	c->srv = s;
+	c->fd = fd;
+	c->state = EPMD_C_READING;
+	c->local = epmd_peer_is_local(fd, (struct sockaddr *)&ss);
+	c->started = ev_now(s->loop);
+	sock_ntop((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
+	/* Replies are small except NAMES/DUMP of a large table. */
+	bytes_w_init(&c->out, EPMD_MAX_REPLY);
+	ev_io_init(&c->rd_w, on_conn_readable, fd, EV_READ);
+	ev_io_init(&c->wr_w, on_conn_writable, fd, EV_WRITE);
+	ev_init(&c->idle_w, on_conn_timer);
+	ev_init(&c->delay_w, on_conn_delay);
+	c->next = s->conns;
+	if (s->conns != NULL)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	log_debug2("%s: %s peer connected", c->peer,
+	    c->local ? "local" : "non-local");
+	epmd_conn_touch(c);
+	ev_io_start(s->loop, &c->rd_w);
+	if (s->nconns >= s->conf->ec_max_connections)
+		epmd_listeners_stop(s);
+}
+
+/*
+ * Listeners
+ */
+
+static void
+on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct epmd_listener *l = container_of(w, struct epmd_listener, io_w);
+	int i;
+
+	if (l->srv->conf->ec_delay_accept > 0) {
+		/* Simulate a busy server without stalling anyone else. */
+		ev_io_stop(loop, &l->io_w);
+		ev_timer_set(&l->delay_w, l->srv->conf->ec_delay_accept, 0.);
+		ev_timer_start(loop, &l->delay_w);
+		return;
+	}
+	/* A few at a time keeps one busy listener from starving the rest. */
+	for (i = 0; i < 64 && ev_is_active(&l->io_w); i++) {
+		size_t before = l->srv->nconns;
+
+		epmd_accept_one(l);
+		if (l->srv->nconns == before)
+			break;
+	}
+}
+
+static void
+on_accept_delay(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct epmd_listener *l = container_of(w, struct epmd_listener,
+	    delay_w);
+
+	if (l->srv->conf->ec_delay_accept > 0) {
+		epmd_accept_one(l);
+		if (l->srv->nconns < l->srv->conf->ec_max_connections)
+			ev_io_start(loop, &l->io_w);
+		return;
+	}
+	epmd_listeners_start(l->srv);
+}
+
+static void
+epmd_listeners_start(struct epmd_srv *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nls; i++)
+		if (!ev_is_active(&s->ls[i].delay_w))
+			ev_io_start(s->loop, &s->ls[i].io_w);
+}
+
+static void
+epmd_listeners_stop(struct epmd_srv *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nls; i++)
+		ev_io_stop(s->loop, &s->ls[i].io_w);
+}
+
+static int
+epmd_add_listener(struct epmd_srv *s, int fd)
+{
+	struct epmd_listener *l;
+
+	if (s->nls >= EPMD_MAX_LISTEN) {
+		log_warnx("cannot listen on more than %d IP addresses",
+		    EPMD_MAX_LISTEN);
+		return -1;
+	}
+	l = &s->ls[s->nls++];
+	l->srv = s;
+	l->fd = fd;
+	ev_io_init(&l->io_w, on_accept, fd, EV_READ);
+	ev_init(&l->delay_w, on_accept_delay);
+	return 0;
+}
+
+/*
+ * Binds one address.  0 bound, 1 skipped (non-fatal failure), -1 fatal,
+ * 2 another epmd already runs there (OTP exits 0 then).
+ */
+static int
+epmd_bind_one(struct epmd_srv *s, const char *addr, int nonfatal)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	if (sock_addr_parse(addr, s->conf->ec_port, &ss, &len) == -1) {
+		log_warnx("cannot parse IP address \"%s\"", addr);
+		return -1;
+	}
+	fd = sock_listen((struct sockaddr *)&ss, len, SOMAXCONN,
+	    SOCK_F_REUSEADDR | SOCK_F_V6ONLY);
+	if (fd == -1) {
+		if (errno == EADDRINUSE) {
+			log_debug("there is already a epmd running at port %u "
+			    "on ipaddr %s", s->conf->ec_port, addr);
+			return 2;
+		}
+		if (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL ||
+		    nonfatal) {
+			log_debug("failed to bind on ipaddr %s: %s", addr,
+			    strerror(errno));
+			return 1;
+		}
+		log_warn("failed to bind on ipaddr %s", addr);
+		return -1;
+	}
+	if (epmd_add_listener(s, fd) == -1) {
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+/* OTP skips exactly 127.0.0.1 and ::1 in the list: they are always bound. */
+static int
+epmd_is_std_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
+		    htonl(INADDR_LOOPBACK);
+	return ss->ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(
+	    &((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+/* OTP's rules: loopback always, then the list; or every address. */
+static int
+epmd_bind_all(struct epmd_srv *s)
+{
+	const char *list = s->conf->ec_addresses;
+	char *tmp, *tok, *save = NULL;
+	int rc;
+
+	if (list != NULL && list[strspn(list, " ,")] != '\0') {
+		if ((rc = epmd_bind_one(s, "127.0.0.1", 1)) == -1 || rc == 2)
+			return rc;
+		if ((rc = epmd_bind_one(s, "::1", 1)) == -1 || rc == 2)
+			return rc;
+		if ((tmp = strdup(list)) == NULL)
+			fatal("strdup");
+		for (tok = strtok_r(tmp, ", ", &save); tok != NULL;
+		    tok = strtok_r(NULL, ", ", &save)) {
+			struct sockaddr_storage ss;
+			socklen_t len;
+
+			if (sock_addr_parse(tok, 0, &ss, &len) == -1) {
+				log_warnx("cannot parse IP address \"%s\"",
+				    tok);
+				free(tmp);
+				return -1;
+			}
+			if (epmd_is_std_loopback(&ss))
+				continue;
+			if ((rc = epmd_bind_one(s, tok, 0)) == -1 || rc == 2) {
+				free(tmp);
+				return rc;
+			}
+		}
+		free(tmp);
+	} else {
+		if ((rc = epmd_bind_one(s, "0.0.0.0", 1)) == -1 || rc == 2)
+			return rc;
+		if ((rc = epmd_bind_one(s, "::", 1)) == -1 || rc == 2)
+			return rc;
+	}
+	if (s->nls == 0) {
+		log_warnx("unable to bind any address");
+		return -1;
+	}
+	return 0;
+}
+
+/* Socket activation as sd_listen_fds(3) defines it, without libsystemd. */
+static int
+epmd_systemd_fds(struct epmd_srv *s)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	int n, i;
+
+	if (pid == NULL || fds == NULL || atol(pid) != (long)getpid()) {
+		log_warnx("systemd provides no sockets");
+		return -1;
+	}
+	n = atoi(fds);
+	if (n <= 0) {
+		log_warnx("systemd provides no sockets");
+		return -1;
+	}
+	if (n > EPMD_MAX_LISTEN) {
+		log_warnx("cannot listen on more than %d IP addresses",
+		    EPMD_MAX_LISTEN);
+		return -1;
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	for (i = 0; i < n; i++) {
+		sock_set_nonblock(3 + i);
+		sock_set_cloexec(3 + i);
+		if (epmd_add_listener(s, 3 + i) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+epmd_systemd_notify(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un un;
+	char msg[128];
+	int fd, n;
+
+	if (path == NULL || strlen(path) >= sizeof(un.sun_path) ||
+	    (path[0] != '/' && path[0] != '@'))
+		return;
+	memset(&un, 0, sizeof(un));
+	un.sun_family = AF_UNIX;
+	memcpy(un.sun_path, path, strlen(path));
+	if (un.sun_path[0] == '@')
+		un.sun_path[0] = '\0';
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	n = snprintf(msg, sizeof(msg), "READY=1\nSTATUS=Processing port "
+	    "mapping requests...\nMAINPID=%ld", (long)getpid());
+	sendto(fd, msg, (size_t)n, 0, (struct sockaddr *)&un,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path)));
+	close(fd);
+}
+
+static int
+epmd_daemonize(void)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() == -1)
+		return -1;
+	signal(SIGHUP, SIG_IGN);
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") == -1)
+		return -1;
+	umask(0);
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return 0;
+}
+
+static void
+on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	log_info("got signal %d, exiting", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+epmd_srv_teardown(struct epmd_srv *s)
+{
+	size_t i;
+
+	while (s->conns != NULL)
+		epmd_conn_close(s->conns, NULL);
+	for (i = 0; i < s->nls; i++) {
+		ev_io_stop(s->loop, &s->ls[i].io_w);
+		ev_timer_stop(s->loop, &s->ls[i].delay_w);
+		close(s->ls[i].fd);
+	}
+	epmd_registry_free(s->reg);
+}
+
+int
+epmd_srv_run(const struct epmd_conf *conf)
+{
+	static struct epmd_srv srv;
+	struct epmd_srv *s = &srv;
+	long nofile;
+	int rc;
+
+	s->conf = conf;
+	signal(SIGPIPE, SIG_IGN);
+	nofile = sock_raise_nofile((long)conf->ec_max_connections + 64);
+	if (nofile > 0 && (size_t)nofile < conf->ec_max_connections + 64)
+		log_debug("open file limit is %ld: fewer than max_connections"
+		    " (%zu) may be served", nofile, conf->ec_max_connections);
+	if ((s->reg = epmd_registry_new(conf->ec_max_names,
+	    conf->ec_max_unreg)) == NULL)
+		fatalx("epmd: Insufficient memory");
+	if (conf->ec_systemd)
+		rc = epmd_systemd_fds(s);
+	else
+		rc = epmd_bind_all(s);
+	if (rc != 0) {
+		epmd_srv_teardown(s);
+		return rc == 2 ? 0 : 1;
+	}
+	if (conf->ec_daemon) {
+		if (epmd_daemonize() == -1)
+			fatal("cannot detach");
+		log_init(0, conf->ec_debug, "epmd");
+	}
+	if ((s->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+		fatalx("cannot initialise the event loop");
+	ev_signal_init(&s->int_w, on_signal, SIGINT);
+	ev_signal_init(&s->term_w, on_signal, SIGTERM);
+	ev_signal_start(s->loop, &s->int_w);
+	ev_signal_start(s->loop, &s->term_w);
+	epmd_listeners_start(s);
+	if (conf->ec_systemd)
+		epmd_systemd_notify();
+	log_debug("epmd running - daemon = %d, port %u", conf->ec_daemon,
+	    conf->ec_port);
+	ev_run(s->loop, 0);
+	epmd_srv_teardown(s);
+	ev_loop_destroy(s->loop);
+	return s->exit_code;
+}
