@@ -308,6 +308,7 @@ int
 bytes_printf(struct bytes_w *w, const char *fmt, ...)
 {
 	va_list ap;
+	char *tmp;
 	int n, rc;
 
 	if (w->err)
@@ -317,12 +318,28 @@ bytes_printf(struct bytes_w *w, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return CAIRN_ERR_INVAL;
-	/* One more for vsnprintf's NUL, which is not kept. */
-	if ((rc = bytes_w_reserve(w, (size_t)n + 1)) != 0)
+	if (n == 0)
+		return 0;
+	/* Room for the output only: vsnprintf's NUL is not kept. */
+	if ((rc = bytes_w_reserve(w, (size_t)n)) != 0)
 		return rc;
-	va_start(ap, fmt);
-	vsnprintf((char *)w->buf + w->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	if (w->cap - w->len > (size_t)n) {
+		va_start(ap, fmt);
+		vsnprintf((char *)w->buf + w->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	} else {
+		/* The output fills the buffer exactly: the NUL would not
+		 * fit, so format on the side. */
+		if ((tmp = malloc((size_t)n + 1)) == NULL) {
+			w->err = CAIRN_ERR_NOMEM;
+			return w->err;
+		}
+		va_start(ap, fmt);
+		vsnprintf(tmp, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+		memcpy(w->buf + w->len, tmp, (size_t)n);
+		free(tmp);
+	}
 	w->len += (size_t)n;
 	return 0;
 }
