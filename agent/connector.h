@@ -1,0 +1,76 @@
+/*
+ * Connectors: what "connect a node" means for a topology (libcluster's
+ * connect / disconnect / list_nodes).  Each connector is one const ops
+ * value; the agent lists them in a static table (agent/connector.c).
+ *
+ *	none	tracks membership only (for the CLI and hooks)
+ *	exec	runs configured commands with the node name appended
+ *	erlang	clusters stock Erlang/Elixir nodes from outside, through
+ *		erl_interface, as a hidden node with the cookie
+ *
+ * Every operation is asynchronous and bounded by its timeout: the done
+ * callback fires exactly once, on the loop, unless the operation was
+ * cancelled first.  Nothing here blocks the loop.
+ */
+#ifndef CAIRN_AGENT_CONNECTOR_H
+#define CAIRN_AGENT_CONNECTOR_H
+
+#include <stddef.h>
+
+struct conf_key;
+struct ev_loop;
+struct resolv;
+
+/* What the agent lends every plug-in (borrowed; outlives the plug-in). */
+struct agent_env {
+	struct ev_loop	*loop;
+	struct resolv	*resolv;	/* may be NULL */
+	const char	*cookie;	/* Erlang cookie, or NULL */
+	const char	*self_name;	/* the agent's own node name (base) */
+};
+
+struct connector;
+
+/*
+ * err is 0 or a CAIRN_ERR_*; msg is a one-line reason (borrowed, valid
+ * during the call), e.g. "wrong cookie?" or the command's exit status.
+ */
+typedef void conn_done_cb(void *arg, int err, const char *msg);
+
+struct connector_ops {
+	const char		*name;
+	/* Keys of the connector's config mapping; NULL if it has none. */
+	const struct conf_key	*keys;
+	size_t			 conf_size;
+	void			(*conf_init)(void *conf);
+	void			(*conf_free)(void *conf);
+	/* A connector for one topology; NULL with a reason in err. */
+	struct connector	*(*create)(const struct agent_env *,
+				    const void *conf, char *err, size_t errlen);
+	/*
+	 * Makes node part of the cluster.  members lists every node in the
+	 * view (node included), so a connector may mesh node with them.
+	 * Called again periodically as a health check: it must be cheap
+	 * when nothing changed, and fail when node is unreachable.
+	 */
+	int			(*connect)(struct connector *, const char *node,
+				    const char *const *members, size_t n,
+				    double timeout, conn_done_cb *, void *arg);
+	/* Takes node out (prune with disconnect enabled). */
+	int			(*disconnect)(struct connector *,
+				    const char *node, double timeout,
+				    conn_done_cb *, void *arg);
+	/* Cancels every pending operation whose arg is arg. */
+	void			(*cancel)(struct connector *, void *arg);
+	/* Cancels everything and frees. */
+	void			(*destroy)(struct connector *);
+};
+
+extern const struct connector_ops connector_none;
+extern const struct connector_ops connector_exec;
+extern const struct connector_ops connector_erlang;
+
+/* The connector named name, or NULL. */
+const struct connector_ops *connector_find(const char *name);
+
+#endif

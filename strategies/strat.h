@@ -1,0 +1,59 @@
+/*
+ * Strategies: the ways to find peers.  Each strategies/<name>.c exports
+ * one const ops value; strategies/strat.c lists them in a static table,
+ * so a new strategy is one more file and one more line, nothing else.
+ *
+ * A running strategy reports answers to the agent through its env:
+ * report(source, nodes, n).  An answer is the complete list that one
+ * source sees now; a failed or empty answer is reported with n == 0 and
+ * means "unknown" (the agent drops nobody for it).  A strategy may have
+ * several sources (one per host it asks); each source name is prefixed
+ * with the topology name so that a reload can forget a topology's
+ * sources at once.
+ *
+ * Strategies declare their own config keys; the agent core knows none.
+ */
+#ifndef CAIRN_STRATEGIES_STRAT_H
+#define CAIRN_STRATEGIES_STRAT_H
+
+#include <stddef.h>
+
+struct agent_env;
+struct conf_doc;
+struct conf_key;
+
+struct strat;
+
+/* nodes[i] are borrowed for the call. */
+typedef void strat_report_fn(void *arg, const char *source,
+    const char *const *nodes, size_t n, const char *why);
+
+struct strat_env {
+	const struct agent_env	*agent;		/* loop, resolver, cookie */
+	const char		*topology;	/* name, for sources and logs */
+	strat_report_fn		*report;
+	void			*arg;
+};
+
+struct strat_ops {
+	const char		*name;		/* the YAML `strategy:` value */
+	const struct conf_key	*keys;		/* its `config:` keys */
+	size_t			 conf_size;
+	void			(*conf_init)(void *conf);
+	void			(*conf_free)(void *conf);
+	/* Starts polling/listening; NULL with a reason in err. */
+	struct strat		*(*start)(const struct strat_env *,
+				    const void *conf, char *err, size_t errlen);
+	/* Stops, cancels everything and frees.  No report after it. */
+	void			(*stop)(struct strat *);
+};
+
+extern const struct strat_ops strat_local_epmd;
+extern const struct strat_ops strat_epmd;
+extern const struct strat_ops strat_erlang_hosts;
+
+const struct strat_ops *strat_find(const char *name);
+/* NULL-terminated list, for `cairn-agent -h` and docs. */
+extern const struct strat_ops *const strat_all[];
+
+#endif
