@@ -86,8 +86,14 @@ epmd_decode_port2(struct bytes_r *r, struct bytes_view *name,
 		*why = "node name contains ascii 0 in PORT2_REQ";
 		return CAIRN_ERR_PROTO;
 	}
+	/*
+	 * OTP calls verify_utf8(name, bsize, 0), which reads one byte past
+	 * the name: the NUL there counts as a character, so a lookup takes
+	 * at most 254 characters and a 255-character name (which ALIVE2
+	 * accepts) cannot be looked up.  Wire-visible: do not change.
+	 */
 	chars = utf8_count(v.p, v.len);
-	if (chars < 1 || chars > EPMD_MAX_NAME_CHARS) {
+	if (chars < 1 || chars + 1 > EPMD_MAX_NAME_CHARS) {
 		*why = "invalid node name in PORT2_REQ";
 		return CAIRN_ERR_PROTO;
 	}

@@ -87,7 +87,8 @@ int	epmd_frame(struct bytes_view in, struct bytes_view *payload,
  *   ALIVE2_REQ  13 bytes or fewer, a name or extra length past the end,
  *               a NUL in the name (trailing bytes after extra are allowed);
  *   PORT2_REQ   one trailing NUL is dropped; then an empty name, a NUL in
- *               the name, bad UTF-8, or over 255 characters;
+ *               the name, bad UTF-8, or over 254 characters (OTP
+ *               counts the NUL after the name as a 255th);
  *   STOP_REQ    an empty name; the name ends at its first NUL;
  *   NAMES, DUMP, KILL  any bytes after the tag are ignored;
  *   any other tag is garbage.
