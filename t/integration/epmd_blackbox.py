@@ -31,6 +31,9 @@ what Cairn does on purpose where it goes beyond OTP:
       (fd >= FD_SETSIZE), so with 1100 idle connections held open it no
       longer answers.  Cairn has no FD_SETSIZE ceiling and keeps serving.
 
+Cases named cairn_* test Cairn's own limit flags (-max_names,
+-max_connections, -request_timeout) and are skipped with --impl otp.
+
 OTP behaviours worth knowing (all asserted below, byte for byte):
   * NAMES/DUMP list the newest registration first.
   * DUMP lines end in "\\n\\0"; old/unused lines have a space before "\\n".
@@ -1681,6 +1684,74 @@ def t_bad_address():
 @test('address_list_v4_v6', needs=('ipv6',))
 def t_address_list_v6():
     address_case(['-address', '127.0.0.1,::1'])
+
+
+# --- Cairn's named limits (flags OTP does not have)
+
+def cairn_only():
+    if impl() == 'otp':
+        raise Skip("Cairn's own flag")
+
+
+@test('cairn_max_names')
+def t_max_names():
+    cairn_only()
+    with Daemon(['-max_names', '2']) as d:
+        s1, _ = register(d.port, 'n1')
+        s2, _ = register(d.port, 'n2')
+        s3, r = alive2_reply(d.port, alive2('n3'))
+        eq(r, b'y\x01\x00\x63', 'third registration past -max_names 2')
+        s3.close()
+        s1.close()
+        wait_unregistered(d.port, 'n1')
+        s3, _ = register(d.port, 'n3')
+        for s in (s2, s3):
+            s.close()
+
+
+@test('cairn_max_connections')
+def t_max_connections():
+    cairn_only()
+    with Daemon(['-max_connections', '10']) as d:
+        held = []
+        try:
+            for _ in range(10):
+                held.append(connect(d.port))
+            time.sleep(0.2)
+            s = send_req(d.port, NAMES_REQ)
+            check(is_open(s, 0.5) is True,
+                  'answered or closed past -max_connections 10')
+            held.pop().close()
+            data, how = read_to_close(s, 3.0)
+            s.close()
+            eq((data, how), (struct.pack('>I', d.port), 'eof'),
+               'NAMES once a slot is free')
+        finally:
+            for s in held:
+                s.close()
+
+
+@test('cairn_request_timeout', slow=True)
+def t_request_timeout():
+    cairn_only()
+    with Daemon(['-packet_timeout', '1', '-request_timeout', '2']) as d:
+        s = connect(d.port)
+        t0 = time.monotonic()
+        s.sendall(struct.pack('>H', 200))
+        closed = False
+        while time.monotonic() - t0 < 6.0:
+            try:
+                s.sendall(b'z')
+            except OSError:
+                closed = True
+                break
+            if is_open(s, 0.3) is not True:
+                closed = True
+                break
+        took = time.monotonic() - t0
+        s.close()
+        check(closed, 'trickling request not closed after 6s')
+        check(1.5 <= took <= 4.0, 'closed after %.2fs, want about 2s' % took)
 
 
 # --- many connections
