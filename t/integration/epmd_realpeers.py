@@ -367,7 +367,9 @@ def main():
                     b = bb.run_cmd(['-names'], env=bb.client_env(od.port),
                                    binary=ARGS.otp_epmd)
                     bb.eq(a, b, 'our vs OTP -names against OTP daemon')
-                    bb.check(b'name e at port' in a[1], 'e missing: %r' % (a,))
+                    bb.check(b'name e at port' in a[1],
+                             'e missing: %r; erl output %r'
+                             % (a, n.output()))
                 finally:
                     n.kill()
         run.step('clients_same_bytes_against_otp', clients_same_bytes_otp)
