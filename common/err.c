@@ -33,6 +33,8 @@ cairn_strerror(int code)
 		return "already exists";
 	case CAIRN_ERR_NOENT:
 		return "not found";
+	case CAIRN_ERR_AUTH:
+		return "authentication failed";
 	}
 	return "unknown error";
 }

@@ -21,6 +21,7 @@ enum cairn_err {
 	CAIRN_ERR_TIMEOUT = -10,	/* a deadline passed */
 	CAIRN_ERR_EXIST = -11,		/* the key is already present */
 	CAIRN_ERR_NOENT = -12,		/* no such key */
+	CAIRN_ERR_AUTH = -13,		/* the peer refused our credentials */
 };
 
 /* A static English string for code; never NULL. */
