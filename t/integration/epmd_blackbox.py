@@ -914,6 +914,32 @@ def t_dump():
         s2.close()
 
 
+@test('dump_unreg_list_debug')
+def t_dump_unreg_debug():
+    # With -d OTP keeps "5" old names, but it only trims when a *new* name
+    # registers while more than 5 are kept, and then drops just the oldest:
+    # releasing 8 names keeps all 8.
+    with Daemon(['-d']) as d:
+        socks = [register(d.port, 'a%d' % i)[0] for i in range(8)]
+        for i, s in enumerate(socks):
+            s.close()
+            wait_unregistered(d.port, 'a%d' % i)
+
+        def dump_names():
+            r = request(d.port, DUMP_REQ)[4:]
+            return [m.decode() for m in re.findall(rb'<(\w+)>', r)]
+        eq(dump_names(), ['a%d' % i for i in range(8)],
+           'old/unused names after releasing 8')
+        s1, _ = register(d.port, 'new')
+        eq(dump_names(), ['new'] + ['a%d' % i for i in range(1, 8)],
+           'DUMP after a new name registers')
+        s2, _ = register(d.port, 'a7')
+        eq(dump_names(), ['a7', 'new'] + ['a%d' % i for i in range(1, 7)],
+           'DUMP after a7 registers again')
+        s1.close()
+        s2.close()
+
+
 @test('register_repeat')
 def t_register_repeat():
     # epmd_SUITE register_overflow, smaller: register N, drop all, redo.
@@ -1754,6 +1780,63 @@ def t_request_timeout():
         s.close()
         check(closed, 'trickling request not closed after 6s')
         check(1.5 <= took <= 4.0, 'closed after %.2fs, want about 2s' % took)
+
+
+# --- differential: the same operations against OTP's daemon
+
+def differential(args, seed, nops):
+    import random
+    rnd = random.Random(seed)
+    pool = ['n%02d' % i for i in range(14)] + ['\u00e5%d' % i for i in range(4)]
+    with Daemon(list(args)) as ours, \
+            Daemon(list(args), binary=ARGS.otp_epmd) as otp:
+        live = {}                       # name -> (our sock, otp sock)
+        try:
+            for op in range(nops):
+                name = rnd.choice(pool)
+                hv = rnd.choice((5, 6))
+                if name in live and rnd.random() < 0.7:
+                    for s in live.pop(name):
+                        s.close()
+                    for d in (ours, otp):
+                        wait_unregistered(d.port, name)
+                else:
+                    eport = rnd.randrange(1, 65536)
+                    extra = bytes(rnd.randrange(256)
+                                  for _ in range(rnd.randrange(4)))
+                    body = alive2(name, eport, 77, 0, hv, 5, extra)
+                    n = 6 if hv >= 6 else 4
+                    so, ro = alive2_reply(ours.port, body, n)
+                    st, rt = alive2_reply(otp.port, body, n)
+                    eq(ro[:2], rt[:2], 'op %d: ALIVE2 %s reply' % (op, name))
+                    if ro[1:2] == b'\0':
+                        live[name] = (so, st)
+                    else:
+                        so.close()
+                        st.close()
+                if op % 5 == 4 or op == nops - 1:
+                    eq(names(ours.port)[4:], names(otp.port)[4:],
+                       'op %d: NAMES body' % op)
+                    a = re.sub(rb'fd = \d+', b'fd = N',
+                               request(ours.port, DUMP_REQ)[4:])
+                    b = re.sub(rb'fd = \d+', b'fd = N',
+                               request(otp.port, DUMP_REQ)[4:])
+                    eq(a, b, 'op %d: DUMP body (fds masked)' % op)
+        finally:
+            for pair in live.values():
+                for s in pair:
+                    s.close()
+
+
+@test('differential_vs_otp', needs=('otp',))
+def t_differential():
+    differential([], 1, 120)
+
+
+@test('differential_vs_otp_debug_unreg_5', needs=('otp',))
+def t_differential_d():
+    # -d keeps only 5 old names; past that OTP reuses the oldest slot.
+    differential(['-d'], 2, 120)
 
 
 # --- many connections
