@@ -17,17 +17,9 @@
 
 #include <stddef.h>
 
-struct conf_key;
-struct ev_loop;
-struct resolv;
+#include "strategies/strat.h"
 
-/* What the agent lends every plug-in (borrowed; outlives the plug-in). */
-struct agent_env {
-	struct ev_loop	*loop;
-	struct resolv	*resolv;	/* may be NULL */
-	const char	*cookie;	/* Erlang cookie, or NULL */
-	const char	*self_name;	/* the agent's own node name (base) */
-};
+struct conf_key;
 
 struct connector;
 
@@ -44,7 +36,10 @@ struct connector_ops {
 	size_t			 conf_size;
 	void			(*conf_init)(void *conf);
 	void			(*conf_free)(void *conf);
-	/* A connector for one topology; NULL with a reason in err. */
+	/*
+	 * A connector for one topology; NULL with a reason in err.  The env
+	 * is borrowed until destroy; conf only for this call: copy it.
+	 */
 	struct connector	*(*create)(const struct agent_env *,
 				    const void *conf, char *err, size_t errlen);
 	/*

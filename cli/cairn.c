@@ -14,7 +14,9 @@ struct cli_cmd {
 };
 
 static const struct cli_cmd cli_cmds[] = {
+	{ "members", cmd_members, "the agent's members, sources and state" },
 	{ "names", cmd_names, "list the names each host's epmd holds" },
+	{ "wait", cmd_wait, "wait until the agent reports a quorum" },
 };
 
 static void

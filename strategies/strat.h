@@ -18,9 +18,20 @@
 
 #include <stddef.h>
 
-struct agent_env;
-struct conf_doc;
 struct conf_key;
+struct ev_loop;
+struct resolv;
+
+/*
+ * What the agent lends every plug-in, strategies and connectors alike
+ * (borrowed; outlives the plug-in).
+ */
+struct agent_env {
+	struct ev_loop	*loop;
+	struct resolv	*resolv;	/* may be NULL */
+	const char	*cookie;	/* Erlang cookie, or NULL */
+	const char	*self_name;	/* the agent's own node name (base) */
+};
 
 struct strat;
 
@@ -41,7 +52,12 @@ struct strat_ops {
 	size_t			 conf_size;
 	void			(*conf_init)(void *conf);
 	void			(*conf_free)(void *conf);
-	/* Starts polling/listening; NULL with a reason in err. */
+	/*
+	 * Starts polling/listening; NULL with a reason in err.  env is
+	 * borrowed until stop (read env->topology when needed: a reload may
+	 * change its storage); conf is borrowed for this call only: copy
+	 * what you keep.
+	 */
 	struct strat		*(*start)(const struct strat_env *,
 				    const void *conf, char *err, size_t errlen);
 	/* Stops, cancels everything and frees.  No report after it. */

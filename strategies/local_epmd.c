@@ -1,0 +1,174 @@
+/*
+ * local_epmd: the nodes registered with this host's epmd, polled every
+ * polling_interval (libcluster's LocalEpmd asks once; Tinycluster polls).
+ * Names become name@host, host being this host's short name, as
+ * `erl -sname` makes them, unless `host` is set.
+ *
+ *	strategy: local_epmd
+ *	config:
+ *	  polling_interval: 5s
+ *	  host: localhost        # default: this host's short name
+ *	  port: 4369             # default: $ERL_EPMD_PORT or 4369
+ *	  timeout: 2s
+ */
+#include "strategies/strat.h"
+
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+#include <yaml.h>
+
+#include "common/conf.h"
+#include "common/err.h"
+#include "common/sock.h"
+#include "epmd/epmd_aclient.h"
+#include "strategies/strat_util.h"
+
+#define container_of(p, type, member) \
+	((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+struct local_epmd_conf {
+	uint64_t	 interval_ms;
+	char		*host;
+	unsigned	 port;
+	uint64_t	 timeout_ms;
+};
+
+static const struct conf_key local_epmd_keys[] = {
+	{ .name = "polling_interval", .type = CONF_DURATION,
+	  .offset = offsetof(struct local_epmd_conf, interval_ms),
+	  .min = 10, .max = 86400000 },
+	{ .name = "host", .type = CONF_STRING,
+	  .offset = offsetof(struct local_epmd_conf, host),
+	  .flags = CONF_NONEMPTY },
+	{ .name = "port", .type = CONF_UINT,
+	  .offset = offsetof(struct local_epmd_conf, port),
+	  .min = 1, .max = 65535 },
+	{ .name = "timeout", .type = CONF_DURATION,
+	  .offset = offsetof(struct local_epmd_conf, timeout_ms),
+	  .min = 10, .max = 600000 },
+	{ .name = NULL },
+};
+
+struct strat {
+	ev_timer		 poll_w;
+	const struct strat_env	*env;
+	struct epmd_aq		*q;
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	double			 interval;
+	double			 timeout;
+	char			 host[256];
+	char			 source[512];
+};
+
+static void
+local_epmd_conf_init(void *p)
+{
+	struct local_epmd_conf *c = p;
+
+	memset(c, 0, sizeof(*c));
+	c->interval_ms = STRAT_DEFAULT_POLL_MS;
+	c->timeout_ms = STRAT_DEFAULT_TIMEOUT_MS;
+}
+
+static void
+local_epmd_conf_free(void *p)
+{
+	conf_free_fields(local_epmd_keys, p);
+}
+
+static void
+on_names(void *arg, int err, const struct epmd_aq_name *names, size_t n)
+{
+	struct strat *s = arg;
+	const char **v = NULL;
+	size_t *lens = NULL, i, nn = 0;
+	char **nodes = NULL, why[128];
+
+	s->q = NULL;
+	snprintf(s->source, sizeof(s->source), "%s/local_epmd",
+	    s->env->topology);
+	if (err != 0) {
+		snprintf(why, sizeof(why), "epmd on port %u: %s",
+		    sock_port((struct sockaddr *)&s->addr), cairn_strerror(err));
+		s->env->report(s->env->arg, s->source, NULL, 0, why);
+		return;
+	}
+	if (n > 0 && ((v = calloc(n, sizeof(*v))) == NULL ||
+	    (lens = calloc(n, sizeof(*lens))) == NULL)) {
+		free(v);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		v[i] = names[i].name;
+		lens[i] = names[i].name_len;
+	}
+	if (strat_node_list(v, lens, n, s->host,
+	    s->env->agent->self_name, &nodes, &nn) == 0) {
+		s->env->report(s->env->arg, s->source,
+		    (const char *const *)nodes, nn, "no nodes registered");
+		free(nodes);
+	}
+	free(v);
+	free(lens);
+}
+
+static void
+on_poll(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct strat *s = container_of(w, struct strat, poll_w);
+
+	if (s->q != NULL)
+		return;		/* the last query is still running */
+	s->q = epmd_aq_names(loop, (struct sockaddr *)&s->addr, s->addrlen,
+	    s->timeout, on_names, s);
+}
+
+static struct strat *
+local_epmd_start(const struct strat_env *env, const void *p, char *err,
+    size_t errlen)
+{
+	const struct local_epmd_conf *c = p;
+	struct strat *s;
+	uint16_t port = c->port ? (uint16_t)c->port : strat_epmd_port();
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->env = env;
+	s->interval = (double)c->interval_ms / 1000.;
+	s->timeout = (double)c->timeout_ms / 1000.;
+	if (c->host != NULL)
+		snprintf(s->host, sizeof(s->host), "%s", c->host);
+	else
+		strat_short_hostname(s->host, sizeof(s->host));
+	sock_addr_parse("127.0.0.1", port, &s->addr, &s->addrlen);
+	ev_timer_init(&s->poll_w, on_poll, 0., s->interval);
+	ev_timer_start(env->agent->loop, &s->poll_w);
+	return s;
+}
+
+static void
+local_epmd_stop(struct strat *s)
+{
+	ev_timer_stop(s->env->agent->loop, &s->poll_w);
+	epmd_aq_cancel(s->q);
+	free(s);
+}
+
+const struct strat_ops strat_local_epmd = {
+	.name = "local_epmd",
+	.keys = local_epmd_keys,
+	.conf_size = sizeof(struct local_epmd_conf),
+	.conf_init = local_epmd_conf_init,
+	.conf_free = local_epmd_conf_free,
+	.start = local_epmd_start,
+	.stop = local_epmd_stop,
+};

@@ -1,0 +1,24 @@
+/*
+ * The strategy table: one line per strategies/<name>.c.
+ */
+#include "strategies/strat.h"
+
+#include <string.h>
+
+const struct strat_ops *const strat_all[] = {
+	&strat_local_epmd,
+	&strat_epmd,
+	&strat_erlang_hosts,
+	NULL,
+};
+
+const struct strat_ops *
+strat_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; strat_all[i] != NULL; i++)
+		if (strcmp(strat_all[i]->name, name) == 0)
+			return strat_all[i];
+	return NULL;
+}
