@@ -254,8 +254,8 @@ START_TEST(resolv__localhost)
 	ck_assert_int_eq(b.err, 0);
 	ck_assert_uint_ge(b.n, 1);
 	ck_assert(sock_is_loopback((struct sockaddr *)&b.addrs[0]));
-	/* No DNS round trip (the dead server would take 300 ms). */
-	ck_assert_uint_lt(a.at_ms - t0, 250);
+	/* No DNS: the only server is dead, and would have timed out. */
+	ck_assert_uint_lt(a.at_ms - t0, 2000);
 }
 END_TEST
 
@@ -654,8 +654,8 @@ START_TEST(resolv__dns_no_such_name)
 	ck_assert_int_eq(a.err, CAIRN_ERR_DNS);
 	ck_assert_int_eq(b.err, CAIRN_ERR_DNS);
 	ck_assert_int_eq(c.err, CAIRN_ERR_DNS);
-	/* Answered, not timed out. */
-	ck_assert_uint_lt(clock_ms() - t0, 400);
+	/* Answered (NXDOMAIN, NODATA), not timed out: 2 x 500 ms. */
+	ck_assert_uint_lt(clock_ms() - t0, 1000);
 }
 END_TEST
 

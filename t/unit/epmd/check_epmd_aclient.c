@@ -499,7 +499,8 @@ START_TEST(epmd_aclient__closed_port_fails_fast)
 	ck_assert(run_until(&p.calls, 1, 2000));
 	ck_assert_int_eq(a.err, CAIRN_ERR_IO);
 	ck_assert_int_eq(p.err, CAIRN_ERR_IO);
-	ck_assert_uint_lt(a.at_ms - t0, 500);
+	/* Well before the 5 s deadline. */
+	ck_assert_uint_lt(a.at_ms - t0, 1000);
 
 	reg = epmd_areg_new(loop, (struct sockaddr *)&ss, len, &info, &fast,
 	    on_reg, &l);
