@@ -31,6 +31,10 @@ what Cairn does on purpose where it goes beyond OTP:
       (fd >= FD_SETSIZE), so with 1100 idle connections held open it no
       longer answers.  Cairn has no FD_SETSIZE ceiling and keeps serving.
 
+Cases named differential_* (need OTP's epmd: --otp-epmd, or found under
+the Erlang root) drive the daemon under test and OTP's daemon with the same
+bytes and compare the replies (creation, ports and fds masked).
+
 Cases named cairn_* test Cairn's own limit flags (-max_names,
 -max_connections, -request_timeout) and are skipped with --impl otp.
 
@@ -1837,6 +1841,96 @@ def t_differential():
 def t_differential_d():
     # -d keeps only 5 old names; past that OTP reuses the oldest slot.
     differential(['-d'], 2, 120)
+
+
+def raw_exchange(port, body):
+    """Send raw bytes; read until the daemon closes, or until it has been
+    quiet for 0.15s after replying (1s if it sends nothing)."""
+    s = connect(port)
+    try:
+        s.sendall(body)
+    except OSError:
+        pass
+    data = b''
+    deadline = time.monotonic() + 1.0
+    while True:
+        left = deadline - time.monotonic()
+        if data:
+            left = min(left, 0.15)
+        if left <= 0:
+            return s, data, 'open'
+        s.settimeout(left)
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            return s, data, 'open'
+        except OSError:
+            return s, data, 'closed'
+        if not b:
+            return s, data, 'closed'
+        data += b
+
+
+def raw_both(a_port, b_port, body):
+    res = {}
+    th = threading.Thread(target=lambda: res.__setitem__(
+        'b', raw_exchange(b_port, body)))
+    th.start()
+    try:
+        ra = raw_exchange(a_port, body)
+    finally:
+        th.join(5.0)
+    if 'b' not in res:
+        ra[0].close()
+        raise Fail('no answer from the OTP side for %r' % body[:24])
+    return ra, res['b']
+
+
+RAW_CASES = [
+    packet(b'zfoo\0\0'), packet(b'zFOO'), packet(b'z foo'),
+    packet(b'zfoo '), packet(b'nextra'), packet(b'dextra'),
+    packet(alive2('hv0', hv=0, lv=0)), packet(alive2('lvhi', hv=5, lv=9)),
+    packet(alive2('type0', ntype=0)), packet(alive2('proto9') [:4] + b'\x09'
+                                             + alive2('proto9')[5:]),
+    packet(alive2('trail') + b'TRAILING'),
+    packet(alive2('a b')), packet(alive2('x@y')), packet(alive2('nl\nx')),
+    packet(alive2('tab\tx')), packet(alive2('\x7f\x01')),
+    packet(alive2('port0', port=0)), packet(alive2('hv65535', hv=65535)),
+    packet(b'x' + struct.pack('>HBBHHH', 1, 77, 0, 5, 5, 3) + b'abc'),
+    packet(b'x' + struct.pack('>HBBHHH', 1, 77, 0, 5, 5, 3) + b'abc\0'),
+    packet(b'x' + struct.pack('>HBBHHH', 1, 77, 0, 5, 5, 300) + b'abc\0\0'),
+    packet(b'x' + struct.pack('>HBBHHH', 1, 77, 0, 5, 5, 0xffff) + b'q' * 20),
+    packet(b'y\0\0\1'), packet(b'w'), packet(b'v'), packet(b'a'),
+    packet(b'p'), packet(b'\x7f'), packet(b'z\x80'),
+    b'\x00\x01', b'\x00', b'\xff\xff' + b'z' * 10,
+    packet(b's\0foo'), packet(b'sfo'), packet(b'sfoo\xff'), packet(b'sFOO'),
+    packet(b'sfoo\0'), packet(b'zfoo'), packet(b'sfoo'),
+]
+
+
+@test('differential_raw_requests_vs_otp', slow=True, needs=('otp',))
+def t_differential_raw():
+    with Daemon(['-relaxed_command_check']) as ours, \
+            Daemon(['-relaxed_command_check'], binary=ARGS.otp_epmd) as otp:
+        keep = []
+        try:
+            for d in (ours, otp):
+                keep.append(register(d.port, 'foo')[0])
+                keep.append(register(d.port, 'FOO', hv=6)[0])
+            for i, body in enumerate(RAW_CASES):
+                (so, do, ho), (st, dt, ht) = raw_both(ours.port, otp.port,
+                                                      body)
+                keep += [so, st]
+                if body[2:3] == b'x' and do[:1] in (b'y', b'v'):
+                    do, dt = do[:2], dt[:2]     # creation differs by clock
+                if body[2:3] in (b'n', b'd'):   # ports and fds differ
+                    do = re.sub(rb'fd = \d+', b'fd', do[4:])
+                    dt = re.sub(rb'fd = \d+', b'fd', dt[4:])
+                eq((do, ho), (dt, ht), 'case %d %r' % (i, body[:24]))
+            eq(names(ours.port)[4:], names(otp.port)[4:], 'NAMES at the end')
+        finally:
+            for s in keep:
+                s.close()
 
 
 # --- many connections
