@@ -101,6 +101,16 @@ static void	agent_pump(struct agent *);
  * Events
  */
 
+/* Wall-clock milliseconds, for event timestamps. */
+static long long
+agent_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static uint32_t
 agent_rand(struct agent *ag)
 {
@@ -141,7 +151,7 @@ agent_state_json(const struct agent *ag, struct bytes_w *w)
 	    "\"members\":%zu,\"quorum\":%u,\"time_ms\":%lld}",
 	    agent_state_name(ag->state), agent_count(ag),
 	    view_count(ag->view), ag->conf->ac_quorum,
-	    (long long)time(NULL) * 1000);
+	    agent_wall_ms());
 	return w->err;
 }
 
@@ -167,7 +177,7 @@ agent_emit(struct agent *ag, const char *event, const struct member *m,
 	bytes_printf(&w, ",\"state\":\"%s\",\"connected\":%zu,\"members\":%zu,"
 	    "\"quorum\":%u,\"time_ms\":%lld}", agent_state_name(ag->state),
 	    agent_count(ag), view_count(ag->view), ag->conf->ac_quorum,
-	    (long long)time(NULL) * 1000);
+	    agent_wall_ms());
 	if (w.err == 0) {
 		if (ag->listener != NULL)
 			ag->listener(ag->listener_arg, (char *)w.buf, w.len);
