@@ -50,8 +50,13 @@ enum member_phase {
 
 struct topo;
 
+/* A connector gets this long past its own timeout before the engine
+ * gives up on the attempt itself. */
+#define AGENT_CONNECT_GRACE_S	2.
+
 struct member {
 	ev_timer		 timer_w;	/* retry or health check */
+	ev_timer		 deadline_w;	/* the attempt's hard deadline */
 	struct agent		*ag;
 	struct view_node	*vn;
 	struct topo		*topo;
@@ -246,6 +251,7 @@ on_connect_done(void *arg, int err, const char *msg)
 
 	m->phase = M_IDLE;
 	ag->inflight--;
+	ev_timer_stop(ag->loop, &m->deadline_w);
 	if (err == 0) {
 		if (m->failures > 0)
 			log_info("%s: reachable again after %u failed "
@@ -299,6 +305,9 @@ member_start_connect(struct member *m)
 	}
 	m->phase = M_CONNECTING;
 	ag->inflight++;
+	ev_timer_set(&m->deadline_w, (double)ag->conf->ac_connect_timeout_ms /
+	    1000. + AGENT_CONNECT_GRACE_S, 0.);
+	ev_timer_start(ag->loop, &m->deadline_w);
 	rc = ops->connect(m->topo->conn, view_node_name(m->vn), names, n,
 	    (double)ag->conf->ac_connect_timeout_ms / 1000., on_connect_done,
 	    m);
@@ -307,6 +316,7 @@ member_start_connect(struct member *m)
 		/* Synchronous failure: the callback will not fire. */
 		m->phase = M_IDLE;
 		ag->inflight--;
+		ev_timer_stop(ag->loop, &m->deadline_w);
 		snprintf(m->last_error, sizeof(m->last_error), "%s",
 		    cairn_strerror(rc));
 		member_schedule(m, backoff_next(&m->bo, agent_rand(ag)));
@@ -368,6 +378,19 @@ on_member_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	agent_pump(ag);
 }
 
+/* The connector overran its own timeout: cancel and count a failure. */
+static void
+on_member_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct member *m = container_of(w, struct member, deadline_w);
+
+	if (m->phase != M_CONNECTING)
+		return;
+	m->topo->conf->at_conn->cancel(m->topo->conn, m);
+	on_connect_done(m, CAIRN_ERR_TIMEOUT, "the connector did not answer "
+	    "in time");
+}
+
 static void
 member_schedule(struct member *m, uint64_t delay_ms)
 {
@@ -396,6 +419,7 @@ member_free(struct member *m)
 	struct agent *ag = m->ag;
 
 	ev_timer_stop(ag->loop, &m->timer_w);
+	ev_timer_stop(ag->loop, &m->deadline_w);
 	member_dequeue(m);
 	if (m->phase == M_CONNECTING) {
 		m->topo->conf->at_conn->cancel(m->topo->conn, m);
@@ -438,6 +462,7 @@ on_view_change(void *arg, enum view_event ev, struct view_node *vn)
 		backoff_init(&m->bo, ag->conf->ac_backoff_min_ms,
 		    ag->conf->ac_backoff_max_ms);
 		ev_init(&m->timer_w, on_member_timer);
+		ev_init(&m->deadline_w, on_member_deadline);
 		view_node_set_data(vn, m);
 		log_info("%s: discovered by %s", view_node_name(vn),
 		    src != NULL ? src : "?");
@@ -554,6 +579,7 @@ topo_stop(struct agent *ag, struct topo *t)
 		if ((m = view_node_data(vn)) == NULL || m->topo != t)
 			continue;
 		ev_timer_stop(ag->loop, &m->timer_w);
+		ev_timer_stop(ag->loop, &m->deadline_w);
 		member_dequeue(m);
 		if (m->phase == M_CONNECTING) {
 			t->conf->at_conn->cancel(t->conn, m);
