@@ -12,7 +12,8 @@ Output is TAP (plan line first).  Python 3 standard library only.
 
 Every case starts its own daemon in the foreground on a free loopback port
 (found by binding port 0; never 4369) and kills it by pid when the case ends,
-pass or fail.  Traffic goes only to 127.0.0.1, 127.0.0.2 and ::1.  Every
+pass or fail.  Traffic goes only to 127.0.0.1, 127.0.0.2 and ::1 (127.0.0.3
+is bound, never connected to, to see whether a daemon holds a wildcard).  Every
 socket operation and every wait has a timeout; a watchdog ends the run if it
 goes past --deadline seconds.
 
@@ -34,6 +35,10 @@ what Cairn does on purpose where it goes beyond OTP:
       OTP's select() loop drops every connection past ~1020 open ones
       (fd >= FD_SETSIZE), so with 1100 idle connections held open it no
       longer answers.  Cairn has no FD_SETSIZE ceiling and keeps serving.
+
+slow_reader_does_not_block_others is skipped with --impl otp: OTP writes
+replies with a blocking write(), so one client that does not read a large
+reply can stall it.
 
 Cases named differential_* (need OTP's epmd: --otp-epmd, or found under
 the Erlang root) drive the daemon under test and OTP's daemon with the same
@@ -57,6 +62,10 @@ OTP behaviours worth knowing (all asserted below, byte for byte):
   * The largest accepted packet length is 3057 (INBUF_SIZE 3060 - 3);
     bytes after the extra field of an ALIVE2_REQ are ignored.
   * `epmd -names -port P` (flag order) is a usage error: -names must be last.
+  * Old/unused names (DUMP, creation numbering) are trimmed only when a
+    new name registers while more than the limit (1000, or 5 with -d) are
+    kept, and then only the oldest one goes: releasing 8 names under -d
+    keeps all 8 (dump_unreg_list_debug).
   * PORT2 takes at most 254 characters (it counts the NUL after the name),
     so a registered 255-character name cannot be looked up.
 """
