@@ -84,10 +84,13 @@ mqtt_get_string(struct bytes_r *r, struct bytes_view *v, const char **why)
 static int
 mqtt_get_id(struct bytes_r *r, uint16_t *id, const char **why)
 {
-	if (bytes_get_u16be(r, id) != 0)
+	uint16_t v;
+
+	if (bytes_get_u16be(r, &v) != 0)
 		return MQTT_FAIL(why, "packet id runs past the end");
-	if (*id == 0)
+	if (v == 0)
 		return MQTT_FAIL(why, "packet id is 0");
+	*id = v;
 	return 0;
 }
 
@@ -101,8 +104,9 @@ mqtt_flags_0010(const struct mqtt_hdr *hdr, uint8_t level)
 
 int
 mqtt_decode_connect(const struct mqtt_hdr *hdr, struct bytes_view body,
-    struct mqtt_connect *out, const char **why)
+    struct mqtt_connect *res, const char **why)
 {
+	struct mqtt_connect tmp, *out = &tmp;
 	struct bytes_view name;
 	struct bytes_r r;
 	uint8_t level, flags;
@@ -179,6 +183,7 @@ mqtt_decode_connect(const struct mqtt_hdr *hdr, struct bytes_view body,
 	} else if (out->client_id.len == 0 ||
 	    out->client_id.len > MQTT_V31_CLIENT_ID_MAX)
 		out->connack_rc = MQTT_CONNACK_ID_REJECTED;
+	*res = tmp;
 	return 0;
 
 bad_level:
@@ -186,6 +191,7 @@ bad_level:
 	 * protocol's, so it is not parsed. */
 	out->level = level;
 	out->connack_rc = MQTT_CONNACK_BAD_PROTOCOL;
+	*res = tmp;
 	return 0;
 }
 
@@ -205,23 +211,23 @@ mqtt_decode_connack(const struct mqtt_hdr *hdr, struct bytes_view body,
 	ackf = body.p[0];
 	if (body.p[1] > MQTT_CONNACK_NOT_AUTHORIZED)
 		return MQTT_FAIL(why, "CONNACK return code is reserved");
-	out->rc = body.p[1];
-	out->session_present = 0;
 	/* 3.1's first byte is unused. */
 	if (level == MQTT_LEVEL_31)
-		return 0;
+		ackf = 0;
 	if (ackf & 0xfe)
 		return MQTT_FAIL(why, "CONNACK reserved flags are set");
-	if ((ackf & 0x01) && out->rc != 0)
+	if ((ackf & 0x01) && body.p[1] != 0)
 		return MQTT_FAIL(why, "session present with a refusal");
 	out->session_present = ackf & 0x01;
+	out->rc = body.p[1];
 	return 0;
 }
 
 int
 mqtt_decode_publish(const struct mqtt_hdr *hdr, struct bytes_view body,
-    uint8_t level, struct mqtt_publish *out, const char **why)
+    uint8_t level, struct mqtt_publish *res, const char **why)
 {
+	struct mqtt_publish tmp, *out = &tmp;
 	struct bytes_r r;
 	static const char *unused;
 
@@ -243,6 +249,7 @@ mqtt_decode_publish(const struct mqtt_hdr *hdr, struct bytes_view body,
 	if (out->qos > 0 && mqtt_get_id(&r, &out->id, why) != 0)
 		return CAIRN_ERR_PROTO;
 	out->payload = bytes_r_rest(&r);
+	*res = tmp;
 	return 0;
 }
 
@@ -279,8 +286,9 @@ mqtt_decode_ack(const struct mqtt_hdr *hdr, struct bytes_view body,
 
 int
 mqtt_decode_subscribe(const struct mqtt_hdr *hdr, struct bytes_view body,
-    uint8_t level, struct mqtt_subscribe *out, const char **why)
+    uint8_t level, struct mqtt_subscribe *res, const char **why)
 {
+	struct mqtt_subscribe tmp, *out = &tmp;
 	struct bytes_view f;
 	struct bytes_r r;
 	uint8_t qos;
@@ -308,13 +316,15 @@ mqtt_decode_subscribe(const struct mqtt_hdr *hdr, struct bytes_view body,
 			return MQTT_FAIL(why, "requested QoS byte is not 0..2");
 		out->count++;
 	}
+	*res = tmp;
 	return 0;
 }
 
 int
 mqtt_decode_unsubscribe(const struct mqtt_hdr *hdr, struct bytes_view body,
-    uint8_t level, struct mqtt_subscribe *out, const char **why)
+    uint8_t level, struct mqtt_subscribe *res, const char **why)
 {
+	struct mqtt_subscribe tmp, *out = &tmp;
 	struct bytes_view f;
 	struct bytes_r r;
 	static const char *unused;
@@ -337,13 +347,15 @@ mqtt_decode_unsubscribe(const struct mqtt_hdr *hdr, struct bytes_view body,
 			return MQTT_FAIL(why, "invalid topic filter");
 		out->count++;
 	}
+	*res = tmp;
 	return 0;
 }
 
 int
 mqtt_decode_suback(const struct mqtt_hdr *hdr, struct bytes_view body,
-    struct mqtt_suback *out, const char **why)
+    struct mqtt_suback *res, const char **why)
 {
+	struct mqtt_suback tmp, *out = &tmp;
 	struct bytes_r r;
 	size_t i;
 	static const char *unused;
@@ -362,6 +374,7 @@ mqtt_decode_suback(const struct mqtt_hdr *hdr, struct bytes_view body,
 	for (i = 0; i < out->codes.len; i++)
 		if (out->codes.p[i] > 2 && out->codes.p[i] != MQTT_SUBACK_FAILURE)
 			return MQTT_FAIL(why, "SUBACK return code is reserved");
+	*res = tmp;
 	return 0;
 }
 
@@ -383,16 +396,16 @@ mqtt_decode_empty(const struct mqtt_hdr *hdr, struct bytes_view body,
 	return 0;
 }
 
-int
-mqtt_decode(const struct mqtt_hdr *hdr, struct bytes_view body, uint8_t level,
-    struct mqtt_packet *out, const char **why)
+/* mqtt_decode() into out, which may be left half filled on failure. */
+static int
+mqtt_decode_any(struct mqtt_packet *out, struct bytes_view body,
+    uint8_t level, const char **why)
 {
+	const struct mqtt_hdr *hdr = &out->hdr;
 	static const char *unused;
 
 	if (why == NULL)
 		why = &unused;
-	memset(out, 0, sizeof(*out));
-	out->hdr = *hdr;
 	switch (hdr->type) {
 	case MQTT_CONNECT:
 		return mqtt_decode_connect(hdr, body, &out->u.connect, why);
@@ -423,6 +436,20 @@ mqtt_decode(const struct mqtt_hdr *hdr, struct bytes_view body, uint8_t level,
 	default:
 		return MQTT_FAIL(why, "reserved packet type");
 	}
+}
+
+int
+mqtt_decode(const struct mqtt_hdr *hdr, struct bytes_view body, uint8_t level,
+    struct mqtt_packet *res, const char **why)
+{
+	struct mqtt_packet tmp;
+	int rc;
+
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.hdr = *hdr;
+	if ((rc = mqtt_decode_any(&tmp, body, level, why)) == 0)
+		*res = tmp;
+	return rc;
 }
 
 int

@@ -178,7 +178,10 @@ struct mqtt_packet {
 int	mqtt_frame(struct bytes_view in, size_t max_packet,
 	    struct mqtt_hdr *hdr, struct bytes_view *body, size_t *consumed);
 
-/* Decoders.  Each returns 0 or CAIRN_ERR_PROTO (*why set), and borrows body. */
+/*
+ * Decoders.  Each returns 0 or CAIRN_ERR_PROTO (*why set, when why is
+ * not NULL), borrows body, and leaves its outputs unchanged on failure.
+ */
 
 /*
  * Decodes any packet type by hdr->type into out->u.  `level` is the

@@ -308,20 +308,64 @@ decode_ok(const uint8_t *p, size_t len, uint8_t level, struct mqtt_packet *pk)
 	ck_assert_msg(rc == 0, "decode: %d (%s)", rc, why ? why : "?");
 }
 
+/* Calls the per-type decoder for hdr's type into u. */
+static int
+decode_direct(const struct mqtt_hdr *hdr, struct bytes_view body,
+    uint8_t level, struct mqtt_packet *u)
+{
+	switch (hdr->type) {
+	case MQTT_CONNECT:
+		return mqtt_decode_connect(hdr, body, &u->u.connect, NULL);
+	case MQTT_CONNACK:
+		return mqtt_decode_connack(hdr, body, level, &u->u.connack,
+		    NULL);
+	case MQTT_PUBLISH:
+		return mqtt_decode_publish(hdr, body, level, &u->u.publish,
+		    NULL);
+	case MQTT_SUBSCRIBE:
+		return mqtt_decode_subscribe(hdr, body, level,
+		    &u->u.subscribe, NULL);
+	case MQTT_UNSUBSCRIBE:
+		return mqtt_decode_unsubscribe(hdr, body, level,
+		    &u->u.subscribe, NULL);
+	case MQTT_SUBACK:
+		return mqtt_decode_suback(hdr, body, &u->u.suback, NULL);
+	case MQTT_PINGREQ:
+	case MQTT_PINGRESP:
+	case MQTT_DISCONNECT:
+		return mqtt_decode_empty(hdr, body, NULL);
+	default:
+		return mqtt_decode_ack(hdr, body, level, &u->u.id, NULL);
+	}
+}
+
 /* Frames a whole packet, then expects the decoder to call it malformed. */
 static int
 decode_rc(const char *name, const uint8_t *p, size_t len, uint8_t level,
     const char **why)
 {
-	struct mqtt_packet pk;
+	struct mqtt_packet pk, before;
 	struct mqtt_hdr hdr;
 	struct bytes_view body;
 	size_t used = 0;
+	int rc;
 
 	ck_assert_msg(mqtt_frame(bytes_view_of(p, len), SIZE_MAX, &hdr,
 	    &body, &used) == 0, "%s: frame", name);
 	ck_assert_msg(used == len, "%s: %zu bytes used of %zu", name, used, len);
-	return mqtt_decode(&hdr, body, level, &pk, why);
+	memset(&pk, 0xa5, sizeof(pk));
+	memcpy(&before, &pk, sizeof(pk));
+	rc = mqtt_decode(&hdr, body, level, &pk, why);
+	/* A failed decode leaves its output alone, and so do the per-type
+	 * decoders, which agree with mqtt_decode(). */
+	if (rc != 0)
+		ck_assert_msg(memcmp(&pk, &before, sizeof(pk)) == 0,
+		    "%s: output changed", name);
+	ck_assert_int_eq(decode_direct(&hdr, body, level, &pk), rc);
+	if (rc != 0)
+		ck_assert_msg(memcmp(&pk, &before, sizeof(pk)) == 0,
+		    "%s: per-type output changed", name);
+	return rc;
 }
 
 START_TEST(mqtt_codec__valid_roundtrip)
