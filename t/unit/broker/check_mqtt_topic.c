@@ -120,6 +120,107 @@ START_TEST(mqtt_topic__match_literal_is_equality)
 }
 END_TEST
 
+/*
+ * A second matcher, written from the spec's words rather than for speed:
+ * split both into levels, then match level by level recursively.
+ */
+#define REF_MAX_LEVELS	16
+
+static size_t
+ref_split(const char *s, size_t len, const char **lv, size_t *ll)
+{
+	size_t n = 0, start = 0, i;
+
+	for (i = 0; i <= len; i++) {
+		if (i == len || s[i] == '/') {
+			lv[n] = s + start;
+			ll[n] = i - start;
+			n++;
+			start = i + 1;
+		}
+	}
+	return n;
+}
+
+static int
+ref_match_levels(const char **fl, const size_t *fn, size_t nf,
+    const char **nl, const size_t *nn, size_t nnames)
+{
+	if (nf == 0)
+		return nnames == 0;
+	if (fn[0] == 1 && fl[0][0] == '#')
+		return 1;
+	if (nnames == 0)
+		return 0;
+	if (!(fn[0] == 1 && fl[0][0] == '+') &&
+	    (fn[0] != nn[0] || memcmp(fl[0], nl[0], fn[0]) != 0))
+		return 0;
+	return ref_match_levels(fl + 1, fn + 1, nf - 1, nl + 1, nn + 1,
+	    nnames - 1);
+}
+
+static int
+ref_match(const char *f, size_t flen, const char *n, size_t nlen)
+{
+	const char *fl[REF_MAX_LEVELS], *nl[REF_MAX_LEVELS];
+	size_t fn[REF_MAX_LEVELS], nn[REF_MAX_LEVELS], nf, nnames;
+
+	if (n[0] == '$' && (f[0] == '+' || f[0] == '#'))
+		return 0;
+	nf = ref_split(f, flen, fl, fn);
+	nnames = ref_split(n, nlen, nl, nn);
+	return ref_match_levels(fl, fn, nf, nl, nn, nnames);
+}
+
+/*
+ * Every filter and every name of up to 5 characters over "a/$+#" (the
+ * valid ones), through both matchers.
+ */
+START_TEST(mqtt_topic__match_agrees_with_reference)
+{
+	static const char alpha[] = "a/$+#";
+	static char filters[1500][6], names[400][6];
+	size_t nf = 0, nnames = 0, len, i, j, k, code, total;
+	char s[6];
+
+	for (len = 1; len <= 5; len++) {
+		total = 1;
+		for (k = 0; k < len; k++)
+			total *= 5;
+		for (code = 0; code < total; code++) {
+			size_t c = code;
+
+			for (k = 0; k < len; k++) {
+				s[k] = alpha[c % 5];
+				c /= 5;
+			}
+			s[len] = '\0';
+			if (mqtt_topic_filter_valid(bytes_view_of(s, len))) {
+				ck_assert_uint_lt(nf, 1500);
+				memcpy(filters[nf++], s, len + 1);
+			}
+			if (mqtt_topic_name_valid(bytes_view_of(s, len))) {
+				ck_assert_uint_lt(nnames, 400);
+				memcpy(names[nnames++], s, len + 1);
+			}
+		}
+	}
+	ck_assert_uint_gt(nf, 500);
+	ck_assert_uint_gt(nnames, 300);
+	for (i = 0; i < nf; i++) {
+		for (j = 0; j < nnames; j++) {
+			int got = mqtt_topic_match(sv(filters[i]), sv(names[j]));
+			int want = ref_match(filters[i], strlen(filters[i]),
+			    names[j], strlen(names[j]));
+
+			ck_assert_msg(got == want, "filter \"%s\" name \"%s\": "
+			    "%d, reference %d", filters[i], names[j], got,
+			    want);
+		}
+	}
+}
+END_TEST
+
 struct valid_row {
 	const char	*s;
 	size_t		 len;	/* 0: strlen(s) */
@@ -271,6 +372,7 @@ mqtt_topic_suite(void)
 	tcase_add_loop_test(tc, mqtt_topic__match_table, 0,
 	    (int)(sizeof(match_rows) / sizeof(match_rows[0])));
 	tcase_add_test(tc, mqtt_topic__match_literal_is_equality);
+	tcase_add_test(tc, mqtt_topic__match_agrees_with_reference);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("valid");
