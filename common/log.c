@@ -45,6 +45,10 @@ log_settimestamps(int on)
 	log_stamps = on;
 }
 
+/* The attribute lets clang's -Wformat-nonliteral accept vsnprintf(fmt). */
+static void	log_vlog(int, const char *, va_list, int)
+		    __attribute__((format(printf, 2, 0)));
+
 static void
 log_vlog(int pri, const char *fmt, va_list ap, int with_errno)
 {
