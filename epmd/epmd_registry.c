@@ -316,23 +316,17 @@ epmd_registry_register(struct epmd_registry *r,
 void
 epmd_registry_unregister(struct epmd_registry *r, struct epmd_node *n)
 {
-	struct epmd_node *old;
-
 	if (!n->n_registered)
 		return;
 	epmd_list_unlink(&r->reg, n);
 	n->n_registered = 0;
 	n->n_owner = NULL;
+	/* OTP lets the FIFO grow past its limit here and trims it only when
+	 * a new name steals the oldest slot (node_reg2); DUMP shows the
+	 * difference, so Cairn does the same.  It stays bounded: every
+	 * released name was registered once, so the FIFO never holds more
+	 * than max_names + max_unreg + 1 nodes. */
 	epmd_list_push_tail(&r->unreg, n);
-	/* OTP lets the FIFO grow one past its limit and trims it on the next
-	 * new name; Cairn trims here too so memory stays bounded even when
-	 * no new name comes. */
-	while (r->unreg.count > r->max_unreg + 1) {
-		old = r->unreg.head;
-		epmd_list_unlink(&r->unreg, old);
-		epmd_hash_remove(r, old);
-		free(old);
-	}
 }
 
 size_t

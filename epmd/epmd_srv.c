@@ -74,6 +74,7 @@ struct epmd_conn {
 	int			 local;		/* peer may ALIVE2/DUMP/KILL/STOP */
 	int			 exit_after;	/* KILL: stop the loop when sent */
 	ev_tstamp		 started;
+	ev_tstamp		 active_at;	/* real time of the last progress */
 	uint8_t			*in;		/* partial request, or NULL */
 	size_t			 got;
 	struct bytes_w		 out;
@@ -159,15 +160,22 @@ static void
 on_conn_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct epmd_conn *c = container_of(w, struct epmd_conn, idle_w);
-	ev_tstamp now = ev_now(loop);
-	ev_tstamp total = c->started + c->srv->conf->ec_request_timeout;
+	const struct epmd_conf *cf = c->srv->conf;
+	ev_tstamp now = ev_time();
+	ev_tstamp idle_left = c->active_at + cf->ec_packet_timeout - now;
+	ev_tstamp total_left = c->started + cf->ec_request_timeout - now;
 
-	if (now >= total) {
+	if (total_left <= 0) {
 		epmd_conn_close(c, "closing: request not complete in time");
 		return;
 	}
-	/* ev_timer_again() on progress keeps idle_w pushed forward; when it
-	 * fires the connection really was idle for packet_timeout. */
+	/* The loop's cached time may lag the clock on a busy host: never
+	 * close before the peer was really idle for packet_timeout. */
+	if (idle_left > 0) {
+		w->repeat = idle_left < total_left ? idle_left : total_left;
+		ev_timer_again(loop, w);
+		return;
+	}
 	epmd_conn_close(c, "closing because timed out on receive");
 }
 
@@ -180,6 +188,7 @@ epmd_conn_touch(struct epmd_conn *c)
 	ev_tstamp left = c->started + cf->ec_request_timeout - now;
 	ev_tstamp idle = cf->ec_packet_timeout;
 
+	c->active_at = ev_time();
 	if (left < idle)
 		idle = left > 0 ? left : 0.001;
 	c->idle_w.repeat = idle;
@@ -273,26 +282,27 @@ epmd_do_alive2(struct epmd_conn *c, const struct epmd_node_info *a)
 		result = 0;
 		creation = epmd_node_creation(n);
 		c->node = n;
-		c->state = EPMD_C_ALIVE;
 		log_debug("registering '%s:%u', port %u", n->n_name, creation,
 		    n->n_port);
 		log_debug("type %u proto %u highvsn %u lowvsn %u",
 		    n->n_nodetype, n->n_protocol, n->n_highvsn, n->n_lowvsn);
-		/* A registration keeps only what it needs. */
-		free(c->in);
-		c->in = NULL;
-		ev_timer_stop(s->loop, &c->idle_w);
 	} else if (rc == CAIRN_ERR_LIMIT) {
 		if (s->refused_names++ % EPMD_LOG_EVERY == 0)
 			log_warnx("%s: max_names (%zu) reached: refusing "
 			    "%.*s (%zu refused so far)", c->peer,
 			    s->conf->ec_max_names, (int)a->name.len,
 			    (const char *)a->name.p, s->refused_names);
-		c->state = EPMD_C_WRITING;
-	} else {
+	} else
 		log_warnx("%s: ALIVE2_REQ refused: %s", c->peer, why);
-		c->state = EPMD_C_WRITING;
-	}
+	/*
+	 * The connection now lives until the peer closes it, with no idle
+	 * timer, keeping only what it needs.  OTP keeps it after an error
+	 * reply too (it sets keep whatever node_reg2 said).
+	 */
+	c->state = EPMD_C_ALIVE;
+	free(c->in);
+	c->in = NULL;
+	ev_timer_stop(s->loop, &c->idle_w);
 	epmd_encode_alive2_resp(&c->out, result, creation, a->highvsn);
 }
 
@@ -558,7 +568,8 @@ epmd_accept_one(struct epmd_listener *l)
 	c->fd = fd;
 	c->state = EPMD_C_READING;
 	c->local = epmd_peer_is_local(fd, (struct sockaddr *)&ss);
-	c->started = ev_now(s->loop);
+	c->started = ev_time();
+	c->active_at = c->started;
 	sock_ntop((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
 	/* Replies are small except NAMES/DUMP of a large table. */
 	bytes_w_init(&c->out, EPMD_MAX_REPLY);
