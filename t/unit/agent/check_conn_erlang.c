@@ -705,6 +705,32 @@ START_TEST(conn_erlang__destroy_reaps)
 }
 END_TEST
 
+/* A callback that destroys the connector it came from. */
+static void
+on_done_destroy(void *arg, int err, const char *msg)
+{
+	on_done(arg, err, msg);
+	connector_erlang.destroy(conn);
+	conn = NULL;
+}
+
+START_TEST(conn_erlang__destroy_in_callback)
+{
+	struct result a = { 0 }, b = { 0 };
+
+	conn = make_conn(COOKIE, "workers: 1\n");
+	ck_assert_int_eq(connector_erlang.connect(conn, node_names[0],
+	    node_names, NNODES, 5., on_done_destroy, &a), 0);
+	ck_assert_int_eq(connector_erlang.connect(conn, node_names[1],
+	    node_names, NNODES, 5., on_done, &b), 0);
+	ck_assert(run_until(&a, 10000));
+	ck_assert_ptr_null(conn);
+	run_until(NULL, 300);
+	ck_assert_int_eq(a.done, 1);
+	ck_assert_int_eq(b.done, 0);
+}
+END_TEST
+
 static Suite *
 conn_erlang_suite(void)
 {
@@ -731,6 +757,7 @@ conn_erlang_suite(void)
 	tcase_add_test(tc, conn_erlang__cancel);
 	tcase_add_test(tc, conn_erlang__disconnect);
 	tcase_add_test(tc, conn_erlang__destroy_reaps);
+	tcase_add_test(tc, conn_erlang__destroy_in_callback);
 	suite_add_tcase(s, tc);
 	return s;
 }
