@@ -42,7 +42,6 @@
  * disconnect() or cancel().  A callback may call destroy(): the
  * connector then frees itself once the callback returns.
  */
-#include "agent/connector.h"
 #include "agent/conn_erlang.h"
 
 #include <sys/prctl.h>
@@ -64,8 +63,8 @@
 #include <unistd.h>
 
 #include <ev.h>
-#include <yaml.h>
 
+#include "agent/connector.h"
 #include "agent/ei_worker.h"
 #include "common/bytes.h"
 #include "common/conf.h"
