@@ -40,8 +40,9 @@ decode(const void *p, size_t len, struct epmd_req *req, const char **why)
 
 	*why = NULL;
 	rc = epmd_decode_req(bytes_view_of(p, len), req, why);
-	if (rc != 0)
-		ck_assert_msg(*why != NULL, "failure without a reason");
+	/* A plain if: ck_assert records a mark point on every call. */
+	if (rc != 0 && *why == NULL)
+		ck_abort_msg("failure without a reason");
 	return rc;
 }
 
@@ -398,8 +399,8 @@ START_TEST(epmd_codec__alive2_buffer_overrun_1)
 	for (n = 1; n <= 10000; n++) {
 		in[16] = (uint8_t)(n >> 8);
 		in[17] = (uint8_t)n;
-		ck_assert_msg(decode(in, sizeof(in), &req, &why) ==
-		    CAIRN_ERR_PROTO, "N = %u", n);
+		if (decode(in, sizeof(in), &req, &why) != CAIRN_ERR_PROTO)
+			ck_abort_msg("N = %u accepted", n);
 	}
 }
 END_TEST
@@ -430,17 +431,15 @@ START_TEST(epmd_codec__alive2_buffer_overrun_2)
 		bytes_put(&f, w.buf, w.len);
 		rc = epmd_frame(bytes_view_of(f.buf, f.len), &pl, &used);
 		if (w.len > EPMD_MAX_PAYLOAD) {
-			ck_assert_msg(rc == CAIRN_ERR_TOO_BIG, "N = %zu", n);
+			if (rc != CAIRN_ERR_TOO_BIG)
+				ck_abort_msg("N = %zu: frame %d", n, rc);
 			continue;
 		}
-		ck_assert_msg(rc == 0, "N = %zu", n);
-		ck_assert_msg(decode(pl.p, pl.len, &req, &why) == 0,
-		    "N = %zu", n);
+		if (rc != 0 || decode(pl.p, pl.len, &req, &why) != 0)
+			ck_abort_msg("N = %zu: frame %d", n, rc);
 		rc = epmd_check_alive2(&req.alive, &why);
-		if (n == EPMD_MAXSYMLEN)
-			ck_assert_msg(rc == 0, "N = %zu: %s", n, why);
-		else
-			ck_assert_msg(rc == CAIRN_ERR_INVAL, "N = %zu", n);
+		if (rc != (n == EPMD_MAXSYMLEN ? 0 : CAIRN_ERR_INVAL))
+			ck_abort_msg("N = %zu: check %d", n, rc);
 	}
 	bytes_w_fini(&w);
 	bytes_w_fini(&f);
