@@ -9,6 +9,8 @@ const struct strat_ops *const strat_all[] = {
 	&strat_local_epmd,
 	&strat_epmd,
 	&strat_erlang_hosts,
+	&strat_kubernetes_dns,
+	&strat_kubernetes_dnssrv,
 	NULL,
 };
 

@@ -67,6 +67,8 @@ struct strat_ops {
 extern const struct strat_ops strat_local_epmd;
 extern const struct strat_ops strat_epmd;
 extern const struct strat_ops strat_erlang_hosts;
+extern const struct strat_ops strat_kubernetes_dns;
+extern const struct strat_ops strat_kubernetes_dnssrv;
 
 const struct strat_ops *strat_find(const char *name);
 /* NULL-terminated list, for `cairn-agent -h` and docs. */
