@@ -525,6 +525,9 @@ eiw_nodes(struct eiw_conn *c, uint64_t deadline, ei_x_buff *args,
 }
 
 /* Appends text to msg (cut at its size). */
+static void	eiw_msg_add(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
 static void
 eiw_msg_add(char *msg, size_t msglen, const char *fmt, ...)
 {
