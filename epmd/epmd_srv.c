@@ -79,7 +79,8 @@ struct epmd_conn {
 	size_t			 got;
 	struct bytes_w		 out;
 	struct epmd_node	*node;		/* EPMD_C_ALIVE */
-	char			 peer[SOCK_NTOP_LEN];
+	struct sockaddr_storage	 peer_sa;
+	char			 peer[SOCK_NTOP_LEN];	/* formatted on first use */
 };
 
 struct epmd_listener {
@@ -106,6 +107,7 @@ struct epmd_srv {
 };
 
 static void	epmd_conn_close(struct epmd_conn *, const char *why);
+static const char *epmd_conn_peer(struct epmd_conn *);
 static void	epmd_conn_flush(struct epmd_conn *);
 static void	epmd_listeners_start(struct epmd_srv *);
 static void	epmd_listeners_stop(struct epmd_srv *);
@@ -113,6 +115,17 @@ static void	epmd_listeners_stop(struct epmd_srv *);
 /*
  * Connections
  */
+
+/* "addr:port" of the peer, for log lines only: formatted when first
+ * needed, so the lookup fast path never pays for it. */
+static const char *
+epmd_conn_peer(struct epmd_conn *c)
+{
+	if (c->peer[0] == '\0')
+		sock_ntop((struct sockaddr *)&c->peer_sa, c->peer,
+		    sizeof(c->peer));
+	return c->peer;
+}
 
 static void
 epmd_conn_unregister(struct epmd_conn *c)
@@ -134,7 +147,7 @@ epmd_conn_close(struct epmd_conn *c, const char *why)
 	struct epmd_srv *s = c->srv;
 
 	if (why != NULL)
-		log_warnx("%s: %s", c->peer, why);
+		log_warnx("%s: %s", epmd_conn_peer(c), why);
 	epmd_conn_unregister(c);
 	ev_io_stop(s->loop, &c->rd_w);
 	ev_io_stop(s->loop, &c->wr_w);
@@ -151,9 +164,6 @@ epmd_conn_close(struct epmd_conn *c, const char *why)
 	free(c->in);
 	bytes_w_fini(&c->out);
 	free(c);
-	/* A slot is free again. */
-	if (s->nconns + 1 == s->conf->ec_max_connections)
-		epmd_listeners_start(s);
 }
 
 static void
@@ -241,7 +251,7 @@ epmd_conn_flush(struct epmd_conn *c)
 			return;
 		}
 		/* OTP unregisters a node whose ALIVE2 reply failed. */
-		log_debug("%s: write failed: %s", c->peer, strerror(errno));
+		log_debug("%s: write failed: %s", epmd_conn_peer(c), strerror(errno));
 		epmd_conn_close(c, NULL);
 		return;
 	}
@@ -289,11 +299,11 @@ epmd_do_alive2(struct epmd_conn *c, const struct epmd_node_info *a)
 	} else if (rc == CAIRN_ERR_LIMIT) {
 		if (s->refused_names++ % EPMD_LOG_EVERY == 0)
 			log_warnx("%s: max_names (%zu) reached: refusing "
-			    "%.*s (%zu refused so far)", c->peer,
+			    "%.*s (%zu refused so far)", epmd_conn_peer(c),
 			    s->conf->ec_max_names, (int)a->name.len,
 			    (const char *)a->name.p, s->refused_names);
 	} else
-		log_warnx("%s: ALIVE2_REQ refused: %s", c->peer, why);
+		log_warnx("%s: ALIVE2_REQ refused: %s", epmd_conn_peer(c), why);
 	/*
 	 * The connection now lives until the peer closes it, with no idle
 	 * timer, keeping only what it needs.  OTP keeps it after an error
@@ -353,12 +363,12 @@ epmd_do_kill(struct epmd_conn *c)
 
 	c->state = EPMD_C_WRITING;
 	if (!s->conf->ec_relaxed && epmd_registry_count(s->reg) > 0) {
-		log_warnx("%s: disallowed KILL_REQ, live nodes", c->peer);
+		log_warnx("%s: disallowed KILL_REQ, live nodes", epmd_conn_peer(c));
 		bytes_put_str(&c->out, "NO");
 		return;
 	}
 	bytes_put_str(&c->out, "OK");
-	log_info("epmd killed by %s", c->peer);
+	log_info("epmd killed by %s", epmd_conn_peer(c));
 	c->exit_after = 1;
 }
 
@@ -375,7 +385,7 @@ epmd_do_stop(struct epmd_conn *c, struct bytes_view name)
 		bytes_put_str(&c->out, "NOEXIST");
 	} else {
 		owner = n->n_owner;
-		log_info("%s: stopping %s", c->peer, n->n_name);
+		log_info("%s: stopping %s", epmd_conn_peer(c), n->n_name);
 		if (owner != NULL && owner != c)
 			epmd_conn_close(owner, NULL);
 	}
@@ -452,14 +462,18 @@ epmd_conn_read_alive(struct epmd_conn *c)
 		return;
 	if (n > 0)
 		log_debug("%s: got more than expected on ALIVE socket",
-		    c->peer);
+		    epmd_conn_peer(c));
 	epmd_conn_close(c, NULL);
 }
 
-static void
-on_conn_readable(struct ev_loop *loop, ev_io *w, int revents)
+/*
+ * Reads what the peer sent and, once a frame is whole, serves it.
+ * Returns 1 when c waits for more bytes (the caller keeps or starts the
+ * read watcher), 0 when c was served or closed (do not touch it).
+ */
+static int
+epmd_conn_read(struct epmd_conn *c)
 {
-	struct epmd_conn *c = container_of(w, struct epmd_conn, rd_w);
 	struct epmd_srv *s = c->srv;
 	struct bytes_view payload;
 	uint8_t *buf = c->in != NULL ? c->in : s->scratch;
@@ -467,26 +481,20 @@ on_conn_readable(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t n;
 	int rc;
 
-	if (c->state == EPMD_C_ALIVE) {
-		epmd_conn_read_alive(c);
-		return;
-	}
-	if (c->state != EPMD_C_READING)
-		return;
 	/* As OTP: read at most one byte less than the buffer. */
 	n = recv(c->fd, buf + c->got, EPMD_INBUF_SIZE - 1 - c->got, 0);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
-			return;
+			goto more;
 		epmd_conn_close(c, "error in read");
-		return;
+		return 0;
 	}
 	if (n == 0) {
 		if (c->got > 0)
 			log_warnx("%s: got partial packet only (%zu bytes)",
-			    c->peer, c->got);
+			    epmd_conn_peer(c), c->got);
 		epmd_conn_close(c, NULL);
-		return;
+		return 0;
 	}
 	c->got += (size_t)n;
 	epmd_conn_touch(c);
@@ -494,26 +502,41 @@ on_conn_readable(struct ev_loop *loop, ev_io *w, int revents)
 	if (rc == CAIRN_ERR_NEED_MORE) {
 		if (c->got == EPMD_INBUF_SIZE - 1) {
 			epmd_conn_close(c, "invalid packet size");
-			return;
+			return 0;
 		}
-		if (c->in == NULL) {
-			if ((c->in = malloc(EPMD_INBUF_SIZE)) == NULL) {
-				epmd_conn_close(c, "out of memory");
-				return;
-			}
-			memcpy(c->in, s->scratch, c->got);
-		}
-		return;
+		goto more;
 	}
 	if (rc != 0) {
 		epmd_conn_close(c, "invalid packet size");
-		return;
+		return 0;
 	}
 	if (consumed != c->got) {
 		epmd_conn_close(c, "got more bytes than the packet holds");
-		return;
+		return 0;
 	}
 	epmd_conn_request(c, payload);
+	return 0;
+more:
+	/* Partial bytes outlive this call: keep them out of the scratch. */
+	if (c->in == NULL && c->got > 0) {
+		if ((c->in = malloc(EPMD_INBUF_SIZE)) == NULL) {
+			epmd_conn_close(c, "out of memory");
+			return 0;
+		}
+		memcpy(c->in, s->scratch, c->got);
+	}
+	return 1;
+}
+
+static void
+on_conn_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct epmd_conn *c = container_of(w, struct epmd_conn, rd_w);
+
+	if (c->state == EPMD_C_ALIVE)
+		epmd_conn_read_alive(c);
+	else if (c->state == EPMD_C_READING)
+		epmd_conn_read(c);
 }
 
 static int
@@ -530,7 +553,8 @@ epmd_peer_is_local(int fd, const struct sockaddr *peer)
 	return sock_same_addr(peer, (struct sockaddr *)&me);
 }
 
-static void
+/* Accepts one connection; 1 if one was accepted (served or not). */
+static int
 epmd_accept_one(struct epmd_listener *l)
 {
 	struct epmd_srv *s = l->srv;
@@ -549,20 +573,22 @@ epmd_accept_one(struct epmd_listener *l)
 			ev_timer_set(&l->delay_w, EPMD_ACCEPT_BACKOFF, 0.);
 			ev_timer_start(s->loop, &l->delay_w);
 		}
-		return;
+		return 0;
 	}
 	if (s->nconns >= s->conf->ec_max_connections) {
+		/* As OTP past its table: close at once, so the peer learns
+		 * now rather than at its own timeout. */
 		if (s->refused_conns++ % EPMD_LOG_EVERY == 0)
 			log_warnx("max_connections (%zu) reached: closing new "
 			    "connections (%zu so far)",
 			    s->conf->ec_max_connections, s->refused_conns);
 		close(fd);
-		return;
+		return 1;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warnx("out of memory: closing a new connection");
 		close(fd);
-		return;
+		return 1;
 	}
 	c->srv = s;
 	c->fd = fd;
@@ -570,7 +596,7 @@ epmd_accept_one(struct epmd_listener *l)
 	c->local = epmd_peer_is_local(fd, (struct sockaddr *)&ss);
 	c->started = ev_time();
 	c->active_at = c->started;
-	sock_ntop((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
+	c->peer_sa = ss;
 	/* Replies are small except NAMES/DUMP of a large table. */
 	bytes_w_init(&c->out, EPMD_MAX_REPLY);
 	ev_io_init(&c->rd_w, on_conn_readable, fd, EV_READ);
@@ -582,12 +608,17 @@ epmd_accept_one(struct epmd_listener *l)
 		s->conns->prev = c;
 	s->conns = c;
 	s->nconns++;
-	log_debug2("%s: %s peer connected", c->peer,
+	log_debug2("%s: %s peer connected", epmd_conn_peer(c),
 	    c->local ? "local" : "non-local");
 	epmd_conn_touch(c);
-	ev_io_start(s->loop, &c->rd_w);
-	if (s->nconns >= s->conf->ec_max_connections)
-		epmd_listeners_stop(s);
+	/*
+	 * A node sends its request right after connecting, so it is often
+	 * here already: serve it now and skip the watcher (an epoll_ctl and
+	 * a loop turn); most lookups never touch epoll past accept.
+	 */
+	if (epmd_conn_read(c) == 1)
+		ev_io_start(s->loop, &c->rd_w);
+	return 1;
 }
 
 /*
@@ -608,13 +639,9 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	/* A few at a time keeps one busy listener from starving the rest. */
-	for (i = 0; i < 64 && ev_is_active(&l->io_w); i++) {
-		size_t before = l->srv->nconns;
-
-		epmd_accept_one(l);
-		if (l->srv->nconns == before)
+	for (i = 0; i < 64 && ev_is_active(&l->io_w); i++)
+		if (!epmd_accept_one(l))
 			break;
-	}
 }
 
 static void
@@ -625,8 +652,7 @@ on_accept_delay(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (l->srv->conf->ec_delay_accept > 0) {
 		epmd_accept_one(l);
-		if (l->srv->nconns < l->srv->conf->ec_max_connections)
-			ev_io_start(loop, &l->io_w);
+		ev_io_start(loop, &l->io_w);
 		return;
 	}
 	epmd_listeners_start(l->srv);
