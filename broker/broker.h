@@ -1,0 +1,67 @@
+/*
+ * The broker node: listeners, connections, sessions, the router, the
+ * retained store and $SYS, all on one libev loop.  This is what main.c
+ * calls; the pieces inside are in broker_int.h.
+ *
+ * Security is a small interface, struct broker_auth, so the password
+ * file and ACL modules (or anything else) plug in without the broker
+ * knowing their formats.
+ */
+#ifndef CAIRN_BROKER_BROKER_H
+#define CAIRN_BROKER_BROKER_H
+
+#include <stddef.h>
+
+#include <ev.h>
+
+#include "broker/broker_conf.h"
+#include "common/bytes.h"
+
+/* Access asked of broker_acl_cb. */
+#define BROKER_ACL_READ		0x1	/* deliver a message to the client */
+#define BROKER_ACL_WRITE	0x2	/* accept a PUBLISH or will from it */
+
+/*
+ * Checks a CONNECT's user name (NUL-terminated) and password (binary,
+ * possibly empty): 0 to accept, anything else to answer CONNACK 4.
+ */
+typedef int	(*broker_password_cb)(void *arg, const char *username,
+		    struct bytes_view password);
+/*
+ * 1 if client_id (with username, NULL when none was given) may have
+ * `access` (one BROKER_ACL_* bit) to the topic name, else 0.
+ */
+typedef int	(*broker_acl_cb)(void *arg, const char *client_id,
+		    const char *username, struct bytes_view topic, int access);
+
+struct broker_auth {
+	broker_password_cb	 ba_check_password;	/* NULL: no check */
+	broker_acl_cb		 ba_check_acl;		/* NULL: allow all */
+	void			*ba_arg;		/* borrowed */
+	void			(*ba_free)(void *arg);	/* NULL: none */
+};
+
+struct broker;
+
+/*
+ * A broker on `loop` with configuration c (the broker takes it and
+ * frees it in broker_free()).  Loads the password and ACL files the
+ * config names.  Nothing listens yet.  NULL with a reason in err on
+ * failure (c is freed then too).
+ */
+struct broker	*broker_new(struct ev_loop *loop, struct broker_conf *c,
+		    char *err, size_t errlen);
+/*
+ * Replaces the security hooks (the broker calls a->ba_free on the old
+ * ones and owns the new ones).  For callers with their own checks.
+ */
+void		 broker_set_auth(struct broker *, const struct broker_auth *a);
+/* Binds every listener and starts the timers: 0, or -1 with err set. */
+int		 broker_start(struct broker *, char *err, size_t errlen);
+/*
+ * Closes every connection (no wills: the broker is going away), frees
+ * every session, message and the config.  Accepts NULL.
+ */
+void		 broker_free(struct broker *);
+
+#endif

@@ -1,0 +1,251 @@
+/*
+ * cairn-broker's configuration; see broker_conf.h and conf/broker.yaml.
+ * A key table for common/conf.c fills the struct over the defaults; then
+ * the listener strings are parsed and the cross-key rules checked, each
+ * error at the position of the key that breaks it.
+ */
+#include "broker/broker_conf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "common/conf.h"
+#include "common/err.h"
+
+/* What the table fills; the listeners are turned into hostports after. */
+struct broker_conf_raw {
+	struct broker_conf	 c;
+	struct conf_hostport	 listen;
+	struct conf_strlist	 listeners;
+};
+
+#define RAW(f)	offsetof(struct broker_conf_raw, f)
+
+static const struct conf_key broker_keys[] = {
+	{ .name = "listen", .type = CONF_HOSTPORT, .offset = RAW(listen),
+	  .defport = BROKER_DEFAULT_PORT },
+	{ .name = "listeners", .type = CONF_STRLIST, .offset = RAW(listeners) },
+	{ .name = "allow_anonymous", .type = CONF_BOOL,
+	  .offset = RAW(c.bc_allow_anonymous) },
+	{ .name = "password_file", .type = CONF_STRING,
+	  .offset = RAW(c.bc_password_file), .flags = CONF_NONEMPTY },
+	{ .name = "acl_file", .type = CONF_STRING,
+	  .offset = RAW(c.bc_acl_file), .flags = CONF_NONEMPTY },
+	{ .name = "max_packet_size", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_packet_size), .min = 64,
+	  .max = 268435455 + 5 },
+	{ .name = "max_connections", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_connections), .min = 1, .max = 1000000 },
+	{ .name = "max_sessions", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_sessions), .min = 1, .max = 10000000 },
+	{ .name = "max_inflight", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_inflight), .min = 1, .max = 65535 },
+	{ .name = "max_queued_messages", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_queued_messages), .min = 0, .max = 10000000 },
+	{ .name = "max_queued_bytes", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_queued_bytes), .min = 0 },
+	{ .name = "queue_qos0_offline", .type = CONF_BOOL,
+	  .offset = RAW(c.bc_queue_qos0_offline) },
+	{ .name = "max_topic_levels", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_topic_levels), .min = 1, .max = 65535 },
+	{ .name = "max_subscriptions", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_subscriptions), .min = 0, .max = 10000000 },
+	{ .name = "max_qos", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_qos), .min = 0, .max = 2 },
+	{ .name = "max_keepalive", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_keepalive), .min = 0, .max = 65535 },
+	{ .name = "max_client_id_length", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_client_id_length), .min = 23, .max = 65535 },
+	{ .name = "max_output_buffer", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_output_buffer), .min = 1024 },
+	{ .name = "max_retained_messages", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_retained_messages), .min = 0,
+	  .max = 100000000 },
+	{ .name = "connect_timeout", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_connect_timeout_ms), .min = 100,
+	  .max = 3600000 },
+	{ .name = "sys_interval", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_sys_interval_ms), .min = 0, .max = 86400000 },
+	{ .name = NULL },
+};
+
+static void
+broker_conf_defaults(struct broker_conf *c)
+{
+	c->bc_allow_anonymous = true;
+	c->bc_max_packet_size = BROKER_DEFAULT_MAX_PACKET_SIZE;
+	c->bc_max_connections = BROKER_DEFAULT_MAX_CONNECTIONS;
+	c->bc_max_sessions = BROKER_DEFAULT_MAX_SESSIONS;
+	c->bc_max_inflight = BROKER_DEFAULT_MAX_INFLIGHT;
+	c->bc_max_queued_messages = BROKER_DEFAULT_MAX_QUEUED_MESSAGES;
+	c->bc_max_queued_bytes = BROKER_DEFAULT_MAX_QUEUED_BYTES;
+	c->bc_queue_qos0_offline = false;
+	c->bc_max_topic_levels = BROKER_DEFAULT_MAX_TOPIC_LEVELS;
+	c->bc_max_subscriptions = BROKER_DEFAULT_MAX_SUBSCRIPTIONS;
+	c->bc_max_qos = BROKER_DEFAULT_MAX_QOS;
+	c->bc_max_keepalive = BROKER_DEFAULT_MAX_KEEPALIVE;
+	c->bc_max_client_id_length = BROKER_DEFAULT_MAX_CLIENT_ID_LENGTH;
+	c->bc_max_output_buffer = BROKER_DEFAULT_MAX_OUTPUT_BUFFER;
+	c->bc_max_retained_messages = BROKER_DEFAULT_MAX_RETAINED_MESSAGES;
+	c->bc_connect_timeout_ms = BROKER_DEFAULT_CONNECT_TIMEOUT_MS;
+	c->bc_sys_interval_ms = BROKER_DEFAULT_SYS_INTERVAL_MS;
+}
+
+void
+broker_conf_free(struct broker_conf *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->bc_nlisten; i++)
+		free(c->bc_listen[i].host);
+	free(c->bc_listen);
+	free(c->bc_password_file);
+	free(c->bc_acl_file);
+	free(c);
+}
+
+static int
+broker_conf_add_listen(struct broker_conf *c, struct conf_hostport *hp)
+{
+	struct conf_hostport *n;
+
+	if ((n = reallocarray(c->bc_listen, c->bc_nlisten + 1,
+	    sizeof(*n))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	c->bc_listen = n;
+	c->bc_listen[c->bc_nlisten++] = *hp;
+	hp->host = NULL;
+	return 0;
+}
+
+/* Listeners and the rules that tie keys together. */
+static int
+broker_conf_check(struct conf_doc *doc, struct broker_conf_raw *raw)
+{
+	const yaml_node_t *root = conf_doc_root(doc), *n;
+	struct broker_conf *c = &raw->c;
+	struct conf_hostport hp;
+	size_t i;
+	int rc;
+
+	if (raw->listen.host != NULL &&
+	    (rc = broker_conf_add_listen(c, &raw->listen)) != 0)
+		return rc;
+	n = conf_map_get(doc, root, "listeners");
+	for (i = 0; i < raw->listeners.n; i++) {
+		memset(&hp, 0, sizeof(hp));
+		rc = conf_parse_hostport(raw->listeners.v[i],
+		    BROKER_DEFAULT_PORT, &hp);
+		if (rc == CAIRN_ERR_NOMEM)
+			return rc;
+		if (rc != 0) {
+			conf_error(doc, n, "key 'listeners': item %zu '%s': "
+			    "expected host:port, [v6]:port or a host", i + 1,
+			    raw->listeners.v[i]);
+			continue;
+		}
+		if ((rc = broker_conf_add_listen(c, &hp)) != 0) {
+			free(hp.host);
+			return rc;
+		}
+	}
+	if (c->bc_nlisten == 0 && n == NULL) {
+		hp.host = strdup(BROKER_DEFAULT_LISTEN);
+		hp.port = BROKER_DEFAULT_PORT;
+		if (hp.host == NULL)
+			return CAIRN_ERR_NOMEM;
+		if ((rc = broker_conf_add_listen(c, &hp)) != 0) {
+			free(hp.host);
+			return rc;
+		}
+	} else if (c->bc_nlisten == 0 && raw->listeners.n == 0)
+		conf_error(doc, n, "key 'listeners': no address to listen on");
+	if (c->bc_max_output_buffer < c->bc_max_packet_size)
+		conf_error(doc, conf_map_get(doc, root, "max_output_buffer") ?
+		    conf_map_get(doc, root, "max_output_buffer") :
+		    conf_map_get(doc, root, "max_packet_size"),
+		    "key 'max_output_buffer': %llu is less than "
+		    "max_packet_size %llu",
+		    (unsigned long long)c->bc_max_output_buffer,
+		    (unsigned long long)c->bc_max_packet_size);
+	return 0;
+}
+
+static struct broker_conf *
+broker_conf_from_doc(struct conf_doc *doc, char *err, size_t errlen)
+{
+	struct broker_conf_raw raw;
+	struct broker_conf *c = NULL;
+	const char *msg;
+	size_t i;
+	int rc;
+
+	memset(&raw, 0, sizeof(raw));
+	broker_conf_defaults(&raw.c);
+	rc = conf_apply(doc, conf_doc_root(doc), broker_keys, &raw);
+	if (rc != CAIRN_ERR_NOMEM)
+		rc = broker_conf_check(doc, &raw);
+	if (rc == CAIRN_ERR_NOMEM) {
+		snprintf(err, errlen, "%s: out of memory", conf_doc_name(doc));
+		goto fail;
+	}
+	if (conf_doc_nerrors(doc) > 0) {
+		msg = conf_doc_errors(doc);
+		snprintf(err, errlen, "%s", msg != NULL ? msg :
+		    "out of memory");
+		goto fail;
+	}
+	if ((c = malloc(sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", conf_doc_name(doc));
+		goto fail;
+	}
+	*c = raw.c;
+	memset(&raw.c, 0, sizeof(raw.c));
+fail:
+	/* On success raw.c was emptied: this frees only the leftovers. */
+	conf_free_fields(broker_keys, &raw);
+	for (i = 0; i < raw.c.bc_nlisten; i++)
+		free(raw.c.bc_listen[i].host);
+	free(raw.c.bc_listen);
+	return c;
+}
+
+struct broker_conf *
+broker_conf_parse(const char *name, const char *text, size_t len, char *err,
+    size_t errlen)
+{
+	struct conf_doc *doc;
+	struct conf_err cerr;
+	struct broker_conf *c;
+
+	if ((doc = conf_doc_load_string(name, text, len, &cerr)) == NULL) {
+		snprintf(err, errlen, "%s", cerr.msg);
+		return NULL;
+	}
+	c = broker_conf_from_doc(doc, err, errlen);
+	conf_doc_free(doc);
+	return c;
+}
+
+struct broker_conf *
+broker_conf_load(const char *path, char *err, size_t errlen)
+{
+	struct conf_doc *doc;
+	struct conf_err cerr;
+	struct broker_conf *c;
+
+	if ((doc = conf_doc_load_file(path, &cerr)) == NULL) {
+		snprintf(err, errlen, "%s", cerr.msg);
+		return NULL;
+	}
+	c = broker_conf_from_doc(doc, err, errlen);
+	conf_doc_free(doc);
+	return c;
+}

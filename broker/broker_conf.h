@@ -1,0 +1,76 @@
+/*
+ * cairn-broker's YAML configuration.  conf/broker.yaml documents every
+ * key with its default and is the source of truth for the names; the
+ * defaults below must agree with it.  Parsing is pure (text in, struct
+ * out) and all-or-nothing: every error is reported as FILE:LINE:COL.
+ */
+#ifndef CAIRN_BROKER_BROKER_CONF_H
+#define CAIRN_BROKER_BROKER_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/conf.h"
+
+/* Defaults: keep conf/broker.yaml in step. */
+#define BROKER_DEFAULT_PORT			1883
+#define BROKER_DEFAULT_LISTEN			"127.0.0.1"
+#define BROKER_DEFAULT_MAX_PACKET_SIZE		(1024 * 1024)
+#define BROKER_DEFAULT_MAX_CONNECTIONS		1024
+#define BROKER_DEFAULT_MAX_SESSIONS		10000
+#define BROKER_DEFAULT_MAX_INFLIGHT		20
+#define BROKER_DEFAULT_MAX_QUEUED_MESSAGES	1000
+#define BROKER_DEFAULT_MAX_QUEUED_BYTES		(16 * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_TOPIC_LEVELS		64
+#define BROKER_DEFAULT_MAX_SUBSCRIPTIONS	1000
+#define BROKER_DEFAULT_MAX_QOS			2
+#define BROKER_DEFAULT_MAX_KEEPALIVE		65535
+#define BROKER_DEFAULT_MAX_CLIENT_ID_LENGTH	256
+#define BROKER_DEFAULT_MAX_OUTPUT_BUFFER	(4 * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_RETAINED_MESSAGES	100000
+#define BROKER_DEFAULT_CONNECT_TIMEOUT_MS	10000
+#define BROKER_DEFAULT_SYS_INTERVAL_MS		10000
+
+/* Longest error text broker_conf_load() writes, all lines included. */
+#define BROKER_CONF_ERR_LEN			8192
+
+struct broker_conf {
+	/* The addresses to listen on: listen, then listeners. */
+	struct conf_hostport	*bc_listen;
+	size_t			 bc_nlisten;
+	bool			 bc_allow_anonymous;
+	char			*bc_password_file;	/* NULL: none */
+	char			*bc_acl_file;		/* NULL: none */
+	uint64_t		 bc_max_packet_size;
+	unsigned int		 bc_max_connections;
+	unsigned int		 bc_max_sessions;
+	unsigned int		 bc_max_inflight;
+	unsigned int		 bc_max_queued_messages;
+	uint64_t		 bc_max_queued_bytes;
+	bool			 bc_queue_qos0_offline;
+	unsigned int		 bc_max_topic_levels;
+	unsigned int		 bc_max_subscriptions;
+	unsigned int		 bc_max_qos;
+	unsigned int		 bc_max_keepalive;
+	unsigned int		 bc_max_client_id_length;
+	uint64_t		 bc_max_output_buffer;
+	unsigned int		 bc_max_retained_messages;
+	uint64_t		 bc_connect_timeout_ms;
+	uint64_t		 bc_sys_interval_ms;	/* 0: no $SYS */
+};
+
+/*
+ * Reads and checks the file at path.  Returns a config to free with
+ * broker_conf_free(), or NULL with every problem in err (lines
+ * "FILE:LINE:COL: ...", joined by newlines; truncated to errlen).
+ */
+struct broker_conf *broker_conf_load(const char *path, char *err,
+		    size_t errlen);
+/* As broker_conf_load(), from text[0..len) (borrowed), named `name`. */
+struct broker_conf *broker_conf_parse(const char *name, const char *text,
+		    size_t len, char *err, size_t errlen);
+/* Frees c and everything it owns.  Accepts NULL. */
+void		 broker_conf_free(struct broker_conf *c);
+
+#endif

@@ -1,0 +1,404 @@
+/*
+ * One client connection: accept-time setup, reading and framing,
+ * dispatch to the handle_*() functions (mosquitto's read_handle.c),
+ * keepalive, the once-per-iteration flush, sending queued deliveries,
+ * and the one close function.
+ *
+ * Watcher interest follows the buffers (sniproxy's
+ * reactivate_watchers): read while the output buffer is under
+ * max_output_buffer, write while output is pending.  A client that
+ * lets twice max_output_buffer pile up is closed by send.c's rule.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "broker/broker_int.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/sock.h"
+
+static const char *const client_type_names[] = {
+	"reserved 0", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC",
+	"PUBREL", "PUBCOMP", "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE",
+	"UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "reserved 15",
+};
+
+static void	client_on_read(struct ev_loop *, ev_io *, int);
+static void	client_on_write(struct ev_loop *, ev_io *, int);
+static void	client_on_timeout(struct ev_loop *, ev_timer *, int);
+
+/* Read while output is under the soft cap; write while any is pending. */
+static void
+client_watchers(struct client *c)
+{
+	struct ev_loop *loop = c->c_broker->b_loop;
+	size_t cap = c->c_broker->b_conf->bc_max_output_buffer;
+
+	if (c->c_state == CLIENT_CLOSED)
+		return;
+	if (c->c_out.len < cap && !ev_is_active(&c->c_rd_w))
+		ev_io_start(loop, &c->c_rd_w);
+	else if (c->c_out.len >= cap && ev_is_active(&c->c_rd_w))
+		ev_io_stop(loop, &c->c_rd_w);
+	if (c->c_out.len > 0 && !ev_is_active(&c->c_wr_w))
+		ev_io_start(loop, &c->c_wr_w);
+	else if (c->c_out.len == 0 && ev_is_active(&c->c_wr_w))
+		ev_io_stop(loop, &c->c_wr_w);
+}
+
+struct client *
+client_new(struct broker *b, int fd, const struct sockaddr *sa)
+{
+	struct client *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->c_broker = b;
+	c->c_fd = fd;
+	c->c_state = CLIENT_NEW;
+	c->c_level = MQTT_LEVEL_311;
+	sock_ntop(sa, c->c_addr, sizeof(c->c_addr));
+	bytes_w_init(&c->c_out, 2 * b->b_conf->bc_max_output_buffer);
+	(void)sock_set_nodelay(fd);
+	ev_io_init(&c->c_rd_w, client_on_read, fd, EV_READ);
+	ev_io_init(&c->c_wr_w, client_on_write, fd, EV_WRITE);
+	ev_init(&c->c_ka_w, client_on_timeout);
+	c->c_ka_w.repeat = (ev_tstamp)b->b_conf->bc_connect_timeout_ms /
+	    1000.0;
+	ev_timer_again(b->b_loop, &c->c_ka_w);
+	ev_io_start(b->b_loop, &c->c_rd_w);
+	TAILQ_INSERT_TAIL(&b->b_clients, c, c_entry);
+	b->b_nclients++;
+	log_debug("%s: accepted", c->c_addr);
+	return c;
+}
+
+void
+client_free(struct client *c)
+{
+	if (c == NULL)
+		return;
+	bytes_w_fini(&c->c_out);
+	msg_unref(c->c_will);
+	free(c->c_in);
+	free(c->c_id);
+	free(c->c_username);
+	free(c);
+}
+
+void
+client_close(struct client *c, int will, const char *fmt, ...)
+{
+	struct broker *b = c->c_broker;
+	struct session *s;
+	struct msg *w;
+	enum client_state was = c->c_state;
+	char why[256];
+	va_list ap;
+
+	if (c->c_state == CLIENT_CLOSED)
+		return;
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(why, sizeof(why), fmt, ap);
+		va_end(ap);
+		log_info("client %s (%s): closed: %s",
+		    c->c_id != NULL ? c->c_id : "-", c->c_addr, why);
+	}
+	/* One last try for what is owed (a refusing CONNACK, say). */
+	if (c->c_out.len > 0 && c->c_broken == NULL)
+		(void)send(c->c_fd, c->c_out.buf, c->c_out.len,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	ev_io_stop(b->b_loop, &c->c_rd_w);
+	ev_io_stop(b->b_loop, &c->c_wr_w);
+	ev_timer_stop(b->b_loop, &c->c_ka_w);
+	close(c->c_fd);
+	c->c_fd = -1;
+	c->c_state = CLIENT_CLOSED;
+	if (c->c_dirty) {
+		TAILQ_REMOVE(&b->b_dirty, c, c_dirty_entry);
+		c->c_dirty = 0;
+	}
+	TAILQ_REMOVE(&b->b_clients, c, c_entry);
+	b->b_nclients--;
+	TAILQ_INSERT_TAIL(&b->b_dead, c, c_entry);
+	if ((s = c->c_session) != NULL) {
+		s->s_client = NULL;
+		c->c_session = NULL;
+		if (s->s_clean)
+			broker_session_drop(b, s);
+	}
+	/* The will goes out last, when the session no longer receives. */
+	w = c->c_will;
+	c->c_will = NULL;
+	if (w != NULL && will && was == CLIENT_CONNECTED) {
+		if (broker_acl(b, c->c_id, c->c_username, msg_topic(w),
+		    BROKER_ACL_WRITE))
+			(void)broker_publish(b, msg_topic(w), msg_payload(w),
+			    w->m_qos, w->m_retain);
+	}
+	msg_unref(w);
+}
+
+void
+client_dirty(struct client *c)
+{
+	if (c->c_dirty || c->c_state == CLIENT_CLOSED)
+		return;
+	c->c_dirty = 1;
+	TAILQ_INSERT_TAIL(&c->c_broker->b_dirty, c, c_dirty_entry);
+}
+
+int
+client_flush(struct client *c)
+{
+	ssize_t n;
+
+	if (c->c_state == CLIENT_CLOSED)
+		return -1;
+	if (c->c_broken != NULL) {
+		client_close(c, 1, "%s", c->c_broken);
+		return -1;
+	}
+	if (c->c_out.len > 0) {
+		n = send(c->c_fd, c->c_out.buf, c->c_out.len, MSG_NOSIGNAL);
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR) {
+			client_close(c, 1, "write: %s", strerror(errno));
+			return -1;
+		}
+		if (n > 0) {
+			c->c_broker->b_stats.bs_bytes_sent += (uint64_t)n;
+			bytes_w_consume(&c->c_out, (size_t)n);
+		}
+	}
+	client_watchers(c);
+	return 0;
+}
+
+void
+client_pump(struct client *c)
+{
+	struct session *s = c->c_session;
+	struct session_out *o;
+	size_t cap = c->c_broker->b_conf->bc_max_output_buffer;
+	int rc;
+
+	if (c->c_state != CLIENT_CONNECTED || s == NULL)
+		return;
+	while (c->c_broken == NULL && c->c_out.len < cap &&
+	    (o = session_next(s)) != NULL) {
+		rc = send_publish(c, o, 0);
+		if (o->so_qos == 0)
+			session_out_free(o);
+		if (rc != 0)
+			return;
+	}
+}
+
+void
+client_keepalive(struct client *c)
+{
+	struct ev_loop *loop = c->c_broker->b_loop;
+
+	if (c->c_keepalive == 0) {
+		ev_timer_stop(loop, &c->c_ka_w);
+		return;
+	}
+	/* [MQTT-3.1.2-24]: one and a half times the keepalive. */
+	c->c_ka_w.repeat = 1.5 * (ev_tstamp)c->c_keepalive;
+	ev_timer_again(loop, &c->c_ka_w);
+}
+
+static void
+client_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client *c = container_of(w, struct client, c_ka_w);
+
+	if (c->c_state == CLIENT_NEW)
+		client_close(c, 0, "no CONNECT within connect_timeout");
+	else
+		client_close(c, 1, "keepalive %us expired", c->c_keepalive);
+}
+
+/* Decodes one framed packet and hands it to its handler. */
+static void
+client_dispatch(struct client *c, const struct mqtt_hdr *hdr,
+    struct bytes_view body)
+{
+	struct mqtt_packet p;
+	const char *why = "malformed";
+
+	c->c_broker->b_stats.bs_msgs_received++;
+	if (c->c_state == CLIENT_NEW) {
+		if (hdr->type != MQTT_CONNECT) {
+			client_close(c, 0, "%s before CONNECT",
+			    client_type_names[hdr->type & 15]);
+			return;
+		}
+		if (mqtt_decode_connect(hdr, body, &p.u.connect, &why) != 0) {
+			client_close(c, 0, "malformed CONNECT: %s", why);
+			return;
+		}
+		handle_connect(c, &p.u.connect);
+		return;
+	}
+	if (c->c_keepalive > 0)
+		ev_timer_again(c->c_broker->b_loop, &c->c_ka_w);
+	switch (hdr->type) {
+	case MQTT_CONNECT:
+		client_close(c, 1, "second CONNECT");
+		return;
+	case MQTT_CONNACK:
+	case MQTT_SUBACK:
+	case MQTT_UNSUBACK:
+	case MQTT_PINGRESP:
+		client_close(c, 1, "%s from a client",
+		    client_type_names[hdr->type]);
+		return;
+	default:
+		break;
+	}
+	if (mqtt_decode(hdr, body, c->c_level, &p, &why) != 0) {
+		client_close(c, 1, "malformed %s: %s",
+		    client_type_names[hdr->type & 15], why);
+		return;
+	}
+	switch (hdr->type) {
+	case MQTT_PUBLISH:
+		handle_publish(c, &p.u.publish);
+		break;
+	case MQTT_PUBACK:
+	case MQTT_PUBREC:
+	case MQTT_PUBREL:
+	case MQTT_PUBCOMP:
+		handle_ack(c, hdr->type, p.u.id);
+		break;
+	case MQTT_SUBSCRIBE:
+		handle_subscribe(c, &p.u.subscribe);
+		break;
+	case MQTT_UNSUBSCRIBE:
+		handle_unsubscribe(c, &p.u.subscribe);
+		break;
+	case MQTT_PINGREQ:
+		(void)send_empty(c, MQTT_PINGRESP);
+		break;
+	case MQTT_DISCONNECT:
+		/* A clean goodbye: no will [MQTT-3.14.4-3]. */
+		log_debug("client %s (%s): DISCONNECT", c->c_id, c->c_addr);
+		client_close(c, 0, NULL);
+		break;
+	}
+}
+
+/* Frames and dispatches every whole packet in the input buffer. */
+static void
+client_parse(struct client *c)
+{
+	const struct broker_conf *conf = c->c_broker->b_conf;
+	struct mqtt_hdr hdr;
+	struct bytes_view body;
+	size_t off = 0, used;
+	int rc;
+
+	while (c->c_state != CLIENT_CLOSED && off < c->c_in_len) {
+		rc = mqtt_frame(bytes_view_of(c->c_in + off, c->c_in_len - off),
+		    conf->bc_max_packet_size, &hdr, &body, &used);
+		if (rc == CAIRN_ERR_NEED_MORE)
+			break;
+		if (rc == CAIRN_ERR_TOO_BIG) {
+			client_close(c, 1, "packet over max_packet_size %llu",
+			    (unsigned long long)conf->bc_max_packet_size);
+			return;
+		}
+		if (rc != 0) {
+			client_close(c, 1, "malformed fixed header");
+			return;
+		}
+		client_dispatch(c, &hdr, body);
+		off += used;
+		if (c->c_state != CLIENT_CLOSED && c->c_broken != NULL) {
+			client_close(c, 1, "%s", c->c_broken);
+			return;
+		}
+	}
+	if (c->c_state == CLIENT_CLOSED)
+		return;
+	if (off > 0) {
+		memmove(c->c_in, c->c_in + off, c->c_in_len - off);
+		c->c_in_len -= off;
+	}
+	/* Give a large idle buffer back. */
+	if (c->c_in_len == 0 && c->c_in_cap > 4 * CLIENT_READ_CHUNK) {
+		free(c->c_in);
+		c->c_in = NULL;
+		c->c_in_cap = 0;
+	}
+}
+
+static void
+client_on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct client *c = container_of(w, struct client, c_rd_w);
+	size_t want, max;
+	uint8_t *nb;
+	ssize_t n;
+
+	/* Room for one more chunk; never more than a packet and a chunk. */
+	max = (size_t)c->c_broker->b_conf->bc_max_packet_size +
+	    CLIENT_READ_CHUNK;
+	if (c->c_in_cap - c->c_in_len < CLIENT_READ_CHUNK &&
+	    c->c_in_cap < max) {
+		want = c->c_in_cap == 0 ? CLIENT_READ_CHUNK : c->c_in_cap * 2;
+		if (want > max)
+			want = max;
+		if ((nb = realloc(c->c_in, want)) == NULL) {
+			client_close(c, 1, "out of memory for input");
+			return;
+		}
+		c->c_in = nb;
+		c->c_in_cap = want;
+	}
+	if (c->c_in_len == c->c_in_cap) {
+		/* Cannot happen: a whole packet always fits and is parsed. */
+		client_close(c, 1, "input buffer full");
+		return;
+	}
+	n = read(c->c_fd, c->c_in + c->c_in_len, c->c_in_cap - c->c_in_len);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		client_close(c, 1, "read: %s", strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		log_debug("client %s (%s): connection closed by the peer",
+		    c->c_id != NULL ? c->c_id : "-", c->c_addr);
+		client_close(c, 1, NULL);
+		return;
+	}
+	c->c_broker->b_stats.bs_bytes_received += (uint64_t)n;
+	c->c_in_len += (size_t)n;
+	client_parse(c);
+	client_watchers(c);
+}
+
+static void
+client_on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct client *c = container_of(w, struct client, c_wr_w);
+
+	if (client_flush(c) != 0)
+		return;
+	/* Room again: queued deliveries may go now. */
+	client_pump(c);
+}

@@ -1,0 +1,388 @@
+/*
+ * The router; see router.h.  Routing is two passes: trie_match()
+ * collects the deliveries into r_hits (one per session, the highest
+ * QoS, using an epoch stamped on the session; one per shared group),
+ * then each is handed to the caller.  Collecting first means a deliver
+ * callback may change a session's own subscriptions without touching a
+ * trie that is being walked.
+ *
+ * Shared groups are kept on a list searched by "GROUP/FILTER" on
+ * SUBSCRIBE and UNSUBSCRIBE only; routing reaches a group through its
+ * trie entry.
+ */
+#include "broker/router.h"
+
+#include <sys/queue.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/mqtt_topic.h"
+#include "broker/trie.h"
+#include "common/err.h"
+
+#define ROUTER_HITS_MIN		16
+
+struct share_member {
+	struct session	*sm_session;	/* borrowed */
+	uint8_t		 sm_qos;
+};
+
+struct share_group {
+	struct sub_ref			 sg_ref;	/* SUB_SHARED */
+	TAILQ_ENTRY(share_group)	 sg_entry;
+	char				*sg_key;	/* "GROUP/FILTER", owned */
+	size_t				 sg_keylen;
+	struct bytes_view		 sg_filter;	/* FILTER, inside sg_key */
+	struct share_member		*sg_members;
+	size_t				 sg_n;
+	size_t				 sg_cap;
+	size_t				 sg_next;	/* round robin */
+};
+
+struct route_hit {
+	struct session	*rh_session;
+	int		 rh_shared;	/* qos in rh_qos, else in the session */
+	uint8_t		 rh_qos;
+};
+
+struct router {
+	struct trie			*r_trie;
+	TAILQ_HEAD(, share_group)	 r_groups;
+	size_t				 r_count;
+	uint64_t			 r_epoch;
+	struct route_hit		*r_hits;
+	size_t				 r_nhits;
+	size_t				 r_caphits;
+	int				 r_busy;
+};
+
+struct router *
+router_new(const uint8_t key[16])
+{
+	struct router *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	TAILQ_INIT(&r->r_groups);
+	if ((r->r_trie = trie_new()) == NULL)
+		goto fail;
+	if (key != NULL && trie_set_key(r->r_trie, key) != 0)
+		goto fail;
+	return r;
+fail:
+	trie_free(r->r_trie);
+	free(r);
+	return NULL;
+}
+
+static void
+router_group_free(struct share_group *g)
+{
+	free(g->sg_members);
+	free(g->sg_key);
+	free(g);
+}
+
+void
+router_free(struct router *r)
+{
+	struct share_group *g;
+
+	if (r == NULL)
+		return;
+	while ((g = TAILQ_FIRST(&r->r_groups)) != NULL) {
+		TAILQ_REMOVE(&r->r_groups, g, sg_entry);
+		router_group_free(g);
+	}
+	trie_free(r->r_trie);
+	free(r->r_hits);
+	free(r);
+}
+
+static struct share_group *
+router_group_find(struct router *r, struct bytes_view key)
+{
+	struct share_group *g;
+
+	TAILQ_FOREACH(g, &r->r_groups, sg_entry)
+		if (g->sg_keylen == key.len &&
+		    memcmp(g->sg_key, key.p, key.len) == 0)
+			return g;
+	return NULL;
+}
+
+static struct share_member *
+router_member_find(struct share_group *g, const struct session *s)
+{
+	size_t i;
+
+	for (i = 0; i < g->sg_n; i++)
+		if (g->sg_members[i].sm_session == s)
+			return &g->sg_members[i];
+	return NULL;
+}
+
+/* A new group for key "GROUP/FILTER", in the trie at FILTER. */
+static struct share_group *
+router_group_new(struct router *r, struct bytes_view key,
+    struct bytes_view real)
+{
+	struct share_group *g;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return NULL;
+	if ((g->sg_key = malloc(key.len + 1)) == NULL)
+		goto fail;
+	memcpy(g->sg_key, key.p, key.len);
+	g->sg_key[key.len] = '\0';
+	g->sg_keylen = key.len;
+	g->sg_filter = bytes_view_of(g->sg_key + (key.len - real.len),
+	    real.len);
+	g->sg_ref.sr_kind = SUB_SHARED;
+	if (trie_add(r->r_trie, g->sg_filter, &g->sg_ref, 0, NULL) != 0)
+		goto fail;
+	TAILQ_INSERT_TAIL(&r->r_groups, g, sg_entry);
+	return g;
+fail:
+	free(g->sg_key);
+	free(g);
+	return NULL;
+}
+
+static void
+router_group_drop(struct router *r, struct share_group *g)
+{
+	trie_remove(r->r_trie, g->sg_filter, &g->sg_ref);
+	TAILQ_REMOVE(&r->r_groups, g, sg_entry);
+	router_group_free(g);
+}
+
+/* Adds or updates s in the group of a $share filter. */
+static int
+router_share_add(struct router *r, struct session *s, struct bytes_view key,
+    struct bytes_view real, uint8_t qos, int *was_new)
+{
+	struct share_group *g;
+	struct share_member *m, *nm;
+	size_t ncap;
+	int created = 0;
+
+	if ((g = router_group_find(r, key)) == NULL) {
+		if ((g = router_group_new(r, key, real)) == NULL)
+			return CAIRN_ERR_NOMEM;
+		created = 1;
+	}
+	if ((m = router_member_find(g, s)) != NULL) {
+		m->sm_qos = qos;
+		*was_new = 0;
+		return 0;
+	}
+	if (g->sg_n == g->sg_cap) {
+		ncap = g->sg_cap == 0 ? 4 : g->sg_cap * 2;
+		if ((nm = reallocarray(g->sg_members, ncap, sizeof(*nm))) ==
+		    NULL) {
+			if (created)
+				router_group_drop(r, g);
+			return CAIRN_ERR_NOMEM;
+		}
+		g->sg_members = nm;
+		g->sg_cap = ncap;
+	}
+	g->sg_members[g->sg_n].sm_session = s;
+	g->sg_members[g->sg_n].sm_qos = qos;
+	g->sg_n++;
+	*was_new = 1;
+	return 0;
+}
+
+static int
+router_share_del(struct router *r, struct session *s, struct bytes_view key)
+{
+	struct share_group *g;
+	struct share_member *m;
+	size_t i;
+
+	if ((g = router_group_find(r, key)) == NULL ||
+	    (m = router_member_find(g, s)) == NULL)
+		return CAIRN_ERR_NOENT;
+	i = (size_t)(m - g->sg_members);
+	memmove(m, m + 1, (g->sg_n - i - 1) * sizeof(*m));
+	g->sg_n--;
+	if (g->sg_next > i)
+		g->sg_next--;
+	if (g->sg_n == 0)
+		router_group_drop(r, g);
+	return 0;
+}
+
+int
+router_subscribe(struct router *r, struct session *s,
+    struct bytes_view filter, uint8_t qos, int *was_new)
+{
+	struct bytes_view group, real, key;
+	int rc, shared, added = 0;
+
+	if ((shared = mqtt_topic_share_parse(filter, &group, &real)) < 0)
+		return CAIRN_ERR_PROTO;
+	if (shared) {
+		key = bytes_view_of(filter.p + strlen(MQTT_SHARE_PREFIX),
+		    filter.len - strlen(MQTT_SHARE_PREFIX));
+		rc = router_share_add(r, s, key, real, qos, &added);
+	} else
+		rc = trie_add(r->r_trie, filter, &s->s_ref, qos, &added);
+	if (rc != 0)
+		return rc;
+	if ((rc = session_sub_set(s, filter, qos, NULL)) != 0) {
+		/* Undo, so that the trie and the session agree. */
+		if (added && shared)
+			router_share_del(r, s, key);
+		else if (added)
+			trie_remove(r->r_trie, filter, &s->s_ref);
+		return rc;
+	}
+	if (added)
+		r->r_count++;
+	if (was_new != NULL)
+		*was_new = added;
+	return 0;
+}
+
+int
+router_unsubscribe(struct router *r, struct session *s,
+    struct bytes_view filter)
+{
+	struct bytes_view group, real, key;
+	int shared;
+
+	if (session_sub_del(s, filter) != 0)
+		return CAIRN_ERR_NOENT;
+	shared = mqtt_topic_share_parse(filter, &group, &real);
+	if (shared == 1) {
+		key = bytes_view_of(filter.p + strlen(MQTT_SHARE_PREFIX),
+		    filter.len - strlen(MQTT_SHARE_PREFIX));
+		router_share_del(r, s, key);
+	} else
+		trie_remove(r->r_trie, filter, &s->s_ref);
+	r->r_count--;
+	return 0;
+}
+
+void
+router_unsubscribe_all(struct router *r, struct session *s)
+{
+	struct session_sub *sub;
+
+	while ((sub = TAILQ_FIRST(&s->s_subs)) != NULL)
+		router_unsubscribe(r, s,
+		    bytes_view_of(sub->ss_filter, sub->ss_len));
+}
+
+static int
+router_hit(struct router *r, struct session *s, int shared, uint8_t qos)
+{
+	struct route_hit *nh;
+	size_t ncap;
+
+	if (r->r_nhits == r->r_caphits) {
+		ncap = r->r_caphits == 0 ? ROUTER_HITS_MIN : r->r_caphits * 2;
+		if ((nh = reallocarray(r->r_hits, ncap, sizeof(*nh))) == NULL)
+			return CAIRN_ERR_NOMEM;
+		r->r_hits = nh;
+		r->r_caphits = ncap;
+	}
+	nh = &r->r_hits[r->r_nhits++];
+	nh->rh_session = s;
+	nh->rh_shared = shared;
+	nh->rh_qos = qos;
+	return 0;
+}
+
+/* Picks the group member for one message: the next online one. */
+static struct share_member *
+router_share_pick(struct share_group *g)
+{
+	size_t i, k;
+
+	for (i = 0; i < g->sg_n; i++) {
+		k = (g->sg_next + i) % g->sg_n;
+		if (session_online(g->sg_members[k].sm_session)) {
+			g->sg_next = (k + 1) % g->sg_n;
+			return &g->sg_members[k];
+		}
+	}
+	/* Nobody online: the next one's session queues it (or drops it). */
+	k = g->sg_next % g->sg_n;
+	g->sg_next = (k + 1) % g->sg_n;
+	return &g->sg_members[k];
+}
+
+static void
+router_on_match(void *sub, uint8_t opts, const struct trie_node *filter,
+    void *arg)
+{
+	struct router *r = arg;
+	struct sub_ref *ref = sub;
+	struct session *s;
+	struct share_group *g;
+	struct share_member *m;
+
+	switch (ref->sr_kind) {
+	case SUB_SESSION:
+		s = container_of(ref, struct session, s_ref);
+		if (s->s_route_epoch == r->r_epoch) {
+			if (opts > s->s_route_qos)
+				s->s_route_qos = opts;
+			return;
+		}
+		if (router_hit(r, s, 0, 0) == 0) {
+			s->s_route_epoch = r->r_epoch;
+			s->s_route_qos = opts;
+		}
+		break;
+	case SUB_SHARED:
+		g = container_of(ref, struct share_group, sg_ref);
+		if (g->sg_n == 0)
+			return;
+		m = router_share_pick(g);
+		(void)router_hit(r, m->sm_session, 1, m->sm_qos);
+		break;
+	case SUB_REMOTE:
+		/* The cluster forwards here, once per node. */
+		break;
+	}
+}
+
+size_t
+router_route(struct router *r, struct msg *m, router_deliver_cb deliver,
+    void *arg)
+{
+	struct route_hit *h;
+	size_t i, n;
+	uint8_t qos;
+
+	if (r->r_busy)
+		return 0;	/* a deliver callback routed: a bug of the caller */
+	r->r_busy = 1;
+	r->r_epoch++;
+	r->r_nhits = 0;
+	trie_match(r->r_trie, msg_topic(m), router_on_match, r);
+	n = r->r_nhits;
+	for (i = 0; i < n; i++) {
+		h = &r->r_hits[i];
+		qos = h->rh_shared ? h->rh_qos : h->rh_session->s_route_qos;
+		if (qos > m->m_qos)
+			qos = m->m_qos;
+		deliver(h->rh_session, m, qos, arg);
+	}
+	r->r_nhits = 0;
+	r->r_busy = 0;
+	return n;
+}
+
+size_t
+router_count(const struct router *r)
+{
+	return r->r_count;
+}

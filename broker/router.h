@@ -1,0 +1,79 @@
+/*
+ * The router: the subscription trie of this node and the one function
+ * that routes a message to every matching subscriber.
+ *
+ * The trie's values are struct sub_ref pointers (sub_ref.h):
+ *
+ *   SUB_SESSION  a local session; the entry's opts is the granted QoS.
+ *   SUB_SHARED   a $share/GROUP/FILTER group, one trie entry at FILTER
+ *                for all its members; each message goes to one member,
+ *                round robin among the members that are online (or, when
+ *                none is, the next member, which queues it if its session
+ *                is persistent).
+ *   SUB_REMOTE   a cluster node (later): router_route() is where it
+ *                forwards.
+ *
+ * Overlapping subscriptions (MQTT 3.1.1 section 4.7.2, as mosquitto's
+ * default allow_duplicate_messages false): a session whose filters
+ * overlap ("a/+" and "a/#") gets one copy, at the highest QoS granted by
+ * the matching filters (capped by the published QoS).  A shared group's
+ * pick is a delivery of its own, besides any ordinary subscription of
+ * the same session.
+ *
+ * Pure: no I/O, no logging.  Sessions are borrowed; the router never
+ * frees them.
+ */
+#ifndef CAIRN_BROKER_ROUTER_H
+#define CAIRN_BROKER_ROUTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/msg.h"
+#include "broker/session.h"
+#include "common/bytes.h"
+
+struct router;
+
+/*
+ * Receives one delivery from router_route(): session s gets m at qos
+ * (min of granted and published).  m and s are borrowed for the call
+ * (take a reference to keep m).  It must not call router_route() nor
+ * change the router's subscriptions of any session other than s.
+ */
+typedef void	(*router_deliver_cb)(struct session *s, struct msg *m,
+		    uint8_t qos, void *arg);
+
+/* An empty router; key: 16 bytes for the trie's hash.  NULL on ENOMEM. */
+struct router	*router_new(const uint8_t key[16]);
+/* Frees the router and its groups, not the sessions.  Accepts NULL. */
+void		 router_free(struct router *);
+
+/*
+ * Subscribes session s to `filter` (a valid filter, $share/... allowed)
+ * at granted qos, in the trie and in the session's list; an existing
+ * subscription gets the new QoS.  *was_new (if not NULL) tells which.
+ * Borrows filter.  Returns 0, CAIRN_ERR_PROTO (a $share filter with a
+ * bad group or filter), CAIRN_ERR_LIMIT (the trie's limits) or
+ * CAIRN_ERR_NOMEM; on failure nothing changed.
+ */
+int		 router_subscribe(struct router *, struct session *s,
+		    struct bytes_view filter, uint8_t qos, int *was_new);
+/* Removes one subscription of s: 0 or CAIRN_ERR_NOENT. */
+int		 router_unsubscribe(struct router *, struct session *s,
+		    struct bytes_view filter);
+/* Removes every subscription of s (clean session end). */
+void		 router_unsubscribe_all(struct router *, struct session *s);
+
+/*
+ * Routes m to every subscriber whose filter matches m's topic: calls
+ * deliver once per local delivery (see above) and returns the number of
+ * deliveries.  Not reentrant.
+ */
+size_t		 router_route(struct router *, struct msg *m,
+		    router_deliver_cb deliver, void *arg);
+
+/* Subscriptions held (session filters plus group memberships). */
+size_t		 router_count(const struct router *);
+
+#endif
