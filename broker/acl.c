@@ -158,6 +158,8 @@ acl_merge_users(struct acl *acl)
 	struct acl_rule *r;
 	size_t i, j;
 
+	if (acl->a_nusers == 0)
+		return 0;
 	qsort(acl->a_users, acl->a_nusers, sizeof(*acl->a_users),
 	    acl_cmp_section);
 	for (i = 0, j = 1; j < acl->a_nusers; j++) {
@@ -184,8 +186,7 @@ acl_merge_users(struct acl *acl)
 		free(b->as_rules);
 		free(b->as_user);
 	}
-	if (acl->a_nusers > 0)
-		acl->a_nusers = i + 1;
+	acl->a_nusers = i + 1;
 	return 0;
 }
 
@@ -479,6 +480,8 @@ acl_check(const struct acl *acl, const char *client_id, const char *username,
 
 	if (username == NULL)
 		as = &acl->a_anon;
+	else if (acl->a_nusers == 0)
+		as = NULL;
 	else
 		as = bsearch(username, acl->a_users, acl->a_nusers,
 		    sizeof(*acl->a_users), acl_cmp_user);

@@ -258,7 +258,8 @@ passwd_reindex(struct passwd_file *pf)
 			sha512 = 1;
 	}
 	pf->pf_nusers = n;
-	qsort(pf->pf_idx, n, sizeof(*pf->pf_idx), passwd_cmp_ent);
+	if (n > 1)
+		qsort(pf->pf_idx, n, sizeof(*pf->pf_idx), passwd_cmp_ent);
 	if (iter == 0 && sha512) {
 		d->pe_type = PASSWD_SHA512;
 	} else {
