@@ -211,11 +211,12 @@ passwd_cmp_key(const void *key, const void *elem)
 {
 	const struct passwd_key *k = key;
 	const struct passwd_ent *pe = *(struct passwd_ent *const *)elem;
-	size_t ulen = strlen(pe->pe_user);
+	size_t ulen = strlen(pe->pe_user), n;
 	int c;
 
-	c = memcmp(k->k_p, pe->pe_user, k->k_len < ulen ? k->k_len : ulen);
-	if (c != 0)
+	n = k->k_len < ulen ? k->k_len : ulen;
+	/* An empty view may have no pointer: memcmp() must not see it. */
+	if (n > 0 && (c = memcmp(k->k_p, pe->pe_user, n)) != 0)
 		return c;
 	return k->k_len < ulen ? -1 : k->k_len > ulen;
 }

@@ -133,6 +133,8 @@ START_TEST(test_passwd__unknown_user)
 	ck_assert_int_eq(check(pf, "alicee", "correct horse"), CAIRN_ERR_AUTH);
 	ck_assert_int_eq(passwd_check(pf, bytes_view_of("alice\0", 6),
 	    sv("correct horse")), CAIRN_ERR_AUTH);
+	ck_assert_int_eq(passwd_check(pf, bytes_view_of(NULL, 0),
+	    bytes_view_of(NULL, 0)), CAIRN_ERR_AUTH);
 	ck_assert_int_eq(passwd_check(NULL, sv("alice"),
 	    sv("correct horse")), CAIRN_ERR_AUTH);
 	passwd_free(pf);
