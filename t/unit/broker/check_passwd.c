@@ -316,7 +316,7 @@ tmpdir(void)
 	char *dir;
 
 	ck_assert_int_ne(asprintf(&dir, "%s/check_passwd.XXXXXX",
-	    base != NULL ? base : "/tmp"), -1);
+	    base != NULL ? base : P_tmpdir), -1);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	return dir;
 }
