@@ -11,6 +11,7 @@ const struct strat_ops *const strat_all[] = {
 	&strat_erlang_hosts,
 	&strat_kubernetes_dns,
 	&strat_kubernetes_dnssrv,
+	&strat_gossip,
 	NULL,
 };
 

@@ -69,6 +69,7 @@ extern const struct strat_ops strat_epmd;
 extern const struct strat_ops strat_erlang_hosts;
 extern const struct strat_ops strat_kubernetes_dns;
 extern const struct strat_ops strat_kubernetes_dnssrv;
+extern const struct strat_ops strat_gossip;
 
 const struct strat_ops *strat_find(const char *name);
 /* NULL-terminated list, for `cairn-agent -h` and docs. */
