@@ -256,7 +256,8 @@ router_unsubscribe(struct router *r, struct session *s,
 	struct bytes_view group, real, key;
 	int shared;
 
-	if (session_sub_del(s, filter) != 0)
+	/* The session's copy goes last: filter may point into it. */
+	if (session_sub_find(s, filter) == NULL)
 		return CAIRN_ERR_NOENT;
 	shared = mqtt_topic_share_parse(filter, &group, &real);
 	if (shared == 1) {
@@ -265,6 +266,7 @@ router_unsubscribe(struct router *r, struct session *s,
 		router_share_del(r, s, key);
 	} else
 		trie_remove(r->r_trie, filter, &s->s_ref);
+	(void)session_sub_del(s, filter);
 	r->r_count--;
 	return 0;
 }
