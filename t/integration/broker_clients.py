@@ -17,8 +17,12 @@ The expectations were proved against Debian's mosquitto 2.0.11:
     broker_clients.py --broker-cmd mosquitto
 passes every case.
 
-Current failures against cairn-broker: see the header of
-broker_protocol.py (kept up to date by the test engineer).
+mosquitto 2.0.11 grants (SUBACK QoS) a subscription the ACL does not allow
+to read and filters per message; Cairn answers SUBACK 0x80.  Both deliver
+nothing there, and both drop a 3.1.1 publish the ACL denies after
+acknowledging it (mosquitto_pub exits 0).
+
+Current failures against cairn-broker (commit b8443c6 and later): none.
 """
 
 import argparse
