@@ -727,7 +727,10 @@ gossip_replay_check(struct gossip_replay *c, const struct gossip_heartbeat *hb,
 		c->count++;
 	free_slot->used = 1;
 	free_slot->hash = h;
-	free_slot->expires_ms = hb->ts_ms + window_ms;
+	/* Saturate: a timestamp near the top of the range must not wrap
+	 * into an entry that is already expired. */
+	free_slot->expires_ms = hb->ts_ms > UINT64_MAX - window_ms ?
+	    UINT64_MAX : hb->ts_ms + window_ms;
 	memcpy(free_slot->nonce, hb->nonce, GOSSIP_NONCE_LEN);
 	return GOSSIP_OK;
 }
