@@ -261,10 +261,10 @@ agent_read_cookie(const char *path, char **out, char *err, size_t errlen)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	while (n > 0 && (buf[strlen(buf) - 1] == ' ' ||
-	    buf[strlen(buf) - 1] == '\t'))
-		buf[strlen(buf) - 1] = '\0';
+	n = strcspn(buf, "\r\n");
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	buf[n] = '\0';
 	if (buf[0] == '\0' || strlen(buf) > AGENT_COOKIE_MAX) {
 		snprintf(err, errlen, "cookie file %s: no cookie on its first "
 		    "line (1 to %d characters)", path, AGENT_COOKIE_MAX);

@@ -368,7 +368,13 @@ eiw_open(struct eiw *w, const char *node, uint64_t deadline,
 		*fresh = 1;
 		return 0;
 	}
-	if (fd == ERL_TIMEOUT || e == ETIMEDOUT) {
+	/*
+	 * ei reports a handshake that ran out of time as EIO on some paths,
+	 * like a refusal: a refusal comes back at once, so a failure at the
+	 * deadline is a timeout (a stopped node), not a wrong cookie.
+	 */
+	if (fd == ERL_TIMEOUT || e == ETIMEDOUT ||
+	    (e == EIO && eiw_left(deadline) < 50)) {
 		snprintf(msg, msglen, "%s: timed out connecting", node);
 		return CAIRN_ERR_TIMEOUT;
 	}

@@ -152,7 +152,7 @@ START_TEST(agent_conf__errors_name_file_line_col)
 		  "topology names, got an empty one" },
 		{ "topologies:\n  t:\n    strategy: gossipy\n",
 		  "a.yaml:3:15: key 'strategy': unknown strategy 'gossipy' "
-		  "(local_epmd, epmd, erlang_hosts, kubernetes_dns, kubernetes_dnssrv)" },
+		  "(local_epmd, epmd, erlang_hosts, kubernetes_dns" },
 		{ "topologies:\n  t:\n    config: {}\n",
 		  "a.yaml:3:5: key 'strategy': required key is missing" },
 		{ "topologies:\n  t:\n    strategy: local_epmd\n"
