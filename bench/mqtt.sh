@@ -1,0 +1,529 @@
+#!/usr/bin/env bash
+#
+# Side-by-side benchmark of mosquitto and cairn-broker, driven by the
+# same load generator (bench/mqtt_load.c).  It is a measurement, not a
+# test: it prints one table and exits 0 unless the bench itself broke.
+#
+# Both brokers run in the foreground as children of this script, on free
+# ports of 127.0.0.1, with equivalent settings, and are killed by pid on
+# exit.  On a machine with two or more CPUs the broker is pinned to CPU 0
+# and the generator to CPU 1.  Runs are interleaved: each round runs
+# mosquitto then cairn, the next cairn then mosquitto, and the rounds
+# are pooled, so that a burst of other work lands on both.
+#
+# Usage: bench/mqtt.sh [--only mosquitto|cairn]
+#
+# Environment:
+#	BUILD_DIR		meson build directory (default: build)
+#	MOSQUITTO		mosquitto binary (default: from PATH, or
+#				/usr/sbin/mosquitto)
+#	CAIRN_BROKER		cairn-broker (default: $BUILD_DIR/broker/cairn-broker)
+#	BENCH_SECONDS		publishing seconds per run (default: 2)
+#	BENCH_ROUNDS		runs per broker and combination (default: 2)
+#	BENCH_SCENARIOS		publishers:subscribers (default: 1:1 8:8 1:64 64:1)
+#	BENCH_PAYLOADS		payload bytes (default: 64 1024)
+#	BENCH_QOS		QoS levels (default: 0 1)
+#	BENCH_OUTSTANDING	messages outstanding per stream (default: 64)
+#	BENCH_WINDOW		QoS 1 PUBLISHes awaiting PUBACK per publisher
+#				(default: 32)
+#	BENCH_INFLIGHT		broker's QoS 1 in-flight window per client
+#				(default: 20, mosquitto's default)
+#	BENCH_IDLE		idle clients for the memory figure (default: 10000)
+#
+# See bench/README.md for what each row means.
+
+set -u
+set -o pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+build=${BUILD_DIR:-build}
+case $build in
+/*) ;;
+*) build=$top/$build ;;
+esac
+seconds=${BENCH_SECONDS:-2}
+rounds=${BENCH_ROUNDS:-2}
+scenarios=${BENCH_SCENARIOS:-1:1 8:8 1:64 64:1}
+payloads=${BENCH_PAYLOADS:-64 1024}
+qoss=${BENCH_QOS:-0 1}
+outstanding=${BENCH_OUTSTANDING:-64}
+window=${BENCH_WINDOW:-32}
+inflight=${BENCH_INFLIGHT:-20}
+nidle=${BENCH_IDLE:-10000}
+only=
+
+die() {
+	echo "mqtt.sh: $*" >&2
+	exit 1
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--only)
+		[ $# -ge 2 ] || die "--only wants mosquitto or cairn"
+		only=$2
+		shift 2
+		;;
+	--only=*)
+		only=${1#--only=}
+		shift
+		;;
+	*)
+		die "usage: mqtt.sh [--only mosquitto|cairn]"
+		;;
+	esac
+done
+case $only in
+"" | mosquitto | cairn) ;;
+*) die "--only wants mosquitto or cairn, not $only" ;;
+esac
+
+# Children to kill on exit, by pid.
+pids=()
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-mqtt.XXXXXX") || die "mktemp failed"
+
+cleanup() {
+	local p
+	exec 7>&- 2>/dev/null
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Build the generator (and the broker, when the tree has it).  ninja
+# makes this a no-op when nothing changed.
+targets=(mqtt_load)
+if grep -q "'cairn-broker'" "$top/broker/meson.build" 2>/dev/null &&
+    [ -z "${CAIRN_BROKER:-}" ]; then
+	targets+=(cairn-broker)
+fi
+if [ ! -f "$build/build.ninja" ]; then
+	meson setup "$build" "$top" >"$tmp/setup.log" 2>&1 ||
+	    { cat "$tmp/setup.log" >&2; die "meson setup failed"; }
+fi
+if ! meson compile -C "$build" "${targets[@]}" >"$tmp/compile.log" 2>&1; then
+	tail -20 "$tmp/compile.log" >&2
+	# A broken broker build leaves the generator usable.
+	meson compile -C "$build" mqtt_load >"$tmp/compile.log" 2>&1 ||
+	    { tail -40 "$tmp/compile.log" >&2; die "meson compile failed"; }
+	echo "mqtt.sh: warning: cairn-broker did not build; using what is there" >&2
+fi
+load=$build/bench/mqtt_load
+[ -x "$load" ] || die "no $load"
+
+mosq=${MOSQUITTO:-$(command -v mosquitto 2>/dev/null)}
+[ -n "$mosq" ] || mosq=/usr/sbin/mosquitto
+cairn=${CAIRN_BROKER:-$build/broker/cairn-broker}
+
+names=()
+if [ "$only" != cairn ]; then
+	[ -x "$mosq" ] || die "mosquitto not found; install it or set MOSQUITTO"
+	names+=(mosquitto)
+fi
+if [ "$only" != mosquitto ]; then
+	if [ -x "$cairn" ]; then
+		names+=(cairn)
+	elif [ "$only" = cairn ]; then
+		die "no cairn-broker at $cairn"
+	else
+		echo "mqtt.sh: no cairn-broker at $cairn: mosquitto alone" >&2
+	fi
+fi
+
+# Every idle client is a socket, on both sides.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+nofile=$(ulimit -n)
+[ "$nofile" = unlimited ] || [ "$nofile" -gt $((nidle + 64)) ] ||
+    echo "mqtt.sh: warning: ulimit -n is $nofile, below $nidle clients" >&2
+
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+	pin_broker=(taskset -c 0)
+	pin_load=(taskset -c 1)
+else
+	pin_broker=()
+	pin_load=()
+fi
+
+# kv LINE KEY: the value of KEY=value in a result line.
+kv() {
+	local v
+	v=$(sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1")
+	echo "${v:-}"
+}
+
+rss_kib() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# add KEY VALUE: T[KEY] += VALUE.
+add() {
+	T[$1]=$(awk -v a="${T[$1]:-0}" -v b="${2:-0}" 'BEGIN { print a + b }')
+}
+
+free_port() {
+	local p
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		p=$("$load" freeport) || continue
+		[ "$p" != "${1:-}" ] && { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# wait_ready PORT PID: up to 5 s for the broker to answer a PINGREQ.
+wait_ready() {
+	local out
+	for _ in $(seq 1 50); do
+		kill -0 "$2" 2>/dev/null || return 1
+		out=$("$load" ping -p "$1" -t 200 2>/dev/null)
+		[ "$(kv "$out" ok)" = 1 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# The same limits for both, where both have them: no persistence, no
+# $SYS, anonymous clients, mosquitto's default in-flight window, queues
+# the paced load cannot fill, and TCP_NODELAY (cairn-broker and the
+# generator set it; without it mosquitto's latency would be Nagle's).
+write_confs() {
+	cat >"$tmp/mosquitto.conf" <<-EOF
+	listener ${PORT[mosquitto]:-0} 127.0.0.1
+	allow_anonymous true
+	persistence false
+	log_dest none
+	sys_interval 0
+	set_tcp_nodelay true
+	max_inflight_messages $inflight
+	max_queued_messages 1000000
+	max_connections -1
+	EOF
+	cat >"$tmp/cairn.yaml" <<-EOF
+	listen: 127.0.0.1:${PORT[cairn]:-0}
+	allow_anonymous: true
+	sys_interval: 0
+	max_inflight: $inflight
+	max_queued_messages: 1000000
+	max_queued_bytes: 1GiB
+	max_output_buffer: 64MiB
+	max_connections: $((nidle + 1024))
+	max_sessions: $((nidle + 1024))
+	EOF
+}
+
+# start_broker NAME: starts it on PORT[NAME], sets PID[NAME].
+start_broker() {
+	local name=$1
+	if [ "$name" = mosquitto ]; then
+		"${pin_broker[@]}" "$mosq" -c "$tmp/mosquitto.conf" \
+		    >"$tmp/$name.log" 2>&1 &
+	else
+		"${pin_broker[@]}" "$cairn" -d -c "$tmp/cairn.yaml" \
+		    >"$tmp/$name.log" 2>&1 &
+	fi
+	PID[$name]=$!
+	pids+=("${PID[$name]}")
+	wait_ready "${PORT[$name]}" "${PID[$name]}" || {
+		tail -20 "$tmp/$name.log" >&2
+		die "$name did not come up on port ${PORT[$name]}"
+	}
+}
+
+# forget PID: a reaped child leaves the kill list.
+forget() {
+	local p keep=()
+	for p in "${pids[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
+	done
+	pids=("${keep[@]}")
+}
+
+alive() {
+	kill -0 "${PID[$1]}" 2>/dev/null
+}
+
+# idle_run NAME: N idle clients held while the broker's RSS is taken.
+idle_run() {
+	local name=$1 port=${PORT[$1]} pid=${PID[$1]} lpid line close
+	local fifo=$tmp/idle.fifo out=$tmp/idle.$name
+	rm -f "$fifo"
+	mkfifo "$fifo" || die "mkfifo failed"
+	R[$name.rss0]=$(rss_kib "$pid")
+	"${pin_load[@]}" "$load" idle -p "$port" -n "$nidle" -w 64 -t 5000 \
+	    -h 300 -i -P "$pid" <"$fifo" >"$out" 2>>"$tmp/load.err" &
+	lpid=$!
+	pids+=("$lpid")
+	exec 7>"$fifo"
+	line=
+	# Bounded by the generator's own deadlines; this is a backstop.
+	for _ in $(seq 1 3000); do
+		line=$(grep '^mode=idle ' "$out" 2>/dev/null)
+		[ -n "$line" ] && break
+		kill -0 "$lpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	# Let the broker settle (freed handshake buffers, lazy pages).
+	sleep 1
+	R[$name.rss1]=$(rss_kib "$pid")
+	exec 7>&-
+	for _ in $(seq 1 100); do
+		kill -0 "$lpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill "$lpid" 2>/dev/null
+	wait "$lpid" 2>/dev/null
+	forget "$lpid"
+	close=$(grep '^mode=idle-close' "$out" 2>/dev/null)
+	echo "  $name idle: $line" >&2
+	echo "  $name idle release: $close (rss ${R[$name.rss0]:-?} -> ${R[$name.rss1]:-?} KiB)" >&2
+	R[$name.idle_ok]=$(kv "$line" ok)
+	R[$name.idle_sec]=$(kv "$line" seconds)
+	R[$name.idle_err]=$(kv "$line" errors)
+	R[$name.idle_drop]=$(kv "$close" dropped)
+	rm -f "$fifo"
+	alive "$name" || R[$name.died]=${R[$name.died]:-"during the idle run"}
+}
+
+# one_run NAME SCEN BYTES QOS ROUND: one timed run, added to the pool.
+one_run() {
+	local name=$1 s=$2 b=$3 q=$4 r=$5 key="$1.$2.$3.$4" line h pc
+	if [ -n "${R[$name.died]:-}" ]; then
+		return
+	fi
+	h=$tmp/hist.$name.${s/:/-}.$b.$q.$r
+	line=$("${pin_load[@]}" timeout -k 5 $((seconds + 90)) "$load" run \
+	    -p "${PORT[$name]}" -s "$s" -b "$b" -q "$q" -d "$seconds" \
+	    -o "$outstanding" -w "$window" -P "${PID[$name]}" -H "$h" \
+	    2>>"$tmp/load.err")
+	echo "  $name round $r: $line" >&2
+	if [ -z "$line" ] || [ "$(kv "$line" setup)" != ok ]; then
+		add "$key.failed" 1
+	else
+		add "$key.n" 1
+		add "$key.delivered" "$(kv "$line" delivered)"
+		add "$key.sec" "$(kv "$line" seconds)"
+		add "$key.cpu" "$(kv "$line" broker_cpu)"
+		add "$key.err" "$(kv "$line" errors)"
+		add "$key.lost" "$(kv "$line" lost)"
+		add "$key.dup" "$(kv "$line" dup)"
+		add "$key.stall" "$(kv "$line" stalls)"
+		pc=$(kv "$line" per_cpu_s)
+		T[$key.pmin]=$(awk -v a="${T[$key.pmin]:-}" -v b="$pc" \
+		    'BEGIN { print (a == "" || b + 0 < a + 0) ? b : a }')
+		T[$key.pmax]=$(awk -v a="${T[$key.pmax]:-0}" -v b="$pc" \
+		    'BEGIN { print (b + 0 > a + 0) ? b : a }')
+		[ -s "$h" ] && T[$key.hists]="${T[$key.hists]:-} $h"
+	fi
+	if ! alive "$name"; then
+		R[$name.died]="during $s ${b}B QoS $q round $r"
+	fi
+}
+
+# pool NAME SCEN BYTES QOS: the pooled figures of the rounds.
+pool() {
+	local key="$1.$2.$3.$4" pct
+	[ -n "${T[$key.n]:-}" ] || return
+	R[$key.rate]=$(awk -v d="${T[$key.delivered]}" -v s="${T[$key.sec]}" \
+	    'BEGIN { if (s > 0) printf "%.0f", d / s }')
+	R[$key.cpu]=$(awk -v c="${T[$key.cpu]}" -v n="${T[$key.n]}" \
+	    'BEGIN { printf "%.2f", c / n }')
+	R[$key.percpu]=$(awk -v d="${T[$key.delivered]}" -v c="${T[$key.cpu]}" \
+	    'BEGIN { if (c > 0) printf "%.0f", d / c }')
+	if [ -n "${T[$key.hists]:-}" ]; then
+		# shellcheck disable=SC2086
+		pct=$("$load" pct ${T[$key.hists]} 2>>"$tmp/load.err")
+		R[$key.p50]=$(awk -v u="$(kv "$pct" p50_us)" \
+		    'BEGIN { if (u != "") printf "%.2f", u / 1000 }')
+		R[$key.p99]=$(awk -v u="$(kv "$pct" p99_us)" \
+		    'BEGIN { if (u != "") printf "%.2f", u / 1000 }')
+	fi
+	R[$key.errs]=$(awk -v e="${T[$key.err]:-0}" -v l="${T[$key.lost]:-0}" \
+	    -v d="${T[$key.dup]:-0}" -v s="${T[$key.stall]:-0}" \
+	    -v f="${T[$key.failed]:-0}" 'BEGIN {
+		o = "";
+		if (e > 0) o = o "e" e;
+		if (l > 0) o = o (o == "" ? "" : ",") "l" l;
+		if (d > 0) o = o (o == "" ? "" : ",") "d" d;
+		if (s > 0) o = o (o == "" ? "" : ",") "s" s;
+		if (f > 0) o = o (o == "" ? "" : ",") "f" f;
+		print (o == "") ? "0" : o }')
+}
+
+declare -A R T PORT PID
+for name in "${names[@]}"; do
+	PORT[$name]=$(free_port "${PORT[mosquitto]:-}") || die "no free port"
+done
+write_confs
+for name in "${names[@]}"; do
+	start_broker "$name"
+	echo "mqtt.sh: $name: pid ${PID[$name]}, port ${PORT[$name]}" >&2
+done
+start=$(date +%s)
+
+# Memory first, each broker alone and fresh: the baseline RSS is then
+# not inflated (or pre-grown) by the throughput runs.
+for name in "${names[@]}"; do
+	idle_run "$name"
+	sleep 0.5
+done
+
+# Throughput: both brokers up, runs interleaved, order alternated.
+for s in $scenarios; do
+	for b in $payloads; do
+		for q in $qoss; do
+			for r in $(seq 1 "$rounds"); do
+				if [ $((r % 2)) = 1 ]; then
+					order="${names[*]}"
+				else
+					order=$(printf '%s\n' "${names[@]}" | tac | tr '\n' ' ')
+				fi
+				for name in $order; do
+					one_run "$name" "$s" "$b" "$q" "$r"
+				done
+			done
+			for name in "${names[@]}"; do
+				pool "$name" "$s" "$b" "$q"
+			done
+		done
+	done
+done
+elapsed=$(($(date +%s) - start))
+
+for name in "${names[@]}"; do
+	if alive "$name"; then
+		kill "${PID[$name]}" 2>/dev/null
+		wait "${PID[$name]}" 2>/dev/null
+		R[$name.status]=$?
+	else
+		wait "${PID[$name]}" 2>/dev/null
+		R[$name.status]=$?
+	fi
+	forget "${PID[$name]}"
+done
+
+# Formatting helpers.  "-" where a value is missing.
+val() {
+	local v=${R[$1]:-}
+	echo "${v:--}"
+}
+
+# ratio A B: A/B to two places, or "-".
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "" || b == "" || a == "-" || b == "-" || b + 0 == 0)
+			print "-";
+		else
+			printf "%.2fx\n", a / b }'
+}
+
+per_conn() {
+	# (RSS with N - RSS idle) / N, in bytes.
+	awk -v h="$1" -v i="$2" -v n="$3" 'BEGIN {
+		if (h == "" || i == "" || n == "" || n + 0 == 0)
+			print "-";
+		else
+			printf "%.0f\n", (h - i) * 1024 / n }'
+}
+
+M=mosquitto
+C=cairn
+both=0
+[ -n "${PID[$M]:-}" ] && [ -n "${PID[$C]:-}" ] && both=1
+
+echo
+echo "MQTT side by side: mosquitto $("$mosq" -h 2>/dev/null | sed -n 's/^mosquitto version \([^ ]*\).*/\1/p') vs cairn-broker${only:+ (--only $only)}"
+echo "$(nproc) CPUs; $rounds interleaved runs of ${seconds}s per broker and row, pooled;" \
+    "$outstanding outstanding per stream, QoS 1 window $window, broker in-flight $inflight${pin_broker[*]:+; broker on CPU 0, generator on CPU 1}"
+[ "$both" = 1 ] || echo "(one broker only: no ratios)"
+echo
+fmt='%-5s %5s %1s |%8s %8s %6s |%5s %5s |%8s %8s %6s |%7s %7s |%7s %7s %6s |%6s %6s | %s\n'
+# shellcheck disable=SC2059
+printf "$fmt" "scen" "bytes" "q" "msgs/s" "" "" "CPU s" "" "msgs/CPU-s" "" "" \
+    "p50 ms" "" "p99 ms" "" "" "errors" "" ""
+# shellcheck disable=SC2059
+printf "$fmt" "" "" "" "mosq" "cairn" "c/m" "mosq" "cairn" "mosq" "cairn" "c/m" \
+    "mosq" "cairn" "mosq" "cairn" "c/m" "mosq" "cairn" "target"
+rows=0
+cpu_met=0
+p99_met=0
+for s in $scenarios; do
+	for b in $payloads; do
+		for q in $qoss; do
+			km="$M.$s.$b.$q"
+			kc="$C.$s.$b.$q"
+			verdict=
+			if [ "$both" = 1 ]; then
+				rows=$((rows + 1))
+				c1=$(awk -v a="${R[$kc.percpu]:-0}" -v b="${R[$km.percpu]:-0}" \
+				    'BEGIN { print (b > 0 && a >= 1.5 * b) ? 1 : 0 }')
+				c2=$(awk -v a="${R[$kc.p99]:-}" -v b="${R[$km.p99]:-}" \
+				    'BEGIN { print (a != "" && b != "" && a + 0 <= b + 0) ? 1 : 0 }')
+				cpu_met=$((cpu_met + c1))
+				p99_met=$((p99_met + c2))
+				if [ "$c1" = 1 ] && [ "$c2" = 1 ]; then
+					verdict=pass
+				else
+					verdict=miss
+					[ "$c1" = 1 ] || verdict="$verdict cpu"
+					[ "$c2" = 1 ] || verdict="$verdict p99"
+				fi
+			fi
+			# shellcheck disable=SC2059
+			printf "$fmt" "$s" "$b" "$q" \
+			    "$(val "$km.rate")" "$(val "$kc.rate")" \
+			    "$(ratio "${R[$kc.rate]:-}" "${R[$km.rate]:-}")" \
+			    "$(val "$km.cpu")" "$(val "$kc.cpu")" \
+			    "$(val "$km.percpu")" "$(val "$kc.percpu")" \
+			    "$(ratio "${R[$kc.percpu]:-}" "${R[$km.percpu]:-}")" \
+			    "$(val "$km.p50")" "$(val "$kc.p50")" \
+			    "$(val "$km.p99")" "$(val "$kc.p99")" \
+			    "$(ratio "${R[$kc.p99]:-}" "${R[$km.p99]:-}")" \
+			    "$(val "$km.errs")" "$(val "$kc.errs")" "$verdict"
+		done
+	done
+done
+echo
+row() {
+	printf '%-40s %12s %12s %10s\n' "$1" "$2" "$3" "$4"
+}
+row "" "mosquitto" "cairn" "cairn/mosq"
+row "idle clients connected (of $nidle)" "$(val $M.idle_ok)" "$(val $C.idle_ok)" ""
+row "  seconds to connect them" "$(val $M.idle_sec)" "$(val $C.idle_sec)" ""
+row "  dropped while held" "$(val $M.idle_drop)" "$(val $C.idle_drop)" ""
+row "RSS KiB before" "$(val $M.rss0)" "$(val $C.rss0)" ""
+row "RSS KiB with them" "$(val $M.rss1)" "$(val $C.rss1)" ""
+m_per=$(per_conn "${R[$M.rss1]:-}" "${R[$M.rss0]:-}" "${R[$M.idle_ok]:-}")
+c_per=$(per_conn "${R[$C.rss1]:-}" "${R[$C.rss0]:-}" "${R[$C.idle_ok]:-}")
+row "RSS bytes per idle connection" "$m_per" "$c_per" "$(ratio "$c_per" "$m_per")"
+echo
+echo "errors: e connection errors, l lost, d duplicates, s stalls, f generator failures (raw lines on stderr)"
+echo "bench time ${elapsed}s"
+
+# The targets, reported, never enforced.
+if [ "$both" = 1 ]; then
+	verdict() {
+		if [ "$1" = "$2" ]; then echo "met ($1 of $2)"; else echo "MISSED ($1 of $2)"; fi
+	}
+	echo "target: >= 1.5x mosquitto's msgs per broker CPU-s in every row: $(verdict $cpu_met $rows)"
+	echo "target: p99 latency no worse than mosquitto's in every row: $(verdict $p99_met $rows)"
+	r=$(awk -v c="$c_per" -v m="$m_per" \
+	    'BEGIN { print (c != "-" && m != "-" && c + 0 <= m + 0) ? "met" : "MISSED" }')
+	echo "target: RSS per idle connection no more than mosquitto's: $r"
+fi
+for name in "${names[@]}"; do
+	if [ -n "${R[$name.died]:-}" ]; then
+		echo "WARNING: $name died ${R[$name.died]} (exit ${R[$name.status]:-?}); its log:"
+		tail -5 "$tmp/$name.log" | sed 's/^/    /'
+	fi
+done
+if [ -s "$tmp/load.err" ]; then
+	echo "generator messages:"
+	sort "$tmp/load.err" | uniq -c | head -10
+fi
+exit 0

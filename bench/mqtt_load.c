@@ -1,0 +1,2065 @@
+/*
+ * mqtt_load: a load generator for MQTT 3.1.1 brokers, used by
+ * bench/mqtt.sh to drive mosquitto and cairn-broker with the same client.
+ * It talks to one broker on 127.0.0.1 and nowhere else.
+ *
+ * It speaks the wire protocol with its own small encoder and decoder
+ * (CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ,
+ * PINGRESP, DISCONNECT), not with broker/mqtt_codec.c, so that a bug in
+ * Cairn's codec cannot hide itself by being on both ends, and so that
+ * the generator builds and runs against mosquitto while the broker is
+ * still being written.  It is also the one thing a benchmark client must
+ * do fast: a PUBLISH is a template copied and patched in place.
+ *
+ * Modes:
+ *
+ *	run		publishers and subscribers on streams (-s P:S):
+ *			P:P, each publisher to its own subscriber; 1:S, one
+ *			topic fanned out to S subscribers; P:1, P topics
+ *			fanned in to one subscriber on a '+' filter.  For
+ *			-d seconds, then a drain.  QoS 0 or 1 (-q), payload
+ *			-b bytes.  Counts deliveries, their latency (the
+ *			send time is in the payload), losses, duplicates,
+ *			stalls, and the broker's CPU time (-P).
+ *	idle		-n connected clients that do nothing (CONNECT, then
+ *			idle); holds them (-h, -i) while the driver takes
+ *			the broker's RSS, then disconnects them.
+ *	ping		one CONNECT, PINGREQ, DISCONNECT: is the broker up?
+ *	pct		merges latency histograms written by run -H and
+ *			prints their percentiles.
+ *	freeport	prints a TCP port that is free on 127.0.0.1.
+ *
+ * Pacing.  A stream is one publisher and the subscribers that hear it.
+ * A publisher may have at most -o messages outstanding on its stream:
+ * published, and not yet seen by its slowest live subscriber.  "Seen"
+ * is the highest sequence number a subscriber received from that
+ * publisher, so a lost QoS 0 message does not hold the stream back.
+ * At QoS 1 it also keeps at most -w PUBLISHes waiting for their PUBACK.
+ * The broker is so driven as fast as its subscribers keep up, never
+ * flooded until it drops.  A stream that makes no progress for the
+ * stall time (-S) is counted as a stall and released.
+ *
+ * Each result is one line of key=value pairs on stdout, for scripts.
+ * Every loop is bounded in count and in time: setup and drain have a
+ * timeout (-t), each mode a deadline and a hard stop, and idle stops
+ * after a run of consecutive failures.
+ *
+ * Not a test: it reports errors and never judges them.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <ev.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Packet types (high nibble of byte 0) and the first bytes we send. */
+#define ML_CONNECT		1
+#define ML_CONNACK		2
+#define ML_PUBLISH		3
+#define ML_PUBACK		4
+#define ML_SUBSCRIBE		8
+#define ML_SUBACK		9
+#define ML_PINGREQ		12
+#define ML_PINGRESP		13
+#define ML_DISCONNECT		14
+#define ML_LEVEL_311		4	/* protocol level of "MQTT" */
+#define ML_CLEAN_SESSION	0x02	/* CONNECT flags */
+
+/*
+ * The payload starts with a stamp; the rest is filler:
+ *
+ *	+-----------+----------+-------------------+--------....
+ *	| publisher | sequence | send time, ns     | 'x' ...
+ *	|    4      |    8     | 8 (CLOCK_MONOTONIC)|
+ *	+-----------+----------+-------------------+--------....
+ *
+ * All big-endian.  Sequence numbers start at 1 on each publisher.
+ */
+#define ML_STAMP		20
+#define ML_PAYLOAD_MAX		65536
+
+/* Topics are "cmlb/<pid>/<publisher>"; client ids "cmlb-<pid>-<r><i>". */
+#define ML_TOPIC_MAX		48
+#define ML_CLIENT_ID_MAX	48
+
+/* The largest packet accepted from the broker (header included). */
+#define ML_PACKET_MAX		(ML_PAYLOAD_MAX + 1024)
+
+/*
+ * Buffers by role.  A subscriber reads deliveries in 64 KiB gulps and
+ * grows its buffer only for a packet larger than that; its output is
+ * PUBACKs.  A publisher fills its output up to ML_OUT_HIGH and reads
+ * only acks.  An idle client holds a CONNECT and a PINGREQ.
+ */
+#define ML_SUB_IN		65536
+#define ML_SUB_OUT		16384
+#define ML_PUB_IN		4096
+#define ML_OUT_HIGH		65536
+#define ML_PUB_OUT		(ML_OUT_HIGH + ML_PACKET_MAX)
+#define ML_IDLE_IN		64
+#define ML_IDLE_OUT		128
+
+/* Bounds on the options, so that no loop is unbounded. */
+#define ML_CLIENTS_MAX		256	/* publishers or subscribers */
+#define ML_IDLE_MAX		1000000
+#define ML_WINDOW_MAX		1024
+#define ML_OUTSTANDING_MAX	100000
+#define ML_SECONDS_MAX		3600
+#define ML_TIMEOUT_MS_MAX	600000
+#define ML_HOLD_MAX		3600
+
+/* How often the sweep checks timeouts and stalls. */
+#define ML_SWEEP_S		0.02
+
+/*
+ * Latency histogram, log-linear in microseconds: 1 us buckets below
+ * 1024 us, then 64 buckets per power of two (within 1.6 %) up to 2^40
+ * us.  Percentiles are bucket midpoints.
+ */
+#define ML_HIST_LIN		1024
+#define ML_HIST_SUB		64
+#define ML_HIST_EXP_MAX		40
+#define ML_HIST_N		(ML_HIST_LIN + (ML_HIST_EXP_MAX - 10) * ML_HIST_SUB)
+
+enum ml_mode {
+	ML_M_RUN,
+	ML_M_IDLE,
+	ML_M_PING,
+};
+
+enum ml_role {
+	MR_PUB,
+	MR_SUB,
+	MR_IDLE,
+};
+
+/* Where one connection is. */
+enum ml_state {
+	MS_FREE,	/* no socket (idle mode: not started yet) */
+	MS_CONNECTING,	/* connect(2) and CONNECT sent, no CONNACK yet */
+	MS_SUBSCRIBING,	/* subscriber: SUBSCRIBE sent, no SUBACK yet */
+	MS_READY,	/* connected (and subscribed); idle: held */
+	MS_PINGING,	/* ping mode: PINGREQ sent, no PINGRESP yet */
+	MS_DEAD,	/* failed, dropped or closed; never reused */
+};
+
+/* Why a connection failed.  One counter each, printed as err_<name>. */
+enum ml_err {
+	ME_CONNECT,	/* connect(2) failed: refused, no ports, ... */
+	ME_TIMEOUT,	/* no CONNACK or SUBACK within -t */
+	ME_CLOSED,	/* the broker closed the connection */
+	ME_RESET,	/* ECONNRESET or EPIPE */
+	ME_BAD,		/* malformed or unexpected packet from the broker */
+	ME_REFUSED,	/* CONNACK rc != 0, or SUBACK not granting our QoS */
+	ME_SOCKET,	/* socket(2) failed: out of descriptors */
+	ME_ACK,		/* PUBACK for an id not in flight (not fatal) */
+	ME_COUNT,
+};
+
+static const char *const ml_err_names[ME_COUNT] = {
+	"connect", "timeout", "closed", "reset", "bad", "refused", "socket",
+	"ack",
+};
+
+/* Phases of run mode. */
+enum ml_phase {
+	MP_SETUP,	/* connecting and subscribing */
+	MP_RUN,		/* publishing */
+	MP_DRAIN,	/* no new publishes; waiting for the last deliveries */
+	MP_DONE,
+};
+
+struct ml;
+
+/* One client connection.  The ev_io comes first: callbacks cast back. */
+struct ml_conn {
+	ev_io		 mc_io;
+	struct ml	*mc_ml;
+	enum ml_role	 mc_role;
+	enum ml_state	 mc_state;
+	uint32_t	 mc_index;	/* among publishers, subscribers, idles */
+	int		 mc_fd;
+	int		 mc_inflight;	/* idle: counted in m_inflight */
+	int		 mc_want_write;	/* the last send hit EAGAIN */
+	int		 mc_blocked;	/* input waits for room in mc_out */
+	int		 mc_talked;	/* a byte came from the broker */
+	double		 mc_start;	/* monotonic, when the wait began */
+	uint8_t		*mc_in;
+	size_t		 mc_incap;
+	size_t		 mc_inlen;
+	uint8_t		*mc_out;
+	size_t		 mc_outcap;
+	size_t		 mc_outlen;
+	size_t		 mc_outoff;
+
+	/* Publisher. */
+	uint8_t		*mc_tmpl;	/* one whole PUBLISH, to copy */
+	size_t		 mc_tmpllen;
+	size_t		 mc_idoff;	/* packet id in the template (QoS 1) */
+	size_t		 mc_stampoff;	/* payload stamp in the template */
+	uint64_t	 mc_seq;	/* messages published */
+	uint64_t	 mc_acked;	/* min over live subscribers of seen */
+	uint64_t	 mc_forgiven;	/* released by a stall */
+	int		 mc_window;	/* QoS 1 PUBLISHes awaiting PUBACK */
+	uint16_t	 mc_next_id;
+	uint8_t		*mc_ids;	/* bitmap of ids in flight, 8 KiB */
+	double		 mc_progress;	/* last time the stream moved */
+
+	/* Subscriber: per publisher, the highest sequence seen. */
+	uint64_t	*mc_seen;
+};
+
+/* The whole run: options, connections, counters. */
+struct ml {
+	struct ev_loop	*m_loop;
+	enum ml_mode	 m_mode;
+	struct sockaddr_in m_addr;
+	uint16_t	 m_port;
+	long		 m_self;	/* our pid, in topics and client ids */
+
+	/* Options. */
+	uint32_t	 m_npubs;	/* -s P:S */
+	uint32_t	 m_nsubs;
+	size_t		 m_payload;	/* -b */
+	int		 m_qos;		/* -q */
+	double		 m_seconds;	/* -d */
+	int		 m_window;	/* -w QoS 1 in flight per publisher,
+					   or idle connects in flight */
+	uint64_t	 m_cap;		/* -o outstanding per stream */
+	double		 m_timeout;	/* -t setup, drain, connect */
+	double		 m_stall;	/* -S */
+	long		 m_pid;		/* -P broker pid */
+	const char	*m_histfile;	/* -H */
+	uint32_t	 m_n;		/* -n idle clients */
+	double		 m_hold;	/* -h */
+	int		 m_hold_stdin;	/* -i */
+	uint16_t	 m_keepalive;	/* -k */
+	int		 m_fail_limit;	/* -f */
+
+	struct ml_conn	*m_pubs;
+	struct ml_conn	*m_subs;
+	struct ml_conn	*m_idles;
+	uint32_t	 m_next;	/* idle: next client to start */
+	int		 m_inflight;	/* idle: connects in flight */
+	int		 m_consec_fail;
+	const char	*m_stopped;	/* why idle connecting stopped early */
+	int		 m_stopping;
+	enum ml_phase	 m_phase;
+	int		 m_setup_failed;
+	int		 m_exit;
+
+	/* Counters. */
+	uint64_t	 m_ok;		/* idle: connected; run: ready clients */
+	uint64_t	 m_err[ME_COUNT];
+	uint64_t	 m_published;
+	uint64_t	 m_delivered;
+	uint64_t	 m_lost;
+	uint64_t	 m_dup;
+	uint64_t	 m_stalls;
+	uint64_t	 m_dropped;	/* idle: held clients the broker closed */
+	uint64_t	 m_hist[ML_HIST_N];
+	double		 m_lat_sum;
+	double		 m_lat_max;
+
+	double		 m_t0;
+	double		 m_t1;
+	double		 m_tlast;	/* the last delivery */
+	double		 m_cpu0;
+	double		 m_phase_start;
+	double		 m_ping_sent;
+	double		 m_connack_at;
+	double		 m_pong_at;
+
+	ev_prepare	 m_prepare;
+	ev_timer	 m_sweep;
+	ev_timer	 m_deadline;
+	ev_timer	 m_hardstop;
+	ev_timer	 m_holdtimer;
+	ev_timer	 m_pingtimer;
+	ev_io		 m_stdin;
+	ev_signal	 m_sigint;
+	ev_signal	 m_sigterm;
+};
+
+static void	ml_usage(void) __attribute__((noreturn));
+static double	ml_now(void);
+static double	ml_broker_cpu(long);
+static long	ml_num(const char *, long, long, const char *);
+static void	ml_put16(uint8_t *, uint16_t);
+static void	ml_put32(uint8_t *, uint32_t);
+static void	ml_put64(uint8_t *, uint64_t);
+static uint16_t	ml_get16(const uint8_t *);
+static uint32_t	ml_get32(const uint8_t *);
+static uint64_t	ml_get64(const uint8_t *);
+static void	ml_raise_nofile(void);
+static size_t	ml_put_varint(uint8_t *, size_t);
+static size_t	ml_put_string(uint8_t *, const char *);
+static int	ml_frame(const uint8_t *, size_t, size_t, uint8_t *,
+		    const uint8_t **, size_t *, size_t *);
+static size_t	ml_hist_bucket(double);
+static double	ml_hist_value(size_t);
+static double	ml_hist_pct(const uint64_t *, double);
+static void	ml_record(struct ml *, double);
+static int	ml_out_room(struct ml_conn *, size_t);
+static int	ml_queue_connect(struct ml_conn *);
+static int	ml_queue_subscribe(struct ml_conn *);
+static int	ml_queue_small(struct ml_conn *, uint8_t, const uint8_t *,
+		    size_t);
+static int	ml_conn_init(struct ml *, struct ml_conn *, enum ml_role,
+		    uint32_t);
+static int	ml_conn_start(struct ml_conn *);
+static void	ml_conn_close(struct ml_conn *);
+static void	ml_conn_fail(struct ml_conn *, enum ml_err);
+static void	ml_conn_events(struct ml_conn *);
+static void	ml_conn_flush(struct ml_conn *);
+static void	ml_conn_read(struct ml_conn *);
+static void	ml_conn_process(struct ml_conn *);
+static int	ml_handle(struct ml_conn *, uint8_t, const uint8_t *, size_t);
+static int	ml_handle_publish(struct ml_conn *, uint8_t, const uint8_t *,
+		    size_t);
+static int	ml_handle_puback(struct ml_conn *, const uint8_t *, size_t);
+static void	ml_ready(struct ml_conn *);
+static void	ml_stream(const struct ml *, uint32_t, uint32_t *,
+		    uint32_t *);
+static uint64_t	ml_pub_acked(struct ml *, struct ml_conn *);
+static void	ml_pub_fill(struct ml_conn *);
+static int	ml_build_template(struct ml_conn *);
+static int	ml_drained(struct ml *);
+static void	ml_setup_failed(struct ml *);
+static void	ml_run_finish(struct ml *);
+static void	ml_io_cb(struct ev_loop *, ev_io *, int);
+static void	ml_prepare_cb(struct ev_loop *, ev_prepare *, int);
+static void	ml_sweep_cb(struct ev_loop *, ev_timer *, int);
+static void	ml_deadline_cb(struct ev_loop *, ev_timer *, int);
+static void	ml_hardstop_cb(struct ev_loop *, ev_timer *, int);
+static void	ml_hold_end(struct ml *);
+static void	ml_hold_cb(struct ev_loop *, ev_timer *, int);
+static void	ml_ping_cb(struct ev_loop *, ev_timer *, int);
+static void	ml_stdin_cb(struct ev_loop *, ev_io *, int);
+static void	ml_signal_cb(struct ev_loop *, ev_signal *, int);
+static uint64_t	ml_errors(const struct ml *);
+static void	ml_print_errors(const struct ml *);
+static int	ml_write_hist(const struct ml *);
+static int	ml_run(struct ml *);
+static void	ml_idle_done(struct ml *);
+static int	ml_idle(struct ml *);
+static int	ml_ping(struct ml *);
+static int	ml_pct(int, char **);
+static int	ml_freeport(void);
+
+static void
+ml_usage(void)
+{
+	fprintf(stderr,
+	    "usage: mqtt_load run  -p port -s pubs:subs [-b bytes] [-q 0|1] "
+	    "[-d seconds]\n"
+	    "                      [-w window] [-o outstanding] [-S stall_ms] "
+	    "[-P pid] [-H histfile]\n"
+	    "                      [-k keepalive] [-t ms]\n"
+	    "       mqtt_load idle -p port -n count [-w window] [-h hold] [-i] "
+	    "[-k keepalive]\n"
+	    "                      [-f fails] [-P pid] [-t ms]\n"
+	    "       mqtt_load ping -p port [-t ms]\n"
+	    "       mqtt_load pct  histfile ...\n"
+	    "       mqtt_load freeport\n");
+	exit(2);
+}
+
+static double
+ml_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * User plus system CPU seconds of process pid, from /proc/pid/stat, or
+ * -1.  The command name may hold spaces and parentheses, so the fields
+ * are counted from the last ')'.
+ */
+static double
+ml_broker_cpu(long pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long utime, stime;
+	FILE *f;
+	size_t n;
+	int i;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -1;
+	/* After ')' come field 3 (state) on; utime is field 14. */
+	p++;
+	for (i = 3; i < 14; i++) {
+		if ((p = strchr(p + 1, ' ')) == NULL)
+			return -1;
+	}
+	if (sscanf(p, " %llu %llu", &utime, &stime) != 2)
+		return -1;
+	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long
+ml_num(const char *s, long min, long max, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "mqtt_load: %s must be %ld to %ld: %s\n",
+		    what, min, max, s);
+		exit(2);
+	}
+	return v;
+}
+
+static void
+ml_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+static void
+ml_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = (v >> 16) & 0xff;
+	p[2] = (v >> 8) & 0xff;
+	p[3] = v & 0xff;
+}
+
+static void
+ml_put64(uint8_t *p, uint64_t v)
+{
+	ml_put32(p, (uint32_t)(v >> 32));
+	ml_put32(p + 4, (uint32_t)v);
+}
+
+static uint16_t
+ml_get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t
+ml_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t
+ml_get64(const uint8_t *p)
+{
+	return (uint64_t)ml_get32(p) << 32 | ml_get32(p + 4);
+}
+
+/* Every client holds a socket: take all the descriptors we may. */
+static void
+ml_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			perror("mqtt_load: setrlimit");
+	}
+}
+
+/* The remaining length: 7 bits a byte, low group first.  Returns 1..4. */
+static size_t
+ml_put_varint(uint8_t *p, size_t v)
+{
+	size_t n = 0;
+
+	do {
+		p[n] = v & 0x7f;
+		v >>= 7;
+		if (v != 0)
+			p[n] |= 0x80;
+		n++;
+	} while (v != 0 && n < 4);
+	return n;
+}
+
+/* A 2-byte length and the bytes.  Callers keep s short. */
+static size_t
+ml_put_string(uint8_t *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	ml_put16(p, (uint16_t)n);
+	memcpy(p + 2, s, n);
+	return 2 + n;
+}
+
+/*
+ * Finds the packet at the start of p[0..len).  Returns 1 with *first
+ * (byte 0), *body, *blen and *total (header included), 0 when more
+ * bytes are needed, -1 when the header is malformed (a fifth varint
+ * byte, an overlong varint) or the packet is larger than max.
+ */
+static int
+ml_frame(const uint8_t *p, size_t len, size_t max, uint8_t *first,
+    const uint8_t **body, size_t *blen, size_t *total)
+{
+	size_t rem = 0, i;
+
+	for (i = 1; i <= 4; i++) {
+		if (i >= len)
+			return 0;
+		rem |= (size_t)(p[i] & 0x7f) << (7 * (i - 1));
+		if ((p[i] & 0x80) == 0)
+			break;
+	}
+	if (i > 4)
+		return -1;
+	/* A last byte of 0 after the first is an overlong encoding. */
+	if (i > 1 && p[i] == 0)
+		return -1;
+	if (1 + i + rem > max)
+		return -1;
+	if (len < 1 + i + rem)
+		return 0;
+	*first = p[0];
+	*body = p + 1 + i;
+	*blen = rem;
+	*total = 1 + i + rem;
+	return 1;
+}
+
+static size_t
+ml_hist_bucket(double us)
+{
+	uint64_t v;
+	int e;
+
+	if (us < 0)
+		us = 0;
+	if (us < ML_HIST_LIN)
+		return (size_t)us;
+	if (us >= ldexp(1.0, ML_HIST_EXP_MAX))
+		return ML_HIST_N - 1;
+	v = (uint64_t)us;
+	for (e = 10; e < ML_HIST_EXP_MAX - 1 && (v >> (e + 1)) != 0; e++)
+		;
+	return ML_HIST_LIN + (size_t)(e - 10) * ML_HIST_SUB +
+	    (size_t)((v >> (e - 6)) & (ML_HIST_SUB - 1));
+}
+
+/* The lowest value of bucket b, in microseconds. */
+static double
+ml_hist_value(size_t b)
+{
+	size_t e, sub;
+
+	if (b < ML_HIST_LIN)
+		return (double)b;
+	e = 10 + (b - ML_HIST_LIN) / ML_HIST_SUB;
+	sub = (b - ML_HIST_LIN) % ML_HIST_SUB;
+	return ldexp((double)(ML_HIST_SUB + sub), (int)e - 6);
+}
+
+/* The pct-th percentile, the midpoint of its bucket, in microseconds. */
+static double
+ml_hist_pct(const uint64_t *h, double pct)
+{
+	uint64_t n = 0, want, seen = 0;
+	size_t b;
+
+	for (b = 0; b < ML_HIST_N; b++)
+		n += h[b];
+	if (n == 0)
+		return 0;
+	want = (uint64_t)ceil((double)n * pct / 100.0);
+	if (want < 1)
+		want = 1;
+	for (b = 0; b < ML_HIST_N; b++) {
+		seen += h[b];
+		if (seen >= want)
+			break;
+	}
+	if (b >= ML_HIST_N - 1)
+		return ml_hist_value(ML_HIST_N - 1);
+	return (ml_hist_value(b) + ml_hist_value(b + 1)) / 2;
+}
+
+static void
+ml_record(struct ml *m, double secs)
+{
+	m->m_hist[ml_hist_bucket(secs * 1e6)]++;
+	m->m_lat_sum += secs;
+	if (secs > m->m_lat_max)
+		m->m_lat_max = secs;
+}
+
+/*
+ * Makes room for n more bytes in mc_out, moving the unsent bytes to
+ * the front if that helps.  Returns 0, or -1 when there is not room.
+ */
+static int
+ml_out_room(struct ml_conn *mc, size_t n)
+{
+	if (mc->mc_outoff == mc->mc_outlen)
+		mc->mc_outoff = mc->mc_outlen = 0;
+	if (mc->mc_outcap - mc->mc_outlen >= n)
+		return 0;
+	if (mc->mc_outoff > 0) {
+		memmove(mc->mc_out, mc->mc_out + mc->mc_outoff,
+		    mc->mc_outlen - mc->mc_outoff);
+		mc->mc_outlen -= mc->mc_outoff;
+		mc->mc_outoff = 0;
+	}
+	return mc->mc_outcap - mc->mc_outlen >= n ? 0 : -1;
+}
+
+/*
+ * CONNECT, 3.1.1, clean session, no will, user or password:
+ *
+ *	0x10 | rem | 00 04 'MQTT' | 04 | flags 02 | keepalive(2) | id(2+n)
+ */
+static int
+ml_queue_connect(struct ml_conn *mc)
+{
+	struct ml *m = mc->mc_ml;
+	char id[ML_CLIENT_ID_MAX];
+	uint8_t body[10 + 2 + ML_CLIENT_ID_MAX], *p;
+	size_t blen;
+
+	snprintf(id, sizeof(id), "cmlb-%ld-%c%u", m->m_self,
+	    mc->mc_role == MR_PUB ? 'p' : mc->mc_role == MR_SUB ? 's' : 'i',
+	    mc->mc_index);
+	blen = ml_put_string(body, "MQTT");
+	body[blen++] = ML_LEVEL_311;
+	body[blen++] = ML_CLEAN_SESSION;
+	ml_put16(body + blen, m->m_keepalive);
+	blen += 2;
+	blen += ml_put_string(body + blen, id);
+	if (ml_out_room(mc, 1 + 4 + blen) == -1)
+		return -1;
+	p = mc->mc_out + mc->mc_outlen;
+	p[0] = ML_CONNECT << 4;
+	mc->mc_outlen += 1 + ml_put_varint(p + 1, blen);
+	memcpy(mc->mc_out + mc->mc_outlen, body, blen);
+	mc->mc_outlen += blen;
+	return 0;
+}
+
+/*
+ * SUBSCRIBE, one filter:
+ *
+ *	0x82 | rem | id(2) = 1 | filter(2+n) | QoS
+ *
+ * Pairs and fan-out subscribe to one publisher's topic, fan-in to all.
+ */
+static int
+ml_queue_subscribe(struct ml_conn *mc)
+{
+	struct ml *m = mc->mc_ml;
+	char filter[ML_TOPIC_MAX];
+	uint8_t body[2 + 2 + ML_TOPIC_MAX + 1], *p;
+	size_t blen;
+
+	if (m->m_nsubs == 1 && m->m_npubs > 1)
+		snprintf(filter, sizeof(filter), "cmlb/%ld/+", m->m_self);
+	else
+		snprintf(filter, sizeof(filter), "cmlb/%ld/%u", m->m_self,
+		    m->m_npubs == 1 ? 0 : mc->mc_index);
+	ml_put16(body, 1);
+	blen = 2 + ml_put_string(body + 2, filter);
+	body[blen++] = (uint8_t)m->m_qos;
+	if (ml_out_room(mc, 1 + 4 + blen) == -1)
+		return -1;
+	p = mc->mc_out + mc->mc_outlen;
+	p[0] = ML_SUBSCRIBE << 4 | 0x02;
+	mc->mc_outlen += 1 + ml_put_varint(p + 1, blen);
+	memcpy(mc->mc_out + mc->mc_outlen, body, blen);
+	mc->mc_outlen += blen;
+	return 0;
+}
+
+/* A packet with a short body: PUBACK, PINGREQ, DISCONNECT. */
+static int
+ml_queue_small(struct ml_conn *mc, uint8_t first, const uint8_t *body,
+    size_t blen)
+{
+	uint8_t *p;
+
+	if (ml_out_room(mc, 2 + blen) == -1)
+		return -1;
+	p = mc->mc_out + mc->mc_outlen;
+	p[0] = first;
+	p[1] = (uint8_t)blen;
+	if (blen > 0)
+		memcpy(p + 2, body, blen);
+	mc->mc_outlen += 2 + blen;
+	return 0;
+}
+
+/* Allocates a connection's buffers by role.  Returns 0 or -1. */
+static int
+ml_conn_init(struct ml *m, struct ml_conn *mc, enum ml_role role,
+    uint32_t index)
+{
+	mc->mc_ml = m;
+	mc->mc_role = role;
+	mc->mc_index = index;
+	mc->mc_fd = -1;
+	mc->mc_state = MS_FREE;
+	switch (role) {
+	case MR_PUB:
+		mc->mc_incap = ML_PUB_IN;
+		mc->mc_outcap = ML_PUB_OUT;
+		mc->mc_ids = calloc(65536 / 8, 1);
+		mc->mc_next_id = 1;
+		if (mc->mc_ids == NULL || ml_build_template(mc) == -1)
+			return -1;
+		break;
+	case MR_SUB:
+		mc->mc_incap = ML_SUB_IN;
+		mc->mc_outcap = ML_SUB_OUT;
+		mc->mc_seen = calloc(m->m_npubs, sizeof(*mc->mc_seen));
+		if (mc->mc_seen == NULL)
+			return -1;
+		break;
+	case MR_IDLE:
+		mc->mc_incap = ML_IDLE_IN;
+		mc->mc_outcap = ML_IDLE_OUT;
+		break;
+	}
+	mc->mc_in = malloc(mc->mc_incap);
+	mc->mc_out = malloc(mc->mc_outcap);
+	return mc->mc_in == NULL || mc->mc_out == NULL ? -1 : 0;
+}
+
+/*
+ * Opens a non-blocking socket to the broker and sends CONNECT.  Returns
+ * 0 when under way (it ends in ml_ready or ml_conn_fail), -1 when it
+ * failed at once (counted; the connection is dead).
+ */
+static int
+ml_conn_start(struct ml_conn *mc)
+{
+	struct ml *m = mc->mc_ml;
+	int fd, one = 1;
+
+	mc->mc_start = ml_now();
+	if (mc->mc_role == MR_IDLE) {
+		mc->mc_inflight = 1;
+		m->m_inflight++;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		ml_conn_fail(mc, ME_SOCKET);
+		return -1;
+	}
+	mc->mc_fd = fd;
+	/* Packets go out when written, as from any MQTT client library. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ev_io_init(&mc->mc_io, ml_io_cb, fd, 0);
+	mc->mc_state = MS_CONNECTING;
+	if (connect(fd, (struct sockaddr *)&m->m_addr,
+	    sizeof(m->m_addr)) == -1 && errno != EINPROGRESS) {
+		ml_conn_fail(mc, ME_CONNECT);
+		return -1;
+	}
+	if (ml_queue_connect(mc) == -1) {
+		ml_conn_fail(mc, ME_SOCKET);
+		return -1;
+	}
+	/*
+	 * On loopback the handshake is usually done by now; a send that
+	 * finds the socket still connecting waits for writability, which
+	 * is also when a failed connect shows.
+	 */
+	ml_conn_flush(mc);
+	if (mc->mc_state == MS_DEAD)
+		return -1;
+	ml_conn_events(mc);
+	return 0;
+}
+
+/* Stops the watcher and closes the socket; the connection is dead. */
+static void
+ml_conn_close(struct ml_conn *mc)
+{
+	struct ml *m = mc->mc_ml;
+
+	if (mc->mc_fd != -1) {
+		ev_io_stop(m->m_loop, &mc->mc_io);
+		close(mc->mc_fd);
+		mc->mc_fd = -1;
+	}
+	if (mc->mc_inflight) {
+		mc->mc_inflight = 0;
+		m->m_inflight--;
+	}
+	mc->mc_state = MS_DEAD;
+}
+
+static void
+ml_conn_fail(struct ml_conn *mc, enum ml_err why)
+{
+	struct ml *m = mc->mc_ml;
+
+	if (mc->mc_state == MS_DEAD)
+		return;
+	if (mc->mc_role == MR_IDLE && mc->mc_state == MS_READY) {
+		/* A held client: the broker dropped it. */
+		m->m_dropped++;
+	} else {
+		m->m_err[why]++;
+		m->m_consec_fail++;
+	}
+	ml_conn_close(mc);
+	if (m->m_mode == ML_M_IDLE && !m->m_stopping &&
+	    m->m_consec_fail >= m->m_fail_limit) {
+		m->m_stopping = 1;
+		m->m_stopped = "consecutive-failures";
+	}
+	if (m->m_mode == ML_M_PING)
+		ev_break(m->m_loop, EVBREAK_ALL);
+}
+
+/*
+ * Points the watcher at what the buffers call for: read while there is
+ * room and input is not waiting on output, write while a send is
+ * pending.  Touches libev only on change.
+ */
+static void
+ml_conn_events(struct ml_conn *mc)
+{
+	struct ml *m = mc->mc_ml;
+	int ev = 0;
+
+	if (mc->mc_fd == -1)
+		return;
+	if (!mc->mc_blocked && mc->mc_inlen < mc->mc_incap)
+		ev |= EV_READ;
+	if (mc->mc_want_write)
+		ev |= EV_WRITE;
+	if (mc->mc_io.events == ev && ev_is_active(&mc->mc_io))
+		return;
+	ev_io_stop(m->m_loop, &mc->mc_io);
+	if (ev != 0) {
+		ev_io_set(&mc->mc_io, mc->mc_fd, ev);
+		ev_io_start(m->m_loop, &mc->mc_io);
+	}
+}
+
+/* Sends what mc_out holds, until done or EAGAIN. */
+static void
+ml_conn_flush(struct ml_conn *mc)
+{
+	ssize_t n;
+
+	mc->mc_want_write = 0;
+	while (mc->mc_outoff < mc->mc_outlen) {
+		n = send(mc->mc_fd, mc->mc_out + mc->mc_outoff,
+		    mc->mc_outlen - mc->mc_outoff, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    (errno == ENOTCONN && !mc->mc_talked)) {
+				mc->mc_want_write = 1;
+				return;
+			}
+			ml_conn_fail(mc, mc->mc_talked ? ME_RESET :
+			    ME_CONNECT);
+			return;
+		}
+		mc->mc_outoff += (size_t)n;
+	}
+	mc->mc_outoff = mc->mc_outlen = 0;
+}
+
+/* One recv into the free end of mc_in, then the packets in it. */
+static void
+ml_conn_read(struct ml_conn *mc)
+{
+	ssize_t n;
+
+	if (mc->mc_inlen == mc->mc_incap)
+		return;
+	n = recv(mc->mc_fd, mc->mc_in + mc->mc_inlen,
+	    mc->mc_incap - mc->mc_inlen, 0);
+	if (n == -1) {
+		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		ml_conn_fail(mc, !mc->mc_talked &&
+		    errno == ECONNREFUSED ? ME_CONNECT : ME_RESET);
+		return;
+	}
+	if (n == 0) {
+		ml_conn_fail(mc, ME_CLOSED);
+		return;
+	}
+	mc->mc_talked = 1;
+	mc->mc_inlen += (size_t)n;
+	ml_conn_process(mc);
+}
+
+/*
+ * Handles every whole packet in mc_in, keeping a partial one.  Stops
+ * early when a reply does not fit in mc_out (mc_blocked), or when the
+ * connection died.
+ */
+static void
+ml_conn_process(struct ml_conn *mc)
+{
+	const uint8_t *body;
+	size_t off = 0, blen, total, cap;
+	uint8_t first, *bigger;
+	int r;
+
+	mc->mc_blocked = 0;
+	while (mc->mc_state != MS_DEAD) {
+		r = ml_frame(mc->mc_in + off, mc->mc_inlen - off,
+		    ML_PACKET_MAX, &first, &body, &blen, &total);
+		if (r == -1) {
+			ml_conn_fail(mc, ME_BAD);
+			return;
+		}
+		if (r == 0)
+			break;
+		r = ml_handle(mc, first, body, blen);
+		if (r == -1)
+			return;		/* failed and closed */
+		if (r == 1) {
+			mc->mc_blocked = 1;
+			break;
+		}
+		off += total;
+	}
+	if (mc->mc_state == MS_DEAD)
+		return;
+	if (off > 0) {
+		memmove(mc->mc_in, mc->mc_in + off, mc->mc_inlen - off);
+		mc->mc_inlen -= off;
+	}
+	/* A packet larger than the buffer: grow it, up to the cap. */
+	if (mc->mc_inlen == mc->mc_incap && mc->mc_incap < ML_PACKET_MAX &&
+	    !mc->mc_blocked) {
+		cap = mc->mc_incap * 2 > ML_PACKET_MAX ? ML_PACKET_MAX :
+		    mc->mc_incap * 2;
+		if ((bigger = realloc(mc->mc_in, cap)) == NULL) {
+			ml_conn_fail(mc, ME_SOCKET);
+			return;
+		}
+		mc->mc_in = bigger;
+		mc->mc_incap = cap;
+	}
+}
+
+/*
+ * One packet from the broker.  Returns 0 when handled, 1 when it must
+ * wait for room in mc_out (it is handled again later), -1 when the
+ * connection failed.
+ */
+static int
+ml_handle(struct ml_conn *mc, uint8_t first, const uint8_t *body,
+    size_t blen)
+{
+	struct ml *m = mc->mc_ml;
+	uint8_t type = first >> 4, flags = first & 0x0f;
+
+	switch (type) {
+	case ML_CONNACK:
+		/* 0x20 02 | ack flags (0: clean session) | rc */
+		if (mc->mc_state != MS_CONNECTING || flags != 0 ||
+		    blen != 2 || body[0] != 0) {
+			ml_conn_fail(mc, ME_BAD);
+			return -1;
+		}
+		if (body[1] != 0) {
+			ml_conn_fail(mc, ME_REFUSED);
+			return -1;
+		}
+		if (mc->mc_role == MR_SUB) {
+			if (ml_queue_subscribe(mc) == -1) {
+				ml_conn_fail(mc, ME_SOCKET);
+				return -1;
+			}
+			mc->mc_state = MS_SUBSCRIBING;
+			mc->mc_start = ml_now();
+			ml_conn_flush(mc);
+			return mc->mc_state == MS_DEAD ? -1 : 0;
+		}
+		if (m->m_mode == ML_M_PING) {
+			m->m_connack_at = ml_now();
+			m->m_ping_sent = m->m_connack_at;
+			if (ml_queue_small(mc, ML_PINGREQ << 4, NULL, 0) ==
+			    -1) {
+				ml_conn_fail(mc, ME_SOCKET);
+				return -1;
+			}
+			mc->mc_state = MS_PINGING;
+			ml_conn_flush(mc);
+			return mc->mc_state == MS_DEAD ? -1 : 0;
+		}
+		ml_ready(mc);
+		return 0;
+	case ML_SUBACK:
+		/* 0x90 03 | id 00 01 | granted QoS */
+		if (mc->mc_state != MS_SUBSCRIBING || flags != 0 ||
+		    blen != 3 || ml_get16(body) != 1) {
+			ml_conn_fail(mc, ME_BAD);
+			return -1;
+		}
+		if (body[2] != m->m_qos) {
+			ml_conn_fail(mc, ME_REFUSED);
+			return -1;
+		}
+		ml_ready(mc);
+		return 0;
+	case ML_PUBLISH:
+		return ml_handle_publish(mc, flags, body, blen);
+	case ML_PUBACK:
+		if (flags != 0)
+			break;
+		return ml_handle_puback(mc, body, blen);
+	case ML_PINGRESP:
+		if (flags != 0 || blen != 0)
+			break;
+		if (mc->mc_state == MS_PINGING) {
+			m->m_pong_at = ml_now();
+			m->m_ok = 1;
+			mc->mc_state = MS_READY;
+			ev_break(m->m_loop, EVBREAK_ALL);
+		}
+		return 0;
+	default:
+		break;
+	}
+	ml_conn_fail(mc, ME_BAD);
+	return -1;
+}
+
+/*
+ * A delivery, on a subscriber:
+ *
+ *	0x30 | DUP<<3 | QoS<<1 | RETAIN, rem | topic(2+n) | [id(2)] | payload
+ *
+ * It must carry our QoS, an id when QoS 1, and a payload of -b bytes
+ * stamped by one of this stream's publishers.
+ */
+static int
+ml_handle_publish(struct ml_conn *mc, uint8_t flags, const uint8_t *body,
+    size_t blen)
+{
+	struct ml *m = mc->mc_ml;
+	const uint8_t *pl;
+	uint64_t seq, ns;
+	uint32_t pub, first, count;
+	size_t tlen, hlen;
+	uint8_t ack[2];
+	double now;
+	int qos = (flags >> 1) & 3;
+
+	if (mc->mc_role != MR_SUB || mc->mc_state != MS_READY ||
+	    qos != m->m_qos || blen < 2)
+		goto bad;
+	tlen = ml_get16(body);
+	hlen = 2 + tlen + (qos > 0 ? 2 : 0);
+	if (blen < hlen || blen - hlen != m->m_payload)
+		goto bad;
+	if (qos > 0) {
+		memcpy(ack, body + 2 + tlen, 2);
+		if (ml_get16(ack) == 0)
+			goto bad;
+		/* The PUBACK goes first: without room, wait. */
+		if (ml_queue_small(mc, ML_PUBACK << 4, ack, 2) == -1)
+			return 1;
+	}
+	pl = body + hlen;
+	pub = ml_get32(pl);
+	seq = ml_get64(pl + 4);
+	ns = ml_get64(pl + 12);
+	if (pub >= m->m_npubs)
+		goto bad;
+	ml_stream(m, pub, &first, &count);
+	if (mc->mc_index < first || mc->mc_index >= first + count)
+		goto bad;
+	now = ml_now();
+	m->m_delivered++;
+	m->m_tlast = now;
+	ml_record(m, now - (double)ns / 1e9);
+	if (seq <= mc->mc_seen[pub])
+		m->m_dup++;
+	else {
+		m->m_lost += seq - mc->mc_seen[pub] - 1;
+		mc->mc_seen[pub] = seq;
+	}
+	return 0;
+bad:
+	ml_conn_fail(mc, ME_BAD);
+	return -1;
+}
+
+/* PUBACK on a publisher: 0x40 02 | id. */
+static int
+ml_handle_puback(struct ml_conn *mc, const uint8_t *body, size_t blen)
+{
+	struct ml *m = mc->mc_ml;
+	uint16_t id;
+
+	if (mc->mc_role != MR_PUB || mc->mc_state != MS_READY || blen != 2) {
+		ml_conn_fail(mc, ME_BAD);
+		return -1;
+	}
+	id = ml_get16(body);
+	if ((mc->mc_ids[id >> 3] & (1u << (id & 7))) == 0) {
+		/* Acked twice, or released by a stall: note it, go on. */
+		m->m_err[ME_ACK]++;
+		return 0;
+	}
+	mc->mc_ids[id >> 3] &= (uint8_t)~(1u << (id & 7));
+	mc->mc_window--;
+	mc->mc_progress = ml_now();
+	return 0;
+}
+
+/* Connected (and subscribed). */
+static void
+ml_ready(struct ml_conn *mc)
+{
+	struct ml *m = mc->mc_ml;
+
+	mc->mc_state = MS_READY;
+	m->m_ok++;
+	m->m_consec_fail = 0;
+	if (mc->mc_inflight) {
+		mc->mc_inflight = 0;
+		m->m_inflight--;
+	}
+}
+
+/*
+ * The subscribers that hear publisher pub: [*first, *first + *count).
+ * Pairs: subscriber pub.  Fan-out: all.  Fan-in: the one.
+ */
+static void
+ml_stream(const struct ml *m, uint32_t pub, uint32_t *first,
+    uint32_t *count)
+{
+	if (m->m_npubs == m->m_nsubs) {
+		*first = pub;
+		*count = 1;
+	} else if (m->m_npubs == 1) {
+		*first = 0;
+		*count = m->m_nsubs;
+	} else {
+		*first = 0;
+		*count = 1;
+	}
+}
+
+/*
+ * How far the stream of pub got: the lowest sequence its live
+ * subscribers have seen.  With none left alive, everything counts as
+ * seen, so that a dead stream neither publishes nor holds the drain.
+ */
+static uint64_t
+ml_pub_acked(struct ml *m, struct ml_conn *pub)
+{
+	uint32_t first, count, i;
+	uint64_t low = UINT64_MAX, s;
+
+	ml_stream(m, pub->mc_index, &first, &count);
+	for (i = first; i < first + count; i++) {
+		if (m->m_subs[i].mc_state != MS_READY)
+			continue;
+		s = m->m_subs[i].mc_seen[pub->mc_index];
+		if (s < low)
+			low = s;
+	}
+	return low == UINT64_MAX ? pub->mc_seq : low;
+}
+
+/*
+ * The template PUBLISH of a publisher: header, topic, id (QoS 1), the
+ * stamp and the filler.  Returns 0 or -1.
+ */
+static int
+ml_build_template(struct ml_conn *mc)
+{
+	struct ml *m = mc->mc_ml;
+	char topic[ML_TOPIC_MAX];
+	size_t rem, n;
+	uint8_t *p;
+
+	snprintf(topic, sizeof(topic), "cmlb/%ld/%u", m->m_self,
+	    mc->mc_index);
+	rem = 2 + strlen(topic) + (m->m_qos > 0 ? 2 : 0) + m->m_payload;
+	if ((p = malloc(1 + 4 + rem)) == NULL)
+		return -1;
+	p[0] = (uint8_t)(ML_PUBLISH << 4 | m->m_qos << 1);
+	n = 1 + ml_put_varint(p + 1, rem);
+	n += ml_put_string(p + n, topic);
+	mc->mc_idoff = n;
+	if (m->m_qos > 0)
+		n += 2;
+	mc->mc_stampoff = n;
+	memset(p + n, 'x', m->m_payload);
+	ml_put32(p + n, mc->mc_index);
+	mc->mc_tmpl = p;
+	mc->mc_tmpllen = n + m->m_payload;
+	return 0;
+}
+
+/*
+ * Queues PUBLISHes while the stream, the QoS 1 window and the output
+ * buffer allow.  The stamp is taken as each is queued: the prepare
+ * watcher sends them before the loop sleeps.
+ */
+static void
+ml_pub_fill(struct ml_conn *mc)
+{
+	struct ml *m = mc->mc_ml;
+	struct timespec ts;
+	uint64_t acked, base, ns;
+	uint8_t *p;
+	uint16_t id;
+
+	acked = ml_pub_acked(m, mc);
+	if (acked > mc->mc_acked) {
+		mc->mc_acked = acked;
+		mc->mc_progress = ml_now();
+	}
+	base = mc->mc_acked > mc->mc_forgiven ? mc->mc_acked :
+	    mc->mc_forgiven;
+	while (mc->mc_seq - base < m->m_cap &&
+	    (m->m_qos == 0 || mc->mc_window < m->m_window) &&
+	    mc->mc_outlen - mc->mc_outoff < ML_OUT_HIGH) {
+		if (ml_out_room(mc, mc->mc_tmpllen) == -1)
+			break;
+		p = mc->mc_out + mc->mc_outlen;
+		memcpy(p, mc->mc_tmpl, mc->mc_tmpllen);
+		if (m->m_qos > 0) {
+			/* The next free id; the window keeps some free. */
+			id = mc->mc_next_id;
+			while (id == 0 ||
+			    (mc->mc_ids[id >> 3] & (1u << (id & 7))) != 0)
+				id++;
+			mc->mc_ids[id >> 3] |= (uint8_t)(1u << (id & 7));
+			mc->mc_next_id = (uint16_t)(id + 1);
+			ml_put16(p + mc->mc_idoff, id);
+			mc->mc_window++;
+		}
+		mc->mc_seq++;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		ml_put64(p + mc->mc_stampoff + 4, mc->mc_seq);
+		ml_put64(p + mc->mc_stampoff + 12, ns);
+		mc->mc_outlen += mc->mc_tmpllen;
+		m->m_published++;
+	}
+}
+
+/* Has every live stream delivered all it published (and been acked)? */
+static int
+ml_drained(struct ml *m)
+{
+	struct ml_conn *pub;
+	uint32_t i;
+
+	for (i = 0; i < m->m_npubs; i++) {
+		pub = &m->m_pubs[i];
+		if (pub->mc_state != MS_READY)
+			continue;
+		if (ml_pub_acked(m, pub) < pub->mc_seq || pub->mc_window > 0)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * A client could not connect or subscribe: the run cannot mean
+ * anything, so it ends at once with setup=failed in its line.
+ */
+static void
+ml_setup_failed(struct ml *m)
+{
+	fprintf(stderr, "mqtt_load: setup failed: %llu of %u clients ready\n",
+	    (unsigned long long)m->m_ok, m->m_npubs + m->m_nsubs);
+	m->m_setup_failed = 1;
+	m->m_exit = 1;
+	ml_run_finish(m);
+}
+
+/* The run is over: take the broker's CPU time and stop the loop. */
+static void
+ml_run_finish(struct ml *m)
+{
+	if (m->m_phase == MP_DONE)
+		return;
+	m->m_phase = MP_DONE;
+	m->m_t1 = m->m_delivered > 0 && m->m_tlast > m->m_t0 ? m->m_tlast :
+	    ml_now();
+	ev_break(m->m_loop, EVBREAK_ALL);
+}
+
+static void
+ml_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ml_conn *mc = (struct ml_conn *)w;
+
+	if ((revents & EV_WRITE) && mc->mc_state != MS_DEAD)
+		ml_conn_flush(mc);
+	if ((revents & EV_READ) && mc->mc_state != MS_DEAD)
+		ml_conn_read(mc);
+	if (mc->mc_state == MS_DEAD)
+		return;
+	/* Idle and ping clients answer at once; run mode in prepare. */
+	if (mc->mc_role == MR_IDLE && mc->mc_outlen > mc->mc_outoff &&
+	    !mc->mc_want_write)
+		ml_conn_flush(mc);
+	ml_conn_events(mc);
+}
+
+/*
+ * Before the loop sleeps.  Run mode: fill publishers, retry blocked
+ * input, flush every output, check the drain.  Idle mode: start
+ * connects while the window allows.
+ */
+static void
+ml_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct ml *m = w->data;
+	struct ml_conn *mc;
+	uint32_t i;
+
+	if (m->m_mode == ML_M_IDLE) {
+		while (!m->m_stopping && m->m_next < m->m_n &&
+		    m->m_inflight < m->m_window) {
+			mc = &m->m_idles[m->m_next++];
+			(void)ml_conn_start(mc);
+		}
+		if (m->m_phase == MP_SETUP && m->m_inflight == 0 &&
+		    (m->m_next >= m->m_n || m->m_stopping))
+			ml_idle_done(m);
+		return;
+	}
+	if (m->m_mode != ML_M_RUN)
+		return;
+	if (m->m_phase == MP_SETUP) {
+		for (i = 0; i < m->m_npubs + m->m_nsubs; i++) {
+			mc = i < m->m_npubs ? &m->m_pubs[i] :
+			    &m->m_subs[i - m->m_npubs];
+			if (mc->mc_state == MS_DEAD) {
+				ml_setup_failed(m);
+				return;
+			}
+		}
+	}
+	if (m->m_phase == MP_SETUP && m->m_ok == m->m_npubs + m->m_nsubs) {
+		/* Everyone is in: the timed run starts now. */
+		m->m_phase = MP_RUN;
+		ev_now_update(loop);
+		ev_timer_start(loop, &m->m_deadline);
+		m->m_cpu0 = ml_broker_cpu(m->m_pid);
+		m->m_t0 = ml_now();
+		for (i = 0; i < m->m_npubs; i++)
+			m->m_pubs[i].mc_progress = m->m_t0;
+	}
+	for (i = 0; i < m->m_nsubs; i++) {
+		mc = &m->m_subs[i];
+		if (mc->mc_state == MS_DEAD)
+			continue;
+		if (mc->mc_blocked) {
+			(void)ml_out_room(mc, 0);
+			ml_conn_process(mc);
+		}
+		if (mc->mc_state != MS_DEAD && !mc->mc_want_write &&
+		    mc->mc_outlen > mc->mc_outoff)
+			ml_conn_flush(mc);
+		ml_conn_events(mc);
+	}
+	for (i = 0; i < m->m_npubs; i++) {
+		mc = &m->m_pubs[i];
+		if (mc->mc_state == MS_DEAD)
+			continue;
+		if (m->m_phase == MP_RUN && mc->mc_state == MS_READY)
+			ml_pub_fill(mc);
+		if (!mc->mc_want_write && mc->mc_outlen > mc->mc_outoff)
+			ml_conn_flush(mc);
+		ml_conn_events(mc);
+	}
+	if (m->m_phase == MP_DRAIN && ml_drained(m))
+		ml_run_finish(m);
+}
+
+/*
+ * Timeouts and stalls.  Setup and idle connects: each client has -t.
+ * Run: a stream blocked with no progress for -S is a stall, and is
+ * released (outstanding and in-flight forgotten).  Drain: -t at most.
+ */
+static void
+ml_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ml *m = w->data;
+	struct ml_conn *mc;
+	double now = ml_now();
+	uint64_t base;
+	uint32_t i;
+
+	switch (m->m_mode) {
+	case ML_M_IDLE:
+		if (m->m_phase != MP_SETUP)
+			return;
+		for (i = 0; i < m->m_next; i++) {
+			mc = &m->m_idles[i];
+			if (mc->mc_inflight && now - mc->mc_start > m->m_timeout)
+				ml_conn_fail(mc, ME_TIMEOUT);
+		}
+		return;
+	case ML_M_PING:
+		if (now - m->m_phase_start > m->m_timeout) {
+			m->m_err[ME_TIMEOUT]++;
+			ev_break(loop, EVBREAK_ALL);
+		}
+		return;
+	case ML_M_RUN:
+		break;
+	}
+	switch (m->m_phase) {
+	case MP_SETUP:
+		if (now - m->m_phase_start <= m->m_timeout)
+			return;
+		for (i = 0; i < m->m_npubs + m->m_nsubs; i++) {
+			mc = i < m->m_npubs ? &m->m_pubs[i] :
+			    &m->m_subs[i - m->m_npubs];
+			if (mc->mc_state == MS_CONNECTING ||
+			    mc->mc_state == MS_SUBSCRIBING)
+				ml_conn_fail(mc, ME_TIMEOUT);
+		}
+		ml_setup_failed(m);
+		return;
+	case MP_RUN:
+		for (i = 0; i < m->m_npubs; i++) {
+			mc = &m->m_pubs[i];
+			if (mc->mc_state != MS_READY)
+				continue;
+			base = mc->mc_acked > mc->mc_forgiven ? mc->mc_acked :
+			    mc->mc_forgiven;
+			if ((mc->mc_seq - base >= m->m_cap ||
+			    (m->m_qos > 0 && mc->mc_window >= m->m_window)) &&
+			    now - mc->mc_progress > m->m_stall) {
+				m->m_stalls++;
+				mc->mc_forgiven = mc->mc_seq;
+				mc->mc_window = 0;
+				memset(mc->mc_ids, 0, 65536 / 8);
+				mc->mc_progress = now;
+			}
+		}
+		return;
+	case MP_DRAIN:
+		if (now - m->m_phase_start > m->m_timeout)
+			ml_run_finish(m);
+		return;
+	case MP_DONE:
+		return;
+	}
+}
+
+/* Run mode: the publishing time is over; drain. */
+static void
+ml_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ml *m = w->data;
+
+	if (m->m_phase != MP_RUN)
+		return;
+	m->m_phase = MP_DRAIN;
+	m->m_stopping = 1;
+	m->m_phase_start = ml_now();
+}
+
+/* A last bound on the whole mode, whatever the broker does. */
+static void
+ml_hardstop_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ml *m = w->data;
+
+	fprintf(stderr, "mqtt_load: hard deadline reached, stopping\n");
+	m->m_exit = 1;
+	if (m->m_mode == ML_M_RUN)
+		ml_run_finish(m);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+ml_hold_end(struct ml *m)
+{
+	ev_timer_stop(m->m_loop, &m->m_holdtimer);
+	ev_timer_stop(m->m_loop, &m->m_pingtimer);
+	ev_io_stop(m->m_loop, &m->m_stdin);
+	ev_break(m->m_loop, EVBREAK_ALL);
+}
+
+static void
+ml_hold_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ml_hold_end(w->data);
+}
+
+/* Held idle clients with a keepalive ping at half of it. */
+static void
+ml_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ml *m = w->data;
+	struct ml_conn *mc;
+	uint32_t i;
+
+	for (i = 0; i < m->m_n; i++) {
+		mc = &m->m_idles[i];
+		if (mc->mc_state != MS_READY)
+			continue;
+		if (ml_queue_small(mc, ML_PINGREQ << 4, NULL, 0) == 0 &&
+		    !mc->mc_want_write)
+			ml_conn_flush(mc);
+		if (mc->mc_state != MS_DEAD)
+			ml_conn_events(mc);
+	}
+}
+
+/* Any input or EOF on stdin ends the hold: the driver is done. */
+static void
+ml_stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	char buf[256];
+
+	(void)read(w->fd, buf, sizeof(buf));
+	ml_hold_end(w->data);
+}
+
+static void
+ml_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct ml *m = w->data;
+
+	m->m_stopping = 1;
+	m->m_exit = 1;
+	if (m->m_mode == ML_M_RUN)
+		ml_run_finish(m);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* Connection errors; ME_ACK is reported apart. */
+static uint64_t
+ml_errors(const struct ml *m)
+{
+	uint64_t sum = 0;
+	int i;
+
+	for (i = 0; i < ME_COUNT; i++)
+		if (i != ME_ACK)
+			sum += m->m_err[i];
+	return sum;
+}
+
+static void
+ml_print_errors(const struct ml *m)
+{
+	int i;
+
+	for (i = 0; i < ME_COUNT; i++)
+		printf(" err_%s=%llu", ml_err_names[i],
+		    (unsigned long long)m->m_err[i]);
+}
+
+/* The histogram as "lowest_us count" lines, non-empty buckets only. */
+static int
+ml_write_hist(const struct ml *m)
+{
+	FILE *f;
+	size_t b;
+
+	if ((f = fopen(m->m_histfile, "w")) == NULL) {
+		perror(m->m_histfile);
+		return -1;
+	}
+	for (b = 0; b < ML_HIST_N; b++)
+		if (m->m_hist[b] != 0)
+			fprintf(f, "%.0f %llu\n", ml_hist_value(b),
+			    (unsigned long long)m->m_hist[b]);
+	if (fclose(f) != 0) {
+		perror(m->m_histfile);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ml_run(struct ml *m)
+{
+	struct ml_conn *mc;
+	double elapsed, cpu1, cpu;
+	uint64_t tail = 0;
+	uint32_t i, j, first, count;
+
+	m->m_pubs = calloc(m->m_npubs, sizeof(*m->m_pubs));
+	m->m_subs = calloc(m->m_nsubs, sizeof(*m->m_subs));
+	if (m->m_pubs == NULL || m->m_subs == NULL) {
+		perror("mqtt_load: calloc");
+		return 1;
+	}
+	for (i = 0; i < m->m_npubs; i++)
+		if (ml_conn_init(m, &m->m_pubs[i], MR_PUB, i) == -1) {
+			perror("mqtt_load: malloc");
+			return 1;
+		}
+	for (i = 0; i < m->m_nsubs; i++)
+		if (ml_conn_init(m, &m->m_subs[i], MR_SUB, i) == -1) {
+			perror("mqtt_load: malloc");
+			return 1;
+		}
+	ev_now_update(m->m_loop);
+	ev_timer_init(&m->m_deadline, ml_deadline_cb, m->m_seconds, 0);
+	ev_timer_init(&m->m_hardstop, ml_hardstop_cb,
+	    m->m_seconds + 3 * m->m_timeout + 5, 0);
+	ev_timer_start(m->m_loop, &m->m_hardstop);
+	m->m_phase = MP_SETUP;
+	m->m_phase_start = ml_now();
+
+	/* Subscribers first, so that they are in before anything flows. */
+	for (i = 0; i < m->m_nsubs; i++)
+		(void)ml_conn_start(&m->m_subs[i]);
+	for (i = 0; i < m->m_npubs; i++)
+		(void)ml_conn_start(&m->m_pubs[i]);
+	ev_run(m->m_loop, 0);
+	cpu1 = ml_broker_cpu(m->m_pid);
+
+	/* What never arrived at a live subscriber is lost. */
+	for (i = 0; i < m->m_npubs; i++) {
+		ml_stream(m, i, &first, &count);
+		for (j = first; j < first + count; j++) {
+			mc = &m->m_subs[j];
+			if (mc->mc_state == MS_READY &&
+			    mc->mc_seen[i] < m->m_pubs[i].mc_seq)
+				tail += m->m_pubs[i].mc_seq - mc->mc_seen[i];
+		}
+	}
+	m->m_lost += tail;
+	if (m->m_t0 == 0)
+		m->m_t0 = m->m_t1;
+	elapsed = m->m_t1 - m->m_t0;
+	cpu = m->m_cpu0 >= 0 && cpu1 >= 0 && m->m_t0 > 0 ? cpu1 - m->m_cpu0 :
+	    -1;
+	printf("mode=run scenario=%u:%u qos=%d payload=%zu seconds=%.3f "
+	    "published=%llu delivered=%llu rate=%.1f p50_us=%.0f "
+	    "p99_us=%.0f max_us=%.0f mean_us=%.0f lost=%llu dup=%llu "
+	    "stalls=%llu errors=%llu setup=%s",
+	    m->m_npubs, m->m_nsubs, m->m_qos, m->m_payload, elapsed,
+	    (unsigned long long)m->m_published,
+	    (unsigned long long)m->m_delivered,
+	    elapsed > 0 ? (double)m->m_delivered / elapsed : 0,
+	    ml_hist_pct(m->m_hist, 50), ml_hist_pct(m->m_hist, 99),
+	    m->m_lat_max * 1e6,
+	    m->m_delivered > 0 ? m->m_lat_sum / (double)m->m_delivered * 1e6 :
+	    0, (unsigned long long)m->m_lost, (unsigned long long)m->m_dup,
+	    (unsigned long long)m->m_stalls,
+	    (unsigned long long)ml_errors(m),
+	    m->m_setup_failed ? "failed" : "ok");
+	if (cpu >= 0)
+		printf(" broker_cpu=%.2f per_cpu_s=%.0f", cpu,
+		    cpu > 0 ? (double)m->m_delivered / cpu : 0);
+	ml_print_errors(m);
+	printf("\n");
+	fflush(stdout);
+	if (m->m_histfile != NULL && ml_write_hist(m) == -1)
+		m->m_exit = 1;
+
+	/* Goodbye, as a well-behaved client says it. */
+	for (i = 0; i < m->m_npubs + m->m_nsubs; i++) {
+		mc = i < m->m_npubs ? &m->m_pubs[i] :
+		    &m->m_subs[i - m->m_npubs];
+		if (mc->mc_state == MS_READY) {
+			mc->mc_outoff = mc->mc_outlen = 0;
+			if (ml_queue_small(mc, ML_DISCONNECT << 4, NULL,
+			    0) == 0)
+				(void)send(mc->mc_fd, mc->mc_out, 2,
+				    MSG_NOSIGNAL);
+		}
+		ml_conn_close(mc);
+	}
+	return m->m_exit;
+}
+
+/* Idle connecting is over: print the result, then hold or finish. */
+static void
+ml_idle_done(struct ml *m)
+{
+	double elapsed, cpu1;
+
+	if (m->m_phase != MP_SETUP)
+		return;
+	m->m_phase = MP_RUN;
+	m->m_t1 = ml_now();
+	cpu1 = ml_broker_cpu(m->m_pid);
+	elapsed = m->m_t1 - m->m_t0;
+	printf("mode=idle n=%u ok=%llu errors=%llu seconds=%.3f rate=%.1f "
+	    "stopped=%s", m->m_n, (unsigned long long)m->m_ok,
+	    (unsigned long long)ml_errors(m), elapsed,
+	    elapsed > 0 ? (double)m->m_ok / elapsed : 0,
+	    m->m_stopped != NULL ? m->m_stopped : "none");
+	if (m->m_cpu0 >= 0 && cpu1 >= 0)
+		printf(" broker_cpu=%.2f", cpu1 - m->m_cpu0);
+	ml_print_errors(m);
+	printf("\n");
+	fflush(stdout);
+
+	ev_timer_stop(m->m_loop, &m->m_hardstop);
+	if (m->m_hold <= 0) {
+		ev_break(m->m_loop, EVBREAK_ALL);
+		return;
+	}
+	ev_timer_init(&m->m_holdtimer, ml_hold_cb, m->m_hold, 0);
+	m->m_holdtimer.data = m;
+	ev_timer_start(m->m_loop, &m->m_holdtimer);
+	if (m->m_keepalive > 0) {
+		ev_timer_init(&m->m_pingtimer, ml_ping_cb,
+		    m->m_keepalive / 2.0, m->m_keepalive / 2.0);
+		m->m_pingtimer.data = m;
+		ev_timer_start(m->m_loop, &m->m_pingtimer);
+	}
+	if (m->m_hold_stdin) {
+		ev_io_init(&m->m_stdin, ml_stdin_cb, STDIN_FILENO, EV_READ);
+		m->m_stdin.data = m;
+		ev_io_start(m->m_loop, &m->m_stdin);
+	}
+}
+
+static int
+ml_idle(struct ml *m)
+{
+	struct ml_conn *mc;
+	uint64_t held = 0;
+	uint32_t i;
+
+	m->m_idles = calloc(m->m_n, sizeof(*m->m_idles));
+	if (m->m_idles == NULL) {
+		perror("mqtt_load: calloc");
+		return 1;
+	}
+	for (i = 0; i < m->m_n; i++)
+		if (ml_conn_init(m, &m->m_idles[i], MR_IDLE, i) == -1) {
+			perror("mqtt_load: malloc");
+			return 1;
+		}
+	/*
+	 * Connecting as a whole gets a deadline too: a broker that
+	 * accepts and never answers costs -t per window, not forever.
+	 */
+	ev_now_update(m->m_loop);
+	ev_timer_init(&m->m_hardstop, ml_hardstop_cb,
+	    60 + (double)m->m_n / 100.0 + m->m_timeout, 0);
+	ev_timer_start(m->m_loop, &m->m_hardstop);
+	m->m_phase = MP_SETUP;
+	m->m_cpu0 = ml_broker_cpu(m->m_pid);
+	m->m_t0 = ml_now();
+	ev_run(m->m_loop, 0);
+	if (m->m_phase == MP_SETUP)
+		ml_idle_done(m);	/* stopped by a signal or hard stop */
+
+	for (i = 0; i < m->m_n; i++) {
+		mc = &m->m_idles[i];
+		if (mc->mc_state == MS_READY) {
+			held++;
+			mc->mc_outoff = mc->mc_outlen = 0;
+			if (ml_queue_small(mc, ML_DISCONNECT << 4, NULL,
+			    0) == 0)
+				(void)send(mc->mc_fd, mc->mc_out, 2,
+				    MSG_NOSIGNAL);
+		}
+		ml_conn_close(mc);
+	}
+	printf("mode=idle-close held=%llu dropped=%llu\n",
+	    (unsigned long long)held, (unsigned long long)m->m_dropped);
+	fflush(stdout);
+	return m->m_exit;
+}
+
+/* One client: CONNECT, CONNACK, PINGREQ, PINGRESP, DISCONNECT. */
+static int
+ml_ping(struct ml *m)
+{
+	struct ml_conn mc;
+
+	memset(&mc, 0, sizeof(mc));
+	if (ml_conn_init(m, &mc, MR_IDLE, 0) == -1) {
+		perror("mqtt_load: malloc");
+		return 1;
+	}
+	m->m_phase_start = ml_now();
+	m->m_t0 = m->m_phase_start;
+	if (ml_conn_start(&mc) == 0)
+		ev_run(m->m_loop, 0);
+	printf("mode=ping ok=%llu", (unsigned long long)m->m_ok);
+	if (m->m_ok)
+		printf(" connack_us=%.0f ping_us=%.0f",
+		    (m->m_connack_at - m->m_t0) * 1e6,
+		    (m->m_pong_at - m->m_ping_sent) * 1e6);
+	ml_print_errors(m);
+	printf("\n");
+	if (mc.mc_state == MS_READY) {
+		mc.mc_outoff = mc.mc_outlen = 0;
+		if (ml_queue_small(&mc, ML_DISCONNECT << 4, NULL, 0) == 0)
+			(void)send(mc.mc_fd, mc.mc_out, 2, MSG_NOSIGNAL);
+	}
+	ml_conn_close(&mc);
+	free(mc.mc_in);
+	free(mc.mc_out);
+	return m->m_ok ? 0 : 1;
+}
+
+/* Merges "lowest_us count" files and prints their percentiles. */
+static int
+ml_pct(int argc, char **argv)
+{
+	static uint64_t h[ML_HIST_N];
+	unsigned long long count, n = 0;
+	double us, max = 0;
+	FILE *f;
+	int i, lines;
+
+	if (argc < 1)
+		ml_usage();
+	for (i = 0; i < argc; i++) {
+		if ((f = fopen(argv[i], "r")) == NULL) {
+			perror(argv[i]);
+			return 1;
+		}
+		/* Bounded by the number of buckets a file can hold. */
+		for (lines = 0; lines < ML_HIST_N &&
+		    fscanf(f, "%lf %llu", &us, &count) == 2; lines++) {
+			h[ml_hist_bucket(us)] += count;
+			n += count;
+			if (us > max)
+				max = us;
+		}
+		fclose(f);
+	}
+	printf("mode=pct files=%d n=%llu p50_us=%.0f p90_us=%.0f "
+	    "p99_us=%.0f p999_us=%.0f\n", argc, n, ml_hist_pct(h, 50),
+	    ml_hist_pct(h, 90), ml_hist_pct(h, 99), ml_hist_pct(h, 99.9));
+	return 0;
+}
+
+/* A port the kernel will let us bind on 127.0.0.1 right now. */
+static int
+ml_freeport(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		perror("mqtt_load: socket");
+		return 1;
+	}
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1) {
+		perror("mqtt_load: bind");
+		close(fd);
+		return 1;
+	}
+	printf("%u\n", ntohs(sin.sin_port));
+	close(fd);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct ml m;
+	const char *mode;
+	char *colon;
+	int ch, rc;
+
+	if (argc < 2)
+		ml_usage();
+	mode = argv[1];
+	if (strcmp(mode, "freeport") == 0)
+		return ml_freeport();
+	if (strcmp(mode, "pct") == 0)
+		return ml_pct(argc - 2, argv + 2);
+
+	m.m_payload = 64;
+	m.m_seconds = 3;
+	m.m_window = -1;
+	m.m_cap = 64;
+	m.m_timeout = 5;
+	m.m_stall = 2;
+	m.m_fail_limit = 128;
+	m.m_self = (long)getpid();
+	if (strcmp(mode, "run") == 0)
+		m.m_mode = ML_M_RUN;
+	else if (strcmp(mode, "idle") == 0)
+		m.m_mode = ML_M_IDLE;
+	else if (strcmp(mode, "ping") == 0)
+		m.m_mode = ML_M_PING;
+	else
+		ml_usage();
+
+	optind = 2;
+	while ((ch = getopt(argc, argv, "b:d:f:H:h:ik:n:o:P:p:q:S:s:t:w:")) !=
+	    -1) {
+		switch (ch) {
+		case 'b':
+			m.m_payload = (size_t)ml_num(optarg, ML_STAMP,
+			    ML_PAYLOAD_MAX, "-b");
+			break;
+		case 'd':
+			m.m_seconds = (double)ml_num(optarg, 1,
+			    ML_SECONDS_MAX, "-d");
+			break;
+		case 'f':
+			m.m_fail_limit = (int)ml_num(optarg, 1, INT_MAX, "-f");
+			break;
+		case 'H':
+			m.m_histfile = optarg;
+			break;
+		case 'h':
+			m.m_hold = (double)ml_num(optarg, 0, ML_HOLD_MAX,
+			    "-h");
+			break;
+		case 'i':
+			m.m_hold_stdin = 1;
+			break;
+		case 'k':
+			m.m_keepalive = (uint16_t)ml_num(optarg, 0, 65535,
+			    "-k");
+			break;
+		case 'n':
+			m.m_n = (uint32_t)ml_num(optarg, 1, ML_IDLE_MAX, "-n");
+			break;
+		case 'o':
+			m.m_cap = (uint64_t)ml_num(optarg, 1,
+			    ML_OUTSTANDING_MAX, "-o");
+			break;
+		case 'P':
+			m.m_pid = ml_num(optarg, 1, LONG_MAX, "-P");
+			break;
+		case 'p':
+			m.m_port = (uint16_t)ml_num(optarg, 1, 65535, "-p");
+			break;
+		case 'q':
+			m.m_qos = (int)ml_num(optarg, 0, 1, "-q");
+			break;
+		case 'S':
+			m.m_stall = (double)ml_num(optarg, 1,
+			    ML_TIMEOUT_MS_MAX, "-S") / 1000.0;
+			break;
+		case 's':
+			colon = strchr(optarg, ':');
+			if (colon == NULL)
+				ml_usage();
+			*colon = '\0';
+			m.m_npubs = (uint32_t)ml_num(optarg, 1,
+			    ML_CLIENTS_MAX, "publishers");
+			m.m_nsubs = (uint32_t)ml_num(colon + 1, 1,
+			    ML_CLIENTS_MAX, "subscribers");
+			break;
+		case 't':
+			m.m_timeout = (double)ml_num(optarg, 1,
+			    ML_TIMEOUT_MS_MAX, "-t") / 1000.0;
+			break;
+		case 'w':
+			m.m_window = (int)ml_num(optarg, 1, ML_WINDOW_MAX,
+			    "-w");
+			break;
+		default:
+			ml_usage();
+		}
+	}
+	if (optind != argc || m.m_port == 0)
+		ml_usage();
+	if (m.m_mode == ML_M_RUN) {
+		if (m.m_npubs == 0)
+			ml_usage();
+		/* Pairs, fan-out or fan-in: see ml_stream(). */
+		if (m.m_npubs != m.m_nsubs && m.m_npubs != 1 &&
+		    m.m_nsubs != 1) {
+			fprintf(stderr, "mqtt_load: -s wants P:P, 1:S or "
+			    "P:1\n");
+			return 2;
+		}
+		if (m.m_window == -1)
+			m.m_window = 32;
+	}
+	if (m.m_mode == ML_M_IDLE) {
+		if (m.m_n == 0)
+			ml_usage();
+		if (m.m_window == -1)
+			m.m_window = 64;
+	}
+
+	ml_raise_nofile();
+	signal(SIGPIPE, SIG_IGN);
+	m.m_addr.sin_family = AF_INET;
+	m.m_addr.sin_port = htons(m.m_port);
+	m.m_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((m.m_loop = ev_loop_new(EVFLAG_AUTO)) == NULL) {
+		fprintf(stderr, "mqtt_load: ev_loop_new failed\n");
+		return 1;
+	}
+	ev_prepare_init(&m.m_prepare, ml_prepare_cb);
+	ev_timer_init(&m.m_sweep, ml_sweep_cb, ML_SWEEP_S, ML_SWEEP_S);
+	ev_signal_init(&m.m_sigint, ml_signal_cb, SIGINT);
+	ev_signal_init(&m.m_sigterm, ml_signal_cb, SIGTERM);
+	m.m_prepare.data = m.m_sweep.data = m.m_deadline.data = &m;
+	m.m_hardstop.data = m.m_sigint.data = m.m_sigterm.data = &m;
+	ev_prepare_start(m.m_loop, &m.m_prepare);
+	ev_timer_start(m.m_loop, &m.m_sweep);
+	ev_signal_start(m.m_loop, &m.m_sigint);
+	ev_signal_start(m.m_loop, &m.m_sigterm);
+
+	switch (m.m_mode) {
+	case ML_M_RUN:
+		rc = ml_run(&m);
+		break;
+	case ML_M_IDLE:
+		rc = ml_idle(&m);
+		break;
+	default:
+		rc = ml_ping(&m);
+		break;
+	}
+	ev_loop_destroy(m.m_loop);
+	return rc;
+}
