@@ -21,6 +21,10 @@
  *	  host: localhost                # default: this host's short name
  *	  epmd_port: 4369                # default: $ERL_EPMD_PORT or 4369
  *	  polling_interval: 1s           # how often the local epmd is asked
+ *	  timeout: 2s                    # one epmd query
+ *	  max_senders: 256               # senders tracked; past it, dropped
+ *	  replay_cache: 65536            # (sender, nonce) slots
+ *	  drop_log_every: 100            # log drops of a reason 1st, Nth...
  *
  * Sending.  Every heartbeat_interval (less a random 0-10 %, so hosts do
  * not beat in step, and never more) the agent sends one packet listing
@@ -57,7 +61,10 @@
  * 500 ms rather than libcluster's 5 s: three lost packets in a row are
  * tolerated, the 3 s detection target holds, and the cost is two small
  * packets a second per host.  When the union is empty (no sender and
- * no local node) nothing is reported: that would be "unknown" anyway.
+ * no local node) nothing is reported: that would be "unknown" anyway,
+ * so an agent whose own epmd is empty keeps the last remote nodes it
+ * knew until some sender is heard again (the engine's rule for unknown
+ * answers).
  *
  * Authentication.  With `secret` (or `secrets`, a ring: seal with the
  * first, accept any) packets are AES-256-GCM sealed, carry a timestamp
@@ -72,16 +79,12 @@
  *
  * Linux delivers multicast only to sockets bound to the wildcard or the
  * group address, so if_addr other than 0.0.0.0 or :: hears only
- * unicast and broadcast.
+ * unicast and broadcast.  The socket itself is gossip_sock.c's.
  */
 #include "strategies/strat.h"
 
 #include <sys/socket.h>
 #include <sys/types.h>
-
-#include <net/if.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <errno.h>
 #include <stdbool.h>
@@ -104,14 +107,13 @@
 #include "common/sock.h"
 #include "epmd/epmd_aclient.h"
 #include "strategies/gossip_codec.h"
+#include "strategies/gossip_sock.h"
 #include "strategies/strat_util.h"
 
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 #define GOSSIP_DEFAULT_PORT		45892
-#define GOSSIP_DEFAULT_GROUP		"233.252.1.32"
-#define GOSSIP_DEFAULT_BROADCAST	"255.255.255.255"
 #define GOSSIP_DEFAULT_INTERVAL_MS	500
 #define GOSSIP_DEFAULT_MISSED		4
 #define GOSSIP_DEFAULT_SKEW_MS		30000
@@ -703,152 +705,6 @@ on_poll(struct ev_loop *loop, ev_timer *w, int revents)
  * Setup
  */
 
-/* An IPv4 interface address for IP_MULTICAST_IF, or a name: ip_mreqn. */
-static int
-gossip_mreqn_if(const char *ifname, struct ip_mreqn *m, char *err,
-    size_t errlen)
-{
-	if (ifname == NULL)
-		return 0;
-	if (inet_pton(AF_INET, ifname, &m->imr_address) == 1)
-		return 0;
-	if ((m->imr_ifindex = (int)if_nametoindex(ifname)) == 0) {
-		snprintf(err, errlen, "multicast_if %s: neither an IPv4 "
-		    "address nor an interface", ifname);
-		return -1;
-	}
-	return 0;
-}
-
-/* An IPv6 interface name or index. */
-static int
-gossip_v6_if(const char *ifname, unsigned *idx, char *err, size_t errlen)
-{
-	char *end;
-	unsigned long v;
-
-	*idx = 0;
-	if (ifname == NULL)
-		return 0;
-	v = strtoul(ifname, &end, 10);
-	if (*end == '\0' && end != ifname && v <= UINT32_MAX) {
-		*idx = (unsigned)v;
-		return 0;
-	}
-	if ((*idx = if_nametoindex(ifname)) == 0) {
-		snprintf(err, errlen, "multicast_if %s: no such interface",
-		    ifname);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-gossip_socket(struct strat *s, const struct gossip_conf *c, char *err,
-    size_t errlen)
-{
-	struct sockaddr_storage bind_ss;
-	struct sockaddr_in6 *d6 = (struct sockaddr_in6 *)&s->dst;
-	struct ip_mreqn mr;
-	struct ipv6_mreq mr6;
-	socklen_t bind_len;
-	const char *group, *bind_addr;
-	unsigned idx = 0;
-	int on = 1, ttl = (int)c->ttl, fam;
-
-	group = c->multicast_addr != NULL ? c->multicast_addr :
-	    c->broadcast_only ? GOSSIP_DEFAULT_BROADCAST : GOSSIP_DEFAULT_GROUP;
-	if (sock_addr_parse(group, (uint16_t)c->port, &s->dst,
-	    &s->dstlen) == -1) {
-		snprintf(err, errlen, "multicast_addr %s: not an IP address",
-		    group);
-		return -1;
-	}
-	fam = s->dst.ss_family;
-	if (fam == AF_INET6 && c->broadcast_only) {
-		snprintf(err, errlen, "broadcast_only needs an IPv4 address");
-		return -1;
-	}
-	if (fam == AF_INET6 && !IN6_IS_ADDR_MULTICAST(&d6->sin6_addr)) {
-		snprintf(err, errlen, "multicast_addr %s: not a multicast "
-		    "group", group);
-		return -1;
-	}
-	if (fam == AF_INET && !c->broadcast_only &&
-	    !IN_MULTICAST(ntohl(((struct sockaddr_in *)&s->dst)->
-	    sin_addr.s_addr))) {
-		snprintf(err, errlen, "multicast_addr %s: not a multicast "
-		    "group (set broadcast_only for a broadcast address)",
-		    group);
-		return -1;
-	}
-	bind_addr = c->if_addr != NULL ? c->if_addr :
-	    fam == AF_INET6 ? "::" : "0.0.0.0";
-	if (sock_addr_parse(bind_addr, (uint16_t)c->port, &bind_ss,
-	    &bind_len) == -1 || bind_ss.ss_family != fam) {
-		snprintf(err, errlen, "if_addr %s: not an IPv%c address",
-		    bind_addr, fam == AF_INET6 ? '6' : '4');
-		return -1;
-	}
-	if ((s->fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1)
-		goto syserr;
-	/* Several agents on one host share the port. */
-	if (setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &on,
-	    sizeof(on)) == -1 ||
-	    setsockopt(s->fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
-		goto syserr;
-	if (fam == AF_INET6 && setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY,
-	    &on, sizeof(on)) == -1)
-		goto syserr;
-	if (bind(s->fd, (struct sockaddr *)&bind_ss, bind_len) == -1)
-		goto syserr;
-	if (fam == AF_INET) {
-		if (setsockopt(s->fd, SOL_SOCKET, SO_BROADCAST, &on,
-		    sizeof(on)) == -1)
-			goto syserr;
-		if (c->broadcast_only)
-			return 0;
-		memset(&mr, 0, sizeof(mr));
-		if (gossip_mreqn_if(c->multicast_if, &mr, err, errlen) == -1)
-			return -1;
-		if (setsockopt(s->fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl,
-		    sizeof(ttl)) == -1 ||
-		    setsockopt(s->fd, IPPROTO_IP, IP_MULTICAST_LOOP, &on,
-		    sizeof(on)) == -1 ||
-		    (c->multicast_if != NULL && setsockopt(s->fd, IPPROTO_IP,
-		    IP_MULTICAST_IF, &mr, sizeof(mr)) == -1))
-			goto syserr;
-		mr.imr_multiaddr = ((struct sockaddr_in *)&s->dst)->sin_addr;
-		if (setsockopt(s->fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr,
-		    sizeof(mr)) == -1)
-			goto syserr;
-		return 0;
-	}
-	if (gossip_v6_if(c->multicast_if, &idx, err, errlen) == -1)
-		return -1;
-	if (IN6_IS_ADDR_MC_LINKLOCAL(&d6->sin6_addr) ||
-	    IN6_IS_ADDR_MC_NODELOCAL(&d6->sin6_addr))
-		d6->sin6_scope_id = idx;
-	memset(&mr6, 0, sizeof(mr6));
-	mr6.ipv6mr_multiaddr = d6->sin6_addr;
-	mr6.ipv6mr_interface = idx;
-	if (setsockopt(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &ttl,
-	    sizeof(ttl)) == -1 ||
-	    setsockopt(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &on,
-	    sizeof(on)) == -1 ||
-	    (idx != 0 && setsockopt(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_IF,
-	    &idx, sizeof(idx)) == -1) ||
-	    setsockopt(s->fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr6,
-	    sizeof(mr6)) == -1)
-		goto syserr;
-	return 0;
-syserr:
-	snprintf(err, errlen, "UDP socket for %s port %u: %s", group, c->port,
-	    strerror(errno));
-	return -1;
-}
-
 /* The key ring from secret or secrets. */
 static int
 gossip_keys_init(struct strat *s, const struct gossip_conf *c, char *err,
@@ -923,6 +779,7 @@ gossip_start(const struct strat_env *env, const void *p, char *err,
 	    GOSSIP_DEFAULT_CLUSTER;
 	uint16_t eport = c->epmd_port ? (uint16_t)c->epmd_port :
 	    strat_epmd_port();
+	struct gossip_sock_opts so;
 	struct strat *s;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -958,8 +815,15 @@ gossip_start(const struct strat_env *env, const void *p, char *err,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	so.group = c->multicast_addr;
+	so.if_addr = c->if_addr;
+	so.multicast_if = c->multicast_if;
+	so.port = (uint16_t)c->port;
+	so.ttl = c->ttl;
+	so.broadcast_only = c->broadcast_only;
 	if (gossip_keys_init(s, c, err, errlen) == -1 ||
-	    gossip_socket(s, c, err, errlen) == -1)
+	    (s->fd = gossip_sock_open(&so, &s->dst, &s->dstlen, err,
+	    errlen)) == -1)
 		goto fail;
 	if (!s->sealed)
 		log_warnx("%s/gossip: no secret: heartbeats are neither "
@@ -979,9 +843,8 @@ gossip_start(const struct strat_env *env, const void *p, char *err,
 	s->beat_w.repeat = s->interval < 0.1 ? s->interval : 0.1;
 	ev_timer_again(env->agent->loop, &s->beat_w);
 	log_info("%s/gossip: sender %s on %s port %u%s%s", env->topology,
-	    s->id, c->multicast_addr != NULL ? c->multicast_addr :
-	    c->broadcast_only ? GOSSIP_DEFAULT_BROADCAST : GOSSIP_DEFAULT_GROUP,
-	    c->port, s->sealed ? ", authenticated" : "",
+	    s->id, gossip_sock_group(&so), c->port,
+	    s->sealed ? ", authenticated" : "",
 	    s->compat ? ", libcluster format" : "");
 	return s;
 fail:
