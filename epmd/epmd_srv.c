@@ -88,6 +88,7 @@ struct epmd_listener {
 	ev_timer		 delay_w;	/* -delay_accept, EMFILE backoff */
 	struct epmd_srv		*srv;
 	int			 fd;
+	int			 budget;	/* accepts per wake-up, 1..64 */
 };
 
 struct epmd_srv {
@@ -638,10 +639,20 @@ on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		ev_timer_start(loop, &l->delay_w);
 		return;
 	}
-	/* A few at a time keeps one busy listener from starving the rest. */
-	for (i = 0; i < 64 && ev_is_active(&l->io_w); i++)
+	/*
+	 * Accept up to the listener's budget.  The budget adapts: it doubles
+	 * (to 64) while a wake-up finds more connections than it may take,
+	 * and falls back to what was found when accept(2) runs dry, so an
+	 * idle-ish daemon does not pay an EAGAIN accept per lookup and a
+	 * busy one does not pay a loop turn per connection.
+	 */
+	for (i = 0; i < l->budget && ev_is_active(&l->io_w); i++)
 		if (!epmd_accept_one(l))
 			break;
+	if (i == l->budget)
+		l->budget = l->budget < 64 ? l->budget * 2 : 64;
+	else
+		l->budget = i > 1 ? i : 1;
 }
 
 static void
@@ -690,6 +701,7 @@ epmd_add_listener(struct epmd_srv *s, int fd)
 	l = &s->ls[s->nls++];
 	l->srv = s;
 	l->fd = fd;
+	l->budget = 1;
 	ev_io_init(&l->io_w, on_accept, fd, EV_READ);
 	ev_init(&l->delay_w, on_accept_delay);
 	return 0;
