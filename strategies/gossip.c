@@ -9,7 +9,7 @@
  *	  port: 45892
  *	  if_addr: 0.0.0.0               # bind address (:: for a v6 group)
  *	  multicast_addr: 233.252.1.32   # or ff02::..., or a broadcast address
- *	  multicast_if: 192.168.1.1      # v4 address or interface name; v6: name
+ *	  multicast_if: 192.168.1.1      # v4 address or interface; v6: name
  *	  multicast_ttl: 1
  *	  broadcast_only: false
  *	  heartbeat_interval: 500ms
