@@ -21,7 +21,8 @@ three hosts.  On loopback the group is joined and sent to on 127.0.0.1
   * a killed agent's nodes leave within the configured time:
     missed_heartbeats * interval + one tick + the engine's prune rule;
   * two network namespaces joined by a veth pair (made here, 10.x
-    addresses inside them only), over IPv4 and IPv6 multicast;
+    addresses inside them only), over IPv4 multicast, IPv4 broadcast
+    (broadcast_only) and IPv6 multicast;
   * libcluster's format both ways against erl: term_to_binary heartbeats
     (plain, and AES-256-CBC with crypto) sent to an agent, and an
     agent's heartbeats decoded by erl with binary_to_term.
@@ -548,22 +549,26 @@ def main():
         return (na, va, '10.231.32.1'), (nb, vb, '10.231.32.2')
 
     def ns_agents(pair, port, fam):
-        """One agent per namespace on a v4 or v6 group over the veth."""
+        """One agent per namespace on a v4 or v6 group over the veth,
+        or on the veth subnet's broadcast address."""
         agents = []
         for (ns, veth, addr), h in zip(pair, ('nsa', 'nsb')):
             if fam == 4:
                 c = ('port: %d, multicast_addr: %s, multicast_if: %s, '
                      % (port, GROUP, addr))
+            elif fam == 'bcast':
+                c = ('port: %d, multicast_addr: 10.231.32.255, '
+                     'broadcast_only: true, ' % port)
             else:
                 c = ('port: %d, multicast_addr: "ff02::4d:3232", '
                      'multicast_if: %s, ' % (port, veth))
             c += ('heartbeat_interval: %dms, missed_heartbeats: %d, '
                   'host: %s, polling_interval: 200ms, epmd_port: 4369'
                   '%s' % (int(INTERVAL * 1000), MISSED, h, secret))
-            agents.append(Agent('%s-v%d' % (h, fam), c, ns))
+            agents.append(Agent('%s-%s' % (h, fam), c, ns))
         return agents
 
-    @step('two_namespaces_over_a_veth_pair_ipv4_and_ipv6')
+    @step('two_namespaces_over_a_veth_pair_ipv4_broadcast_ipv6')
     def _():
         try:
             pair = netns_pair()
@@ -579,6 +584,12 @@ def main():
             wait_for(lambda: a.names() == want, 15,
                      '%s to see %r over IPv4' % (a.name, want))
         for a in a4:
+            a.kill()
+        ab = ns_agents(pair, 45894, 'bcast')
+        for a in ab:
+            wait_for(lambda: a.names() == want, 15,
+                     '%s to see %r by broadcast' % (a.name, want))
+        for a in ab:
             a.kill()
         a6 = ns_agents(pair, 45893, 6)
         for a in a6:
