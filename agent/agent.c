@@ -95,6 +95,8 @@ struct agent {
 	struct control		*control;
 	agent_event_cb		*listener;
 	void			*listener_arg;
+	agent_request_cb	*request;
+	void			*request_arg;
 	uint32_t		 rnd;
 	int			 started;
 };
@@ -490,6 +492,29 @@ on_view_change(void *arg, enum view_event ev, struct view_node *vn)
 	agent_update_state(ag);
 }
 
+/* Gives the view an answer without this node's own name. */
+static int
+agent_answer_but_self(struct agent *ag, const char *source,
+    const char *const *nodes, size_t n)
+{
+	const char **v;
+	size_t i, k = 0;
+	int rc;
+
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	for (i = 0; i < n; i++)
+		if (strcmp(nodes[i], ag->conf->ac_self_node) != 0)
+			v[k++] = nodes[i];
+	/*
+	 * This node alone leaves k == 0, which the view reads as "unknown":
+	 * peers it knew stay until their health checks fail them.
+	 */
+	rc = view_answer(ag->view, source, v, k, clock_ms());
+	free(v);
+	return rc;
+}
+
 /* A strategy's answer. */
 static void
 on_report(void *arg, const char *source, const char *const *nodes, size_t n,
@@ -513,7 +538,10 @@ on_report(void *arg, const char *source, const char *const *nodes, size_t n,
 		    t->failures);
 		t->failures = 0;
 	}
-	rc = view_answer(ag->view, source, nodes, n, clock_ms());
+	if (ag->conf->ac_self_node != NULL)
+		rc = agent_answer_but_self(ag, source, nodes, n);
+	else
+		rc = view_answer(ag->view, source, nodes, n, clock_ms());
 	if (rc == CAIRN_ERR_LIMIT)
 		log_warnx("%s: max_nodes (%llu) reached: new nodes ignored",
 		    source, (unsigned long long)ag->conf->ac_max_nodes);
@@ -794,6 +822,27 @@ agent_set_listener(struct agent *ag, agent_event_cb *cb, void *arg)
 	ag->listener_arg = arg;
 }
 
+void
+agent_set_host(struct agent *ag, const struct agent_host *host)
+{
+	ag->env.host = host;
+}
+
+void
+agent_set_request_handler(struct agent *ag, agent_request_cb *cb, void *arg)
+{
+	ag->request = cb;
+	ag->request_arg = arg;
+}
+
+int
+agent_host_request(struct agent *ag, const char *req, struct bytes_w *out)
+{
+	if (ag->request == NULL)
+		return 0;
+	return ag->request(ag->request_arg, req, out);
+}
+
 enum agent_state
 agent_get_state(const struct agent *ag)
 {
@@ -887,6 +936,7 @@ agent_conf_free(struct agent_conf *c)
 	free(c->ac_topos);
 	free(c->ac_cookie);
 	free(c->ac_node_name);
+	free(c->ac_self_node);
 	free(c->ac_control_socket);
 	free(c->ac_on_change);
 	free(c);

@@ -72,6 +72,12 @@ struct agent_conf {
 	uint64_t	 ac_max_watchers;
 	uint64_t	 ac_log_every;
 	int		 ac_self_counts;	/* embedded: this node is a member */
+	/*
+	 * Embedded: this node's own full name (name@host).  The engine drops
+	 * it from every answer, so a node never connects to itself.  NULL:
+	 * none (strategies still skip names starting with ac_node_name).
+	 */
+	char		*ac_self_node;
 	struct agent_topology_conf *ac_topos;
 	size_t		 ac_ntopos;
 };
@@ -80,6 +86,13 @@ struct agent;
 
 /* An event, as the JSON object hooks and watchers get (borrowed). */
 typedef void agent_event_cb(void *arg, const char *json, size_t len);
+
+/*
+ * A control socket request the agent does not know (req is the line,
+ * borrowed): append one JSON reply line (newline included) to out and
+ * return 1, or return 0 to let the agent answer "unknown request".
+ */
+typedef int agent_request_cb(void *arg, const char *req, struct bytes_w *out);
 
 /*
  * An engine on loop with conf (the agent takes conf and frees it with
@@ -99,6 +112,14 @@ int		 agent_start(struct agent *, char *err, size_t errlen);
 int		 agent_reload(struct agent *, struct agent_conf *conf,
 		    char *err, size_t errlen);
 void		 agent_set_listener(struct agent *, agent_event_cb *, void *);
+/*
+ * Lends the embedding program to the connectors (host is borrowed and
+ * must outlive the agent).  Call before agent_start().
+ */
+void		 agent_set_host(struct agent *, const struct agent_host *host);
+/* Extends the control socket with the embedding program's requests. */
+void		 agent_set_request_handler(struct agent *, agent_request_cb *,
+		    void *arg);
 enum agent_state agent_get_state(const struct agent *);
 const char	*agent_state_name(enum agent_state);
 size_t		 agent_connected(const struct agent *);

@@ -116,6 +116,8 @@ agent_canon(const yaml_node_t *n, const char *text, size_t len)
 {
 	size_t a = n->start_mark.index, b = n->end_mark.index;
 
+	if (text == NULL)
+		return strdup("");
 	if (a > len || b > len || b < a)
 		a = b = 0;
 	return strndup(text + a, b - a);
@@ -136,11 +138,11 @@ agent_parse_connector(struct conf_doc *doc, const yaml_node_t *v,
 		if ((type = conf_map_get(doc, v, "type")) == NULL ||
 		    (name = conf_node_scalar(type)) == NULL)
 			return conf_error(doc, v, "key 'connector': missing "
-			    "key 'type' (none, exec or erlang)");
+			    "key 'type' (none, exec, erlang or cairn)");
 	}
 	if ((t->at_conn = connector_find(name)) == NULL)
 		return conf_error(doc, v, "key 'connector': unknown connector "
-		    "'%s' (none, exec or erlang)", name);
+		    "'%s' (none, exec, erlang or cairn)", name);
 	if (t->at_conn->conf_size > 0 &&
 	    (t->at_conn_conf = calloc(1, t->at_conn->conf_size)) == NULL)
 		return CAIRN_ERR_NOMEM;
@@ -238,6 +240,29 @@ on_topology(struct conf_doc *doc, const char *key, const yaml_node_t *kn,
 	return 0;
 }
 
+int
+agent_conf_topologies(struct conf_doc *doc, const yaml_node_t *tn,
+    const char *text, size_t len, struct agent_conf *c, int *need_cookie)
+{
+	struct topo_parse tp;
+	int rc;
+
+	memset(&tp, 0, sizeof(tp));
+	tp.c = c;
+	tp.text = text;
+	tp.len = len;
+	if (tn == NULL || tn->type != YAML_MAPPING_NODE ||
+	    tn->data.mapping.pairs.start == tn->data.mapping.pairs.top)
+		return conf_error(doc, tn, "key 'topologies': expected a "
+		    "mapping of topology names, got %s", tn != NULL &&
+		    tn->type == YAML_MAPPING_NODE ? "an empty one" :
+		    conf_node_kind(tn));
+	rc = conf_map_foreach(doc, tn, on_topology, &tp);
+	if (need_cookie != NULL)
+		*need_cookie = tp.need_cookie;
+	return rc;
+}
+
 /* Reads an Erlang cookie file as Erlang does: owner-only, first line. */
 static int
 agent_read_cookie(const char *path, char **out, char *err, size_t errlen)
@@ -282,10 +307,10 @@ agent_conf_parse(const char *name, const char *text, size_t len, char *err,
 	struct conf_err cerr;
 	struct conf_doc *doc;
 	struct agent_conf *c;
-	struct topo_parse tp;
 	const yaml_node_t *root, *tn, *cf;
 	char path[1024], cookie_err[1200];
 	const char *home, *s;
+	int need_cookie = 0;
 
 	err[0] = '\0';
 	if ((doc = conf_doc_load_string(name, text, len, &cerr)) == NULL) {
@@ -300,27 +325,16 @@ agent_conf_parse(const char *name, const char *text, size_t len, char *err,
 	agent_conf_defaults(c);
 	root = conf_doc_root(doc);
 	conf_apply(doc, root, agent_keys, c);
-	memset(&tp, 0, sizeof(tp));
-	tp.c = c;
-	tp.text = text;
-	tp.len = len;
-	if ((tn = conf_map_get(doc, root, "topologies")) != NULL) {
-		if (tn->type != YAML_MAPPING_NODE ||
-		    tn->data.mapping.pairs.start ==
-		    tn->data.mapping.pairs.top)
-			conf_error(doc, tn, "key 'topologies': expected a "
-			    "mapping of topology names, got %s",
-			    tn->type == YAML_MAPPING_NODE ? "an empty one" :
-			    conf_node_kind(tn));
-		else
-			conf_map_foreach(doc, tn, on_topology, &tp);
-	}
+	if ((tn = conf_map_get(doc, root, "topologies")) != NULL &&
+	    agent_conf_topologies(doc, tn, text, len, c, &need_cookie) ==
+	    CAIRN_ERR_NOMEM)
+		conf_error(doc, NULL, "out of memory");
 	cf = conf_map_get(doc, root, "cookie_file");
 	if (cf != NULL && conf_node_scalar(cf) == NULL)
 		conf_error(doc, cf, "key 'cookie_file': expected a path, got "
 		    "%s", conf_node_kind(cf));
 	if (conf_doc_nerrors(doc) == 0 && c->ac_cookie == NULL &&
-	    (cf != NULL || tp.need_cookie)) {
+	    (cf != NULL || need_cookie)) {
 		if ((s = conf_node_scalar(cf)) == NULL) {
 			home = getenv("HOME");
 			snprintf(path, sizeof(path), "%s/.erlang.cookie",

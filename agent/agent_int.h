@@ -30,5 +30,8 @@ void		 control_free(struct control *);
 void		 control_event(struct control *, const char *json, size_t len);
 /* The state object that opens every watch stream (agent.c). */
 int		 agent_state_json(const struct agent *, struct bytes_w *);
+/* The embedding program's answer to req: 1 if it gave one (agent.c). */
+int		 agent_host_request(struct agent *, const char *req,
+		    struct bytes_w *out);
 
 #endif

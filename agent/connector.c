@@ -9,6 +9,7 @@ static const struct connector_ops *const connector_all[] = {
 	&connector_none,
 	&connector_exec,
 	&connector_erlang,
+	&connector_cairn,
 	NULL,
 };
 

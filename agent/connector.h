@@ -7,6 +7,8 @@
  *	exec	runs configured commands with the node name appended
  *	erlang	clusters stock Erlang/Elixir nodes from outside, through
  *		erl_interface, as a hidden node with the cookie
+ *	cairn	links Cairn broker nodes (PORT2 at the node's epmd, the
+ *		`extra` mark, then the embedding broker's cluster link)
  *
  * Every operation is asynchronous and bounded by its timeout: the done
  * callback fires exactly once, on the loop, unless the operation was
@@ -64,6 +66,7 @@ struct connector_ops {
 extern const struct connector_ops connector_none;
 extern const struct connector_ops connector_exec;
 extern const struct connector_ops connector_erlang;
+extern const struct connector_ops connector_cairn;
 
 /* The connector named name, or NULL. */
 const struct connector_ops *connector_find(const char *name);

@@ -7,6 +7,9 @@
  *	watch\n		the state object, then every event, one per line,
  *			until the client closes
  *
+ * and whatever else the embedding program answers (agent_set_request_
+ * handler: the broker's `cluster ...` requests), one JSON line each.
+ *
  * Output is queued per client and bounded; a watcher that falls more than
  * CONTROL_MAX_QUEUE behind is dropped with one log line, so a stuck
  * client never holds the agent back.
@@ -34,7 +37,8 @@
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
-#define CONTROL_MAX_LINE	64
+/* The longest request: "cluster remove " and a node name (name@host). */
+#define CONTROL_MAX_LINE	1024
 #define CONTROL_MAX_QUEUE	(1024 * 1024)
 #define CONTROL_IDLE_S		10.
 
@@ -137,7 +141,9 @@ control_client_request(struct control_client *c, const char *req)
 		agent_state_json(ctl->agent, &c->out);
 		bytes_put_u8(&c->out, '\n');
 		c->watching = 1;
-	} else {
+	} else if (agent_host_request(ctl->agent, req, &c->out))
+		c->close_when_flushed = 1;
+	else {
 		bytes_put_str(&c->out, "{\"error\":\"unknown request; try "
 		    "members, state or watch\"}\n");
 		c->close_when_flushed = 1;

@@ -18,9 +18,29 @@
 
 #include <stddef.h>
 
+#include <sys/socket.h>
+
 struct conf_key;
 struct ev_loop;
 struct resolv;
+
+/*
+ * The program that embeds the agent, for connectors that join nodes into
+ * it (the broker's cluster for the `cairn` connector).  The agent layer
+ * never sees what is behind arg: the host fills the two calls.
+ */
+struct agent_host {
+	/*
+	 * Starts linking to node, whose cluster port is at addr (borrowed
+	 * for the call).  0 when the link is up or on its way, else a
+	 * CAIRN_ERR_*.
+	 */
+	int	(*ah_connect)(void *arg, const char *node,
+		    const struct sockaddr *addr, socklen_t addrlen);
+	/* 1 while the link to node is up (handshake done), else 0. */
+	int	(*ah_link_up)(void *arg, const char *node);
+	void	*ah_arg;
+};
 
 /*
  * What the agent lends every plug-in, strategies and connectors alike
@@ -31,6 +51,8 @@ struct agent_env {
 	struct resolv	*resolv;	/* may be NULL */
 	const char	*cookie;	/* Erlang cookie, or NULL */
 	const char	*self_name;	/* the agent's own node name (base) */
+	/* The embedding program (cairn-broker); NULL in cairn-agent. */
+	const struct agent_host *host;
 };
 
 struct strat;
