@@ -29,6 +29,8 @@
 #	BENCH_INFLIGHT		broker's QoS 1 in-flight window per client
 #				(default: 20, mosquitto's default)
 #	BENCH_IDLE		idle clients for the memory figure (default: 10000)
+#	MOSQ_NODELAY		1: set_tcp_nodelay true for mosquitto (default: 0,
+#				mosquitto's own default, Nagle on)
 #
 # See bench/README.md for what each row means.
 
@@ -51,6 +53,7 @@ outstanding=${BENCH_OUTSTANDING:-64}
 window=${BENCH_WINDOW:-32}
 inflight=${BENCH_INFLIGHT:-20}
 nidle=${BENCH_IDLE:-10000}
+nodelay=${MOSQ_NODELAY:-0}
 only=
 
 die() {
@@ -190,8 +193,9 @@ wait_ready() {
 
 # The same limits for both, where both have them: no persistence, no
 # $SYS, anonymous clients, mosquitto's default in-flight window, queues
-# the paced load cannot fill, and TCP_NODELAY (cairn-broker and the
-# generator set it; without it mosquitto's latency would be Nagle's).
+# the paced load cannot fill.  mosquitto keeps its own default for
+# TCP_NODELAY (off), as a user runs it: Nagle's coalescing makes its
+# fan-out cheaper per message, at some latency (bench/README.md).
 write_confs() {
 	cat >"$tmp/mosquitto.conf" <<-EOF
 	listener ${PORT[mosquitto]:-0} 127.0.0.1
@@ -199,11 +203,13 @@ write_confs() {
 	persistence false
 	log_dest none
 	sys_interval 0
-	set_tcp_nodelay true
 	max_inflight_messages $inflight
 	max_queued_messages 1000000
 	max_connections -1
 	EOF
+	if [ "$nodelay" = 1 ]; then
+		echo "set_tcp_nodelay true" >>"$tmp/mosquitto.conf"
+	fi
 	cat >"$tmp/cairn.yaml" <<-EOF
 	listen: 127.0.0.1:${PORT[cairn]:-0}
 	allow_anonymous: true
@@ -439,7 +445,8 @@ both=0
 echo
 echo "MQTT side by side: mosquitto $("$mosq" -h 2>/dev/null | sed -n 's/^mosquitto version \([^ ]*\).*/\1/p') vs cairn-broker${only:+ (--only $only)}"
 echo "$(nproc) CPUs; $rounds interleaved runs of ${seconds}s per broker and row, pooled;" \
-    "$outstanding outstanding per stream, QoS 1 window $window, broker in-flight $inflight${pin_broker[*]:+; broker on CPU 0, generator on CPU 1}"
+    "$outstanding outstanding per stream, QoS 1 window $window, broker in-flight $inflight;" \
+    "mosquitto TCP_NODELAY $([ "$nodelay" = 1 ] && echo on || echo "off (its default)")${pin_broker[*]:+; broker on CPU 0, generator on CPU 1}"
 [ "$both" = 1 ] || echo "(one broker only: no ratios)"
 echo
 fmt='%-5s %5s %1s |%8s %8s %6s |%5s %5s |%8s %8s %6s |%7s %7s |%7s %7s %6s |%6s %6s | %s\n'
