@@ -93,6 +93,9 @@ broker_new(struct ev_loop *loop, struct broker_conf *c, char *err,
 	}
 	if (broker_auth_load(b, err, errlen) != 0)
 		goto fail;
+	if (c->bc_cluster &&
+	    (b->b_cluster = cluster_new(b, loop, err, errlen)) == NULL)
+		goto fail;
 	ev_prepare_init(&b->b_prepare_w, NULL);
 	return b;
 fail:
@@ -192,6 +195,9 @@ broker_start(struct broker *b, char *err, size_t errlen)
 		b->b_nlisteners++;
 		log_info("listening on %s", l->bl_addr);
 	}
+	if (b->b_cluster != NULL &&
+	    cluster_start(b->b_cluster, err, errlen) != 0)
+		return -1;
 	ev_prepare_init(&b->b_prepare_w, broker_on_prepare);
 	ev_prepare_start(b->b_loop, &b->b_prepare_w);
 	b->b_started = ev_now(b->b_loop);
@@ -208,6 +214,9 @@ broker_free(struct broker *b)
 
 	if (b == NULL)
 		return;
+	/* First: the cluster unhooks the router before sessions go. */
+	cluster_free(b->b_cluster);
+	b->b_cluster = NULL;
 	sys_stop(b);
 	if (ev_is_active(&b->b_prepare_w))
 		ev_prepare_stop(b->b_loop, &b->b_prepare_w);
@@ -233,6 +242,12 @@ broker_free(struct broker *b)
 		b->b_auth.ba_free(b->b_auth.ba_arg);
 	broker_conf_free(b->b_conf);
 	free(b);
+}
+
+struct cluster *
+broker_cluster(struct broker *b)
+{
+	return b->b_cluster;
 }
 
 void
@@ -314,6 +329,8 @@ broker_publish(struct broker *b, struct bytes_view topic,
 		log_warnx("retained message on %s not kept: %s",
 		    m->m_topic, rc == CAIRN_ERR_LIMIT ?
 		    "max_retained_messages reached" : cairn_strerror(rc));
+	else if (retain)
+		cluster_retained(b->b_cluster, m);
 	/* Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9]. */
 	router_route(b->b_router, m, broker_deliver, b);
 	msg_unref(m);

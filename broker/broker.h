@@ -58,6 +58,12 @@ struct broker	*broker_new(struct ev_loop *loop, struct broker_conf *c,
 void		 broker_set_auth(struct broker *, const struct broker_auth *a);
 /* Binds every listener and starts the timers: 0, or -1 with err set. */
 int		 broker_start(struct broker *, char *err, size_t errlen);
+struct cluster;
+/*
+ * The broker's cluster (broker/cluster.h), or NULL when the config
+ * names no node.  Borrowed; it lives as long as the broker.
+ */
+struct cluster	*broker_cluster(struct broker *);
 /*
  * Closes every connection (no wills: the broker is going away), frees
  * every session, message and the config.  Accepts NULL.

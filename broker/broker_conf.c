@@ -71,6 +71,26 @@ static const struct conf_key broker_keys[] = {
 	  .max = 3600000 },
 	{ .name = "sys_interval", .type = CONF_DURATION,
 	  .offset = RAW(c.bc_sys_interval_ms), .min = 0, .max = 86400000 },
+	{ .name = "node_name", .type = CONF_STRING,
+	  .offset = RAW(c.bc_node_name), .flags = CONF_NONEMPTY },
+	{ .name = "cluster_listen", .type = CONF_HOSTPORT,
+	  .offset = RAW(c.bc_cluster_listen), .min = 0, .max = 65535,
+	  .defport = 0 },
+	{ .name = "cookie", .type = CONF_STRING,
+	  .offset = RAW(c.bc_cookie), .flags = CONF_NONEMPTY },
+	{ .name = "cookie_file", .type = CONF_STRING,
+	  .offset = RAW(c.bc_cookie_file), .flags = CONF_NONEMPTY },
+	{ .name = "peers", .type = CONF_STRLIST, .offset = RAW(c.bc_peers) },
+	{ .name = "tick_interval", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_tick_interval_ms), .min = 10, .max = 600000 },
+	{ .name = "dead_after", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_dead_after_ms), .min = 50, .max = 3600000 },
+	{ .name = "max_frame", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_frame), .min = 1024, .max = 0xffffffffu },
+	{ .name = "max_forward_buffer", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_forward_buffer), .min = 1, .max = 10000000 },
+	{ .name = "max_peers", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_peers), .min = 1, .max = 65535 },
 	{ .name = NULL },
 };
 
@@ -94,6 +114,11 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_max_retained_messages = BROKER_DEFAULT_MAX_RETAINED_MESSAGES;
 	c->bc_connect_timeout_ms = BROKER_DEFAULT_CONNECT_TIMEOUT_MS;
 	c->bc_sys_interval_ms = BROKER_DEFAULT_SYS_INTERVAL_MS;
+	c->bc_tick_interval_ms = BROKER_DEFAULT_TICK_INTERVAL_MS;
+	c->bc_dead_after_ms = BROKER_DEFAULT_DEAD_AFTER_MS;
+	c->bc_max_frame = BROKER_DEFAULT_MAX_FRAME;
+	c->bc_max_forward_buffer = BROKER_DEFAULT_MAX_FORWARD_BUFFER;
+	c->bc_max_peers = BROKER_DEFAULT_MAX_PEERS;
 }
 
 void
@@ -108,6 +133,13 @@ broker_conf_free(struct broker_conf *c)
 	free(c->bc_listen);
 	free(c->bc_password_file);
 	free(c->bc_acl_file);
+	free(c->bc_node_name);
+	free(c->bc_cluster_listen.host);
+	free(c->bc_cookie);
+	free(c->bc_cookie_file);
+	for (i = 0; i < c->bc_peers.n; i++)
+		free(c->bc_peers.v[i]);
+	free(c->bc_peers.v);
 	free(c);
 }
 
@@ -122,6 +154,49 @@ broker_conf_add_listen(struct broker_conf *c, struct conf_hostport *hp)
 	c->bc_listen = n;
 	c->bc_listen[c->bc_nlisten++] = *hp;
 	hp->host = NULL;
+	return 0;
+}
+
+/* The cluster keys: on when any names a node; peers are name@host:port. */
+static int
+broker_conf_check_cluster(struct conf_doc *doc, struct broker_conf *c)
+{
+	const yaml_node_t *root = conf_doc_root(doc);
+	struct conf_hostport hp;
+	const char *at;
+	size_t i;
+	int rc;
+
+	c->bc_cluster = c->bc_node_name != NULL ||
+	    c->bc_cluster_listen.host != NULL || c->bc_peers.n > 0;
+	if (c->bc_node_name != NULL && ((at = strchr(c->bc_node_name,
+	    '@')) == NULL || at == c->bc_node_name || at[1] == '\0' ||
+	    strlen(c->bc_node_name) > 255))
+		conf_error(doc, conf_map_get(doc, root, "node_name"),
+		    "key 'node_name': expected name@host (at most 255 bytes)");
+	for (i = 0; i < c->bc_peers.n; i++) {
+		memset(&hp, 0, sizeof(hp));
+		at = strchr(c->bc_peers.v[i], '@');
+		rc = at == NULL || at == c->bc_peers.v[i] ? CAIRN_ERR_INVAL :
+		    conf_parse_hostport(at + 1, 0, &hp);
+		free(hp.host);
+		if (rc == CAIRN_ERR_NOMEM)
+			return rc;
+		if (rc != 0)
+			conf_error(doc, conf_map_get(doc, root, "peers"),
+			    "key 'peers': item %zu '%s': expected "
+			    "name@host:port", i + 1, c->bc_peers.v[i]);
+	}
+	if (c->bc_cluster && c->bc_cluster_listen.host == NULL &&
+	    (c->bc_cluster_listen.host = strdup(
+	    BROKER_DEFAULT_CLUSTER_LISTEN)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	if (c->bc_dead_after_ms <= c->bc_tick_interval_ms)
+		conf_error(doc, conf_map_get(doc, root, "dead_after"),
+		    "key 'dead_after': must be more than tick_interval");
+	if (c->bc_cluster && c->bc_max_frame < c->bc_max_packet_size + 64)
+		conf_error(doc, conf_map_get(doc, root, "max_frame"),
+		    "key 'max_frame': less than max_packet_size + 64");
 	return 0;
 }
 
@@ -167,6 +242,8 @@ broker_conf_check(struct conf_doc *doc, struct broker_conf_raw *raw)
 		}
 	} else if (c->bc_nlisten == 0 && raw->listeners.n == 0)
 		conf_error(doc, n, "key 'listeners': no address to listen on");
+	if ((rc = broker_conf_check_cluster(doc, c)) != 0)
+		return rc;
 	if (c->bc_max_output_buffer < c->bc_max_packet_size)
 		conf_error(doc, conf_map_get(doc, root, "max_output_buffer") ?
 		    conf_map_get(doc, root, "max_output_buffer") :

@@ -32,6 +32,14 @@
 #define BROKER_DEFAULT_CONNECT_TIMEOUT_MS	10000
 #define BROKER_DEFAULT_SYS_INTERVAL_MS		10000
 
+/* Cluster (broker/CLUSTER.md): off unless node_name, cluster_listen or peers. */
+#define BROKER_DEFAULT_CLUSTER_LISTEN		"127.0.0.1"
+#define BROKER_DEFAULT_TICK_INTERVAL_MS		1000
+#define BROKER_DEFAULT_DEAD_AFTER_MS		5000
+#define BROKER_DEFAULT_MAX_FRAME		(4 * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_FORWARD_BUFFER	10000
+#define BROKER_DEFAULT_MAX_PEERS		64
+
 /* Longest error text broker_conf_load() writes, all lines included. */
 #define BROKER_CONF_ERR_LEN			8192
 
@@ -58,6 +66,18 @@ struct broker_conf {
 	unsigned int		 bc_max_retained_messages;
 	uint64_t		 bc_connect_timeout_ms;
 	uint64_t		 bc_sys_interval_ms;	/* 0: no $SYS */
+	/* Cluster; see conf/broker.yaml. */
+	bool			 bc_cluster;		/* any key below given */
+	char			*bc_node_name;		/* NULL: broker<port>@host */
+	struct conf_hostport	 bc_cluster_listen;	/* port 0: any */
+	char			*bc_cookie;		/* NULL: cookie_file */
+	char			*bc_cookie_file;	/* NULL: ~/.erlang.cookie */
+	struct conf_strlist	 bc_peers;		/* "name@host:port" */
+	uint64_t		 bc_tick_interval_ms;
+	uint64_t		 bc_dead_after_ms;
+	uint64_t		 bc_max_frame;
+	unsigned int		 bc_max_forward_buffer;	/* per peer */
+	unsigned int		 bc_max_peers;
 };
 
 /*

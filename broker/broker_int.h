@@ -10,6 +10,7 @@
  *	send.c			encoders into a client's output buffer
  *	sys.c			$SYS/broker/... statistics
  *	auth.c			password and ACL files behind struct broker_auth
+ *	cluster*.c, link*.c	the cluster (cluster.h, cluster_int.h)
  *
  * Request path: client.c frames and decodes (pure codec) and calls one
  * handle_*(); a handler applies the packet to the session, router or
@@ -29,6 +30,7 @@
 
 #include "broker/broker.h"
 #include "broker/broker_conf.h"
+#include "broker/cluster.h"
 #include "broker/mqtt_codec.h"
 #include "broker/msg.h"
 #include "broker/retain.h"
@@ -111,6 +113,7 @@ struct broker {
 	ev_timer		 b_sys_w;
 	ev_tstamp		 b_started;
 	uint64_t		 b_id_seed;
+	struct cluster		*b_cluster;	/* NULL: no cluster keys */
 };
 
 /* broker.c */

@@ -186,6 +186,11 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 	    "%u, session present %d", c->c_id, c->c_addr,
 	    c->c_level == MQTT_LEVEL_31 ? "3.1" : "3.1.1", p->clean_session,
 	    p->keepalive, present);
+	/* One connection per client id in the cluster; a session may move. */
+	cluster_claim(b->b_cluster, c->c_id, strlen(c->c_id),
+	    !p->clean_session && !present);
+	if (c->c_state != CLIENT_CONNECTED)
+		return;
 	if (send_connack(c, present, MQTT_CONNACK_ACCEPTED) != 0)
 		return;
 	client_keepalive(c);

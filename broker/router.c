@@ -56,6 +56,13 @@ struct router {
 	size_t				 r_nhits;
 	size_t				 r_caphits;
 	int				 r_busy;
+	int				 r_local;	/* skip SUB_REMOTE */
+	struct router_remote		**r_fwd;	/* this route's nodes */
+	size_t				 r_nfwd;
+	size_t				 r_capfwd;
+	router_forward_cb		 r_fwd_cb;
+	router_sub_cb			 r_sub_cb;
+	void				*r_hook_arg;
 };
 
 struct router *
@@ -98,7 +105,68 @@ router_free(struct router *r)
 	}
 	trie_free(r->r_trie);
 	free(r->r_hits);
+	free(r->r_fwd);
 	free(r);
+}
+
+void
+router_set_hooks(struct router *r, router_forward_cb fwd, router_sub_cb sub,
+    void *arg)
+{
+	r->r_fwd_cb = fwd;
+	r->r_sub_cb = sub;
+	r->r_hook_arg = arg;
+}
+
+void
+router_remote_init(struct router_remote *rr)
+{
+	rr->rr_ref.sr_kind = SUB_REMOTE;
+	rr->rr_epoch = 0;
+}
+
+/* The trie's filter for a route: F of $share/G/F, else the filter. */
+static int
+router_route_filter(struct bytes_view filter, struct bytes_view *real)
+{
+	struct bytes_view group;
+	int shared;
+
+	if ((shared = mqtt_topic_share_parse(filter, &group, real)) < 0)
+		return CAIRN_ERR_PROTO;
+	if (!shared)
+		*real = filter;
+	return 0;
+}
+
+int
+router_remote_add(struct router *r, struct bytes_view filter,
+    struct router_remote *rr)
+{
+	struct bytes_view real;
+	int rc;
+
+	if ((rc = router_route_filter(filter, &real)) != 0)
+		return rc;
+	return trie_add(r->r_trie, real, &rr->rr_ref, 0, NULL);
+}
+
+int
+router_remote_del(struct router *r, struct bytes_view filter,
+    struct router_remote *rr)
+{
+	struct bytes_view real;
+
+	if (router_route_filter(filter, &real) != 0)
+		return CAIRN_ERR_NOENT;
+	return trie_remove(r->r_trie, real, &rr->rr_ref);
+}
+
+static void
+router_sub_event(struct router *r, struct bytes_view filter, int delta)
+{
+	if (r->r_sub_cb != NULL)
+		r->r_sub_cb(r->r_hook_arg, filter, delta);
 }
 
 static struct share_group *
@@ -242,8 +310,10 @@ router_subscribe(struct router *r, struct session *s,
 			trie_remove(r->r_trie, filter, &s->s_ref);
 		return rc;
 	}
-	if (added)
+	if (added) {
 		r->r_count++;
+		router_sub_event(r, filter, 1);
+	}
 	if (was_new != NULL)
 		*was_new = added;
 	return 0;
@@ -266,6 +336,7 @@ router_unsubscribe(struct router *r, struct session *s,
 		router_share_del(r, s, key);
 	} else
 		trie_remove(r->r_trie, filter, &s->s_ref);
+	router_sub_event(r, filter, -1);
 	(void)session_sub_del(s, filter);
 	r->r_count--;
 	return 0;
@@ -329,6 +400,8 @@ router_on_match(void *sub, uint8_t opts, const struct trie_node *filter,
 	struct session *s;
 	struct share_group *g;
 	struct share_member *m;
+	struct router_remote *rr, **nf;
+	size_t ncap;
 
 	switch (ref->sr_kind) {
 	case SUB_SESSION:
@@ -351,14 +424,27 @@ router_on_match(void *sub, uint8_t opts, const struct trie_node *filter,
 		(void)router_hit(r, m->sm_session, 1, m->sm_qos);
 		break;
 	case SUB_REMOTE:
-		/* The cluster forwards here, once per node. */
+		rr = container_of(ref, struct router_remote, rr_ref);
+		if (r->r_local || rr->rr_epoch == r->r_epoch)
+			return;
+		if (r->r_nfwd == r->r_capfwd) {
+			ncap = r->r_capfwd == 0 ? ROUTER_HITS_MIN :
+			    r->r_capfwd * 2;
+			if ((nf = reallocarray(r->r_fwd, ncap,
+			    sizeof(*nf))) == NULL)
+				return;
+			r->r_fwd = nf;
+			r->r_capfwd = ncap;
+		}
+		rr->rr_epoch = r->r_epoch;
+		r->r_fwd[r->r_nfwd++] = rr;
 		break;
 	}
 }
 
-size_t
-router_route(struct router *r, struct msg *m, router_deliver_cb deliver,
-    void *arg)
+static size_t
+router_route_one(struct router *r, struct msg *m, int local,
+    router_deliver_cb deliver, void *arg)
 {
 	struct route_hit *h;
 	size_t i, n;
@@ -369,6 +455,8 @@ router_route(struct router *r, struct msg *m, router_deliver_cb deliver,
 	r->r_busy = 1;
 	r->r_epoch++;
 	r->r_nhits = 0;
+	r->r_nfwd = 0;
+	r->r_local = local || r->r_fwd_cb == NULL;
 	trie_match(r->r_trie, msg_topic(m), router_on_match, r);
 	n = r->r_nhits;
 	for (i = 0; i < n; i++) {
@@ -378,9 +466,26 @@ router_route(struct router *r, struct msg *m, router_deliver_cb deliver,
 			qos = m->m_qos;
 		deliver(h->rh_session, m, qos, arg);
 	}
+	for (i = 0; i < r->r_nfwd; i++)
+		r->r_fwd_cb(r->r_fwd[i], m, r->r_hook_arg);
 	r->r_nhits = 0;
+	r->r_nfwd = 0;
 	r->r_busy = 0;
 	return n;
+}
+
+size_t
+router_route(struct router *r, struct msg *m, router_deliver_cb deliver,
+    void *arg)
+{
+	return router_route_one(r, m, 0, deliver, arg);
+}
+
+size_t
+router_route_local(struct router *r, struct msg *m,
+    router_deliver_cb deliver, void *arg)
+{
+	return router_route_one(r, m, 1, deliver, arg);
 }
 
 size_t

@@ -10,8 +10,11 @@
  *                round robin among the members that are online (or, when
  *                none is, the next member, which queues it if its session
  *                is persistent).
- *   SUB_REMOTE   a cluster node (later): router_route() is where it
- *                forwards.
+ *   SUB_REMOTE   a cluster node (struct router_remote, embedded in the
+ *                cluster's peer): router_route() hands the message to the
+ *                forward hook once per matching node, however many of
+ *                its filters match.  router_route_local() skips them:
+ *                a message forwarded by a peer is delivered here only.
  *
  * Overlapping subscriptions (MQTT 3.1.1 section 4.7.2, as mosquitto's
  * default allow_duplicate_messages false): a session whose filters
@@ -44,6 +47,27 @@ struct router;
 typedef void	(*router_deliver_cb)(struct session *s, struct msg *m,
 		    uint8_t qos, void *arg);
 
+/* A cluster node's entry in the trie (SUB_REMOTE); the owner embeds it. */
+struct router_remote {
+	struct sub_ref	rr_ref;		/* router_remote_init() sets the kind */
+	uint64_t	rr_epoch;	/* the router's: one forward per route */
+};
+
+/*
+ * Receives one forward from router_route(): node rr has a route that
+ * matches m.  Borrowed for the call; the same rules as router_deliver_cb.
+ */
+typedef void	(*router_forward_cb)(struct router_remote *rr, struct msg *m,
+		    void *arg);
+/*
+ * Told of every local subscription added (delta 1) or removed (-1),
+ * with its whole filter ($share/... included), borrowed for the call;
+ * the cluster counts them to announce a filter on its first subscriber
+ * and withdraw it on its last.  Must not change the router.
+ */
+typedef void	(*router_sub_cb)(void *arg, struct bytes_view filter,
+		    int delta);
+
 /* An empty router; key: 16 bytes for the trie's hash.  NULL on ENOMEM. */
 struct router	*router_new(const uint8_t key[16]);
 /* Frees the router and its groups, not the sessions.  Accepts NULL. */
@@ -71,6 +95,30 @@ void		 router_unsubscribe_all(struct router *, struct session *s);
  * deliveries.  Not reentrant.
  */
 size_t		 router_route(struct router *, struct msg *m,
+		    router_deliver_cb deliver, void *arg);
+
+/*
+ * Installs the cluster's hooks (either may be NULL; arg borrowed).
+ */
+void		 router_set_hooks(struct router *, router_forward_cb fwd,
+		    router_sub_cb sub, void *arg);
+void		 router_remote_init(struct router_remote *);
+/*
+ * Adds node rr's route for `filter` (a valid filter; for $share/G/F the
+ * trie gets F): 0 (also when it was there), CAIRN_ERR_PROTO,
+ * CAIRN_ERR_LIMIT or CAIRN_ERR_NOMEM.  Borrows filter; rr stays in the
+ * trie until router_remote_del().
+ */
+int		 router_remote_add(struct router *, struct bytes_view filter,
+		    struct router_remote *rr);
+/* Removes that route: 0 or CAIRN_ERR_NOENT. */
+int		 router_remote_del(struct router *, struct bytes_view filter,
+		    struct router_remote *rr);
+/*
+ * As router_route() for local subscribers only: for a message a peer
+ * forwarded, which is never forwarded again.
+ */
+size_t		 router_route_local(struct router *, struct msg *m,
 		    router_deliver_cb deliver, void *arg);
 
 /* Subscriptions held (session filters plus group memberships). */

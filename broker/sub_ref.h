@@ -13,7 +13,7 @@
 enum sub_kind {
 	SUB_SESSION = 1,	/* a local session (struct session) */
 	SUB_SHARED,		/* a $share group (struct share_group) */
-	SUB_REMOTE,		/* a cluster node: not implemented yet */
+	SUB_REMOTE,		/* a cluster node (struct router_remote) */
 };
 
 struct sub_ref {

@@ -1,0 +1,722 @@
+/*
+ * The cluster: peers, their links, the cluster listener, redial with
+ * backoff, membership (join, leave, remove) and `cluster status`.  See
+ * cluster.h and broker/CLUSTER.md; what flows on an UP link is
+ * cluster_sync.c.
+ *
+ * A peer is a node this one knows by name: found by a strategy
+ * (cluster_connect), named in the YAML `peers`, introduced by PEERS, or
+ * met on an inbound link.  It keeps its resend buffer and dedup window
+ * across link flaps; its routes go as soon as its link does.  Two
+ * links to one peer (both sides dialled at once) both finish the
+ * handshake; then the one initiated by the node whose name sorts lower
+ * stays, or, when one node initiated both, the newer one.
+ */
+#include "broker/cluster.h"
+
+#include <sys/types.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "broker/broker_int.h"
+#include "broker/cluster_int.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/sock.h"
+
+#define CLUSTER_BACKLOG		64
+#define CLUSTER_REDIAL_MIN_MS	200
+#define CLUSTER_REDIAL_MAX_MS	10000
+#define CLUSTER_COOKIE_MAX	1024
+
+static void	cluster_on_accept(struct ev_loop *, ev_io *, int);
+static void	peer_on_redial(struct ev_loop *, ev_timer *, int);
+static const char *cluster_lo_hello(void *, struct link *, const char *);
+static void	cluster_lo_up(void *, struct link *);
+static void	cluster_lo_msg(void *, struct link *, const struct link_msg *);
+static void	cluster_lo_drain(void *, struct link *);
+static void	cluster_lo_closed(void *, struct link *);
+
+uint64_t
+cluster_stamp(struct cluster *c)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (now <= c->c_last_stamp)
+		now = c->c_last_stamp + 1;
+	c->c_last_stamp = now;
+	return now;
+}
+
+/*
+ * The cookie: the config's, else the first line of cookie_file or
+ * ~/.erlang.cookie, trimmed, which must be readable by its owner only
+ * (as erl insists).  0, or -1 with err set.
+ */
+static int
+cluster_read_cookie(struct cluster *c, const struct broker_conf *bc,
+    char *err, size_t errlen)
+{
+	char path[1024], buf[CLUSTER_COOKIE_MAX];
+	const char *home;
+	struct stat st;
+	size_t n;
+	FILE *f;
+
+	if (bc->bc_cookie != NULL)
+		return (c->c_cookie = strdup(bc->bc_cookie)) == NULL ? -1 : 0;
+	if (bc->bc_cookie_file != NULL)
+		snprintf(path, sizeof(path), "%s", bc->bc_cookie_file);
+	else {
+		home = getenv("HOME");
+		snprintf(path, sizeof(path), "%s/.erlang.cookie",
+		    home != NULL ? home : "");
+	}
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "cookie file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &st) == -1 || (st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "cookie file %s: must be accessible by "
+		    "its owner only", path);
+		fclose(f);
+		return -1;
+	}
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	n = strcspn(buf, "\r\n");
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	buf[n] = '\0';
+	if (n == 0) {
+		snprintf(err, errlen, "cookie file %s: empty", path);
+		return -1;
+	}
+	if ((c->c_cookie = strdup(buf)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+struct cluster *
+cluster_new(struct broker *b, struct ev_loop *loop, char *err, size_t errlen)
+{
+	const struct broker_conf *bc = b->b_conf;
+	struct cluster *c;
+	uint64_t seed[3];
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->c_broker = b;
+	c->c_loop = loop;
+	c->c_fd = -1;
+	TAILQ_INIT(&c->c_peers);
+	TAILQ_INIT(&c->c_links);
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		seed[0] = seed[1] = seed[2] = (uint64_t)time(NULL);
+	if (ctab_init(&c->c_routes, seed[0]) != 0 ||
+	    ctab_init(&c->c_retained, seed[1]) != 0 ||
+	    ctab_init(&c->c_claims, seed[2]) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (cluster_read_cookie(c, bc, err, errlen) != 0)
+		goto fail;
+	/*
+	 * Forward seqs start at the wall clock in ms << 20, so a restarted
+	 * node starts above what its peers saw from its last run.
+	 */
+	c->c_seq_base = cluster_stamp(c) << 20;
+	c->c_lconf.lc_cookie = bytes_view_of(c->c_cookie,
+	    strlen(c->c_cookie));
+	c->c_lconf.lc_max_frame = (size_t)bc->bc_max_frame;
+	c->c_lconf.lc_tick = (ev_tstamp)bc->bc_tick_interval_ms / 1000.0;
+	c->c_lconf.lc_dead = (ev_tstamp)bc->bc_dead_after_ms / 1000.0;
+	c->c_lconf.lc_soft_out = (size_t)bc->bc_max_frame;
+	c->c_lops.lo_hello = cluster_lo_hello;
+	c->c_lops.lo_up = cluster_lo_up;
+	c->c_lops.lo_msg = cluster_lo_msg;
+	c->c_lops.lo_drain = cluster_lo_drain;
+	c->c_lops.lo_closed = cluster_lo_closed;
+	router_set_hooks(b->b_router, cluster_on_forward, cluster_on_sub, c);
+	return c;
+fail:
+	cluster_free(c);
+	return NULL;
+}
+
+static struct peer *
+peer_new(struct cluster *c, const char *name)
+{
+	struct peer *p;
+
+	if (c->c_npeers >= c->c_broker->b_conf->bc_max_peers)
+		return NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	if ((p->p_name = strdup(name)) == NULL ||
+	    ctab_init(&p->p_routes, c->c_routes.ct_seed ^ 0x5bd1e995u) != 0) {
+		free(p->p_name);
+		free(p);
+		return NULL;
+	}
+	p->p_cluster = c;
+	router_remote_init(&p->p_rr);
+	cluster_fwdq_init(&p->p_fwdq, c->c_broker->b_conf->bc_max_forward_buffer,
+	    c->c_seq_base);
+	backoff_init(&p->p_backoff, CLUSTER_REDIAL_MIN_MS,
+	    CLUSTER_REDIAL_MAX_MS);
+	ev_init(&p->p_redial_w, peer_on_redial);
+	TAILQ_INSERT_TAIL(&c->c_peers, p, p_entry);
+	c->c_npeers++;
+	return p;
+}
+
+/* Forgets p: closes its links, drops its routes and resend buffer. */
+static void
+peer_free(struct cluster *c, struct peer *p)
+{
+	struct link *l, *n;
+
+	ev_timer_stop(c->c_loop, &p->p_redial_w);
+	TAILQ_FOREACH_SAFE(l, &c->c_links, l_entry, n)
+		if (l->l_peer == p)
+			l->l_peer = NULL;
+	if (p->p_link != NULL) {
+		l = p->p_link;
+		p->p_link = NULL;
+		link_close(l, c->c_freeing ? NULL : "peer forgotten");
+	}
+	if (p->p_dial != NULL) {
+		l = p->p_dial;
+		p->p_dial = NULL;
+		link_close(l, NULL);
+	}
+	cluster_peer_routes_clear(p);
+	ctab_fini(&p->p_routes);
+	cluster_fwdq_fini(&p->p_fwdq);
+	TAILQ_REMOVE(&c->c_peers, p, p_entry);
+	c->c_npeers--;
+	free(p->p_name);
+	free(p);
+}
+
+void
+cluster_free(struct cluster *c)
+{
+	struct link *l;
+	struct peer *p;
+
+	if (c == NULL)
+		return;
+	c->c_freeing = 1;
+	if (c->c_broker->b_router != NULL)
+		router_set_hooks(c->c_broker->b_router, NULL, NULL, NULL);
+	while ((p = TAILQ_FIRST(&c->c_peers)) != NULL) {
+		/* No callbacks now: the links go with the cluster. */
+		p->p_link = p->p_dial = NULL;
+		peer_free(c, p);
+	}
+	while ((l = TAILQ_FIRST(&c->c_links)) != NULL) {
+		TAILQ_REMOVE(&c->c_links, l, l_entry);
+		link_destroy(l);
+	}
+	if (c->c_fd != -1) {
+		ev_io_stop(c->c_loop, &c->c_accept_w);
+		close(c->c_fd);
+	}
+	ctab_fini(&c->c_routes);
+	ctab_fini(&c->c_retained);
+	ctab_fini(&c->c_claims);
+	free(c->c_cookie);
+	free(c->c_self);
+	free(c);
+}
+
+const char *
+cluster_node_name(const struct cluster *c)
+{
+	return c != NULL ? c->c_self : NULL;
+}
+
+uint16_t
+cluster_port(const struct cluster *c)
+{
+	return c != NULL ? c->c_port : 0;
+}
+
+void
+cluster_set_link_cb(struct cluster *c, cluster_link_cb cb, void *arg)
+{
+	c->c_link_cb = cb;
+	c->c_link_arg = arg;
+}
+
+void
+cluster_set_resolve_cb(struct cluster *c, cluster_resolve_cb cb, void *arg)
+{
+	c->c_resolve_cb = cb;
+	c->c_resolve_arg = arg;
+}
+
+struct peer *
+cluster_peer_find(struct cluster *c, const char *name)
+{
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &c->c_peers, p_entry)
+		if (strcmp(p->p_name, name) == 0)
+			return p;
+	return NULL;
+}
+
+/* "name@host:port" into name and address; 0 or CAIRN_ERR_INVAL. */
+static int
+cluster_split(const char *spec, char *name, size_t namelen,
+    struct sockaddr_storage *ss, socklen_t *sl)
+{
+	struct conf_hostport hp;
+	const char *at, *colon;
+	size_t n;
+	int rc;
+
+	if ((at = strchr(spec, '@')) == NULL || at == spec ||
+	    (colon = strrchr(at, ':')) == NULL)
+		return CAIRN_ERR_INVAL;
+	n = (size_t)(colon - spec);
+	if (n >= namelen || n > LINK_MAX_NAME)
+		return CAIRN_ERR_INVAL;
+	memset(&hp, 0, sizeof(hp));
+	if ((rc = conf_parse_hostport(at + 1, 0, &hp)) != 0)
+		return rc == CAIRN_ERR_NOMEM ? rc : CAIRN_ERR_INVAL;
+	rc = sock_addr_parse(hp.host, hp.port, ss, sl) == 0 ? 0 :
+	    CAIRN_ERR_INVAL;
+	free(hp.host);
+	memcpy(name, spec, n);
+	name[n] = '\0';
+	return rc;
+}
+
+static void
+cluster_listen(struct cluster *c, int fd, const char *addr)
+{
+	c->c_fd = fd;
+	ev_io_init(&c->c_accept_w, cluster_on_accept, fd, EV_READ);
+	ev_io_start(c->c_loop, &c->c_accept_w);
+	log_info("cluster: node %s listening on %s", c->c_self, addr);
+}
+
+int
+cluster_start(struct cluster *c, char *err, size_t errlen)
+{
+	const struct broker_conf *bc = c->c_broker->b_conf;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char addr[SOCK_NTOP_LEN], host[200], name[LINK_MAX_NAME + 1];
+	size_t i;
+	int fd;
+
+	if (sock_addr_parse(bc->bc_cluster_listen.host,
+	    bc->bc_cluster_listen.port, &ss, &sl) == -1) {
+		snprintf(err, errlen, "cluster_listen %s: not a numeric "
+		    "address", bc->bc_cluster_listen.host);
+		return -1;
+	}
+	if ((fd = sock_listen((struct sockaddr *)&ss, sl, CLUSTER_BACKLOG,
+	    SOCK_F_REUSEADDR | (ss.ss_family == AF_INET6 ?
+	    SOCK_F_V6ONLY : 0))) == -1) {
+		snprintf(err, errlen, "cluster_listen %s: %s",
+		    sock_ntop((struct sockaddr *)&ss, addr, sizeof(addr)),
+		    strerror(errno));
+		return -1;
+	}
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1) {
+		snprintf(err, errlen, "cluster_listen: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	c->c_port = sock_port((struct sockaddr *)&ss);
+	if (bc->bc_node_name != NULL)
+		c->c_self = strdup(bc->bc_node_name);
+	else {
+		/* broker<port>@<short host name>, as CLUSTER.md says. */
+		if (gethostname(host, sizeof(host)) == -1)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		host[strcspn(host, ".")] = '\0';
+		snprintf(name, sizeof(name), "broker%u@%s", c->c_port, host);
+		c->c_self = strdup(name);
+	}
+	if (c->c_self == NULL) {
+		snprintf(err, errlen, "out of memory");
+		close(fd);
+		return -1;
+	}
+	c->c_lconf.lc_self = c->c_self;
+	cluster_listen(c, fd, sock_ntop((struct sockaddr *)&ss, addr,
+	    sizeof(addr)));
+	for (i = 0; i < bc->bc_peers.n; i++) {
+		if (cluster_split(bc->bc_peers.v[i], name, sizeof(name), &ss,
+		    &sl) != 0) {
+			snprintf(err, errlen, "peers: '%s': expected "
+			    "name@address:port", bc->bc_peers.v[i]);
+			return -1;
+		}
+		if (strcmp(name, c->c_self) == 0)
+			continue;	/* one list for every node is fine */
+		(void)cluster_connect(c, name, (struct sockaddr *)&ss, sl);
+	}
+	return 0;
+}
+
+static void
+cluster_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct cluster *c = container_of(w, struct cluster, c_accept_w);
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct link *l;
+	char addr[SOCK_NTOP_LEN];
+	int fd, i;
+
+	for (i = 0; i < 16; i++) {
+		sl = sizeof(ss);
+		fd = accept4(c->c_fd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warn("cluster: accept");
+			return;
+		}
+		/* Handshakes in flight count too: max_peers bounds links. */
+		if (c->c_nlinks >= 2 * (size_t)
+		    c->c_broker->b_conf->bc_max_peers) {
+			log_warnx("cluster: link from %s refused: max_peers "
+			    "%u", sock_ntop((struct sockaddr *)&ss, addr,
+			    sizeof(addr)), c->c_broker->b_conf->bc_max_peers);
+			close(fd);
+			continue;
+		}
+		if ((l = link_new(c->c_loop, &c->c_lconf, &c->c_lops, c, fd,
+		    (struct sockaddr *)&ss, sl)) == NULL) {
+			log_warn("cluster: link from %s",
+			    sock_ntop((struct sockaddr *)&ss, addr,
+			    sizeof(addr)));
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&c->c_links, l, l_entry);
+		c->c_nlinks++;
+	}
+}
+
+static int
+cluster_dial(struct cluster *c, struct peer *p)
+{
+	struct link *l;
+
+	if (p->p_sl == 0 || p->p_link != NULL || p->p_dial != NULL)
+		return 0;
+	if ((l = link_new(c->c_loop, &c->c_lconf, &c->c_lops, c, -1,
+	    (struct sockaddr *)&p->p_ss, p->p_sl)) == NULL) {
+		log_warn("cluster: link to %s", p->p_name);
+		return errno == ENOMEM ? CAIRN_ERR_NOMEM : CAIRN_ERR_IO;
+	}
+	/* The outbound link knows whom it dials before the HELLO. */
+	if ((l->l_name = strdup(p->p_name)) == NULL) {
+		link_destroy(l);
+		return CAIRN_ERR_NOMEM;
+	}
+	l->l_peer = p;
+	p->p_dial = l;
+	TAILQ_INSERT_TAIL(&c->c_links, l, l_entry);
+	c->c_nlinks++;
+	log_debug("cluster: dialling %s at %s", p->p_name, l->l_addr);
+	return 0;
+}
+
+static void
+peer_on_redial(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct peer *p = container_of(w, struct peer, p_redial_w);
+
+	(void)cluster_dial(p->p_cluster, p);
+}
+
+static void
+peer_redial_later(struct cluster *c, struct peer *p)
+{
+	uint32_t rnd;
+
+	if (p->p_sl == 0 || c->c_freeing)
+		return;
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		rnd = (uint32_t)time(NULL);
+	ev_timer_stop(c->c_loop, &p->p_redial_w);
+	ev_timer_set(&p->p_redial_w,
+	    (ev_tstamp)backoff_next(&p->p_backoff, rnd) / 1000.0, 0.);
+	ev_timer_start(c->c_loop, &p->p_redial_w);
+}
+
+int
+cluster_connect(struct cluster *c, const char *node,
+    const struct sockaddr *sa, socklen_t salen)
+{
+	struct peer *p;
+
+	if (c == NULL || c->c_self == NULL)
+		return CAIRN_ERR_INVAL;
+	if (!link_name_valid(bytes_view_of(node, strlen(node))) ||
+	    strchr(node, '@') == NULL || strcmp(node, c->c_self) == 0 ||
+	    salen > sizeof(p->p_ss))
+		return CAIRN_ERR_INVAL;
+	if ((p = cluster_peer_find(c, node)) == NULL) {
+		if (c->c_npeers >= c->c_broker->b_conf->bc_max_peers)
+			return CAIRN_ERR_LIMIT;
+		if ((p = peer_new(c, node)) == NULL)
+			return CAIRN_ERR_NOMEM;
+	}
+	memcpy(&p->p_ss, sa, salen);
+	p->p_sl = salen;
+	if (p->p_link != NULL || p->p_dial != NULL)
+		return 0;
+	ev_timer_stop(c->c_loop, &p->p_redial_w);
+	return cluster_dial(c, p);
+}
+
+int
+cluster_link_up(struct cluster *c, const char *node)
+{
+	struct peer *p;
+
+	if (c == NULL || (p = cluster_peer_find(c, node)) == NULL)
+		return 0;
+	return p->p_link != NULL && p->p_link->l_state == LINK_UP;
+}
+
+int
+cluster_join(struct cluster *c, const char *node)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char name[LINK_MAX_NAME + 1];
+	const char *at;
+
+	if (c == NULL || (at = strchr(node, '@')) == NULL)
+		return CAIRN_ERR_INVAL;
+	if (strchr(at, ':') != NULL) {
+		if (cluster_split(node, name, sizeof(name), &ss, &sl) != 0)
+			return CAIRN_ERR_INVAL;
+		return cluster_connect(c, name, (struct sockaddr *)&ss, sl);
+	}
+	if (c->c_resolve_cb == NULL)
+		return CAIRN_ERR_NOENT;
+	return c->c_resolve_cb(c->c_resolve_arg, node);
+}
+
+size_t
+cluster_leave(struct cluster *c)
+{
+	struct peer *p;
+	size_t n = 0;
+
+	if (c == NULL)
+		return 0;
+	while ((p = TAILQ_FIRST(&c->c_peers)) != NULL) {
+		if (p->p_link != NULL)
+			n++;
+		peer_free(c, p);
+	}
+	log_info("cluster: left the cluster, %zu links closed", n);
+	return n;
+}
+
+int
+cluster_remove(struct cluster *c, const char *node)
+{
+	struct peer *p;
+
+	if (c == NULL || (p = cluster_peer_find(c, node)) == NULL)
+		return CAIRN_ERR_NOENT;
+	log_info("cluster: node %s removed", node);
+	peer_free(c, p);
+	return 0;
+}
+
+void
+cluster_broadcast(struct cluster *c, const struct link_msg *m)
+{
+	struct peer *p, *n;
+
+	TAILQ_FOREACH_SAFE(p, &c->c_peers, p_entry, n)
+		if (p->p_link != NULL)
+			(void)link_send(p->p_link, m);
+}
+
+/* Link callbacks. */
+
+static const char *
+cluster_lo_hello(void *arg, struct link *l, const char *name)
+{
+	struct cluster *c = arg;
+	struct peer *p;
+
+	if (strcmp(name, c->c_self) == 0)
+		return "the peer has this node's name";
+	if (strchr(name, '@') == NULL)
+		return "the peer's name is not name@host";
+	if (l->l_outbound) {
+		p = l->l_peer;
+		if (p == NULL)
+			return "peer forgotten";
+		if (strcmp(p->p_name, name) != 0)
+			return "reached another node than the one dialled";
+		return NULL;
+	}
+	if ((p = cluster_peer_find(c, name)) == NULL &&
+	    (p = peer_new(c, name)) == NULL)
+		return "max_peers reached (or out of memory)";
+	l->l_peer = p;
+	return NULL;
+}
+
+/* The node that initiated l. */
+static const char *
+cluster_initiator(struct cluster *c, const struct link *l)
+{
+	return l->l_outbound ? c->c_self : l->l_name;
+}
+
+static void
+cluster_lo_up(void *arg, struct link *l)
+{
+	struct cluster *c = arg;
+	struct peer *p = l->l_peer;
+	struct link *old;
+	const char *io, *in;
+
+	if (p == NULL) {
+		link_close(l, "peer forgotten");
+		return;
+	}
+	if (p->p_dial == l)
+		p->p_dial = NULL;
+	if ((old = p->p_link) != NULL) {
+		/* Simultaneous connect: the same choice on both sides. */
+		io = cluster_initiator(c, old);
+		in = cluster_initiator(c, l);
+		if (strcmp(io, in) != 0 && strcmp(io, in) < 0) {
+			link_close(l, "duplicate link: keeping the one %s "
+			    "initiated", io);
+			return;
+		}
+		p->p_link = NULL;
+		link_close(old, "duplicate link: keeping the one %s "
+		    "initiated", in);
+	}
+	p->p_link = l;
+	p->p_link_gen++;
+	backoff_reset(&p->p_backoff);
+	ev_timer_stop(c->c_loop, &p->p_redial_w);
+	cluster_sync_up(c, p);
+	if (p->p_link == l && c->c_link_cb != NULL)
+		c->c_link_cb(c->c_link_arg, p->p_name, 1);
+	if (p->p_link == l)
+		cluster_sync_peers_all(c);
+}
+
+static void
+cluster_lo_msg(void *arg, struct link *l, const struct link_msg *m)
+{
+	struct peer *p = l->l_peer;
+
+	if (p == NULL || p->p_link != l)
+		return;		/* a duplicate about to close */
+	cluster_sync_msg(arg, p, m);
+}
+
+static void
+cluster_lo_drain(void *arg, struct link *l)
+{
+	struct peer *p = l->l_peer;
+
+	if (p != NULL && p->p_link == l)
+		cluster_sync_pump(arg, p);
+}
+
+static void
+cluster_lo_closed(void *arg, struct link *l)
+{
+	struct cluster *c = arg;
+	struct peer *p = l->l_peer;
+
+	TAILQ_REMOVE(&c->c_links, l, l_entry);
+	c->c_nlinks--;
+	if (p == NULL)
+		return;
+	if (p->p_dial == l)
+		p->p_dial = NULL;
+	if (p->p_link == l) {
+		p->p_link = NULL;
+		/* A dead node's routes go at once. */
+		cluster_peer_routes_clear(p);
+		if (c->c_link_cb != NULL && !c->c_freeing)
+			c->c_link_cb(c->c_link_arg, p->p_name, 0);
+	}
+	if (p->p_link == NULL && p->p_dial == NULL)
+		peer_redial_later(c, p);
+}
+
+int
+cluster_status_json(struct cluster *c, struct bytes_w *w)
+{
+	struct peer *p;
+	struct link *l;
+	const char *state;
+	int first = 1;
+
+	bytes_put_str(w, "{\"node\":");
+	json_put_str(w, c->c_self != NULL ? c->c_self : "");
+	bytes_printf(w, ",\"port\":%u,\"peers\":[", c->c_port);
+	TAILQ_FOREACH(p, &c->c_peers, p_entry) {
+		l = p->p_link != NULL ? p->p_link : p->p_dial;
+		state = l != NULL ? link_state_name(l) : "down";
+		bytes_put_str(w, first ? "{\"node\":" : ",{\"node\":");
+		first = 0;
+		json_put_str(w, p->p_name);
+		bytes_put_str(w, ",\"state\":");
+		json_put_str(w, state);
+		bytes_put_str(w, ",\"dir\":");
+		json_put_str(w, l == NULL ? "" : l->l_outbound ? "out" : "in");
+		bytes_printf(w, ",\"routes\":%zu,\"forward_pending\":%zu,"
+		    "\"forward_dropped\":%llu,\"addr\":",
+		    p->p_routes.ct_count, p->p_fwdq.cq_n,
+		    (unsigned long long)p->p_dropped);
+		json_put_str(w, l != NULL ? l->l_addr : "");
+		bytes_put_str(w, "}");
+	}
+	bytes_printf(w, "],\"routes_local\":%zu,\"retained_stamps\":%zu,"
+	    "\"claims\":%zu}", c->c_routes.ct_count, c->c_retained.ct_count,
+	    c->c_claims.ct_count);
+	return w->err;
+}

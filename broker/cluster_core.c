@@ -1,0 +1,293 @@
+/*
+ * The cluster's pure parts; see cluster_core.h.  The table hashes with
+ * FNV-1a mixed with a seed, chains, and doubles at load 1.
+ */
+#include "broker/cluster_core.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+
+#define CTAB_MIN	16
+
+static uint64_t
+ctab_hash(const struct ctab *t, struct bytes_view k)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ t->ct_seed;
+	size_t i;
+
+	for (i = 0; i < k.len; i++) {
+		h ^= k.p[i];
+		h *= 0x100000001b3ull;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h;
+}
+
+int
+ctab_init(struct ctab *t, uint64_t seed)
+{
+	memset(t, 0, sizeof(*t));
+	t->ct_seed = seed;
+	if ((t->ct_buckets = calloc(CTAB_MIN, sizeof(*t->ct_buckets))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	t->ct_nbuckets = CTAB_MIN;
+	return 0;
+}
+
+static void
+ctab_ent_free(struct ctab_ent *e)
+{
+	free(e->ce_aux);
+	free(e);
+}
+
+void
+ctab_fini(struct ctab *t)
+{
+	struct ctab_ent *e, *n;
+	size_t i;
+
+	for (i = 0; i < t->ct_nbuckets; i++)
+		for (e = t->ct_buckets[i]; e != NULL; e = n) {
+			n = e->ce_next;
+			ctab_ent_free(e);
+		}
+	free(t->ct_buckets);
+	memset(t, 0, sizeof(*t));
+}
+
+struct ctab_ent *
+ctab_get(const struct ctab *t, struct bytes_view key)
+{
+	struct ctab_ent *e;
+
+	if (t->ct_nbuckets == 0)
+		return NULL;
+	e = t->ct_buckets[ctab_hash(t, key) & (t->ct_nbuckets - 1)];
+	for (; e != NULL; e = e->ce_next)
+		if (e->ce_len == key.len &&
+		    (key.len == 0 || memcmp(e->ce_key, key.p, key.len) == 0))
+			return e;
+	return NULL;
+}
+
+/* Doubles the bucket array; on ENOMEM the table stays as it is. */
+static void
+ctab_grow(struct ctab *t)
+{
+	struct ctab_ent **nb, *e, *n;
+	size_t i, nn = t->ct_nbuckets * 2, h;
+
+	if ((nb = calloc(nn, sizeof(*nb))) == NULL)
+		return;
+	for (i = 0; i < t->ct_nbuckets; i++)
+		for (e = t->ct_buckets[i]; e != NULL; e = n) {
+			n = e->ce_next;
+			h = ctab_hash(t, bytes_view_of(e->ce_key, e->ce_len)) &
+			    (nn - 1);
+			e->ce_next = nb[h];
+			nb[h] = e;
+		}
+	free(t->ct_buckets);
+	t->ct_buckets = nb;
+	t->ct_nbuckets = nn;
+}
+
+struct ctab_ent *
+ctab_put(struct ctab *t, struct bytes_view key, int *made)
+{
+	struct ctab_ent *e;
+	size_t h;
+
+	if ((e = ctab_get(t, key)) != NULL) {
+		if (made != NULL)
+			*made = 0;
+		return e;
+	}
+	if (key.len > SIZE_MAX - sizeof(*e) - 1 ||
+	    (e = calloc(1, sizeof(*e) + key.len + 1)) == NULL)
+		return NULL;
+	if (key.len > 0)
+		memcpy(e->ce_key, key.p, key.len);
+	e->ce_key[key.len] = '\0';
+	e->ce_len = key.len;
+	if (t->ct_count >= t->ct_nbuckets)
+		ctab_grow(t);
+	h = ctab_hash(t, key) & (t->ct_nbuckets - 1);
+	e->ce_next = t->ct_buckets[h];
+	t->ct_buckets[h] = e;
+	t->ct_count++;
+	if (made != NULL)
+		*made = 1;
+	return e;
+}
+
+void
+ctab_del(struct ctab *t, struct ctab_ent *e)
+{
+	struct ctab_ent **pp;
+	size_t h;
+
+	h = ctab_hash(t, bytes_view_of(e->ce_key, e->ce_len)) &
+	    (t->ct_nbuckets - 1);
+	for (pp = &t->ct_buckets[h]; *pp != NULL; pp = &(*pp)->ce_next)
+		if (*pp == e) {
+			*pp = e->ce_next;
+			t->ct_count--;
+			ctab_ent_free(e);
+			return;
+		}
+}
+
+int
+ctab_set_aux(struct ctab_ent *e, const char *s)
+{
+	char *n;
+
+	if ((n = strdup(s)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	free(e->ce_aux);
+	e->ce_aux = n;
+	return 0;
+}
+
+int
+ctab_foreach(struct ctab *t, int (*cb)(struct ctab_ent *, void *), void *arg)
+{
+	struct ctab_ent *e, *n;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < t->ct_nbuckets; i++)
+		for (e = t->ct_buckets[i]; e != NULL; e = n) {
+			n = e->ce_next;
+			if ((rc = cb(e, arg)) != 0)
+				return rc;
+		}
+	return 0;
+}
+
+int
+cluster_route_count(struct ctab *routes, struct bytes_view filter, int delta)
+{
+	struct ctab_ent *e;
+
+	if (delta > 0) {
+		if ((e = ctab_put(routes, filter, NULL)) == NULL)
+			return CAIRN_ERR_NOMEM;
+		return e->ce_num++ == 0 ? 1 : 0;
+	}
+	if ((e = ctab_get(routes, filter)) == NULL)
+		return 0;
+	if (--e->ce_num > 0)
+		return 0;
+	ctab_del(routes, e);
+	return -1;
+}
+
+int
+cluster_dedup_check(struct cluster_dedup *d, uint64_t seq)
+{
+	uint64_t back;
+
+	if (seq == 0)
+		return 0;
+	if (seq > d->cd_high) {
+		back = seq - d->cd_high;
+		/* Slide: the old high becomes bit back - 1. */
+		if (d->cd_high == 0 || back > 64)
+			d->cd_bits = 0;
+		else
+			d->cd_bits = (back == 64 ? 0 : d->cd_bits << back) |
+			    (1ull << (back - 1));
+		d->cd_high = seq;
+		return 1;
+	}
+	if (seq == d->cd_high)
+		return 0;
+	back = d->cd_high - 1 - seq;
+	if (back >= 64)
+		return 0;
+	if (d->cd_bits & (1ull << back))
+		return 0;
+	d->cd_bits |= 1ull << back;
+	return 1;
+}
+
+int
+cluster_lww_wins(uint64_t stamp_a, const char *origin_a, uint64_t stamp_b,
+    const char *origin_b)
+{
+	if (stamp_a != stamp_b)
+		return stamp_a > stamp_b;
+	return strcmp(origin_a, origin_b) > 0;
+}
+
+void
+cluster_fwdq_init(struct cluster_fwdq *q, size_t max, uint64_t first_seq)
+{
+	TAILQ_INIT(&q->cq_list);
+	q->cq_n = 0;
+	q->cq_max = max;
+	q->cq_next_seq = first_seq == 0 ? 1 : first_seq;
+}
+
+void
+cluster_fwdq_fini(struct cluster_fwdq *q)
+{
+	struct cluster_fwd *f;
+
+	while ((f = TAILQ_FIRST(&q->cq_list)) != NULL) {
+		TAILQ_REMOVE(&q->cq_list, f, cf_entry);
+		msg_unref(f->cf_msg);
+		free(f);
+	}
+	q->cq_n = 0;
+}
+
+struct cluster_fwd *
+cluster_fwdq_push(struct cluster_fwdq *q, struct msg *m, uint8_t qos,
+    int *err)
+{
+	struct cluster_fwd *f;
+
+	if (q->cq_n >= q->cq_max) {
+		*err = CAIRN_ERR_LIMIT;
+		return NULL;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		*err = CAIRN_ERR_NOMEM;
+		return NULL;
+	}
+	f->cf_seq = q->cq_next_seq++;
+	f->cf_msg = msg_ref(m);
+	f->cf_qos = qos;
+	TAILQ_INSERT_TAIL(&q->cq_list, f, cf_entry);
+	q->cq_n++;
+	return f;
+}
+
+int
+cluster_fwdq_ack(struct cluster_fwdq *q, uint64_t seq)
+{
+	struct cluster_fwd *f;
+
+	/* Acks come in order: the head, almost always. */
+	TAILQ_FOREACH(f, &q->cq_list, cf_entry) {
+		if (f->cf_seq == seq) {
+			TAILQ_REMOVE(&q->cq_list, f, cf_entry);
+			q->cq_n--;
+			msg_unref(f->cf_msg);
+			free(f);
+			return 0;
+		}
+		if (f->cf_seq > seq)
+			break;
+	}
+	return CAIRN_ERR_NOENT;
+}

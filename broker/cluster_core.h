@@ -1,0 +1,129 @@
+/*
+ * The cluster's pure parts, kept apart from the links so that they can
+ * be tested without sockets (t/unit/broker/check_cluster_core.c):
+ *
+ *   - ctab: a string-keyed hash table (filters, topics, client ids)
+ *     with a number, an owned string and a borrowed pointer per entry:
+ *     route refcounts, a peer's announced filters, retained stamps,
+ *     claims;
+ *   - route refcounts: announce a filter on its first local subscriber,
+ *     withdraw it on its last;
+ *   - the receiver's dedup window for forward sequence numbers;
+ *   - last-writer-wins for retained messages and claims;
+ *   - the sender's bounded resend buffer of QoS 1/2 forwards.
+ *
+ * No I/O, clock, logging or libev.
+ */
+#ifndef CAIRN_BROKER_CLUSTER_CORE_H
+#define CAIRN_BROKER_CLUSTER_CORE_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/msg.h"
+#include "common/bytes.h"
+
+struct ctab_ent {
+	struct ctab_ent	*ce_next;	/* the bucket's chain */
+	uint64_t	 ce_num;	/* a count, a stamp, a mark */
+	char		*ce_aux;	/* owned string (an origin), or NULL */
+	void		*ce_ptr;	/* borrowed */
+	size_t		 ce_len;
+	char		 ce_key[];	/* NUL-terminated */
+};
+
+struct ctab {
+	struct ctab_ent	**ct_buckets;
+	size_t		  ct_nbuckets;	/* a power of two */
+	size_t		  ct_count;
+	uint64_t	  ct_seed;
+};
+
+/* An empty table; 0 or CAIRN_ERR_NOMEM.  Free with ctab_fini(). */
+int		 ctab_init(struct ctab *, uint64_t seed);
+void		 ctab_fini(struct ctab *);
+struct ctab_ent	*ctab_get(const struct ctab *, struct bytes_view key);
+/*
+ * The entry for key, made (num 0, no aux, no ptr) if missing; *made
+ * (if not NULL) says which.  Borrows key (copied).  NULL on ENOMEM.
+ */
+struct ctab_ent	*ctab_put(struct ctab *, struct bytes_view key, int *made);
+/* Removes and frees e (an entry of this table). */
+void		 ctab_del(struct ctab *, struct ctab_ent *e);
+/* Replaces e's aux with a copy of s; 0 or CAIRN_ERR_NOMEM. */
+int		 ctab_set_aux(struct ctab_ent *e, const char *s);
+/*
+ * Calls cb for each entry; cb may ctab_del() the entry it is given,
+ * nothing else.  Stops at cb's first nonzero return and returns it.
+ */
+int		 ctab_foreach(struct ctab *, int (*cb)(struct ctab_ent *,
+		    void *), void *arg);
+
+/*
+ * A local subscription to filter came (delta 1) or went (-1).  Returns
+ * 1 when the filter must be announced (its first subscriber), -1 when
+ * withdrawn (its last), 0 otherwise, or CAIRN_ERR_NOMEM (nothing
+ * changed).  A removal of an unknown filter is 0.
+ */
+int		 cluster_route_count(struct ctab *routes,
+		    struct bytes_view filter, int delta);
+
+/*
+ * Forward sequence numbers seen from one peer: the highest and a
+ * window of the 64 below it.
+ */
+struct cluster_dedup {
+	uint64_t	cd_high;	/* 0: none yet */
+	uint64_t	cd_bits;	/* bit i: cd_high - 1 - i seen */
+};
+
+/*
+ * 1 if seq is new (and records it), 0 if it was seen or is older than
+ * the window (treated as seen: the sender resends in order, so a seq
+ * that far behind was delivered).  Sequence numbers start at 1.
+ */
+int		 cluster_dedup_check(struct cluster_dedup *, uint64_t seq);
+
+/*
+ * 1 if the write (stamp_a, origin_a) wins over (stamp_b, origin_b):
+ * a later stamp, or the same stamp and a greater origin name (bytewise),
+ * so every node picks the same one.  Also the rule for claims: the
+ * newest connection wins.
+ */
+int		 cluster_lww_wins(uint64_t stamp_a, const char *origin_a,
+		    uint64_t stamp_b, const char *origin_b);
+
+/* One QoS 1/2 forward waiting for its FORWARD_ACK. */
+struct cluster_fwd {
+	TAILQ_ENTRY(cluster_fwd) cf_entry;
+	uint64_t	 cf_seq;
+	struct msg	*cf_msg;	/* one reference, owned */
+	uint8_t		 cf_qos;
+	uint64_t	 cf_sent_gen;	/* link generation it went out on */
+};
+TAILQ_HEAD(cluster_fwdq_head, cluster_fwd);
+
+/* The resend buffer of one peer, in seq order, at most cq_max entries. */
+struct cluster_fwdq {
+	struct cluster_fwdq_head cq_list;
+	size_t		 cq_n;
+	size_t		 cq_max;
+	uint64_t	 cq_next_seq;
+};
+
+void		 cluster_fwdq_init(struct cluster_fwdq *, size_t max,
+		    uint64_t first_seq);
+/* Drops every entry's message reference. */
+void		 cluster_fwdq_fini(struct cluster_fwdq *);
+/*
+ * Appends m (taking a reference) with the next seq; returns the entry,
+ * or NULL when full (CAIRN_ERR_LIMIT in *err) or out of memory.
+ */
+struct cluster_fwd *cluster_fwdq_push(struct cluster_fwdq *, struct msg *m,
+		    uint8_t qos, int *err);
+/* FORWARD_ACK seq: frees that entry; 0 or CAIRN_ERR_NOENT. */
+int		 cluster_fwdq_ack(struct cluster_fwdq *, uint64_t seq);
+
+#endif

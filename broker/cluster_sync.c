@@ -1,0 +1,701 @@
+/*
+ * What flows on an UP link (CLUSTER.md): the snapshot sent when a link
+ * comes up (ROUTES_BEGIN, ROUTE_ADD*, ROUTES_END, RETAIN*, CLAIM*,
+ * PEERS), route increments, forwards with their acks and resends,
+ * retained replication, client-id claims and session moves.
+ *
+ * Each handler decodes nothing (link.c did), applies the frame to the
+ * router, retained store, sessions or the cluster's tables, and sends
+ * what it owes.  A peer's bad data (a filter the trie refuses) costs
+ * that item only, with a debug line.
+ */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker_int.h"
+#include "broker/cluster_int.h"
+#include "broker/mqtt_topic.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/sock.h"
+
+static void
+msg_init(struct link_msg *m, enum link_type type)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+}
+
+static struct bytes_view
+view_str(const char *s)
+{
+	return bytes_view_of(s, strlen(s));
+}
+
+/* --- Routes ----------------------------------------------------------- */
+
+void
+cluster_on_sub(void *arg, struct bytes_view filter, int delta)
+{
+	struct cluster *c = arg;
+	struct link_msg m;
+	int rc;
+
+	if ((rc = cluster_route_count(&c->c_routes, filter, delta)) == 0)
+		return;
+	if (rc == CAIRN_ERR_NOMEM) {
+		log_warnx("cluster: route %.*s not announced: out of memory",
+		    (int)filter.len, (const char *)filter.p);
+		return;
+	}
+	msg_init(&m, rc > 0 ? LINK_ROUTE_ADD : LINK_ROUTE_DEL);
+	m.u.filter = filter;
+	cluster_broadcast(c, &m);
+}
+
+static int
+route_clear_one(struct ctab_ent *e, void *arg)
+{
+	struct peer *p = arg;
+	struct cluster *c = p->p_cluster;
+
+	(void)router_remote_del(c->c_broker->b_router,
+	    bytes_view_of(e->ce_key, e->ce_len), &p->p_rr);
+	ctab_del(&p->p_routes, e);
+	return 0;
+}
+
+void
+cluster_peer_routes_clear(struct peer *p)
+{
+	(void)ctab_foreach(&p->p_routes, route_clear_one, p);
+}
+
+static void
+route_add(struct cluster *c, struct peer *p, struct bytes_view f)
+{
+	struct ctab_ent *e;
+	int made, rc;
+
+	if ((e = ctab_put(&p->p_routes, f, &made)) == NULL) {
+		log_warnx("cluster: route %.*s of %s: out of memory",
+		    (int)f.len, (const char *)f.p, p->p_name);
+		return;
+	}
+	e->ce_num = p->p_snap;
+	if (!made)
+		return;
+	if ((rc = router_remote_add(c->c_broker->b_router, f,
+	    &p->p_rr)) != 0) {
+		log_debug("cluster: route %.*s of %s refused: %s", (int)f.len,
+		    (const char *)f.p, p->p_name, cairn_strerror(rc));
+		ctab_del(&p->p_routes, e);
+	}
+}
+
+static void
+route_del(struct cluster *c, struct peer *p, struct bytes_view f)
+{
+	struct ctab_ent *e;
+
+	if ((e = ctab_get(&p->p_routes, f)) == NULL)
+		return;
+	(void)router_remote_del(c->c_broker->b_router, f, &p->p_rr);
+	ctab_del(&p->p_routes, e);
+}
+
+/* ROUTES_END: what the snapshot did not name is gone. */
+static int
+route_reconcile_one(struct ctab_ent *e, void *arg)
+{
+	struct peer *p = arg;
+
+	if (e->ce_num != p->p_snap)
+		(void)route_clear_one(e, p);
+	return 0;
+}
+
+static int
+route_send_one(struct ctab_ent *e, void *arg)
+{
+	struct link *l = arg;
+	struct link_msg m;
+
+	msg_init(&m, LINK_ROUTE_ADD);
+	m.u.filter = bytes_view_of(e->ce_key, e->ce_len);
+	return link_send(l, &m) == CAIRN_ERR_CLOSED ? 1 : 0;
+}
+
+/* --- Retained ------------------------------------------------------- */
+
+static int
+retain_send(struct cluster *c, struct link *l, const struct msg *msg,
+    uint64_t stamp, const char *origin)
+{
+	struct link_msg m;
+
+	msg_init(&m, LINK_RETAIN);
+	m.u.ret.stamp = stamp;
+	m.u.ret.origin = view_str(origin);
+	m.u.ret.topic = msg_topic(msg);
+	m.u.ret.qos = msg->m_qos;
+	m.u.ret.payload = msg_payload(msg);
+	return link_send(l, &m);
+}
+
+struct retain_walk {
+	struct cluster	*c;
+	struct link	*l;
+};
+
+static void
+retain_send_one(struct msg *msg, void *arg)
+{
+	struct retain_walk *rw = arg;
+	struct ctab_ent *e;
+
+	if (rw->l->l_state != LINK_UP)
+		return;
+	e = ctab_get(&rw->c->c_retained, msg_topic(msg));
+	(void)retain_send(rw->c, rw->l, msg, e != NULL ? e->ce_num : 0,
+	    e != NULL && e->ce_aux != NULL ? e->ce_aux : rw->c->c_self);
+}
+
+/* Records (stamp, origin) for topic; 0 or CAIRN_ERR_NOMEM. */
+static int
+retain_stamp(struct cluster *c, struct bytes_view topic, uint64_t stamp,
+    const char *origin)
+{
+	struct ctab_ent *e;
+
+	if ((e = ctab_put(&c->c_retained, topic, NULL)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	e->ce_num = stamp;
+	return ctab_set_aux(e, origin);
+}
+
+void
+cluster_retained(struct cluster *c, const struct msg *msg)
+{
+	struct peer *p;
+	uint64_t stamp;
+
+	/* $SYS and other $ topics are this node's own. */
+	if (c == NULL || c->c_self == NULL || msg->m_topic_len == 0 ||
+	    msg->m_topic[0] == '$')
+		return;
+	stamp = cluster_stamp(c);
+	if (retain_stamp(c, msg_topic(msg), stamp, c->c_self) != 0)
+		log_warnx("cluster: retained %s: out of memory for its "
+		    "stamp", msg->m_topic);
+	TAILQ_FOREACH(p, &c->c_peers, p_entry)
+		if (p->p_link != NULL)
+			(void)retain_send(c, p->p_link, msg, stamp, c->c_self);
+}
+
+static void
+retain_recv(struct cluster *c, struct peer *p, const struct link_retain *r)
+{
+	struct broker *b = c->c_broker;
+	struct ctab_ent *e;
+	struct msg *msg;
+	char origin[LINK_MAX_NAME + 1];
+	int rc;
+
+	memcpy(origin, r->origin.p, r->origin.len);
+	origin[r->origin.len] = '\0';
+	if (r->topic.p[0] == '$')
+		return;
+	if ((e = ctab_get(&c->c_retained, r->topic)) != NULL &&
+	    !cluster_lww_wins(r->stamp, origin, e->ce_num,
+	    e->ce_aux != NULL ? e->ce_aux : ""))
+		return;		/* ours is newer, or the same write */
+	if ((msg = msg_new(r->topic, r->payload, r->qos, 1)) == NULL ||
+	    retain_stamp(c, r->topic, r->stamp, origin) != 0) {
+		msg_unref(msg);
+		log_warnx("cluster: retained message from %s: out of memory",
+		    p->p_name);
+		return;
+	}
+	if ((rc = retain_set(b->b_retain, msg)) != 0)
+		log_warnx("cluster: retained message on %s from %s not kept: "
+		    "%s", msg->m_topic, p->p_name, rc == CAIRN_ERR_LIMIT ?
+		    "max_retained_messages reached" : cairn_strerror(rc));
+	msg_unref(msg);
+}
+
+/* --- Claims and sessions ---------------------------------------------- */
+
+static int
+claim_send(struct link *l, struct bytes_view id, uint64_t stamp,
+    const char *node)
+{
+	struct link_msg m;
+
+	msg_init(&m, LINK_CLAIM);
+	m.u.claim.id = id;
+	m.u.claim.stamp = stamp;
+	m.u.claim.node = view_str(node);
+	return link_send(l, &m);
+}
+
+void
+cluster_claim(struct cluster *c, const char *id, size_t len, int persistent)
+{
+	struct ctab_ent *e;
+	struct link_msg m;
+	struct peer *p;
+	uint64_t stamp;
+
+	if (c == NULL || c->c_self == NULL ||
+	    !link_name_valid(bytes_view_of(id, len)))
+		return;
+	stamp = cluster_stamp(c);
+	if ((e = ctab_put(&c->c_claims, bytes_view_of(id, len), NULL)) ==
+	    NULL || ctab_set_aux(e, c->c_self) != 0) {
+		log_warnx("cluster: client %s: claim not kept: out of memory",
+		    id);
+		return;
+	}
+	e->ce_num = stamp;
+	TAILQ_FOREACH(p, &c->c_peers, p_entry)
+		if (p->p_link != NULL)
+			(void)claim_send(p->p_link, bytes_view_of(id, len),
+			    stamp, c->c_self);
+	if (!persistent)
+		return;
+	msg_init(&m, LINK_SESSION_TAKE);
+	m.u.take_id = bytes_view_of(id, len);
+	cluster_broadcast(c, &m);
+}
+
+static void
+claim_recv(struct cluster *c, struct peer *p, const struct link_claim *cl)
+{
+	struct broker *b = c->c_broker;
+	struct ctab_ent *e;
+	struct session *s;
+	char node[LINK_MAX_NAME + 1];
+
+	memcpy(node, cl->node.p, cl->node.len);
+	node[cl->node.len] = '\0';
+	if (strcmp(node, c->c_self) == 0)
+		return;		/* ours, echoed by a snapshot */
+	if ((e = ctab_get(&c->c_claims, cl->id)) != NULL &&
+	    !cluster_lww_wins(cl->stamp, node, e->ce_num,
+	    e->ce_aux != NULL ? e->ce_aux : ""))
+		return;		/* an older connection: ours stays */
+	if (e == NULL && (e = ctab_put(&c->c_claims, cl->id, NULL)) == NULL)
+		return;
+	e->ce_num = cl->stamp;
+	(void)ctab_set_aux(e, node);
+	s = session_table_find(b->b_sessions, (const char *)cl->id.p,
+	    cl->id.len);
+	if (s != NULL && s->s_client != NULL)
+		client_close(s->s_client, 1, "taken over by a connection on "
+		    "node %s", node);
+}
+
+struct claim_walk {
+	struct cluster	*c;
+	struct link	*l;
+};
+
+static int
+claim_send_one(struct ctab_ent *e, void *arg)
+{
+	struct claim_walk *cw = arg;
+	struct cluster *c = cw->c;
+	struct session *s;
+
+	if (e->ce_aux == NULL || strcmp(e->ce_aux, c->c_self) != 0)
+		return 0;
+	/* Only clients still connected here; the others are pruned. */
+	s = session_table_find(c->c_broker->b_sessions, e->ce_key, e->ce_len);
+	if (s == NULL || s->s_client == NULL) {
+		ctab_del(&c->c_claims, e);
+		return 0;
+	}
+	return claim_send(cw->l, bytes_view_of(e->ce_key, e->ce_len),
+	    e->ce_num, c->c_self) == CAIRN_ERR_CLOSED ? 1 : 0;
+}
+
+/*
+ * SESSION_TAKE: the client is on p now.  A persistent session here goes
+ * there, subscriptions and queue, in one SESSION_DATA frame.
+ */
+static void
+session_take(struct cluster *c, struct peer *p, struct bytes_view id)
+{
+	struct broker *b = c->c_broker;
+	struct session *s;
+	struct session_sub *sub;
+	struct session_out *o;
+	struct bytes_w subs, msgs;
+	struct link_msg m;
+	size_t room = c->c_lconf.lc_max_frame - CLUSTER_FRAME_SLACK, lost = 0;
+	uint32_t nsubs = 0, nmsgs = 0;
+	struct session_outq *queues[2];
+	int i;
+
+	s = session_table_find(b->b_sessions, (const char *)id.p, id.len);
+	if (s == NULL || s->s_clean)
+		return;
+	if (s->s_client != NULL)
+		client_close(s->s_client, 1, "session moved to node %s",
+		    p->p_name);
+	if ((s = session_table_find(b->b_sessions, (const char *)id.p,
+	    id.len)) == NULL)
+		return;
+	bytes_w_init(&subs, room);
+	bytes_w_init(&msgs, room);
+	TAILQ_FOREACH(sub, &s->s_subs, ss_entry)
+		if (link_put_session_sub(&subs, bytes_view_of(sub->ss_filter,
+		    sub->ss_len), sub->ss_qos) == 0)
+			nsubs++;
+	/* In flight first (they were sent first), then the queue. */
+	queues[0] = &s->s_inflight;
+	queues[1] = &s->s_queue;
+	for (i = 0; i < 2; i++)
+		TAILQ_FOREACH(o, queues[i], so_entry) {
+			if (subs.len + msgs.len + msg_bytes(o->so_msg) + 16 >
+			    room || link_put_session_msg(&msgs, o->so_qos,
+			    msg_topic(o->so_msg), msg_payload(o->so_msg)) != 0) {
+				lost++;
+				continue;
+			}
+			nmsgs++;
+		}
+	msg_init(&m, LINK_SESSION_DATA);
+	m.u.sess.id = id;
+	m.u.sess.nsubs = nsubs;
+	m.u.sess.subs = bytes_view_of(subs.buf, subs.len);
+	m.u.sess.nmsgs = nmsgs;
+	m.u.sess.msgs = bytes_view_of(msgs.buf, msgs.len);
+	if (subs.err != 0 || link_send(p->p_link, &m) != 0)
+		log_warnx("client %s: session not moved to %s: it does not "
+		    "fit max_frame", s->s_id, p->p_name);
+	else
+		log_info("client %s: session moved to node %s (%u "
+		    "subscriptions, %u messages%s)", s->s_id, p->p_name,
+		    nsubs, nmsgs, lost > 0 ? ", some lost at max_frame" : "");
+	bytes_w_fini(&subs);
+	bytes_w_fini(&msgs);
+	broker_session_drop(b, s);
+}
+
+/* SESSION_DATA: merge a moved session into the local one of that id. */
+static void
+session_data(struct cluster *c, struct peer *p, const struct link_session *d)
+{
+	struct broker *b = c->c_broker;
+	struct bytes_view list, filter, topic, payload;
+	struct session *s;
+	struct msg *msg;
+	uint8_t qos;
+
+	s = session_table_find(b->b_sessions, (const char *)d->id.p,
+	    d->id.len);
+	if (s == NULL || s->s_clean) {
+		log_info("client %.*s: session from %s dropped: no "
+		    "persistent session here now", (int)d->id.len,
+		    (const char *)d->id.p, p->p_name);
+		return;
+	}
+	list = d->subs;
+	while (link_session_sub_next(&list, &filter, &qos))
+		if (session_sub_find(s, filter) == NULL &&
+		    s->s_nsubs < b->b_conf->bc_max_subscriptions)
+			(void)router_subscribe(b->b_router, s, filter, qos,
+			    NULL);
+	list = d->msgs;
+	while (link_session_msg_next(&list, &qos, &topic, &payload)) {
+		if ((msg = msg_new(topic, payload, qos, 0)) == NULL)
+			break;
+		broker_deliver(s, msg, qos, b);
+		msg_unref(msg);
+	}
+	log_info("client %s: session taken from node %s (%u subscriptions, "
+	    "%u messages)", s->s_id, p->p_name, d->nsubs, d->nmsgs);
+}
+
+/* --- Forwards ----------------------------------------------------------- */
+
+static int
+forward_send(struct link *l, uint64_t seq, const struct msg *msg,
+    uint8_t qos)
+{
+	struct link_msg m;
+
+	msg_init(&m, LINK_FORWARD);
+	m.u.fwd.seq = seq;
+	m.u.fwd.qos = qos;
+	m.u.fwd.retain = msg->m_retain ? 1 : 0;
+	m.u.fwd.topic = msg_topic(msg);
+	m.u.fwd.payload = msg_payload(msg);
+	return link_send(l, &m);
+}
+
+static void
+forward_dropped(struct peer *p, const char *why)
+{
+	p->p_dropped++;
+	if (!p->p_drop_logged) {
+		log_warnx("cluster: forwards to %s dropped: %s", p->p_name,
+		    why);
+		p->p_drop_logged = 1;
+	}
+}
+
+void
+cluster_sync_pump(struct cluster *c, struct peer *p)
+{
+	struct cluster_fwd *f;
+
+	TAILQ_FOREACH(f, &p->p_fwdq.cq_list, cf_entry) {
+		if (p->p_link == NULL || !link_writable(p->p_link))
+			return;
+		if (f->cf_sent_gen == p->p_link_gen)
+			continue;
+		if (forward_send(p->p_link, f->cf_seq, f->cf_msg,
+		    f->cf_qos) != 0)
+			return;
+		f->cf_sent_gen = p->p_link_gen;
+	}
+}
+
+void
+cluster_on_forward(struct router_remote *rr, struct msg *msg, void *arg)
+{
+	struct cluster *c = arg;
+	struct peer *p = container_of(rr, struct peer, p_rr);
+	int err;
+
+	if (msg->m_qos == 0) {
+		/* At most once: a link that cannot take it loses it. */
+		if (p->p_link == NULL || !link_writable(p->p_link))
+			forward_dropped(p, "QoS 0 and the link is down or full");
+		else if (forward_send(p->p_link, 0, msg, 0) == 0)
+			p->p_drop_logged = 0;
+		return;
+	}
+	if (cluster_fwdq_push(&p->p_fwdq, msg, msg->m_qos, &err) == NULL) {
+		forward_dropped(p, err == CAIRN_ERR_LIMIT ?
+		    "max_forward_buffer reached" : "out of memory");
+		return;
+	}
+	p->p_drop_logged = 0;
+	cluster_sync_pump(c, p);
+}
+
+static void
+forward_recv(struct cluster *c, struct peer *p, const struct link_forward *f)
+{
+	struct broker *b = c->c_broker;
+	struct link_msg m;
+	struct msg *msg;
+
+	if (f->seq != 0) {
+		/* Acked even when seen: the first ack may have been lost. */
+		msg_init(&m, LINK_FORWARD_ACK);
+		m.u.ack_seq = f->seq;
+		if (link_send(p->p_link, &m) == CAIRN_ERR_CLOSED)
+			return;
+		if (!cluster_dedup_check(&p->p_dedup, f->seq))
+			return;
+	}
+	if ((msg = msg_new(f->topic, f->payload, f->qos, f->retain)) == NULL) {
+		log_warnx("cluster: forward from %s dropped: out of memory",
+		    p->p_name);
+		return;
+	}
+	b->b_stats.bs_pub_received++;
+	/* Matched here only: a forwarded message never goes on. */
+	(void)router_route_local(b->b_router, msg, broker_deliver, b);
+	msg_unref(msg);
+}
+
+/* --- PEERS ------------------------------------------------------------ */
+
+/* "name" or "name addr:port": what this node knows of where n listens. */
+static int
+peers_put(struct bytes_w *w, const char *name, const struct sockaddr *sa)
+{
+	char buf[LINK_MAX_NAME + 1], addr[SOCK_NTOP_LEN];
+
+	if (sa == NULL)
+		snprintf(buf, sizeof(buf), "%s", name);
+	else if ((size_t)snprintf(buf, sizeof(buf), "%s %s", name,
+	    sock_ntop(sa, addr, sizeof(addr))) >= sizeof(buf))
+		snprintf(buf, sizeof(buf), "%s", name);
+	return link_put_peer(w, view_str(buf));
+}
+
+static void
+peers_send(struct cluster *c, struct peer *to)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct bytes_w w;
+	struct link_msg m;
+	struct peer *p;
+	uint16_t n = 0;
+
+	bytes_w_init(&w, c->c_lconf.lc_max_frame - CLUSTER_FRAME_SLACK);
+	/* This node first, at the address its peer reached it on. */
+	if (getsockname(to->p_link->l_fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&ss)->sin_port =
+			    htons(c->c_port);
+		else if (ss.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&ss)->sin6_port =
+			    htons(c->c_port);
+		if (peers_put(&w, c->c_self, (struct sockaddr *)&ss) == 0)
+			n++;
+	}
+	TAILQ_FOREACH(p, &c->c_peers, p_entry) {
+		if (p == to || p->p_link == NULL || n == UINT16_MAX)
+			continue;
+		if (peers_put(&w, p->p_name, p->p_sl > 0 ?
+		    (struct sockaddr *)&p->p_ss : NULL) == 0)
+			n++;
+	}
+	msg_init(&m, LINK_PEERS);
+	m.u.peers.n = n;
+	m.u.peers.names = bytes_view_of(w.buf, w.len);
+	if (w.err == 0)
+		(void)link_send(to->p_link, &m);
+	bytes_w_fini(&w);
+}
+
+void
+cluster_sync_peers_all(struct cluster *c)
+{
+	struct peer *p, *n;
+
+	TAILQ_FOREACH_SAFE(p, &c->c_peers, p_entry, n)
+		if (p->p_link != NULL)
+			peers_send(c, p);
+}
+
+static void
+peers_recv(struct cluster *c, struct peer *from, const struct link_peers *pl)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct bytes_view list = pl->names, v;
+	struct peer *p;
+	char buf[LINK_MAX_NAME + 1], *sp, *colon;
+	struct conf_hostport hp;
+
+	while (link_peers_next(&list, &v)) {
+		memcpy(buf, v.p, v.len);
+		buf[v.len] = '\0';
+		sl = 0;
+		if ((sp = strchr(buf, ' ')) != NULL) {
+			*sp++ = '\0';
+			memset(&hp, 0, sizeof(hp));
+			if ((colon = strrchr(sp, ':')) != NULL &&
+			    conf_parse_hostport(sp, 0, &hp) == 0 &&
+			    sock_addr_parse(hp.host, hp.port, &ss, &sl) != 0)
+				sl = 0;
+			free(hp.host);
+		}
+		if (strcmp(buf, c->c_self) == 0 || strchr(buf, '@') == NULL)
+			continue;
+		p = cluster_peer_find(c, buf);
+		/* The sender's own entry tells where to redial it. */
+		if (p == from && sl > 0 && from->p_sl == 0) {
+			memcpy(&from->p_ss, &ss, sl);
+			from->p_sl = sl;
+		}
+		if (p != NULL && (p->p_link != NULL || p->p_dial != NULL))
+			continue;
+		if (sl > 0)
+			(void)cluster_connect(c, buf, (struct sockaddr *)&ss,
+			    sl);
+		else if (c->c_resolve_cb != NULL)
+			(void)c->c_resolve_cb(c->c_resolve_arg, buf);
+	}
+}
+
+/* --- The snapshot and the dispatch ------------------------------------- */
+
+void
+cluster_sync_up(struct cluster *c, struct peer *p)
+{
+	struct link *l = p->p_link;
+	struct retain_walk rw;
+	struct claim_walk cw;
+	struct link_msg m;
+
+	msg_init(&m, LINK_ROUTES_BEGIN);
+	if (link_send(l, &m) != 0)
+		return;
+	if (ctab_foreach(&c->c_routes, route_send_one, l) != 0)
+		return;
+	msg_init(&m, LINK_ROUTES_END);
+	if (link_send(l, &m) != 0)
+		return;
+	rw.c = c;
+	rw.l = l;
+	(void)retain_match(c->c_broker->b_retain, bytes_view_of("#", 1),
+	    retain_send_one, &rw);
+	if (l->l_state != LINK_UP)
+		return;
+	cw.c = c;
+	cw.l = l;
+	if (ctab_foreach(&c->c_claims, claim_send_one, &cw) != 0)
+		return;
+	/* What was not acknowledged on the last link goes again. */
+	cluster_sync_pump(c, p);
+}
+
+void
+cluster_sync_msg(struct cluster *c, struct peer *p, const struct link_msg *m)
+{
+	switch (m->type) {
+	case LINK_ROUTES_BEGIN:
+		p->p_snap++;
+		break;
+	case LINK_ROUTES_END:
+		(void)ctab_foreach(&p->p_routes, route_reconcile_one, p);
+		break;
+	case LINK_ROUTE_ADD:
+		route_add(c, p, m->u.filter);
+		break;
+	case LINK_ROUTE_DEL:
+		route_del(c, p, m->u.filter);
+		break;
+	case LINK_FORWARD:
+		forward_recv(c, p, &m->u.fwd);
+		break;
+	case LINK_FORWARD_ACK:
+		if (cluster_fwdq_ack(&p->p_fwdq, m->u.ack_seq) != 0)
+			log_debug("cluster: %s acked unknown seq %llu",
+			    p->p_name, (unsigned long long)m->u.ack_seq);
+		break;
+	case LINK_RETAIN:
+		retain_recv(c, p, &m->u.ret);
+		break;
+	case LINK_CLAIM:
+		claim_recv(c, p, &m->u.claim);
+		break;
+	case LINK_SESSION_TAKE:
+		session_take(c, p, m->u.take_id);
+		break;
+	case LINK_SESSION_DATA:
+		session_data(c, p, &m->u.sess);
+		break;
+	case LINK_PEERS:
+		peers_recv(c, p, &m->u.peers);
+		break;
+	default:
+		break;
+	}
+}
