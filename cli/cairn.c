@@ -14,6 +14,7 @@ struct cli_cmd {
 };
 
 static const struct cli_cmd cli_cmds[] = {
+	{ "cluster", cmd_cluster, "a broker's cluster: status, join, leave, remove" },
 	{ "members", cmd_members, "the agent's members, sources and state" },
 	{ "names", cmd_names, "list the names each host's epmd holds" },
 	{ "passwd", cmd_passwd, "edit a broker password file (mosquitto_passwd)" },

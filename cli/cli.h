@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+int	cmd_cluster(int argc, char **argv);
 int	cmd_members(int argc, char **argv);
 int	cmd_names(int argc, char **argv);
 int	cmd_passwd(int argc, char **argv);
