@@ -14,6 +14,8 @@
 
 #include <yaml.h>
 
+#include "agent/agent.h"
+#include "agent/agent_conf.h"
 #include "common/conf.h"
 #include "common/err.h"
 
@@ -91,6 +93,13 @@ static const struct conf_key broker_keys[] = {
 	  .offset = RAW(c.bc_max_forward_buffer), .min = 1, .max = 10000000 },
 	{ .name = "max_peers", .type = CONF_UINT,
 	  .offset = RAW(c.bc_max_peers), .min = 1, .max = 65535 },
+	{ .name = "control_socket", .type = CONF_STRING,
+	  .offset = RAW(c.bc_control_socket), .flags = CONF_NONEMPTY },
+	{ .name = "epmd_port", .type = CONF_UINT,
+	  .offset = RAW(c.bc_epmd_port), .min = 1, .max = 65535 },
+	{ .name = "quorum", .type = CONF_UINT,
+	  .offset = RAW(c.bc_quorum), .min = 0, .max = 100000 },
+	{ .name = "topologies", .type = CONF_SKIP },
 	{ .name = NULL },
 };
 
@@ -119,6 +128,7 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_max_frame = BROKER_DEFAULT_MAX_FRAME;
 	c->bc_max_forward_buffer = BROKER_DEFAULT_MAX_FORWARD_BUFFER;
 	c->bc_max_peers = BROKER_DEFAULT_MAX_PEERS;
+	c->bc_quorum = BROKER_DEFAULT_QUORUM;
 }
 
 void
@@ -140,6 +150,8 @@ broker_conf_free(struct broker_conf *c)
 	for (i = 0; i < c->bc_peers.n; i++)
 		free(c->bc_peers.v[i]);
 	free(c->bc_peers.v);
+	free(c->bc_control_socket);
+	agent_conf_free(c->bc_agent);
 	free(c);
 }
 
@@ -200,6 +212,23 @@ broker_conf_check_cluster(struct conf_doc *doc, struct broker_conf *c)
 	return 0;
 }
 
+/* The agent's topologies (agent/agent_conf.h), with their own keys. */
+static int
+broker_conf_topologies(struct conf_doc *doc, struct broker_conf *c)
+{
+	const yaml_node_t *tn;
+	int rc;
+
+	if ((tn = conf_map_get(doc, conf_doc_root(doc), "topologies")) ==
+	    NULL)
+		return 0;
+	if ((c->bc_agent = calloc(1, sizeof(*c->bc_agent))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	agent_conf_defaults(c->bc_agent);
+	rc = agent_conf_topologies(doc, tn, NULL, 0, c->bc_agent, NULL);
+	return rc == CAIRN_ERR_NOMEM ? rc : 0;
+}
+
 /* Listeners and the rules that tie keys together. */
 static int
 broker_conf_check(struct conf_doc *doc, struct broker_conf_raw *raw)
@@ -243,6 +272,8 @@ broker_conf_check(struct conf_doc *doc, struct broker_conf_raw *raw)
 	} else if (c->bc_nlisten == 0 && raw->listeners.n == 0)
 		conf_error(doc, n, "key 'listeners': no address to listen on");
 	if ((rc = broker_conf_check_cluster(doc, c)) != 0)
+		return rc;
+	if ((rc = broker_conf_topologies(doc, c)) != 0)
 		return rc;
 	if (c->bc_max_output_buffer < c->bc_max_packet_size)
 		conf_error(doc, conf_map_get(doc, root, "max_output_buffer") ?
@@ -291,6 +322,7 @@ fail:
 	for (i = 0; i < raw.c.bc_nlisten; i++)
 		free(raw.c.bc_listen[i].host);
 	free(raw.c.bc_listen);
+	agent_conf_free(raw.c.bc_agent);
 	return c;
 }
 

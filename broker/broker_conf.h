@@ -13,6 +13,8 @@
 
 #include "common/conf.h"
 
+struct agent_conf;
+
 /* Defaults: keep conf/broker.yaml in step. */
 #define BROKER_DEFAULT_PORT			1883
 #define BROKER_DEFAULT_LISTEN			"127.0.0.1"
@@ -39,6 +41,8 @@
 #define BROKER_DEFAULT_MAX_FRAME		(4 * 1024 * 1024)
 #define BROKER_DEFAULT_MAX_FORWARD_BUFFER	10000
 #define BROKER_DEFAULT_MAX_PEERS		64
+
+#define BROKER_DEFAULT_QUORUM			1
 
 /* Longest error text broker_conf_load() writes, all lines included. */
 #define BROKER_CONF_ERR_LEN			8192
@@ -78,6 +82,12 @@ struct broker_conf {
 	uint64_t		 bc_max_frame;
 	unsigned int		 bc_max_forward_buffer;	/* per peer */
 	unsigned int		 bc_max_peers;
+	/* Membership (broker/membership.h); see conf/broker.yaml. */
+	char			*bc_control_socket;	/* NULL: none */
+	unsigned int		 bc_epmd_port;		/* 0: $ERL_EPMD_PORT, 4369 */
+	unsigned int		 bc_quorum;
+	/* `topologies`, parsed by agent_conf; NULL: the default one. */
+	struct agent_conf	*bc_agent;
 };
 
 /*

@@ -19,6 +19,7 @@
 
 #include "broker/broker.h"
 #include "broker/broker_conf.h"
+#include "broker/membership.h"
 #include "common/log.h"
 
 #define BROKER_DEFAULT_CONF	"/etc/cairn/broker.yaml"
@@ -60,6 +61,7 @@ main(int argc, char **argv)
 	const char *path = BROKER_DEFAULT_CONF;
 	struct broker_conf *c;
 	struct broker *b;
+	struct membership *mb = NULL;
 	struct ev_loop *loop;
 	ev_signal int_w, term_w;
 	int ch, foreground = 0, check = 0, verbose = 0;
@@ -102,6 +104,10 @@ main(int argc, char **argv)
 	/* Bind before detaching, so a busy port is an exit status. */
 	if (broker_start(b, err, sizeof(err)) != 0)
 		fatalx("%s", err);
+	/* A cluster node registers with epmd and finds its peers. */
+	if (broker_cluster(b) != NULL && (mb = membership_new(loop, c,
+	    broker_cluster(b), err, sizeof(err))) == NULL)
+		fatalx("%s", err);
 	if (!foreground) {
 		brokerd_detach();
 		log_init(0, verbose, "cairn-broker");
@@ -111,6 +117,7 @@ main(int argc, char **argv)
 	ev_signal_start(loop, &int_w);
 	ev_signal_start(loop, &term_w);
 	ev_run(loop, 0);
+	membership_free(mb);
 	broker_free(b);
 	ev_loop_destroy(loop);
 	return 0;
