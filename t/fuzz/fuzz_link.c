@@ -1,0 +1,91 @@
+/*
+ * Fuzz target for the cluster link codec (broker/link_codec).  The
+ * input is a stream of frames, as a link reads it: each frame that
+ * decodes must re-encode to exactly its bytes (the encoder is
+ * canonical) and decode again to the same type; the list iterators must
+ * walk exactly the counts the decoder checked.  Decoding stops at the
+ * first NEED_MORE, PROTO or TOO_BIG, as a link would.
+ *
+ * Seeds in t/fuzz/corpus/link/: one frame of each type and a few
+ * streams, written by t/fuzz/link_seeds.py from CLUSTER.md's layouts.
+ * A broken invariant aborts, which libFuzzer and the replay report.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/link_codec.h"
+#include "common/bytes.h"
+#include "common/err.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#define FUZZ_ASSERT(c) do {						\
+	if (!(c)) {							\
+		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
+		    __FILE__, __LINE__, #c);				\
+		abort();						\
+	}								\
+} while (0)
+
+#define FUZZ_MAX_FRAME	8192
+
+static void
+fuzz_lists(const struct link_msg *m)
+{
+	struct bytes_view l, a, b;
+	uint32_t i;
+	uint8_t q;
+
+	if (m->type == LINK_SESSION_DATA) {
+		l = m->u.sess.subs;
+		for (i = 0; i < m->u.sess.nsubs; i++)
+			FUZZ_ASSERT(link_session_sub_next(&l, &a, &q));
+		FUZZ_ASSERT(l.len == 0);
+		l = m->u.sess.msgs;
+		for (i = 0; i < m->u.sess.nmsgs; i++)
+			FUZZ_ASSERT(link_session_msg_next(&l, &q, &a, &b));
+		FUZZ_ASSERT(l.len == 0);
+	} else if (m->type == LINK_PEERS) {
+		l = m->u.peers.names;
+		for (i = 0; i < m->u.peers.n; i++) {
+			FUZZ_ASSERT(link_peers_next(&l, &a));
+			FUZZ_ASSERT(link_name_valid(a));
+		}
+		FUZZ_ASSERT(l.len == 0);
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct link_msg m, m2;
+	struct bytes_w w;
+	size_t off = 0, used, used2;
+	int rc;
+
+	bytes_w_init(&w, 2 * FUZZ_MAX_FRAME);
+	while (off < size) {
+		rc = link_decode(data + off, size - off, FUZZ_MAX_FRAME, &m,
+		    &used);
+		if (rc != 0) {
+			FUZZ_ASSERT(rc == CAIRN_ERR_NEED_MORE ||
+			    rc == CAIRN_ERR_PROTO || rc == CAIRN_ERR_TOO_BIG);
+			break;
+		}
+		FUZZ_ASSERT(used >= LINK_HDR_LEN && used <= size - off);
+		fuzz_lists(&m);
+		bytes_w_reset(&w);
+		FUZZ_ASSERT(link_encode(&w, &m, FUZZ_MAX_FRAME) == 0);
+		FUZZ_ASSERT(w.len == used);
+		FUZZ_ASSERT(memcmp(w.buf, data + off, used) == 0);
+		FUZZ_ASSERT(link_decode(w.buf, w.len, FUZZ_MAX_FRAME, &m2,
+		    &used2) == 0);
+		FUZZ_ASSERT(used2 == used && m2.type == m.type);
+		off += used;
+	}
+	bytes_w_fini(&w);
+	return 0;
+}

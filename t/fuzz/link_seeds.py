@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+# Writes the seed corpus of fuzz_link (t/fuzz/corpus/link/): one frame of
+# each CLUSTER.md type, and two streams of frames, as a link reads them.
+import os, struct, sys
+
+def s16(b): return struct.pack('>H', len(b)) + b
+def b32(b): return struct.pack('>I', len(b)) + b
+def frame(t, body=b''): return struct.pack('>IB', 1 + len(body), t) + body
+
+HELLO, AUTH, TICK, RADD, RDEL, RBEGIN, REND, FWD, ACK, RET, CLAIM, TAKE, \
+    SDATA, PEERS = range(1, 15)
+frames = {
+    'hello': frame(HELLO, b'\x01' + s16(b'b1@host') + bytes(range(32))),
+    'auth': frame(AUTH, bytes(32)),
+    'tick': frame(TICK),
+    'route_add': frame(RADD, s16(b'a/+/#')),
+    'route_del': frame(RDEL, s16(b'$share/g/a/b')),
+    'routes_begin': frame(RBEGIN),
+    'routes_end': frame(REND),
+    'forward': frame(FWD, struct.pack('>QBB', 7, 1, 0) + s16(b'a/b') +
+        b32(b'hello')),
+    'forward_ack': frame(ACK, struct.pack('>Q', 7)),
+    'retain': frame(RET, struct.pack('>Q', 1700000000000) + s16(b'b2@h') +
+        s16(b'r/t') + b'\x01' + b32(b'kept')),
+    'claim': frame(CLAIM, s16(b'client-1') + struct.pack('>Q', 5) +
+        s16(b'b1@h')),
+    'session_take': frame(TAKE, s16(b'client-1')),
+    'session_data': frame(SDATA, s16(b'client-1') + struct.pack('>I', 2) +
+        s16(b'a/#') + b'\x01' + s16(b'b') + b'\x02' + struct.pack('>I', 1) +
+        b'\x01' + s16(b'a/x') + b32(b'queued')),
+    'peers': frame(PEERS, struct.pack('>H', 2) +
+        s16(b'b2@h 127.0.0.1:4370') + s16(b'b3@h')),
+}
+out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    os.path.dirname(__file__), 'corpus', 'link')
+os.makedirs(out, exist_ok=True)
+for name, data in frames.items():
+    open(os.path.join(out, name), 'wb').write(data)
+open(os.path.join(out, 'stream_snapshot'), 'wb').write(
+    frames['routes_begin'] + frames['route_add'] + frames['routes_end'] +
+    frames['retain'] + frames['claim'] + frames['peers'])
+open(os.path.join(out, 'stream_handshake'), 'wb').write(
+    frames['hello'] + frames['auth'] + frames['tick'] + frames['forward'] +
+    frames['forward_ack'][:7])

@@ -1,0 +1,298 @@
+/*
+ * Check units for broker/link_codec: every frame type round trips,
+ * every truncation of a frame is NEED_MORE, bad fields are PROTO, the
+ * length cap is TOO_BIG, the encoder refuses what would not decode, and
+ * the handshake HMAC is HMAC-SHA-256 over label | challenge | self | peer.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "broker/link_codec.h"
+#include "common/bytes.h"
+#include "common/err.h"
+
+#define MAXF	(64 * 1024)
+
+static struct bytes_view
+V(const char *s)
+{
+	return bytes_view_of(s, strlen(s));
+}
+
+/* Encodes m, decodes it, re-encodes the result: same bytes. */
+static void
+roundtrip(const struct link_msg *m)
+{
+	struct bytes_w a, b;
+	struct link_msg d;
+	size_t used, i;
+
+	bytes_w_init(&a, MAXF * 2);
+	bytes_w_init(&b, MAXF * 2);
+	ck_assert_int_eq(link_encode(&a, m, MAXF), 0);
+	ck_assert_int_eq(link_decode(a.buf, a.len, MAXF, &d, &used), 0);
+	ck_assert_uint_eq(used, a.len);
+	ck_assert_int_eq(d.type, m->type);
+	ck_assert_int_eq(link_encode(&b, &d, MAXF), 0);
+	ck_assert_uint_eq(a.len, b.len);
+	ck_assert_mem_eq(a.buf, b.buf, a.len);
+	for (i = 0; i < a.len; i++)
+		ck_assert_int_eq(link_decode(a.buf, i, MAXF, &d, &used),
+		    CAIRN_ERR_NEED_MORE);
+	bytes_w_fini(&a);
+	bytes_w_fini(&b);
+}
+
+START_TEST(link_codec__roundtrip_every_type)
+{
+	struct link_msg m;
+	struct bytes_w l1, l2;
+
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_HELLO;
+	m.u.hello.version = LINK_VERSION;
+	m.u.hello.name = V("b1@host");
+	memset(m.u.hello.challenge, 0xab, LINK_CHALLENGE_LEN);
+	roundtrip(&m);
+	m.type = LINK_AUTH;
+	memset(m.u.mac, 0x11, LINK_MAC_LEN);
+	roundtrip(&m);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_TICK;
+	roundtrip(&m);
+	m.type = LINK_ROUTES_BEGIN;
+	roundtrip(&m);
+	m.type = LINK_ROUTES_END;
+	roundtrip(&m);
+	m.type = LINK_ROUTE_ADD;
+	m.u.filter = V("a/+/#");
+	roundtrip(&m);
+	m.type = LINK_ROUTE_DEL;
+	m.u.filter = V("$share/g/a/b");
+	roundtrip(&m);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_FORWARD;
+	m.u.fwd.seq = 0x0102030405060708ull;
+	m.u.fwd.qos = 2;
+	m.u.fwd.retain = 1;
+	m.u.fwd.topic = V("a/b");
+	m.u.fwd.payload = V("");
+	roundtrip(&m);
+	m.u.fwd.payload = V("hello");
+	roundtrip(&m);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_FORWARD_ACK;
+	m.u.ack_seq = 42;
+	roundtrip(&m);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_RETAIN;
+	m.u.ret.stamp = 1700000000000ull;
+	m.u.ret.origin = V("b2@h");
+	m.u.ret.topic = V("r/t");
+	m.u.ret.qos = 1;
+	m.u.ret.payload = V("x");
+	roundtrip(&m);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_CLAIM;
+	m.u.claim.id = V("client-1");
+	m.u.claim.stamp = 7;
+	m.u.claim.node = V("b1@h");
+	roundtrip(&m);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_SESSION_TAKE;
+	m.u.take_id = V("client-1");
+	roundtrip(&m);
+	bytes_w_init(&l1, MAXF);
+	bytes_w_init(&l2, MAXF);
+	ck_assert_int_eq(link_put_session_sub(&l1, V("a/#"), 1), 0);
+	ck_assert_int_eq(link_put_session_sub(&l1, V("b"), 2), 0);
+	ck_assert_int_eq(link_put_session_msg(&l2, 1, V("a/x"), V("p")), 0);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_SESSION_DATA;
+	m.u.sess.id = V("client-1");
+	m.u.sess.nsubs = 2;
+	m.u.sess.subs = bytes_view_of(l1.buf, l1.len);
+	m.u.sess.nmsgs = 1;
+	m.u.sess.msgs = bytes_view_of(l2.buf, l2.len);
+	roundtrip(&m);
+	/* A count that does not match its list is refused. */
+	m.u.sess.nsubs = 3;
+	{
+		struct bytes_w w;
+
+		bytes_w_init(&w, MAXF);
+		ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+		ck_assert_uint_eq(w.len, 0);
+		bytes_w_fini(&w);
+	}
+	bytes_w_reset(&l1);
+	ck_assert_int_eq(link_put_peer(&l1, V("b2@h 127.0.0.1:4370")), 0);
+	ck_assert_int_eq(link_put_peer(&l1, V("b3@h")), 0);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_PEERS;
+	m.u.peers.n = 2;
+	m.u.peers.names = bytes_view_of(l1.buf, l1.len);
+	roundtrip(&m);
+	bytes_w_fini(&l1);
+	bytes_w_fini(&l2);
+}
+END_TEST
+
+START_TEST(link_codec__decode_refusals)
+{
+	struct link_msg m;
+	size_t used;
+	/* length 0 */
+	static const uint8_t zero[] = { 0, 0, 0, 0 };
+	/* length 1, type 99 */
+	static const uint8_t badtype[] = { 0, 0, 0, 1, 99 };
+	/* TICK with one trailing byte */
+	static const uint8_t trailing[] = { 0, 0, 0, 2, LINK_TICK, 0 };
+	/* ROUTE_ADD "a/#/b": '#' not last */
+	static const uint8_t badfilter[] = { 0, 0, 0, 8, LINK_ROUTE_ADD,
+	    0, 5, 'a', '/', '#', '/', 'b' };
+	/* SESSION_TAKE with a NUL in the id */
+	static const uint8_t nul[] = { 0, 0, 0, 5, LINK_SESSION_TAKE,
+	    0, 2, 'a', 0 };
+	/* FORWARD_ACK whose seq runs past the body */
+	static const uint8_t shortbody[] = { 0, 0, 0, 3, LINK_FORWARD_ACK,
+	    0, 0, 0, 0, 0, 0, 0, 0 };
+	/* HELLO of version 2 */
+	uint8_t hello[4 + 1 + 1 + 2 + 1 + 32];
+	/* length max_frame + 1: known from 4 bytes */
+	static const uint8_t big[] = { 0, 1, 0, 1 };
+
+	ck_assert_int_eq(link_decode(zero, sizeof(zero), MAXF, &m, &used),
+	    CAIRN_ERR_PROTO);
+	ck_assert_int_eq(link_decode(badtype, sizeof(badtype), MAXF, &m,
+	    &used), CAIRN_ERR_PROTO);
+	ck_assert_int_eq(link_decode(trailing, sizeof(trailing), MAXF, &m,
+	    &used), CAIRN_ERR_PROTO);
+	ck_assert_int_eq(link_decode(badfilter, sizeof(badfilter), MAXF, &m,
+	    &used), CAIRN_ERR_PROTO);
+	ck_assert_int_eq(link_decode(nul, sizeof(nul), MAXF, &m, &used),
+	    CAIRN_ERR_PROTO);
+	ck_assert_int_eq(link_decode(shortbody, sizeof(shortbody), MAXF, &m,
+	    &used), CAIRN_ERR_PROTO);
+	memset(hello, 0, sizeof(hello));
+	hello[3] = (uint8_t)(sizeof(hello) - 4);
+	hello[4] = LINK_HELLO;
+	hello[5] = 2;
+	hello[7] = 1;
+	hello[8] = 'a';
+	ck_assert_int_eq(link_decode(hello, sizeof(hello), MAXF, &m, &used),
+	    CAIRN_ERR_PROTO);
+	hello[5] = LINK_VERSION;
+	ck_assert_int_eq(link_decode(hello, sizeof(hello), MAXF, &m, &used),
+	    0);
+	ck_assert_int_eq(link_decode(big, sizeof(big), MAXF, &m, &used),
+	    CAIRN_ERR_TOO_BIG);
+	ck_assert_int_eq(link_decode(big, 3, MAXF, &m, &used),
+	    CAIRN_ERR_NEED_MORE);
+}
+END_TEST
+
+START_TEST(link_codec__max_frame_exact)
+{
+	struct link_msg m, d;
+	struct bytes_w w;
+	uint8_t *payload;
+	size_t used, fixed = 1 + 8 + 1 + 1 + 2 + 1 + 4;
+
+	/* A FORWARD of topic "t" whose frame length is exactly MAXF. */
+	payload = calloc(1, MAXF);
+	ck_assert_ptr_nonnull(payload);
+	bytes_w_init(&w, MAXF * 2);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_FORWARD;
+	m.u.fwd.topic = V("t");
+	m.u.fwd.payload = bytes_view_of(payload, MAXF - fixed);
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), 0);
+	ck_assert_uint_eq(w.len, 4 + MAXF);
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF - 1, &d, &used),
+	    CAIRN_ERR_TOO_BIG);
+	bytes_w_reset(&w);
+	m.u.fwd.payload.len++;
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	ck_assert_uint_eq(w.len, 0);
+	bytes_w_fini(&w);
+	free(payload);
+}
+END_TEST
+
+START_TEST(link_codec__encode_refusals)
+{
+	struct link_msg m;
+	struct bytes_w w;
+
+	bytes_w_init(&w, MAXF);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_FORWARD;
+	m.u.fwd.topic = V("a/+");	/* a wildcard in a topic name */
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	m.u.fwd.topic = V("a");
+	m.u.fwd.qos = 3;
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_CLAIM;
+	m.u.claim.id = V("");
+	m.u.claim.node = V("n@h");
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	m.type = (enum link_type)0;
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	ck_assert_uint_eq(w.len, 0);
+	ck_assert_int_eq(link_name_valid(V("\xff")), 0);
+	bytes_w_fini(&w);
+}
+END_TEST
+
+START_TEST(link_codec__mac)
+{
+	uint8_t ch[LINK_CHALLENGE_LEN], a[LINK_MAC_LEN], b[LINK_MAC_LEN];
+
+	memset(ch, 7, sizeof(ch));
+	ck_assert_int_eq(link_mac(V("cookie"), ch, V("a@h"), V("b@h"), a), 0);
+	ck_assert_int_eq(link_mac(V("cookie"), ch, V("a@h"), V("b@h"), b), 0);
+	ck_assert(link_mac_eq(a, b));
+	/* Another cookie, or the names swapped: another MAC. */
+	ck_assert_int_eq(link_mac(V("cookiE"), ch, V("a@h"), V("b@h"), b), 0);
+	ck_assert(!link_mac_eq(a, b));
+	ck_assert_int_eq(link_mac(V("cookie"), ch, V("b@h"), V("a@h"), b), 0);
+	ck_assert(!link_mac_eq(a, b));
+	ch[0] ^= 1;
+	ck_assert_int_eq(link_mac(V("cookie"), ch, V("a@h"), V("b@h"), b), 0);
+	ck_assert(!link_mac_eq(a, b));
+}
+END_TEST
+
+static Suite *
+link_codec_suite(void)
+{
+	Suite *s = suite_create("link_codec");
+	TCase *tc = tcase_create("codec");
+
+	tcase_add_test(tc, link_codec__roundtrip_every_type);
+	tcase_add_test(tc, link_codec__decode_refusals);
+	tcase_add_test(tc, link_codec__max_frame_exact);
+	tcase_add_test(tc, link_codec__encode_refusals);
+	tcase_add_test(tc, link_codec__mac);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(link_codec_suite());
+	int nf;
+
+	srunner_set_tap(sr, "-");
+	srunner_run_all(sr, CK_ENV);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
