@@ -15,8 +15,7 @@
 #
 # Environment:
 #	BUILD_DIR		meson build directory (default: build)
-#	MOSQUITTO		mosquitto binary (default: from PATH, or
-#				/usr/sbin/mosquitto)
+#	MOSQUITTO		mosquitto binary (default: the one on PATH)
 #	CAIRN_BROKER		cairn-broker (default: $BUILD_DIR/broker/cairn-broker)
 #	BENCH_SECONDS		publishing seconds per run (default: 2)
 #	BENCH_ROUNDS		runs per broker and combination (default: 2)
@@ -84,7 +83,7 @@ esac
 
 # Children to kill on exit, by pid.
 pids=()
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-mqtt.XXXXXX") || die "mktemp failed"
+tmp=$(mktemp -d -t cairn-mqtt.XXXXXX) || die "mktemp failed"
 
 cleanup() {
 	local p
@@ -122,12 +121,12 @@ load=$build/bench/mqtt_load
 [ -x "$load" ] || die "no $load"
 
 mosq=${MOSQUITTO:-$(command -v mosquitto 2>/dev/null)}
-[ -n "$mosq" ] || mosq=/usr/sbin/mosquitto
 cairn=${CAIRN_BROKER:-$build/broker/cairn-broker}
 
 names=()
 if [ "$only" != cairn ]; then
-	[ -x "$mosq" ] || die "mosquitto not found; install it or set MOSQUITTO"
+	[ -n "$mosq" ] && [ -x "$mosq" ] ||
+	    die "mosquitto not found on PATH; install it or set MOSQUITTO"
 	names+=(mosquitto)
 fi
 if [ "$only" != mosquitto ]; then
