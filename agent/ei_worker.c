@@ -39,6 +39,10 @@
 #include "epmd/epmd_client.h"
 
 /* EPMD's port when ERL_EPMD_PORT is not set. */
+/* A refused handshake is tried this many times, this far apart. */
+#define EIW_REFUSED_TRIES	4
+#define EIW_REFUSED_PAUSE_MS	250
+
 #define EIW_EPMD_PORT		4369
 /* Longest atom text ei may hand us (255 characters of UTF-8). */
 #define EIW_ATOM_LEN		(255 * 4 + 1)
@@ -323,7 +327,7 @@ eiw_open(struct eiw *w, const char *node, uint64_t deadline,
 	char name[EIW_MAX_NODE];
 	unsigned ms;
 	size_t i;
-	int fd, e;
+	int fd, e, tries;
 
 	for (i = 0; i < EIW_MAX_CONNS; i++) {
 		c = &w->w_conns[i];
@@ -356,10 +360,26 @@ eiw_open(struct eiw *w, const char *node, uint64_t deadline,
 		snprintf(msg, msglen, "%s: timed out before connecting", node);
 		return CAIRN_ERR_TIMEOUT;
 	}
-	snprintf(name, sizeof(name), "%s", node);
-	erl_errno = 0;
-	fd = ei_connect_tmo(&lru->ec_cnode, name, ms);
-	e = erl_errno;
+	/*
+	 * ei reads any status but "ok" as a refusal (EIO), including the
+	 * "alive" a node answers while it still holds our previous
+	 * connection under this name (we just dropped it; a node that was
+	 * stopped has not noticed yet).  So a refusal is tried again a few
+	 * times, EIW_REFUSED_PAUSE_MS apart, while time is left: a wrong
+	 * cookie is refused every time and is reported as such.
+	 */
+	for (tries = 0; tries < EIW_REFUSED_TRIES; tries++) {
+		if (tries > 0)
+			usleep(EIW_REFUSED_PAUSE_MS * 1000);
+		snprintf(name, sizeof(name), "%s", node);
+		erl_errno = 0;
+		fd = ei_connect_tmo(&lru->ec_cnode, name, ms);
+		e = erl_errno;
+		if (fd >= 0 || e != EIO || (ms = eiw_left(deadline)) <
+		    EIW_REFUSED_PAUSE_MS + 50)
+			break;
+		ms -= EIW_REFUSED_PAUSE_MS;
+	}
 	if (fd >= 0) {
 		snprintf(lru->ec_node, sizeof(lru->ec_node), "%s", node);
 		lru->ec_fd = fd;
