@@ -41,6 +41,8 @@
 
 /* Read at most this much per read(2). */
 #define CLIENT_READ_CHUNK	(16 * 1024)
+/* An emptied output buffer up to this size is freed. */
+#define CLIENT_OUT_KEEP		128
 /* A generated client id: "cairn-" and 16 hex digits. */
 #define CLIENT_GEN_ID_LEN	22
 
@@ -114,6 +116,8 @@ struct broker {
 	ev_tstamp		 b_started;
 	uint64_t		 b_id_seed;
 	struct cluster		*b_cluster;	/* NULL: no cluster keys */
+	/* Reads land here first; a client keeps only a partial packet. */
+	uint8_t			 b_scratch[CLIENT_READ_CHUNK];
 };
 
 /* broker.c */

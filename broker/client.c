@@ -181,6 +181,10 @@ client_flush(struct client *c)
 			bytes_w_consume(&c->c_out, (size_t)n);
 		}
 	}
+	/* A small empty buffer (CONNACK, PINGRESP) is given back, so an idle
+	 * connection holds none; busy ones keep theirs. */
+	if (c->c_out.len == 0 && c->c_out.cap <= CLIENT_OUT_KEEP)
+		bytes_w_fini(&c->c_out);
 	client_watchers(c);
 	return 0;
 }
@@ -300,9 +304,14 @@ client_dispatch(struct client *c, const struct mqtt_hdr *hdr,
 	}
 }
 
-/* Frames and dispatches every whole packet in the input buffer. */
-static void
-client_parse(struct client *c)
+/*
+ * Frames and dispatches every whole packet of buf[0..len).  Returns the
+ * bytes used, or SIZE_MAX when c was closed (do not touch it then).
+ * Handlers copy what they keep (messages, wills, ids), so buf may be
+ * the broker's scratch buffer.
+ */
+static size_t
+client_parse_buf(struct client *c, const uint8_t *buf, size_t len)
 {
 	const struct broker_conf *conf = c->c_broker->b_conf;
 	struct mqtt_hdr hdr;
@@ -310,70 +319,87 @@ client_parse(struct client *c)
 	size_t off = 0, used;
 	int rc;
 
-	while (c->c_state != CLIENT_CLOSED && off < c->c_in_len) {
-		rc = mqtt_frame(bytes_view_of(c->c_in + off, c->c_in_len - off),
+	while (c->c_state != CLIENT_CLOSED && off < len) {
+		rc = mqtt_frame(bytes_view_of(buf + off, len - off),
 		    conf->bc_max_packet_size, &hdr, &body, &used);
 		if (rc == CAIRN_ERR_NEED_MORE)
 			break;
 		if (rc == CAIRN_ERR_TOO_BIG) {
 			client_close(c, 1, "packet over max_packet_size %llu",
 			    (unsigned long long)conf->bc_max_packet_size);
-			return;
+			return SIZE_MAX;
 		}
 		if (rc != 0) {
 			client_close(c, 1, "malformed fixed header");
-			return;
+			return SIZE_MAX;
 		}
 		client_dispatch(c, &hdr, body);
 		off += used;
 		if (c->c_state != CLIENT_CLOSED && c->c_broken != NULL) {
 			client_close(c, 1, "%s", c->c_broken);
-			return;
+			return SIZE_MAX;
 		}
 	}
-	if (c->c_state == CLIENT_CLOSED)
-		return;
-	if (off > 0) {
-		memmove(c->c_in, c->c_in + off, c->c_in_len - off);
-		c->c_in_len -= off;
-	}
-	/* Give a large idle buffer back. */
-	if (c->c_in_len == 0 && c->c_in_cap > 4 * CLIENT_READ_CHUNK) {
-		free(c->c_in);
-		c->c_in = NULL;
-		c->c_in_cap = 0;
-	}
+	return c->c_state == CLIENT_CLOSED ? SIZE_MAX : off;
 }
 
+/* Makes room for want more input bytes; 0 or -1 (closed). */
+static int
+client_in_reserve(struct client *c, size_t want)
+{
+	size_t max, cap;
+	uint8_t *nb;
+
+	/* Never more than a packet and a chunk. */
+	max = (size_t)c->c_broker->b_conf->bc_max_packet_size +
+	    CLIENT_READ_CHUNK;
+	if (c->c_in_cap - c->c_in_len >= want || c->c_in_cap >= max)
+		return 0;
+	cap = c->c_in_cap == 0 ? CLIENT_READ_CHUNK : c->c_in_cap * 2;
+	while (cap - c->c_in_len < want && cap < max)
+		cap *= 2;
+	if (cap > max)
+		cap = max;
+	if ((nb = realloc(c->c_in, cap)) == NULL) {
+		client_close(c, 1, "out of memory for input");
+		return -1;
+	}
+	c->c_in = nb;
+	c->c_in_cap = cap;
+	return 0;
+}
+
+/*
+ * Reads what is there.  An idle client holds no input buffer (the
+ * memory an idle connection costs is mostly this): a read goes to the
+ * broker's scratch buffer, whole packets are served from there, and only
+ * a partial packet is copied into a buffer of the client's own, given
+ * back once it is empty.
+ */
 static void
 client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *c = container_of(w, struct client, c_rd_w);
-	size_t want, max;
-	uint8_t *nb;
+	struct broker *b = c->c_broker;
+	uint8_t *dst;
+	size_t room, off;
 	ssize_t n;
 
-	/* Room for one more chunk; never more than a packet and a chunk. */
-	max = (size_t)c->c_broker->b_conf->bc_max_packet_size +
-	    CLIENT_READ_CHUNK;
-	if (c->c_in_cap - c->c_in_len < CLIENT_READ_CHUNK &&
-	    c->c_in_cap < max) {
-		want = c->c_in_cap == 0 ? CLIENT_READ_CHUNK : c->c_in_cap * 2;
-		if (want > max)
-			want = max;
-		if ((nb = realloc(c->c_in, want)) == NULL) {
-			client_close(c, 1, "out of memory for input");
+	if (c->c_in_len == 0) {
+		dst = b->b_scratch;
+		room = sizeof(b->b_scratch);
+	} else {
+		if (client_in_reserve(c, CLIENT_READ_CHUNK) != 0)
+			return;
+		if (c->c_in_len == c->c_in_cap) {
+			/* Cannot happen: a whole packet always fits. */
+			client_close(c, 1, "input buffer full");
 			return;
 		}
-		c->c_in = nb;
-		c->c_in_cap = want;
+		dst = c->c_in + c->c_in_len;
+		room = c->c_in_cap - c->c_in_len;
 	}
-	if (c->c_in_len == c->c_in_cap) {
-		/* Cannot happen: a whole packet always fits and is parsed. */
-		client_close(c, 1, "input buffer full");
-		return;
-	}
-	n = read(c->c_fd, c->c_in + c->c_in_len, c->c_in_cap - c->c_in_len);
+	n = read(c->c_fd, dst, room);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return;
@@ -386,9 +412,31 @@ client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		client_close(c, 1, NULL);
 		return;
 	}
-	c->c_broker->b_stats.bs_bytes_received += (uint64_t)n;
-	c->c_in_len += (size_t)n;
-	client_parse(c);
+	b->b_stats.bs_bytes_received += (uint64_t)n;
+	if (dst == b->b_scratch) {
+		if ((off = client_parse_buf(c, dst, (size_t)n)) == SIZE_MAX)
+			return;
+		if (off < (size_t)n) {
+			if (client_in_reserve(c, (size_t)n - off) != 0)
+				return;
+			memcpy(c->c_in, dst + off, (size_t)n - off);
+			c->c_in_len = (size_t)n - off;
+		}
+	} else {
+		c->c_in_len += (size_t)n;
+		if ((off = client_parse_buf(c, c->c_in, c->c_in_len)) ==
+		    SIZE_MAX)
+			return;
+		if (off > 0) {
+			memmove(c->c_in, c->c_in + off, c->c_in_len - off);
+			c->c_in_len -= off;
+		}
+	}
+	if (c->c_in_len == 0) {
+		free(c->c_in);
+		c->c_in = NULL;
+		c->c_in_cap = 0;
+	}
 	client_watchers(c);
 }
 
