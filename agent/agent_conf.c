@@ -31,6 +31,7 @@
 
 #include "common/conf.h"
 #include "common/err.h"
+#include "common/file.h"
 
 #define AGENT_CONF_MAX_FILE	(4 * 1024 * 1024)
 #define AGENT_MAX_TOPOLOGIES	64
@@ -369,23 +370,12 @@ agent_conf_load(const char *path, char *err, size_t errlen)
 	struct agent_conf *c;
 	char *buf;
 	size_t n;
-	FILE *f;
+	int rc;
 
-	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if ((buf = malloc(AGENT_CONF_MAX_FILE + 1)) == NULL) {
-		fclose(f);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	n = fread(buf, 1, AGENT_CONF_MAX_FILE + 1, f);
-	fclose(f);
-	if (n > AGENT_CONF_MAX_FILE) {
-		free(buf);
-		snprintf(err, errlen, "%s: larger than %d bytes", path,
-		    AGENT_CONF_MAX_FILE);
+	if ((rc = file_read_all(path, AGENT_CONF_MAX_FILE, &buf, &n)) != 0) {
+		snprintf(err, errlen, "%s: %s", path, rc == CAIRN_ERR_IO ?
+		    strerror(errno) : rc == CAIRN_ERR_TOO_BIG ?
+		    "larger than 4 MiB" : "out of memory");
 		return NULL;
 	}
 	c = agent_conf_parse(path, buf, n, err, errlen);

@@ -23,6 +23,7 @@
 
 #include "agent/agent.h"
 #include "agent/agent_conf.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/resolv.h"
 
@@ -72,22 +73,6 @@ on_quit(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-static void
-agentd_detach(void)
-{
-	int fd;
-
-	if (daemon(0, 1) == -1)
-		fatal("daemon");
-	if ((fd = open("/dev/null", O_RDWR)) != -1) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		if (fd > STDERR_FILENO)
-			close(fd);
-	}
-}
-
 int
 main(int argc, char **argv)
 {
@@ -130,7 +115,8 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (!foreground) {
-		agentd_detach();
+		if (file_detach() == -1)
+			fatal("daemon");
 		log_init(0, verbose, "cairn-agent");
 	}
 	if ((d.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)

@@ -19,6 +19,7 @@
 
 #include "broker/mqtt_topic.h"
 #include "common/err.h"
+#include "common/file.h"
 
 /* Patterns whose substitution fits here are matched without malloc. */
 #define ACL_SUBST_STACK		256
@@ -329,54 +330,22 @@ fail:
 int
 acl_load(const char *path, struct acl **out, char *err, size_t errlen)
 {
-	char *buf = NULL, *nb;
-	size_t len = 0, cap = 0;
-	ssize_t n;
-	int fd, rc;
+	char *buf;
+	size_t len;
+	int rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		acl_errf(err, errlen, "%s: %s", path, strerror(errno));
-		return CAIRN_ERR_IO;
+	if ((rc = file_read_all(path, ACL_MAX_FILE, &buf, &len)) != 0) {
+		if (rc == CAIRN_ERR_TOO_BIG)
+			acl_errf(err, errlen, "%s: larger than %u bytes", path,
+			    ACL_MAX_FILE);
+		else
+			acl_errf(err, errlen, "%s: %s", path,
+			    rc == CAIRN_ERR_IO ? strerror(errno) :
+			    "out of memory");
+		return rc;
 	}
-	for (;;) {
-		if (len == cap) {
-			if (cap > ACL_MAX_FILE) {
-				acl_errf(err, errlen, "%s: larger than %u "
-				    "bytes", path, ACL_MAX_FILE);
-				rc = CAIRN_ERR_TOO_BIG;
-				goto done;
-			}
-			cap = cap > 0 ? cap * 2 : 4096;
-			if ((nb = realloc(buf, cap)) == NULL) {
-				acl_errf(err, errlen, "%s: out of memory",
-				    path);
-				rc = CAIRN_ERR_NOMEM;
-				goto done;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			acl_errf(err, errlen, "%s: %s", path, strerror(errno));
-			rc = CAIRN_ERR_IO;
-			goto done;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > ACL_MAX_FILE) {
-		acl_errf(err, errlen, "%s: larger than %u bytes", path,
-		    ACL_MAX_FILE);
-		rc = CAIRN_ERR_TOO_BIG;
-		goto done;
-	}
-	rc = acl_parse(buf != NULL ? buf : "", len, path, out, err, errlen);
-done:
+	rc = acl_parse(buf, len, path, out, err, errlen);
 	free(buf);
-	close(fd);
 	return rc;
 }
 

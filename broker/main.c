@@ -20,6 +20,7 @@
 #include "broker/broker.h"
 #include "broker/broker_conf.h"
 #include "broker/membership.h"
+#include "common/file.h"
 #include "common/log.h"
 
 #define BROKER_DEFAULT_CONF	"/etc/cairn/broker.yaml"
@@ -36,22 +37,6 @@ on_quit(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	log_info("got signal %d, exiting", w->signum);
 	ev_break(loop, EVBREAK_ALL);
-}
-
-static void
-brokerd_detach(void)
-{
-	int fd;
-
-	if (daemon(0, 1) == -1)
-		fatal("daemon");
-	if ((fd = open("/dev/null", O_RDWR)) != -1) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		if (fd > STDERR_FILENO)
-			close(fd);
-	}
 }
 
 int
@@ -109,7 +94,8 @@ main(int argc, char **argv)
 	    broker_cluster(b), err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	if (!foreground) {
-		brokerd_detach();
+		if (file_detach() == -1)
+			fatal("daemon");
 		log_init(0, verbose, "cairn-broker");
 	}
 	ev_signal_init(&int_w, on_quit, SIGINT);

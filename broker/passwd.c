@@ -29,6 +29,7 @@
 #include <openssl/rand.h>
 
 #include "common/err.h"
+#include "common/file.h"
 #include "common/utf8.h"
 
 /* The number after the first '$'; do not change (mosquitto's enum). */
@@ -534,58 +535,23 @@ int
 passwd_load(const char *path, struct passwd_file **out, char *err,
     size_t errlen)
 {
-	char *buf = NULL, *nb;
-	size_t len = 0, cap = 0;
-	ssize_t n;
-	int fd, rc;
+	char *buf;
+	size_t len;
+	int rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		passwd_errf(err, errlen, "%s: %s", path, strerror(errno));
-		return CAIRN_ERR_IO;
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap > PASSWD_MAX_FILE) {
-				passwd_errf(err, errlen, "%s: larger than %u "
-				    "bytes", path, PASSWD_MAX_FILE);
-				rc = CAIRN_ERR_TOO_BIG;
-				goto done;
-			}
-			cap = cap > 0 ? cap * 2 : 4096;
-			if ((nb = realloc(buf, cap + 1)) == NULL) {
-				passwd_errf(err, errlen, "%s: out of memory",
-				    path);
-				rc = CAIRN_ERR_NOMEM;
-				goto done;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
+	if ((rc = file_read_all(path, PASSWD_MAX_FILE, &buf, &len)) != 0) {
+		if (rc == CAIRN_ERR_TOO_BIG)
+			passwd_errf(err, errlen, "%s: larger than %u bytes",
+			    path, PASSWD_MAX_FILE);
+		else
 			passwd_errf(err, errlen, "%s: %s", path,
-			    strerror(errno));
-			rc = CAIRN_ERR_IO;
-			goto done;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+			    rc == CAIRN_ERR_IO ? strerror(errno) :
+			    "out of memory");
+		return rc;
 	}
-	if (len > PASSWD_MAX_FILE) {
-		passwd_errf(err, errlen, "%s: larger than %u bytes", path,
-		    PASSWD_MAX_FILE);
-		rc = CAIRN_ERR_TOO_BIG;
-		goto done;
-	}
-	rc = passwd_parse(buf != NULL ? buf : "", len, path, out, err,
-	    errlen);
-done:
-	if (buf != NULL)
-		OPENSSL_cleanse(buf, len);
+	rc = passwd_parse(buf, len, path, out, err, errlen);
+	OPENSSL_cleanse(buf, len);
 	free(buf);
-	close(fd);
 	return rc;
 }
 
