@@ -182,8 +182,14 @@ broker_start(struct broker *b, char *err, size_t errlen)
 		}
 		sock_ntop((struct sockaddr *)&ss, l->bl_addr,
 		    sizeof(l->bl_addr));
+		/*
+		 * listen_reuseport: several nodes on one host share the
+		 * port; the kernel spreads connections over them and the
+		 * cluster makes them one broker.
+		 */
 		if ((l->bl_fd = sock_listen((struct sockaddr *)&ss, sl,
 		    BROKER_BACKLOG, SOCK_F_REUSEADDR |
+		    (c->bc_listen_reuseport ? SOCK_F_REUSEPORT : 0) |
 		    (ss.ss_family == AF_INET6 ? SOCK_F_V6ONLY : 0))) == -1) {
 			snprintf(err, errlen, "listen %s: %s", l->bl_addr,
 			    strerror(errno));
@@ -193,7 +199,8 @@ broker_start(struct broker *b, char *err, size_t errlen)
 		ev_io_init(&l->bl_w, broker_on_accept, l->bl_fd, EV_READ);
 		ev_io_start(b->b_loop, &l->bl_w);
 		b->b_nlisteners++;
-		log_info("listening on %s", l->bl_addr);
+		log_info("listening on %s%s", l->bl_addr,
+		    c->bc_listen_reuseport ? " (SO_REUSEPORT)" : "");
 	}
 	if (b->b_cluster != NULL &&
 	    cluster_start(b->b_cluster, err, errlen) != 0)

@@ -32,6 +32,8 @@ static const struct conf_key broker_keys[] = {
 	{ .name = "listen", .type = CONF_HOSTPORT, .offset = RAW(listen),
 	  .defport = BROKER_DEFAULT_PORT },
 	{ .name = "listeners", .type = CONF_STRLIST, .offset = RAW(listeners) },
+	{ .name = "listen_reuseport", .type = CONF_BOOL,
+	  .offset = RAW(c.bc_listen_reuseport) },
 	{ .name = "allow_anonymous", .type = CONF_BOOL,
 	  .offset = RAW(c.bc_allow_anonymous) },
 	{ .name = "password_file", .type = CONF_STRING,

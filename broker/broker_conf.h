@@ -51,6 +51,7 @@ struct broker_conf {
 	/* The addresses to listen on: listen, then listeners. */
 	struct conf_hostport	*bc_listen;
 	size_t			 bc_nlisten;
+	bool			 bc_listen_reuseport;	/* SO_REUSEPORT on them */
 	bool			 bc_allow_anonymous;
 	char			*bc_password_file;	/* NULL: none */
 	char			*bc_acl_file;		/* NULL: none */

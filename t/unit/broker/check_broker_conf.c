@@ -41,6 +41,7 @@ START_TEST(broker_conf__defaults)
 	ck_assert_uint_eq(c->bc_nlisten, 1);
 	ck_assert_str_eq(c->bc_listen[0].host, "127.0.0.1");
 	ck_assert_uint_eq(c->bc_listen[0].port, 1883);
+	ck_assert(!c->bc_listen_reuseport);
 	ck_assert(c->bc_allow_anonymous);
 	ck_assert_ptr_null(c->bc_password_file);
 	ck_assert_ptr_null(c->bc_acl_file);
@@ -70,6 +71,7 @@ START_TEST(broker_conf__every_key)
 	struct broker_conf *c = parse(
 	    "listen: 127.0.0.1:1999\n"
 	    "listeners: [\"[::1]:2000\", 127.0.0.2]\n"
+	    "listen_reuseport: true\n"
 	    "allow_anonymous: false\n"
 	    "password_file: /p\n"
 	    "acl_file: /a\n"
@@ -97,6 +99,7 @@ START_TEST(broker_conf__every_key)
 	ck_assert_uint_eq(c->bc_listen[1].port, 2000);
 	ck_assert_str_eq(c->bc_listen[2].host, "127.0.0.2");
 	ck_assert_uint_eq(c->bc_listen[2].port, 1883);
+	ck_assert(c->bc_listen_reuseport);
 	ck_assert(!c->bc_allow_anonymous);
 	ck_assert_str_eq(c->bc_password_file, "/p");
 	ck_assert_str_eq(c->bc_acl_file, "/a");
