@@ -157,6 +157,8 @@ cluster_new(struct broker *b, struct ev_loop *loop, char *err, size_t errlen)
 	c->c_lops.lo_msg = cluster_lo_msg;
 	c->c_lops.lo_drain = cluster_lo_drain;
 	c->c_lops.lo_closed = cluster_lo_closed;
+	bytes_w_init(&c->c_gbuf, c->c_lconf.lc_max_frame -
+	    CLUSTER_FRAME_SLACK);
 	router_set_hooks(b->b_router, cluster_on_forward, cluster_on_sub, c);
 	return c;
 fail:
@@ -247,6 +249,8 @@ cluster_free(struct cluster *c)
 	ctab_fini(&c->c_routes);
 	ctab_fini(&c->c_retained);
 	ctab_fini(&c->c_claims);
+	bytes_w_fini(&c->c_gbuf);
+	free(c->c_gviews);
 	free(c->c_cookie);
 	free(c->c_self);
 	free(c);

@@ -245,6 +245,7 @@ cluster_fwdq_fini(struct cluster_fwdq *q)
 	while ((f = TAILQ_FIRST(&q->cq_list)) != NULL) {
 		TAILQ_REMOVE(&q->cq_list, f, cf_entry);
 		msg_unref(f->cf_msg);
+		free(f->cf_groups);
 		free(f);
 	}
 	q->cq_n = 0;
@@ -273,6 +274,24 @@ cluster_fwdq_push(struct cluster_fwdq *q, struct msg *m, uint8_t qos,
 }
 
 int
+cluster_fwd_set_groups(struct cluster_fwd *f, struct bytes_view list,
+    uint16_t n)
+{
+	uint8_t *p = NULL;
+
+	if (n > 0 && list.len > 0) {
+		if ((p = malloc(list.len)) == NULL)
+			return CAIRN_ERR_NOMEM;
+		memcpy(p, list.p, list.len);
+	}
+	free(f->cf_groups);
+	f->cf_groups = p;
+	f->cf_glen = p != NULL ? list.len : 0;
+	f->cf_ngroups = p != NULL ? n : 0;
+	return 0;
+}
+
+int
 cluster_fwdq_ack(struct cluster_fwdq *q, uint64_t seq)
 {
 	struct cluster_fwd *f;
@@ -283,6 +302,7 @@ cluster_fwdq_ack(struct cluster_fwdq *q, uint64_t seq)
 			TAILQ_REMOVE(&q->cq_list, f, cf_entry);
 			q->cq_n--;
 			msg_unref(f->cf_msg);
+			free(f->cf_groups);
 			free(f);
 			return 0;
 		}

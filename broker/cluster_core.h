@@ -102,6 +102,9 @@ struct cluster_fwd {
 	struct msg	*cf_msg;	/* one reference, owned */
 	uint8_t		 cf_qos;
 	uint64_t	 cf_sent_gen;	/* link generation it went out on */
+	uint8_t		*cf_groups;	/* FORWARD's group list, owned */
+	size_t		 cf_glen;
+	uint16_t	 cf_ngroups;	/* 0: none */
 };
 TAILQ_HEAD(cluster_fwdq_head, cluster_fwd);
 
@@ -123,6 +126,12 @@ void		 cluster_fwdq_fini(struct cluster_fwdq *);
  */
 struct cluster_fwd *cluster_fwdq_push(struct cluster_fwdq *, struct msg *m,
 		    uint8_t qos, int *err);
+/*
+ * Gives f a copy of the shared groups it serves (link_forward.groups:
+ * n encoded items), resent with it.  0 or CAIRN_ERR_NOMEM (f unchanged).
+ */
+int		 cluster_fwd_set_groups(struct cluster_fwd *f,
+		    struct bytes_view list, uint16_t n);
 /* FORWARD_ACK seq: frees that entry; 0 or CAIRN_ERR_NOENT. */
 int		 cluster_fwdq_ack(struct cluster_fwdq *, uint64_t seq);
 

@@ -77,6 +77,9 @@ struct cluster {
 	struct ctab		 c_claims;	/* client id -> stamp, node */
 	uint64_t		 c_seq_base;	/* first forward seq, per start */
 	uint64_t		 c_last_stamp;	/* stamps never go back */
+	struct bytes_w		 c_gbuf;	/* a FORWARD's group list */
+	struct bytes_view	*c_gviews;	/* a received one, decoded */
+	size_t			 c_capgviews;
 	cluster_link_cb		 c_link_cb;
 	void			*c_link_arg;
 	cluster_resolve_cb	 c_resolve_cb;
@@ -105,6 +108,7 @@ void		 cluster_sync_pump(struct cluster *, struct peer *p);
 void		 cluster_sync_peers_all(struct cluster *);
 /* The router's hooks. */
 void		 cluster_on_forward(struct router_remote *, struct msg *m,
+		    const struct bytes_view *groups, size_t ngroups,
 		    void *arg);
 void		 cluster_on_sub(void *arg, struct bytes_view filter, int delta);
 

@@ -426,9 +426,10 @@ session_data(struct cluster *c, struct peer *p, const struct link_session *d)
 
 /* --- Forwards ----------------------------------------------------------- */
 
+/* groups: the encoded list of ngroups $share filters (may be empty). */
 static int
 forward_send(struct link *l, uint64_t seq, const struct msg *msg,
-    uint8_t qos)
+    uint8_t qos, struct bytes_view groups, uint16_t ngroups)
 {
 	struct link_msg m;
 
@@ -438,6 +439,8 @@ forward_send(struct link *l, uint64_t seq, const struct msg *msg,
 	m.u.fwd.retain = msg->m_retain ? 1 : 0;
 	m.u.fwd.topic = msg_topic(msg);
 	m.u.fwd.payload = msg_payload(msg);
+	m.u.fwd.ngroups = ngroups;
+	m.u.fwd.groups = groups;
 	return link_send(l, &m);
 }
 
@@ -463,34 +466,78 @@ cluster_sync_pump(struct cluster *c, struct peer *p)
 		if (f->cf_sent_gen == p->p_link_gen)
 			continue;
 		if (forward_send(p->p_link, f->cf_seq, f->cf_msg,
-		    f->cf_qos) != 0)
+		    f->cf_qos, bytes_view_of(f->cf_groups, f->cf_glen),
+		    f->cf_ngroups) != 0)
 			return;
 		f->cf_sent_gen = p->p_link_gen;
 	}
 }
 
+/*
+ * The router picked p for the shared groups groups[0..ngroups) (if
+ * any) of msg, and/or p has a route that matches: one FORWARD, naming
+ * the groups p serves for this message.
+ */
 void
-cluster_on_forward(struct router_remote *rr, struct msg *msg, void *arg)
+cluster_on_forward(struct router_remote *rr, struct msg *msg,
+    const struct bytes_view *groups, size_t ngroups, void *arg)
 {
 	struct cluster *c = arg;
 	struct peer *p = container_of(rr, struct peer, p_rr);
+	struct cluster_fwd *f;
+	struct bytes_view gl;
+	uint16_t ng = 0;
+	size_t i;
 	int err;
 
+	bytes_w_reset(&c->c_gbuf);
+	for (i = 0; i < ngroups && ng < UINT16_MAX; i++)
+		if (link_put_group(&c->c_gbuf, groups[i]) == 0)
+			ng++;
+	if (c->c_gbuf.err != 0) {
+		forward_dropped(p, "shared groups over max_frame");
+		return;
+	}
+	gl = bytes_view_of(c->c_gbuf.buf, c->c_gbuf.len);
 	if (msg->m_qos == 0) {
 		/* At most once: a link that cannot take it loses it. */
 		if (p->p_link == NULL || !link_writable(p->p_link))
 			forward_dropped(p, "QoS 0 and the link is down or full");
-		else if (forward_send(p->p_link, 0, msg, 0) == 0)
+		else if (forward_send(p->p_link, 0, msg, 0, gl, ng) == 0)
 			p->p_drop_logged = 0;
 		return;
 	}
-	if (cluster_fwdq_push(&p->p_fwdq, msg, msg->m_qos, &err) == NULL) {
+	if ((f = cluster_fwdq_push(&p->p_fwdq, msg, msg->m_qos,
+	    &err)) == NULL) {
 		forward_dropped(p, err == CAIRN_ERR_LIMIT ?
 		    "max_forward_buffer reached" : "out of memory");
 		return;
 	}
+	if (ng > 0 && cluster_fwd_set_groups(f, gl, ng) != 0)
+		log_warnx("cluster: forward to %s: out of memory for its "
+		    "shared groups", p->p_name);
 	p->p_drop_logged = 0;
 	cluster_sync_pump(c, p);
+}
+
+/* The groups of a received FORWARD as views into it, in c_gviews. */
+static size_t
+forward_groups(struct cluster *c, const struct link_forward *f)
+{
+	struct bytes_view list = f->groups, *nv;
+	size_t n = 0;
+
+	if (f->ngroups > c->c_capgviews) {
+		if ((nv = reallocarray(c->c_gviews, f->ngroups,
+		    sizeof(*nv))) == NULL)
+			return 0;
+		c->c_gviews = nv;
+		c->c_capgviews = f->ngroups;
+	}
+	while (n < f->ngroups &&
+	    link_forward_group_next(&list, &c->c_gviews[n]))
+		n++;
+	return n;
 }
 
 static void
@@ -515,8 +562,12 @@ forward_recv(struct cluster *c, struct peer *p, const struct link_forward *f)
 		return;
 	}
 	b->b_stats.bs_pub_received++;
-	/* Matched here only: a forwarded message never goes on. */
-	(void)router_route_local(b->b_router, msg, broker_deliver, b);
+	/*
+	 * Matched here only: a forwarded message never goes on, and a
+	 * shared group gets it only when the sender picked this node.
+	 */
+	(void)router_route_local(b->b_router, msg, c->c_gviews,
+	    forward_groups(c, f), broker_deliver, b);
 	msg_unref(msg);
 }
 

@@ -53,6 +53,16 @@ link_filter_valid(struct bytes_view v)
 	return v.len > 0 && mqtt_topic_filter_valid(v);
 }
 
+/* A shared subscription's filter, "$share/GROUP/FILTER". */
+static int
+link_share_valid(struct bytes_view v)
+{
+	struct bytes_view group, real;
+
+	return v.len <= UINT16_MAX && link_filter_valid(v) &&
+	    mqtt_topic_share_parse(v, &group, &real) == 1;
+}
+
 /*
  * Field getters inside a complete body: running short is malformed.
  * Each returns 0 or CAIRN_ERR_PROTO.
@@ -141,15 +151,32 @@ decode_hello(struct bytes_r *r, struct link_hello *h)
 
 /*
  *	FORWARD	seq u64 | qos u8 | retain u8 (0/1) | topic str16 |
- *		payload bytes32
+ *		payload bytes32 |
+ *		[ ngroups u16 (>= 1) | ngroups x $share filter str16 ]
+ *
+ * The group list is there only when the sender picked the receiver for
+ * shared groups; an empty list is written as no list (canonical).
  */
 static int
 decode_forward(struct bytes_r *r, struct link_forward *f)
 {
+	struct bytes_view v;
+	size_t start;
+	uint16_t i;
+
 	if (get_u64(r, &f->seq) != 0 || get_qos(r, &f->qos) != 0 ||
 	    get_u8(r, &f->retain) != 0 || f->retain > 1 ||
 	    get_topic(r, &f->topic) != 0 || get_bytes32(r, &f->payload) != 0)
 		return CAIRN_ERR_PROTO;
+	if (bytes_r_left(r) == 0)
+		return 0;
+	if (get_u16(r, &f->ngroups) != 0 || f->ngroups == 0)
+		return CAIRN_ERR_PROTO;
+	start = r->off;
+	for (i = 0; i < f->ngroups; i++)
+		if (bytes_get_view16(r, &v) != 0 || !link_share_valid(v))
+			return CAIRN_ERR_PROTO;
+	f->groups = bytes_view_of(r->p + start, r->off - start);
 	return 0;
 }
 
@@ -346,6 +373,14 @@ link_put_session_msg(struct bytes_w *w, uint8_t qos, struct bytes_view topic,
 }
 
 int
+link_put_group(struct bytes_w *w, struct bytes_view filter)
+{
+	if (!link_share_valid(filter))
+		return CAIRN_ERR_INVAL;
+	return put_str16(w, filter);
+}
+
+int
 link_put_peer(struct bytes_w *w, struct bytes_view name)
 {
 	if (!link_name_valid(name))
@@ -375,10 +410,17 @@ encode_check(const struct link_msg *m)
 		return link_filter_valid(m->u.filter) &&
 		    m->u.filter.len <= UINT16_MAX ? 0 : CAIRN_ERR_INVAL;
 	case LINK_FORWARD:
-		return m->u.fwd.qos <= 2 && m->u.fwd.retain <= 1 &&
-		    link_topic_valid(m->u.fwd.topic) &&
-		    m->u.fwd.topic.len <= UINT16_MAX &&
-		    m->u.fwd.payload.len <= UINT32_MAX ? 0 : CAIRN_ERR_INVAL;
+		if (m->u.fwd.qos > 2 || m->u.fwd.retain > 1 ||
+		    !link_topic_valid(m->u.fwd.topic) ||
+		    m->u.fwd.topic.len > UINT16_MAX ||
+		    m->u.fwd.payload.len > UINT32_MAX)
+			return CAIRN_ERR_INVAL;
+		l = m->u.fwd.groups;
+		for (i = 0; i < m->u.fwd.ngroups; i++)
+			if (!link_forward_group_next(&l, &a) ||
+			    !link_share_valid(a))
+				return CAIRN_ERR_INVAL;
+		return l.len == 0 ? 0 : CAIRN_ERR_INVAL;
 	case LINK_RETAIN:
 		return m->u.ret.qos <= 2 && link_name_valid(m->u.ret.origin) &&
 		    link_topic_valid(m->u.ret.topic) &&
@@ -451,6 +493,10 @@ encode_body(struct bytes_w *w, const struct link_msg *m)
 		bytes_put_u8(w, m->u.fwd.retain);
 		put_str16(w, m->u.fwd.topic);
 		put_bytes32(w, m->u.fwd.payload);
+		if (m->u.fwd.ngroups > 0) {
+			bytes_put_u16be(w, m->u.fwd.ngroups);
+			bytes_put_view(w, m->u.fwd.groups);
+		}
 		break;
 	case LINK_FORWARD_ACK:
 		bytes_put_u64be(w, m->u.ack_seq);
@@ -540,6 +586,12 @@ link_session_msg_next(struct bytes_view *list, uint8_t *qos,
 		return 0;
 	*list = bytes_r_rest(&r);
 	return 1;
+}
+
+int
+link_forward_group_next(struct bytes_view *list, struct bytes_view *filter)
+{
+	return link_peers_next(list, filter);
 }
 
 int

@@ -61,13 +61,22 @@ struct link_hello {
 	uint8_t			challenge[LINK_CHALLENGE_LEN];
 };
 
-/* FORWARD: seq u64, qos u8, retain u8, topic str16, payload bytes32. */
+/*
+ * FORWARD: seq u64, qos u8, retain u8, topic str16, payload bytes32,
+ * then, only when the receiver was picked for shared groups, ngroups
+ * u16 (at least 1) and that many "$share/G/F" filters (str16): the
+ * receiver delivers to one of its own members of each of those groups,
+ * and to no other group.  A FORWARD without the list is byte for byte
+ * the first release's.
+ */
 struct link_forward {
 	uint64_t		seq;
 	uint8_t			qos;	/* 0..2 */
 	uint8_t			retain;	/* 0 or 1 */
 	struct bytes_view	topic;
 	struct bytes_view	payload;
+	uint16_t		ngroups;	/* 0: no list */
+	struct bytes_view	groups;	/* the items; link_forward_group_next() */
 };
 
 /*
@@ -149,14 +158,16 @@ int	link_encode(struct bytes_w *w, const struct link_msg *m,
 
 /*
  * Item encoders for the list bodies: append one item to w (a scratch
- * buffer whose contents become link_session.subs, .msgs or
- * link_peers.names).  0 or CAIRN_ERR_INVAL / w's error.
+ * buffer whose contents become link_session.subs, .msgs,
+ * link_peers.names or link_forward.groups).  0 or CAIRN_ERR_INVAL / w's error.
  */
 int	link_put_session_sub(struct bytes_w *, struct bytes_view filter,
 	    uint8_t qos);
 int	link_put_session_msg(struct bytes_w *, uint8_t qos,
 	    struct bytes_view topic, struct bytes_view payload);
 int	link_put_peer(struct bytes_w *, struct bytes_view name);
+/* One FORWARD group: a valid "$share/GROUP/FILTER" filter. */
+int	link_put_group(struct bytes_w *, struct bytes_view filter);
 
 /*
  * Iterators over a decoded (hence valid) list: each takes the next
@@ -167,6 +178,8 @@ int	link_session_sub_next(struct bytes_view *list,
 int	link_session_msg_next(struct bytes_view *list, uint8_t *qos,
 	    struct bytes_view *topic, struct bytes_view *payload);
 int	link_peers_next(struct bytes_view *list, struct bytes_view *name);
+int	link_forward_group_next(struct bytes_view *list,
+	    struct bytes_view *filter);
 
 /* 1 if v is a valid node name or client id: 1..255 bytes, UTF-8, no NUL. */
 int	link_name_valid(struct bytes_view v);

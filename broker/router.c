@@ -6,9 +6,14 @@
  * callback may change a session's own subscriptions without touching a
  * trie that is being walked.
  *
- * Shared groups are kept on a list searched by "GROUP/FILTER" on
- * SUBSCRIBE and UNSUBSCRIBE only; routing reaches a group through its
- * trie entry.
+ * Shared groups are kept on a list searched by "$share/GROUP/FILTER"
+ * on SUBSCRIBE, UNSUBSCRIBE and a peer's route changes only; routing
+ * reaches a group through its trie entry.  A group's members are local
+ * sessions and cluster nodes announcing the same $share filter; the
+ * node that routes a message first picks one of them (round robin over
+ * both), so a group gets each message once per cluster.  A pick of a
+ * node is handed to the forward hook with the group's filter, and that
+ * node's router_route_local() picks among its own sessions only.
  */
 #include "broker/router.h"
 
@@ -32,13 +37,23 @@ struct share_member {
 struct share_group {
 	struct sub_ref			 sg_ref;	/* SUB_SHARED */
 	TAILQ_ENTRY(share_group)	 sg_entry;
-	char				*sg_key;	/* "GROUP/FILTER", owned */
+	char				*sg_key;	/* "$share/G/F", owned */
 	size_t				 sg_keylen;
-	struct bytes_view		 sg_filter;	/* FILTER, inside sg_key */
+	struct bytes_view		 sg_filter;	/* F, inside sg_key */
 	struct share_member		*sg_members;
 	size_t				 sg_n;
 	size_t				 sg_cap;
-	size_t				 sg_next;	/* round robin */
+	struct router_remote		**sg_remotes;	/* nodes with members */
+	size_t				 sg_nremote;
+	size_t				 sg_capremote;
+	size_t				 sg_next;	/* round robin, over
+							   members then nodes */
+};
+
+/* A group member picked on a node: forwarded with the group's filter. */
+struct route_pick {
+	struct router_remote	*rp_rr;
+	struct share_group	*rp_group;
 };
 
 struct route_hit {
@@ -57,9 +72,16 @@ struct router {
 	size_t				 r_caphits;
 	int				 r_busy;
 	int				 r_local;	/* skip SUB_REMOTE */
+	const struct bytes_view		*r_sel;		/* forwarded: groups */
+	size_t				 r_nsel;
 	struct router_remote		**r_fwd;	/* this route's nodes */
 	size_t				 r_nfwd;
 	size_t				 r_capfwd;
+	struct route_pick		*r_picks;	/* groups picked there */
+	size_t				 r_npicks;
+	size_t				 r_cappicks;
+	struct bytes_view		*r_gviews;	/* one node's groups */
+	size_t				 r_capgviews;
 	router_forward_cb		 r_fwd_cb;
 	router_sub_cb			 r_sub_cb;
 	void				*r_hook_arg;
@@ -88,6 +110,7 @@ static void
 router_group_free(struct share_group *g)
 {
 	free(g->sg_members);
+	free(g->sg_remotes);
 	free(g->sg_key);
 	free(g);
 }
@@ -106,6 +129,8 @@ router_free(struct router *r)
 	trie_free(r->r_trie);
 	free(r->r_hits);
 	free(r->r_fwd);
+	free(r->r_picks);
+	free(r->r_gviews);
 	free(r);
 }
 
@@ -125,17 +150,64 @@ router_remote_init(struct router_remote *rr)
 	rr->rr_epoch = 0;
 }
 
-/* The trie's filter for a route: F of $share/G/F, else the filter. */
-static int
-router_route_filter(struct bytes_view filter, struct bytes_view *real)
-{
-	struct bytes_view group;
-	int shared;
+static struct share_group *router_group_find(struct router *,
+		    struct bytes_view);
+static struct share_group *router_group_new(struct router *,
+		    struct bytes_view, struct bytes_view);
+static void	router_group_drop(struct router *, struct share_group *);
 
-	if ((shared = mqtt_topic_share_parse(filter, &group, real)) < 0)
-		return CAIRN_ERR_PROTO;
-	if (!shared)
-		*real = filter;
+/* Node rr has members of the group of $share filter key (F is real). */
+static int
+router_share_remote_add(struct router *r, struct bytes_view key,
+    struct bytes_view real, struct router_remote *rr)
+{
+	struct share_group *g;
+	struct router_remote **nr;
+	size_t i, ncap;
+
+	if ((g = router_group_find(r, key)) == NULL &&
+	    (g = router_group_new(r, key, real)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	for (i = 0; i < g->sg_nremote; i++)
+		if (g->sg_remotes[i] == rr)
+			return 0;
+	if (g->sg_nremote == g->sg_capremote) {
+		ncap = g->sg_capremote == 0 ? 4 : g->sg_capremote * 2;
+		if ((nr = reallocarray(g->sg_remotes, ncap,
+		    sizeof(*nr))) == NULL) {
+			if (g->sg_n == 0 && g->sg_nremote == 0)
+				router_group_drop(r, g);
+			return CAIRN_ERR_NOMEM;
+		}
+		g->sg_remotes = nr;
+		g->sg_capremote = ncap;
+	}
+	g->sg_remotes[g->sg_nremote++] = rr;
+	return 0;
+}
+
+static int
+router_share_remote_del(struct router *r, struct bytes_view key,
+    struct router_remote *rr)
+{
+	struct share_group *g;
+	size_t i;
+
+	if ((g = router_group_find(r, key)) == NULL)
+		return CAIRN_ERR_NOENT;
+	for (i = 0; i < g->sg_nremote; i++)
+		if (g->sg_remotes[i] == rr)
+			break;
+	if (i == g->sg_nremote)
+		return CAIRN_ERR_NOENT;
+	memmove(&g->sg_remotes[i], &g->sg_remotes[i + 1],
+	    (g->sg_nremote - i - 1) * sizeof(*g->sg_remotes));
+	g->sg_nremote--;
+	/* The round robin index counts members first, then nodes. */
+	if (g->sg_next > g->sg_n + i)
+		g->sg_next--;
+	if (g->sg_n == 0 && g->sg_nremote == 0)
+		router_group_drop(r, g);
 	return 0;
 }
 
@@ -143,23 +215,28 @@ int
 router_remote_add(struct router *r, struct bytes_view filter,
     struct router_remote *rr)
 {
-	struct bytes_view real;
-	int rc;
+	struct bytes_view group, real;
+	int shared;
 
-	if ((rc = router_route_filter(filter, &real)) != 0)
-		return rc;
-	return trie_add(r->r_trie, real, &rr->rr_ref, 0, NULL);
+	if ((shared = mqtt_topic_share_parse(filter, &group, &real)) < 0)
+		return CAIRN_ERR_PROTO;
+	if (shared)
+		return router_share_remote_add(r, filter, real, rr);
+	return trie_add(r->r_trie, filter, &rr->rr_ref, 0, NULL);
 }
 
 int
 router_remote_del(struct router *r, struct bytes_view filter,
     struct router_remote *rr)
 {
-	struct bytes_view real;
+	struct bytes_view group, real;
+	int shared;
 
-	if (router_route_filter(filter, &real) != 0)
+	if ((shared = mqtt_topic_share_parse(filter, &group, &real)) < 0)
 		return CAIRN_ERR_NOENT;
-	return trie_remove(r->r_trie, real, &rr->rr_ref);
+	if (shared)
+		return router_share_remote_del(r, filter, rr);
+	return trie_remove(r->r_trie, filter, &rr->rr_ref);
 }
 
 static void
@@ -192,7 +269,7 @@ router_member_find(struct share_group *g, const struct session *s)
 	return NULL;
 }
 
-/* A new group for key "GROUP/FILTER", in the trie at FILTER. */
+/* A new group for key "$share/GROUP/FILTER", in the trie at FILTER. */
 static struct share_group *
 router_group_new(struct router *r, struct bytes_view key,
     struct bytes_view real)
@@ -280,7 +357,7 @@ router_share_del(struct router *r, struct session *s, struct bytes_view key)
 	g->sg_n--;
 	if (g->sg_next > i)
 		g->sg_next--;
-	if (g->sg_n == 0)
+	if (g->sg_n == 0 && g->sg_nremote == 0)
 		router_group_drop(r, g);
 	return 0;
 }
@@ -295,8 +372,7 @@ router_subscribe(struct router *r, struct session *s,
 	if ((shared = mqtt_topic_share_parse(filter, &group, &real)) < 0)
 		return CAIRN_ERR_PROTO;
 	if (shared) {
-		key = bytes_view_of(filter.p + strlen(MQTT_SHARE_PREFIX),
-		    filter.len - strlen(MQTT_SHARE_PREFIX));
+		key = filter;
 		rc = router_share_add(r, s, key, real, qos, &added);
 	} else
 		rc = trie_add(r->r_trie, filter, &s->s_ref, qos, &added);
@@ -331,8 +407,7 @@ router_unsubscribe(struct router *r, struct session *s,
 		return CAIRN_ERR_NOENT;
 	shared = mqtt_topic_share_parse(filter, &group, &real);
 	if (shared == 1) {
-		key = bytes_view_of(filter.p + strlen(MQTT_SHARE_PREFIX),
-		    filter.len - strlen(MQTT_SHARE_PREFIX));
+		key = filter;
 		router_share_del(r, s, key);
 	} else
 		trie_remove(r->r_trie, filter, &s->s_ref);
@@ -372,23 +447,88 @@ router_hit(struct router *r, struct session *s, int shared, uint8_t qos)
 	return 0;
 }
 
-/* Picks the group member for one message: the next online one. */
-static struct share_member *
-router_share_pick(struct share_group *g)
+/*
+ * Picks the group member for one message: the next online session, or
+ * (with nodes set) the next of the sessions and the nodes that announce
+ * the group, a node counting as online (its routes go with its link).
+ * Returns the index: below sg_n a session, else node index - sg_n.
+ * The group has at least one candidate.
+ */
+static size_t
+router_share_pick(struct share_group *g, int nodes)
 {
-	size_t i, k;
+	size_t i, k, n = g->sg_n + (nodes ? g->sg_nremote : 0);
 
-	for (i = 0; i < g->sg_n; i++) {
-		k = (g->sg_next + i) % g->sg_n;
-		if (session_online(g->sg_members[k].sm_session)) {
-			g->sg_next = (k + 1) % g->sg_n;
-			return &g->sg_members[k];
+	for (i = 0; i < n; i++) {
+		k = (g->sg_next + i) % n;
+		if (k >= g->sg_n ||
+		    session_online(g->sg_members[k].sm_session)) {
+			g->sg_next = (k + 1) % n;
+			return k;
 		}
 	}
 	/* Nobody online: the next one's session queues it (or drops it). */
-	k = g->sg_next % g->sg_n;
-	g->sg_next = (k + 1) % g->sg_n;
-	return &g->sg_members[k];
+	k = g->sg_next % n;
+	g->sg_next = (k + 1) % n;
+	return k;
+}
+
+/* 1 if a forwarded message names g's filter among the groups to serve. */
+static int
+router_sel_has(const struct router *r, const struct share_group *g)
+{
+	size_t i;
+
+	for (i = 0; i < r->r_nsel; i++)
+		if (r->r_sel[i].len == g->sg_keylen &&
+		    memcmp(r->r_sel[i].p, g->sg_key, g->sg_keylen) == 0)
+			return 1;
+	return 0;
+}
+
+/* Adds rr to this route's nodes, once. */
+static int
+router_fwd_add(struct router *r, struct router_remote *rr)
+{
+	struct router_remote **nf;
+	size_t ncap;
+
+	if (rr->rr_epoch == r->r_epoch)
+		return 0;
+	if (r->r_nfwd == r->r_capfwd) {
+		ncap = r->r_capfwd == 0 ? ROUTER_HITS_MIN : r->r_capfwd * 2;
+		if ((nf = reallocarray(r->r_fwd, ncap, sizeof(*nf))) == NULL)
+			return CAIRN_ERR_NOMEM;
+		r->r_fwd = nf;
+		r->r_capfwd = ncap;
+	}
+	rr->rr_epoch = r->r_epoch;
+	r->r_fwd[r->r_nfwd++] = rr;
+	return 0;
+}
+
+/* Group g picked node rr for this message. */
+static void
+router_pick_remote(struct router *r, struct share_group *g,
+    struct router_remote *rr)
+{
+	struct route_pick *np;
+	size_t ncap;
+
+	if (r->r_npicks == r->r_cappicks) {
+		ncap = r->r_cappicks == 0 ? ROUTER_HITS_MIN :
+		    r->r_cappicks * 2;
+		if ((np = reallocarray(r->r_picks, ncap, sizeof(*np))) ==
+		    NULL)
+			return;
+		r->r_picks = np;
+		r->r_cappicks = ncap;
+	}
+	if (router_fwd_add(r, rr) != 0)
+		return;
+	r->r_picks[r->r_npicks].rp_rr = rr;
+	r->r_picks[r->r_npicks].rp_group = g;
+	r->r_npicks++;
 }
 
 static void
@@ -400,8 +540,8 @@ router_on_match(void *sub, uint8_t opts, const struct trie_node *filter,
 	struct session *s;
 	struct share_group *g;
 	struct share_member *m;
-	struct router_remote *rr, **nf;
-	size_t ncap;
+	struct router_remote *rr;
+	size_t k;
 
 	switch (ref->sr_kind) {
 	case SUB_SESSION:
@@ -418,33 +558,58 @@ router_on_match(void *sub, uint8_t opts, const struct trie_node *filter,
 		break;
 	case SUB_SHARED:
 		g = container_of(ref, struct share_group, sg_ref);
-		if (g->sg_n == 0)
+		/*
+		 * A forwarded message: serve the groups its sender picked
+		 * this node for, among the sessions here only.
+		 */
+		if (r->r_sel != NULL && !router_sel_has(r, g))
 			return;
-		m = router_share_pick(g);
+		if (r->r_local && g->sg_n == 0)
+			return;
+		k = router_share_pick(g, !r->r_local);
+		if (k >= g->sg_n) {
+			router_pick_remote(r, g, g->sg_remotes[k - g->sg_n]);
+			return;
+		}
+		m = &g->sg_members[k];
 		(void)router_hit(r, m->sm_session, 1, m->sm_qos);
 		break;
 	case SUB_REMOTE:
 		rr = container_of(ref, struct router_remote, rr_ref);
-		if (r->r_local || rr->rr_epoch == r->r_epoch)
-			return;
-		if (r->r_nfwd == r->r_capfwd) {
-			ncap = r->r_capfwd == 0 ? ROUTER_HITS_MIN :
-			    r->r_capfwd * 2;
-			if ((nf = reallocarray(r->r_fwd, ncap,
-			    sizeof(*nf))) == NULL)
-				return;
-			r->r_fwd = nf;
-			r->r_capfwd = ncap;
-		}
-		rr->rr_epoch = r->r_epoch;
-		r->r_fwd[r->r_nfwd++] = rr;
+		if (!r->r_local)
+			(void)router_fwd_add(r, rr);
 		break;
 	}
 }
 
+/* Calls the forward hook for node rr with the groups it was picked for. */
+static void
+router_forward(struct router *r, struct router_remote *rr, struct msg *m)
+{
+	struct bytes_view *nv;
+	size_t i, n = 0, ncap;
+
+	for (i = 0; i < r->r_npicks; i++) {
+		if (r->r_picks[i].rp_rr != rr)
+			continue;
+		if (n == r->r_capgviews) {
+			ncap = n == 0 ? ROUTER_HITS_MIN : n * 2;
+			if ((nv = reallocarray(r->r_gviews, ncap,
+			    sizeof(*nv))) == NULL)
+				break;
+			r->r_gviews = nv;
+			r->r_capgviews = ncap;
+		}
+		r->r_gviews[n++] = bytes_view_of(r->r_picks[i].rp_group->sg_key,
+		    r->r_picks[i].rp_group->sg_keylen);
+	}
+	r->r_fwd_cb(rr, m, r->r_gviews, n, r->r_hook_arg);
+}
+
 static size_t
 router_route_one(struct router *r, struct msg *m, int local,
-    router_deliver_cb deliver, void *arg)
+    const struct bytes_view *sel, size_t nsel, router_deliver_cb deliver,
+    void *arg)
 {
 	struct route_hit *h;
 	size_t i, n;
@@ -456,7 +621,10 @@ router_route_one(struct router *r, struct msg *m, int local,
 	r->r_epoch++;
 	r->r_nhits = 0;
 	r->r_nfwd = 0;
+	r->r_npicks = 0;
 	r->r_local = local || r->r_fwd_cb == NULL;
+	r->r_sel = local ? sel : NULL;
+	r->r_nsel = local ? nsel : 0;
 	trie_match(r->r_trie, msg_topic(m), router_on_match, r);
 	n = r->r_nhits;
 	for (i = 0; i < n; i++) {
@@ -467,9 +635,12 @@ router_route_one(struct router *r, struct msg *m, int local,
 		deliver(h->rh_session, m, qos, arg);
 	}
 	for (i = 0; i < r->r_nfwd; i++)
-		r->r_fwd_cb(r->r_fwd[i], m, r->r_hook_arg);
+		router_forward(r, r->r_fwd[i], m);
 	r->r_nhits = 0;
 	r->r_nfwd = 0;
+	r->r_npicks = 0;
+	r->r_sel = NULL;
+	r->r_nsel = 0;
 	r->r_busy = 0;
 	return n;
 }
@@ -478,14 +649,18 @@ size_t
 router_route(struct router *r, struct msg *m, router_deliver_cb deliver,
     void *arg)
 {
-	return router_route_one(r, m, 0, deliver, arg);
+	return router_route_one(r, m, 0, NULL, 0, deliver, arg);
 }
 
 size_t
 router_route_local(struct router *r, struct msg *m,
+    const struct bytes_view *groups, size_t ngroups,
     router_deliver_cb deliver, void *arg)
 {
-	return router_route_one(r, m, 1, deliver, arg);
+	static const struct bytes_view none;
+
+	return router_route_one(r, m, 1, groups != NULL ? groups : &none,
+	    ngroups, deliver, arg);
 }
 
 size_t

@@ -6,10 +6,14 @@
  *
  *   SUB_SESSION  a local session; the entry's opts is the granted QoS.
  *   SUB_SHARED   a $share/GROUP/FILTER group, one trie entry at FILTER
- *                for all its members; each message goes to one member,
- *                round robin among the members that are online (or, when
- *                none is, the next member, which queues it if its session
- *                is persistent).
+ *                for all its members: local sessions, and the cluster
+ *                nodes that announce the same $share filter.  Each
+ *                message goes to one member, once per cluster: round
+ *                robin among the sessions that are online and the nodes
+ *                (or, when none is, the next session, which queues it if
+ *                it is persistent).  A node picked gets the message
+ *                through the forward hook with the group's filter, and
+ *                its router_route_local() picks one of its own sessions.
  *   SUB_REMOTE   a cluster node (struct router_remote, embedded in the
  *                cluster's peer): router_route() hands the message to the
  *                forward hook once per matching node, however many of
@@ -55,9 +59,14 @@ struct router_remote {
 
 /*
  * Receives one forward from router_route(): node rr has a route that
- * matches m.  Borrowed for the call; the same rules as router_deliver_cb.
+ * matches m, or was picked for shared groups: groups[0..ngroups) are
+ * their "$share/G/F" filters (ngroups may be 0), for rr to serve with
+ * one of its own members each.  Everything is borrowed for the call;
+ * the same rules as router_deliver_cb, and it must not change the
+ * nodes' routes.
  */
 typedef void	(*router_forward_cb)(struct router_remote *rr, struct msg *m,
+		    const struct bytes_view *groups, size_t ngroups,
 		    void *arg);
 /*
  * Told of every local subscription added (delta 1) or removed (-1),
@@ -104,10 +113,11 @@ void		 router_set_hooks(struct router *, router_forward_cb fwd,
 		    router_sub_cb sub, void *arg);
 void		 router_remote_init(struct router_remote *);
 /*
- * Adds node rr's route for `filter` (a valid filter; for $share/G/F the
- * trie gets F): 0 (also when it was there), CAIRN_ERR_PROTO,
- * CAIRN_ERR_LIMIT or CAIRN_ERR_NOMEM.  Borrows filter; rr stays in the
- * trie until router_remote_del().
+ * Adds node rr's route for `filter` (a valid filter): 0 (also when it
+ * was there), CAIRN_ERR_PROTO, CAIRN_ERR_LIMIT or CAIRN_ERR_NOMEM.  For
+ * $share/G/F, rr becomes a member of that group (in the trie at F, apart
+ * from a route F of the same node).  Borrows filter; rr stays until
+ * router_remote_del().
  */
 int		 router_remote_add(struct router *, struct bytes_view filter,
 		    struct router_remote *rr);
@@ -116,9 +126,13 @@ int		 router_remote_del(struct router *, struct bytes_view filter,
 		    struct router_remote *rr);
 /*
  * As router_route() for local subscribers only: for a message a peer
- * forwarded, which is never forwarded again.
+ * forwarded, which is never forwarded again.  Of the shared groups,
+ * only those whose "$share/G/F" filter is in groups[0..ngroups) (the
+ * ones the sender picked this node for) get it, each at one of its
+ * sessions here; groups may be NULL when ngroups is 0.
  */
 size_t		 router_route_local(struct router *, struct msg *m,
+		    const struct bytes_view *groups, size_t ngroups,
 		    router_deliver_cb deliver, void *arg);
 
 /* Subscriptions held (session filters plus group memberships). */

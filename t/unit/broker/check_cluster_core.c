@@ -116,6 +116,14 @@ START_TEST(cluster_core__fwdq)
 	ck_assert_ptr_null(cluster_fwdq_push(&q, m, 1, &err));
 	ck_assert_int_eq(err, CAIRN_ERR_LIMIT);
 	ck_assert_uint_eq(m->m_refs, 3);
+	/* A forward's shared groups are copied, and freed with it. */
+	ck_assert_int_eq(cluster_fwd_set_groups(f,
+	    bytes_view_of("\0\12$share/g/t", 12), 1), 0);
+	ck_assert_uint_eq(f->cf_ngroups, 1);
+	ck_assert_uint_eq(f->cf_glen, 12);
+	ck_assert_mem_eq(f->cf_groups, "\0\12$share/g/t", 12);
+	ck_assert_int_eq(cluster_fwd_set_groups(TAILQ_NEXT(f, cf_entry),
+	    bytes_view_of("\0\12$share/h/t", 12), 1), 0);
 	ck_assert_int_eq(cluster_fwdq_ack(&q, 101), 0);
 	ck_assert_int_eq(cluster_fwdq_ack(&q, 101), CAIRN_ERR_NOENT);
 	ck_assert_uint_eq(q.cq_n, 1);

@@ -141,6 +141,82 @@ START_TEST(link_codec__roundtrip_every_type)
 }
 END_TEST
 
+/*
+ * FORWARD's shared groups: the list is there only when not empty, holds
+ * $share filters only, and its items walk back out.
+ */
+START_TEST(link_codec__forward_groups)
+{
+	struct link_msg m, d;
+	struct bytes_w l, f;
+	struct bytes_view list, g;
+	size_t used;
+	/* FORWARD seq 0, qos 0, retain 0, topic "t", payload "" */
+	static const uint8_t base[] = { 0, 0, 0, 18, LINK_FORWARD,
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 't', 0, 0, 0, 0 };
+	uint8_t buf[64];
+
+	bytes_w_init(&l, 1024);
+	ck_assert_int_eq(link_put_group(&l, V("$share/g/t")), 0);
+	ck_assert_int_eq(link_put_group(&l, V("$share/h/+")), 0);
+	ck_assert_int_eq(link_put_group(&l, V("t")), CAIRN_ERR_INVAL);
+	ck_assert_int_eq(link_put_group(&l, V("$share/g")), CAIRN_ERR_INVAL);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_FORWARD;
+	m.u.fwd.seq = 7;
+	m.u.fwd.qos = 1;
+	m.u.fwd.topic = V("t");
+	m.u.fwd.payload = V("x");
+	m.u.fwd.ngroups = 2;
+	m.u.fwd.groups = bytes_view_of(l.buf, l.len);
+	roundtrip(&m);
+	bytes_w_init(&f, MAXF);
+	ck_assert_int_eq(link_encode(&f, &m, MAXF), 0);
+	ck_assert_int_eq(link_decode(f.buf, f.len, MAXF, &d, &used), 0);
+	ck_assert_uint_eq(d.u.fwd.ngroups, 2);
+	list = d.u.fwd.groups;
+	ck_assert(link_forward_group_next(&list, &g));
+	ck_assert(bytes_view_eq_str(g, "$share/g/t"));
+	ck_assert(link_forward_group_next(&list, &g));
+	ck_assert(bytes_view_eq_str(g, "$share/h/+"));
+	ck_assert(!link_forward_group_next(&list, &g));
+	/* The count must match the list. */
+	m.u.fwd.ngroups = 1;
+	ck_assert_int_eq(link_encode(&f, &m, MAXF), CAIRN_ERR_INVAL);
+	m.u.fwd.ngroups = 3;
+	ck_assert_int_eq(link_encode(&f, &m, MAXF), CAIRN_ERR_INVAL);
+	bytes_w_fini(&f);
+	bytes_w_fini(&l);
+
+	/* No list: the first release's bytes. */
+	ck_assert_int_eq(link_decode(base, sizeof(base), MAXF, &d, &used), 0);
+	ck_assert_uint_eq(d.u.fwd.ngroups, 0);
+	/* A list of 0 groups is not canonical. */
+	memcpy(buf, base, sizeof(base));
+	buf[3] += 2;
+	buf[sizeof(base)] = 0;
+	buf[sizeof(base) + 1] = 0;
+	ck_assert_int_eq(link_decode(buf, sizeof(base) + 2, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	/* One group "a/b": not a $share filter. */
+	buf[3] = 18 + 2 + 5;
+	buf[sizeof(base) + 1] = 1;
+	memcpy(buf + sizeof(base) + 2, "\0\3a/b", 5);
+	ck_assert_int_eq(link_decode(buf, sizeof(base) + 7, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	/* One group "$share/g/b". */
+	buf[3] = 18 + 2 + 12;
+	memcpy(buf + sizeof(base) + 2, "\0\12$share/g/b", 12);
+	ck_assert_int_eq(link_decode(buf, sizeof(base) + 14, MAXF, &d, &used),
+	    0);
+	ck_assert_uint_eq(d.u.fwd.ngroups, 1);
+	/* A count of 2 with one item: runs past the body. */
+	buf[sizeof(base) + 1] = 2;
+	ck_assert_int_eq(link_decode(buf, sizeof(base) + 14, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+}
+END_TEST
+
 START_TEST(link_codec__decode_refusals)
 {
 	struct link_msg m;
@@ -276,6 +352,7 @@ link_codec_suite(void)
 	TCase *tc = tcase_create("codec");
 
 	tcase_add_test(tc, link_codec__roundtrip_every_type);
+	tcase_add_test(tc, link_codec__forward_groups);
 	tcase_add_test(tc, link_codec__decode_refusals);
 	tcase_add_test(tc, link_codec__max_frame_exact);
 	tcase_add_test(tc, link_codec__encode_refusals);
