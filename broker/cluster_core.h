@@ -65,7 +65,8 @@ int		 ctab_foreach(struct ctab *, int (*cb)(struct ctab_ent *,
  * A local subscription to filter came (delta 1) or went (-1).  Returns
  * 1 when the filter must be announced (its first subscriber), -1 when
  * withdrawn (its last), 0 otherwise, or CAIRN_ERR_NOMEM (nothing
- * changed).  A removal of an unknown filter is 0.
+ * changed; an add only).  A removal of an unknown filter is 0.  Mind
+ * that CAIRN_ERR_NOMEM is -1 too: tell them apart by delta.
  */
 int		 cluster_route_count(struct ctab *routes,
 		    struct bytes_view filter, int delta);

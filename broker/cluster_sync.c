@@ -48,7 +48,8 @@ cluster_on_sub(void *arg, struct bytes_view filter, int delta)
 
 	if ((rc = cluster_route_count(&c->c_routes, filter, delta)) == 0)
 		return;
-	if (rc == CAIRN_ERR_NOMEM) {
+	/* -1 is a withdrawal on a removal, CAIRN_ERR_NOMEM on an add. */
+	if (delta > 0 && rc < 0) {
 		log_warnx("cluster: route %.*s not announced: out of memory",
 		    (int)filter.len, (const char *)filter.p);
 		return;
