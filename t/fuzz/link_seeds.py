@@ -19,6 +19,9 @@ frames = {
     'routes_end': frame(REND),
     'forward': frame(FWD, struct.pack('>QBB', 7, 1, 0) + s16(b'a/b') +
         b32(b'hello')),
+    'forward_groups': frame(FWD, struct.pack('>QBB', 8, 1, 0) +
+        s16(b'a/b') + b32(b'shared') + struct.pack('>H', 2) +
+        s16(b'$share/g/a/+') + s16(b'$share/h/#')),
     'forward_ack': frame(ACK, struct.pack('>Q', 7)),
     'retain': frame(RET, struct.pack('>Q', 1700000000000) + s16(b'b2@h') +
         s16(b'r/t') + b'\x01' + b32(b'kept')),
