@@ -18,14 +18,14 @@ The first cases share one cluster (c1, c2, c3); the destructive ones
 (kill -9, epmd restart, wrong cookie, link flap) start their own.
 
 NOT REGISTERED in t/integration/meson.build: three cases fail against
-b1b2748 (the cluster as committed by d686439..b1b2748).  Register it once
+3b8e78a (the cluster as committed by d686439..3b8e78a).  Register it once
 it passes.  Run it by hand, from the top of the tree:
 
     B=BUILDDIR; /usr/bin/python3 t/integration/cluster_local.py \
         --broker-cmd $B/broker/cairn-broker --epmd $B/epmd/epmd \
         --cairn $B/cli/cairn [--only NAME] [-v]
 
-FAILURES at b1b2748 (each reproduces on every run; -v adds the nodes'
+FAILURES at 3b8e78a (each reproduces on every run; -v adds the nodes'
 status JSON and log tails):
 
   * unsubscribe_and_disconnect_withdraw_routes: a withdrawn route never
@@ -59,12 +59,14 @@ status JSON and log tails):
     wall clock << 20 at that time, or one counter per node).
 
   Everything else passes: the mesh through the local epmd, every pair at
-  QoS 0/1, wildcards (one copy per subscriber), retained set/update/clear
-  across nodes and the snapshot to a late node, one client id in the
-  cluster, both session takeovers (live, and offline with its queued
-  QoS 1), mosquitto_pub/_sub across nodes, kill -9 (routes gone in under
-  a second, no forwards pending to it, the rest serve, it rejoins), and
-  the epmd restart (re-registered, links kept, a new node found).
+  QoS 0/1, wildcards (one copy per subscriber), a shared subscription
+  (each message once in the cluster, every member picked), retained
+  set/update/clear across nodes and the snapshot to a late node, one
+  client id in the cluster, both session takeovers (live, and offline
+  with its queued QoS 1), mosquitto_pub/_sub across nodes, kill -9
+  (routes gone in under a second, no forwards pending to it, the rest
+  serve, it rejoins), and the epmd restart (re-registered, links kept, a
+  new node found).
 """
 
 import argparse
@@ -296,6 +298,61 @@ def t_withdraw():
                c1.peer(c2.node)['routes'], ch.ROUTE_TIMEOUT,
                'c3 and c1 agree on the routes of c2', (c1, c2, c3))
     p1.disconnect()
+
+
+@test('shared_subscription_once_per_cluster')
+def t_shared():
+    nodes = shared()
+    u = uniq('sh')
+    group = '$share/g%s/%s/#' % (u.replace('-', ''), u)
+    members = [sub_conn(n, [(group, 1)]) for n in nodes]
+    plain = sub_conn(nodes[1], [('%s/#' % u, 1)])
+    pubs = [n.connect()[0] for n in nodes]
+    # Every publisher's node knows every member: probes until each member
+    # got one from each node (the pick goes round the members).
+    for i, pc in enumerate(pubs):
+        seen = set()
+        deadline = time.monotonic() + ch.ROUTE_TIMEOUT
+        k = 0
+        while len(seen) < len(members) and time.monotonic() < deadline:
+            k += 1
+            publish(pc, '%s/probe' % u, b'probe-%d-%d' % (i, k))
+            for j, m in enumerate(members):
+                if any(p.payload.startswith(b'probe-%d-' % i)
+                       for p in publishes(m, 0.05)):
+                    seen.add(j)
+        check(len(seen) == len(members), 'probes from %s reached members '
+              'on %s only' % (nodes[i].short,
+                              [nodes[j].short for j in sorted(seen)]))
+    for c in members + [plain]:
+        publishes(c, 0.3)
+    want = []
+    for i, pc in enumerate(pubs):
+        for k in range(10):
+            pl = b'm-%d-%d' % (i, k)
+            want.append(pl)
+            publish(pc, '%s/t' % u, pl, 1)
+    got = {j: [] for j in range(len(members))}
+    pl_plain = []
+    deadline = time.monotonic() + DELIVER
+    while time.monotonic() < deadline and \
+            (sum(len(v) for v in got.values()) < 30 or len(pl_plain) < 30):
+        for j, m in enumerate(members):
+            got[j] += [p.payload for p in publishes(m, 0.05)
+                       if p.topic == '%s/t' % u]
+        pl_plain += [p.payload for p in publishes(plain, 0.05)
+                     if p.topic == '%s/t' % u]
+    for j, m in enumerate(members):
+        got[j] += [p.payload for p in publishes(m, QUIET)
+                   if p.topic == '%s/t' % u]
+    allg = sorted(x for v in got.values() for x in v)
+    eq(allg, sorted(want), 'the group got each message once (per member: '
+       '%r)' % {nodes[j].short: len(v) for j, v in got.items()})
+    check(all(got.values()), 'every member got some: %r'
+          % {nodes[j].short: len(v) for j, v in got.items()})
+    eq(sorted(pl_plain), sorted(want), 'the plain subscriber on c2 got all')
+    for c in members + [plain] + pubs:
+        c.disconnect()
 
 
 # ------------------------------------------------------------- retained

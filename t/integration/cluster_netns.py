@@ -30,14 +30,14 @@ namespaces not permitted`.  Namespaces are deleted and processes killed
 by pid at the end, pass or fail (and by the watchdog, and on SIGTERM).
 
 NOT REGISTERED in t/integration/meson.build: two cases fail against
-b1b2748.  Register it once it passes.  Run it by hand, as root, from the
+3b8e78a.  Register it once it passes.  Run it by hand, as root, from the
 top of the tree:
 
     B=BUILDDIR; /usr/bin/python3 t/integration/cluster_netns.py \
         --broker-cmd $B/broker/cairn-broker --epmd $B/epmd/epmd \
         --cairn $B/cli/cairn [--only NAME] [-v]
 
-FAILURES at b1b2748 (each reproduces on every run):
+FAILURES at 3b8e78a (each reproduces on every run):
 
   * netsplit_both_sides_serve_then_heal_reconciles_without_restart: a
     retained message cleared on one side during the split survives on
