@@ -1,7 +1,7 @@
 /*
  * mqtt_load: a load generator for MQTT 3.1.1 brokers, used by
  * bench/mqtt.sh to drive mosquitto and cairn-broker with the same client.
- * It talks to one broker on 127.0.0.1 and nowhere else.
+ * It talks to brokers on 127.0.0.1 and nowhere else.
  *
  * It speaks the wire protocol with its own small encoder and decoder
  * (CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ,
@@ -28,6 +28,14 @@
  *	pct		merges latency histograms written by run -H and
  *			prints their percentiles.
  *	freeport	prints a TCP port that is free on 127.0.0.1.
+ *
+ * For a cluster, run mode can put the publishers on one node and the
+ * subscribers on another (--pub-port, --sub-port), sum the CPU time of
+ * several broker processes (-P PID,PID...), and wait before the timed
+ * run until every subscriber has heard a probe from its publishers
+ * (-R): a subscription on one node reaches the others as a route a
+ * moment after its SUBACK, and a message published before that is
+ * (rightly) delivered to no one.
  *
  * Pacing.  A stream is one publisher and the subscribers that hear it.
  * A publisher may have at most -o messages outstanding on its stream:
@@ -56,6 +64,7 @@
 
 #include <errno.h>
 #include <ev.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -93,6 +102,13 @@
 #define ML_PAYLOAD_MAX		65536
 
 /* Topics are "cmlb/<pid>/<publisher>"; client ids "cmlb-<pid>-<r><i>". */
+/*
+ * A route probe (-R) is a QoS 0 PUBLISH on the stream's topic with the
+ * same payload size and sequence number 0: never counted as a delivery,
+ * resent every ML_PROBE_S until each subscriber of the stream has one.
+ */
+#define ML_PROBE_S		0.05
+#define ML_PIDS_MAX		8	/* -P pid,pid,... */
 #define ML_TOPIC_MAX		48
 #define ML_CLIENT_ID_MAX	48
 
@@ -221,6 +237,10 @@ struct ml_conn {
 
 	/* Subscriber: per publisher, the highest sequence seen. */
 	uint64_t	*mc_seen;
+	uint8_t		*mc_probed;	/* -R: a probe came from publisher i */
+
+	/* Publisher, -R: when the last probe went out. */
+	double		 mc_probe_at;
 };
 
 /* The whole run: options, connections, counters. */
@@ -228,7 +248,11 @@ struct ml {
 	struct ev_loop	*m_loop;
 	enum ml_mode	 m_mode;
 	struct sockaddr_in m_addr;
+	struct sockaddr_in m_pub_addr;	/* run: publishers connect here */
+	struct sockaddr_in m_sub_addr;	/* run: subscribers connect here */
 	uint16_t	 m_port;
+	uint16_t	 m_pub_port;	/* --pub-port, else -p */
+	uint16_t	 m_sub_port;	/* --sub-port, else -p */
 	long		 m_self;	/* our pid, in topics and client ids */
 
 	/* Options. */
@@ -242,7 +266,11 @@ struct ml {
 	uint64_t	 m_cap;		/* -o outstanding per stream */
 	double		 m_timeout;	/* -t setup, drain, connect */
 	double		 m_stall;	/* -S */
-	long		 m_pid;		/* -P broker pid */
+	long		 m_pids[ML_PIDS_MAX];	/* -P broker pids */
+	int		 m_npids;
+	double		 m_cpus0[ML_PIDS_MAX];	/* each pid's CPU at the start */
+	double		 m_self_cpu0;	/* our own CPU at the start */
+	int		 m_probe;	/* -R: wait for the routes */
 	const char	*m_histfile;	/* -H */
 	uint32_t	 m_n;		/* -n idle clients */
 	double		 m_hold;	/* -h */
@@ -280,6 +308,10 @@ struct ml {
 	double		 m_tlast;	/* the last delivery */
 	double		 m_cpu0;
 	double		 m_phase_start;
+	double		 m_ready_at;	/* -R: every client ready, probing */
+	double		 m_probe_s;	/* -R: how long the probes took */
+	uint64_t	 m_probe_need;	/* -R: (publisher, subscriber) pairs */
+	uint64_t	 m_probe_got;
 	double		 m_ping_sent;
 	double		 m_connack_at;
 	double		 m_pong_at;
@@ -298,6 +330,10 @@ struct ml {
 static void	ml_usage(void) __attribute__((noreturn));
 static double	ml_now(void);
 static double	ml_broker_cpu(long);
+static double	ml_brokers_cpu(const struct ml *, double *);
+static double	ml_self_cpu(void);
+static int	ml_parse_pids(struct ml *, char *);
+static void	ml_probe_send(struct ml_conn *, double);
 static long	ml_num(const char *, long, long, const char *);
 static void	ml_put16(uint8_t *, uint16_t);
 static void	ml_put32(uint8_t *, uint32_t);
@@ -368,8 +404,9 @@ ml_usage(void)
 	    "usage: mqtt_load run  -p port -s pubs:subs [-b bytes] [-q 0|1] "
 	    "[-d seconds]\n"
 	    "                      [-w window] [-o outstanding] [-S stall_ms] "
-	    "[-P pid] [-H histfile]\n"
-	    "                      [-k keepalive] [-t ms]\n"
+	    "[-P pid[,pid...]] [-H histfile]\n"
+	    "                      [-k keepalive] [-t ms] [-R] "
+	    "[--pub-port port] [--sub-port port]\n"
 	    "       mqtt_load idle -p port -n count [-w window] [-h hold] [-i] "
 	    "[-k keepalive]\n"
 	    "                      [-f fails] [-P pid] [-t ms]\n"
@@ -386,6 +423,58 @@ ml_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * The summed CPU seconds of the -P processes, or -1 when there are none
+ * or one cannot be read.  each[i], when given, gets each one's.
+ */
+static double
+ml_brokers_cpu(const struct ml *m, double *each)
+{
+	double sum = 0, c;
+	int i;
+
+	if (m->m_npids == 0)
+		return -1;
+	for (i = 0; i < m->m_npids; i++) {
+		c = ml_broker_cpu(m->m_pids[i]);
+		if (each != NULL)
+			each[i] = c;
+		if (c < 0)
+			sum = -1;
+		else if (sum >= 0)
+			sum += c;
+	}
+	return sum;
+}
+
+/* Our own user plus system CPU seconds: is the generator the limit? */
+static double
+ml_self_cpu(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == -1)
+		return -1;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* -P 123 or -P 123,456: the broker processes whose CPU is counted. */
+static int
+ml_parse_pids(struct ml *m, char *arg)
+{
+	char *tok, *save = NULL;
+
+	m->m_npids = 0;
+	for (tok = strtok_r(arg, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (m->m_npids == ML_PIDS_MAX)
+			return -1;
+		m->m_pids[m->m_npids++] = ml_num(tok, 1, LONG_MAX, "-P");
+	}
+	return m->m_npids > 0 ? 0 : -1;
 }
 
 /*
@@ -751,6 +840,9 @@ ml_conn_init(struct ml *m, struct ml_conn *mc, enum ml_role role,
 		mc->mc_seen = calloc(m->m_npubs, sizeof(*mc->mc_seen));
 		if (mc->mc_seen == NULL)
 			return -1;
+		if (m->m_probe && (mc->mc_probed = calloc(m->m_npubs,
+		    1)) == NULL)
+			return -1;
 		break;
 	case MR_IDLE:
 		mc->mc_incap = ML_IDLE_IN;
@@ -788,8 +880,9 @@ ml_conn_start(struct ml_conn *mc)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ev_io_init(&mc->mc_io, ml_io_cb, fd, 0);
 	mc->mc_state = MS_CONNECTING;
-	if (connect(fd, (struct sockaddr *)&m->m_addr,
-	    sizeof(m->m_addr)) == -1 && errno != EINPROGRESS) {
+	if (connect(fd, (struct sockaddr *)(mc->mc_role == MR_PUB ?
+	    &m->m_pub_addr : mc->mc_role == MR_SUB ? &m->m_sub_addr :
+	    &m->m_addr), sizeof(m->m_addr)) == -1 && errno != EINPROGRESS) {
 		ml_conn_fail(mc, ME_CONNECT);
 		return -1;
 	}
@@ -1087,8 +1180,9 @@ ml_handle_publish(struct ml_conn *mc, uint8_t flags, const uint8_t *body,
 	double now;
 	int qos = (flags >> 1) & 3;
 
+	/* A probe (-R) is QoS 0 whatever the run's QoS: checked below. */
 	if (mc->mc_role != MR_SUB || mc->mc_state != MS_READY ||
-	    qos != m->m_qos || blen < 2)
+	    (qos != m->m_qos && !(m->m_probe && qos == 0)) || blen < 2)
 		goto bad;
 	tlen = ml_get16(body);
 	hlen = 2 + tlen + (qos > 0 ? 2 : 0);
@@ -1110,6 +1204,16 @@ ml_handle_publish(struct ml_conn *mc, uint8_t flags, const uint8_t *body,
 		goto bad;
 	ml_stream(m, pub, &first, &count);
 	if (mc->mc_index < first || mc->mc_index >= first + count)
+		goto bad;
+	if (m->m_probe && seq == 0 && qos == 0) {
+		/* A route probe, during setup or late: not a delivery. */
+		if (!mc->mc_probed[pub]) {
+			mc->mc_probed[pub] = 1;
+			m->m_probe_got++;
+		}
+		return 0;
+	}
+	if (qos != m->m_qos)
 		goto bad;
 	now = ml_now();
 	m->m_delivered++;
@@ -1287,6 +1391,37 @@ ml_pub_fill(struct ml_conn *mc)
 	}
 }
 
+/*
+ * -R: one QoS 0 PUBLISH on the publisher's topic, payload stamped with
+ * sequence 0, unless its output is full (the next sweep tries again).
+ */
+static void
+ml_probe_send(struct ml_conn *mc, double now)
+{
+	struct ml *m = mc->mc_ml;
+	char topic[ML_TOPIC_MAX];
+	size_t rem, n;
+	uint8_t *p;
+
+	mc->mc_probe_at = now;
+	if (mc->mc_state != MS_READY)
+		return;
+	snprintf(topic, sizeof(topic), "cmlb/%ld/%u", m->m_self,
+	    mc->mc_index);
+	rem = 2 + strlen(topic) + m->m_payload;
+	if (ml_out_room(mc, 1 + 4 + rem) == -1)
+		return;
+	p = mc->mc_out + mc->mc_outlen;
+	p[0] = ML_PUBLISH << 4;
+	n = 1 + ml_put_varint(p + 1, rem);
+	n += ml_put_string(p + n, topic);
+	memset(p + n, 'x', m->m_payload);
+	ml_put32(p + n, mc->mc_index);
+	ml_put64(p + n + 4, 0);
+	ml_put64(p + n + 12, (uint64_t)(now * 1e9));
+	mc->mc_outlen += n + m->m_payload;
+}
+
 /* Has every live stream delivered all it published (and been acked)? */
 static int
 ml_drained(struct ml *m)
@@ -1383,12 +1518,24 @@ ml_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 			}
 		}
 	}
-	if (m->m_phase == MP_SETUP && m->m_ok == m->m_npubs + m->m_nsubs) {
+	if (m->m_phase == MP_SETUP && m->m_ok == m->m_npubs + m->m_nsubs &&
+	    m->m_probe && m->m_probe_got < m->m_probe_need) {
+		/* Everyone is in; the routes may not be: probe (sweep). */
+		if (m->m_ready_at == 0) {
+			m->m_ready_at = ml_now();
+			for (i = 0; i < m->m_npubs; i++)
+				ml_probe_send(&m->m_pubs[i], m->m_ready_at);
+		}
+	} else if (m->m_phase == MP_SETUP &&
+	    m->m_ok == m->m_npubs + m->m_nsubs) {
 		/* Everyone is in: the timed run starts now. */
+		if (m->m_probe)
+			m->m_probe_s = ml_now() - m->m_ready_at;
 		m->m_phase = MP_RUN;
 		ev_now_update(loop);
 		ev_timer_start(loop, &m->m_deadline);
-		m->m_cpu0 = ml_broker_cpu(m->m_pid);
+		m->m_cpu0 = ml_brokers_cpu(m, m->m_cpus0);
+		m->m_self_cpu0 = ml_self_cpu();
 		m->m_t0 = ml_now();
 		for (i = 0; i < m->m_npubs; i++)
 			m->m_pubs[i].mc_progress = m->m_t0;
@@ -1455,6 +1602,24 @@ ml_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	switch (m->m_phase) {
 	case MP_SETUP:
+		if (m->m_ready_at > 0) {
+			/* -R: probing.  Resend, or give up after -t. */
+			if (now - m->m_ready_at > m->m_timeout) {
+				fprintf(stderr, "mqtt_load: route probes: %llu "
+				    "of %llu heard in %.0f ms\n",
+				    (unsigned long long)m->m_probe_got,
+				    (unsigned long long)m->m_probe_need,
+				    m->m_timeout * 1000);
+				m->m_err[ME_TIMEOUT]++;
+				ml_setup_failed(m);
+				return;
+			}
+			for (i = 0; i < m->m_npubs; i++)
+				if (now - m->m_pubs[i].mc_probe_at >=
+				    ML_PROBE_S)
+					ml_probe_send(&m->m_pubs[i], now);
+			return;
+		}
 		if (now - m->m_phase_start <= m->m_timeout)
 			return;
 		for (i = 0; i < m->m_npubs + m->m_nsubs; i++) {
@@ -1625,7 +1790,7 @@ static int
 ml_run(struct ml *m)
 {
 	struct ml_conn *mc;
-	double elapsed, cpu1, cpu;
+	double elapsed, cpu1, cpu, cpus1[ML_PIDS_MAX], self1;
 	uint64_t tail = 0;
 	uint32_t i, j, first, count;
 
@@ -1645,6 +1810,10 @@ ml_run(struct ml *m)
 			perror("mqtt_load: malloc");
 			return 1;
 		}
+	for (i = 0; i < m->m_npubs; i++) {
+		ml_stream(m, i, &first, &count);
+		m->m_probe_need += count;
+	}
 	ev_now_update(m->m_loop);
 	ev_timer_init(&m->m_deadline, ml_deadline_cb, m->m_seconds, 0);
 	ev_timer_init(&m->m_hardstop, ml_hardstop_cb,
@@ -1659,7 +1828,8 @@ ml_run(struct ml *m)
 	for (i = 0; i < m->m_npubs; i++)
 		(void)ml_conn_start(&m->m_pubs[i]);
 	ev_run(m->m_loop, 0);
-	cpu1 = ml_broker_cpu(m->m_pid);
+	cpu1 = ml_brokers_cpu(m, cpus1);
+	self1 = ml_self_cpu();
 
 	/* What never arrived at a live subscriber is lost. */
 	for (i = 0; i < m->m_npubs; i++) {
@@ -1695,6 +1865,17 @@ ml_run(struct ml *m)
 	if (cpu >= 0)
 		printf(" broker_cpu=%.2f per_cpu_s=%.0f", cpu,
 		    cpu > 0 ? (double)m->m_delivered / cpu : 0);
+	if (cpu >= 0 && m->m_npids > 1) {
+		/* Each process's share, in -P order. */
+		printf(" broker_cpus=");
+		for (i = 0; i < (uint32_t)m->m_npids; i++)
+			printf("%s%.2f", i > 0 ? "," : "",
+			    cpus1[i] - m->m_cpus0[i]);
+	}
+	if (m->m_probe)
+		printf(" probe_ms=%.1f", m->m_probe_s * 1000);
+	if (m->m_t0 > 0 && self1 >= 0 && m->m_self_cpu0 >= 0)
+		printf(" load_cpu=%.2f", self1 - m->m_self_cpu0);
 	ml_print_errors(m);
 	printf("\n");
 	fflush(stdout);
@@ -1727,7 +1908,7 @@ ml_idle_done(struct ml *m)
 		return;
 	m->m_phase = MP_RUN;
 	m->m_t1 = ml_now();
-	cpu1 = ml_broker_cpu(m->m_pid);
+	cpu1 = ml_brokers_cpu(m, NULL);
 	elapsed = m->m_t1 - m->m_t0;
 	printf("mode=idle n=%u ok=%llu errors=%llu seconds=%.3f rate=%.1f "
 	    "stopped=%s", m->m_n, (unsigned long long)m->m_ok,
@@ -1787,7 +1968,7 @@ ml_idle(struct ml *m)
 	    60 + (double)m->m_n / 100.0 + m->m_timeout, 0);
 	ev_timer_start(m->m_loop, &m->m_hardstop);
 	m->m_phase = MP_SETUP;
-	m->m_cpu0 = ml_broker_cpu(m->m_pid);
+	m->m_cpu0 = ml_brokers_cpu(m, NULL);
 	m->m_t0 = ml_now();
 	ev_run(m->m_loop, 0);
 	if (m->m_phase == MP_SETUP)
@@ -1907,6 +2088,12 @@ int
 main(int argc, char *argv[])
 {
 	static struct ml m;
+	static const struct option longopts[] = {
+		{ "pub-port", required_argument, NULL, 'A' },
+		{ "sub-port", required_argument, NULL, 'B' },
+		{ "route-probe", no_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *mode;
 	char *colon;
 	int ch, rc;
@@ -1937,9 +2124,20 @@ main(int argc, char *argv[])
 		ml_usage();
 
 	optind = 2;
-	while ((ch = getopt(argc, argv, "b:d:f:H:h:ik:n:o:P:p:q:S:s:t:w:")) !=
-	    -1) {
+	while ((ch = getopt_long(argc, argv,
+	    "A:B:b:d:f:H:h:ik:n:o:P:p:Rq:S:s:t:w:", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'A':
+			m.m_pub_port = (uint16_t)ml_num(optarg, 1, 65535,
+			    "--pub-port");
+			break;
+		case 'B':
+			m.m_sub_port = (uint16_t)ml_num(optarg, 1, 65535,
+			    "--sub-port");
+			break;
+		case 'R':
+			m.m_probe = 1;
+			break;
 		case 'b':
 			m.m_payload = (size_t)ml_num(optarg, ML_STAMP,
 			    ML_PAYLOAD_MAX, "-b");
@@ -1973,7 +2171,8 @@ main(int argc, char *argv[])
 			    ML_OUTSTANDING_MAX, "-o");
 			break;
 		case 'P':
-			m.m_pid = ml_num(optarg, 1, LONG_MAX, "-P");
+			if (ml_parse_pids(&m, optarg) == -1)
+				ml_usage();
 			break;
 		case 'p':
 			m.m_port = (uint16_t)ml_num(optarg, 1, 65535, "-p");
@@ -2007,7 +2206,18 @@ main(int argc, char *argv[])
 			ml_usage();
 		}
 	}
-	if (optind != argc || m.m_port == 0)
+	if (m.m_mode == ML_M_RUN) {
+		/* -p is the default for both sides. */
+		if (m.m_pub_port == 0)
+			m.m_pub_port = m.m_port;
+		if (m.m_sub_port == 0)
+			m.m_sub_port = m.m_port;
+		if (m.m_port == 0)
+			m.m_port = m.m_pub_port;
+	} else if (m.m_pub_port != 0 || m.m_sub_port != 0 || m.m_probe)
+		ml_usage();
+	if (optind != argc || m.m_port == 0 ||
+	    (m.m_mode == ML_M_RUN && (m.m_pub_port == 0 || m.m_sub_port == 0)))
 		ml_usage();
 	if (m.m_mode == ML_M_RUN) {
 		if (m.m_npubs == 0)
@@ -2034,6 +2244,11 @@ main(int argc, char *argv[])
 	m.m_addr.sin_family = AF_INET;
 	m.m_addr.sin_port = htons(m.m_port);
 	m.m_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	m.m_pub_addr = m.m_sub_addr = m.m_addr;
+	if (m.m_pub_port != 0)
+		m.m_pub_addr.sin_port = htons(m.m_pub_port);
+	if (m.m_sub_port != 0)
+		m.m_sub_addr.sin_port = htons(m.m_sub_port);
 	if ((m.m_loop = ev_loop_new(EVFLAG_AUTO)) == NULL) {
 		fprintf(stderr, "mqtt_load: ev_loop_new failed\n");
 		return 1;
