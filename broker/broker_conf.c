@@ -95,6 +95,14 @@ static const struct conf_key broker_keys[] = {
 	  .offset = RAW(c.bc_max_forward_buffer), .min = 1, .max = 10000000 },
 	{ .name = "max_peers", .type = CONF_UINT,
 	  .offset = RAW(c.bc_max_peers), .min = 1, .max = 65535 },
+	{ .name = "peer_grace", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_peer_grace_ms), .min = 0, .max = 86400000 },
+	{ .name = "max_retained_tombstones", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_retained_tombstones), .min = 0,
+	  .max = 100000000 },
+	{ .name = "retained_tombstone_ttl", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_retained_tombstone_ttl_ms), .min = 1000,
+	  .max = 31536000000ull },
 	{ .name = "control_socket", .type = CONF_STRING,
 	  .offset = RAW(c.bc_control_socket), .flags = CONF_NONEMPTY },
 	{ .name = "epmd_port", .type = CONF_UINT,
@@ -130,6 +138,10 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_max_frame = BROKER_DEFAULT_MAX_FRAME;
 	c->bc_max_forward_buffer = BROKER_DEFAULT_MAX_FORWARD_BUFFER;
 	c->bc_max_peers = BROKER_DEFAULT_MAX_PEERS;
+	c->bc_peer_grace_ms = BROKER_DEFAULT_PEER_GRACE_MS;
+	c->bc_max_retained_tombstones = BROKER_DEFAULT_MAX_RETAINED_TOMBSTONES;
+	c->bc_retained_tombstone_ttl_ms =
+	    BROKER_DEFAULT_RETAINED_TOMBSTONE_TTL_MS;
 	c->bc_quorum = BROKER_DEFAULT_QUORUM;
 }
 

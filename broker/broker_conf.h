@@ -41,6 +41,9 @@ struct agent_conf;
 #define BROKER_DEFAULT_MAX_FRAME		(4 * 1024 * 1024)
 #define BROKER_DEFAULT_MAX_FORWARD_BUFFER	10000
 #define BROKER_DEFAULT_MAX_PEERS		64
+#define BROKER_DEFAULT_PEER_GRACE_MS		10000
+#define BROKER_DEFAULT_MAX_RETAINED_TOMBSTONES	10000
+#define BROKER_DEFAULT_RETAINED_TOMBSTONE_TTL_MS	3600000
 
 #define BROKER_DEFAULT_QUORUM			1
 
@@ -83,6 +86,9 @@ struct broker_conf {
 	uint64_t		 bc_max_frame;
 	unsigned int		 bc_max_forward_buffer;	/* per peer */
 	unsigned int		 bc_max_peers;
+	uint64_t		 bc_peer_grace_ms;	/* 0: routes go at once */
+	unsigned int		 bc_max_retained_tombstones;
+	uint64_t		 bc_retained_tombstone_ttl_ms;
 	/* Membership (broker/membership.h); see conf/broker.yaml. */
 	char			*bc_control_socket;	/* NULL: none */
 	unsigned int		 bc_epmd_port;		/* 0: $ERL_EPMD_PORT, 4369 */

@@ -7,7 +7,10 @@
  * A peer is a node this one knows by name: found by a strategy
  * (cluster_connect), named in the YAML `peers`, introduced by PEERS, or
  * met on an inbound link.  It keeps its resend buffer and dedup window
- * across link flaps; its routes go as soon as its link does.  Two
+ * across link flaps.  When its link drops it is away for peer_grace:
+ * its routes stay, QoS 1/2 forwards to it wait in its resend buffer and
+ * go when the link is back; past the grace its routes and buffer go
+ * (peer_grace 0: at once).  Two
  * links to one peer (both sides dialled at once) both finish the
  * handshake; then the one initiated by the node whose name sorts lower
  * stays, or, when one node initiated both, the newer one.
@@ -42,6 +45,7 @@
 
 static void	cluster_on_accept(struct ev_loop *, ev_io *, int);
 static void	peer_on_redial(struct ev_loop *, ev_timer *, int);
+static void	peer_on_grace(struct ev_loop *, ev_timer *, int);
 static const char *cluster_lo_hello(void *, struct link *, const char *);
 static void	cluster_lo_up(void *, struct link *);
 static void	cluster_lo_msg(void *, struct link *, const struct link_msg *);
@@ -60,6 +64,12 @@ cluster_stamp(struct cluster *c)
 		now = c->c_last_stamp + 1;
 	c->c_last_stamp = now;
 	return now;
+}
+
+uint64_t
+cluster_now_ms(struct cluster *c)
+{
+	return (uint64_t)(ev_now(c->c_loop) * 1000.0);
 }
 
 /*
@@ -135,17 +145,14 @@ cluster_new(struct broker *b, struct ev_loop *loop, char *err, size_t errlen)
 		seed[0] = seed[1] = seed[2] = (uint64_t)time(NULL);
 	if (ctab_init(&c->c_routes, seed[0]) != 0 ||
 	    ctab_init(&c->c_retained, seed[1]) != 0 ||
-	    ctab_init(&c->c_claims, seed[2]) != 0) {
+	    ctab_init(&c->c_claims, seed[2]) != 0 ||
+	    cluster_tombs_init(&c->c_tombs, bc->bc_max_retained_tombstones,
+	    bc->bc_retained_tombstone_ttl_ms, seed[1] ^ seed[2]) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	if (cluster_read_cookie(c, bc, err, errlen) != 0)
 		goto fail;
-	/*
-	 * Forward seqs start at the wall clock in ms << 20, so a restarted
-	 * node starts above what its peers saw from its last run.
-	 */
-	c->c_seq_base = cluster_stamp(c) << 20;
 	c->c_lconf.lc_cookie = bytes_view_of(c->c_cookie,
 	    strlen(c->c_cookie));
 	c->c_lconf.lc_max_frame = (size_t)bc->bc_max_frame;
@@ -183,11 +190,18 @@ peer_new(struct cluster *c, const char *name)
 	}
 	p->p_cluster = c;
 	router_remote_init(&p->p_rr);
+	/*
+	 * Forward seqs start at the wall clock in ms << 20 when the peer is
+	 * made, so that they start above what it saw from this node before:
+	 * from its last run, or before a `cluster remove` forgot it while
+	 * it kept its dedup window.
+	 */
 	cluster_fwdq_init(&p->p_fwdq, c->c_broker->b_conf->bc_max_forward_buffer,
-	    c->c_seq_base);
+	    cluster_stamp(c) << 20);
 	backoff_init(&p->p_backoff, CLUSTER_REDIAL_MIN_MS,
 	    CLUSTER_REDIAL_MAX_MS);
 	ev_init(&p->p_redial_w, peer_on_redial);
+	ev_init(&p->p_grace_w, peer_on_grace);
 	TAILQ_INSERT_TAIL(&c->c_peers, p, p_entry);
 	c->c_npeers++;
 	return p;
@@ -200,6 +214,7 @@ peer_free(struct cluster *c, struct peer *p)
 	struct link *l, *n;
 
 	ev_timer_stop(c->c_loop, &p->p_redial_w);
+	ev_timer_stop(c->c_loop, &p->p_grace_w);
 	TAILQ_FOREACH_SAFE(l, &c->c_links, l_entry, n)
 		if (l->l_peer == p)
 			l->l_peer = NULL;
@@ -249,6 +264,7 @@ cluster_free(struct cluster *c)
 	ctab_fini(&c->c_routes);
 	ctab_fini(&c->c_retained);
 	ctab_fini(&c->c_claims);
+	cluster_tombs_fini(&c->c_tombs);
 	bytes_w_fini(&c->c_gbuf);
 	free(c->c_gviews);
 	free(c->c_cookie);
@@ -320,6 +336,22 @@ cluster_split(const char *spec, char *name, size_t namelen,
 	return rc;
 }
 
+/*
+ * node was named by `peers` or `cluster join`: `cluster status` lists
+ * it before its first handshake (so that a join that does not get
+ * through shows), made here if it is not known yet.
+ */
+static void
+cluster_mark_explicit(struct cluster *c, const char *node)
+{
+	struct peer *p;
+
+	if ((p = cluster_peer_find(c, node)) == NULL &&
+	    (strcmp(node, c->c_self) == 0 || (p = peer_new(c, node)) == NULL))
+		return;
+	p->p_explicit = 1;
+}
+
 static void
 cluster_listen(struct cluster *c, int fd, const char *addr)
 {
@@ -389,6 +421,7 @@ cluster_start(struct cluster *c, char *err, size_t errlen)
 		if (strcmp(name, c->c_self) == 0)
 			continue;	/* one list for every node is fine */
 		(void)cluster_connect(c, name, (struct sockaddr *)&ss, sl);
+		cluster_mark_explicit(c, name);
 	}
 	return 0;
 }
@@ -482,6 +515,63 @@ peer_redial_later(struct cluster *c, struct peer *p)
 	ev_timer_start(c->c_loop, &p->p_redial_w);
 }
 
+/* The grace of an away peer is over: its routes and buffer go. */
+static void
+peer_on_grace(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct peer *p = container_of(w, struct peer, p_grace_w);
+	size_t n;
+
+	if (!p->p_away || p->p_link != NULL)
+		return;
+	p->p_away = 0;
+	cluster_peer_routes_clear(p);
+	n = cluster_fwdq_clear(&p->p_fwdq);
+	p->p_dropped += n;
+	log_warnx("cluster: node %s not back within peer_grace: its routes "
+	    "removed, %zu buffered forwards dropped (%llu more dropped at "
+	    "max_forward_buffer while away)", p->p_name, n,
+	    (unsigned long long)p->p_away_dropped);
+}
+
+/* p's link dropped: away for peer_grace, or gone at once. */
+static void
+peer_away(struct cluster *c, struct peer *p)
+{
+	uint64_t grace = c->c_broker->b_conf->bc_peer_grace_ms;
+
+	if (c->c_freeing)
+		return;
+	if (grace == 0) {
+		/* A dead node's routes go at once. */
+		cluster_peer_routes_clear(p);
+		return;
+	}
+	if (p->p_away)
+		return;		/* a new link died before its handshake */
+	p->p_away = 1;
+	p->p_away_dropped = 0;
+	ev_timer_stop(c->c_loop, &p->p_grace_w);
+	ev_timer_set(&p->p_grace_w, (ev_tstamp)grace / 1000.0, 0.);
+	ev_timer_start(c->c_loop, &p->p_grace_w);
+	log_info("cluster: node %s away: its routes kept and its QoS 1/2 "
+	    "forwards buffered for peer_grace %.1fs", p->p_name,
+	    (double)grace / 1000.0);
+}
+
+/* p's link is up again within the grace: the buffer goes now. */
+static void
+peer_back(struct cluster *c, struct peer *p)
+{
+	if (!p->p_away)
+		return;
+	p->p_away = 0;
+	ev_timer_stop(c->c_loop, &p->p_grace_w);
+	log_info("cluster: node %s back within peer_grace: resending %zu "
+	    "buffered forwards (%llu oldest dropped at max_forward_buffer)",
+	    p->p_name, p->p_fwdq.cq_n, (unsigned long long)p->p_away_dropped);
+}
+
 int
 cluster_connect(struct cluster *c, const char *node,
     const struct sockaddr *sa, socklen_t salen)
@@ -525,17 +615,24 @@ cluster_join(struct cluster *c, const char *node)
 	socklen_t sl;
 	char name[LINK_MAX_NAME + 1];
 	const char *at;
+	int rc;
 
 	if (c == NULL || (at = strchr(node, '@')) == NULL)
 		return CAIRN_ERR_INVAL;
 	if (strchr(at, ':') != NULL) {
 		if (cluster_split(node, name, sizeof(name), &ss, &sl) != 0)
 			return CAIRN_ERR_INVAL;
-		return cluster_connect(c, name, (struct sockaddr *)&ss, sl);
+		if ((rc = cluster_connect(c, name, (struct sockaddr *)&ss,
+		    sl)) == 0)
+			cluster_mark_explicit(c, name);
+		return rc;
 	}
 	if (c->c_resolve_cb == NULL)
 		return CAIRN_ERR_NOENT;
-	return c->c_resolve_cb(c->c_resolve_arg, node);
+	if ((rc = c->c_resolve_cb(c->c_resolve_arg, node)) == 0 &&
+	    link_name_valid(bytes_view_of(node, strlen(node))))
+		cluster_mark_explicit(c, node);
+	return rc;
 }
 
 size_t
@@ -640,6 +737,8 @@ cluster_lo_up(void *arg, struct link *l)
 	}
 	p->p_link = l;
 	p->p_link_gen++;
+	p->p_ever_up = 1;
+	peer_back(c, p);
 	backoff_reset(&p->p_backoff);
 	ev_timer_stop(c->c_loop, &p->p_redial_w);
 	cluster_sync_up(c, p);
@@ -682,8 +781,7 @@ cluster_lo_closed(void *arg, struct link *l)
 		p->p_dial = NULL;
 	if (p->p_link == l) {
 		p->p_link = NULL;
-		/* A dead node's routes go at once. */
-		cluster_peer_routes_clear(p);
+		peer_away(c, p);
 		if (c->c_link_cb != NULL && !c->c_freeing)
 			c->c_link_cb(c->c_link_arg, p->p_name, 0);
 	}
@@ -703,6 +801,9 @@ cluster_status_json(struct cluster *c, struct bytes_w *w)
 	json_put_str(w, c->c_self != NULL ? c->c_self : "");
 	bytes_printf(w, ",\"port\":%u,\"peers\":[", c->c_port);
 	TAILQ_FOREACH(p, &c->c_peers, p_entry) {
+		/* Not a node that never got through, unless asked for. */
+		if (!p->p_ever_up && !p->p_explicit)
+			continue;
 		l = p->p_link != NULL ? p->p_link : p->p_dial;
 		state = l != NULL ? link_state_name(l) : "down";
 		bytes_put_str(w, first ? "{\"node\":" : ",{\"node\":");
@@ -710,6 +811,7 @@ cluster_status_json(struct cluster *c, struct bytes_w *w)
 		json_put_str(w, p->p_name);
 		bytes_put_str(w, ",\"state\":");
 		json_put_str(w, state);
+		bytes_printf(w, ",\"away\":%s", p->p_away ? "true" : "false");
 		bytes_put_str(w, ",\"dir\":");
 		json_put_str(w, l == NULL ? "" : l->l_outbound ? "out" : "in");
 		bytes_printf(w, ",\"routes\":%zu,\"forward_pending\":%zu,"

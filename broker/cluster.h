@@ -114,11 +114,14 @@ int		 cluster_remove(struct cluster *, const char *node);
  * `cairn cluster status`: appends one JSON object (no newline) to w:
  *
  *   {"node":"b1@h","port":4370,"peers":[{"node":"b2@h","state":"up",
- *    "dir":"out","routes":3,"forward_pending":0,"addr":"127.0.0.1:4371"}],
- *    "routes_local":2,"claims":1}
+ *    "away":false,"dir":"out","routes":3,"forward_pending":0,
+ *    "forward_dropped":0,"addr":"127.0.0.1:4371"}],
+ *    "routes_local":2,"retained_stamps":1,"claims":1}
  *
  * state is "connecting", "handshake", "up" or "down" (known, waiting to
- * redial).  0, or w's error (CAIRN_ERR_NOMEM / CAIRN_ERR_TOO_BIG).
+ * redial); away is true while a peer whose link dropped is within
+ * peer_grace.  Only peers that completed a handshake once, or that
+ * `peers` or cluster_join() named, are listed.  0, or w's error (CAIRN_ERR_NOMEM / CAIRN_ERR_TOO_BIG).
  */
 int		 cluster_status_json(struct cluster *, struct bytes_w *w);
 

@@ -12,6 +12,8 @@
 
 #define CTAB_MIN	16
 
+static void	cluster_fwd_free(struct cluster_fwdq *, struct cluster_fwd *);
+
 static uint64_t
 ctab_hash(const struct ctab *t, struct bytes_view k)
 {
@@ -299,15 +301,144 @@ cluster_fwdq_ack(struct cluster_fwdq *q, uint64_t seq)
 	/* Acks come in order: the head, almost always. */
 	TAILQ_FOREACH(f, &q->cq_list, cf_entry) {
 		if (f->cf_seq == seq) {
-			TAILQ_REMOVE(&q->cq_list, f, cf_entry);
-			q->cq_n--;
-			msg_unref(f->cf_msg);
-			free(f->cf_groups);
-			free(f);
+			cluster_fwd_free(q, f);
 			return 0;
 		}
 		if (f->cf_seq > seq)
 			break;
 	}
 	return CAIRN_ERR_NOENT;
+}
+
+static void
+cluster_fwd_free(struct cluster_fwdq *q, struct cluster_fwd *f)
+{
+	TAILQ_REMOVE(&q->cq_list, f, cf_entry);
+	q->cq_n--;
+	msg_unref(f->cf_msg);
+	free(f->cf_groups);
+	free(f);
+}
+
+int
+cluster_fwdq_drop_oldest(struct cluster_fwdq *q)
+{
+	struct cluster_fwd *f;
+
+	if ((f = TAILQ_FIRST(&q->cq_list)) == NULL)
+		return 0;
+	cluster_fwd_free(q, f);
+	return 1;
+}
+
+size_t
+cluster_fwdq_clear(struct cluster_fwdq *q)
+{
+	size_t n = 0;
+
+	while (cluster_fwdq_drop_oldest(q))
+		n++;
+	return n;
+}
+
+int
+cluster_tombs_init(struct cluster_tombs *t, size_t max, uint64_t ttl_ms,
+    uint64_t seed)
+{
+	TAILQ_INIT(&t->ctt_list);
+	t->ctt_max = max;
+	t->ctt_ttl = ttl_ms;
+	return ctab_init(&t->ctt_tab, seed);
+}
+
+static void
+cluster_tomb_free(struct cluster_tombs *t, struct cluster_tomb *tb)
+{
+	TAILQ_REMOVE(&t->ctt_list, tb, ctb_entry);
+	ctab_del(&t->ctt_tab, tb->ctb_ent);
+	free(tb);
+}
+
+void
+cluster_tombs_fini(struct cluster_tombs *t)
+{
+	struct cluster_tomb *tb;
+
+	while ((tb = TAILQ_FIRST(&t->ctt_list)) != NULL) {
+		TAILQ_REMOVE(&t->ctt_list, tb, ctb_entry);
+		free(tb);
+	}
+	if (t->ctt_tab.ct_buckets != NULL)
+		ctab_fini(&t->ctt_tab);
+}
+
+int
+cluster_tombs_put(struct cluster_tombs *t, struct bytes_view topic,
+    uint64_t stamp, const char *origin, uint64_t now)
+{
+	struct cluster_tomb *tb;
+	struct ctab_ent *e;
+	char *o;
+	int made;
+
+	if (t->ctt_max == 0)
+		return CAIRN_ERR_LIMIT;
+	if ((o = strdup(origin)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	if ((e = ctab_get(&t->ctt_tab, topic)) != NULL) {
+		tb = e->ce_ptr;
+		TAILQ_REMOVE(&t->ctt_list, tb, ctb_entry);
+	} else {
+		if ((tb = calloc(1, sizeof(*tb))) == NULL) {
+			free(o);
+			return CAIRN_ERR_NOMEM;
+		}
+		if ((e = ctab_put(&t->ctt_tab, topic, &made)) == NULL) {
+			free(tb);
+			free(o);
+			return CAIRN_ERR_NOMEM;
+		}
+		e->ce_ptr = tb;
+		tb->ctb_ent = e;
+	}
+	free(e->ce_aux);
+	e->ce_aux = o;
+	e->ce_num = stamp;
+	tb->ctb_at = now;
+	TAILQ_INSERT_TAIL(&t->ctt_list, tb, ctb_entry);
+	while (t->ctt_tab.ct_count > t->ctt_max)
+		cluster_tomb_free(t, TAILQ_FIRST(&t->ctt_list));
+	return 0;
+}
+
+struct ctab_ent *
+cluster_tombs_get(const struct cluster_tombs *t, struct bytes_view topic)
+{
+	return ctab_get(&t->ctt_tab, topic);
+}
+
+int
+cluster_tombs_del(struct cluster_tombs *t, struct bytes_view topic)
+{
+	struct ctab_ent *e;
+
+	if ((e = ctab_get(&t->ctt_tab, topic)) == NULL)
+		return 0;
+	cluster_tomb_free(t, e->ce_ptr);
+	return 1;
+}
+
+size_t
+cluster_tombs_expire(struct cluster_tombs *t, uint64_t now)
+{
+	struct cluster_tomb *tb;
+	size_t n = 0;
+
+	/* Oldest first: the list is in the order they were made. */
+	while ((tb = TAILQ_FIRST(&t->ctt_list)) != NULL &&
+	    now >= tb->ctb_at && now - tb->ctb_at >= t->ctt_ttl) {
+		cluster_tomb_free(t, tb);
+		n++;
+	}
+	return n;
 }

@@ -10,7 +10,8 @@
  *     withdraw it on its last;
  *   - the receiver's dedup window for forward sequence numbers;
  *   - last-writer-wins for retained messages and claims;
- *   - the sender's bounded resend buffer of QoS 1/2 forwards.
+ *   - the sender's bounded resend buffer of QoS 1/2 forwards;
+ *   - tombstones of cleared retained topics, bounded and expiring.
  *
  * No I/O, clock, logging or libev.
  */
@@ -135,5 +136,60 @@ int		 cluster_fwd_set_groups(struct cluster_fwd *f,
 		    struct bytes_view list, uint16_t n);
 /* FORWARD_ACK seq: frees that entry; 0 or CAIRN_ERR_NOENT. */
 int		 cluster_fwdq_ack(struct cluster_fwdq *, uint64_t seq);
+/*
+ * Frees the oldest entry (an away peer's buffer is full: the newest
+ * matter more); 1 if there was one, else 0.
+ */
+int		 cluster_fwdq_drop_oldest(struct cluster_fwdq *);
+/*
+ * Frees every entry; the seqs go on from where they were, so that the
+ * peer's dedup window never takes a new forward for an old one.
+ * Returns how many were dropped.
+ */
+size_t		 cluster_fwdq_clear(struct cluster_fwdq *);
+
+/*
+ * Tombstones: cleared retained topics with the (stamp, origin) of the
+ * clear, so that a clear made on one side of a netsplit wins over an
+ * older retained message of the other side after the heal (last writer
+ * wins, as for the messages).  At most ct_max, the oldest dropped
+ * first; each expires ttl ms after it was made (then a peer that still
+ * holds the old message can bring it back: a split longer than the ttl
+ * is not reconciled for clears).
+ */
+struct cluster_tomb {
+	TAILQ_ENTRY(cluster_tomb) ctb_entry;
+	struct ctab_ent	*ctb_ent;	/* its entry: topic, stamp, origin */
+	uint64_t	 ctb_at;	/* when made (caller's clock, ms) */
+};
+TAILQ_HEAD(cluster_tomb_head, cluster_tomb);
+
+struct cluster_tombs {
+	struct ctab		 ctt_tab;	/* topic -> tomb (ce_ptr) */
+	struct cluster_tomb_head ctt_list;	/* oldest first */
+	size_t			 ctt_max;	/* 0: none kept */
+	uint64_t		 ctt_ttl;	/* ms */
+};
+
+/* 0 or CAIRN_ERR_NOMEM.  Free with cluster_tombs_fini(). */
+int		 cluster_tombs_init(struct cluster_tombs *, size_t max,
+		    uint64_t ttl_ms, uint64_t seed);
+void		 cluster_tombs_fini(struct cluster_tombs *);
+/*
+ * Records the clear of topic at (stamp, origin) made at now (replacing
+ * any tombstone of topic), dropping the oldest past max.  0, or
+ * CAIRN_ERR_NOMEM (nothing changed), or CAIRN_ERR_LIMIT (max is 0).
+ */
+int		 cluster_tombs_put(struct cluster_tombs *,
+		    struct bytes_view topic, uint64_t stamp,
+		    const char *origin, uint64_t now);
+/* topic's tombstone (ce_num: stamp, ce_aux: origin), or NULL. */
+struct ctab_ent	*cluster_tombs_get(const struct cluster_tombs *,
+		    struct bytes_view topic);
+/* Forgets topic's tombstone (the topic was set again); 1 if there was. */
+int		 cluster_tombs_del(struct cluster_tombs *,
+		    struct bytes_view topic);
+/* Drops the tombstones made more than ttl before now; returns how many. */
+size_t		 cluster_tombs_expire(struct cluster_tombs *, uint64_t now);
 
 #endif

@@ -54,6 +54,22 @@ struct peer {
 	int			 p_drop_logged;
 	struct backoff		 p_backoff;
 	ev_timer		 p_redial_w;
+	/*
+	 * Away: its link dropped less than peer_grace ago.  Its routes
+	 * stay, QoS 1/2 forwards to it wait in p_fwdq (the oldest dropped
+	 * past max_forward_buffer, counted in p_away_dropped), QoS 0 ones
+	 * are dropped; past the grace its routes and buffer go.
+	 */
+	int			 p_away;
+	uint64_t		 p_away_dropped;
+	ev_timer		 p_grace_w;
+	/*
+	 * Listed by `cluster status` only once its handshake completed, or
+	 * when named by `peers` or `cluster join`: a node refused for a
+	 * wrong cookie stays out of it.
+	 */
+	int			 p_ever_up;
+	int			 p_explicit;
 };
 TAILQ_HEAD(peer_list, peer);
 TAILQ_HEAD(link_list, link);
@@ -74,8 +90,8 @@ struct cluster {
 	size_t			 c_nlinks;
 	struct ctab		 c_routes;	/* local filter -> subscribers */
 	struct ctab		 c_retained;	/* topic -> stamp, origin */
+	struct cluster_tombs	 c_tombs;	/* cleared retained topics */
 	struct ctab		 c_claims;	/* client id -> stamp, node */
-	uint64_t		 c_seq_base;	/* first forward seq, per start */
 	uint64_t		 c_last_stamp;	/* stamps never go back */
 	struct bytes_w		 c_gbuf;	/* a FORWARD's group list */
 	struct bytes_view	*c_gviews;	/* a received one, decoded */
@@ -95,6 +111,8 @@ uint64_t	 cluster_stamp(struct cluster *);
 void		 cluster_broadcast(struct cluster *, const struct link_msg *m);
 /* Drops every route peer p announced, from the trie and its table. */
 void		 cluster_peer_routes_clear(struct peer *);
+/* ms on the loop's clock, for tombstones' ages. */
+uint64_t	 cluster_now_ms(struct cluster *);
 
 /* cluster_sync.c */
 /* The link to p just came up: snapshot, resends, PEERS. */

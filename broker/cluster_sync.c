@@ -167,17 +167,58 @@ retain_send_one(struct msg *msg, void *arg)
 	    e != NULL && e->ce_aux != NULL ? e->ce_aux : rw->c->c_self);
 }
 
-/* Records (stamp, origin) for topic; 0 or CAIRN_ERR_NOMEM. */
+/*
+ * Records (stamp, origin) for topic: a message's stamp, or with clear
+ * set a tombstone (the stamp of a message, if any, goes).  0 or
+ * CAIRN_ERR_NOMEM.
+ */
 static int
 retain_stamp(struct cluster *c, struct bytes_view topic, uint64_t stamp,
-    const char *origin)
+    const char *origin, int clear)
 {
 	struct ctab_ent *e;
+	int rc;
 
+	if (clear) {
+		if ((e = ctab_get(&c->c_retained, topic)) != NULL)
+			ctab_del(&c->c_retained, e);
+		(void)cluster_tombs_expire(&c->c_tombs, cluster_now_ms(c));
+		rc = cluster_tombs_put(&c->c_tombs, topic, stamp, origin,
+		    cluster_now_ms(c));
+		return rc == CAIRN_ERR_LIMIT ? 0 : rc;
+	}
+	(void)cluster_tombs_del(&c->c_tombs, topic);
 	if ((e = ctab_put(&c->c_retained, topic, NULL)) == NULL)
 		return CAIRN_ERR_NOMEM;
 	e->ce_num = stamp;
 	return ctab_set_aux(e, origin);
+}
+
+/* The (stamp, origin) of topic's last write here: a message or a clear. */
+static struct ctab_ent *
+retain_last(struct cluster *c, struct bytes_view topic)
+{
+	struct ctab_ent *e;
+
+	if ((e = ctab_get(&c->c_retained, topic)) != NULL)
+		return e;
+	return cluster_tombs_get(&c->c_tombs, topic);
+}
+
+static int
+tomb_send_one(struct ctab_ent *e, void *arg)
+{
+	struct retain_walk *rw = arg;
+	struct link_msg m;
+
+	msg_init(&m, LINK_RETAIN);
+	m.u.ret.stamp = e->ce_num;
+	m.u.ret.origin = view_str(e->ce_aux != NULL ? e->ce_aux :
+	    rw->c->c_self);
+	m.u.ret.topic = bytes_view_of(e->ce_key, e->ce_len);
+	m.u.ret.qos = 0;
+	m.u.ret.payload = bytes_view_of("", 0);
+	return link_send(rw->l, &m) == CAIRN_ERR_CLOSED ? 1 : 0;
 }
 
 void
@@ -191,7 +232,8 @@ cluster_retained(struct cluster *c, const struct msg *msg)
 	    msg->m_topic[0] == '$')
 		return;
 	stamp = cluster_stamp(c);
-	if (retain_stamp(c, msg_topic(msg), stamp, c->c_self) != 0)
+	if (retain_stamp(c, msg_topic(msg), stamp, c->c_self,
+	    msg->m_payload_len == 0) != 0)
 		log_warnx("cluster: retained %s: out of memory for its "
 		    "stamp", msg->m_topic);
 	TAILQ_FOREACH(p, &c->c_peers, p_entry)
@@ -212,12 +254,13 @@ retain_recv(struct cluster *c, struct peer *p, const struct link_retain *r)
 	origin[r->origin.len] = '\0';
 	if (r->topic.p[0] == '$')
 		return;
-	if ((e = ctab_get(&c->c_retained, r->topic)) != NULL &&
+	if ((e = retain_last(c, r->topic)) != NULL &&
 	    !cluster_lww_wins(r->stamp, origin, e->ce_num,
 	    e->ce_aux != NULL ? e->ce_aux : ""))
 		return;		/* ours is newer, or the same write */
 	if ((msg = msg_new(r->topic, r->payload, r->qos, 1)) == NULL ||
-	    retain_stamp(c, r->topic, r->stamp, origin) != 0) {
+	    retain_stamp(c, r->topic, r->stamp, origin,
+	    r->payload.len == 0) != 0) {
 		msg_unref(msg);
 		log_warnx("cluster: retained message from %s: out of memory",
 		    p->p_name);
@@ -502,11 +545,20 @@ cluster_on_forward(struct router_remote *rr, struct msg *msg,
 	gl = bytes_view_of(c->c_gbuf.buf, c->c_gbuf.len);
 	if (msg->m_qos == 0) {
 		/* At most once: a link that cannot take it loses it. */
-		if (p->p_link == NULL || !link_writable(p->p_link))
-			forward_dropped(p, "QoS 0 and the link is down or full");
+		if (p->p_link == NULL) {
+			/* Away: its routes stay, at most once does not wait. */
+			p->p_dropped++;
+		} else if (!link_writable(p->p_link))
+			forward_dropped(p, "QoS 0 and the link is full");
 		else if (forward_send(p->p_link, 0, msg, 0, gl, ng) == 0)
 			p->p_drop_logged = 0;
 		return;
+	}
+	/* An away peer's buffer keeps the newest: the oldest goes. */
+	if (p->p_away && p->p_fwdq.cq_n >= p->p_fwdq.cq_max &&
+	    cluster_fwdq_drop_oldest(&p->p_fwdq)) {
+		p->p_away_dropped++;
+		p->p_dropped++;
 	}
 	if ((f = cluster_fwdq_push(&p->p_fwdq, msg, msg->m_qos,
 	    &err)) == NULL) {
@@ -699,6 +751,10 @@ cluster_sync_up(struct cluster *c, struct peer *p)
 	(void)retain_match(c->c_broker->b_retain, bytes_view_of("#", 1),
 	    retain_send_one, &rw);
 	if (l->l_state != LINK_UP)
+		return;
+	/* The clears too, so that one made during a split holds. */
+	(void)cluster_tombs_expire(&c->c_tombs, cluster_now_ms(c));
+	if (ctab_foreach(&c->c_tombs.ctt_tab, tomb_send_one, &rw) != 0)
 		return;
 	cw.c = c;
 	cw.l = l;

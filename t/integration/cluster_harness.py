@@ -695,7 +695,7 @@ def stream_qos1(pubc, recv, topic, count, prefix=b'', pace=0.004,
     order_breaks = sum(1 for a, b in zip(got, got[1:]) if b < a)
     rep = dict(count=count, received=len(got), missing=missing, dups=dups,
                order_breaks=order_breaks, published_in=pub_done,
-               error=recv.error, marks=marks)
+               error=recv.error, marks=marks, sent_at=sent_at)
     if missing:
         rep['missing_sent_at'] = '%.2fs..%.2fs' % (sent_at[missing[0]],
                                                   sent_at[missing[-1]])

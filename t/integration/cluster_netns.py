@@ -353,7 +353,7 @@ def t_stream():
         p.link(True)
     if h.ARGS.verbose:
         print('# report: %r' % {k: v for k, v in rep.items()
-                                if k not in ('missing', 'dups')})
+                                if k not in ('missing', 'dups', 'sent_at')})
     ch.stream_verdict(rep, 'na -> nb across 3s of link down (after the '
                       'down: link up again %s, na sees the link up %s, '
                       'nb\'s route on na %s; dead_after %s)'

@@ -2,7 +2,8 @@
  * Check units for broker/cluster_core: route refcounts (announce on the
  * first subscriber, withdraw on the last), the forward dedup window,
  * last-writer-wins for retained messages and claims, the bounded resend
- * buffer, and the table under it.
+ * buffer (and an away peer's: the oldest dropped, seqs going on after a
+ * clear), tombstones of cleared retained topics, and the table under it.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -135,6 +136,99 @@ START_TEST(cluster_core__fwdq)
 }
 END_TEST
 
+/*
+ * An away peer's buffer: the caller drops the oldest to make room, the
+ * receiver sees a gap in seqs (new to its window), and a buffer dropped
+ * at the end of the grace goes on with the next seq.
+ */
+START_TEST(cluster_core__fwdq_away)
+{
+	struct cluster_fwdq q;
+	struct cluster_dedup d = { 0, 0 };
+	struct cluster_fwd *f;
+	struct msg *m;
+	uint64_t seq;
+	int err = 0;
+
+	m = msg_new(V("t"), V("p"), 1, 0);
+	ck_assert_ptr_nonnull(m);
+	cluster_fwdq_init(&q, 3, 10);
+	ck_assert_int_eq(cluster_fwdq_drop_oldest(&q), 0);
+	for (seq = 10; seq < 13; seq++)
+		ck_assert_ptr_nonnull(cluster_fwdq_push(&q, m, 1, &err));
+	ck_assert_int_eq(cluster_dedup_check(&d, 10), 1);
+	/* Full: the oldest (10) goes, 13 comes. */
+	ck_assert_int_eq(cluster_fwdq_drop_oldest(&q), 1);
+	ck_assert_ptr_nonnull(f = cluster_fwdq_push(&q, m, 1, &err));
+	ck_assert_uint_eq(f->cf_seq, 13);
+	ck_assert_uint_eq(q.cq_n, 3);
+	/* The resend is in seq order: 11, 12, 13, each new to the peer. */
+	seq = 11;
+	TAILQ_FOREACH(f, &q.cq_list, cf_entry) {
+		ck_assert_uint_eq(f->cf_seq, seq);
+		ck_assert_int_eq(cluster_dedup_check(&d, f->cf_seq), 1);
+		seq++;
+	}
+	/* Resent again after another flap: all seen. */
+	TAILQ_FOREACH(f, &q.cq_list, cf_entry)
+		ck_assert_int_eq(cluster_dedup_check(&d, f->cf_seq), 0);
+	ck_assert_uint_eq(m->m_refs, 4);
+	/* The grace is over: the buffer goes, the seqs go on. */
+	ck_assert_uint_eq(cluster_fwdq_clear(&q), 3);
+	ck_assert_uint_eq(q.cq_n, 0);
+	ck_assert_uint_eq(m->m_refs, 1);
+	ck_assert_ptr_nonnull(f = cluster_fwdq_push(&q, m, 1, &err));
+	ck_assert_uint_eq(f->cf_seq, 14);
+	ck_assert_int_eq(cluster_dedup_check(&d, f->cf_seq), 1);
+	cluster_fwdq_fini(&q);
+	msg_unref(m);
+}
+END_TEST
+
+START_TEST(cluster_core__tombstones)
+{
+	struct cluster_tombs t;
+	struct ctab_ent *e;
+
+	ck_assert_int_eq(cluster_tombs_init(&t, 2, 1000, 7), 0);
+	ck_assert_ptr_null(cluster_tombs_get(&t, V("a")));
+	ck_assert_int_eq(cluster_tombs_put(&t, V("a"), 5, "n1", 100), 0);
+	ck_assert_ptr_nonnull(e = cluster_tombs_get(&t, V("a")));
+	ck_assert_uint_eq(e->ce_num, 5);
+	ck_assert_str_eq(e->ce_aux, "n1");
+	ck_assert_int_eq(cluster_tombs_put(&t, V("b"), 6, "n1", 200), 0);
+	/* A newer clear of the same topic replaces it and is young again. */
+	ck_assert_int_eq(cluster_tombs_put(&t, V("a"), 9, "n2", 500), 0);
+	ck_assert_uint_eq(t.ctt_tab.ct_count, 2);
+	ck_assert_uint_eq(cluster_tombs_get(&t, V("a"))->ce_num, 9);
+	ck_assert_str_eq(cluster_tombs_get(&t, V("a"))->ce_aux, "n2");
+	/* Past max, the oldest made goes: b (200) before a (500). */
+	ck_assert_int_eq(cluster_tombs_put(&t, V("c"), 7, "n1", 600), 0);
+	ck_assert_uint_eq(t.ctt_tab.ct_count, 2);
+	ck_assert_ptr_null(cluster_tombs_get(&t, V("b")));
+	ck_assert_ptr_nonnull(cluster_tombs_get(&t, V("a")));
+	/* A clear beats the message it cleared: last writer wins. */
+	ck_assert(cluster_lww_wins(9, "n2", 8, "n1"));
+	/* Expiry: a (500) at 1500, c (600) at 1600. */
+	ck_assert_uint_eq(cluster_tombs_expire(&t, 1499), 0);
+	ck_assert_uint_eq(cluster_tombs_expire(&t, 1500), 1);
+	ck_assert_ptr_null(cluster_tombs_get(&t, V("a")));
+	ck_assert_uint_eq(cluster_tombs_expire(&t, 10), 0);	/* clock back */
+	/* The topic set again: its tombstone goes. */
+	ck_assert_int_eq(cluster_tombs_del(&t, V("c")), 1);
+	ck_assert_int_eq(cluster_tombs_del(&t, V("c")), 0);
+	ck_assert_uint_eq(t.ctt_tab.ct_count, 0);
+	ck_assert_int_eq(cluster_tombs_put(&t, V("d"), 1, "n1", 0), 0);
+	cluster_tombs_fini(&t);
+	/* max 0: none kept. */
+	ck_assert_int_eq(cluster_tombs_init(&t, 0, 1000, 7), 0);
+	ck_assert_int_eq(cluster_tombs_put(&t, V("a"), 5, "n1", 100),
+	    CAIRN_ERR_LIMIT);
+	ck_assert_uint_eq(t.ctt_tab.ct_count, 0);
+	cluster_tombs_fini(&t);
+}
+END_TEST
+
 static Suite *
 cluster_core_suite(void)
 {
@@ -146,6 +240,8 @@ cluster_core_suite(void)
 	tcase_add_test(tc, cluster_core__dedup_window);
 	tcase_add_test(tc, cluster_core__lww);
 	tcase_add_test(tc, cluster_core__fwdq);
+	tcase_add_test(tc, cluster_core__fwdq_away);
+	tcase_add_test(tc, cluster_core__tombstones);
 	suite_add_tcase(s, tc);
 	return s;
 }
