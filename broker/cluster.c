@@ -525,6 +525,7 @@ peer_on_grace(struct ev_loop *loop, ev_timer *w, int revents)
 	if (!p->p_away || p->p_link != NULL)
 		return;
 	p->p_away = 0;
+	p->p_rr.rr_away = 0;
 	cluster_peer_routes_clear(p);
 	n = cluster_fwdq_clear(&p->p_fwdq);
 	p->p_dropped += n;
@@ -550,6 +551,7 @@ peer_away(struct cluster *c, struct peer *p)
 	if (p->p_away)
 		return;		/* a new link died before its handshake */
 	p->p_away = 1;
+	p->p_rr.rr_away = 1;
 	p->p_away_dropped = 0;
 	ev_timer_stop(c->c_loop, &p->p_grace_w);
 	ev_timer_set(&p->p_grace_w, (ev_tstamp)grace / 1000.0, 0.);
@@ -566,6 +568,7 @@ peer_back(struct cluster *c, struct peer *p)
 	if (!p->p_away)
 		return;
 	p->p_away = 0;
+	p->p_rr.rr_away = 0;
 	ev_timer_stop(c->c_loop, &p->p_grace_w);
 	log_info("cluster: node %s back within peer_grace: resending %zu "
 	    "buffered forwards (%llu oldest dropped at max_forward_buffer)",

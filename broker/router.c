@@ -148,6 +148,7 @@ router_remote_init(struct router_remote *rr)
 {
 	rr->rr_ref.sr_kind = SUB_REMOTE;
 	rr->rr_epoch = 0;
+	rr->rr_away = 0;
 }
 
 static struct share_group *router_group_find(struct router *,
@@ -450,7 +451,8 @@ router_hit(struct router *r, struct session *s, int shared, uint8_t qos)
 /*
  * Picks the group member for one message: the next online session, or
  * (with nodes set) the next of the sessions and the nodes that announce
- * the group, a node counting as online (its routes go with its link).
+ * the group, a node counting as online unless it is away (its link
+ * dropped; its routes stay for the cluster's peer_grace).
  * Returns the index: below sg_n a session, else node index - sg_n.
  * The group has at least one candidate.
  */
@@ -461,7 +463,7 @@ router_share_pick(struct share_group *g, int nodes)
 
 	for (i = 0; i < n; i++) {
 		k = (g->sg_next + i) % n;
-		if (k >= g->sg_n ||
+		if (k >= g->sg_n ? !g->sg_remotes[k - g->sg_n]->rr_away :
 		    session_online(g->sg_members[k].sm_session)) {
 			g->sg_next = (k + 1) % n;
 			return k;

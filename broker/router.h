@@ -55,6 +55,9 @@ typedef void	(*router_deliver_cb)(struct session *s, struct msg *m,
 struct router_remote {
 	struct sub_ref	rr_ref;		/* router_remote_init() sets the kind */
 	uint64_t	rr_epoch;	/* the router's: one forward per route */
+	int		rr_away;	/* set by the cluster: its link is down,
+					   so not picked for shared groups (its
+					   plain routes still forward) */
 };
 
 /*
