@@ -109,6 +109,7 @@ struct cairn_op {
 	int			 fd;
 	char			 req[CAIRN_NODE_MAX + 32];
 	size_t			 req_len, req_off;
+	uint16_t		 port;		/* the node's, from PORT2 */
 	char			 reply[CAIRN_CTL_REPLY_MAX];
 	size_t			 reply_len;
 	struct sockaddr_storage	 addr;
@@ -304,6 +305,7 @@ on_port2(void *arg, int err, const struct epmd_node_info *info)
 	else
 		((struct sockaddr_in6 *)&op->addr)->sin6_port =
 		    htons(info->port);
+	op->port = info->port;
 	cairn_link(op);
 }
 
@@ -417,6 +419,8 @@ cairn_broker_next(struct cairn_op *op)
 {
 	struct connector *c = op->c;
 	struct sockaddr_un un;
+	struct sockaddr_storage ss;
+	socklen_t sl;
 	char msg[sizeof(op->msg)];
 	const char *sock;
 	int n;
@@ -439,7 +443,18 @@ cairn_broker_next(struct cairn_op *op)
 		cairn_done(op, CAIRN_ERR_IO, msg);
 		return;
 	}
-	n = snprintf(op->req, sizeof(op->req), "cluster join %s\n", op->node);
+	/*
+	 * The broker would ask its own epmd again, which need not be the one
+	 * that answered here (another epmd_port): when the host is an IPv4
+	 * address, hand over the port PORT2 gave (name@host:port).
+	 */
+	if (strchr(op->host, ':') == NULL &&
+	    sock_addr_parse(op->host, 0, &ss, &sl) == 0)
+		n = snprintf(op->req, sizeof(op->req), "cluster join %s:%u\n",
+		    op->node, (unsigned)op->port);
+	else
+		n = snprintf(op->req, sizeof(op->req), "cluster join %s\n",
+		    op->node);
 	op->req_len = (size_t)n;
 	op->req_off = 0;
 	op->reply_len = 0;
