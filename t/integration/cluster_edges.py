@@ -44,7 +44,6 @@ output is TAP (mqtt_harness.py's runner).  By hand, from the top:
 """
 
 import argparse
-import os
 import re
 import subprocess
 import sys
