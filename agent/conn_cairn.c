@@ -355,8 +355,9 @@ on_resolved(void *arg, int err, const struct sockaddr_storage *addrs,
 
 /*
  * cairn-agent: one local broker's control socket.  Sends "cluster join
- * NODE" and reads the one-line reply; {"ok":true...} moves on to the
- * next broker, anything else fails the connect with the broker's error.
+ * NODE" and reads the one-line reply; {"ok":true...} (or "self":true,
+ * from the broker that is the node) moves on to the next broker,
+ * anything else fails the connect with the broker's error.
  */
 static void
 on_broker_io(struct ev_loop *loop, ev_io *w, int revents)
@@ -396,7 +397,9 @@ on_broker_io(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (op->reply_len == 0)
 		goto broken;
-	if (strncmp(op->reply, "{\"ok\":true", 10) != 0) {
+	/* A broker that is the node itself answers "self": skip it. */
+	if (strncmp(op->reply, "{\"ok\":true", 10) != 0 &&
+	    strstr(op->reply, "\"self\":true") == NULL) {
 		snprintf(msg, sizeof(msg), "broker at %s: %.200s", sock,
 		    op->reply);
 		cairn_done(op, CAIRN_ERR_IO, msg);

@@ -157,6 +157,15 @@ on_request(void *arg, const char *req, struct bytes_w *out)
 		bytes_put_u8(out, '\n');
 	} else if (strncmp(req, "join ", 5) == 0) {
 		node = req + 5 + strspn(req + 5, " ");
+		n = strlen(cluster_node_name(m->cl));
+		if (strncmp(node, cluster_node_name(m->cl), n) == 0 &&
+		    (node[n] == '\0' || node[n] == ':')) {
+			/* Not an error for an agent asking every local broker
+			 * to join a node: "self" says this one is that node. */
+			bytes_put_str(out, "{\"ok\":false,\"self\":true,"
+			    "\"error\":\"this node\"}\n");
+			return 1;
+		}
 		if ((rc = cluster_join(m->cl, node)) != 0) {
 			mb_reply_error(out, rc == CAIRN_ERR_INVAL ?
 			    "not a node name (name@host or name@host:port), "
