@@ -35,12 +35,10 @@
 #include "agent/view.h"
 #include "common/backoff.h"
 #include "common/clock.h"
+#include "common/container.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 enum member_phase {
 	M_IDLE,

@@ -45,14 +45,12 @@
 #include <yaml.h>
 
 #include "common/conf.h"
+#include "common/container.h"
 #include "common/err.h"
 #include "common/resolv.h"
 #include "common/sock.h"
 #include "epmd/epmd_aclient.h"
 #include "epmd/epmd_codec.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 /* What a broker puts at the start of its EPMD `extra` (do not change). */
 #define CAIRN_BROKER_EXTRA	"cairn-broker/"

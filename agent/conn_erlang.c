@@ -68,12 +68,10 @@
 #include "agent/ei_worker.h"
 #include "common/bytes.h"
 #include "common/conf.h"
+#include "common/container.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/sock.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 /* Reads per wakeup from one worker, so one cannot starve the loop. */
 #define CE_READS_PER_WAKEUP	16

@@ -29,10 +29,8 @@
 #include <yaml.h>
 
 #include "common/conf.h"
+#include "common/container.h"
 #include "common/err.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 struct exec_conf {
 	char	*type;		/* "exec", read by the agent's config */

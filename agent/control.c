@@ -31,11 +31,9 @@
 
 #include "agent/agent.h"
 #include "common/bytes.h"
+#include "common/container.h"
 #include "common/log.h"
 #include "common/sock.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 /* The longest request: "cluster remove " and a node name (name@host). */
 #define CONTROL_MAX_LINE	1024

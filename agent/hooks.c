@@ -19,10 +19,8 @@
 
 #include <ev.h>
 
+#include "common/container.h"
 #include "common/log.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 struct hook_ev {
 	struct hook_ev	*next;

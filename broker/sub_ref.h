@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "common/container.h"
+
 enum sub_kind {
 	SUB_SESSION = 1,	/* a local session (struct session) */
 	SUB_SHARED,		/* a $share group (struct share_group) */
@@ -19,10 +21,5 @@ enum sub_kind {
 struct sub_ref {
 	enum sub_kind	 sr_kind;
 };
-
-#ifndef container_of
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
-#endif
 
 #endif

@@ -20,6 +20,7 @@
  * Loosely after shadowsocks-libev's src/resolv.c, with one channel for
  * all queries and one ev_io per c-ares socket.
  */
+#include "common/container.h"
 #include "common/resolv.h"
 
 #include <sys/queue.h>
@@ -39,9 +40,6 @@
 
 #include "common/err.h"
 #include "common/sock.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 /* DNS class IN and type SRV (RFC 1035, RFC 2782). */
 #define RESOLV_C_IN	1

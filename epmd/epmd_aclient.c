@@ -15,6 +15,7 @@
  * stops its watchers, which also clears any event libev has pending for
  * it, so it can be freed at once.
  */
+#include "common/container.h"
 #include "epmd/epmd_aclient.h"
 
 #include <sys/socket.h>
@@ -33,9 +34,6 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/sock.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 /* Read size per recv(2). */
 #define EPMD_ACONN_CHUNK	4096

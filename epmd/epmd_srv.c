@@ -15,6 +15,7 @@
  * never blocks anyone (OTP writes with blocking write(2) and sleeps for
  * -delay_write); every limit is named.
  */
+#include "common/container.h"
 #include "epmd/epmd.h"
 
 #include <sys/socket.h>
@@ -42,9 +43,6 @@
 #include "common/sock.h"
 #include "epmd/epmd_codec.h"
 #include "epmd/epmd_registry.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 /* Replies bigger than this are refused (NAMES/DUMP with huge tables). */
 #define EPMD_MAX_REPLY		(64u * 1024 * 1024)

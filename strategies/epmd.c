@@ -9,6 +9,7 @@
  *	  hosts: [a@db1, b@db2]
  *	  polling_interval: 30s
  */
+#include "common/container.h"
 #include "strategies/strat.h"
 
 #include <stddef.h>
@@ -21,9 +22,6 @@
 
 #include "common/conf.h"
 #include "strategies/strat_util.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 struct epmd_conf {
 	struct conf_strlist	 hosts;

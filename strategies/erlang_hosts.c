@@ -12,6 +12,7 @@
  *	  port: 4369                      # default: $ERL_EPMD_PORT or 4369
  *	  timeout: 2s
  */
+#include "common/container.h"
 #include "strategies/strat.h"
 
 #include <sys/socket.h>
@@ -36,9 +37,6 @@
 #include "epmd/epmd_aclient.h"
 #include "strategies/hosts_erlang.h"
 #include "strategies/strat_util.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 #define HOSTS_MAX_FILE		(1024 * 1024)
 

@@ -81,6 +81,7 @@
  * group address, so if_addr other than 0.0.0.0 or :: hears only
  * unicast and broadcast.  The socket itself is gossip_sock.c's.
  */
+#include "common/container.h"
 #include "strategies/strat.h"
 
 #include <sys/socket.h>
@@ -109,9 +110,6 @@
 #include "strategies/gossip_codec.h"
 #include "strategies/gossip_sock.h"
 #include "strategies/strat_util.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 #define GOSSIP_DEFAULT_PORT		45892
 #define GOSSIP_DEFAULT_INTERVAL_MS	500

@@ -24,6 +24,7 @@
  * a pod not yet ready being left out of its own service unless the
  * service sets publishNotReadyAddresses.
  */
+#include "common/container.h"
 #include "strategies/strat.h"
 
 #include <sys/socket.h>
@@ -48,9 +49,6 @@
 #include "common/resolv.h"
 #include "common/sock.h"
 #include "strategies/strat_util.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 #define K8S_MAX_NAME	1024
 

@@ -11,6 +11,7 @@
  *	  port: 4369             # default: $ERL_EPMD_PORT or 4369
  *	  timeout: 2s
  */
+#include "common/container.h"
 #include "strategies/strat.h"
 
 #include <sys/socket.h>
@@ -28,9 +29,6 @@
 #include "common/sock.h"
 #include "epmd/epmd_aclient.h"
 #include "strategies/strat_util.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 struct local_epmd_conf {
 	uint64_t	 interval_ms;
