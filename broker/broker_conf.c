@@ -103,6 +103,20 @@ static const struct conf_key broker_keys[] = {
 	{ .name = "retained_tombstone_ttl", .type = CONF_DURATION,
 	  .offset = RAW(c.bc_retained_tombstone_ttl_ms), .min = 1000,
 	  .max = 31536000000ull },
+	{ .name = "handshake_timeout", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_handshake_timeout_ms), .min = 100,
+	  .max = 600000 },
+	{ .name = "max_handshakes", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_handshakes), .min = 1, .max = 65535 },
+	{ .name = "max_handshakes_per_addr", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_handshakes_per_addr), .min = 1,
+	  .max = 65535 },
+	{ .name = "cluster_certfile", .type = CONF_STRING,
+	  .offset = RAW(c.bc_cluster_certfile), .flags = CONF_NONEMPTY },
+	{ .name = "cluster_keyfile", .type = CONF_STRING,
+	  .offset = RAW(c.bc_cluster_keyfile), .flags = CONF_NONEMPTY },
+	{ .name = "cluster_cafile", .type = CONF_STRING,
+	  .offset = RAW(c.bc_cluster_cafile), .flags = CONF_NONEMPTY },
 	{ .name = "control_socket", .type = CONF_STRING,
 	  .offset = RAW(c.bc_control_socket), .flags = CONF_NONEMPTY },
 	{ .name = "epmd_port", .type = CONF_UINT,
@@ -142,6 +156,9 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_max_retained_tombstones = BROKER_DEFAULT_MAX_RETAINED_TOMBSTONES;
 	c->bc_retained_tombstone_ttl_ms =
 	    BROKER_DEFAULT_RETAINED_TOMBSTONE_TTL_MS;
+	c->bc_handshake_timeout_ms = BROKER_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+	c->bc_max_handshakes = BROKER_DEFAULT_MAX_HANDSHAKES;
+	c->bc_max_handshakes_per_addr = BROKER_DEFAULT_MAX_HANDSHAKES_PER_ADDR;
 	c->bc_quorum = BROKER_DEFAULT_QUORUM;
 }
 
@@ -164,6 +181,9 @@ broker_conf_free(struct broker_conf *c)
 	for (i = 0; i < c->bc_peers.n; i++)
 		free(c->bc_peers.v[i]);
 	free(c->bc_peers.v);
+	free(c->bc_cluster_certfile);
+	free(c->bc_cluster_keyfile);
+	free(c->bc_cluster_cafile);
 	free(c->bc_control_socket);
 	agent_conf_free(c->bc_agent);
 	free(c);
@@ -223,6 +243,18 @@ broker_conf_check_cluster(struct conf_doc *doc, struct broker_conf *c)
 	if (c->bc_cluster && c->bc_max_frame < c->bc_max_packet_size + 64)
 		conf_error(doc, conf_map_get(doc, root, "max_frame"),
 		    "key 'max_frame': less than max_packet_size + 64");
+	if ((c->bc_cluster_certfile != NULL) !=
+	    (c->bc_cluster_keyfile != NULL) ||
+	    (c->bc_cluster_certfile != NULL) !=
+	    (c->bc_cluster_cafile != NULL))
+		conf_error(doc, conf_map_get(doc, root, "cluster_certfile") ?
+		    conf_map_get(doc, root, "cluster_certfile") :
+		    conf_map_get(doc, root, "cluster_keyfile") ?
+		    conf_map_get(doc, root, "cluster_keyfile") :
+		    conf_map_get(doc, root, "cluster_cafile"),
+		    "cluster TLS needs cluster_certfile, cluster_keyfile and "
+		    "cluster_cafile together (links are mutually "
+		    "authenticated)");
 	return 0;
 }
 

@@ -44,6 +44,9 @@ struct agent_conf;
 #define BROKER_DEFAULT_PEER_GRACE_MS		10000
 #define BROKER_DEFAULT_MAX_RETAINED_TOMBSTONES	10000
 #define BROKER_DEFAULT_RETAINED_TOMBSTONE_TTL_MS	3600000
+#define BROKER_DEFAULT_HANDSHAKE_TIMEOUT_MS	3000
+#define BROKER_DEFAULT_MAX_HANDSHAKES		64
+#define BROKER_DEFAULT_MAX_HANDSHAKES_PER_ADDR	8
 
 #define BROKER_DEFAULT_QUORUM			1
 
@@ -89,6 +92,14 @@ struct broker_conf {
 	uint64_t		 bc_peer_grace_ms;	/* 0: routes go at once */
 	unsigned int		 bc_max_retained_tombstones;
 	uint64_t		 bc_retained_tombstone_ttl_ms;
+	/* Links before authentication (broker/CLUSTER.md, "Strangers"). */
+	uint64_t		 bc_handshake_timeout_ms;
+	unsigned int		 bc_max_handshakes;	/* inbound, in total */
+	unsigned int		 bc_max_handshakes_per_addr;
+	/* TLS 1.3 on every link: all three, or none (plain links). */
+	char			*bc_cluster_certfile;
+	char			*bc_cluster_keyfile;
+	char			*bc_cluster_cafile;	/* file or directory */
 	/* Membership (broker/membership.h); see conf/broker.yaml. */
 	char			*bc_control_socket;	/* NULL: none */
 	unsigned int		 bc_epmd_port;		/* 0: $ERL_EPMD_PORT, 4369 */

@@ -49,8 +49,18 @@ log_settimestamps(int on)
 static void	log_vlog(int, const char *, va_list, int)
 		    __attribute__((format(printf, 2, 0)));
 
+static void	log_vlog_sfx(int, const char *, va_list, int, const char *)
+		    __attribute__((format(printf, 2, 0)));
+
 static void
 log_vlog(int pri, const char *fmt, va_list ap, int with_errno)
+{
+	log_vlog_sfx(pri, fmt, ap, with_errno, NULL);
+}
+
+static void
+log_vlog_sfx(int pri, const char *fmt, va_list ap, int with_errno,
+    const char *sfx)
 {
 	char msg[2048];
 	char stamp[64] = "";
@@ -61,6 +71,10 @@ log_vlog(int pri, const char *fmt, va_list ap, int with_errno)
 	if (with_errno) {
 		n = strlen(msg);
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
+	}
+	if (sfx != NULL) {
+		n = strlen(msg);
+		snprintf(msg + n, sizeof(msg) - n, "%s", sfx);
 	}
 	if (log_fg) {
 		if (log_stamps) {
@@ -153,4 +167,88 @@ fatalx(const char *fmt, ...)
 	log_vlog(LOG_CRIT, fmt, ap, 0);
 	va_end(ap);
 	exit(1);
+}
+
+static double
+log_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double
+log_rate_interval(const struct log_rate *lr)
+{
+	return lr->lr_interval > 0 ? lr->lr_interval : 10.;
+}
+
+/*
+ * 1 when this occurrence is to be logged, with sfx filled with the
+ * count held back before it (or empty).
+ */
+static int
+log_rate_pass(struct log_rate *lr, char *sfx, size_t sfxlen)
+{
+	double now = log_mono(), iv = log_rate_interval(lr);
+
+	lr->lr_total++;
+	sfx[0] = '\0';
+	if (lr->lr_started && now - lr->lr_open < iv) {
+		lr->lr_held++;
+		return 0;
+	}
+	if (lr->lr_held > 0)
+		snprintf(sfx, sfxlen, "; %llu more like it in the last %.1fs",
+		    lr->lr_held, now - lr->lr_open);
+	lr->lr_started = 1;
+	lr->lr_open = now;
+	lr->lr_held = 0;
+	return 1;
+}
+
+#define LOG_RATE_BODY(pri, with_errno) do {				\
+	char sfx[96];							\
+	va_list ap;							\
+	int saved = errno;						\
+									\
+	if (!log_rate_pass(lr, sfx, sizeof(sfx)))			\
+		return;							\
+	errno = saved;							\
+	va_start(ap, fmt);						\
+	log_vlog_sfx((pri), fmt, ap, (with_errno), sfx);		\
+	va_end(ap);							\
+} while (0)
+
+void
+log_rate_warn(struct log_rate *lr, const char *fmt, ...)
+{
+	LOG_RATE_BODY(LOG_WARNING, 1);
+}
+
+void
+log_rate_warnx(struct log_rate *lr, const char *fmt, ...)
+{
+	LOG_RATE_BODY(LOG_WARNING, 0);
+}
+
+void
+log_rate_info(struct log_rate *lr, const char *fmt, ...)
+{
+	LOG_RATE_BODY(LOG_INFO, 0);
+}
+
+int
+log_rate_flush(struct log_rate *lr, const char *what)
+{
+	double now = log_mono();
+
+	if (lr->lr_held == 0 || now - lr->lr_open < log_rate_interval(lr))
+		return 0;
+	log_warnx("%llu more like %s in the last %.1fs", lr->lr_held, what,
+	    now - lr->lr_open);
+	lr->lr_open = now;
+	lr->lr_held = 0;
+	return 1;
 }

@@ -31,4 +31,38 @@ void	fatal(const char *, ...)
 void	fatalx(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 
+/*
+ * A rate limit for one kind of line that a remote party can trigger
+ * (a refused connection, a failed handshake, a malformed packet): the
+ * first occurrence is logged; later ones within lr_interval seconds are
+ * only counted, and the next line logged after the interval ends with
+ * how many were held back ("; 1234 more like it in the last 10.0s").
+ * log_rate_flush() says the count of a flood that stopped, from a
+ * periodic timer.  Monotonic clock; no allocation.  Declare one per
+ * kind of line, e.g.
+ *
+ *	static struct log_rate refused_lr = LOG_RATE_INIT(10);
+ *	log_rate_warnx(&refused_lr, "%s: refused: %s", addr, why);
+ */
+struct log_rate {
+	double			lr_interval;	/* seconds; 0 means 10 */
+	double			lr_open;	/* when the window opened */
+	unsigned long long	lr_held;	/* counted, not logged */
+	unsigned long long	lr_total;	/* every occurrence */
+	int			lr_started;
+};
+#define LOG_RATE_INIT(sec)	{ .lr_interval = (sec) }
+
+void	log_rate_warn(struct log_rate *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	log_rate_warnx(struct log_rate *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	log_rate_info(struct log_rate *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+/*
+ * When lines were held back and the window is over: one line "N more
+ * like <what> in the last Ts" and a new window.  1 if it logged.
+ */
+int	log_rate_flush(struct log_rate *, const char *what);
+
 #endif
