@@ -18,9 +18,6 @@
  */
 #include "agent/agent_conf.h"
 
-#include <sys/stat.h>
-
-#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -36,6 +33,8 @@
 #define AGENT_CONF_MAX_FILE	(4 * 1024 * 1024)
 #define AGENT_MAX_TOPOLOGIES	64
 #define AGENT_COOKIE_MAX	255
+/* A cookie file is one short line: anything much longer is not one. */
+#define AGENT_COOKIE_FILE_MAX	4096
 
 struct agent_conf_top {
 	struct agent_conf	*c;
@@ -264,29 +263,22 @@ agent_conf_topologies(struct conf_doc *doc, const yaml_node_t *tn,
 	return rc;
 }
 
-/* Reads an Erlang cookie file as Erlang does: owner-only, first line. */
+/*
+ * Reads an Erlang cookie file as Erlang does: owner-only, first line; a
+ * regular file of at most AGENT_COOKIE_FILE_MAX bytes (common/file.h).
+ */
 static int
 agent_read_cookie(const char *path, char **out, char *err, size_t errlen)
 {
-	struct stat st;
-	char buf[AGENT_COOKIE_MAX + 2];
-	size_t n;
-	FILE *f;
+	char *buf, why[1100];
+	size_t n, len;
+	int rc;
 
-	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "cookie file %s: %s", path,
-		    strerror(errno));
-		return CAIRN_ERR_IO;
+	if ((rc = file_read_all(path, AGENT_COOKIE_FILE_MAX,
+	    FILE_F_OWNER_ONLY, &buf, &len, why, sizeof(why))) != 0) {
+		snprintf(err, errlen, "cookie file %s", why);
+		return rc;
 	}
-	if (fstat(fileno(f), &st) == -1 || (st.st_mode & 077) != 0) {
-		fclose(f);
-		snprintf(err, errlen, "cookie file %s must be accessible by "
-		    "owner only", path);
-		return CAIRN_ERR_INVAL;
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
 	n = strcspn(buf, "\r\n");
 	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
 		n--;
@@ -294,11 +286,14 @@ agent_read_cookie(const char *path, char **out, char *err, size_t errlen)
 	if (buf[0] == '\0' || strlen(buf) > AGENT_COOKIE_MAX) {
 		snprintf(err, errlen, "cookie file %s: no cookie on its first "
 		    "line (1 to %d characters)", path, AGENT_COOKIE_MAX);
+		explicit_bzero(buf, len);
+		free(buf);
 		return CAIRN_ERR_INVAL;
 	}
-	if ((*out = strdup(buf)) == NULL)
-		return CAIRN_ERR_NOMEM;
-	return 0;
+	*out = strdup(buf);
+	explicit_bzero(buf, len);
+	free(buf);
+	return *out == NULL ? CAIRN_ERR_NOMEM : 0;
 }
 
 struct agent_conf *
@@ -372,12 +367,10 @@ agent_conf_load(const char *path, char *err, size_t errlen)
 	size_t n;
 	int rc;
 
-	if ((rc = file_read_all(path, AGENT_CONF_MAX_FILE, &buf, &n)) != 0) {
-		snprintf(err, errlen, "%s: %s", path, rc == CAIRN_ERR_IO ?
-		    strerror(errno) : rc == CAIRN_ERR_TOO_BIG ?
-		    "larger than 4 MiB" : "out of memory");
+	/* A regular file only, and capped: a FIFO never blocks a reload. */
+	if ((rc = file_read_all(path, AGENT_CONF_MAX_FILE, 0, &buf, &n, err,
+	    errlen)) != 0)
 		return NULL;
-	}
 	c = agent_conf_parse(path, buf, n, err, errlen);
 	free(buf);
 	return c;

@@ -334,16 +334,10 @@ acl_load(const char *path, struct acl **out, char *err, size_t errlen)
 	size_t len;
 	int rc;
 
-	if ((rc = file_read_all(path, ACL_MAX_FILE, &buf, &len)) != 0) {
-		if (rc == CAIRN_ERR_TOO_BIG)
-			acl_errf(err, errlen, "%s: larger than %u bytes", path,
-			    ACL_MAX_FILE);
-		else
-			acl_errf(err, errlen, "%s: %s", path,
-			    rc == CAIRN_ERR_IO ? strerror(errno) :
-			    "out of memory");
+	/* A regular file only, and capped (common/file.h). */
+	if ((rc = file_read_all(path, ACL_MAX_FILE, 0, &buf, &len, err,
+	    errlen)) != 0)
 		return rc;
-	}
 	rc = acl_parse(buf, len, path, out, err, errlen);
 	free(buf);
 	return rc;

@@ -80,8 +80,10 @@ int	acl_parse(const char *text, size_t len, const char *name,
 
 /*
  * Reads and parses the file at path, as acl_parse().  A file that cannot
- * be read is CAIRN_ERR_IO ("PATH: strerror"), one larger than
- * ACL_MAX_FILE is CAIRN_ERR_TOO_BIG.
+ * be read is CAIRN_ERR_IO ("PATH: strerror"), one that is not a regular
+ * file (a FIFO, a directory, a device) CAIRN_ERR_INVAL ("PATH: not a
+ * regular file (a FIFO)"), one larger than ACL_MAX_FILE CAIRN_ERR_TOO_BIG
+ * ("PATH: over N bytes"); common/file.h's rules.
  */
 int	acl_load(const char *path, struct acl **out, char *err,
 	    size_t errlen);

@@ -539,16 +539,10 @@ passwd_load(const char *path, struct passwd_file **out, char *err,
 	size_t len;
 	int rc;
 
-	if ((rc = file_read_all(path, PASSWD_MAX_FILE, &buf, &len)) != 0) {
-		if (rc == CAIRN_ERR_TOO_BIG)
-			passwd_errf(err, errlen, "%s: larger than %u bytes",
-			    path, PASSWD_MAX_FILE);
-		else
-			passwd_errf(err, errlen, "%s: %s", path,
-			    rc == CAIRN_ERR_IO ? strerror(errno) :
-			    "out of memory");
+	/* A regular file only, and capped (common/file.h). */
+	if ((rc = file_read_all(path, PASSWD_MAX_FILE, 0, &buf, &len, err,
+	    errlen)) != 0)
 		return rc;
-	}
 	rc = passwd_parse(buf, len, path, out, err, errlen);
 	OPENSSL_cleanse(buf, len);
 	free(buf);

@@ -73,8 +73,10 @@ int	passwd_parse(const char *text, size_t len, const char *name,
 
 /*
  * Reads and parses the file at path, as passwd_parse().  A file that
- * cannot be read is CAIRN_ERR_IO ("PATH: strerror"), one larger than
- * PASSWD_MAX_FILE is CAIRN_ERR_TOO_BIG.
+ * cannot be read is CAIRN_ERR_IO ("PATH: strerror"), one that is not a
+ * regular file (a FIFO, a directory, a device) CAIRN_ERR_INVAL ("PATH: not
+ * a regular file (a FIFO)"), one larger than PASSWD_MAX_FILE
+ * CAIRN_ERR_TOO_BIG ("PATH: over N bytes"); common/file.h's rules.
  */
 int	passwd_load(const char *path, struct passwd_file **out, char *err,
 	    size_t errlen);

@@ -10,7 +10,6 @@
  */
 #include "common/conf.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 
 #include "common/conf_int.h"
 #include "common/err.h"
+#include "common/file.h"
 
 static int	doc_verror(struct conf_doc *, const yaml_node_t *,
 		    const char *, const char *, va_list)
@@ -189,49 +189,19 @@ fail:
 struct conf_doc *
 conf_doc_load_file(const char *path, struct conf_err *err)
 {
-	struct conf_doc *doc = NULL;
-	FILE *fp;
-	char *buf = NULL, *nbuf;
-	size_t len = 0, cap = 0, n;
+	struct conf_doc *doc;
+	char *buf, msg[CONF_ERR_LEN];
+	size_t len;
+	int rc;
 
-	if ((fp = fopen(path, "re")) == NULL) {
-		load_err(err, CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
+	/* A regular file only, and capped (common/file.h). */
+	if ((rc = file_read_all(path, CONF_MAX_FILE, 0, &buf, &len, msg,
+	    sizeof(msg))) != 0) {
+		load_err(err, rc, "%s", msg);
 		return NULL;
 	}
-	for (;;) {
-		if (len == cap) {
-			if (cap > CONF_MAX_FILE) {
-				load_err(err, CAIRN_ERR_TOO_BIG,
-				    "%s: larger than %d bytes", path,
-				    CONF_MAX_FILE);
-				goto done;
-			}
-			cap = cap == 0 ? 4096 : cap * 2;
-			if ((nbuf = realloc(buf, cap)) == NULL) {
-				load_err(err, CAIRN_ERR_NOMEM,
-				    "%s: out of memory", path);
-				goto done;
-			}
-			buf = nbuf;
-		}
-		n = fread(buf + len, 1, cap - len, fp);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(fp)) {
-		load_err(err, CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
-		goto done;
-	}
-	if (len > CONF_MAX_FILE) {
-		load_err(err, CAIRN_ERR_TOO_BIG, "%s: larger than %d bytes",
-		    path, CONF_MAX_FILE);
-		goto done;
-	}
 	doc = conf_doc_load_string(path, buf, len, err);
-done:
 	free(buf);
-	fclose(fp);
 	return doc;
 }
 

@@ -154,10 +154,12 @@ struct conf_key {
 };
 
 /*
- * Reads and parses the file at path (at most CONF_MAX_FILE bytes); error
- * messages name it as given.  Returns a document to free with
- * conf_doc_free(), or NULL with *err set: CAIRN_ERR_IO (cannot read;
- * errno's text in msg), CAIRN_ERR_TOO_BIG, CAIRN_ERR_INVAL (YAML syntax,
+ * Reads and parses the file at path (a regular file of at most
+ * CONF_MAX_FILE bytes, read with file_read_all(): a FIFO or a device
+ * never blocks); error messages name it as given.  Returns a document to
+ * free with conf_doc_free(), or NULL with *err set: CAIRN_ERR_IO (cannot
+ * read; errno's text in msg), CAIRN_ERR_TOO_BIG, CAIRN_ERR_INVAL (not a
+ * regular file: "FILE: not a regular file (a FIFO)"; YAML syntax,
  * invalid UTF-8, more than one document: "FILE:LINE:COL: libyaml's
  * problem (its context)"), CAIRN_ERR_NOMEM.  err may be NULL.
  */

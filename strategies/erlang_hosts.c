@@ -16,7 +16,6 @@
 #include "strategies/strat.h"
 
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include <netinet/in.h>
 
@@ -31,6 +30,7 @@
 
 #include "common/conf.h"
 #include "common/err.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/resolv.h"
 #include "common/sock.h"
@@ -190,7 +190,12 @@ on_resolved(void *arg, int err, const struct sockaddr_storage *addrs,
 	}
 }
 
-/* Reads the hosts file: the configured path, or net_adm's search. */
+/*
+ * Reads the hosts file: the configured path, or net_adm's search (the
+ * first that exists).  A regular file of at most HOSTS_MAX_FILE bytes
+ * (common/file.h): this runs in the agent's loop, so a FIFO must never
+ * block it.
+ */
 static int
 eh_read_hosts(struct strat *s, char ***hosts, size_t *n, char *err,
     size_t errlen)
@@ -199,8 +204,7 @@ eh_read_hosts(struct strat *s, char ***hosts, size_t *n, char *err,
 	const char *paths[2];
 	const char *h = getenv("HOME");
 	size_t np = 0, i, len;
-	FILE *f = NULL;
-	int rc;
+	int rc = CAIRN_ERR_IO;
 
 	if (s->path != NULL)
 		paths[np++] = s->path;
@@ -211,21 +215,19 @@ eh_read_hosts(struct strat *s, char ***hosts, size_t *n, char *err,
 			paths[np++] = home;
 		}
 	}
-	for (i = 0; i < np && f == NULL; i++)
-		f = fopen(paths[i], "r");
-	if (f == NULL) {
+	for (i = 0; i < np; i++) {
+		rc = file_read_all(paths[i], HOSTS_MAX_FILE, 0, &buf, &len,
+		    err, errlen);
+		if (rc != CAIRN_ERR_IO || errno != ENOENT)
+			break;
+	}
+	if (rc == CAIRN_ERR_IO && errno == ENOENT) {
 		snprintf(err, errlen, "no .hosts.erlang found (%s%s%s)",
 		    paths[0], np > 1 ? ", " : "", np > 1 ? paths[1] : "");
 		return CAIRN_ERR_NOENT;
 	}
-	i--;
-	if ((buf = malloc(HOSTS_MAX_FILE)) == NULL) {
-		fclose(f);
-		snprintf(err, errlen, "out of memory");
-		return CAIRN_ERR_NOMEM;
-	}
-	len = fread(buf, 1, HOSTS_MAX_FILE, f);
-	fclose(f);
+	if (rc != 0)
+		return rc;
 	if ((rc = hosts_erlang_parse(buf, len, hosts, n, perr,
 	    sizeof(perr))) != 0)
 		snprintf(err, errlen, "%s:%s", paths[i], perr);
