@@ -12,7 +12,13 @@
  *
  * Output is queued per client and bounded; a watcher that falls more than
  * CONTROL_MAX_QUEUE behind is dropped with one log line, so a stuck
- * client never holds the agent back.
+ * client never holds the agent back.  Refusals and drops are logged
+ * the first time, then counted (log_rate_*), so a client that loops
+ * cannot fill the log.
+ *
+ * The path is replaced at start only when it is a socket (a stale one
+ * from an earlier run); a regular file, a directory, a symbolic link or
+ * a FIFO there is refused and left as it was.
  */
 #include "agent/agent_int.h"
 
@@ -32,6 +38,7 @@
 #include "agent/agent.h"
 #include "common/bytes.h"
 #include "common/container.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/sock.h"
 
@@ -39,6 +46,10 @@
 #define CONTROL_MAX_LINE	1024
 #define CONTROL_MAX_QUEUE	(1024 * 1024)
 #define CONTROL_IDLE_S		10.
+
+/* Lines a local client can trigger at will: first, then a count. */
+static struct log_rate control_refused_lr = LOG_RATE_INIT(10);
+static struct log_rate control_dropped_lr = LOG_RATE_INIT(10);
 
 struct control_client {
 	ev_io			 rd_w;
@@ -190,8 +201,8 @@ on_control_accept(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	if (ctl->nclients >= ctl->max_watchers ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
-		log_warnx("control socket: %zu clients: refusing another",
-		    ctl->nclients);
+		log_rate_warnx(&control_refused_lr, "control socket: %zu "
+		    "clients: refusing another", ctl->nclients);
 		close(fd);
 		return;
 	}
@@ -216,6 +227,7 @@ control_new(struct ev_loop *loop, struct agent *agent, const char *path,
 {
 	struct control *ctl;
 	struct sockaddr_un un;
+	struct stat st;
 	mode_t old;
 
 	if (strlen(path) >= sizeof(un.sun_path)) {
@@ -240,8 +252,28 @@ control_new(struct ev_loop *loop, struct agent *agent, const char *path,
 		snprintf(err, errlen, "control socket: %s", strerror(errno));
 		goto fail;
 	}
-	/* A stale socket from a previous run is replaced. */
-	unlink(path);
+	/*
+	 * A stale socket from a previous run is replaced; anything else
+	 * at the path (a regular file, a directory, a symbolic link, a
+	 * FIFO) is someone's file, and is left alone.
+	 */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "control socket %s: exists and "
+			    "is %s, not a socket: refusing to replace it",
+			    path, file_kind(st.st_mode));
+			goto fail;
+		}
+		if (unlink(path) == -1 && errno != ENOENT) {
+			snprintf(err, errlen, "control socket %s: %s", path,
+			    strerror(errno));
+			goto fail;
+		}
+	} else if (errno != ENOENT) {
+		snprintf(err, errlen, "control socket %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
 	old = umask(0077);
 	if (bind(ctl->fd, (struct sockaddr *)&un, sizeof(un)) == -1) {
 		umask(old);
@@ -269,13 +301,17 @@ fail:
 void
 control_free(struct control *ctl)
 {
+	struct stat st;
+
 	if (ctl == NULL)
 		return;
 	while (ctl->clients != NULL)
 		control_client_close(ctl->clients);
 	ev_io_stop(ctl->loop, &ctl->io_w);
 	close(ctl->fd);
-	unlink(ctl->path);
+	/* Ours unless replaced since: never remove what is not a socket. */
+	if (lstat(ctl->path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(ctl->path);
 	free(ctl->path);
 	free(ctl);
 }
@@ -291,8 +327,9 @@ control_event(struct control *ctl, const char *json, size_t len)
 			continue;
 		if (bytes_put(&c->out, json, len) != 0 ||
 		    bytes_put_u8(&c->out, '\n') != 0) {
-			log_warnx("control socket: a watcher fell %d bytes "
-			    "behind: dropping it", CONTROL_MAX_QUEUE);
+			log_rate_warnx(&control_dropped_lr, "control socket: "
+			    "a watcher fell %d bytes behind: dropping it",
+			    CONTROL_MAX_QUEUE);
 			control_client_close(c);
 			continue;
 		}
