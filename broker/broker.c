@@ -119,6 +119,8 @@ broker_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 		TAILQ_REMOVE(&b->b_dead, c, c_entry);
 		client_free(c);
 	}
+	/* The counts of close lines held back by a flood that stopped. */
+	client_log_flush(b);
 }
 
 static void

@@ -150,7 +150,8 @@ int	broker_auth_load(struct broker *, char *err, size_t errlen);
 /* client.c */
 struct client *client_new(struct broker *, int fd, const struct sockaddr *);
 /*
- * Closes c: one log line (reason, unless NULL), a last non-blocking
+ * Closes c: one log line (reason, unless NULL; rate-limited per kind,
+ * the kind being fmt, as a remote party can cause it), a last non-blocking
  * write of what is pending, fd closed, watchers stopped, session
  * detached (and ended if clean), will published when `will` is set and
  * the client has one.  The memory is freed later by the broker, so
@@ -158,6 +159,15 @@ struct client *client_new(struct broker *, int fd, const struct sockaddr *);
  */
 void	client_close(struct client *c, int will, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/*
+ * client_close() with the rate limit of its line chosen by kind (a
+ * static string, e.g. the reason) rather than by fmt: every close line
+ * is logged the first time of its kind, then counted.
+ */
+void	client_close_kind(struct client *c, int will, const void *kind,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Says the counts of close lines held back (at most once a second). */
+void	client_log_flush(struct broker *);
 /* Frees a closed client (broker's b_prepare_w only). */
 void	client_free(struct client *);
 /* Writes pending output once; -1 if the client was closed. */

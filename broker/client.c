@@ -8,6 +8,18 @@
  * reactivate_watchers): read while the output buffer is under
  * max_output_buffer, write while output is pending.  A client that
  * lets twice max_output_buffer pile up is closed by send.c's rule.
+ *
+ * The first packet must be CONNECT, and CONNECT's first byte is exactly
+ * 0x10 (type 1, reserved flags 0: MQTT 3.1.1 section 2.2.2), so any
+ * other first byte (an HTTP request, a PUBLISH, a CONNECT with flags)
+ * closes the connection as soon as it is read, not at connect_timeout.
+ *
+ * Every close reason is something a remote party can cause at will (a
+ * malformed packet, a bad password, connections that never send
+ * CONNECT), so each kind of close line is rate-limited (log_rate in
+ * common/log.h): logged the first time, then counted, the count told by
+ * the next line of that kind or by client_log_flush().  The kind is the
+ * format string (or the reason client_close_kind() is given).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -31,6 +43,22 @@ static const char *const client_type_names[] = {
 	"PUBREL", "PUBCOMP", "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE",
 	"UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "reserved 15",
 };
+
+/* CONNECT's fixed header byte 1: type 1 << 4, flags 0 [MQTT-2.2.2-2]. */
+#define CLIENT_CONNECT_BYTE0	0x10
+/* Kinds of close line with a rate limit each; past it they share one. */
+#define CLIENT_LOG_KINDS	64
+
+struct client_log_kind {
+	const void	*key;		/* a format or reason string */
+	struct log_rate	 lr;
+	char		 what[96];	/* the first line's reason, for flush */
+};
+
+static struct client_log_kind client_log_kinds[CLIENT_LOG_KINDS];
+static size_t client_log_nkinds;
+static ev_tstamp client_log_flushed;
+static struct log_rate client_first_byte_lr = LOG_RATE_INIT(10);
 
 static void	client_on_read(struct ev_loop *, ev_io *, int);
 static void	client_on_write(struct ev_loop *, ev_io *, int);
@@ -95,23 +123,82 @@ client_free(struct client *c)
 	free(c);
 }
 
+/* The rate limit of one kind of close line (found or added). */
+static struct client_log_kind *
+client_log_kind(const void *key, const char *why)
+{
+	struct client_log_kind *k;
+	size_t i;
+
+	for (i = 0; i < client_log_nkinds; i++)
+		if (client_log_kinds[i].key == key)
+			return &client_log_kinds[i];
+	if (client_log_nkinds == CLIENT_LOG_KINDS)
+		return &client_log_kinds[CLIENT_LOG_KINDS - 1];
+	k = &client_log_kinds[client_log_nkinds++];
+	k->key = key;
+	k->lr.lr_interval = 10;
+	snprintf(k->what, sizeof(k->what), "\"closed: %.80s\"", why);
+	return k;
+}
+
+void
+client_log_flush(struct broker *b)
+{
+	ev_tstamp now = ev_now(b->b_loop);
+	size_t i;
+
+	/* The loop's prepare hook calls this: look once a second. */
+	if (now - client_log_flushed < 1.0)
+		return;
+	client_log_flushed = now;
+	for (i = 0; i < client_log_nkinds; i++)
+		(void)log_rate_flush(&client_log_kinds[i].lr,
+		    client_log_kinds[i].what);
+	(void)log_rate_flush(&client_first_byte_lr,
+	    "\"first packet is not CONNECT\"");
+}
+
+static void	client_vclose(struct client *, int, const void *,
+		    const char *, va_list) __attribute__((format(printf, 4, 0)));
+
 void
 client_close(struct client *c, int will, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	client_vclose(c, will, fmt, fmt, ap);
+	va_end(ap);
+}
+
+void
+client_close_kind(struct client *c, int will, const void *kind,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	client_vclose(c, will, kind, fmt, ap);
+	va_end(ap);
+}
+
+static void
+client_vclose(struct client *c, int will, const void *kind,
+    const char *fmt, va_list ap)
 {
 	struct broker *b = c->c_broker;
 	struct session *s;
 	struct msg *w;
 	enum client_state was = c->c_state;
 	char why[256];
-	va_list ap;
 
 	if (c->c_state == CLIENT_CLOSED)
 		return;
 	if (fmt != NULL) {
-		va_start(ap, fmt);
 		vsnprintf(why, sizeof(why), fmt, ap);
-		va_end(ap);
-		log_info("client %s (%s): closed: %s",
+		log_rate_info(&client_log_kind(kind, why)->lr,
+		    "client %s (%s): closed: %s",
 		    c->c_id != NULL ? c->c_id : "-", c->c_addr, why);
 	}
 	/* One last try for what is owed (a refusing CONNACK, say). */
@@ -166,7 +253,7 @@ client_flush(struct client *c)
 	if (c->c_state == CLIENT_CLOSED)
 		return -1;
 	if (c->c_broken != NULL) {
-		client_close(c, 1, "%s", c->c_broken);
+		client_close_kind(c, 1, c->c_broken, "%s", c->c_broken);
 		return -1;
 	}
 	if (c->c_out.len > 0) {
@@ -305,6 +392,28 @@ client_dispatch(struct client *c, const struct mqtt_hdr *hdr,
 }
 
 /*
+ * The first byte of a connection is not CONNECT's: whatever follows, it
+ * is not an MQTT client (an HTTP request, a scanner) or one that breaks
+ * [MQTT-3.1.0-1] or [MQTT-2.2.2-2].  Closed now, one line per kind.
+ */
+static void
+client_refuse_first(struct client *c, uint8_t b0)
+{
+	const char *what;
+
+	if (b0 >> 4 == MQTT_CONNECT)
+		what = "CONNECT with reserved flags set";
+	else if (b0 >= 0x20 && b0 < 0x7f)
+		what = "text, not MQTT";
+	else
+		what = client_type_names[b0 >> 4];
+	log_rate_warnx(&client_first_byte_lr, "client - (%s): closed: first "
+	    "packet is not CONNECT (first byte 0x%02x: %s)", c->c_addr, b0,
+	    what);
+	client_close(c, 0, NULL);
+}
+
+/*
  * Frames and dispatches every whole packet of buf[0..len).  Returns the
  * bytes used, or SIZE_MAX when c was closed (do not touch it then).
  * Handlers copy what they keep (messages, wills, ids), so buf may be
@@ -320,6 +429,11 @@ client_parse_buf(struct client *c, const uint8_t *buf, size_t len)
 	int rc;
 
 	while (c->c_state != CLIENT_CLOSED && off < len) {
+		if (c->c_state == CLIENT_NEW &&
+		    buf[off] != CLIENT_CONNECT_BYTE0) {
+			client_refuse_first(c, buf[off]);
+			return SIZE_MAX;
+		}
 		rc = mqtt_frame(bytes_view_of(buf + off, len - off),
 		    conf->bc_max_packet_size, &hdr, &body, &used);
 		if (rc == CAIRN_ERR_NEED_MORE)
@@ -336,7 +450,8 @@ client_parse_buf(struct client *c, const uint8_t *buf, size_t len)
 		client_dispatch(c, &hdr, body);
 		off += used;
 		if (c->c_state != CLIENT_CLOSED && c->c_broken != NULL) {
-			client_close(c, 1, "%s", c->c_broken);
+			client_close_kind(c, 1, c->c_broken, "%s",
+			    c->c_broken);
 			return SIZE_MAX;
 		}
 	}

@@ -27,7 +27,8 @@ static void
 connect_refuse(struct client *c, uint8_t rc, const char *why)
 {
 	(void)send_connack(c, 0, rc);
-	client_close(c, 0, "CONNECT refused (%u): %s", rc, why);
+	/* A bad password from one client must not hide max_sessions. */
+	client_close_kind(c, 0, why, "CONNECT refused (%u): %s", rc, why);
 }
 
 static char *

@@ -21,6 +21,9 @@
 #include "common/err.h"
 #include "common/log.h"
 
+/* Per packet, so a client can repeat it at will: first, then a count. */
+static struct log_rate publish_nomem_lr = LOG_RATE_INIT(10);
+
 /* Clients may not write the broker's own topics. */
 static int
 publish_allowed(struct client *c, struct bytes_view topic)
@@ -42,8 +45,8 @@ publish_route(struct client *c, const struct mqtt_publish *p)
 	}
 	if (broker_publish(c->c_broker, p->topic, p->payload, p->qos,
 	    p->retain) != 0)
-		log_warnx("client %s: PUBLISH dropped: out of memory",
-		    c->c_id);
+		log_rate_warnx(&publish_nomem_lr, "client %s: PUBLISH "
+		    "dropped: out of memory", c->c_id);
 }
 
 void
