@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -28,6 +29,16 @@
 #include "common/sock.h"
 
 #define BROKER_BACKLOG		511
+/* max_connections 0: fds kept for files, epmd, the control socket... */
+#define BROKER_FD_RESERVE	64
+/* The soft RLIMIT_NOFILE is raised at most this far. */
+#define BROKER_FD_MAX		(1024 * 1024)
+/* persistent_client_expiration: a sweep slice every second. */
+#define BROKER_EXPIRE_EVERY	1.0
+#define BROKER_EXPIRE_SLICE	256
+
+static struct log_rate refused_lr = LOG_RATE_INIT(10);
+static struct log_rate expired_lr = LOG_RATE_INIT(10);
 
 static void
 broker_random(void *buf, size_t len)
@@ -59,6 +70,51 @@ broker_set_auth(struct broker *b, const struct broker_auth *a)
 	b->b_auth = *a;
 }
 
+/*
+ * max_connections 0 and max_sessions 0 (auto): as many connections as
+ * the fd limit allows, as mosquitto does, after raising the soft limit
+ * to the hard one; minus the listeners, the cluster's links and
+ * handshakes, and BROKER_FD_RESERVE files.  One log line says what was
+ * chosen.
+ */
+static void
+broker_limits_auto(struct broker_conf *c)
+{
+	struct rlimit rl;
+	uint64_t want, reserve;
+
+	if (c->bc_max_connections == 0) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			rl.rlim_cur = rl.rlim_max = 1024;
+		want = rl.rlim_max == RLIM_INFINITY ||
+		    rl.rlim_max > BROKER_FD_MAX ? BROKER_FD_MAX : rl.rlim_max;
+		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+			rl.rlim_cur = want;
+			/* The kernel's nr_open may be lower: keep what is. */
+			if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+				(void)getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > BROKER_FD_MAX)
+			rl.rlim_cur = BROKER_FD_MAX;
+		reserve = BROKER_FD_RESERVE + c->bc_nlisten + (c->bc_cluster ?
+		    2 * (uint64_t)c->bc_max_peers + c->bc_max_handshakes : 0);
+		c->bc_max_connections = rl.rlim_cur > reserve + 16 ?
+		    (unsigned int)(rl.rlim_cur - reserve) : 16;
+		log_info("max_connections %u (auto: RLIMIT_NOFILE %llu, %llu "
+		    "kept for listeners, cluster links and files)",
+		    c->bc_max_connections, (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)reserve);
+	}
+	if (c->bc_max_sessions == 0) {
+		want = (uint64_t)c->bc_max_connections +
+		    c->bc_max_persistent_sessions;
+		c->bc_max_sessions = want > 10000000 ? 10000000 :
+		    (unsigned int)want;
+		log_info("max_sessions %u (auto: max_connections + "
+		    "max_persistent_sessions)", c->bc_max_sessions);
+	}
+}
+
 struct broker *
 broker_new(struct ev_loop *loop, struct broker_conf *c, char *err,
     size_t errlen)
@@ -81,6 +137,11 @@ broker_new(struct ev_loop *loop, struct broker_conf *c, char *err,
 	b->b_limits.sl_max_queued_messages = c->bc_max_queued_messages;
 	b->b_limits.sl_max_queued_bytes = c->bc_max_queued_bytes;
 	b->b_limits.sl_queue_qos0_offline = c->bc_queue_qos0_offline;
+	broker_limits_auto(c);
+	b->b_limits.sl_max_sub_bytes = (size_t)c->bc_max_subscription_bytes;
+	b->b_limits.sl_acct = &b->b_acct;
+	b->b_acct.sa_max_sub_bytes = (size_t)c->bc_max_subscription_bytes_total;
+	b->b_acct.sa_max_msg_bytes = (size_t)c->bc_max_queued_bytes_total;
 	broker_random(key, sizeof(key));
 	broker_random(seed, sizeof(seed));
 	b->b_id_seed = seed[0] ^ seed[1];
@@ -146,7 +207,8 @@ broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		if (b->b_nclients >= b->b_conf->bc_max_connections) {
-			log_warnx("%s: refused, max_connections %u reached",
+			log_rate_warnx(&refused_lr, "%s: refused, "
+			    "max_connections %u reached",
 			    sock_ntop((struct sockaddr *)&ss, addr,
 			    sizeof(addr)), b->b_conf->bc_max_connections);
 			close(fd);
@@ -157,6 +219,35 @@ broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 		}
 	}
+}
+
+/* Drops s when it has been offline for persistent_client_expiration. */
+static void
+broker_expire_one(struct session *s, void *arg)
+{
+	struct broker *b = arg;
+	uint64_t now = (uint64_t)(ev_now(b->b_loop) * 1000.0);
+
+	if (s->s_client != NULL || s->s_offline_ms == 0 ||
+	    now - s->s_offline_ms < b->b_conf->bc_persistent_expiration_ms)
+		return;
+	log_rate_info(&expired_lr, "client %s: offline session expired "
+	    "(persistent_client_expiration)", s->s_id);
+	b->b_stats.bs_sessions_expired++;
+	broker_session_drop(b, s);
+}
+
+/* One slice of the expiry sweep: a full pass in about a minute. */
+static void
+broker_on_expire(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct broker *b = container_of(w, struct broker, b_expire_w);
+	size_t n = session_table_buckets(b->b_sessions) / 60;
+
+	(void)session_table_sweep(b->b_sessions, n < BROKER_EXPIRE_SLICE ?
+	    BROKER_EXPIRE_SLICE : n, broker_expire_one, b);
+	(void)log_rate_flush(&expired_lr, "offline session expired");
+	(void)log_rate_flush(&refused_lr, "refused at max_connections");
 }
 
 int
@@ -210,6 +301,10 @@ broker_start(struct broker *b, char *err, size_t errlen)
 	ev_prepare_init(&b->b_prepare_w, broker_on_prepare);
 	ev_prepare_start(b->b_loop, &b->b_prepare_w);
 	b->b_started = ev_now(b->b_loop);
+	ev_timer_init(&b->b_expire_w, broker_on_expire, BROKER_EXPIRE_EVERY,
+	    BROKER_EXPIRE_EVERY);
+	if (c->bc_persistent_expiration_ms > 0)
+		ev_timer_start(b->b_loop, &b->b_expire_w);
 	sys_start(b);
 	return 0;
 }
@@ -227,6 +322,8 @@ broker_free(struct broker *b)
 	cluster_free(b->b_cluster);
 	b->b_cluster = NULL;
 	sys_stop(b);
+	if (ev_is_active(&b->b_expire_w))
+		ev_timer_stop(b->b_loop, &b->b_expire_w);
 	if (ev_is_active(&b->b_prepare_w))
 		ev_prepare_stop(b->b_loop, &b->b_prepare_w);
 	for (i = 0; i < b->b_nlisteners; i++) {
@@ -283,6 +380,7 @@ broker_enqueue(struct broker *b, struct session *s, struct msg *m,
     uint8_t qos, uint8_t retain)
 {
 	struct client *c = s->s_client;
+	const char *why = "out of memory";
 	int rc;
 
 	if (!broker_acl(b, s->s_id, s->s_username, msg_topic(m),
@@ -290,10 +388,13 @@ broker_enqueue(struct broker *b, struct session *s, struct msg *m,
 		return;
 	/* A slow reader loses QoS 0 first; QoS 1/2 wait in its queue. */
 	if (c != NULL && qos == 0 &&
-	    c->c_out.len >= b->b_conf->bc_max_output_buffer)
+	    c->c_out.len >= b->b_conf->bc_max_output_buffer) {
 		rc = CAIRN_ERR_LIMIT;
-	else
-		rc = session_enqueue(s, m, qos, retain);
+		why = "max_output_buffer";
+		b->b_stats.bs_drop_output++;
+	} else if ((rc = session_enqueue(s, m, qos, retain)) ==
+	    CAIRN_ERR_LIMIT)
+		why = session_drop_name(s->s_drop_reason);
 	if (rc == 0)
 		s->s_drop_logged = 0;
 	else if (rc == CAIRN_ERR_LIMIT || rc == CAIRN_ERR_NOMEM) {
@@ -301,8 +402,7 @@ broker_enqueue(struct broker *b, struct session *s, struct msg *m,
 		if (!s->s_drop_logged) {
 			log_warnx("client %s: dropping messages (%s): queue "
 			    "%zu messages, %zu bytes, output %zu bytes",
-			    s->s_id, rc == CAIRN_ERR_NOMEM ? "out of memory" :
-			    "a limit is reached", s->s_queued,
+			    s->s_id, why, s->s_queued,
 			    s->s_queued_bytes, c != NULL ? c->c_out.len : 0);
 			s->s_drop_logged = 1;
 		}

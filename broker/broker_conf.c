@@ -44,9 +44,21 @@ static const struct conf_key broker_keys[] = {
 	  .offset = RAW(c.bc_max_packet_size), .min = 64,
 	  .max = 268435455 + 5 },
 	{ .name = "max_connections", .type = CONF_UINT,
-	  .offset = RAW(c.bc_max_connections), .min = 1, .max = 1000000 },
+	  .offset = RAW(c.bc_max_connections), .min = 0, .max = 1000000 },
 	{ .name = "max_sessions", .type = CONF_UINT,
-	  .offset = RAW(c.bc_max_sessions), .min = 1, .max = 10000000 },
+	  .offset = RAW(c.bc_max_sessions), .min = 0, .max = 10000000 },
+	{ .name = "max_persistent_sessions", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_persistent_sessions), .min = 0,
+	  .max = 10000000 },
+	{ .name = "persistent_client_expiration", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_persistent_expiration_ms), .min = 0,
+	  .max = 31536000000ull * 10 },
+	{ .name = "max_subscription_bytes", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_subscription_bytes), .min = 1024 },
+	{ .name = "max_subscription_bytes_total", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_subscription_bytes_total), .min = 1024 },
+	{ .name = "max_queued_bytes_total", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_queued_bytes_total), .min = 1024 },
 	{ .name = "max_inflight", .type = CONF_UINT,
 	  .offset = RAW(c.bc_max_inflight), .min = 1, .max = 65535 },
 	{ .name = "max_queued_messages", .type = CONF_UINT,
@@ -93,6 +105,8 @@ static const struct conf_key broker_keys[] = {
 	  .offset = RAW(c.bc_max_frame), .min = 1024, .max = 0xffffffffu },
 	{ .name = "max_forward_buffer", .type = CONF_UINT,
 	  .offset = RAW(c.bc_max_forward_buffer), .min = 1, .max = 10000000 },
+	{ .name = "max_forward_buffer_bytes", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_forward_buffer_bytes), .min = 1024 },
 	{ .name = "max_peers", .type = CONF_UINT,
 	  .offset = RAW(c.bc_max_peers), .min = 1, .max = 65535 },
 	{ .name = "peer_grace", .type = CONF_DURATION,
@@ -134,6 +148,14 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_max_packet_size = BROKER_DEFAULT_MAX_PACKET_SIZE;
 	c->bc_max_connections = BROKER_DEFAULT_MAX_CONNECTIONS;
 	c->bc_max_sessions = BROKER_DEFAULT_MAX_SESSIONS;
+	c->bc_max_persistent_sessions = BROKER_DEFAULT_MAX_PERSISTENT_SESSIONS;
+	c->bc_persistent_expiration_ms =
+	    BROKER_DEFAULT_PERSISTENT_EXPIRATION_MS;
+	c->bc_max_subscription_bytes = BROKER_DEFAULT_MAX_SUBSCRIPTION_BYTES;
+	c->bc_max_subscription_bytes_total =
+	    BROKER_DEFAULT_MAX_SUBSCRIPTION_BYTES_TOTAL;
+	c->bc_max_queued_bytes_total = BROKER_DEFAULT_MAX_QUEUED_BYTES_TOTAL;
+	c->bc_max_forward_buffer_bytes = BROKER_DEFAULT_MAX_FORWARD_BUFFER_BYTES;
 	c->bc_max_inflight = BROKER_DEFAULT_MAX_INFLIGHT;
 	c->bc_max_queued_messages = BROKER_DEFAULT_MAX_QUEUED_MESSAGES;
 	c->bc_max_queued_bytes = BROKER_DEFAULT_MAX_QUEUED_BYTES;

@@ -19,8 +19,16 @@ struct agent_conf;
 #define BROKER_DEFAULT_PORT			1883
 #define BROKER_DEFAULT_LISTEN			"127.0.0.1"
 #define BROKER_DEFAULT_MAX_PACKET_SIZE		(1024 * 1024)
-#define BROKER_DEFAULT_MAX_CONNECTIONS		1024
-#define BROKER_DEFAULT_MAX_SESSIONS		10000
+/* 0: auto, from RLIMIT_NOFILE at start (broker.c, broker_limits_auto). */
+#define BROKER_DEFAULT_MAX_CONNECTIONS		0
+/* 0: auto, max_connections + max_persistent_sessions. */
+#define BROKER_DEFAULT_MAX_SESSIONS		0
+#define BROKER_DEFAULT_MAX_PERSISTENT_SESSIONS	100000
+#define BROKER_DEFAULT_PERSISTENT_EXPIRATION_MS	0	/* never */
+#define BROKER_DEFAULT_MAX_SUBSCRIPTION_BYTES	(256 * 1024)
+#define BROKER_DEFAULT_MAX_SUBSCRIPTION_BYTES_TOTAL (256ull * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_QUEUED_BYTES_TOTAL	(512ull * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_FORWARD_BUFFER_BYTES	(32ull * 1024 * 1024)
 #define BROKER_DEFAULT_MAX_INFLIGHT		20
 #define BROKER_DEFAULT_MAX_QUEUED_MESSAGES	1000
 #define BROKER_DEFAULT_MAX_QUEUED_BYTES		(16 * 1024 * 1024)
@@ -62,8 +70,14 @@ struct broker_conf {
 	char			*bc_password_file;	/* NULL: none */
 	char			*bc_acl_file;		/* NULL: none */
 	uint64_t		 bc_max_packet_size;
-	unsigned int		 bc_max_connections;
-	unsigned int		 bc_max_sessions;
+	unsigned int		 bc_max_connections;	/* 0: auto at start */
+	unsigned int		 bc_max_sessions;	/* 0: auto at start */
+	unsigned int		 bc_max_persistent_sessions;
+	uint64_t		 bc_persistent_expiration_ms;	/* 0: never */
+	uint64_t		 bc_max_subscription_bytes;	/* per session */
+	uint64_t		 bc_max_subscription_bytes_total;
+	uint64_t		 bc_max_queued_bytes_total;
+	uint64_t		 bc_max_forward_buffer_bytes;	/* per peer */
 	unsigned int		 bc_max_inflight;
 	unsigned int		 bc_max_queued_messages;
 	uint64_t		 bc_max_queued_bytes;

@@ -87,6 +87,9 @@ struct broker_stats {
 	uint64_t	bs_bytes_received;	/* bytes/received */
 	uint64_t	bs_bytes_sent;		/* bytes/sent */
 	size_t		bs_clients_max;		/* clients/maximum */
+	uint64_t	bs_drop_output;		/* QoS 0 at max_output_buffer */
+	uint64_t	bs_sessions_expired;	/* persistent_client_expiration */
+	uint64_t	bs_persistent_refused;	/* max_persistent_sessions */
 };
 
 struct broker_listener {
@@ -108,11 +111,13 @@ struct broker {
 	TAILQ_HEAD(, client)	 b_dirty;	/* output to write this iteration */
 	struct session_table	*b_sessions;
 	struct session_limits	 b_limits;
+	struct session_acct	 b_acct;	/* every session's totals */
 	struct router		*b_router;
 	struct retain		*b_retain;
 	struct broker_stats	 b_stats;
 	ev_prepare		 b_prepare_w;	/* flush dirty, free dead */
 	ev_timer		 b_sys_w;
+	ev_timer		 b_expire_w;	/* persistent_client_expiration */
 	ev_tstamp		 b_started;
 	uint64_t		 b_id_seed;
 	struct cluster		*b_cluster;	/* NULL: no cluster keys */

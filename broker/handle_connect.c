@@ -13,6 +13,7 @@
  *   5  no user name and allow_anonymous false           0x05
  *   6  user name and password refused by the hook       0x04
  *   7  a new session past max_sessions, or no memory    0x03
+ *   8  a new persistent one past max_persistent_sessions 0x03
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +164,13 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 			    "max_sessions reached");
 			return;
 		}
+		if (!p->clean_session && b->b_acct.sa_persistent >=
+		    conf->bc_max_persistent_sessions) {
+			b->b_stats.bs_persistent_refused++;
+			connect_refuse(c, MQTT_CONNACK_UNAVAILABLE,
+			    "max_persistent_sessions reached");
+			return;
+		}
 		if ((s = session_new(c->c_id, strlen(c->c_id),
 		    &b->b_limits)) == NULL ||
 		    session_table_add(b->b_sessions, s) != 0) {
@@ -174,7 +182,8 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 	} else
 		present = 1;
 
-	s->s_clean = p->clean_session;
+	session_set_clean(s, p->clean_session);
+	s->s_offline_ms = 0;
 	free(s->s_username);
 	s->s_username = c->c_username != NULL ? strdup(c->c_username) : NULL;
 	s->s_client = c;

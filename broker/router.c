@@ -372,6 +372,9 @@ router_subscribe(struct router *r, struct session *s,
 
 	if ((shared = mqtt_topic_share_parse(filter, &group, &real)) < 0)
 		return CAIRN_ERR_PROTO;
+	/* The byte caps first: a refused filter never reaches the trie. */
+	if ((rc = session_sub_room(s, filter)) != 0)
+		return rc;
 	if (shared) {
 		key = filter;
 		rc = router_share_add(r, s, key, real, qos, &added);

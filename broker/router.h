@@ -90,8 +90,9 @@ void		 router_free(struct router *);
  * at granted qos, in the trie and in the session's list; an existing
  * subscription gets the new QoS.  *was_new (if not NULL) tells which.
  * Borrows filter.  Returns 0, CAIRN_ERR_PROTO (a $share filter with a
- * bad group or filter), CAIRN_ERR_LIMIT (the trie's limits) or
- * CAIRN_ERR_NOMEM; on failure nothing changed.
+ * bad group or filter), CAIRN_ERR_LIMIT (the trie's limits, or a new
+ * filter past the session's or every session's subscription bytes:
+ * session_sub_room()) or CAIRN_ERR_NOMEM; on failure nothing changed.
  */
 int		 router_subscribe(struct router *, struct session *s,
 		    struct bytes_view filter, uint8_t qos, int *was_new);

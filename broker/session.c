@@ -6,6 +6,11 @@
  * max_subscriptions (default 1000) and only SUBSCRIBE and UNSUBSCRIBE
  * search it.  In-flight lookups by packet id are linear in the window
  * (max_inflight, default 20).
+ *
+ * Accounting (struct session_acct): each change of a session's
+ * subscriptions, queue or window changes the totals in the same
+ * function, so that the totals are always the sum over the sessions
+ * (check_session.c frees everything and expects zeros).
  */
 #include "broker/session.h"
 
@@ -24,7 +29,32 @@ struct session_table {
 	size_t		  st_nbuckets;	/* a power of two */
 	size_t		  st_count;
 	uint64_t	  st_seed;
+	size_t		  st_sweep;	/* session_table_sweep()'s next bucket */
 };
+
+/* What a session costs before it holds anything. */
+static size_t
+session_fixed_bytes(const struct session *s)
+{
+	return sizeof(*s) + s->s_id_len + 1;
+}
+
+/* A delivery came (delta 1) or went (-1) from s: the totals follow. */
+static void
+session_acct_msg(struct session *s, size_t bytes, int delta)
+{
+	struct session_acct *a = s->s_lim.sl_acct;
+
+	if (a == NULL)
+		return;
+	if (delta > 0) {
+		a->sa_msgs++;
+		a->sa_msg_bytes += bytes;
+	} else {
+		a->sa_msgs--;
+		a->sa_msg_bytes -= bytes;
+	}
+}
 
 struct session *
 session_new(const char *id, size_t len, const struct session_limits *lim)
@@ -46,9 +76,14 @@ session_new(const char *id, size_t len, const struct session_limits *lim)
 	if (s->s_lim.sl_max_inflight == 0)
 		s->s_lim.sl_max_inflight = 1;
 	s->s_next_id = 1;
+	s->s_clean = 1;
 	TAILQ_INIT(&s->s_subs);
 	TAILQ_INIT(&s->s_queue);
 	TAILQ_INIT(&s->s_inflight);
+	if (s->s_lim.sl_acct != NULL) {
+		s->s_lim.sl_acct->sa_sessions++;
+		s->s_lim.sl_acct->sa_fixed_bytes += session_fixed_bytes(s);
+	}
 	return s;
 }
 
@@ -62,12 +97,13 @@ session_out_free(struct session_out *o)
 }
 
 static void
-session_outq_clear(struct session_outq *q)
+session_outq_clear(struct session *s, struct session_outq *q)
 {
 	struct session_out *o;
 
 	while ((o = TAILQ_FIRST(q)) != NULL) {
 		TAILQ_REMOVE(q, o, so_entry);
+		session_acct_msg(s, msg_bytes(o->so_msg), -1);
 		session_out_free(o);
 	}
 }
@@ -75,15 +111,21 @@ session_outq_clear(struct session_outq *q)
 void
 session_free(struct session *s)
 {
+	struct session_acct *a;
 	struct session_sub *sub;
 
 	if (s == NULL)
 		return;
-	session_outq_clear(&s->s_queue);
-	session_outq_clear(&s->s_inflight);
-	while ((sub = TAILQ_FIRST(&s->s_subs)) != NULL) {
-		TAILQ_REMOVE(&s->s_subs, sub, ss_entry);
-		free(sub);
+	session_outq_clear(s, &s->s_queue);
+	session_outq_clear(s, &s->s_inflight);
+	while ((sub = TAILQ_FIRST(&s->s_subs)) != NULL)
+		(void)session_sub_del(s, bytes_view_of(sub->ss_filter,
+		    sub->ss_len));
+	if ((a = s->s_lim.sl_acct) != NULL) {
+		a->sa_sessions--;
+		a->sa_fixed_bytes -= session_fixed_bytes(s);
+		if (!s->s_clean)
+			a->sa_persistent--;
 	}
 	free(s->s_in_qos2);
 	free(s->s_username);
@@ -97,18 +139,72 @@ session_online(const struct session *s)
 	return s->s_client != NULL;
 }
 
+void
+session_set_clean(struct session *s, int clean)
+{
+	struct session_acct *a = s->s_lim.sl_acct;
+
+	clean = clean ? 1 : 0;
+	if (a != NULL && clean != s->s_clean) {
+		if (clean)
+			a->sa_persistent--;
+		else
+			a->sa_persistent++;
+	}
+	s->s_clean = clean;
+}
+
+size_t
+session_bytes(const struct session *s)
+{
+	return session_fixed_bytes(s) + s->s_sub_bytes + s->s_queued_bytes +
+	    s->s_inflight_bytes;
+}
+
+const char *
+session_drop_name(enum session_drop d)
+{
+	switch (d) {
+	case SESSION_DROP_MESSAGES:
+		return "max_queued_messages";
+	case SESSION_DROP_BYTES:
+		return "max_queued_bytes";
+	case SESSION_DROP_TOTAL:
+		return "max_queued_bytes_total";
+	case SESSION_DROP_NONE:
+		break;
+	}
+	return "none";
+}
+
 int
 session_enqueue(struct session *s, struct msg *m, uint8_t qos,
     uint8_t retain)
 {
+	struct session_acct *a = s->s_lim.sl_acct;
 	struct session_out *o;
 	size_t bytes = msg_bytes(m);
+	enum session_drop why = SESSION_DROP_NONE;
 
 	if (qos == 0 && !session_online(s) && !s->s_lim.sl_queue_qos0_offline)
 		return SESSION_DROPPED_QOS0;
-	if (s->s_queued >= s->s_lim.sl_max_queued_messages ||
-	    bytes > s->s_lim.sl_max_queued_bytes - s->s_queued_bytes) {
+	if (s->s_queued >= s->s_lim.sl_max_queued_messages)
+		why = SESSION_DROP_MESSAGES;
+	else if (bytes > s->s_lim.sl_max_queued_bytes - s->s_queued_bytes)
+		why = SESSION_DROP_BYTES;
+	else if (a != NULL && a->sa_max_msg_bytes > 0 &&
+	    (a->sa_msg_bytes >= a->sa_max_msg_bytes ||
+	    bytes > a->sa_max_msg_bytes - a->sa_msg_bytes))
+		why = SESSION_DROP_TOTAL;
+	if (why != SESSION_DROP_NONE) {
 		s->s_dropped++;
+		s->s_drop_reason = why;
+		if (a != NULL && why == SESSION_DROP_MESSAGES)
+			a->sa_drop_messages++;
+		else if (a != NULL && why == SESSION_DROP_BYTES)
+			a->sa_drop_bytes++;
+		else if (a != NULL)
+			a->sa_drop_total++;
 		return CAIRN_ERR_LIMIT;
 	}
 	if ((o = calloc(1, sizeof(*o))) == NULL)
@@ -120,6 +216,7 @@ session_enqueue(struct session *s, struct msg *m, uint8_t qos,
 	TAILQ_INSERT_TAIL(&s->s_queue, o, so_entry);
 	s->s_queued++;
 	s->s_queued_bytes += bytes;
+	session_acct_msg(s, bytes, 1);
 	return 0;
 }
 
@@ -160,12 +257,16 @@ session_next(struct session *s)
 	TAILQ_REMOVE(&s->s_queue, o, so_entry);
 	s->s_queued--;
 	s->s_queued_bytes -= msg_bytes(o->so_msg);
-	if (o->so_qos == 0)
+	if (o->so_qos == 0) {
+		/* The caller's now: it leaves the session's accounts. */
+		session_acct_msg(s, msg_bytes(o->so_msg), -1);
 		return o;
+	}
 	o->so_id = session_alloc_id(s);
 	o->so_state = SESSION_OUT_PUBLISHED;
 	TAILQ_INSERT_TAIL(&s->s_inflight, o, so_entry);
 	s->s_ninflight++;
+	s->s_inflight_bytes += msg_bytes(o->so_msg);
 	return o;
 }
 
@@ -195,6 +296,8 @@ session_ack(struct session *s, int type, uint16_t id)
 	}
 	TAILQ_REMOVE(&s->s_inflight, o, so_entry);
 	s->s_ninflight--;
+	s->s_inflight_bytes -= msg_bytes(o->so_msg);
+	session_acct_msg(s, msg_bytes(o->so_msg), -1);
 	session_out_free(o);
 	return 0;
 }
@@ -254,11 +357,44 @@ session_sub_find(struct session *s, struct bytes_view filter)
 	return NULL;
 }
 
+/* 0 if a new subscription of len bytes fits both byte caps. */
+static int
+session_sub_fits(struct session *s, size_t len)
+{
+	struct session_acct *a = s->s_lim.sl_acct;
+	size_t cost;
+
+	if (len > SIZE_MAX / 2)
+		return CAIRN_ERR_LIMIT;
+	cost = SESSION_SUB_COST(len);
+	if ((s->s_lim.sl_max_sub_bytes > 0 &&
+	    (s->s_sub_bytes >= s->s_lim.sl_max_sub_bytes ||
+	    cost > s->s_lim.sl_max_sub_bytes - s->s_sub_bytes)) ||
+	    (a != NULL && a->sa_max_sub_bytes > 0 &&
+	    (a->sa_sub_bytes >= a->sa_max_sub_bytes ||
+	    cost > a->sa_max_sub_bytes - a->sa_sub_bytes))) {
+		if (a != NULL)
+			a->sa_sub_refused++;
+		return CAIRN_ERR_LIMIT;
+	}
+	return 0;
+}
+
+int
+session_sub_room(struct session *s, struct bytes_view filter)
+{
+	if (session_sub_find(s, filter) != NULL)
+		return 0;
+	return session_sub_fits(s, filter.len);
+}
+
 int
 session_sub_set(struct session *s, struct bytes_view filter, uint8_t qos,
     int *was_new)
 {
+	struct session_acct *a = s->s_lim.sl_acct;
 	struct session_sub *sub;
+	int rc;
 
 	if ((sub = session_sub_find(s, filter)) != NULL) {
 		sub->ss_qos = qos;
@@ -266,8 +402,9 @@ session_sub_set(struct session *s, struct bytes_view filter, uint8_t qos,
 			*was_new = 0;
 		return 0;
 	}
-	if (filter.len > SIZE_MAX - sizeof(*sub) - 1 ||
-	    (sub = malloc(sizeof(*sub) + filter.len + 1)) == NULL)
+	if ((rc = session_sub_fits(s, filter.len)) != 0)
+		return rc;
+	if ((sub = malloc(SESSION_SUB_COST(filter.len))) == NULL)
 		return CAIRN_ERR_NOMEM;
 	sub->ss_qos = qos;
 	sub->ss_len = filter.len;
@@ -275,6 +412,11 @@ session_sub_set(struct session *s, struct bytes_view filter, uint8_t qos,
 	sub->ss_filter[filter.len] = '\0';
 	TAILQ_INSERT_TAIL(&s->s_subs, sub, ss_entry);
 	s->s_nsubs++;
+	s->s_sub_bytes += SESSION_SUB_COST(filter.len);
+	if (a != NULL) {
+		a->sa_subs++;
+		a->sa_sub_bytes += SESSION_SUB_COST(filter.len);
+	}
 	if (was_new != NULL)
 		*was_new = 1;
 	return 0;
@@ -283,12 +425,18 @@ session_sub_set(struct session *s, struct bytes_view filter, uint8_t qos,
 int
 session_sub_del(struct session *s, struct bytes_view filter)
 {
+	struct session_acct *a = s->s_lim.sl_acct;
 	struct session_sub *sub;
 
 	if ((sub = session_sub_find(s, filter)) == NULL)
 		return CAIRN_ERR_NOENT;
 	TAILQ_REMOVE(&s->s_subs, sub, ss_entry);
 	s->s_nsubs--;
+	s->s_sub_bytes -= SESSION_SUB_COST(sub->ss_len);
+	if (a != NULL) {
+		a->sa_subs--;
+		a->sa_sub_bytes -= SESSION_SUB_COST(sub->ss_len);
+	}
 	free(sub);
 	return 0;
 }
@@ -425,4 +573,31 @@ session_table_any(struct session_table *t)
 		if (t->st_buckets[i] != NULL)
 			return t->st_buckets[i];
 	return NULL;
+}
+
+size_t
+session_table_sweep(struct session_table *t, size_t nbuckets,
+    void (*cb)(struct session *, void *), void *arg)
+{
+	struct session *s, *next;
+	size_t i, n = 0;
+
+	/* A grown table only moves the cursor's meaning: it wraps. */
+	for (i = 0; i < nbuckets && i < t->st_nbuckets; i++) {
+		if (t->st_sweep >= t->st_nbuckets)
+			t->st_sweep = 0;
+		for (s = t->st_buckets[t->st_sweep]; s != NULL; s = next) {
+			next = s->s_hnext;
+			n++;
+			cb(s, arg);
+		}
+		t->st_sweep++;
+	}
+	return n;
+}
+
+size_t
+session_table_buckets(const struct session_table *t)
+{
+	return t->st_nbuckets;
 }

@@ -16,6 +16,14 @@
  * the connection that drives a session (client.c) encodes and sends.
  * Messages are held by reference (msg.h): a session takes one reference
  * per queued or in-flight delivery and drops it when the delivery ends.
+ *
+ * Accounting: every session of a broker adds what it holds to one
+ * struct session_acct (its limits point to it): sessions, persistent
+ * ones, subscriptions and their bytes, deliveries queued or in flight
+ * and their bytes.  The totals have caps of their own, checked beside
+ * each session's, so that many sessions together stay bounded too:
+ * a subscription past a byte cap is refused (SUBACK 0x80 upstairs), a
+ * delivery past one is dropped and counted by reason.
  */
 #ifndef CAIRN_BROKER_SESSION_H
 #define CAIRN_BROKER_SESSION_H
@@ -32,11 +40,51 @@
 /* session_enqueue(): QoS 0 for an offline session, dropped by policy. */
 #define SESSION_DROPPED_QOS0	1
 
+/*
+ * What a subscription costs against the byte caps: the filter and the
+ * session's record of it.  The trie holds about as much again (its
+ * levels); the caps count what a client chose, the RSS check in
+ * t/integration/broker_caps.py states the overhead.
+ */
+#define SESSION_SUB_COST(len)	(sizeof(struct session_sub) + (len) + 1)
+
+/* Why session_enqueue() last refused a delivery (CAIRN_ERR_LIMIT). */
+enum session_drop {
+	SESSION_DROP_NONE = 0,
+	SESSION_DROP_MESSAGES,	/* the session's max_queued_messages */
+	SESSION_DROP_BYTES,	/* the session's max_queued_bytes */
+	SESSION_DROP_TOTAL,	/* every session's, max_queued_bytes_total */
+};
+
+/*
+ * The totals of every session of one broker, kept by this module; the
+ * caps (0: none) are the broker's to set.  Message bytes count each
+ * delivery's msg_bytes() (a message shared by n sessions counts n
+ * times: an upper bound of the memory, since the copies are shared).
+ */
+struct session_acct {
+	size_t		sa_sessions;
+	size_t		sa_persistent;		/* clean session 0 */
+	size_t		sa_fixed_bytes;		/* structs and client ids */
+	size_t		sa_subs;
+	size_t		sa_sub_bytes;		/* SESSION_SUB_COST each */
+	size_t		sa_max_sub_bytes;	/* cap on sa_sub_bytes */
+	size_t		sa_msgs;		/* queued and in flight */
+	size_t		sa_msg_bytes;
+	size_t		sa_max_msg_bytes;	/* cap on sa_msg_bytes */
+	uint64_t	sa_drop_messages;	/* by enum session_drop */
+	uint64_t	sa_drop_bytes;
+	uint64_t	sa_drop_total;
+	uint64_t	sa_sub_refused;		/* at a subscription byte cap */
+};
+
 struct session_limits {
 	size_t	sl_max_inflight;		/* >= 1 */
 	size_t	sl_max_queued_messages;
 	size_t	sl_max_queued_bytes;
+	size_t	sl_max_sub_bytes;		/* per session; 0: none */
 	int	sl_queue_qos0_offline;
+	struct session_acct *sl_acct;		/* borrowed; NULL: no totals */
 };
 
 /* Where an outgoing delivery stands. */
@@ -75,11 +123,16 @@ struct session {
 	void			*s_client;	/* the connection, NULL offline; borrowed */
 	struct session_subq	 s_subs;
 	size_t			 s_nsubs;
+	size_t			 s_sub_bytes;	/* SESSION_SUB_COST of each */
 	struct session_outq	 s_queue;	/* SESSION_OUT_QUEUED */
 	size_t			 s_queued;
 	size_t			 s_queued_bytes;
 	struct session_outq	 s_inflight;	/* PUBLISHED or RELEASED, send order */
 	size_t			 s_ninflight;
+	size_t			 s_inflight_bytes;
+	enum session_drop	 s_drop_reason;	/* the last refusal's */
+	uint64_t		 s_offline_ms;	/* the broker's: when it went
+						   offline (expiry); 0 online */
 	uint16_t		 s_next_id;
 	uint8_t			*s_in_qos2;	/* bitmap of 65536 ids, or NULL */
 	size_t			 s_nin_qos2;
@@ -95,9 +148,10 @@ struct session {
 };
 
 /*
- * A session for client id[0..len) with limits (copied), no
- * subscriptions and nothing queued.  Borrows id (copied).  NULL on
- * ENOMEM.  Free with session_free().
+ * A session for client id[0..len) with limits (copied; their sl_acct
+ * is borrowed and counts the session until session_free()), clean
+ * session 1, no subscriptions and nothing queued.  Borrows id (copied).
+ * NULL on ENOMEM.  Free with session_free().
  */
 struct session	*session_new(const char *id, size_t len,
 		    const struct session_limits *);
@@ -110,13 +164,21 @@ struct session	*session_new(const char *id, size_t len,
 void		 session_free(struct session *);
 /* 1 if a connection is attached (s_client != NULL). */
 int		 session_online(const struct session *);
+/* Sets s_clean, keeping the count of persistent sessions. */
+void		 session_set_clean(struct session *, int clean);
+/* What s holds, in bytes: fixed part, subscriptions, deliveries. */
+size_t		 session_bytes(const struct session *);
+/* "max_queued_messages", ... for s_drop_reason; never NULL. */
+const char	*session_drop_name(enum session_drop);
 
 /*
  * Queues one delivery of m at qos (0..2) with the given RETAIN bit,
  * taking a reference to m on success.  Returns 0, SESSION_DROPPED_QOS0
  * (QoS 0 for an offline session without sl_queue_qos0_offline; nothing
  * is kept), CAIRN_ERR_LIMIT (the queue is at max_queued_messages or
- * would pass max_queued_bytes; s_dropped is counted) or CAIRN_ERR_NOMEM.
+ * would pass max_queued_bytes, or every session's deliveries would pass
+ * the total cap; s_dropped and the total's counter of that reason are
+ * counted, s_drop_reason says which) or CAIRN_ERR_NOMEM.
  */
 int		 session_enqueue(struct session *, struct msg *m, uint8_t qos,
 		    uint8_t retain);
@@ -157,10 +219,18 @@ int		 session_in_pubrel(struct session *, uint16_t id);
 /*
  * Records subscription `filter` at qos, replacing the QoS of an
  * existing one; *was_new (if not NULL) tells which.  Borrows filter
- * (copied).  0 or CAIRN_ERR_NOMEM.  Limits are the caller's.
+ * (copied).  0, CAIRN_ERR_LIMIT (a new one would pass the session's or
+ * the total's subscription bytes; counted in sa_sub_refused) or
+ * CAIRN_ERR_NOMEM.  The count limit (max_subscriptions) is the caller's.
  */
 int		 session_sub_set(struct session *, struct bytes_view filter,
 		    uint8_t qos, int *was_new);
+/*
+ * 0 if `filter` is subscribed already or a new subscription of it fits
+ * the byte caps, else CAIRN_ERR_LIMIT (counted as session_sub_set()
+ * does), so that the router can refuse before touching its trie.
+ */
+int		 session_sub_room(struct session *, struct bytes_view filter);
 /* Removes subscription `filter`: 0 or CAIRN_ERR_NOENT. */
 int		 session_sub_del(struct session *, struct bytes_view filter);
 /* The subscription with that filter, or NULL; borrowed. */
@@ -184,5 +254,16 @@ void		 session_table_remove(struct session_table *, struct session *);
 size_t		 session_table_count(const struct session_table *);
 /* Any session of the table, or NULL when empty (for teardown). */
 struct session	*session_table_any(struct session_table *);
+/*
+ * Visits the sessions of at most nbuckets buckets, from where the last
+ * call stopped (a cursor kept by the table, wrapping at the end), so
+ * that a periodic sweep costs a bounded slice per call.  cb may take
+ * the session it is given out of the table and free it, nothing else.
+ * Returns the sessions visited.
+ */
+size_t		 session_table_sweep(struct session_table *, size_t nbuckets,
+		    void (*cb)(struct session *, void *), void *arg);
+/* The number of buckets: a full sweep is this many buckets. */
+size_t		 session_table_buckets(const struct session_table *);
 
 #endif

@@ -46,8 +46,16 @@ START_TEST(broker_conf__defaults)
 	ck_assert_ptr_null(c->bc_password_file);
 	ck_assert_ptr_null(c->bc_acl_file);
 	ck_assert_uint_eq(c->bc_max_packet_size, 1024 * 1024);
-	ck_assert_uint_eq(c->bc_max_connections, 1024);
-	ck_assert_uint_eq(c->bc_max_sessions, 10000);
+	/* 0: auto at start (broker.c). */
+	ck_assert_uint_eq(c->bc_max_connections, 0);
+	ck_assert_uint_eq(c->bc_max_sessions, 0);
+	ck_assert_uint_eq(c->bc_max_persistent_sessions, 100000);
+	ck_assert_uint_eq(c->bc_persistent_expiration_ms, 0);
+	ck_assert_uint_eq(c->bc_max_subscription_bytes, 256 * 1024);
+	ck_assert_uint_eq(c->bc_max_subscription_bytes_total,
+	    256ull * 1024 * 1024);
+	ck_assert_uint_eq(c->bc_max_queued_bytes_total, 512ull * 1024 * 1024);
+	ck_assert_uint_eq(c->bc_max_forward_buffer_bytes, 32ull * 1024 * 1024);
 	ck_assert_uint_eq(c->bc_max_inflight, 20);
 	ck_assert_uint_eq(c->bc_max_queued_messages, 1000);
 	ck_assert_uint_eq(c->bc_max_queued_bytes, 16 * 1024 * 1024);

@@ -20,7 +20,11 @@
 
 #define NSESS	4
 
-static struct session_limits lim = { 10, 100, 1u << 20, 0 };
+static struct session_limits lim = {
+	.sl_max_inflight = 10,
+	.sl_max_queued_messages = 100,
+	.sl_max_queued_bytes = 1u << 20,
+};
 static struct router *r;
 static struct session *ss[NSESS];
 static int online_token;

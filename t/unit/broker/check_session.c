@@ -304,6 +304,205 @@ START_TEST(session__table)
 }
 END_TEST
 
+/* Accounting: the totals are the sum over the sessions, back to zero. */
+START_TEST(session__acct_totals)
+{
+	struct session_acct a;
+	struct session_limits l = lim;
+	struct session *x, *y;
+	struct session_out *o;
+	struct msg *m = mk("t", "12345", 1);	/* 6 bytes */
+
+	memset(&a, 0, sizeof(a));
+	l.sl_acct = &a;
+	x = session_new("x", 1, &l);
+	y = session_new("yy", 2, &l);
+	ck_assert_ptr_nonnull(x);
+	ck_assert_ptr_nonnull(y);
+	x->s_client = &online_token;
+	ck_assert_uint_eq(a.sa_sessions, 2);
+	ck_assert_uint_eq(a.sa_fixed_bytes, 2 * sizeof(struct session) + 5);
+	ck_assert_uint_eq(a.sa_persistent, 0);
+	session_set_clean(y, 0);
+	session_set_clean(y, 0);
+	ck_assert_uint_eq(a.sa_persistent, 1);
+	ck_assert_int_eq(session_sub_set(x, bytes_view_of("a/b", 3), 1, NULL),
+	    0);
+	ck_assert_int_eq(session_sub_set(y, bytes_view_of("c", 1), 1, NULL),
+	    0);
+	ck_assert_int_eq(session_sub_set(y, bytes_view_of("c", 1), 2, NULL),
+	    0);
+	ck_assert_uint_eq(a.sa_subs, 2);
+	ck_assert_uint_eq(a.sa_sub_bytes, SESSION_SUB_COST(3) +
+	    SESSION_SUB_COST(1));
+	ck_assert_uint_eq(x->s_sub_bytes, SESSION_SUB_COST(3));
+	/* Queued, in flight, acked: each step keeps the totals. */
+	ck_assert_int_eq(session_enqueue(x, m, 1, 0), 0);
+	ck_assert_int_eq(session_enqueue(y, m, 1, 0), 0);
+	ck_assert_uint_eq(a.sa_msgs, 2);
+	ck_assert_uint_eq(a.sa_msg_bytes, 12);
+	o = session_next(x);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_uint_eq(a.sa_msg_bytes, 12);
+	ck_assert_uint_eq(x->s_inflight_bytes, 6);
+	ck_assert_uint_eq(session_bytes(x), sizeof(struct session) + 2 +
+	    SESSION_SUB_COST(3) + 6);
+	ck_assert_int_eq(session_ack(x, MQTT_PUBACK, o->so_id), 0);
+	ck_assert_uint_eq(a.sa_msgs, 1);
+	ck_assert_uint_eq(a.sa_msg_bytes, 6);
+	/* A QoS 0 delivery leaves the accounts when it is handed out. */
+	ck_assert_int_eq(session_enqueue(x, m, 0, 0), 0);
+	o = session_next(x);
+	ck_assert_uint_eq(a.sa_msgs, 1);
+	session_out_free(o);
+	session_free(x);
+	session_free(y);
+	msg_unref(m);
+	ck_assert_uint_eq(a.sa_sessions, 0);
+	ck_assert_uint_eq(a.sa_persistent, 0);
+	ck_assert_uint_eq(a.sa_fixed_bytes, 0);
+	ck_assert_uint_eq(a.sa_subs, 0);
+	ck_assert_uint_eq(a.sa_sub_bytes, 0);
+	ck_assert_uint_eq(a.sa_msgs, 0);
+	ck_assert_uint_eq(a.sa_msg_bytes, 0);
+}
+END_TEST
+
+/* A new filter past the session's bytes or the total's is refused. */
+START_TEST(session__sub_byte_caps)
+{
+	struct session_acct a;
+	struct session_limits l = lim;
+	struct session *x, *y;
+	char f[200];
+
+	memset(&a, 0, sizeof(a));
+	memset(f, 'f', sizeof(f));
+	a.sa_max_sub_bytes = 3 * SESSION_SUB_COST(100);
+	l.sl_acct = &a;
+	l.sl_max_sub_bytes = 2 * SESSION_SUB_COST(100);
+	x = session_new("x", 1, &l);
+	y = session_new("y", 1, &l);
+	/* Exactly the session's cap, then one byte more. */
+	ck_assert_int_eq(session_sub_set(x, bytes_view_of(f, 100), 0, NULL),
+	    0);
+	ck_assert_int_eq(session_sub_set(x, bytes_view_of(f, 99), 0, NULL),
+	    0);
+	ck_assert_int_eq(session_sub_room(x, bytes_view_of(f, 1)),
+	    CAIRN_ERR_LIMIT);
+	ck_assert_int_eq(session_sub_set(x, bytes_view_of(f, 1), 0, NULL),
+	    CAIRN_ERR_LIMIT);
+	/* A filter it has is no new cost: its QoS may change. */
+	ck_assert_int_eq(session_sub_room(x, bytes_view_of(f, 100)), 0);
+	ck_assert_int_eq(session_sub_set(x, bytes_view_of(f, 100), 2, NULL),
+	    0);
+	ck_assert_uint_eq(x->s_nsubs, 2);
+	/* The total: y fits one, not a second. */
+	ck_assert_int_eq(session_sub_set(y, bytes_view_of(f, 100), 0, NULL),
+	    0);
+	ck_assert_int_eq(session_sub_set(y, bytes_view_of(f, 2), 0, NULL),
+	    CAIRN_ERR_LIMIT);
+	ck_assert_uint_eq(a.sa_sub_refused, 3);
+	/* Room again once x lets one go. */
+	ck_assert_int_eq(session_sub_del(x, bytes_view_of(f, 99)), 0);
+	ck_assert_int_eq(session_sub_set(y, bytes_view_of(f, 2), 0, NULL),
+	    0);
+	session_free(x);
+	session_free(y);
+	ck_assert_uint_eq(a.sa_sub_bytes, 0);
+}
+END_TEST
+
+/* Deliveries past every session's bytes are dropped, counted apart. */
+START_TEST(session__queue_total_cap)
+{
+	struct session_acct a;
+	struct session_limits l = lim;
+	struct session *x, *y;
+	struct msg *m = mk("t", "123456789", 1);	/* 10 bytes */
+
+	memset(&a, 0, sizeof(a));
+	a.sa_max_msg_bytes = 25;
+	l.sl_acct = &a;
+	x = session_new("x", 1, &l);
+	y = session_new("y", 1, &l);
+	x->s_client = y->s_client = &online_token;
+	ck_assert_int_eq(session_enqueue(x, m, 1, 0), 0);
+	ck_assert_int_eq(session_enqueue(y, m, 1, 0), 0);
+	ck_assert_int_eq(session_enqueue(y, m, 1, 0), CAIRN_ERR_LIMIT);
+	ck_assert_int_eq(y->s_drop_reason, SESSION_DROP_TOTAL);
+	ck_assert_str_eq(session_drop_name(y->s_drop_reason),
+	    "max_queued_bytes_total");
+	ck_assert_uint_eq(a.sa_drop_total, 1);
+	ck_assert_uint_eq(y->s_dropped, 1);
+	/* The session's own caps are named as such. */
+	l.sl_acct = NULL;
+	session_free(x);
+	ck_assert_int_eq(session_enqueue(y, m, 1, 0), 0);
+	ck_assert_int_eq(session_enqueue(y, m, 1, 0), CAIRN_ERR_LIMIT);
+	ck_assert_int_eq(y->s_drop_reason, SESSION_DROP_TOTAL);
+	a.sa_max_msg_bytes = 0;
+	ck_assert_int_eq(session_enqueue(y, m, 1, 0), 0);
+	ck_assert_int_eq(session_enqueue(y, m, 1, 0), 0);
+	ck_assert_int_eq(session_enqueue(y, m, 1, 0), 0);
+	ck_assert_int_eq(session_enqueue(y, m, 1, 0), CAIRN_ERR_LIMIT);
+	ck_assert_int_eq(y->s_drop_reason, SESSION_DROP_MESSAGES);
+	ck_assert_uint_eq(a.sa_drop_messages, 1);
+	session_free(y);
+	msg_unref(m);
+	ck_assert_uint_eq(a.sa_msg_bytes, 0);
+	ck_assert_uint_eq(a.sa_msgs, 0);
+}
+END_TEST
+
+static void
+sweep_free_odd(struct session *x, void *arg)
+{
+	struct session_table *t = arg;
+
+	if (x->s_id[x->s_id_len - 1] % 2 == 1) {
+		session_table_remove(t, x);
+		session_free(x);
+	}
+}
+
+static void
+sweep_count(struct session *x, void *arg)
+{
+	(*(size_t *)arg)++;
+}
+
+/* Slices visit every session once per pass; a callback may free. */
+START_TEST(session__table_sweep)
+{
+	struct session_table *t = session_table_new(7);
+	struct session *x;
+	char id[16];
+	size_t n = 0, seen = 0, i;
+
+	for (i = 0; i < 200; i++) {
+		snprintf(id, sizeof(id), "s%zu", i);
+		ck_assert_int_eq(session_table_add(t, session_new(id,
+		    strlen(id), &lim)), 0);
+	}
+	/* One bucket a call: a pass is session_table_buckets() calls. */
+	for (i = 0; i < session_table_buckets(t); i++)
+		n += session_table_sweep(t, 1, sweep_count, &seen);
+	ck_assert_uint_eq(n, 200);
+	ck_assert_uint_eq(seen, 200);
+	/* A slice past the end wraps; no bucket twice in one call. */
+	n = session_table_sweep(t, 3 * session_table_buckets(t), sweep_free_odd,
+	    t);
+	ck_assert_uint_eq(n, 200);
+	ck_assert_uint_eq(session_table_count(t), 100);
+	while ((x = session_table_any(t)) != NULL) {
+		session_table_remove(t, x);
+		session_free(x);
+	}
+	session_table_free(t);
+}
+END_TEST
+
 static Suite *
 session_suite(void)
 {
@@ -333,6 +532,14 @@ session_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, session__subscriptions);
 	tcase_add_test(tc, session__table);
+	tcase_add_test(tc, session__table_sweep);
+	suite_add_tcase(su, tc);
+
+	tc = tcase_create("accounting");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, session__acct_totals);
+	tcase_add_test(tc, session__sub_byte_caps);
+	tcase_add_test(tc, session__queue_total_cap);
 	suite_add_tcase(su, tc);
 	return su;
 }
