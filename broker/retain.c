@@ -1,6 +1,9 @@
 /*
- * The retained store; see retain.h.  Chained buckets, doubled when the
- * load passes 1, so set and clear are O(1) on average.
+ * The retained store; see retain.h.  The index (retain_index.c) holds
+ * the message pointers; this file holds their references, the limits
+ * and the accounting.  A message counts for what its one allocation
+ * holds (msg.c: the struct, the topic and its NUL, the payload), since
+ * the store keeps all of it alive; the index counts its own nodes.
  */
 #include "broker/retain.h"
 
@@ -8,39 +11,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/mqtt_topic.h"
 #include "common/err.h"
 
-#define RETAIN_BUCKETS_MIN	64
-
-struct retain_entry {
-	struct retain_entry	*re_next;
-	struct msg		*re_msg;	/* one reference */
-};
-
 struct retain {
-	struct retain_entry	**r_buckets;
-	size_t			  r_nbuckets;	/* a power of two */
-	size_t			  r_count;
-	size_t			  r_max;
-	uint64_t		  r_seed;
+	struct retain_index	*r_ix;
+	size_t			 r_max;		/* messages */
+	size_t			 r_max_bytes;
+	size_t			 r_max_msg;	/* payload bytes of one */
+	size_t			 r_msg_bytes;
+	uint64_t		 r_refused[RETAIN_LIMIT_N];
 };
 
-static uint64_t
-retain_hash(const struct retain *r, struct bytes_view t)
-{
-	uint64_t h = 0xcbf29ce484222325ull ^ r->r_seed;
-	size_t i;
+static const char *const retain_limit_names[RETAIN_LIMIT_N] = {
+	"no limit", "max_retained_message_size", "max_retained_messages",
+	"max_retained_bytes",
+};
 
-	for (i = 0; i < t.len; i++) {
-		h ^= t.p[i];
-		h *= 0x100000001b3ull;
-	}
-	h ^= r->r_seed >> 13;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
+/* What msg_new() allocated for m. */
+static size_t
+retain_msg_size(const struct msg *m)
+{
+	return sizeof(*m) + m->m_topic_len + 1 + m->m_payload_len;
 }
 
 struct retain *
@@ -50,124 +41,139 @@ retain_new(size_t max_messages, uint64_t seed)
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
-	r->r_nbuckets = RETAIN_BUCKETS_MIN;
-	if ((r->r_buckets = calloc(r->r_nbuckets, sizeof(*r->r_buckets))) ==
-	    NULL) {
+	if ((r->r_ix = retain_index_new(seed)) == NULL) {
 		free(r);
 		return NULL;
 	}
 	r->r_max = max_messages;
-	r->r_seed = seed;
+	r->r_max_bytes = SIZE_MAX;
+	r->r_max_msg = SIZE_MAX;
 	return r;
+}
+
+static void
+retain_unref(void *m)
+{
+	msg_unref(m);
 }
 
 void
 retain_free(struct retain *r)
 {
-	struct retain_entry *e, *next;
-	size_t i;
-
 	if (r == NULL)
 		return;
-	for (i = 0; i < r->r_nbuckets; i++) {
-		for (e = r->r_buckets[i]; e != NULL; e = next) {
-			next = e->re_next;
-			msg_unref(e->re_msg);
-			free(e);
-		}
-	}
-	free(r->r_buckets);
+	retain_index_free(r->r_ix, retain_unref);
 	free(r);
 }
 
-static struct retain_entry **
-retain_slot(struct retain *r, struct bytes_view topic)
+void
+retain_set_limits(struct retain *r, size_t max_messages, size_t max_bytes,
+    size_t max_message_size)
 {
-	struct retain_entry **pp;
-	struct msg *m;
-
-	pp = &r->r_buckets[retain_hash(r, topic) & (r->r_nbuckets - 1)];
-	for (; *pp != NULL; pp = &(*pp)->re_next) {
-		m = (*pp)->re_msg;
-		if (m->m_topic_len == topic.len &&
-		    memcmp(m->m_topic, topic.p, topic.len) == 0)
-			break;
-	}
-	return pp;
+	r->r_max = max_messages;
+	r->r_max_bytes = max_bytes;
+	r->r_max_msg = max_message_size;
 }
 
+/* Drops topic's message, if any. */
 static void
-retain_grow(struct retain *r)
+retain_clear(struct retain *r, struct bytes_view topic)
 {
-	struct retain_entry **nb, *e, *next;
-	size_t n = r->r_nbuckets * 2, i, b;
+	struct msg *old;
 
-	/* An optimisation only: without memory the chains grow. */
-	if (n < r->r_nbuckets || (nb = calloc(n, sizeof(*nb))) == NULL)
+	if ((old = retain_index_del(r->r_ix, topic)) == NULL)
 		return;
-	for (i = 0; i < r->r_nbuckets; i++) {
-		for (e = r->r_buckets[i]; e != NULL; e = next) {
-			next = e->re_next;
-			b = retain_hash(r, msg_topic(e->re_msg)) & (n - 1);
-			e->re_next = nb[b];
-			nb[b] = e;
-		}
+	r->r_msg_bytes -= retain_msg_size(old);
+	msg_unref(old);
+}
+
+/* The limit m would pass if stored over old (NULL: a new topic). */
+static enum retain_limit
+retain_check(const struct retain *r, const struct msg *m,
+    const struct msg *old)
+{
+	size_t held, add;
+
+	if (m->m_payload_len > r->r_max_msg)
+		return RETAIN_LIMIT_SIZE;
+	if (old == NULL && retain_index_count(r->r_ix) >= r->r_max)
+		return RETAIN_LIMIT_COUNT;
+	held = r->r_msg_bytes + retain_index_bytes(r->r_ix);
+	if (old != NULL)
+		held -= retain_msg_size(old);
+	/* A new topic may add index nodes: count the most it can. */
+	add = retain_msg_size(m);
+	if (old == NULL)
+		add += retain_index_put_cost(msg_topic(m));
+	if (add > r->r_max_bytes || held > r->r_max_bytes - add)
+		return RETAIN_LIMIT_BYTES;
+	return RETAIN_LIMIT_NONE;
+}
+
+int
+retain_store(struct retain *r, struct msg *m, enum retain_limit *why)
+{
+	struct bytes_view topic = msg_topic(m);
+	enum retain_limit lim;
+	struct msg *old;
+	void *was;
+	int rc;
+
+	if (why != NULL)
+		*why = RETAIN_LIMIT_NONE;
+	if (m->m_payload_len == 0) {
+		retain_clear(r, topic);
+		return 0;
 	}
-	free(r->r_buckets);
-	r->r_buckets = nb;
-	r->r_nbuckets = n;
+	old = retain_index_get(r->r_ix, topic);
+	if ((lim = retain_check(r, m, old)) != RETAIN_LIMIT_NONE) {
+		r->r_refused[lim]++;
+		if (why != NULL)
+			*why = lim;
+		/* No stale message: the topic's last one was not kept. */
+		retain_clear(r, topic);
+		return lim == RETAIN_LIMIT_SIZE ? CAIRN_ERR_TOO_BIG :
+		    CAIRN_ERR_LIMIT;
+	}
+	if ((rc = retain_index_put(r->r_ix, topic, m, &was)) != 0)
+		return rc;
+	msg_ref(m);
+	r->r_msg_bytes += retain_msg_size(m);
+	if (was != NULL) {
+		old = was;
+		r->r_msg_bytes -= retain_msg_size(old);
+		msg_unref(old);
+	}
+	return 0;
 }
 
 int
 retain_set(struct retain *r, struct msg *m)
 {
-	struct retain_entry **pp, *e;
+	return retain_store(r, m, NULL);
+}
 
-	pp = retain_slot(r, msg_topic(m));
-	if ((e = *pp) != NULL) {
-		if (m->m_payload_len == 0) {
-			*pp = e->re_next;
-			msg_unref(e->re_msg);
-			free(e);
-			r->r_count--;
-			return 0;
-		}
-		msg_unref(e->re_msg);
-		e->re_msg = msg_ref(m);
-		return 0;
-	}
-	if (m->m_payload_len == 0)
-		return 0;
-	if (r->r_count >= r->r_max)
-		return CAIRN_ERR_LIMIT;
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		return CAIRN_ERR_NOMEM;
-	e->re_msg = msg_ref(m);
-	if (r->r_count >= r->r_nbuckets) {
-		retain_grow(r);
-		pp = retain_slot(r, msg_topic(m));
-	}
-	*pp = e;
-	r->r_count++;
-	return 0;
+const char *
+retain_limit_name(enum retain_limit lim)
+{
+	if ((unsigned int)lim >= RETAIN_LIMIT_N)
+		return "unknown limit";
+	return retain_limit_names[lim];
 }
 
 struct msg *
 retain_get(struct retain *r, struct bytes_view topic)
 {
-	struct retain_entry *e;
-
-	e = *retain_slot(r, topic);
-	return e == NULL ? NULL : e->re_msg;
+	return retain_index_get(r->r_ix, topic);
 }
 
 size_t
 retain_match(struct retain *r, struct bytes_view filter, retain_match_cb cb,
     void *arg)
 {
-	struct retain_entry *e;
+	struct retain_index_cursor *c;
 	struct msg *m;
-	size_t i, n = 0;
+	size_t n = 0, budget = SIZE_MAX;
 
 	if (memchr(filter.p, '+', filter.len) == NULL &&
 	    memchr(filter.p, '#', filter.len) == NULL) {
@@ -176,19 +182,53 @@ retain_match(struct retain *r, struct bytes_view filter, retain_match_cb cb,
 		cb(m, arg);
 		return 1;
 	}
-	for (i = 0; i < r->r_nbuckets; i++) {
-		for (e = r->r_buckets[i]; e != NULL; e = e->re_next) {
-			if (mqtt_topic_match(filter, msg_topic(e->re_msg))) {
-				cb(e->re_msg, arg);
-				n++;
-			}
-		}
+	if ((c = retain_index_cursor_new(r->r_ix, filter)) == NULL)
+		return 0;
+	while ((m = retain_index_cursor_next(c, &budget)) != NULL) {
+		cb(m, arg);
+		n++;
 	}
+	retain_index_cursor_free(c);
 	return n;
+}
+
+struct retain_index_cursor *
+retain_cursor_new(struct retain *r, struct bytes_view filter)
+{
+	return retain_index_cursor_new(r->r_ix, filter);
+}
+
+struct msg *
+retain_cursor_next(struct retain_index_cursor *c, size_t *budget)
+{
+	return retain_index_cursor_next(c, budget);
+}
+
+void
+retain_cursor_free(struct retain_index_cursor *c)
+{
+	retain_index_cursor_free(c);
 }
 
 size_t
 retain_count(const struct retain *r)
 {
-	return r->r_count;
+	return retain_index_count(r->r_ix);
+}
+
+size_t
+retain_bytes(const struct retain *r)
+{
+	return r->r_msg_bytes + retain_index_bytes(r->r_ix);
+}
+
+void
+retain_stats(const struct retain *r, struct retain_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->rs_count = retain_index_count(r->r_ix);
+	st->rs_msg_bytes = r->r_msg_bytes;
+	st->rs_index_bytes = retain_index_bytes(r->r_ix);
+	st->rs_bytes = st->rs_msg_bytes + st->rs_index_bytes;
+	memcpy(st->rs_refused, r->r_refused, sizeof(st->rs_refused));
 }
