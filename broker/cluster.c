@@ -6,7 +6,8 @@
  *
  * A peer is a node this one knows by name: found by a strategy
  * (cluster_connect), named in the YAML `peers`, introduced by PEERS, or
- * met on an inbound link.  It keeps its resend buffer and dedup window
+ * met on an inbound link once that link is authenticated (never before:
+ * a stranger gets no peer entry).  It keeps its resend buffer and dedup window
  * across link flaps.  When its link drops it is away for peer_grace:
  * its routes stay, QoS 1/2 forwards to it wait in its resend buffer and
  * go when the link is back; past the grace its routes and buffer go
@@ -46,7 +47,8 @@
 static void	cluster_on_accept(struct ev_loop *, ev_io *, int);
 static void	peer_on_redial(struct ev_loop *, ev_timer *, int);
 static void	peer_on_grace(struct ev_loop *, ev_timer *, int);
-static const char *cluster_lo_hello(void *, struct link *, const char *);
+static const char *cluster_lo_hello(void *, struct link *, const char *,
+		    const uint8_t *);
 static void	cluster_lo_up(void *, struct link *);
 static void	cluster_lo_msg(void *, struct link *, const struct link_msg *);
 static void	cluster_lo_drain(void *, struct link *);
@@ -158,7 +160,17 @@ cluster_new(struct broker *b, struct ev_loop *loop, char *err, size_t errlen)
 	c->c_lconf.lc_max_frame = (size_t)bc->bc_max_frame;
 	c->c_lconf.lc_tick = (ev_tstamp)bc->bc_tick_interval_ms / 1000.0;
 	c->c_lconf.lc_dead = (ev_tstamp)bc->bc_dead_after_ms / 1000.0;
+	c->c_lconf.lc_handshake = (ev_tstamp)bc->bc_handshake_timeout_ms /
+	    1000.0;
 	c->c_lconf.lc_soft_out = (size_t)bc->bc_max_frame;
+	c->c_prelog.lr_interval = 10;
+	c->c_refuselog.lr_interval = 10;
+	c->c_lconf.lc_prelog = &c->c_prelog;
+	if (bc->bc_cluster_certfile != NULL &&
+	    (c->c_lconf.lc_tls = link_tls_ctx_new(bc->bc_cluster_certfile,
+	    bc->bc_cluster_keyfile, bc->bc_cluster_cafile, err,
+	    errlen)) == NULL)
+		goto fail;
 	c->c_lops.lo_hello = cluster_lo_hello;
 	c->c_lops.lo_up = cluster_lo_up;
 	c->c_lops.lo_msg = cluster_lo_msg;
@@ -265,6 +277,7 @@ cluster_free(struct cluster *c)
 	ctab_fini(&c->c_retained);
 	ctab_fini(&c->c_claims);
 	cluster_tombs_fini(&c->c_tombs);
+	SSL_CTX_free(c->c_lconf.lc_tls);
 	bytes_w_fini(&c->c_gbuf);
 	free(c->c_gviews);
 	free(c->c_cookie);
@@ -426,6 +439,61 @@ cluster_start(struct cluster *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* 1 if l is an inbound link whose handshake is still running. */
+static int
+link_pending_in(const struct link *l)
+{
+	return !l->l_outbound && l->l_state != LINK_UP &&
+	    l->l_state != LINK_CLOSED;
+}
+
+/*
+ * Room for one more inbound handshake from ss, within max_handshakes in
+ * total and max_handshakes_per_addr per source address.  Past a cap the
+ * oldest pending handshake that has not named a known node gives up its
+ * slot (from the same address first): a connection that holds a slot
+ * and says nothing, or names a stranger, cannot keep the door shut.  0:
+ * room made; -1: every slot is held by a handshake naming a known node.
+ */
+static int
+cluster_hs_room(struct cluster *c, const struct sockaddr *ss)
+{
+	const struct broker_conf *bc = c->c_broker->b_conf;
+	struct link *l, *same_old, *any_old;
+	size_t total, same;
+	int round;
+
+	/* Each round evicts one; two are enough, four bound it anyway. */
+	for (round = 0; round < 4; round++) {
+		same_old = any_old = NULL;
+		total = same = 0;
+		TAILQ_FOREACH(l, &c->c_links, l_entry) {
+			if (!link_pending_in(l))
+				continue;
+			total++;
+			if (sock_same_addr((const struct sockaddr *)&l->l_ss,
+			    ss)) {
+				same++;
+				if (!l->l_known && same_old == NULL)
+					same_old = l;
+			}
+			if (!l->l_known && any_old == NULL)
+				any_old = l;
+		}
+		if (same >= bc->bc_max_handshakes_per_addr)
+			l = same_old;
+		else if (total >= bc->bc_max_handshakes)
+			l = any_old;
+		else
+			return 0;
+		if (l == NULL)
+			return -1;
+		c->c_hs_evicted++;
+		link_close(l, NULL);	/* lo_closed takes it off c_links */
+	}
+	return -1;
+}
+
 static void
 cluster_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -443,21 +511,25 @@ cluster_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		if (fd == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED)
-				log_warn("cluster: accept");
+				log_rate_warn(&c->c_refuselog,
+				    "cluster: accept");
 			return;
 		}
-		/* Handshakes in flight count too: max_peers bounds links. */
-		if (c->c_nlinks >= 2 * (size_t)
-		    c->c_broker->b_conf->bc_max_peers) {
-			log_warnx("cluster: link from %s refused: max_peers "
-			    "%u", sock_ntop((struct sockaddr *)&ss, addr,
-			    sizeof(addr)), c->c_broker->b_conf->bc_max_peers);
+		if (cluster_hs_room(c, (struct sockaddr *)&ss) != 0) {
+			c->c_hs_refused++;
+			log_rate_warnx(&c->c_refuselog, "cluster: link from %s "
+			    "refused: every handshake slot (max_handshakes "
+			    "%u, max_handshakes_per_addr %u) is held by a "
+			    "known node's", sock_ntop((struct sockaddr *)&ss,
+			    addr, sizeof(addr)),
+			    c->c_broker->b_conf->bc_max_handshakes,
+			    c->c_broker->b_conf->bc_max_handshakes_per_addr);
 			close(fd);
 			continue;
 		}
 		if ((l = link_new(c->c_loop, &c->c_lconf, &c->c_lops, c, fd,
 		    (struct sockaddr *)&ss, sl)) == NULL) {
-			log_warn("cluster: link from %s",
+			log_rate_warn(&c->c_refuselog, "cluster: link from %s",
 			    sock_ntop((struct sockaddr *)&ss, addr,
 			    sizeof(addr)));
 			continue;
@@ -680,15 +752,21 @@ cluster_broadcast(struct cluster *c, const struct link_msg *m)
 /* Link callbacks. */
 
 static const char *
-cluster_lo_hello(void *arg, struct link *l, const char *name)
+cluster_lo_hello(void *arg, struct link *l, const char *name,
+    const uint8_t *nonce)
 {
 	struct cluster *c = arg;
+	struct link *o;
 	struct peer *p;
 
-	if (strcmp(name, c->c_self) == 0)
-		return "the peer has this node's name";
 	if (strchr(name, '@') == NULL)
 		return "the peer's name is not name@host";
+	/* One of our own nonces back, from any of our handshakes: reflection. */
+	TAILQ_FOREACH(o, &c->c_links, l_entry)
+		if (o != l && o->l_state == LINK_HANDSHAKE &&
+		    memcmp(o->l_hs.hs_nonce, nonce, LINK_NONCE_LEN) == 0)
+			return "the peer sent the nonce of another of this "
+			    "node's handshakes (reflection)";
 	if (l->l_outbound) {
 		p = l->l_peer;
 		if (p == NULL)
@@ -697,10 +775,18 @@ cluster_lo_hello(void *arg, struct link *l, const char *name)
 			return "reached another node than the one dialled";
 		return NULL;
 	}
-	if ((p = cluster_peer_find(c, name)) == NULL &&
-	    (p = peer_new(c, name)) == NULL)
-		return "max_peers reached (or out of memory)";
-	l->l_peer = p;
+	/*
+	 * Nothing is made for the peer before it proves the cookie; a
+	 * handshake naming a node we know keeps its slot against newcomers
+	 * (one such handshake per name: the others can be evicted).
+	 */
+	if (cluster_peer_find(c, name) != NULL) {
+		TAILQ_FOREACH(o, &c->c_links, l_entry)
+			if (o != l && o->l_known && link_pending_in(o) &&
+			    strcmp(o->l_hs.hs_peer, name) == 0)
+				break;
+		l->l_known = o == NULL;
+	}
 	return NULL;
 }
 
@@ -719,6 +805,16 @@ cluster_lo_up(void *arg, struct link *l)
 	struct link *old;
 	const char *io, *in;
 
+	if (!l->l_outbound && p == NULL) {
+		/* Authenticated now: the peer may have an entry. */
+		if ((p = cluster_peer_find(c, l->l_name)) == NULL &&
+		    (p = peer_new(c, l->l_name)) == NULL) {
+			link_close(l, "max_peers %u reached (or out of memory)",
+			    c->c_broker->b_conf->bc_max_peers);
+			return;
+		}
+		l->l_peer = p;
+	}
 	if (p == NULL) {
 		link_close(l, "peer forgotten");
 		return;

@@ -24,6 +24,7 @@
 #include "broker/link.h"
 #include "broker/router.h"
 #include "common/backoff.h"
+#include "common/log.h"
 
 /* glibc's sys/queue.h lacks it (BSD's has it). */
 #ifndef TAILQ_FOREACH_SAFE
@@ -101,6 +102,11 @@ struct cluster {
 	cluster_resolve_cb	 c_resolve_cb;
 	void			*c_resolve_arg;
 	int			 c_freeing;
+	/* Strangers (CLUSTER.md): their one rate limit, and what we refused. */
+	struct log_rate		 c_prelog;	/* lines of inbound links before UP */
+	struct log_rate		 c_refuselog;	/* connections refused at accept */
+	uint64_t		 c_hs_refused;	/* accepted, closed at once: no slot */
+	uint64_t		 c_hs_evicted;	/* slots taken back for a newcomer */
 };
 
 /* cluster.c */

@@ -1,16 +1,22 @@
 /*
  * One cluster link; see link.h.  Watcher interest follows the buffers
- * (as client.c): read unless closed, write while output is pending or
- * the connect is in progress.  The output queue is capped at twice
- * lc_soft_out plus one frame: the owner stops queueing at lc_soft_out
- * (link_writable()), so only a peer that stops reading reaches the cap,
- * and the link is closed then.
+ * (as client.c): read unless closed, write while output is pending, the
+ * connect is in progress, or TLS asks for it.  The output queue is
+ * capped at twice lc_soft_out plus one frame: the owner stops queueing
+ * at lc_soft_out (link_writable()), so only a peer that stops reading
+ * reaches the cap, and the link is closed then.
+ *
+ * TLS goes through link_io_read()/link_io_write(), which turn OpenSSL's
+ * WANT_READ/WANT_WRITE into EAGAIN plus the watcher flags, so the rest
+ * of the file does not know whether a link is plain.  OpenSSL's errors
+ * are read off its queue right where a call failed, for the log line.
  */
 #include "broker/link.h"
 
 #include <sys/types.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -20,18 +26,26 @@
 #include <unistd.h>
 
 #include <ev.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
+#include "broker/link_hs.h"
 #include "broker/sub_ref.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/sock.h"
 
 #define LINK_READ_CHUNK		(64 * 1024)
+/* The input buffer of a link before UP: one pre-auth frame and a header. */
+#define LINK_PREAUTH_BUF	(LINK_PREAUTH_MAX_FRAME + LINK_HDR_LEN)
 
 static void	link_on_read(struct ev_loop *, ev_io *, int);
 static void	link_on_write(struct ev_loop *, ev_io *, int);
 static void	link_on_timer(struct ev_loop *, ev_timer *, int);
 static void	link_on_free(struct ev_loop *, ev_timer *, int);
+static void	link_tls_step(struct link *);
+static void	link_read(struct link *);
 
 const char *
 link_state_name(const struct link *l)
@@ -39,8 +53,8 @@ link_state_name(const struct link *l)
 	switch (l->l_state) {
 	case LINK_CONNECTING:
 		return "connecting";
-	case LINK_HELLO_WAIT:
-	case LINK_AUTH_WAIT:
+	case LINK_TLS:
+	case LINK_HANDSHAKE:
 		return "handshake";
 	case LINK_UP:
 		return "up";
@@ -50,10 +64,12 @@ link_state_name(const struct link *l)
 	return "closed";
 }
 
-static const char *
-link_who(const struct link *l)
+const char *
+link_peer_name(const struct link *l)
 {
-	return l->l_name != NULL ? l->l_name : "?";
+	if (l->l_name != NULL)
+		return l->l_name;
+	return l->l_hs.hs_peer[0] != '\0' ? l->l_hs.hs_peer : "?";
 }
 
 static void
@@ -65,11 +81,106 @@ link_watchers(struct link *l)
 		return;
 	if (!ev_is_active(&l->l_rd_w) && l->l_state != LINK_CONNECTING)
 		ev_io_start(l->l_loop, &l->l_rd_w);
-	want_wr = l->l_out.len > 0 || l->l_state == LINK_CONNECTING;
+	want_wr = l->l_out.len > 0 || l->l_state == LINK_CONNECTING ||
+	    l->l_tls_want_wr;
 	if (want_wr && !ev_is_active(&l->l_wr_w))
 		ev_io_start(l->l_loop, &l->l_wr_w);
 	else if (!want_wr && ev_is_active(&l->l_wr_w))
 		ev_io_stop(l->l_loop, &l->l_wr_w);
+}
+
+/* OpenSSL's reason for the last failure, or `dflt`; clears its queue. */
+static const char *
+link_tls_reason(struct link *l, char *buf, size_t len, const char *dflt)
+{
+	unsigned long e, last = 0;
+	long vr;
+
+	while ((e = ERR_get_error()) != 0)
+		last = e;
+	if (l->l_ssl != NULL && (vr = SSL_get_verify_result(l->l_ssl)) !=
+	    X509_V_OK) {
+		snprintf(buf, len, "peer certificate refused: %s",
+		    X509_verify_cert_error_string(vr));
+		return buf;
+	}
+	if (last == 0)
+		return dflt;
+	ERR_error_string_n(last, buf, len);
+	return buf;
+}
+
+/*
+ * read(2) or SSL_read: > 0 bytes, 0 at the end, -1 with errno (EAGAIN
+ * when TLS needs the socket again; EPROTO with *tls_why for TLS).
+ */
+static ssize_t
+link_io_read(struct link *l, void *buf, size_t len, const char **tls_why,
+    char *why, size_t whylen)
+{
+	int n, e;
+
+	if (l->l_ssl == NULL)
+		return read(l->l_fd, buf, len);
+	ERR_clear_error();
+	if ((n = SSL_read(l->l_ssl, buf, (int)(len > INT32_MAX ? INT32_MAX :
+	    len))) > 0)
+		return n;
+	switch ((e = SSL_get_error(l->l_ssl, n))) {
+	case SSL_ERROR_WANT_READ:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		l->l_tls_want_wr = 1;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		if (errno == 0 && ERR_peek_error() == 0)
+			return 0;	/* EOF without close_notify */
+		if (ERR_peek_error() == 0)
+			return -1;
+		break;
+	default:
+		break;
+	}
+	*tls_why = link_tls_reason(l, why, whylen, "TLS error");
+	errno = EPROTO;
+	return -1;
+}
+
+/* write(2) or SSL_write, as link_io_read(). */
+static ssize_t
+link_io_write(struct link *l, const void *buf, size_t len,
+    const char **tls_why, char *why, size_t whylen)
+{
+	int n;
+
+	if (l->l_ssl == NULL)
+		return send(l->l_fd, buf, len, MSG_NOSIGNAL);
+	ERR_clear_error();
+	if ((n = SSL_write(l->l_ssl, buf, (int)(len > INT32_MAX ? INT32_MAX :
+	    len))) > 0)
+		return n;
+	switch (SSL_get_error(l->l_ssl, n)) {
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_READ:
+		l->l_tls_wr_want_rd = 1;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_SYSCALL:
+		if (ERR_peek_error() == 0)
+			return -1;
+		break;
+	default:
+		break;
+	}
+	*tls_why = link_tls_reason(l, why, whylen, "TLS error");
+	errno = EPROTO;
+	return -1;
 }
 
 /* Queues m whatever the state (handshake frames too). */
@@ -113,26 +224,74 @@ link_random(uint8_t *p, size_t len)
 		if ((n = getrandom(p, len, 0)) <= 0) {
 			if (n == -1 && errno == EINTR)
 				continue;
-			fatal("getrandom");	/* no challenge without it */
+			fatal("getrandom");	/* no nonce without it */
 		}
 		p += n;
 		len -= (size_t)n;
 	}
 }
 
+/* Queues what the handshake has to send; -1 when the link closed. */
 static int
-link_send_hello(struct link *l)
+link_hs_flush(struct link *l)
 {
-	struct link_msg m;
+	size_t i;
 
-	memset(&m, 0, sizeof(m));
-	m.type = LINK_HELLO;
-	m.u.hello.version = LINK_VERSION;
-	m.u.hello.name = bytes_view_of(l->l_conf->lc_self,
-	    strlen(l->l_conf->lc_self));
-	memcpy(m.u.hello.challenge, l->l_challenge, LINK_CHALLENGE_LEN);
-	l->l_state = LINK_HELLO_WAIT;
-	return link_put(l, &m);
+	for (i = 0; i < l->l_hs.hs_nout; i++)
+		if (link_put(l, &l->l_hs.hs_out[i]) != 0)
+			return -1;
+	l->l_hs.hs_nout = 0;
+	return 0;
+}
+
+static const char *
+link_hs_check_cb(void *arg, const char *name,
+    const uint8_t nonce[LINK_NONCE_LEN])
+{
+	struct link *l = arg;
+
+	return l->l_ops->lo_hello(l->l_owner, l, name, nonce);
+}
+
+/* TLS (if any) is done: the cookie handshake starts. */
+static void
+link_start_handshake(struct link *l)
+{
+	uint8_t nonce[LINK_NONCE_LEN];
+
+	link_random(nonce, sizeof(nonce));
+	link_hs_init(&l->l_hs, l->l_outbound ? LINK_INITIATOR :
+	    LINK_RESPONDER, l->l_conf->lc_cookie,
+	    bytes_view_of(l->l_conf->lc_self, strlen(l->l_conf->lc_self)),
+	    bytes_view_of(l->l_binding, l->l_binding_len), nonce,
+	    link_hs_check_cb, l);
+	l->l_state = LINK_HANDSHAKE;
+	(void)link_hs_flush(l);
+}
+
+/*
+ * The socket is connected (outbound) or accepted (inbound): TLS or the
+ * cookie handshake starts.  An inbound TLS link waits for the client's
+ * first bytes.  -1 (nothing closed) when no TLS session can be made.
+ */
+static int
+link_connected(struct link *l)
+{
+	if (l->l_conf->lc_tls == NULL) {
+		link_start_handshake(l);
+		return 0;
+	}
+	if ((l->l_ssl = SSL_new(l->l_conf->lc_tls)) == NULL ||
+	    SSL_set_fd(l->l_ssl, l->l_fd) != 1)
+		return -1;
+	l->l_state = LINK_TLS;
+	if (!l->l_outbound) {
+		SSL_set_accept_state(l->l_ssl);
+		return 0;
+	}
+	SSL_set_connect_state(l->l_ssl);
+	link_tls_step(l);
+	return 0;
 }
 
 struct link *
@@ -159,22 +318,35 @@ link_new(struct ev_loop *loop, const struct link_conf *conf,
 	l->l_owner = owner;
 	l->l_fd = fd;
 	l->l_outbound = outbound;
+	if (salen > sizeof(l->l_ss))
+		salen = sizeof(l->l_ss);
+	memcpy(&l->l_ss, sa, salen);
+	l->l_sl = salen;
 	sock_ntop(sa, l->l_addr, sizeof(l->l_addr));
 	bytes_w_init(&l->l_out, 2 * conf->lc_soft_out + conf->lc_max_frame +
 	    LINK_HDR_LEN);
-	link_random(l->l_challenge, sizeof(l->l_challenge));
 	(void)sock_set_nodelay(fd);
 	ev_io_init(&l->l_rd_w, link_on_read, fd, EV_READ);
 	ev_io_init(&l->l_wr_w, link_on_write, fd, EV_WRITE);
 	ev_init(&l->l_timer_w, link_on_timer);
 	l->l_started = l->l_last_rx = l->l_last_tx = ev_now(loop);
 	l->l_timer_w.repeat = conf->lc_tick / 2;
+	if (l->l_timer_w.repeat > conf->lc_handshake / 4)
+		l->l_timer_w.repeat = conf->lc_handshake / 4;
 	ev_timer_again(loop, &l->l_timer_w);
 	if (outbound) {
 		l->l_state = LINK_CONNECTING;
 		link_watchers(l);
-	} else
-		(void)link_send_hello(l);
+	} else {
+		/* Inbound: nothing here can close the link, only fail. */
+		l->l_state = LINK_HANDSHAKE;
+		if (link_connected(l) != 0) {
+			link_destroy(l);
+			errno = ENOMEM;
+			return NULL;
+		}
+		link_watchers(l);
+	}
 	return l;
 }
 
@@ -184,6 +356,10 @@ link_stop(struct link *l)
 	ev_io_stop(l->l_loop, &l->l_rd_w);
 	ev_io_stop(l->l_loop, &l->l_wr_w);
 	ev_timer_stop(l->l_loop, &l->l_timer_w);
+	if (l->l_ssl != NULL) {
+		SSL_free(l->l_ssl);
+		l->l_ssl = NULL;
+	}
 	if (l->l_fd != -1)
 		close(l->l_fd);
 	l->l_fd = -1;
@@ -211,12 +387,21 @@ link_close(struct link *l, const char *why, ...)
 		va_start(ap, why);
 		vsnprintf(buf, sizeof(buf), why, ap);
 		va_end(ap);
-		log_info("link %s %s (%s): closed: %s",
-		    l->l_outbound ? "to" : "from", link_who(l), l->l_addr,
-		    buf);
+		/* A stranger's refusals share one rate limit. */
+		if (!l->l_outbound && l->l_state != LINK_UP &&
+		    l->l_conf->lc_prelog != NULL)
+			log_rate_info(l->l_conf->lc_prelog,
+			    "link from %s (%s): closed before "
+			    "authentication: %s", link_peer_name(l),
+			    l->l_addr, buf);
+		else
+			log_info("link %s %s (%s): closed: %s",
+			    l->l_outbound ? "to" : "from", link_peer_name(l),
+			    l->l_addr, buf);
 	}
-	/* One last try for what is owed (the AUTH before a refusal...). */
-	if (l->l_out.len > 0 && l->l_state != LINK_CONNECTING)
+	/* One last try for what is owed (a HELLO before a refusal...). */
+	if (l->l_out.len > 0 && l->l_ssl == NULL &&
+	    l->l_state != LINK_CONNECTING)
 		(void)send(l->l_fd, l->l_out.buf, l->l_out.len,
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
 	link_stop(l);
@@ -242,67 +427,33 @@ link_on_free(struct ev_loop *loop, ev_timer *w, int revents)
 	link_free(container_of(w, struct link, l_timer_w));
 }
 
-/* The peer's HELLO: check it, answer with our AUTH. */
+/* One handshake frame: to link_hs, and what it says back out. */
 static void
-link_on_hello(struct link *l, const struct link_hello *h)
+link_on_handshake_frame(struct link *l, const struct link_msg *m)
 {
-	struct link_msg m;
-	const char *why;
-	char *name;
+	enum link_hs_rc rc;
+	const char *name;
 
-	if (l->l_got_hello) {
-		link_close(l, "protocol error: a second HELLO");
+	rc = link_hs_input(&l->l_hs, m);
+	if (rc == LINK_HS_REFUSED) {
+		link_close(l, "%s", l->l_hs.hs_why);
 		return;
 	}
-	l->l_got_hello = 1;
-	if ((name = malloc(h->name.len + 1)) == NULL) {
-		link_close(l, "out of memory");
+	if (link_hs_flush(l) != 0)
 		return;
-	}
-	memcpy(name, h->name.p, h->name.len);
-	name[h->name.len] = '\0';
-	free(l->l_name);
-	l->l_name = name;
-	memcpy(l->l_peer_challenge, h->challenge, LINK_CHALLENGE_LEN);
-	if ((why = l->l_ops->lo_hello(l->l_owner, l, name)) != NULL) {
-		link_close(l, "%s", why);
+	if (rc != LINK_HS_DONE)
 		return;
-	}
-	memset(&m, 0, sizeof(m));
-	m.type = LINK_AUTH;
-	if (link_mac(l->l_conf->lc_cookie, l->l_peer_challenge,
-	    bytes_view_of(l->l_conf->lc_self, strlen(l->l_conf->lc_self)),
-	    bytes_view_of(name, strlen(name)), m.u.mac) != 0) {
-		link_close(l, "HMAC failed (libcrypto)");
-		return;
-	}
-	l->l_state = LINK_AUTH_WAIT;
-	(void)link_put(l, &m);
-}
-
-static void
-link_on_auth(struct link *l, const uint8_t mac[LINK_MAC_LEN])
-{
-	uint8_t want[LINK_MAC_LEN];
-
-	if (!l->l_got_hello) {
-		link_close(l, "protocol error: AUTH before HELLO");
-		return;
-	}
-	if (link_mac(l->l_conf->lc_cookie, l->l_challenge,
-	    bytes_view_of(l->l_name, strlen(l->l_name)),
-	    bytes_view_of(l->l_conf->lc_self, strlen(l->l_conf->lc_self)),
-	    want) != 0) {
-		link_close(l, "HMAC failed (libcrypto)");
-		return;
-	}
-	if (!link_mac_eq(mac, want)) {
-		link_close(l, "handshake refused: wrong cookie?");
-		return;
+	name = l->l_hs.hs_peer;
+	if (l->l_name == NULL || strcmp(l->l_name, name) != 0) {
+		free(l->l_name);
+		if ((l->l_name = strdup(name)) == NULL) {
+			link_close(l, "out of memory");
+			return;
+		}
 	}
 	l->l_state = LINK_UP;
-	log_info("link %s %s (%s): up", l->l_outbound ? "to" : "from",
-	    l->l_name, l->l_addr);
+	log_info("link %s %s (%s): up%s", l->l_outbound ? "to" : "from",
+	    l->l_name, l->l_addr, l->l_ssl != NULL ? " (TLS)" : "");
 	l->l_ops->lo_up(l->l_owner, l);
 }
 
@@ -310,19 +461,8 @@ static void
 link_dispatch(struct link *l, const struct link_msg *m)
 {
 	switch (l->l_state) {
-	case LINK_HELLO_WAIT:
-		if (m->type == LINK_HELLO)
-			link_on_hello(l, &m->u.hello);
-		else
-			link_close(l, "protocol error: %s during the handshake",
-			    link_type_name(m->type));
-		return;
-	case LINK_AUTH_WAIT:
-		if (m->type == LINK_AUTH)
-			link_on_auth(l, m->u.mac);
-		else
-			link_close(l, "protocol error: %s during the handshake",
-			    link_type_name(m->type));
+	case LINK_HANDSHAKE:
+		link_on_handshake_frame(l, m);
 		return;
 	case LINK_UP:
 		if (m->type == LINK_HELLO || m->type == LINK_AUTH)
@@ -332,9 +472,18 @@ link_dispatch(struct link *l, const struct link_msg *m)
 			l->l_ops->lo_msg(l->l_owner, l, m);
 		return;
 	case LINK_CONNECTING:
+	case LINK_TLS:
 	case LINK_CLOSED:
 		return;
 	}
+}
+
+/* The largest frame this link reads now. */
+static size_t
+link_frame_max(const struct link *l)
+{
+	return l->l_state == LINK_UP ? l->l_conf->lc_max_frame :
+	    LINK_PREAUTH_MAX_FRAME;
 }
 
 /* Decodes and dispatches every whole frame of l_in. */
@@ -347,12 +496,13 @@ link_parse(struct link *l)
 
 	while (l->l_state != LINK_CLOSED) {
 		rc = link_decode(l->l_in + off, l->l_in_len - off,
-		    l->l_conf->lc_max_frame, &m, &used);
+		    link_frame_max(l), &m, &used);
 		if (rc == CAIRN_ERR_NEED_MORE)
 			break;
 		if (rc == CAIRN_ERR_TOO_BIG) {
-			link_close(l, "frame over max_frame %zu",
-			    l->l_conf->lc_max_frame);
+			link_close(l, "frame over %s %zu",
+			    l->l_state == LINK_UP ? "max_frame" :
+			    "the pre-authentication limit", link_frame_max(l));
 			return;
 		}
 		if (rc != 0) {
@@ -372,56 +522,87 @@ link_parse(struct link *l)
 	}
 }
 
-static void
-link_on_read(struct ev_loop *loop, ev_io *w, int revents)
+/* Room to read into: a small buffer before UP, up to a frame after. */
+static int
+link_room(struct link *l)
 {
-	struct link *l = container_of(w, struct link, l_rd_w);
-	size_t want = l->l_conf->lc_max_frame + 4, ncap;
+	size_t want, ncap;
 	uint8_t *n;
-	ssize_t r;
 
-	if (l->l_in_cap - l->l_in_len < LINK_READ_CHUNK &&
-	    l->l_in_cap < want) {
-		ncap = l->l_in_cap == 0 ? LINK_READ_CHUNK : l->l_in_cap * 2;
-		if (ncap > want)
-			ncap = want;
-		if ((n = realloc(l->l_in, ncap)) == NULL) {
-			link_close(l, "out of memory for input");
+	want = l->l_state == LINK_UP ? l->l_conf->lc_max_frame + LINK_HDR_LEN :
+	    LINK_PREAUTH_BUF;
+	if (l->l_in_cap - l->l_in_len >= LINK_READ_CHUNK ||
+	    l->l_in_cap >= want)
+		return l->l_in_cap > l->l_in_len ? 0 : -1;
+	ncap = l->l_in_cap == 0 ? LINK_READ_CHUNK : l->l_in_cap * 2;
+	if (ncap > want)
+		ncap = want;
+	if ((n = realloc(l->l_in, ncap)) == NULL) {
+		link_close(l, "out of memory for input");
+		return -1;
+	}
+	l->l_in = n;
+	l->l_in_cap = ncap;
+	return 0;
+}
+
+static void
+link_read(struct link *l)
+{
+	char tbuf[256];
+	const char *tls_why = NULL;
+	ssize_t r;
+	int rounds;
+
+	/* A TLS session may hold decrypted bytes past one read: drain it. */
+	for (rounds = 0; rounds < 64 && l->l_state != LINK_CLOSED; rounds++) {
+		if (link_room(l) != 0) {
+			if (l->l_state != LINK_CLOSED)
+				link_close(l, "input buffer full");
 			return;
 		}
-		l->l_in = n;
-		l->l_in_cap = ncap;
-	}
-	r = read(l->l_fd, l->l_in + l->l_in_len, l->l_in_cap - l->l_in_len);
-	if (r == -1) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		r = link_io_read(l, l->l_in + l->l_in_len,
+		    l->l_in_cap - l->l_in_len, &tls_why, tbuf, sizeof(tbuf));
+		if (r == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR)
+				break;
+			link_close(l, "read: %s", tls_why != NULL ? tls_why :
+			    strerror(errno));
 			return;
-		link_close(l, "read: %s", strerror(errno));
-		return;
+		}
+		if (r == 0) {
+			link_close(l, l->l_state == LINK_HANDSHAKE &&
+			    l->l_hs.hs_state == LINK_HS_AUTH_WAIT ?
+			    "closed by the peer during the handshake (wrong "
+			    "cookie?)" : "closed by the peer");
+			return;
+		}
+		l->l_in_len += (size_t)r;
+		l->l_last_rx = ev_now(l->l_loop);
+		link_parse(l);
+		if (l->l_ssl == NULL || SSL_pending(l->l_ssl) == 0)
+			break;
 	}
-	if (r == 0) {
-		link_close(l, l->l_state == LINK_AUTH_WAIT ?
-		    "closed by the peer during the handshake (wrong cookie?)" :
-		    "closed by the peer");
-		return;
-	}
-	l->l_in_len += (size_t)r;
-	l->l_last_rx = ev_now(loop);
-	link_parse(l);
+	link_watchers(l);
 }
 
 static void
 link_flush(struct link *l)
 {
+	char tbuf[256];
+	const char *tls_why = NULL;
 	size_t before = l->l_out.len;
 	ssize_t n;
 
 	if (l->l_out.len == 0)
 		return;
-	n = send(l->l_fd, l->l_out.buf, l->l_out.len, MSG_NOSIGNAL);
+	n = link_io_write(l, l->l_out.buf, l->l_out.len, &tls_why, tbuf,
+	    sizeof(tbuf));
 	if (n == -1) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			link_close(l, "write: %s", strerror(errno));
+			link_close(l, "write: %s", tls_why != NULL ? tls_why :
+			    strerror(errno));
 		return;
 	}
 	bytes_w_consume(&l->l_out, (size_t)n);
@@ -429,6 +610,59 @@ link_flush(struct link *l)
 	if (l->l_state == LINK_UP && before >= l->l_conf->lc_soft_out &&
 	    l->l_out.len < l->l_conf->lc_soft_out)
 		l->l_ops->lo_drain(l->l_owner, l);
+}
+
+/* One step of the TLS handshake; on success the cookie handshake. */
+static void
+link_tls_step(struct link *l)
+{
+	char tbuf[256];
+	int n;
+
+	ERR_clear_error();
+	l->l_tls_want_wr = 0;
+	if ((n = SSL_do_handshake(l->l_ssl)) == 1) {
+		if (SSL_export_keying_material(l->l_ssl, l->l_binding,
+		    LINK_BINDING_LEN, LINK_EXPORTER_LABEL,
+		    strlen(LINK_EXPORTER_LABEL), NULL, 0, 0) != 1) {
+			link_close(l, "TLS: no keying material to bind");
+			return;
+		}
+		l->l_binding_len = LINK_BINDING_LEN;
+		link_start_handshake(l);
+		link_watchers(l);
+		return;
+	}
+	switch (SSL_get_error(l->l_ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+		break;
+	case SSL_ERROR_WANT_WRITE:
+		l->l_tls_want_wr = 1;
+		break;
+	default:
+		link_close(l, "TLS handshake: %s", link_tls_reason(l, tbuf,
+		    sizeof(tbuf), "closed by the peer"));
+		return;
+	}
+	link_watchers(l);
+}
+
+static void
+link_on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct link *l = container_of(w, struct link, l_rd_w);
+
+	if (l->l_state == LINK_TLS) {
+		link_tls_step(l);
+		return;
+	}
+	if (l->l_tls_wr_want_rd) {
+		l->l_tls_wr_want_rd = 0;
+		link_flush(l);
+		if (l->l_state == LINK_CLOSED)
+			return;
+	}
+	link_read(l);
 }
 
 static void
@@ -442,7 +676,22 @@ link_on_write(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		l->l_last_rx = ev_now(loop);
-		if (link_send_hello(l) != 0)
+		if (link_connected(l) != 0) {
+			link_close(l, "TLS: cannot make a session (out of "
+			    "memory?)");
+			return;
+		}
+		if (l->l_state == LINK_CLOSED || l->l_state == LINK_TLS)
+			return;
+	} else if (l->l_state == LINK_TLS) {
+		link_tls_step(l);
+		return;
+	}
+	if (l->l_tls_want_wr) {
+		/* SSL_read wanted to write (a key update): read again. */
+		l->l_tls_want_wr = 0;
+		link_read(l);
+		if (l->l_state == LINK_CLOSED)
 			return;
 	}
 	link_flush(l);
@@ -459,10 +708,15 @@ link_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	struct link_msg m;
 
 	if (l->l_state != LINK_UP) {
-		if (now - l->l_started >= c->lc_dead)
+		if (now - l->l_started >= c->lc_handshake)
 			link_close(l, "handshake timed out after %.1fs",
-			    c->lc_dead);
+			    c->lc_handshake);
 		return;
+	}
+	if (l->l_timer_w.repeat < c->lc_tick / 2) {
+		/* Up: the handshake's finer period is no longer needed. */
+		l->l_timer_w.repeat = c->lc_tick / 2;
+		ev_timer_again(loop, &l->l_timer_w);
 	}
 	if (now - l->l_last_rx >= c->lc_dead) {
 		link_close(l, "dead: nothing heard for %.1fs", c->lc_dead);
@@ -475,4 +729,58 @@ link_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		/* Counted as sent when queued: a stuck socket is not idle. */
 		l->l_last_tx = now;
 	}
+}
+
+SSL_CTX *
+link_tls_ctx_new(const char *certfile, const char *keyfile,
+    const char *cafile, char *err, size_t errlen)
+{
+	char tbuf[256];
+	struct stat st;
+	SSL_CTX *ctx;
+	const char *what = "TLS context";
+	int rc;
+
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(TLS_method())) == NULL)
+		goto fail;
+	what = "TLS 1.3";
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1)
+		goto fail;
+	what = certfile;
+	if (SSL_CTX_use_certificate_chain_file(ctx, certfile) != 1)
+		goto fail;
+	what = keyfile;
+	if (SSL_CTX_use_PrivateKey_file(ctx, keyfile, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	what = cafile;
+	if (stat(cafile, &st) == 0 && S_ISDIR(st.st_mode))
+		rc = SSL_CTX_load_verify_locations(ctx, NULL, cafile);
+	else
+		rc = SSL_CTX_load_verify_locations(ctx, cafile, NULL);
+	if (rc != 1)
+		goto fail;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	/* Links are long-lived: no tickets, no cache to grow. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	return ctx;
+fail:
+	{
+		unsigned long e, last = 0;
+
+		while ((e = ERR_get_error()) != 0)
+			last = e;
+		if (last != 0)
+			ERR_error_string_n(last, tbuf, sizeof(tbuf));
+		else
+			snprintf(tbuf, sizeof(tbuf), "%s", strerror(errno));
+		snprintf(err, errlen, "cluster TLS: %s: %s", what, tbuf);
+	}
+	SSL_CTX_free(ctx);
+	return NULL;
 }

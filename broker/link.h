@@ -1,24 +1,25 @@
 /*
  * One cluster link: a TCP connection to a peer node, inbound (accepted
- * on the cluster listener) or outbound (to host:port), with the mutual
- * HMAC handshake on the cookie, framing (link_codec), ticks, a dead
- * timer and a bounded output queue.  What the frames mean after the
- * handshake is the owner's (cluster.c), through struct link_ops.
+ * on the cluster listener) or outbound (to host:port), optionally in
+ * TLS 1.3, with the handshake of link_hs.h on the cookie, framing
+ * (link_codec), ticks, a dead timer and a bounded output queue.  What
+ * the frames mean after the handshake is the owner's (cluster.c),
+ * through struct link_ops.
  *
- *	outbound: CONNECTING -> HELLO_WAIT -> AUTH_WAIT -> UP -> CLOSED
- *	inbound:                HELLO_WAIT -> AUTH_WAIT -> UP -> CLOSED
+ *	outbound: CONNECTING -> [TLS] -> HANDSHAKE -> UP -> CLOSED
+ *	inbound:                [TLS] -> HANDSHAKE -> UP -> CLOSED
  *
- * Both sides send HELLO first (the outbound one as soon as the connect
- * completes, the inbound one on accept), then AUTH as soon as they have
- * the other's HELLO, and are UP once the other's AUTH checks.  A wrong
- * AUTH closes the link with one log line ("wrong cookie?"); the other
- * side sees the close before its AUTH is answered and logs the same.
+ * Before UP a link is a stranger's: it reads frames of at most
+ * LINK_PREAUTH_MAX_FRAME into a buffer of that size, has lc_handshake
+ * seconds to finish, and every line it logs goes through lc_prelog (one
+ * rate limit for all of them) when it is inbound.  Only an UP link's
+ * buffer grows to lc_max_frame.
  *
- * One ev_timer per link serves the handshake deadline (dead_after),
- * the ticks (a TICK after tick_interval without output) and the dead
- * check (nothing read for dead_after).  A closed link is freed by the
- * same timer on the next loop iteration, so callbacks up the stack may
- * still look at l_state.
+ * One ev_timer per link serves the handshake deadline, the ticks (a
+ * TICK after tick_interval without output) and the dead check (nothing
+ * read for dead_after).  A closed link is freed by the same timer on
+ * the next loop iteration, so callbacks up the stack may still look at
+ * l_state.
  */
 #ifndef CAIRN_BROKER_LINK_H
 #define CAIRN_BROKER_LINK_H
@@ -31,14 +32,18 @@
 
 #include <ev.h>
 
+#include <openssl/ssl.h>
+
 #include "broker/link_codec.h"
+#include "broker/link_hs.h"
 #include "common/bytes.h"
+#include "common/log.h"
 #include "common/sock.h"
 
 enum link_state {
 	LINK_CONNECTING = 1,	/* outbound: connect(2) in progress */
-	LINK_HELLO_WAIT,	/* our HELLO is out; waiting for theirs */
-	LINK_AUTH_WAIT,		/* our AUTH is out; waiting for theirs */
+	LINK_TLS,		/* the TLS handshake runs */
+	LINK_HANDSHAKE,		/* the cookie handshake (l_hs) runs */
 	LINK_UP,		/* authenticated: frames go to the owner */
 	LINK_CLOSED,		/* fd closed, watchers stopped; freed soon */
 };
@@ -50,18 +55,24 @@ struct link_conf {
 	size_t		 lc_max_frame;
 	ev_tstamp	 lc_tick;		/* seconds */
 	ev_tstamp	 lc_dead;		/* seconds */
+	ev_tstamp	 lc_handshake;		/* seconds, TLS included */
 	size_t		 lc_soft_out;		/* output over this: "full" */
+	SSL_CTX		*lc_tls;		/* NULL: plain TCP */
+	struct log_rate	*lc_prelog;		/* inbound links before UP */
 };
 
 struct link;
 
 struct link_ops {
 	/*
-	 * The peer's HELLO named `name` (valid, NUL-terminated, borrowed):
-	 * 0 to go on, or a static reason to close (this node's own name,
-	 * an outbound link reaching another node than asked...).
+	 * The peer's HELLO named `name` (valid, NUL-terminated, borrowed)
+	 * with `nonce`: NULL to go on, or a static reason to close (a
+	 * nonce of one of our own handshakes, an outbound link reaching
+	 * another node than asked...).  Nothing may be kept for the peer
+	 * yet: it has proved nothing.
 	 */
-	const char	*(*lo_hello)(void *owner, struct link *, const char *name);
+	const char	*(*lo_hello)(void *owner, struct link *, const char *name,
+			    const uint8_t nonce[LINK_NONCE_LEN]);
 	/* The handshake finished: the link is UP. */
 	void		 (*lo_up)(void *owner, struct link *);
 	/* One frame after the handshake (TICK excluded); m borrowed. */
@@ -92,11 +103,17 @@ struct link {
 	ev_tstamp		 l_last_rx;
 	ev_tstamp		 l_last_tx;
 	ev_tstamp		 l_started;
+	struct sockaddr_storage	 l_ss;		/* the peer's address */
+	socklen_t		 l_sl;
 	char			 l_addr[SOCK_NTOP_LEN];
-	char			*l_name;	/* the peer's, after its HELLO */
-	int			 l_got_hello;
-	uint8_t			 l_challenge[LINK_CHALLENGE_LEN];	/* ours */
-	uint8_t			 l_peer_challenge[LINK_CHALLENGE_LEN];
+	char			*l_name;	/* the peer's, once UP (or dialled) */
+	int			 l_known;	/* owner's mark: HELLO named a known node */
+	struct link_hs		 l_hs;		/* until UP */
+	SSL			*l_ssl;		/* NULL: plain */
+	int			 l_tls_want_wr;	/* TLS wants the socket writable */
+	int			 l_tls_wr_want_rd;	/* SSL_write wants a read */
+	uint8_t			 l_binding[LINK_BINDING_LEN];
+	size_t			 l_binding_len;
 	uint8_t			*l_in;
 	size_t			 l_in_len;
 	size_t			 l_in_cap;
@@ -134,5 +151,16 @@ void		 link_close(struct link *, const char *why, ...)
 void		 link_destroy(struct link *);
 /* "connecting", "handshake", "up", "closed". */
 const char	*link_state_name(const struct link *);
+/* The peer's name as known so far: its HELLO's, the one dialled, "?". */
+const char	*link_peer_name(const struct link *);
+
+/*
+ * A TLS 1.3 context for links: this node's certificate chain and key,
+ * the CA file or directory peers must chain to, peer certificates
+ * required both ways.  NULL with the reason in err (file and OpenSSL's
+ * words).  Free with SSL_CTX_free().
+ */
+SSL_CTX		*link_tls_ctx_new(const char *certfile, const char *keyfile,
+		    const char *cafile, char *err, size_t errlen);
 
 #endif

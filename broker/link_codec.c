@@ -11,7 +11,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
 
 #include "broker/mqtt_topic.h"
 #include "common/err.h"
@@ -134,14 +136,14 @@ get_qos(struct bytes_r *r, uint8_t *qos)
 }
 
 /*
- *	HELLO	version u8 (LINK_VERSION) | name str16 | challenge [32]
+ *	HELLO	version u8 (>= 1) | name str16 | nonce [32]
  */
 static int
 decode_hello(struct bytes_r *r, struct link_hello *h)
 {
 	struct bytes_view c;
 
-	if (get_u8(r, &h->version) != 0 || h->version != LINK_VERSION ||
+	if (get_u8(r, &h->version) != 0 || h->version == 0 ||
 	    get_name(r, &h->name) != 0 ||
 	    bytes_get_view(r, LINK_CHALLENGE_LEN, &c) != 0)
 		return CAIRN_ERR_PROTO;
@@ -398,7 +400,8 @@ encode_check(const struct link_msg *m)
 
 	switch (m->type) {
 	case LINK_HELLO:
-		return link_name_valid(m->u.hello.name) ? 0 : CAIRN_ERR_INVAL;
+		return m->u.hello.version != 0 &&
+		    link_name_valid(m->u.hello.name) ? 0 : CAIRN_ERR_INVAL;
 	case LINK_AUTH:
 	case LINK_TICK:
 	case LINK_ROUTES_BEGIN:
@@ -472,7 +475,7 @@ encode_body(struct bytes_w *w, const struct link_msg *m)
 {
 	switch (m->type) {
 	case LINK_HELLO:
-		bytes_put_u8(w, LINK_VERSION);
+		bytes_put_u8(w, m->u.hello.version);
 		put_str16(w, m->u.hello.name);
 		bytes_put(w, m->u.hello.challenge, LINK_CHALLENGE_LEN);
 		break;
@@ -606,40 +609,82 @@ link_peers_next(struct bytes_view *list, struct bytes_view *name)
 	return 1;
 }
 
-int
-link_mac(struct bytes_view cookie, const uint8_t challenge[LINK_CHALLENGE_LEN],
-    struct bytes_view self, struct bytes_view peer, uint8_t out[LINK_MAC_LEN])
+static void
+put_lp(struct bytes_w *w, const void *p, size_t len)
+{
+	bytes_put_u32be(w, (uint32_t)len);
+	bytes_put(w, p, len);
+}
+
+void
+link_transcript_put(struct bytes_w *w, const struct link_transcript *t)
+{
+	put_lp(w, LINK_LABEL, strlen(LINK_LABEL));
+	put_lp(w, &t->version_i, 1);
+	put_lp(w, t->name_i.p, t->name_i.len);
+	put_lp(w, t->nonce_i, LINK_NONCE_LEN);
+	put_lp(w, &t->version_r, 1);
+	put_lp(w, t->name_r.p, t->name_r.len);
+	put_lp(w, t->nonce_r, LINK_NONCE_LEN);
+	put_lp(w, t->binding.p, t->binding.len);
+}
+
+/* HKDF-SHA-256 of the cookie with LINK_LABEL as salt, expanded by info. */
+static int
+link_key(struct bytes_view cookie, const char *info, uint8_t key[32])
 {
 	static const uint8_t empty[1];
-	EVP_MAC *mac;
-	EVP_MAC_CTX *ctx = NULL;
-	OSSL_PARAM params[2];
-	size_t outl = 0;
+	EVP_KDF *kdf;
+	EVP_KDF_CTX *kctx = NULL;
+	OSSL_PARAM p[5], *q = p;
 	int rc = CAIRN_ERR_NOMEM;
 
-	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL)
 		return CAIRN_ERR_NOMEM;
-	if ((ctx = EVP_MAC_CTX_new(mac)) == NULL)
+	if ((kctx = EVP_KDF_CTX_new(kdf)) == NULL)
 		goto fail;
-	params[0] = OSSL_PARAM_construct_utf8_string("digest",
+	*q++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
 	    (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	rc = CAIRN_ERR_INVAL;
-	/* An empty key is legal for HMAC; libcrypto wants a pointer. */
-	if (EVP_MAC_init(ctx, cookie.len > 0 ? cookie.p : empty, cookie.len,
-	    params) != 1 ||
-	    EVP_MAC_update(ctx, (const uint8_t *)LINK_MAC_LABEL,
-	    strlen(LINK_MAC_LABEL)) != 1 ||
-	    EVP_MAC_update(ctx, challenge, LINK_CHALLENGE_LEN) != 1 ||
-	    EVP_MAC_update(ctx, self.p, self.len) != 1 ||
-	    EVP_MAC_update(ctx, peer.p, peer.len) != 1 ||
-	    EVP_MAC_final(ctx, out, &outl, LINK_MAC_LEN) != 1 ||
-	    outl != LINK_MAC_LEN)
-		goto fail;
-	rc = 0;
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+	    (void *)(cookie.len > 0 ? cookie.p : empty), cookie.len);
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+	    (void *)LINK_LABEL, strlen(LINK_LABEL));
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+	    (void *)info, strlen(info));
+	*q = OSSL_PARAM_construct_end();
+	rc = EVP_KDF_derive(kctx, key, 32, p) == 1 ? 0 : CAIRN_ERR_INVAL;
 fail:
-	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	return rc;
+}
+
+int
+link_finished(struct bytes_view cookie, enum link_role prover,
+    const struct link_transcript *t, uint8_t out[LINK_MAC_LEN])
+{
+	uint8_t key[32], hash[32];
+	unsigned int hl = 0, ml = 0;
+	struct bytes_w w;
+	int rc;
+
+	if (t->nonce_i == NULL || t->nonce_r == NULL)
+		return CAIRN_ERR_INVAL;
+	bytes_w_init(&w, 4096);
+	link_transcript_put(&w, t);
+	if (w.err != 0) {
+		bytes_w_fini(&w);
+		return CAIRN_ERR_NOMEM;
+	}
+	rc = link_key(cookie, prover == LINK_INITIATOR ?
+	    LINK_LABEL_INITIATOR : LINK_LABEL_RESPONDER, key);
+	if (rc == 0 && (EVP_Digest(w.buf, w.len, hash, &hl, EVP_sha256(),
+	    NULL) != 1 || hl != sizeof(hash) ||
+	    HMAC(EVP_sha256(), key, sizeof(key), hash, sizeof(hash), out,
+	    &ml) == NULL || ml != LINK_MAC_LEN))
+		rc = CAIRN_ERR_INVAL;
+	OPENSSL_cleanse(key, sizeof(key));
+	bytes_w_fini(&w);
 	return rc;
 }
 

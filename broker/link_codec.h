@@ -1,7 +1,7 @@
 /*
  * The cluster link's wire format (broker/CLUSTER.md): every frame of
  * the link between two cairn-broker nodes, decoded into views and
- * encoded back, and the handshake's HMAC.
+ * encoded back, and the handshake's proofs (link_finished()).
  *
  *	 4 bytes        1      n bytes
  *	+--------------+------+---------+
@@ -27,13 +27,27 @@
 
 #include "common/bytes.h"
 
-#define LINK_VERSION		1
+/*
+ * Version 2: the handshake of CLUSTER.md ("The handshake").  Version 1
+ * (HMAC over unprefixed fields, no direction) is refused: do not add it
+ * back as a fallback, that would be the downgrade the transcript stops.
+ */
+#define LINK_VERSION		2
 #define LINK_HDR_LEN		5	/* length u32 + type u8 */
-#define LINK_CHALLENGE_LEN	32
+#define LINK_NONCE_LEN		32
+#define LINK_CHALLENGE_LEN	LINK_NONCE_LEN
 #define LINK_MAC_LEN		32	/* HMAC-SHA-256 */
 #define LINK_MAX_NAME		255	/* node names and client ids */
 #define LINK_MIN_FRAME		1024	/* smallest max_frame accepted */
-#define LINK_MAC_LABEL		"cairn-link/1"
+/* The largest frame read before authentication: a HELLO is < 300 bytes. */
+#define LINK_PREAUTH_MAX_FRAME	1024
+/* The TLS exporter's output bound into the transcript (RFC 8446 7.5). */
+#define LINK_BINDING_LEN	32
+#define LINK_EXPORTER_LABEL	"EXPORTER-cairn-link/2"
+/* Labels: HKDF salt, the two provers' keys, the transcript's first field. */
+#define LINK_LABEL		"cairn-link/2"
+#define LINK_LABEL_INITIATOR	"cairn-link/2 initiator finished"
+#define LINK_LABEL_RESPONDER	"cairn-link/2 responder finished"
 
 /* Frame types: on the wire, do not change. */
 enum link_type {
@@ -54,7 +68,11 @@ enum link_type {
 };
 #define LINK_TYPE_MAX	LINK_PEERS
 
-/* HELLO: version u8, name str16, challenge 32 bytes. */
+/*
+ * HELLO: version u8, name str16, nonce 32 bytes.  Any version >= 1
+ * decodes (a body of this layout), so that the link can say "the peer
+ * speaks version 1"; only LINK_VERSION goes on.
+ */
 struct link_hello {
 	uint8_t			version;
 	struct bytes_view	name;
@@ -185,14 +203,47 @@ int	link_forward_group_next(struct bytes_view *list,
 int	link_name_valid(struct bytes_view v);
 
 /*
- * The handshake's proof (CLUSTER.md): HMAC-SHA-256 keyed with the
- * cookie over LINK_MAC_LABEL | challenge | self | peer, where challenge
- * is the one the peer sent, self the prover's name and peer the
- * verifier's.  0, or CAIRN_ERR_NOMEM / CAIRN_ERR_INVAL from libcrypto.
+ * The handshake transcript (CLUSTER.md, "The handshake"): what both
+ * HELLOs said, in role order, and the TLS channel binding (empty on a
+ * plain link).  Roles come from who dialled (the initiator) and who
+ * accepted (the responder), never from the bytes.
  */
-int	link_mac(struct bytes_view cookie,
-	    const uint8_t challenge[LINK_CHALLENGE_LEN], struct bytes_view self,
-	    struct bytes_view peer, uint8_t out[LINK_MAC_LEN]);
+struct link_transcript {
+	uint8_t			 version_i;
+	struct bytes_view	 name_i;
+	const uint8_t		*nonce_i;	/* LINK_NONCE_LEN bytes */
+	uint8_t			 version_r;
+	struct bytes_view	 name_r;
+	const uint8_t		*nonce_r;	/* LINK_NONCE_LEN bytes */
+	struct bytes_view	 binding;	/* 0 or LINK_BINDING_LEN bytes */
+};
+
+enum link_role {
+	LINK_INITIATOR = 1,
+	LINK_RESPONDER = 2,
+};
+
+/*
+ * Appends the transcript's canonical bytes to w: every field with a
+ * u32 big-endian length first,
+ *
+ *	lp(LINK_LABEL) | lp(version_i) | lp(name_i) | lp(nonce_i) |
+ *	lp(version_r) | lp(name_r) | lp(nonce_r) | lp(binding)
+ *
+ * so that no two different transcripts have the same bytes.
+ */
+void	link_transcript_put(struct bytes_w *w, const struct link_transcript *t);
+/*
+ * The proof of `prover` over t, as TLS 1.3's Finished (RFC 8446 4.4.4):
+ *
+ *	prk = HKDF-Extract(salt = LINK_LABEL, ikm = cookie)
+ *	key = HKDF-Expand(prk, LINK_LABEL_INITIATOR or _RESPONDER, 32)
+ *	mac = HMAC-SHA-256(key, SHA-256(transcript bytes))
+ *
+ * 0, or CAIRN_ERR_NOMEM / CAIRN_ERR_INVAL (libcrypto failed).
+ */
+int	link_finished(struct bytes_view cookie, enum link_role prover,
+	    const struct link_transcript *t, uint8_t out[LINK_MAC_LEN]);
 /* 1 if the two MACs are equal, compared in constant time (CRYPTO_memcmp). */
 int	link_mac_eq(const uint8_t a[LINK_MAC_LEN],
 	    const uint8_t b[LINK_MAC_LEN]);

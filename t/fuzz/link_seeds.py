@@ -10,7 +10,8 @@ def frame(t, body=b''): return struct.pack('>IB', 1 + len(body), t) + body
 HELLO, AUTH, TICK, RADD, RDEL, RBEGIN, REND, FWD, ACK, RET, CLAIM, TAKE, \
     SDATA, PEERS = range(1, 15)
 frames = {
-    'hello': frame(HELLO, b'\x01' + s16(b'b1@host') + bytes(range(32))),
+    'hello': frame(HELLO, b'\x02' + s16(b'b1@host') + bytes(range(32))),
+    'hello_v1': frame(HELLO, b'\x01' + s16(b'b1@host') + bytes(range(32))),
     'auth': frame(AUTH, bytes(32)),
     'tick': frame(TICK),
     'route_add': frame(RADD, s16(b'a/+/#')),
@@ -45,3 +46,18 @@ open(os.path.join(out, 'stream_snapshot'), 'wb').write(
 open(os.path.join(out, 'stream_handshake'), 'wb').write(
     frames['hello'] + frames['auth'] + frames['tick'] + frames['forward'] +
     frames['forward_ack'][:7])
+
+# fuzz_link_hs: a side byte (even: responder, odd: initiator), then frames.
+hs = os.path.join(os.path.dirname(out.rstrip('/')), 'link_hs')
+os.makedirs(hs, exist_ok=True)
+for side in (0, 1):
+    open(os.path.join(hs, 'hello_auth_%d' % side), 'wb').write(
+        bytes([side]) + frames['hello'] + frames['auth'])
+    open(os.path.join(hs, 'v1_%d' % side), 'wb').write(
+        bytes([side]) + frames['hello_v1'] + frames['auth'])
+    open(os.path.join(hs, 'auth_first_%d' % side), 'wb').write(
+        bytes([side]) + frames['auth'] + frames['hello'])
+    open(os.path.join(hs, 'two_hellos_%d' % side), 'wb').write(
+        bytes([side]) + frames['hello'] + frames['hello'] + frames['tick'])
+open(os.path.join(hs, 'honest'), 'wb').write(b'\x00')
+open(os.path.join(hs, 'flip_name'), 'wb').write(b'\x00' + bytes(3) + b'\x01')
