@@ -13,7 +13,10 @@
  * relaxed command check, the texts of every reply.  What we change: no
  * select(2) and FD_SETSIZE ceiling; names are hashed; a stalled reader
  * never blocks anyone (OTP writes with blocking write(2) and sleeps for
- * -delay_write); every limit is named.
+ * -delay_write); every limit is named; and every line a peer can cause
+ * (a refusal, a bad or timed-out request, the open file limit) is logged
+ * the first time, then counted once per EPMD_LOG_INTERVAL (log_rate in
+ * common/log.h), so a flood of connections cannot flood the log.
  */
 #include "common/container.h"
 #include "epmd/epmd.h"
@@ -48,8 +51,10 @@
 #define EPMD_MAX_REPLY		(64u * 1024 * 1024)
 /* After EMFILE, accepting pauses this long. */
 #define EPMD_ACCEPT_BACKOFF	0.1
-/* Log every Nth refusal of the same kind, after the first. */
-#define EPMD_LOG_EVERY		1000
+/* A line a peer can cause: the first, then a count per this many s. */
+#define EPMD_LOG_INTERVAL	10
+/* Kinds of connection-close line with a rate limit each. */
+#define EPMD_LOG_KINDS		16
 
 enum epmd_conn_state {
 	EPMD_C_READING,		/* reading one framed request */
@@ -89,6 +94,12 @@ struct epmd_listener {
 	int			 budget;	/* accepts per wake-up, 1..64 */
 };
 
+/* The rate limit of one kind of connection-close line. */
+struct epmd_log_kind {
+	const char		*why;		/* a static reason string */
+	struct log_rate		 lr;
+};
+
 struct epmd_srv {
 	struct ev_loop		*loop;
 	const struct epmd_conf	*conf;
@@ -99,6 +110,17 @@ struct epmd_srv {
 	size_t			 nconns;
 	size_t			 refused_conns;
 	size_t			 refused_names;
+	/* Lines a peer can cause, each logged first, then counted. */
+	struct log_rate		 accept_lr;	/* EMFILE, ENFILE... */
+	struct log_rate		 conns_lr;	/* max_connections */
+	struct log_rate		 names_lr;	/* max_names */
+	struct log_rate		 alive_lr;	/* ALIVE2 refused */
+	struct log_rate		 kill_lr;	/* KILL refused */
+	struct log_rate		 partial_lr;	/* EOF mid-request */
+	struct log_rate		 nomem_lr;
+	struct epmd_log_kind	 close_lr[EPMD_LOG_KINDS];
+	size_t			 nclose_lr;
+	ev_timer		 log_w;		/* tells the held counts */
 	ev_signal		 int_w;
 	ev_signal		 term_w;
 	int			 exit_code;
@@ -139,6 +161,24 @@ epmd_conn_unregister(struct epmd_conn *c)
 	c->node = NULL;
 }
 
+/* The rate limit for why (a static string), found or added. */
+static struct log_rate *
+epmd_close_lr(struct epmd_srv *s, const char *why)
+{
+	struct epmd_log_kind *k;
+	size_t i;
+
+	for (i = 0; i < s->nclose_lr; i++)
+		if (s->close_lr[i].why == why)
+			return &s->close_lr[i].lr;
+	if (s->nclose_lr == EPMD_LOG_KINDS)
+		return &s->close_lr[EPMD_LOG_KINDS - 1].lr;
+	k = &s->close_lr[s->nclose_lr++];
+	k->why = why;
+	k->lr.lr_interval = EPMD_LOG_INTERVAL;
+	return &k->lr;
+}
+
 /* The single way out: stops every watcher, unregisters, frees. */
 static void
 epmd_conn_close(struct epmd_conn *c, const char *why)
@@ -146,7 +186,8 @@ epmd_conn_close(struct epmd_conn *c, const char *why)
 	struct epmd_srv *s = c->srv;
 
 	if (why != NULL)
-		log_warnx("%s: %s", epmd_conn_peer(c), why);
+		log_rate_warnx(epmd_close_lr(s, why), "%s: %s",
+		    epmd_conn_peer(c), why);
 	epmd_conn_unregister(c);
 	ev_io_stop(s->loop, &c->rd_w);
 	ev_io_stop(s->loop, &c->wr_w);
@@ -296,13 +337,14 @@ epmd_do_alive2(struct epmd_conn *c, const struct epmd_node_info *a)
 		log_debug("type %u proto %u highvsn %u lowvsn %u",
 		    n->n_nodetype, n->n_protocol, n->n_highvsn, n->n_lowvsn);
 	} else if (rc == CAIRN_ERR_LIMIT) {
-		if (s->refused_names++ % EPMD_LOG_EVERY == 0)
-			log_warnx("%s: max_names (%zu) reached: refusing "
-			    "%.*s (%zu refused so far)", epmd_conn_peer(c),
-			    s->conf->ec_max_names, (int)a->name.len,
-			    (const char *)a->name.p, s->refused_names);
+		s->refused_names++;
+		log_rate_warnx(&s->names_lr, "%s: max_names (%zu) reached: "
+		    "refusing %.*s (%zu refused so far)", epmd_conn_peer(c),
+		    s->conf->ec_max_names, (int)a->name.len,
+		    (const char *)a->name.p, s->refused_names);
 	} else
-		log_warnx("%s: ALIVE2_REQ refused: %s", epmd_conn_peer(c), why);
+		log_rate_warnx(&s->alive_lr, "%s: ALIVE2_REQ refused: %s",
+		    epmd_conn_peer(c), why);
 	/*
 	 * The connection now lives until the peer closes it, with no idle
 	 * timer, keeping only what it needs.  OTP keeps it after an error
@@ -362,7 +404,8 @@ epmd_do_kill(struct epmd_conn *c)
 
 	c->state = EPMD_C_WRITING;
 	if (!s->conf->ec_relaxed && epmd_registry_count(s->reg) > 0) {
-		log_warnx("%s: disallowed KILL_REQ, live nodes", epmd_conn_peer(c));
+		log_rate_warnx(&s->kill_lr, "%s: disallowed KILL_REQ, live "
+		    "nodes", epmd_conn_peer(c));
 		bytes_put_str(&c->out, "NO");
 		return;
 	}
@@ -490,8 +533,9 @@ epmd_conn_read(struct epmd_conn *c)
 	}
 	if (n == 0) {
 		if (c->got > 0)
-			log_warnx("%s: got partial packet only (%zu bytes)",
-			    epmd_conn_peer(c), c->got);
+			log_rate_warnx(&s->partial_lr, "%s: got partial "
+			    "packet only (%zu bytes)", epmd_conn_peer(c),
+			    c->got);
 		epmd_conn_close(c, NULL);
 		return 0;
 	}
@@ -567,7 +611,8 @@ epmd_accept_one(struct epmd_listener *l)
 	if (fd == -1) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
-			log_warn("accept");
+			/* Once, then a count: not a line per backoff. */
+			log_rate_warn(&s->accept_lr, "accept");
 			epmd_listeners_stop(s);
 			ev_timer_set(&l->delay_w, EPMD_ACCEPT_BACKOFF, 0.);
 			ev_timer_start(s->loop, &l->delay_w);
@@ -577,15 +622,16 @@ epmd_accept_one(struct epmd_listener *l)
 	if (s->nconns >= s->conf->ec_max_connections) {
 		/* As OTP past its table: close at once, so the peer learns
 		 * now rather than at its own timeout. */
-		if (s->refused_conns++ % EPMD_LOG_EVERY == 0)
-			log_warnx("max_connections (%zu) reached: closing new "
-			    "connections (%zu so far)",
-			    s->conf->ec_max_connections, s->refused_conns);
+		s->refused_conns++;
+		log_rate_warnx(&s->conns_lr, "max_connections (%zu) reached: "
+		    "closing new connections (%zu so far)",
+		    s->conf->ec_max_connections, s->refused_conns);
 		close(fd);
 		return 1;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_warnx("out of memory: closing a new connection");
+		log_rate_warnx(&s->nomem_lr, "out of memory: closing a new "
+		    "connection");
 		close(fd);
 		return 1;
 	}
@@ -897,6 +943,24 @@ on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/* The counts held back by a flood that has stopped. */
+static void
+on_log_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct epmd_srv *s = container_of(w, struct epmd_srv, log_w);
+	size_t i;
+
+	(void)log_rate_flush(&s->accept_lr, "accept: too many open files");
+	(void)log_rate_flush(&s->conns_lr, "max_connections reached");
+	(void)log_rate_flush(&s->names_lr, "max_names reached");
+	(void)log_rate_flush(&s->alive_lr, "ALIVE2_REQ refused");
+	(void)log_rate_flush(&s->kill_lr, "disallowed KILL_REQ");
+	(void)log_rate_flush(&s->partial_lr, "partial packet only");
+	(void)log_rate_flush(&s->nomem_lr, "out of memory");
+	for (i = 0; i < s->nclose_lr; i++)
+		(void)log_rate_flush(&s->close_lr[i].lr, s->close_lr[i].why);
+}
+
 static void
 epmd_srv_teardown(struct epmd_srv *s)
 {
@@ -921,6 +985,10 @@ epmd_srv_run(const struct epmd_conf *conf)
 	int rc;
 
 	s->conf = conf;
+	s->accept_lr.lr_interval = s->conns_lr.lr_interval =
+	    s->names_lr.lr_interval = s->alive_lr.lr_interval =
+	    s->kill_lr.lr_interval = s->partial_lr.lr_interval =
+	    s->nomem_lr.lr_interval = EPMD_LOG_INTERVAL;
 	signal(SIGPIPE, SIG_IGN);
 	nofile = sock_raise_nofile((long)conf->ec_max_connections + 64);
 	if (nofile > 0 && (size_t)nofile < conf->ec_max_connections + 64)
@@ -948,6 +1016,9 @@ epmd_srv_run(const struct epmd_conf *conf)
 	ev_signal_init(&s->term_w, on_signal, SIGTERM);
 	ev_signal_start(s->loop, &s->int_w);
 	ev_signal_start(s->loop, &s->term_w);
+	ev_timer_init(&s->log_w, on_log_timer, EPMD_LOG_INTERVAL,
+	    EPMD_LOG_INTERVAL);
+	ev_timer_start(s->loop, &s->log_w);
 	epmd_listeners_start(s);
 	if (conf->ec_systemd)
 		epmd_systemd_notify();
