@@ -106,7 +106,10 @@ link_tls_reason(struct link *l, char *buf, size_t len, const char *dflt)
 	}
 	if (last == 0)
 		return dflt;
-	ERR_error_string_n(last, buf, len);
+	if (ERR_reason_error_string(last) != NULL)
+		snprintf(buf, len, "%s", ERR_reason_error_string(last));
+	else
+		ERR_error_string_n(last, buf, len);
 	return buf;
 }
 
@@ -567,8 +570,10 @@ link_read(struct link *l)
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == EINTR)
 				break;
-			link_close(l, "read: %s", tls_why != NULL ? tls_why :
-			    strerror(errno));
+			if (tls_why != NULL)
+				link_close(l, "TLS: %s", tls_why);
+			else
+				link_close(l, "read: %s", strerror(errno));
 			return;
 		}
 		if (r == 0) {
@@ -600,9 +605,12 @@ link_flush(struct link *l)
 	n = link_io_write(l, l->l_out.buf, l->l_out.len, &tls_why, tbuf,
 	    sizeof(tbuf));
 	if (n == -1) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			link_close(l, "write: %s", tls_why != NULL ? tls_why :
-			    strerror(errno));
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		if (tls_why != NULL)
+			link_close(l, "TLS: %s", tls_why);
+		else
+			link_close(l, "write: %s", strerror(errno));
 		return;
 	}
 	bytes_w_consume(&l->l_out, (size_t)n);
@@ -742,6 +750,15 @@ link_tls_ctx_new(const char *certfile, const char *keyfile,
 	int rc;
 
 	ERR_clear_error();
+	/* OpenSSL says "system lib" for a missing file: say it first. */
+	if (access(certfile, R_OK) != 0 || access(keyfile, R_OK) != 0 ||
+	    access(cafile, R_OK) != 0) {
+		what = access(certfile, R_OK) != 0 ? certfile :
+		    access(keyfile, R_OK) != 0 ? keyfile : cafile;
+		snprintf(err, errlen, "cluster TLS: %s: %s", what,
+		    strerror(errno));
+		return NULL;
+	}
 	if ((ctx = SSL_CTX_new(TLS_method())) == NULL)
 		goto fail;
 	what = "TLS 1.3";

@@ -19,6 +19,7 @@
 
 #include "broker/broker.h"
 #include "broker/broker_conf.h"
+#include "broker/link.h"
 #include "broker/membership.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -77,6 +78,19 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
+		/* What start would refuse: the cluster's TLS files. */
+		if (c->bc_cluster_certfile != NULL) {
+			SSL_CTX *ctx = link_tls_ctx_new(c->bc_cluster_certfile,
+			    c->bc_cluster_keyfile, c->bc_cluster_cafile, err,
+			    sizeof(err));
+
+			if (ctx == NULL) {
+				fprintf(stderr, "%s: %s\n", path, err);
+				broker_conf_free(c);
+				return 1;
+			}
+			SSL_CTX_free(ctx);
+		}
 		broker_conf_free(c);
 		printf("configuration OK\n");
 		return 0;
