@@ -255,12 +255,14 @@ class Node:
     name: the registered name (node 'name@host'); host: the host part and
     the address the cluster listens on (127.0.0.1, or the namespace's
     10.x address); epmd: an Epmd; ns: a namespace or None; peers: YAML
-    `peers` items (name@host:port); extra: more YAML lines."""
+    `peers` items (name@host:port); extra: more YAML lines; verbose:
+    run with -v (debug lines), the default."""
 
     def __init__(self, name, epmd, cookie='cairn-test-cookie', ns=None,
                  host='127.0.0.1', peers=(), extra=(), cport=None,
-                 mport=None, start=True):
+                 mport=None, start=True, verbose=True):
         self.short = name
+        self.verbose = verbose      # False: no -v (the default log level)
         self.host = host
         self.node = '%s@%s' % (name, host)
         self.epmd = epmd
@@ -303,8 +305,8 @@ class Node:
         env['ERL_EPMD_PORT'] = str(self.epmd.port)
         self.logf = open(self.logpath, 'ab')
         self.proc = subprocess.Popen(
-            ns_cmd(self.ns, [h.ARGS.broker_cmd, '-d', '-v', '-c',
-                             self.conf]),
+            ns_cmd(self.ns, [h.ARGS.broker_cmd, '-d'] +
+                   (['-v'] if self.verbose else []) + ['-c', self.conf]),
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
             env=env, preexec_fn=lambda: h.raise_nofile(8192),
             close_fds=True)
