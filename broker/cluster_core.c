@@ -41,6 +41,14 @@ ctab_init(struct ctab *t, uint64_t seed)
 	return 0;
 }
 
+/* What e costs against ct_bytes. */
+static size_t
+ctab_ent_bytes(const struct ctab_ent *e)
+{
+	return sizeof(*e) + e->ce_len + 1 +
+	    (e->ce_aux != NULL ? strlen(e->ce_aux) + 1 : 0);
+}
+
 static void
 ctab_ent_free(struct ctab_ent *e)
 {
@@ -124,6 +132,7 @@ ctab_put(struct ctab *t, struct bytes_view key, int *made)
 	e->ce_next = t->ct_buckets[h];
 	t->ct_buckets[h] = e;
 	t->ct_count++;
+	t->ct_bytes += ctab_ent_bytes(e);
 	if (made != NULL)
 		*made = 1;
 	return e;
@@ -141,21 +150,51 @@ ctab_del(struct ctab *t, struct ctab_ent *e)
 		if (*pp == e) {
 			*pp = e->ce_next;
 			t->ct_count--;
+			t->ct_bytes -= ctab_ent_bytes(e);
 			ctab_ent_free(e);
 			return;
 		}
 }
 
 int
-ctab_set_aux(struct ctab_ent *e, const char *s)
+ctab_set_aux(struct ctab *t, struct ctab_ent *e, const char *s)
 {
 	char *n;
 
 	if ((n = strdup(s)) == NULL)
 		return CAIRN_ERR_NOMEM;
+	t->ct_bytes -= ctab_ent_bytes(e);
 	free(e->ce_aux);
 	e->ce_aux = n;
+	t->ct_bytes += ctab_ent_bytes(e);
 	return 0;
+}
+
+size_t
+ctab_sweep(struct ctab *t, size_t nbuckets,
+    int (*stale)(const struct ctab_ent *, void *), void *arg)
+{
+	struct ctab_ent **pp, *e;
+	size_t i, n = 0;
+
+	for (i = 0; i < nbuckets && i < t->ct_nbuckets; i++) {
+		if (t->ct_sweep >= t->ct_nbuckets)
+			t->ct_sweep = 0;
+		pp = &t->ct_buckets[t->ct_sweep];
+		while ((e = *pp) != NULL) {
+			if (!stale(e, arg)) {
+				pp = &e->ce_next;
+				continue;
+			}
+			*pp = e->ce_next;
+			t->ct_count--;
+			t->ct_bytes -= ctab_ent_bytes(e);
+			ctab_ent_free(e);
+			n++;
+		}
+		t->ct_sweep++;
+	}
+	return n;
 }
 
 int
@@ -237,6 +276,25 @@ cluster_fwdq_init(struct cluster_fwdq *q, size_t max, uint64_t first_seq)
 	q->cq_n = 0;
 	q->cq_max = max;
 	q->cq_next_seq = first_seq == 0 ? 1 : first_seq;
+	q->cq_bytes = 0;
+	q->cq_max_bytes = 0;
+}
+
+void
+cluster_fwdq_set_max_bytes(struct cluster_fwdq *q, size_t max_bytes)
+{
+	q->cq_max_bytes = max_bytes;
+}
+
+int
+cluster_fwdq_full(const struct cluster_fwdq *q, const struct msg *m)
+{
+	size_t cost = CLUSTER_FWD_COST(m);
+
+	if (q->cq_n >= q->cq_max)
+		return 1;
+	return q->cq_max_bytes > 0 && (q->cq_bytes >= q->cq_max_bytes ||
+	    cost > q->cq_max_bytes - q->cq_bytes);
 }
 
 void
@@ -251,6 +309,7 @@ cluster_fwdq_fini(struct cluster_fwdq *q)
 		free(f);
 	}
 	q->cq_n = 0;
+	q->cq_bytes = 0;
 }
 
 struct cluster_fwd *
@@ -259,7 +318,7 @@ cluster_fwdq_push(struct cluster_fwdq *q, struct msg *m, uint8_t qos,
 {
 	struct cluster_fwd *f;
 
-	if (q->cq_n >= q->cq_max) {
+	if (cluster_fwdq_full(q, m)) {
 		*err = CAIRN_ERR_LIMIT;
 		return NULL;
 	}
@@ -272,6 +331,7 @@ cluster_fwdq_push(struct cluster_fwdq *q, struct msg *m, uint8_t qos,
 	f->cf_qos = qos;
 	TAILQ_INSERT_TAIL(&q->cq_list, f, cf_entry);
 	q->cq_n++;
+	q->cq_bytes += CLUSTER_FWD_COST(m);
 	return f;
 }
 
@@ -315,6 +375,7 @@ cluster_fwd_free(struct cluster_fwdq *q, struct cluster_fwd *f)
 {
 	TAILQ_REMOVE(&q->cq_list, f, cf_entry);
 	q->cq_n--;
+	q->cq_bytes -= CLUSTER_FWD_COST(f->cf_msg);
 	msg_unref(f->cf_msg);
 	free(f->cf_groups);
 	free(f);
@@ -348,7 +409,21 @@ cluster_tombs_init(struct cluster_tombs *t, size_t max, uint64_t ttl_ms,
 	TAILQ_INIT(&t->ctt_list);
 	t->ctt_max = max;
 	t->ctt_ttl = ttl_ms;
+	t->ctt_max_bytes = 0;
 	return ctab_init(&t->ctt_tab, seed);
+}
+
+void
+cluster_tombs_set_max_bytes(struct cluster_tombs *t, size_t max_bytes)
+{
+	t->ctt_max_bytes = max_bytes;
+}
+
+size_t
+cluster_tombs_bytes(const struct cluster_tombs *t)
+{
+	return t->ctt_tab.ct_bytes + t->ctt_tab.ct_count *
+	    sizeof(struct cluster_tomb);
 }
 
 static void
@@ -401,12 +476,16 @@ cluster_tombs_put(struct cluster_tombs *t, struct bytes_view topic,
 		e->ce_ptr = tb;
 		tb->ctb_ent = e;
 	}
+	t->ctt_tab.ct_bytes -= e->ce_aux != NULL ? strlen(e->ce_aux) + 1 : 0;
 	free(e->ce_aux);
 	e->ce_aux = o;
+	t->ctt_tab.ct_bytes += strlen(o) + 1;
 	e->ce_num = stamp;
 	tb->ctb_at = now;
 	TAILQ_INSERT_TAIL(&t->ctt_list, tb, ctb_entry);
-	while (t->ctt_tab.ct_count > t->ctt_max)
+	while (t->ctt_tab.ct_count > t->ctt_max ||
+	    (t->ctt_max_bytes > 0 && t->ctt_tab.ct_count > 1 &&
+	    cluster_tombs_bytes(t) > t->ctt_max_bytes))
 		cluster_tomb_free(t, TAILQ_FIRST(&t->ctt_list));
 	return 0;
 }

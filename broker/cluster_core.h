@@ -13,6 +13,10 @@
  *   - the sender's bounded resend buffer of QoS 1/2 forwards;
  *   - tombstones of cleared retained topics, bounded and expiring.
  *
+ * Every store here keeps its bytes (ctab: entries, keys and aux
+ * strings; the resend buffer: messages and entries) so that the caps
+ * can be in bytes and the status can show them.
+ *
  * No I/O, clock, logging or libev.
  */
 #ifndef CAIRN_BROKER_CLUSTER_CORE_H
@@ -40,6 +44,8 @@ struct ctab {
 	size_t		  ct_nbuckets;	/* a power of two */
 	size_t		  ct_count;
 	uint64_t	  ct_seed;
+	size_t		  ct_bytes;	/* entries, keys, aux strings */
+	size_t		  ct_sweep;	/* ctab_sweep()'s next bucket */
 };
 
 /* An empty table; 0 or CAIRN_ERR_NOMEM.  Free with ctab_fini(). */
@@ -53,14 +59,22 @@ struct ctab_ent	*ctab_get(const struct ctab *, struct bytes_view key);
 struct ctab_ent	*ctab_put(struct ctab *, struct bytes_view key, int *made);
 /* Removes and frees e (an entry of this table). */
 void		 ctab_del(struct ctab *, struct ctab_ent *e);
-/* Replaces e's aux with a copy of s; 0 or CAIRN_ERR_NOMEM. */
-int		 ctab_set_aux(struct ctab_ent *e, const char *s);
+/* Replaces e's aux (e of table t) with a copy of s; 0 or CAIRN_ERR_NOMEM. */
+int		 ctab_set_aux(struct ctab *t, struct ctab_ent *e, const char *s);
 /*
  * Calls cb for each entry; cb may ctab_del() the entry it is given,
  * nothing else.  Stops at cb's first nonzero return and returns it.
  */
 int		 ctab_foreach(struct ctab *, int (*cb)(struct ctab_ent *,
 		    void *), void *arg);
+/*
+ * Removes the entries for which stale() returns 1, in at most nbuckets
+ * buckets from where the last call stopped (wrapping), so that a table
+ * is pruned in bounded slices as it is used.  stale() must not change
+ * the table.  Returns the entries removed.
+ */
+size_t		 ctab_sweep(struct ctab *, size_t nbuckets,
+		    int (*stale)(const struct ctab_ent *, void *), void *arg);
 
 /*
  * A local subscription to filter came (delta 1) or went (-1).  Returns
@@ -110,21 +124,37 @@ struct cluster_fwd {
 };
 TAILQ_HEAD(cluster_fwdq_head, cluster_fwd);
 
-/* The resend buffer of one peer, in seq order, at most cq_max entries. */
+/*
+ * The resend buffer of one peer, in seq order, at most cq_max entries
+ * and cq_max_bytes bytes (CLUSTER_FWD_COST each).
+ */
 struct cluster_fwdq {
 	struct cluster_fwdq_head cq_list;
 	size_t		 cq_n;
 	size_t		 cq_max;
 	uint64_t	 cq_next_seq;
+	size_t		 cq_bytes;
+	size_t		 cq_max_bytes;	/* 0: no byte cap */
 };
 
+/* What one forward costs against max_forward_buffer_bytes. */
+#define CLUSTER_FWD_COST(m)	(sizeof(struct cluster_fwd) + msg_bytes(m))
+
+/* An empty buffer of at most max entries; no byte cap until set. */
 void		 cluster_fwdq_init(struct cluster_fwdq *, size_t max,
 		    uint64_t first_seq);
+/* Sets the byte cap (0: none); what is held stays. */
+void		 cluster_fwdq_set_max_bytes(struct cluster_fwdq *,
+		    size_t max_bytes);
+/* 1 if pushing m would pass cq_max or cq_max_bytes, else 0. */
+int		 cluster_fwdq_full(const struct cluster_fwdq *,
+		    const struct msg *m);
 /* Drops every entry's message reference. */
 void		 cluster_fwdq_fini(struct cluster_fwdq *);
 /*
  * Appends m (taking a reference) with the next seq; returns the entry,
- * or NULL when full (CAIRN_ERR_LIMIT in *err) or out of memory.
+ * or NULL when full (cluster_fwdq_full(): CAIRN_ERR_LIMIT in *err) or
+ * out of memory.
  */
 struct cluster_fwd *cluster_fwdq_push(struct cluster_fwdq *, struct msg *m,
 		    uint8_t qos, int *err);
@@ -169,11 +199,20 @@ struct cluster_tombs {
 	struct cluster_tomb_head ctt_list;	/* oldest first */
 	size_t			 ctt_max;	/* 0: none kept */
 	uint64_t		 ctt_ttl;	/* ms */
+	size_t			 ctt_max_bytes;	/* of ctt_tab; 0: no cap */
 };
 
 /* 0 or CAIRN_ERR_NOMEM.  Free with cluster_tombs_fini(). */
 int		 cluster_tombs_init(struct cluster_tombs *, size_t max,
 		    uint64_t ttl_ms, uint64_t seed);
+/*
+ * Caps the tombstones' bytes too (topics can be 64 KiB: max entries
+ * alone do not bound them); the oldest go first past it.  0: no cap.
+ */
+void		 cluster_tombs_set_max_bytes(struct cluster_tombs *,
+		    size_t max_bytes);
+/* What the tombstones hold, in bytes (entries, topics, origins). */
+size_t		 cluster_tombs_bytes(const struct cluster_tombs *);
 void		 cluster_tombs_fini(struct cluster_tombs *);
 /*
  * Records the clear of topic at (stamp, origin) made at now (replacing

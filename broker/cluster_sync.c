@@ -8,6 +8,17 @@
  * router, retained store, sessions or the cluster's tables, and sends
  * what it owes.  A peer's bad data (a filter the trie refuses) costs
  * that item only, with a debug line.
+ *
+ * Client-id claims are kept only while they can decide something: a
+ * claim is compared with the one kept for the same id, and a newer one
+ * closes a connection of that id here.  So this node keeps its own
+ * claims while their client is connected here, and a peer's claim only
+ * while a session of that id is here (with none, there is nothing to
+ * close; a client that connects here later makes a newer claim of its
+ * own) and while that peer is up or away.  Each claim made or received
+ * sweeps CLAIM_SWEEP buckets of the table for claims past that
+ * (ctab_sweep()), so stale claims go at least as fast as claims come,
+ * and the table stays under max_connections + max_sessions.
  */
 #include <sys/socket.h>
 
@@ -23,6 +34,11 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/sock.h"
+
+/* Buckets of the claims table swept per claim made or received. */
+#define CLAIM_SWEEP	4
+
+static struct log_rate claims_lr = LOG_RATE_INIT(10);
 
 static void
 msg_init(struct link_msg *m, enum link_type type)
@@ -191,7 +207,7 @@ retain_stamp(struct cluster *c, struct bytes_view topic, uint64_t stamp,
 	if ((e = ctab_put(&c->c_retained, topic, NULL)) == NULL)
 		return CAIRN_ERR_NOMEM;
 	e->ce_num = stamp;
-	return ctab_set_aux(e, origin);
+	return ctab_set_aux(&c->c_retained, e, origin);
 }
 
 /* The (stamp, origin) of topic's last write here: a message or a clear. */
@@ -288,6 +304,25 @@ claim_send(struct link *l, struct bytes_view id, uint64_t stamp,
 	return link_send(l, &m);
 }
 
+/* 1 if claim e can no longer decide anything here (see the top). */
+static int
+claim_stale(const struct ctab_ent *e, void *arg)
+{
+	struct cluster *c = arg;
+	struct session *s;
+	struct peer *p;
+
+	if (e->ce_aux == NULL)
+		return 1;
+	s = session_table_find(c->c_broker->b_sessions, e->ce_key, e->ce_len);
+	if (strcmp(e->ce_aux, c->c_self) == 0)
+		return s == NULL || s->s_client == NULL;
+	if (s == NULL)
+		return 1;
+	p = cluster_peer_find(c, e->ce_aux);
+	return p == NULL || (p->p_link == NULL && !p->p_away);
+}
+
 void
 cluster_claim(struct cluster *c, const char *id, size_t len, int persistent)
 {
@@ -300,8 +335,9 @@ cluster_claim(struct cluster *c, const char *id, size_t len, int persistent)
 	    !link_name_valid(bytes_view_of(id, len)))
 		return;
 	stamp = cluster_stamp(c);
+	(void)ctab_sweep(&c->c_claims, CLAIM_SWEEP, claim_stale, c);
 	if ((e = ctab_put(&c->c_claims, bytes_view_of(id, len), NULL)) ==
-	    NULL || ctab_set_aux(e, c->c_self) != 0) {
+	    NULL || ctab_set_aux(&c->c_claims, e, c->c_self) != 0) {
 		log_warnx("cluster: client %s: claim not kept: out of memory",
 		    id);
 		return;
@@ -330,17 +366,32 @@ claim_recv(struct cluster *c, struct peer *p, const struct link_claim *cl)
 	node[cl->node.len] = '\0';
 	if (strcmp(node, c->c_self) == 0)
 		return;		/* ours, echoed by a snapshot */
-	if ((e = ctab_get(&c->c_claims, cl->id)) != NULL &&
-	    !cluster_lww_wins(cl->stamp, node, e->ce_num,
-	    e->ce_aux != NULL ? e->ce_aux : ""))
-		return;		/* an older connection: ours stays */
-	if (e == NULL && (e = ctab_put(&c->c_claims, cl->id, NULL)) == NULL)
-		return;
-	e->ce_num = cl->stamp;
-	(void)ctab_set_aux(e, node);
+	(void)ctab_sweep(&c->c_claims, CLAIM_SWEEP, claim_stale, c);
+	e = ctab_get(&c->c_claims, cl->id);
 	s = session_table_find(b->b_sessions, (const char *)cl->id.p,
 	    cl->id.len);
-	if (s != NULL && s->s_client != NULL)
+	if (s == NULL) {
+		/* Nothing of that id here to close or to keep. */
+		if (e != NULL)
+			ctab_del(&c->c_claims, e);
+		return;
+	}
+	if (e != NULL && !cluster_lww_wins(cl->stamp, node, e->ce_num,
+	    e->ce_aux != NULL ? e->ce_aux : ""))
+		return;		/* an older connection: ours stays */
+	if (e == NULL && c->c_claims.ct_count >=
+	    (size_t)b->b_conf->bc_max_connections + b->b_conf->bc_max_sessions) {
+		/* Cannot happen while the rules above hold: a bound all
+		 * the same. */
+		log_rate_warnx(&claims_lr, "cluster: claim of %.*s from %s "
+		    "not kept: %zu claims", (int)cl->id.len,
+		    (const char *)cl->id.p, node, c->c_claims.ct_count);
+	} else if (e != NULL || (e = ctab_put(&c->c_claims, cl->id,
+	    NULL)) != NULL) {
+		e->ce_num = cl->stamp;
+		(void)ctab_set_aux(&c->c_claims, e, node);
+	}
+	if (s->s_client != NULL)
 		client_close(s->s_client, 1, "taken over by a connection on "
 		    "node %s", node);
 }
@@ -554,8 +605,14 @@ cluster_on_forward(struct router_remote *rr, struct msg *msg,
 			p->p_drop_logged = 0;
 		return;
 	}
-	/* An away peer's buffer keeps the newest: the oldest goes. */
-	if (p->p_away && p->p_fwdq.cq_n >= p->p_fwdq.cq_max &&
+	/*
+	 * The byte cap; cluster.c's peer_new() is the place for it (asked
+	 * of its owner), until then it is set here, before each push.
+	 */
+	cluster_fwdq_set_max_bytes(&p->p_fwdq,
+	    (size_t)c->c_broker->b_conf->bc_max_forward_buffer_bytes);
+	/* An away peer's buffer keeps the newest: the oldest go. */
+	while (p->p_away && cluster_fwdq_full(&p->p_fwdq, msg) &&
 	    cluster_fwdq_drop_oldest(&p->p_fwdq)) {
 		p->p_away_dropped++;
 		p->p_dropped++;
@@ -563,7 +620,8 @@ cluster_on_forward(struct router_remote *rr, struct msg *msg,
 	if ((f = cluster_fwdq_push(&p->p_fwdq, msg, msg->m_qos,
 	    &err)) == NULL) {
 		forward_dropped(p, err == CAIRN_ERR_LIMIT ?
-		    "max_forward_buffer reached" : "out of memory");
+		    "max_forward_buffer or max_forward_buffer_bytes reached" :
+		    "out of memory");
 		return;
 	}
 	if (ng > 0 && cluster_fwd_set_groups(f, gl, ng) != 0)

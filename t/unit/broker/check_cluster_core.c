@@ -3,7 +3,8 @@
  * first subscriber, withdraw on the last), the forward dedup window,
  * last-writer-wins for retained messages and claims, the bounded resend
  * buffer (and an away peer's: the oldest dropped, seqs going on after a
- * clear), tombstones of cleared retained topics, and the table under it.
+ * clear), tombstones of cleared retained topics, and the table under it;
+ * the bytes each store counts, its byte caps and the sliced sweep.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -229,6 +230,125 @@ START_TEST(cluster_core__tombstones)
 }
 END_TEST
 
+/* Bytes follow puts, aux strings and deletes back to zero. */
+START_TEST(cluster_core__ctab_bytes)
+{
+	struct ctab t;
+	struct ctab_ent *e;
+
+	ck_assert_int_eq(ctab_init(&t, 3), 0);
+	ck_assert_uint_eq(t.ct_bytes, 0);
+	e = ctab_put(&t, V("abc"), NULL);
+	ck_assert_uint_eq(t.ct_bytes, sizeof(*e) + 4);
+	ck_assert_int_eq(ctab_set_aux(&t, e, "node@h"), 0);
+	ck_assert_uint_eq(t.ct_bytes, sizeof(*e) + 4 + 7);
+	ck_assert_int_eq(ctab_set_aux(&t, e, "n"), 0);
+	ck_assert_uint_eq(t.ct_bytes, sizeof(*e) + 4 + 2);
+	ctab_del(&t, e);
+	ck_assert_uint_eq(t.ct_bytes, 0);
+	ctab_fini(&t);
+}
+END_TEST
+
+static int
+stale_odd(const struct ctab_ent *e, void *arg)
+{
+	(*(size_t *)arg)++;
+	return e->ce_num % 2 == 1;
+}
+
+/* Slices of buckets: one pass removes every stale entry, only those. */
+START_TEST(cluster_core__ctab_sweep)
+{
+	struct ctab t;
+	struct ctab_ent *e;
+	char k[16];
+	size_t i, seen = 0, gone = 0, nb;
+
+	ck_assert_int_eq(ctab_init(&t, 5), 0);
+	for (i = 0; i < 100; i++) {
+		snprintf(k, sizeof(k), "k%zu", i);
+		ck_assert_ptr_nonnull(e = ctab_put(&t, V(k), NULL));
+		e->ce_num = i;
+	}
+	nb = t.ct_nbuckets;
+	for (i = 0; i < nb; i += 3)
+		gone += ctab_sweep(&t, 3, stale_odd, &seen);
+	ck_assert_uint_ge(seen, 100);
+	ck_assert_uint_eq(gone, 50);
+	ck_assert_uint_eq(t.ct_count, 50);
+	for (i = 0; i < 100; i++) {
+		snprintf(k, sizeof(k), "k%zu", i);
+		ck_assert_int_eq(ctab_get(&t, V(k)) != NULL, i % 2 == 0);
+	}
+	/* A slice larger than the table visits each bucket once. */
+	seen = 0;
+	ck_assert_uint_eq(ctab_sweep(&t, 10 * nb, stale_odd, &seen), 0);
+	ck_assert_uint_eq(seen, 50);
+	ctab_fini(&t);
+}
+END_TEST
+
+/* The resend buffer's byte cap: full by bytes before by count. */
+START_TEST(cluster_core__fwdq_bytes)
+{
+	struct cluster_fwdq q;
+	struct msg *m;
+	int err = 0;
+
+	m = msg_new(V("t"), V("0123456789"), 1, 0);	/* 11 bytes */
+	cluster_fwdq_init(&q, 100, 1);
+	cluster_fwdq_set_max_bytes(&q, 2 * CLUSTER_FWD_COST(m));
+	ck_assert_ptr_nonnull(cluster_fwdq_push(&q, m, 1, &err));
+	ck_assert_int_eq(cluster_fwdq_full(&q, m), 0);
+	ck_assert_ptr_nonnull(cluster_fwdq_push(&q, m, 1, &err));
+	ck_assert_uint_eq(q.cq_bytes, 2 * CLUSTER_FWD_COST(m));
+	ck_assert_int_eq(cluster_fwdq_full(&q, m), 1);
+	ck_assert_ptr_null(cluster_fwdq_push(&q, m, 1, &err));
+	ck_assert_int_eq(err, CAIRN_ERR_LIMIT);
+	ck_assert_int_eq(cluster_fwdq_ack(&q, 1), 0);
+	ck_assert_uint_eq(q.cq_bytes, CLUSTER_FWD_COST(m));
+	ck_assert_int_eq(cluster_fwdq_drop_oldest(&q), 1);
+	ck_assert_uint_eq(q.cq_bytes, 0);
+	ck_assert_ptr_nonnull(cluster_fwdq_push(&q, m, 1, &err));
+	cluster_fwdq_fini(&q);
+	ck_assert_uint_eq(q.cq_bytes, 0);
+	msg_unref(m);
+}
+END_TEST
+
+/* Tombstones of long topics: the byte cap drops the oldest. */
+START_TEST(cluster_core__tombs_bytes)
+{
+	struct cluster_tombs t;
+	char topic[1000];
+	size_t one;
+	int i;
+
+	memset(topic, 'x', sizeof(topic));
+	ck_assert_int_eq(cluster_tombs_init(&t, 100, 1000, 9), 0);
+	topic[0] = '0';
+	ck_assert_int_eq(cluster_tombs_put(&t, bytes_view_of(topic, 1000), 1,
+	    "o", 0), 0);
+	one = cluster_tombs_bytes(&t);
+	ck_assert_uint_gt(one, 1000);
+	cluster_tombs_set_max_bytes(&t, 3 * one);
+	for (i = 1; i < 10; i++) {
+		topic[0] = (char)('0' + i);
+		ck_assert_int_eq(cluster_tombs_put(&t, bytes_view_of(topic,
+		    1000), (uint64_t)i + 1, "o", (uint64_t)i), 0);
+		ck_assert_uint_le(cluster_tombs_bytes(&t), 3 * one);
+	}
+	ck_assert_uint_eq(t.ctt_tab.ct_count, 3);
+	topic[0] = '9';
+	ck_assert_ptr_nonnull(cluster_tombs_get(&t, bytes_view_of(topic,
+	    1000)));
+	topic[0] = '6';
+	ck_assert_ptr_null(cluster_tombs_get(&t, bytes_view_of(topic, 1000)));
+	cluster_tombs_fini(&t);
+}
+END_TEST
+
 static Suite *
 cluster_core_suite(void)
 {
@@ -242,6 +362,10 @@ cluster_core_suite(void)
 	tcase_add_test(tc, cluster_core__fwdq);
 	tcase_add_test(tc, cluster_core__fwdq_away);
 	tcase_add_test(tc, cluster_core__tombstones);
+	tcase_add_test(tc, cluster_core__ctab_bytes);
+	tcase_add_test(tc, cluster_core__ctab_sweep);
+	tcase_add_test(tc, cluster_core__fwdq_bytes);
+	tcase_add_test(tc, cluster_core__tombs_bytes);
 	suite_add_tcase(s, tc);
 	return s;
 }
