@@ -7,7 +7,10 @@
 # In one run:
 #  (a) same-node: publishers and subscribers on node 1 of a two-node
 #      cluster;
-#  (b) cross-node: publishers on node 1, subscribers on node 2;
+#  (b) cross-node: publishers on node 1, subscribers on node 2; and
+#      the same over TLS 1.3 cluster links (two more nodes with
+#      cluster_certfile/keyfile/cafile from a throw-away CA made with the
+#      openssl command; skipped without it);
 #  (c) mosquitto, the same scenario as (a);
 #  (d) two cluster nodes sharing one MQTT port with listen_reuseport
 #      (SO_REUSEPORT: the kernel spreads the connections) against one
@@ -185,7 +188,8 @@ wait_ready() {
 # wait_link LOG PEER: up to 10 s for LOG to show the link to PEER up.
 wait_link() {
 	for _ in $(seq 1 100); do
-		grep -q "link [a-z]* $2@.*: up\$" "$1" 2>/dev/null && return 0
+		grep -q "link [a-z]* $2@.*: up\( (TLS)\)\?\$" "$1" 2>/dev/null &&
+		    return 0
 		sleep 0.1
 	done
 	return 1
@@ -284,6 +288,49 @@ wait_link "$tmp/n1.log" "$name2" && wait_link "$tmp/n2.log" "$name1" || {
 }
 echo "cluster.sh: node 1 pid ${PID[n1]} port ${PORT[n1]}, node 2 pid ${PID[n2]} port ${PORT[n2]}" >&2
 
+# The same two nodes with TLS links, from a CA made here.
+tls_note=
+if ! command -v openssl >/dev/null 2>&1; then
+	tls_note="skipped: no openssl command"
+else
+	(
+		cd "$tmp" &&
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		    -nodes -keyout ca.key -out ca.crt -subj /CN=bench-ca \
+		    -days 1 &&
+		for n in t1 t2; do
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+			    -nodes -keyout $n.key -out $n.csr -subj /CN=$n &&
+			openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key \
+			    -CAcreateserial -out $n.crt -days 1 || exit 1
+		done
+	) >"$tmp/openssl.log" 2>&1 || tls_note="skipped: openssl failed ($(tail -1 "$tmp/openssl.log"))"
+fi
+if [ -z "$tls_note" ]; then
+	PORT[t1]=$(free_port) || die "no free port"
+	PORT[t2]=$(free_port) || die "no free port"
+	tport1=$(free_port) || die "no free port"
+	tport2=$(free_port) || die "no free port"
+	tname1=ct1-$$
+	tname2=ct2-$$
+	tpeers="$tname1@127.0.0.1:$tport1, $tname2@127.0.0.1:$tport2"
+	for n in 1 2; do
+		eval "tp=\${PORT[t$n]} tn=\$tname$n tc=\$tport$n"
+		node_yaml "$tmp/t$n.yaml" "$tp" "$tn" "$tc" "$tpeers" \
+		    "$(printf 'cluster_certfile: %s\ncluster_keyfile: %s\ncluster_cafile: %s' \
+		    "$tmp/t$n.crt" "$tmp/t$n.key" "$tmp/ca.crt")"
+	done
+	start t1 "${cpu0[@]}" "$cairn" -d -c "$tmp/t1.yaml"
+	start t2 "${pin_node2[@]}" "$cairn" -d -c "$tmp/t2.yaml"
+	wait_ready "${PORT[t1]}" "${PID[t1]}" &&
+	    wait_ready "${PORT[t2]}" "${PID[t2]}" &&
+	    wait_link "$tmp/t1.log" "$tname2" && wait_link "$tmp/t2.log" "$tname1" || {
+		tail -n 20 "$tmp/t1.log" "$tmp/t2.log" >&2
+		die "the TLS cluster nodes did not link"
+	}
+	echo "cluster.sh: TLS nodes pids ${PID[t1]}, ${PID[t2]}" >&2
+fi
+
 if [ -n "$mosq" ]; then
 	PORT[mosq]=$(free_port) || die "no free port"
 	cat >"$tmp/mosquitto.conf" <<-EOF
@@ -313,6 +360,11 @@ DESC[same]="same-node"
 ARGS[cross]="--pub-port ${PORT[n1]} --sub-port ${PORT[n2]}"
 CPIDS[cross]="${PID[n1]},${PID[n2]}"
 DESC[cross]="cross-node"
+if [ -z "$tls_note" ]; then
+	ARGS[crosstls]="--pub-port ${PORT[t1]} --sub-port ${PORT[t2]}"
+	CPIDS[crosstls]="${PID[t1]},${PID[t2]}"
+	DESC[crosstls]="cross-node TLS"
+fi
 if [ -n "$mosq" ]; then
 	ARGS[mosq]="-p ${PORT[mosq]}"
 	CPIDS[mosq]="${PID[mosq]}"
@@ -427,9 +479,11 @@ run_rows() {
 
 start_time=$(date +%s)
 load0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
-abc="same cross${mosq:+ mosq}"
+abc="same cross"
+[ -z "$tls_note" ] && abc="$abc crosstls"
+[ -n "$mosq" ] && abc="$abc mosq"
 run_rows "$abc" "$scenarios" "${pin_load[@]}"
-for b in n1 n2 mosq; do
+for b in n1 n2 t1 t2 mosq; do
 	if [ -n "${PID[$b]:-}" ] && ! kill -0 "${PID[$b]}" 2>/dev/null; then
 		R[$b.gone]=1
 	fi
@@ -581,6 +635,18 @@ for s in $scenarios; do
 	done
 done
 echo
+if [ -n "$tls_note" ]; then
+	echo "TLS links: $tls_note"
+else
+	echo "TLS cluster links vs plain ones, cross-node:"
+	for s in $scenarios; do
+		for q in $qoss; do
+			echo "  $s QoS $q: tls/plain msgs/s $(ratio "${R[crosstls.$s.$q.rate]:-}" "${R[cross.$s.$q.rate]:-}")," \
+			    "msgs/CPU-s $(ratio "${R[crosstls.$s.$q.percpu]:-}" "${R[cross.$s.$q.percpu]:-}")"
+		done
+	done
+fi
+echo
 echo "(d) two nodes sharing one MQTT port (listen_reuseport) vs one node, $dscen pairs spread by the kernel:"
 dmet=0
 drows=0
@@ -602,20 +668,20 @@ echo "bench time ${elapsed}s; load average ${load0:-?} before, ${load1:-?} after
 echo "target: cross-node >= 0.70x same-node msgs/s: met in $xmet of $xrows rows"
 [ "$drows" -gt 0 ] &&
     echo "target: two nodes on one port >= 1.6x one node msgs/s: met in $dmet of $drows rows"
-for b in n1 n2 mosq d1 d2 one; do
+for b in n1 n2 t1 t2 mosq d1 d2 one; do
 	if [ -n "${R[$b.gone]:-}" ]; then
 		echo "WARNING: broker $b died; its log:"
 		tail -5 "$tmp/$b.log" | sed 's/^/    /'
 	fi
 done
-for t in same cross mosq one two; do
+for t in same cross crosstls mosq one two; do
 	[ -n "${R[$t.died]:-}" ] && echo "WARNING: a broker of $t died (${R[$t.died]})"
 done
 # Broker warnings (not the expected epmd and redial noise), counted.
-for b in n1 n2 d1 d2 one; do
+for b in n1 n2 t1 t2 d1 d2 one; do
 	[ -f "$tmp/$b.log" ] || continue
 	grep -v -e 'epmd on port' -e 'local_epmd' -e 'Connection refused' \
-	    -e 'listening on' -e 'link .*: up$' -e 'cluster up' \
+	    -e 'listening on' -e 'link .*: up\( (TLS)\)\?$' -e 'cluster up' \
 	    -e 'topology local' -e 'got signal' -e 'closed by the peer' \
 	    "$tmp/$b.log" | sed 's/[0-9][0-9]*/N/g' | sort | uniq -c |
 	    sort -rn | head -5 | sed "s/^/  $b log: /"

@@ -894,6 +894,7 @@ cluster_status_json(struct cluster *c, struct bytes_w *w)
 	struct peer *p;
 	struct link *l;
 	const char *state;
+	size_t npend;
 	int first = 1;
 
 	bytes_put_str(w, "{\"node\":");
@@ -920,8 +921,16 @@ cluster_status_json(struct cluster *c, struct bytes_w *w)
 		json_put_str(w, l != NULL ? l->l_addr : "");
 		bytes_put_str(w, "}");
 	}
+	npend = 0;
+	TAILQ_FOREACH(l, &c->c_links, l_entry)
+		if (link_pending_in(l))
+			npend++;
 	bytes_printf(w, "],\"routes_local\":%zu,\"retained_stamps\":%zu,"
-	    "\"claims\":%zu}", c->c_routes.ct_count, c->c_retained.ct_count,
-	    c->c_claims.ct_count);
+	    "\"claims\":%zu,\"tls\":%s,\"handshakes\":{\"pending\":%zu,"
+	    "\"refused\":%llu,\"evicted\":%llu}}", c->c_routes.ct_count,
+	    c->c_retained.ct_count, c->c_claims.ct_count,
+	    c->c_lconf.lc_tls != NULL ? "true" : "false", npend,
+	    (unsigned long long)c->c_hs_refused,
+	    (unsigned long long)c->c_hs_evicted);
 	return w->err;
 }

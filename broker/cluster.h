@@ -116,8 +116,12 @@ int		 cluster_remove(struct cluster *, const char *node);
  *   {"node":"b1@h","port":4370,"peers":[{"node":"b2@h","state":"up",
  *    "away":false,"dir":"out","routes":3,"forward_pending":0,
  *    "forward_dropped":0,"addr":"127.0.0.1:4371"}],
- *    "routes_local":2,"retained_stamps":1,"claims":1}
+ *    "routes_local":2,"retained_stamps":1,"claims":1,"tls":false,
+ *    "handshakes":{"pending":0,"refused":0,"evicted":0}}
  *
+ * handshakes: inbound handshakes in progress now, connections refused
+ * at accept for want of a slot, and slots taken back from unproven
+ * handshakes for newcomers (CLUSTER.md, "Strangers").
  * state is "connecting", "handshake", "up" or "down" (known, waiting to
  * redial); away is true while a peer whose link dropped is within
  * peer_grace.  Only peers that completed a handshake once, or that
