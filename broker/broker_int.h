@@ -75,6 +75,10 @@ struct client {
 	char			*c_username;	/* owned, NULL: none */
 	struct msg		*c_will;	/* owned; NULL: none */
 	const char		*c_broken;	/* a send failed: why; closed at flush */
+	/* handle_subscribe.c's work in slices; owned, NULL: none. */
+	struct sub_work		*c_sub;
+	int			 c_paused;	/* a (UN)SUBSCRIBE is being applied:
+					   later input waits */
 };
 
 /* Counters for $SYS; mosquitto's names in comments. */
@@ -183,6 +187,11 @@ void	client_dirty(struct client *);
 void	client_pump(struct client *);
 /* Restarts the keepalive timer (1.5 x keepalive) or stops it. */
 void	client_keepalive(struct client *);
+/*
+ * c_paused was cleared: handles the whole packets waiting in c's input
+ * buffer and reads again.  c may be closed on return (check c_state).
+ */
+void	client_input_resume(struct client *);
 
 /* handle_connect.c */
 void	handle_connect(struct client *, const struct mqtt_connect *);
@@ -192,6 +201,15 @@ void	handle_ack(struct client *, int type, uint16_t id);
 /* handle_subscribe.c */
 void	handle_subscribe(struct client *, const struct mqtt_subscribe *);
 void	handle_unsubscribe(struct client *, const struct mqtt_subscribe *);
+/*
+ * A SUBSCRIBE or UNSUBSCRIBE with many filters is applied, and the
+ * retained messages of a SUBSCRIBE are sent, in slices of about half a
+ * millisecond per loop iteration.  subscribe_resume(): c's output or
+ * session queue drained (client_pump()), so retained messages may go
+ * on.  subscribe_cancel(): c is closing; drops what is left.
+ */
+void	subscribe_resume(struct client *);
+void	subscribe_cancel(struct client *);
 
 /*
  * send.c: each appends one packet to c's output buffer and marks c

@@ -73,9 +73,10 @@ client_watchers(struct client *c)
 
 	if (c->c_state == CLIENT_CLOSED)
 		return;
-	if (c->c_out.len < cap && !ev_is_active(&c->c_rd_w))
+	if (c->c_out.len < cap && !c->c_paused && !ev_is_active(&c->c_rd_w))
 		ev_io_start(loop, &c->c_rd_w);
-	else if (c->c_out.len >= cap && ev_is_active(&c->c_rd_w))
+	else if ((c->c_out.len >= cap || c->c_paused) &&
+	    ev_is_active(&c->c_rd_w))
 		ev_io_stop(loop, &c->c_rd_w);
 	if (c->c_out.len > 0 && !ev_is_active(&c->c_wr_w))
 		ev_io_start(loop, &c->c_wr_w);
@@ -208,6 +209,7 @@ client_vclose(struct client *c, int will, const void *kind,
 	ev_io_stop(b->b_loop, &c->c_rd_w);
 	ev_io_stop(b->b_loop, &c->c_wr_w);
 	ev_timer_stop(b->b_loop, &c->c_ka_w);
+	subscribe_cancel(c);
 	close(c->c_fd);
 	c->c_fd = -1;
 	c->c_state = CLIENT_CLOSED;
@@ -296,6 +298,9 @@ client_pump(struct client *c)
 		if (rc != 0)
 			return;
 	}
+	/* Room again: retained messages owed to a SUBSCRIBE may go on. */
+	if (c->c_sub != NULL)
+		subscribe_resume(c);
 }
 
 void
@@ -430,7 +435,7 @@ client_parse_buf(struct client *c, const uint8_t *buf, size_t len)
 	size_t off = 0, used;
 	int rc;
 
-	while (c->c_state != CLIENT_CLOSED && off < len) {
+	while (c->c_state != CLIENT_CLOSED && off < len && !c->c_paused) {
 		if (c->c_state == CLIENT_NEW &&
 		    buf[off] != CLIENT_CONNECT_BYTE0) {
 			client_refuse_first(c, buf[off]);
@@ -553,6 +558,30 @@ client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		free(c->c_in);
 		c->c_in = NULL;
 		c->c_in_cap = 0;
+	}
+	client_watchers(c);
+}
+
+void
+client_input_resume(struct client *c)
+{
+	size_t off;
+
+	if (c->c_state == CLIENT_CLOSED || c->c_paused)
+		return;
+	if (c->c_in_len > 0) {
+		if ((off = client_parse_buf(c, c->c_in, c->c_in_len)) ==
+		    SIZE_MAX)
+			return;
+		if (off > 0) {
+			memmove(c->c_in, c->c_in + off, c->c_in_len - off);
+			c->c_in_len -= off;
+		}
+		if (c->c_in_len == 0) {
+			free(c->c_in);
+			c->c_in = NULL;
+			c->c_in_cap = 0;
+		}
 	}
 	client_watchers(c);
 }
