@@ -24,7 +24,7 @@
  *	  timeout: 2s                    # one epmd query
  *	  max_senders: 256               # senders tracked; past it, dropped
  *	  replay_cache: 65536            # (sender, nonce) slots
- *	  drop_log_every: 100            # log drops of a reason 1st, Nth...
+ *	  drop_log_every: 100            # accepted, ignored (see Drops)
  *
  * Sending.  Every heartbeat_interval (less a random 0-10 %, so hosts do
  * not beat in step, and never more) the agent sends one packet listing
@@ -72,9 +72,13 @@
  * cluster label, a timestamp within max_skew of this host's clock, and
  * a (sender, nonce) cache over that window, so a replay is dropped.
  * Without a secret the agent warns once at start.  Every dropped packet
- * is counted by reason (gossip_codec.h) and logged at the first and
- * then every drop_log_every-th of that reason, naming the sender's
- * address.  libcluster's encrypted form (AES-256-CBC, no MAC, no time)
+ * is counted by reason (gossip_codec.h) and logged the first time for
+ * that reason, naming the sender's address, then counted: at most one
+ * line per reason every GOSSIP_DROP_LOG_S seconds, with the number held
+ * back (log_rate), since anyone on the network can send packets at
+ * will.  drop_log_every, which paced the lines by count (a flood at
+ * line rate still wrote thousands of lines), is still accepted and no
+ * longer used.  libcluster's encrypted form (AES-256-CBC, no MAC, no time)
  * is accepted as libcluster does: it has no replay protection.
  *
  * Linux delivers multicast only to sockets bound to the wildcard or the
@@ -119,6 +123,8 @@
 #define GOSSIP_DEFAULT_MAX_SENDERS	256
 #define GOSSIP_DEFAULT_REPLAY		65536
 #define GOSSIP_DEFAULT_LOG_EVERY	100
+/* One drop line per reason per this many seconds, after the first. */
+#define GOSSIP_DROP_LOG_S		10
 #define GOSSIP_DEFAULT_CLUSTER		"cairn"
 /* libcluster beats at :rand.uniform(5_000) ms. */
 #define GOSSIP_LC_INTERVAL_MS		5000
@@ -259,7 +265,8 @@ struct strat {
 	size_t			 max_senders;
 	/* Drops by reason, and log pacing. */
 	uint64_t		 drops[GOSSIP_DROP_NREASONS];
-	uint64_t		 log_every;
+	struct log_rate		 drop_lr[GOSSIP_DROP_NREASONS];
+	uint64_t		 log_every;	/* drop_log_every: unused */
 	int			 warned_big;
 	uint8_t			 buf[GOSSIP_MAX_PACKET + 1];
 	uint8_t			 plain[GOSSIP_MAX_PACKET + 1];
@@ -427,12 +434,12 @@ gossip_drop(struct strat *s, enum gossip_drop why,
 	n = ++s->drops[why];
 	if (why == GOSSIP_DROP_SELF)
 		return;		/* our own packets, looped back: expected */
-	if (n == 1 || n % s->log_every == 0)
-		log_warnx("%s/gossip: dropped a packet from %s: %s (%llu "
-		    "dropped for this reason)", s->env->topology,
-		    sock_ntop((const struct sockaddr *)from, addr,
-		    sizeof(addr)), gossip_drop_name(why),
-		    (unsigned long long)n);
+	if (s->drop_lr[why].lr_interval == 0)
+		s->drop_lr[why].lr_interval = GOSSIP_DROP_LOG_S;
+	log_rate_warnx(&s->drop_lr[why], "%s/gossip: dropped a packet from "
+	    "%s: %s (%llu dropped for this reason)", s->env->topology,
+	    sock_ntop((const struct sockaddr *)from, addr, sizeof(addr)),
+	    gossip_drop_name(why), (unsigned long long)n);
 }
 
 /*
