@@ -4,9 +4,10 @@
  *	cairn-broker [-dnv] [-c file]
  *
  * -c names the YAML file (conf/broker.yaml documents every key), -d
- * stays in the foreground with logs on stderr, -n checks the file,
- * prints "configuration OK" and exits, -v raises verbosity (twice for
- * more).  SIGINT and SIGTERM stop the broker.
+ * stays in the foreground with logs on stderr, -n checks the file and
+ * the files it names (password, ACL, cookie, cluster TLS), prints
+ * "configuration OK" and exits, -v raises verbosity (twice for more).
+ * SIGINT and SIGTERM stop the broker.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -17,20 +18,68 @@
 
 #include <ev.h>
 
+#include "broker/acl.h"
 #include "broker/broker.h"
 #include "broker/broker_conf.h"
 #include "broker/link.h"
 #include "broker/membership.h"
+#include "broker/passwd.h"
 #include "common/file.h"
 #include "common/log.h"
 
 #define BROKER_DEFAULT_CONF	"/etc/cairn/broker.yaml"
+/* A cookie file is one short line: anything much longer is not one. */
+#define BROKER_COOKIE_FILE_MAX	4096
 
 __attribute__((noreturn)) static void
 usage(void)
 {
 	fprintf(stderr, "usage: cairn-broker [-dnv] [-c file]\n");
 	exit(1);
+}
+
+/*
+ * The files the config names, read as start reads them (common/file.h:
+ * a regular file, capped), so that -n refuses what start would and
+ * start never blocks on a FIFO.  The cookie file is checked here as
+ * well as read by cluster.c.  0, or -1 with "PATH: why" in err.
+ */
+static int
+broker_check_files(const struct broker_conf *c, char *err, size_t errlen)
+{
+	struct passwd_file *pf = NULL;
+	struct acl *acl = NULL;
+	char path[1024], why[1200], *buf;
+	const char *home;
+	size_t len;
+
+	if (c->bc_password_file != NULL) {
+		if (passwd_load(c->bc_password_file, &pf, err, errlen) != 0)
+			return -1;
+		passwd_free(pf);
+	}
+	if (c->bc_acl_file != NULL) {
+		if (acl_load(c->bc_acl_file, &acl, err, errlen) != 0)
+			return -1;
+		acl_free(acl);
+	}
+	if (c->bc_cluster && c->bc_cookie == NULL) {
+		if (c->bc_cookie_file != NULL)
+			snprintf(path, sizeof(path), "%s", c->bc_cookie_file);
+		else {
+			home = getenv("HOME");
+			snprintf(path, sizeof(path), "%s/.erlang.cookie",
+			    home != NULL ? home : "");
+		}
+		if (file_read_all(path, BROKER_COOKIE_FILE_MAX,
+		    FILE_F_OWNER_ONLY, &buf, &len, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "cookie file %s", why);
+			return -1;
+		}
+		explicit_bzero(buf, len);
+		free(buf);
+	}
+	return 0;
 }
 
 static void
@@ -75,6 +124,11 @@ main(int argc, char **argv)
 	log_init(1, verbose, "cairn-broker");
 	if ((c = broker_conf_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (broker_check_files(c, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", path, err);
+		broker_conf_free(c);
 		return 1;
 	}
 	if (check) {
