@@ -152,6 +152,9 @@ broker_new(struct ev_loop *loop, struct broker_conf *c, char *err,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	retain_set_limits(b->b_retain, c->bc_max_retained_messages,
+	    (size_t)c->bc_max_retained_bytes,
+	    (size_t)c->bc_max_retained_message_size);
 	if (broker_auth_load(b, err, errlen) != 0)
 		goto fail;
 	if (c->bc_cluster &&
@@ -425,19 +428,25 @@ broker_deliver_retained(struct broker *b, struct session *s, struct msg *m,
 	broker_enqueue(b, s, m, qos, 1);
 }
 
+/* A client can push the retained store to its limits at will. */
+static struct log_rate retain_lr = LOG_RATE_INIT(10);
+
 int
 broker_publish(struct broker *b, struct bytes_view topic,
     struct bytes_view payload, uint8_t qos, uint8_t retain)
 {
+	enum retain_limit why;
 	struct msg *m;
 	int rc;
 
 	if ((m = msg_new(topic, payload, qos, retain)) == NULL)
 		return CAIRN_ERR_NOMEM;
-	if (retain && (rc = retain_set(b->b_retain, m)) != 0)
-		log_warnx("retained message on %s not kept: %s",
-		    m->m_topic, rc == CAIRN_ERR_LIMIT ?
-		    "max_retained_messages reached" : cairn_strerror(rc));
+	if (retain && (rc = retain_store(b->b_retain, m, &why)) != 0)
+		log_rate_warnx(&retain_lr, "retained message on %s (%zu "
+		    "bytes) not kept, delivered live only: %s%s", m->m_topic,
+		    m->m_payload_len, why != RETAIN_LIMIT_NONE ?
+		    retain_limit_name(why) : cairn_strerror(rc),
+		    why != RETAIN_LIMIT_NONE ? " reached" : "");
 	else if (retain)
 		cluster_retained(b->b_cluster, m);
 	/* Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9]. */

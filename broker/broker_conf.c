@@ -82,6 +82,10 @@ static const struct conf_key broker_keys[] = {
 	{ .name = "max_retained_messages", .type = CONF_UINT,
 	  .offset = RAW(c.bc_max_retained_messages), .min = 0,
 	  .max = 100000000 },
+	{ .name = "max_retained_bytes", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_retained_bytes), .min = 0 },
+	{ .name = "max_retained_message_size", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_retained_message_size), .min = 0 },
 	{ .name = "connect_timeout", .type = CONF_DURATION,
 	  .offset = RAW(c.bc_connect_timeout_ms), .min = 100,
 	  .max = 3600000 },
@@ -167,6 +171,9 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_max_client_id_length = BROKER_DEFAULT_MAX_CLIENT_ID_LENGTH;
 	c->bc_max_output_buffer = BROKER_DEFAULT_MAX_OUTPUT_BUFFER;
 	c->bc_max_retained_messages = BROKER_DEFAULT_MAX_RETAINED_MESSAGES;
+	c->bc_max_retained_bytes = BROKER_DEFAULT_MAX_RETAINED_BYTES;
+	c->bc_max_retained_message_size =
+	    BROKER_DEFAULT_MAX_RETAINED_MESSAGE_SIZE;
 	c->bc_connect_timeout_ms = BROKER_DEFAULT_CONNECT_TIMEOUT_MS;
 	c->bc_sys_interval_ms = BROKER_DEFAULT_SYS_INTERVAL_MS;
 	c->bc_tick_interval_ms = BROKER_DEFAULT_TICK_INTERVAL_MS;

@@ -39,6 +39,8 @@ struct agent_conf;
 #define BROKER_DEFAULT_MAX_CLIENT_ID_LENGTH	256
 #define BROKER_DEFAULT_MAX_OUTPUT_BUFFER	(4 * 1024 * 1024)
 #define BROKER_DEFAULT_MAX_RETAINED_MESSAGES	100000
+#define BROKER_DEFAULT_MAX_RETAINED_BYTES	(64 * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_RETAINED_MESSAGE_SIZE	(256 * 1024)
 #define BROKER_DEFAULT_CONNECT_TIMEOUT_MS	10000
 #define BROKER_DEFAULT_SYS_INTERVAL_MS		10000
 
@@ -89,6 +91,8 @@ struct broker_conf {
 	unsigned int		 bc_max_client_id_length;
 	uint64_t		 bc_max_output_buffer;
 	unsigned int		 bc_max_retained_messages;
+	uint64_t		 bc_max_retained_bytes;	/* messages and index */
+	uint64_t		 bc_max_retained_message_size;	/* payload */
 	uint64_t		 bc_connect_timeout_ms;
 	uint64_t		 bc_sys_interval_ms;	/* 0: no $SYS */
 	/* Cluster; see conf/broker.yaml. */
