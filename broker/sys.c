@@ -10,6 +10,18 @@
  *	publish/messages/received, .../sent, .../dropped
  *	bytes/received, bytes/sent
  *	subscriptions/count, retained messages/count
+ *	store/messages/count, store/messages/bytes   (queued and in flight)
+ *	heap/current                                  (glibc's mallinfo2)
+ *
+ * and, where mosquitto has no name, Cairn's memory snapshot (stats.h)
+ * under the same tree:
+ *
+ *	subscriptions/bytes, subscriptions/refused    (at a byte cap)
+ *	clients/persistent, clients/expired
+ *	store/messages/dropped/<limit>  (max_queued_messages, ...)
+ *	store/sessions/bytes
+ *	cluster/claims/count, .../bytes; cluster/tombstones/...,
+ *	cluster/forward/messages, .../bytes       (with a cluster)
  *
  * The first set goes out when the broker starts.
  */
@@ -19,6 +31,7 @@
 #include <ev.h>
 
 #include "broker/broker_int.h"
+#include "broker/stats.h"
 
 #ifndef CAIRN_VERSION
 #define CAIRN_VERSION	"0"
@@ -48,13 +61,12 @@ sys_publish(struct broker *b)
 {
 	const struct broker_stats *st = &b->b_stats;
 	size_t sessions = session_table_count(b->b_sessions);
-	size_t connected = 0;
-	struct client *c;
+	size_t connected;
+	struct broker_mem m;
 	char buf[64];
 
-	TAILQ_FOREACH(c, &b->b_clients, c_entry)
-		if (c->c_state == CLIENT_CONNECTED)
-			connected++;
+	broker_mem_get(b, &m);
+	connected = m.bm_online;
 	sys_put(b, "version", "cairn-broker " CAIRN_VERSION);
 	snprintf(buf, sizeof(buf), "%llu seconds", (unsigned long long)
 	    (ev_now(b->b_loop) - b->b_started));
@@ -73,7 +85,32 @@ sys_publish(struct broker *b)
 	sys_put_u64(b, "bytes/received", st->bs_bytes_received);
 	sys_put_u64(b, "bytes/sent", st->bs_bytes_sent);
 	sys_put_u64(b, "subscriptions/count", router_count(b->b_router));
-	sys_put_u64(b, "retained messages/count", retain_count(b->b_retain));
+	sys_put_u64(b, "retained messages/count", m.bm_retained);
+	sys_put_u64(b, "store/messages/count", m.bm_queued);
+	sys_put_u64(b, "store/messages/bytes", m.bm_queued_bytes);
+	if (m.bm_heap_ok)
+		sys_put_u64(b, "heap/current", m.bm_heap);
+	sys_put_u64(b, "subscriptions/bytes", m.bm_sub_bytes);
+	sys_put_u64(b, "subscriptions/refused", m.bm_sub_refused);
+	sys_put_u64(b, "clients/persistent", m.bm_persistent);
+	sys_put_u64(b, "clients/expired", m.bm_expired);
+	sys_put_u64(b, "store/sessions/bytes", m.bm_session_bytes);
+	sys_put_u64(b, "store/messages/dropped/max_queued_messages",
+	    m.bm_drop_messages);
+	sys_put_u64(b, "store/messages/dropped/max_queued_bytes",
+	    m.bm_drop_bytes);
+	sys_put_u64(b, "store/messages/dropped/max_queued_bytes_total",
+	    m.bm_drop_total);
+	sys_put_u64(b, "store/messages/dropped/max_output_buffer",
+	    m.bm_drop_output);
+	if (!m.bm_cluster)
+		return;
+	sys_put_u64(b, "cluster/claims/count", m.bm_claims);
+	sys_put_u64(b, "cluster/claims/bytes", m.bm_claim_bytes);
+	sys_put_u64(b, "cluster/tombstones/count", m.bm_tombstones);
+	sys_put_u64(b, "cluster/tombstones/bytes", m.bm_tombstone_bytes);
+	sys_put_u64(b, "cluster/forward/messages", m.bm_forward);
+	sys_put_u64(b, "cluster/forward/bytes", m.bm_forward_bytes);
 }
 
 static void
