@@ -780,8 +780,13 @@ link_tls_ctx_new(const char *certfile, const char *keyfile,
 		goto fail;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	/* Links are long-lived: no tickets, no cache to grow. */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	/*
+	 * Links are long-lived: no tickets, no cache to grow.  A peer
+	 * killed without close_notify is "closed by the peer", as on a
+	 * plain link (the cookie proof already authenticated it).
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
