@@ -111,6 +111,8 @@ static const struct conf_key broker_keys[] = {
 	  .offset = RAW(c.bc_max_forward_buffer), .min = 1, .max = 10000000 },
 	{ .name = "max_forward_buffer_bytes", .type = CONF_SIZE,
 	  .offset = RAW(c.bc_max_forward_buffer_bytes), .min = 1024 },
+	{ .name = "max_retained_tombstone_bytes", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_retained_tombstone_bytes), .min = 1024 },
 	{ .name = "max_peers", .type = CONF_UINT,
 	  .offset = RAW(c.bc_max_peers), .min = 1, .max = 65535 },
 	{ .name = "peer_grace", .type = CONF_DURATION,
@@ -160,6 +162,8 @@ broker_conf_defaults(struct broker_conf *c)
 	    BROKER_DEFAULT_MAX_SUBSCRIPTION_BYTES_TOTAL;
 	c->bc_max_queued_bytes_total = BROKER_DEFAULT_MAX_QUEUED_BYTES_TOTAL;
 	c->bc_max_forward_buffer_bytes = BROKER_DEFAULT_MAX_FORWARD_BUFFER_BYTES;
+	c->bc_max_retained_tombstone_bytes =
+	    BROKER_DEFAULT_MAX_RETAINED_TOMBSTONE_BYTES;
 	c->bc_max_inflight = BROKER_DEFAULT_MAX_INFLIGHT;
 	c->bc_max_queued_messages = BROKER_DEFAULT_MAX_QUEUED_MESSAGES;
 	c->bc_max_queued_bytes = BROKER_DEFAULT_MAX_QUEUED_BYTES;

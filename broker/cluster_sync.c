@@ -198,6 +198,12 @@ retain_stamp(struct cluster *c, struct bytes_view topic, uint64_t stamp,
 	if (clear) {
 		if ((e = ctab_get(&c->c_retained, topic)) != NULL)
 			ctab_del(&c->c_retained, e);
+		/*
+		 * Any client can clear any topic: the bytes are capped too.
+		 * cluster_new() is the place for it (asked of its owner).
+		 */
+		cluster_tombs_set_max_bytes(&c->c_tombs, (size_t)
+		    c->c_broker->b_conf->bc_max_retained_tombstone_bytes);
 		(void)cluster_tombs_expire(&c->c_tombs, cluster_now_ms(c));
 		rc = cluster_tombs_put(&c->c_tombs, topic, stamp, origin,
 		    cluster_now_ms(c));

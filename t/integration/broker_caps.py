@@ -22,7 +22,8 @@ Output is TAP.  The two repros of the issue:
     CLAIMS_BOUND on both nodes, and RSS within CLAIMS_RSS_SLACK.
 
 and: the queued-bytes caps drop and count (per session and in total,
-in $SYS), max_persistent_sessions answers CONNACK 3,
+in $SYS), retained tombstones are capped in bytes,
+max_persistent_sessions answers CONNACK 3,
 persistent_client_expiration drops an offline session, and the start
 log says which max_connections the fd limit gave.
 
@@ -317,6 +318,27 @@ def t_auto_conn():
         check(re.search(r'max_sessions %d \(auto' % (n + 100000), b.log())
               is not None, 'no auto max_sessions line')
         say('auto: max_connections %d (RLIMIT_NOFILE %d)' % (n, lim))
+
+
+@test('retained_tombstones_capped_in_bytes')
+def t_tombs():
+    # Any client may clear any topic; each clear is a tombstone (for a
+    # netsplit's heal).  Topics of 1000 bytes, 200 clears: 64 KiB keeps
+    # about 55 of them.
+    with CapsBroker(['node_name: %s' % h.yaml_str(uniq('tomb') +
+                                                  '@127.0.0.1'),
+                     'cluster_listen: "127.0.0.1:0"', 'cookie: t',
+                     'max_retained_tombstone_bytes: 64KiB']) as b:
+        c, _ = mqtt_connect(b.port, uniq('clr'))
+        for i in range(200):
+            publish(c, 't/%04d/%s' % (i, 'z' * 993), b'', qos=1,
+                    retain=True)
+        c.close()
+        n = sys_fresh(b.port, 'cluster/tombstones/count', lambda x: x > 0)
+        v = sys_values(b.port)
+        tb = int(v.get('cluster/tombstones/bytes', -1))
+        check(0 < tb <= 64 * 1024, 'tombstones hold %d bytes' % tb)
+        check(10 < n < 200, '%d tombstones kept of 200' % n)
 
 
 # --------------------------------------------------------- issue 10, case 4

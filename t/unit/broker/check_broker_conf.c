@@ -56,6 +56,8 @@ START_TEST(broker_conf__defaults)
 	    256ull * 1024 * 1024);
 	ck_assert_uint_eq(c->bc_max_queued_bytes_total, 512ull * 1024 * 1024);
 	ck_assert_uint_eq(c->bc_max_forward_buffer_bytes, 32ull * 1024 * 1024);
+	ck_assert_uint_eq(c->bc_max_retained_tombstone_bytes,
+	    16ull * 1024 * 1024);
 	ck_assert_uint_eq(c->bc_max_inflight, 20);
 	ck_assert_uint_eq(c->bc_max_queued_messages, 1000);
 	ck_assert_uint_eq(c->bc_max_queued_bytes, 16 * 1024 * 1024);
