@@ -1,6 +1,8 @@
 /*
  * Check units for broker/retain: set, replace, clear by an empty
- * payload, the limit, exact and wildcard lookups (the '$' rule), and
+ * payload, the limits (count, total bytes, message size: refused and
+ * counted, a replaced message cleared), byte accounting back to empty,
+ * exact and wildcard lookups (the '$' rule), a resumable cursor, and
  * the references it holds.
  */
 #include <stdio.h>
@@ -183,6 +185,98 @@ START_TEST(retain__wildcard_scan_counts)
 }
 END_TEST
 
+START_TEST(retain__size_limit)
+{
+	struct retain_stats st;
+	enum retain_limit why;
+	struct msg *m;
+
+	retain_set_limits(r, 5, SIZE_MAX, 4);
+	ck_assert_int_eq(set("a", "1234"), 0);
+	m = msg_new(v("a"), v("12345"), 1, 1);
+	ck_assert_int_eq(retain_store(r, m, &why), CAIRN_ERR_TOO_BIG);
+	ck_assert_int_eq(why, RETAIN_LIMIT_SIZE);
+	ck_assert_str_eq(retain_limit_name(why), "max_retained_message_size");
+	/* The older message of the topic is not kept either. */
+	ck_assert_ptr_null(retain_get(r, v("a")));
+	ck_assert_uint_eq(m->m_refs, 1);
+	msg_unref(m);
+	retain_stats(r, &st);
+	ck_assert_uint_eq(st.rs_count, 0);
+	ck_assert_uint_eq(st.rs_refused[RETAIN_LIMIT_SIZE], 1);
+	ck_assert_uint_eq(st.rs_refused[RETAIN_LIMIT_COUNT], 0);
+}
+END_TEST
+
+START_TEST(retain__bytes_limit)
+{
+	struct retain_stats st;
+	enum retain_limit why = RETAIN_LIMIT_NONE;
+	size_t empty = retain_bytes(r), cap = empty + 4096;
+	char t[16], payload[200];
+	struct msg *m;
+	int i, rc = 0;
+
+	retain_free(r);
+	r = retain_new(1000, 9);
+	empty = retain_bytes(r);
+	cap = empty + 4096;
+	retain_set_limits(r, 1000, cap, SIZE_MAX);
+	memset(payload, 'p', sizeof(payload) - 1);
+	payload[sizeof(payload) - 1] = '\0';
+	for (i = 0; i < 100 && rc == 0; i++) {
+		snprintf(t, sizeof(t), "b/%d", i);
+		m = msg_new(v(t), v(payload), 0, 1);
+		rc = retain_store(r, m, &why);
+		msg_unref(m);
+		ck_assert_uint_le(retain_bytes(r), cap);
+	}
+	ck_assert_int_eq(rc, CAIRN_ERR_LIMIT);
+	ck_assert_int_eq(why, RETAIN_LIMIT_BYTES);
+	ck_assert_uint_gt(i, 5);
+	retain_stats(r, &st);
+	ck_assert_uint_eq(st.rs_refused[RETAIN_LIMIT_BYTES], 1);
+	ck_assert_uint_eq(st.rs_bytes, st.rs_msg_bytes + st.rs_index_bytes);
+	ck_assert_uint_eq(st.rs_bytes, retain_bytes(r));
+	ck_assert_uint_eq(st.rs_count, (size_t)i - 1);
+	/* A smaller message on a kept topic still fits. */
+	ck_assert_int_eq(set("b/0", "small"), 0);
+	/* Clearing every topic gives every byte back. */
+	for (i = 0; i < 100; i++) {
+		snprintf(t, sizeof(t), "b/%d", i);
+		ck_assert_int_eq(set(t, ""), 0);
+	}
+	ck_assert_uint_eq(retain_count(r), 0);
+	ck_assert_uint_eq(retain_bytes(r), empty);
+}
+END_TEST
+
+START_TEST(retain__cursor)
+{
+	struct retain_index_cursor *c;
+	struct msg *m;
+	size_t n = 0, budget;
+	char t[16];
+	int i;
+
+	retain_free(r);
+	r = retain_new(1000, 5);
+	for (i = 0; i < 300; i++) {
+		snprintf(t, sizeof(t), "c/%d", i);
+		ck_assert_int_eq(set(t, "x"), 0);
+	}
+	c = retain_cursor_new(r, v("c/#"));
+	ck_assert_ptr_nonnull(c);
+	while (!retain_index_cursor_done(c)) {
+		budget = 3;
+		if ((m = retain_cursor_next(c, &budget)) != NULL)
+			n++;
+	}
+	retain_cursor_free(c);
+	ck_assert_uint_eq(n, 300);
+}
+END_TEST
+
 static Suite *
 retain_suite(void)
 {
@@ -198,6 +292,9 @@ retain_suite(void)
 	tcase_add_test(tc, retain__holds_references);
 	tcase_add_test(tc, retain__grows);
 	tcase_add_test(tc, retain__wildcard_scan_counts);
+	tcase_add_test(tc, retain__size_limit);
+	tcase_add_test(tc, retain__bytes_limit);
+	tcase_add_test(tc, retain__cursor);
 	suite_add_tcase(su, tc);
 	return su;
 }
