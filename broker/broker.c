@@ -37,7 +37,11 @@
 #define BROKER_EXPIRE_EVERY	1.0
 #define BROKER_EXPIRE_SLICE	256
 
+/* Out of fds (EMFILE...): accepting pauses this long, as epmd's does. */
+#define BROKER_ACCEPT_PAUSE	0.1
+
 static struct log_rate refused_lr = LOG_RATE_INIT(10);
+static struct log_rate accept_lr = LOG_RATE_INIT(10);
 static struct log_rate expired_lr = LOG_RATE_INIT(10);
 
 static void
@@ -187,6 +191,16 @@ broker_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 	client_log_flush(b);
 }
 
+/* The pause after EMFILE is over: accept again. */
+static void
+broker_on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct broker_listener *l = container_of(w, struct broker_listener,
+	    bl_pause_w);
+
+	ev_io_start(loop, &l->bl_w);
+}
+
 static void
 broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -204,9 +218,19 @@ broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		fd = accept4(l->bl_fd, (struct sockaddr *)&ss, &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
-				log_warn("accept on %s", l->bl_addr);
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR || errno == ECONNABORTED)
+				return;
+			/*
+			 * Out of fds or buffers: the connection stays in the
+			 * backlog and the listener readable, so without a
+			 * pause the loop would spin, logging each turn
+			 * (93,000 lines in 2 s).  Once, then a count.
+			 */
+			log_rate_warn(&accept_lr, "accept on %s", l->bl_addr);
+			ev_io_stop(loop, &l->bl_w);
+			ev_timer_set(&l->bl_pause_w, BROKER_ACCEPT_PAUSE, 0.);
+			ev_timer_start(loop, &l->bl_pause_w);
 			return;
 		}
 		if (b->b_nclients >= b->b_conf->bc_max_connections) {
@@ -218,7 +242,8 @@ broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		if (client_new(b, fd, (struct sockaddr *)&ss) == NULL) {
-			log_warnx("accept on %s: out of memory", l->bl_addr);
+			log_rate_warnx(&accept_lr, "accept on %s: out of "
+			    "memory", l->bl_addr);
 			close(fd);
 		}
 	}
@@ -251,6 +276,7 @@ broker_on_expire(struct ev_loop *loop, ev_timer *w, int revents)
 	    BROKER_EXPIRE_SLICE : n, broker_expire_one, b);
 	(void)log_rate_flush(&expired_lr, "offline session expired");
 	(void)log_rate_flush(&refused_lr, "refused at max_connections");
+	(void)log_rate_flush(&accept_lr, "accept failures");
 }
 
 int
@@ -293,6 +319,7 @@ broker_start(struct broker *b, char *err, size_t errlen)
 		}
 		l->bl_broker = b;
 		ev_io_init(&l->bl_w, broker_on_accept, l->bl_fd, EV_READ);
+		ev_init(&l->bl_pause_w, broker_on_accept_pause);
 		ev_io_start(b->b_loop, &l->bl_w);
 		b->b_nlisteners++;
 		log_info("listening on %s%s", l->bl_addr,
@@ -331,6 +358,7 @@ broker_free(struct broker *b)
 		ev_prepare_stop(b->b_loop, &b->b_prepare_w);
 	for (i = 0; i < b->b_nlisteners; i++) {
 		ev_io_stop(b->b_loop, &b->b_listeners[i].bl_w);
+		ev_timer_stop(b->b_loop, &b->b_listeners[i].bl_pause_w);
 		close(b->b_listeners[i].bl_fd);
 	}
 	free(b->b_listeners);

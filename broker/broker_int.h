@@ -99,6 +99,7 @@ struct broker_stats {
 struct broker_listener {
 	int		 bl_fd;
 	ev_io		 bl_w;
+	ev_timer	 bl_pause_w;	/* accept paused: out of fds */
 	struct broker	*bl_broker;
 	char		 bl_addr[SOCK_NTOP_LEN];
 };

@@ -20,6 +20,9 @@ Cases:
     CONNECTs (in batches, bounded), leave at most 3 broker log lines per
     kind (before: 0 lines but each held 10 s, then a line per connection);
   * 500 connections past max_connections leave at most 3 lines;
+  * the broker with RLIMIT_NOFILE 64 under 150 connections for 2 s
+    writes at most 3 lines (it wrote one per loop turn, spinning) and
+    serves a client once they are closed;
   * epmd with RLIMIT_NOFILE 64 (set in the child before exec) under
     connections for about 3 s writes at most 3 lines (it wrote one every
     100 ms), and answers NAMES once they are closed;
@@ -218,6 +221,61 @@ def t_max_connections():
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
+
+
+@test('broker_fd_limit_few_log_lines', slow=True)
+def t_broker_emfile():
+    """RLIMIT_NOFILE 64 and max_connections 1000: accept(2) fails EMFILE
+    while connections wait in the backlog (before: a line per loop turn,
+    93,000 lines in 2 s, and a spinning loop)."""
+    port = h.free_port()
+    conf = h.scratch(uniq('emfile') + '.yaml')
+    with open(conf, 'w') as f:
+        f.write('listen: "127.0.0.1:%d"\nmax_connections: 1000\n' % port)
+    errf = tempfile.TemporaryFile(dir=h.TMP)
+    p = subprocess.Popen(
+        [h.ARGS.broker_cmd, '-d', '-c', conf], stdin=subprocess.DEVNULL,
+        stdout=errf, stderr=errf, close_fds=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                              (64, 64)))
+    h.track(p)
+    socks = []
+    try:
+        h.wait_until(lambda: b'listening' in (errf.seek(0) or errf.read()),
+                     5, 'broker listening')
+        for _ in range(150):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(('127.0.0.1', port))
+            socks.append(s)
+        time.sleep(2.0)
+        errf.seek(0)
+        lines = [ln for ln in errf.read().decode('utf-8', 'replace')
+                 .splitlines() if 'accept' in ln or 'more like' in ln]
+        check(any('Too many open files' in ln for ln in lines),
+              'the fd limit was never reached: %r' % lines[:5])
+        check(len(lines) <= MAX_LINES, '%d log lines at the fd limit:\n%s'
+              % (len(lines), '\n'.join(lines[:10])))
+        for s in socks:
+            s.close()
+        socks = []
+        # Room again: a client gets in.
+        deadline = time.monotonic() + 3
+        while True:
+            try:
+                c, _ = mqtt_connect(port, uniq('after'))
+                c.disconnect()
+                break
+            except (Fail, OSError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        check(p.poll() is None, 'broker died')
+    finally:
+        for s in socks:
+            s.close()
+        h.kill_proc(p)
+        errf.close()
 
 
 # -------------------------------------------------------------------- epmd
