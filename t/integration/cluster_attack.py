@@ -73,6 +73,18 @@ LABEL = b'cairn-link/2'
 LABEL_I = b'cairn-link/2 initiator finished'
 LABEL_R = b'cairn-link/2 responder finished'
 READ_MAX = 16 << 20         # what our reader accepts from an UP node
+# Linux: a source address bound with port 0 gets its port at connect(),
+# which then avoids a 4-tuple the node still holds in TIME_WAIT (else a
+# SYN meets it and the connect waits out a 1 s retransmission).
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, 'IP_BIND_ADDRESS_NO_PORT', 24)
+
+
+def bind_src(s, src):
+    try:
+        s.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+    except OSError:
+        pass
+    s.bind((src, 0))
 
 
 def frame(ftype, body=b''):
@@ -163,7 +175,7 @@ class Link:
         s.settimeout(timeout)
         try:
             if src:
-                s.bind((src, 0))
+                bind_src(s, src)
             s.connect((host, port))
         except OSError as e:
             s.close()
@@ -238,6 +250,33 @@ class Link:
                        % (what, TYPE_NAMES.get(f[0], f[0]), f[1][:64],
                           TYPE_NAMES[ftype]))
         return f[1]
+
+    def closed_now(self):
+        """True if the node has closed (or reset) this connection.  Reads
+        what is there into the frame buffer (a HELLO_R may come before
+        the close)."""
+        # Python waits out a socket's timeout even with MSG_DONTWAIT:
+        # non-blocking for the look, then the timeout back.
+        prev = self.s.gettimeout()
+        self.s.setblocking(False)
+        try:
+            for _ in range(64):
+                if self.eof:
+                    return True
+                try:
+                    b = self.s.recv(262144)
+                except (BlockingIOError, InterruptedError):
+                    return False
+                except OSError as e:
+                    self.eof, self.why = True, str(e)
+                    return True
+                if not b:
+                    self.eof, self.why = True, 'eof'
+                    return True
+                self.buf += b
+            return False
+        finally:
+            self.s.settimeout(prev)
 
     def until_closed(self, timeout):
         """(frames received, closed?) within timeout."""
@@ -354,9 +393,24 @@ def log_len(node):
     return len(node.log())
 
 
+def new_epmd():
+    """An Epmd on a free port.  Our epmd, like OTP's, exits 0 when its
+    port is taken ("already running"); a port free on 127.0.0.1 may be
+    taken on another loopback address by the attacks' sockets: retry."""
+    last = None
+    for _ in range(5):
+        try:
+            return Epmd()
+        except Fail as e:
+            if 'exited early' not in str(e):
+                raise
+            last = e
+    raise last
+
+
 def start_node(tag, extra=(), peers=(), verbose=True, cookie=COOKIE):
     """One node with its own epmd: (epmd, node)."""
-    ep = Epmd()
+    ep = new_epmd()
     n = Node(tag, ep, cookie=cookie, extra=list(extra), peers=list(peers),
              verbose=verbose)
     return ep, n
@@ -639,7 +693,7 @@ def t_reflection_two_conns():
         macs = [b for t, b in gotd if t == AUTH]
         # Connection 2 as "Z"+A reflects the node's nonce of connection 1
         # (a fresh connection 1 if the node dropped the first).
-        if c1.l.until_closed(0)[1]:
+        if c1.l.closed_now():
             note('reflection (i): the node closed connection 1 after the '
                  'reflected dial; a fresh connection 1 is used')
             c1 = conn1()
@@ -762,14 +816,19 @@ def fake_hellos(port, count, tag, srcs, held):
     AUTH, a quarter HELLO then idle, a quarter no bytes, a quarter half a
     HELLO.  Sockets kept open are appended to held."""
     kinds = {'garbage_auth': 0, 'hello_idle': 0, 'no_bytes': 0,
-             'half_hello': 0}
+             'half_hello': 0, 'connect_failed': 0, 'slow_connects': []}
     for i in range(count):
         src = srcs[i % len(srcs)]
         name = '%s%03d@10.66.%d.%d' % (tag, i, i // 250, i % 250)
+        t0 = time.monotonic()
         try:
-            l = Link.dial(port, src, timeout=1.0)
+            l = Link.dial(port, src, timeout=3.0)
         except Fail:
+            kinds['connect_failed'] += 1
             continue
+        if time.monotonic() - t0 > 0.5:
+            kinds['slow_connects'].append((i, round(time.monotonic() - t0,
+                                                    2)))
         k = i % 4
         if k == 0:
             l.sendf(HELLO, hello_body(name, nonce()))
@@ -812,7 +871,7 @@ def t_peer_flood():
         st = a.status()
         fakes = [p.get('node') for p in st.get('peers', [])]
         eq(fakes, [], 'peers listed after 200 fake HELLOs')
-        eb = Epmd()
+        eb = new_epmd()
         b = Node('kfb', eb, peers=[a.addr], start=False)
         t1 = time.monotonic()
         b.start()
@@ -820,12 +879,15 @@ def t_peer_flood():
         linked = time.monotonic() - t1
         names = [p.get('node') for p in a.status().get('peers', [])]
         eq(names, [b.node], 'the node lists exactly the real peer')
-        open_now = sum(1 for l in held if not l.until_closed(0)[1])
+        time.sleep(0.2)
+        open_now = sum(1 for l in held if not l.closed_now())
         lines = len(a.log()[off:].splitlines())
         note('peer flood: %d strangers (%s) sent in %.2fs; the real node '
              'linked %.2fs after its start (%.2fs after it answered MQTT); '
              '%d strangers still open; node log +%d lines (-v)'
              % (len(held), kinds, took, linked, up, open_now, lines))
+        check(open_now <= 64, '%d strangers still open: more than '
+              'max_handshakes (64)' % open_now)
     finally:
         for l in held:
             l.close()
@@ -861,7 +923,7 @@ class IdleFlood(threading.Thread):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.settimeout(0.2)
         try:
-            s.bind((self.srcs[i % len(self.srcs)], 0))
+            bind_src(s, self.srcs[i % len(self.srcs)])
             s.connect(('127.0.0.1', port))
         except OSError:
             s.close()
@@ -982,11 +1044,12 @@ def t_idle_slots():
     # port; handshake_timeout 10s so that only eviction frees a slot), a
     # peer killed with -9 and restarted (same name and ports) relinks
     # within 1 s of the same restart measured without the attack
-    # (medians of 3 rounds each, from its process start; the time from
-    # its listener accepting is reported too).
+    # (medians of 3 rounds each, from the moment its cluster listener
+    # accepts; the time from its process start is reported too, and
+    # includes its start-up slowed by the flood's CPU).
     require_control()
     extra = ['handshake_timeout: 10s']
-    ea, eb = Epmd(), Epmd()
+    ea, eb = new_epmd(), new_epmd()
     a = Node('kia', ea, extra=extra, start=False)
     b = Node('kib', eb, extra=extra, start=False)
     a.peers = [b.addr]
@@ -1012,20 +1075,24 @@ def t_idle_slots():
         check(flood.error is None, 'the flood thread: %s' % flood.error)
         med_c = statistics.median(r[0] for r in ctl)
         med_a = statistics.median(r[0] for r in atk)
-        note('relink without attack (from start, from listen, dir): %s'
-             % ['%.3f/%.3f/%s' % r for r in ctl])
+        lis_c = statistics.median(r[1] for r in ctl)
+        lis_a = statistics.median(r[1] for r in atk)
+        note('relink without attack (s from start / from listen, dir of '
+             'the link on %s): %s' % (a.short, ['%.3f/%.3f/%s' % r
+                                                 for r in ctl]))
         note('relink under 2x128 idle connections: %s'
              % ['%.3f/%.3f/%s' % r for r in atk])
-        note('medians from start: %.3fs without, %.3fs with (+%.3fs); '
-             'flood: %d connects, %d closed by the nodes, %d refused, open '
-             'before the rounds %s' % (med_c, med_a, med_a - med_c,
-                                      flood.opened, flood.closed_by_node,
-                                      flood.refused, filled))
+        note('medians from the listener: %.3fs without, %.3fs with '
+             '(+%.3fs); from the start: %.3fs without, %.3fs with (+%.3fs: '
+             'start-up under the flood\'s CPU); flood: %d connects, %d '
+             'closed by the nodes, %d refused, open before the rounds %s'
+             % (lis_c, lis_a, lis_a - lis_c, med_c, med_a, med_a - med_c,
+                flood.opened, flood.closed_by_node, flood.refused, filled))
         check(flood.opened >= 256, 'the flood did not get its connections '
               'open (%d)' % flood.opened)
-        check(med_a - med_c < 1.0, 'the attack added %.3fs to the relink '
-              '(median %.3fs with, %.3fs without)' % (med_a - med_c, med_a,
-                                                     med_c))
+        check(lis_a - lis_c < 1.0, 'the attack added %.3fs to the relink '
+              '(median from the restarted node\'s listener: %.3fs with, '
+              '%.3fs without)' % (lis_a - lis_c, lis_a, lis_c))
     finally:
         if flood is not None:
             flood.stop()
