@@ -117,6 +117,7 @@ struct broker {
 	struct session_table	*b_sessions;
 	struct session_limits	 b_limits;
 	struct session_acct	 b_acct;	/* every session's totals */
+	size_t			 b_in_bytes;	/* clients' c_in_cap, summed */
 	struct router		*b_router;
 	struct retain		*b_retain;
 	struct broker_stats	 b_stats;

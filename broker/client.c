@@ -118,6 +118,7 @@ client_free(struct client *c)
 		return;
 	bytes_w_fini(&c->c_out);
 	msg_unref(c->c_will);
+	c->c_broker->b_in_bytes -= c->c_in_cap;
 	free(c->c_in);
 	free(c->c_id);
 	free(c->c_username);
@@ -465,10 +466,13 @@ client_parse_buf(struct client *c, const uint8_t *buf, size_t len)
 	return c->c_state == CLIENT_CLOSED ? SIZE_MAX : off;
 }
 
+static struct log_rate input_lr = LOG_RATE_INIT(10);
+
 /* Makes room for want more input bytes; 0 or -1 (closed). */
 static int
 client_in_reserve(struct client *c, size_t want)
 {
+	struct broker *b = c->c_broker;
 	size_t max, cap;
 	uint8_t *nb;
 
@@ -482,10 +486,21 @@ client_in_reserve(struct client *c, size_t want)
 		cap *= 2;
 	if (cap > max)
 		cap = max;
+	/* Every client's partial packets together: max_input_bytes_total. */
+	if (b->b_in_bytes - c->c_in_cap + cap >
+	    b->b_conf->bc_max_input_bytes_total) {
+		log_rate_warnx(&input_lr, "client %s (%s): closed: input "
+		    "buffers at max_input_bytes_total %llu",
+		    c->c_id != NULL ? c->c_id : "-", c->c_addr,
+		    (unsigned long long)b->b_conf->bc_max_input_bytes_total);
+		client_close(c, 1, NULL);
+		return -1;
+	}
 	if ((nb = realloc(c->c_in, cap)) == NULL) {
 		client_close(c, 1, "out of memory for input");
 		return -1;
 	}
+	b->b_in_bytes += cap - c->c_in_cap;
 	c->c_in = nb;
 	c->c_in_cap = cap;
 	return 0;
@@ -555,6 +570,7 @@ client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		}
 	}
 	if (c->c_in_len == 0) {
+		c->c_broker->b_in_bytes -= c->c_in_cap;
 		free(c->c_in);
 		c->c_in = NULL;
 		c->c_in_cap = 0;
@@ -578,6 +594,7 @@ client_input_resume(struct client *c)
 			c->c_in_len -= off;
 		}
 		if (c->c_in_len == 0) {
+			c->c_broker->b_in_bytes -= c->c_in_cap;
 			free(c->c_in);
 			c->c_in = NULL;
 			c->c_in_cap = 0;

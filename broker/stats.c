@@ -54,6 +54,8 @@ broker_mem_get(struct broker *b, struct broker_mem *m)
 	memset(m, 0, sizeof(*m));
 	m->bm_connections = b->b_nclients;
 	m->bm_max_connections = conf->bc_max_connections;
+	m->bm_input_bytes = b->b_in_bytes;
+	m->bm_max_input_bytes = (size_t)conf->bc_max_input_bytes_total;
 	TAILQ_FOREACH(c, &b->b_clients, c_entry)
 		if (c->c_state == CLIENT_CONNECTED && c->c_session != NULL)
 			m->bm_online++;
@@ -91,10 +93,12 @@ broker_stats_json(struct broker *b, struct bytes_w *w)
 	struct broker_mem m;
 
 	broker_mem_get(b, &m);
-	bytes_printf(w, "{\"connections\":{\"count\":%zu,\"max\":%zu},"
+	bytes_printf(w, "{\"connections\":{\"count\":%zu,\"max\":%zu,"
+	    "\"input_bytes\":%zu,\"max_input_bytes\":%zu},"
 	    "\"sessions\":{\"count\":%zu,\"online\":%zu,\"offline\":%zu,"
 	    "\"persistent\":%zu,\"max\":%zu,\"max_persistent\":%zu,"
 	    "\"bytes\":%zu},", m.bm_connections, m.bm_max_connections,
+	    m.bm_input_bytes, m.bm_max_input_bytes,
 	    m.bm_sessions, m.bm_online, m.bm_sessions > m.bm_online ?
 	    m.bm_sessions - m.bm_online : 0, m.bm_persistent,
 	    m.bm_max_sessions, m.bm_max_persistent, m.bm_session_bytes);

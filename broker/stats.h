@@ -23,6 +23,8 @@ struct broker;
 struct broker_mem {
 	size_t		bm_connections;		/* open, any state */
 	size_t		bm_max_connections;
+	size_t		bm_input_bytes;		/* partial packets */
+	size_t		bm_max_input_bytes;
 	size_t		bm_sessions;
 	size_t		bm_online;		/* a connection attached */
 	size_t		bm_persistent;		/* clean session 0 */
@@ -66,7 +68,8 @@ void	broker_mem_get(struct broker *b, struct broker_mem *m);
 /*
  * Appends one JSON object (no newline) with the snapshot to w:
  *
- *   {"connections":{"count":3,"max":1047000},
+ *   {"connections":{"count":3,"max":1047000,"input_bytes":0,
+ *    "max_input_bytes":268435456},
  *    "sessions":{"count":5,"online":3,"offline":2,"persistent":2,
  *     "max":1147000,"max_persistent":100000,"bytes":1520},
  *    "subscriptions":{"count":4,"bytes":300,"max_bytes":268435456,

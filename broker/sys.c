@@ -19,7 +19,7 @@
  *	subscriptions/bytes, subscriptions/refused    (at a byte cap)
  *	clients/persistent, clients/expired
  *	store/messages/dropped/<limit>  (max_queued_messages, ...)
- *	store/sessions/bytes
+ *	store/sessions/bytes, store/input/bytes (partial packets)
  *	cluster/claims/count, .../bytes; cluster/tombstones/...,
  *	cluster/forward/messages, .../bytes       (with a cluster)
  *
@@ -95,6 +95,7 @@ sys_publish(struct broker *b)
 	sys_put_u64(b, "clients/persistent", m.bm_persistent);
 	sys_put_u64(b, "clients/expired", m.bm_expired);
 	sys_put_u64(b, "store/sessions/bytes", m.bm_session_bytes);
+	sys_put_u64(b, "store/input/bytes", m.bm_input_bytes);
 	sys_put_u64(b, "store/messages/dropped/max_queued_messages",
 	    m.bm_drop_messages);
 	sys_put_u64(b, "store/messages/dropped/max_queued_bytes",

@@ -22,7 +22,7 @@ Output is TAP.  The two repros of the issue:
     CLAIMS_BOUND on both nodes, and RSS within CLAIMS_RSS_SLACK.
 
 and: the queued-bytes caps drop and count (per session and in total,
-in $SYS), retained tombstones are capped in bytes,
+in $SYS), partial packets and retained tombstones are capped in bytes,
 max_persistent_sessions answers CONNACK 3,
 persistent_client_expiration drops an offline session, and the start
 log says which max_connections the fd limit gave.
@@ -336,6 +336,45 @@ def t_auto_conn():
         check(re.search(r'max_sessions %d \(auto' % (n + 100000), b.log())
               is not None, 'no auto max_sessions line')
         say('auto: max_connections %d (RLIMIT_NOFILE %d)' % (n, lim))
+
+
+@test('partial_packets_capped_in_total_by_max_input_bytes_total')
+def t_input_cap():
+    # Each connection sends CONNECT, then 100 KB of a 200 KB PUBLISH: its
+    # buffer grows to 128 KiB.  256 KiB in total holds two of them.
+    with CapsBroker(['max_input_bytes_total: 256KiB']) as b:
+        conns = []
+        body = h.mstr('in/x') + b'i' * 200000
+        head = bytes([0x30]) + h.varint(len(body))
+        try:
+            for _ in range(6):
+                c, _ = mqtt_connect(b.port, uniq('in'))
+                c.send(head + body[:100000])
+                conns.append(c)
+                time.sleep(0.1)
+            open_ = [c for c in conns if c.is_open(0.2)]
+            check(1 <= len(open_) <= 2, '%d of 6 connections holding '
+                  'half a 200 KB packet still open under 256 KiB'
+                  % len(open_))
+            v = sys_fresh(b.port, 'store/input/bytes', lambda x: x > 0)
+            check(v <= 256 * 1024, 'store/input/bytes %d' % v)
+            check('max_input_bytes_total' in b.log(), 'no log line:\n%s'
+                  % b.log()[-1500:])
+            # Once the others are gone, the rest of a packet that fits
+            # (256 KiB of buffer) is served.
+            for c in open_[1:]:
+                c.close()
+            time.sleep(0.3)
+            open_[0].send(body[100000:])
+            sub, _ = mqtt_connect(b.port, uniq('ok'))
+            subscribe(sub, 'ok/1')
+            publish(open_[0], 'ok/1', b'after', qos=1)
+            got = h.recv_publishes(sub, 1)
+            eq(got[0].payload, b'after', 'a publish after the big one')
+            sub.close()
+        finally:
+            for c in conns:
+                c.close()
 
 
 @test('retained_tombstones_capped_in_bytes')
