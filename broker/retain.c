@@ -101,10 +101,10 @@ retain_check(const struct retain *r, const struct msg *m,
 	held = r->r_msg_bytes + retain_index_bytes(r->r_ix);
 	if (old != NULL)
 		held -= retain_msg_size(old);
-	/* A new topic may add index nodes: count the most it can. */
+	/* A new topic adds index nodes, and maybe a table. */
 	add = retain_msg_size(m);
 	if (old == NULL)
-		add += retain_index_put_cost(msg_topic(m));
+		add += retain_index_put_cost(r->r_ix, msg_topic(m));
 	if (add > r->r_max_bytes || held > r->r_max_bytes - add)
 		return RETAIN_LIMIT_BYTES;
 	return RETAIN_LIMIT_NONE;

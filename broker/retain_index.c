@@ -478,16 +478,34 @@ retain_index_bytes(const struct retain_index *ix)
 }
 
 size_t
-retain_index_put_cost(struct bytes_view topic)
+retain_index_put_cost(const struct retain_index *ix, struct bytes_view topic)
 {
-	size_t levels = 1, i;
+	struct ri_cursor c;
+	struct ri_node *n = ix->ix_root, *k;
+	struct bytes_view lv;
+	size_t cost = 0;
 
-	for (i = 0; i < topic.len; i++)
-		if (topic.p[i] == '/')
-			levels++;
-	/* A node per level and, amortized, two table slots for it. */
-	return topic.len + levels * (sizeof(struct ri_node) +
-	    2 * sizeof(struct ri_node *));
+	ri_cursor_init(&c, topic);
+	while (!c.done) {
+		ri_cursor_next(&c, &lv);
+		if ((k = ri_kid_find(ix, n, lv.p, lv.len)) != NULL) {
+			n = k;
+			continue;
+		}
+		/* The first new level: its parent's table may grow (as
+		 * ri_kid_link() does), and each new level is a node. */
+		if (n->n_tab == NULL && n->n_nkids + 1 > RI_LINEAR)
+			cost += RI_TAB_MIN * sizeof(struct ri_node *);
+		else if (n->n_tab != NULL && n->n_nkids + 1 > n->n_tcap &&
+		    n->n_tcap < RI_TAB_MAX)
+			cost += (size_t)n->n_tcap * sizeof(struct ri_node *);
+		cost += sizeof(struct ri_node) + lv.len;
+		while (!c.done) {
+			ri_cursor_next(&c, &lv);
+			cost += sizeof(struct ri_node) + lv.len;
+		}
+	}
+	return cost;
 }
 
 /*

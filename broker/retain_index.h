@@ -80,10 +80,12 @@ size_t		 retain_index_count(const struct retain_index *);
 /* Heap bytes the index holds (nodes, tables, itself), not the values. */
 size_t		 retain_index_bytes(const struct retain_index *);
 /*
- * The most heap bytes a new topic of these bytes and levels can add to
- * the index, for a caller that caps the total before a put.
+ * The heap bytes retain_index_put() of topic would add to the index (0
+ * for a topic that is there), for a caller that caps the total before
+ * it puts.  O(levels).
  */
-size_t		 retain_index_put_cost(struct bytes_view topic);
+size_t		 retain_index_put_cost(const struct retain_index *,
+		    struct bytes_view topic);
 
 /*
  * A walk of the topics that `filter` matches, over the values in the
