@@ -23,6 +23,19 @@ what version 1 did and what the case guards.
   * wrong_cookie_*, reflection_*, peer_table_flood_*, idle_slots_*,
     preauth_memory_*, log_flood_*, version_1_hello_*: the attacks.
 
+Status at 9f4b00b (link version 2, 71b21e4): every case passes but
+version_1_hello_refused_with_a_line_naming_version_1: the refusal line
+says "the peer speaks an older link version (upgrade every node)",
+without the version.  Typical numbers: the relink of a restarted peer
+is ~10 ms from its listener (~50 ms from its start) with or without
+2 x 128 idle connections; RSS +0.1 MiB under 120 x 4 MiB announcements
+(version 1: 23 -> 502 MB); 3 log lines for 3,000 strangers in 12 s, one
+of them "2500 more like it" (version 1: 13,730 lines in 25 s).
+
+A connect from a bound 127.0.0.x source now and then waits out one SYN
+retransmission (1 s) during the floods; it happens against a plain
+Python listener too (a loopback effect), and the cases allow for it.
+
 Every node is started by the test on free loopback ports with its own
 epmd, and killed by pid; attack sockets are bound to 127.0.0.x source
 addresses (all loopback) so that per-address caps are exercised; every
@@ -1093,6 +1106,9 @@ def t_idle_slots():
         check(lis_a - lis_c < 1.0, 'the attack added %.3fs to the relink '
               '(median from the restarted node\'s listener: %.3fs with, '
               '%.3fs without)' % (lis_a - lis_c, lis_a, lis_c))
+        check(max(r[1] for r in atk) < 1.0, 'a relink under the attack took '
+              '%.3fs from the restarted node\'s listener'
+              % max(r[1] for r in atk))
     finally:
         if flood is not None:
             flood.stop()
@@ -1189,7 +1205,7 @@ def t_preauth_memory():
 def flood_one(port, kind, src, i):
     """One stranger of `kind`; closes its socket."""
     try:
-        l = Link.dial(port, src, timeout=0.5)
+        l = Link.dial(port, src, timeout=3.0)
     except Fail:
         return 'connect failed'
     try:
