@@ -60,6 +60,14 @@ static size_t client_log_nkinds;
 static ev_tstamp client_log_flushed;
 static struct log_rate client_first_byte_lr = LOG_RATE_INIT(10);
 
+/*
+ * client_pump() writes at most this much per call: a session taken over
+ * with a large queue (16 MiB by default) is sent in slices, one per
+ * loop iteration (the write watcher stays on while the queue has
+ * something to send), so that no client holds the loop for long.
+ */
+#define CLIENT_PUMP_SLICE	(256 * 1024)
+
 static void	client_on_read(struct ev_loop *, ev_io *, int);
 static void	client_on_write(struct ev_loop *, ev_io *, int);
 static void	client_on_timeout(struct ev_loop *, ev_timer *, int);
@@ -70,6 +78,7 @@ client_watchers(struct client *c)
 {
 	struct ev_loop *loop = c->c_broker->b_loop;
 	size_t cap = c->c_broker->b_conf->bc_max_output_buffer;
+	int want;
 
 	if (c->c_state == CLIENT_CLOSED)
 		return;
@@ -78,9 +87,13 @@ client_watchers(struct client *c)
 	else if ((c->c_out.len >= cap || c->c_paused) &&
 	    ev_is_active(&c->c_rd_w))
 		ev_io_stop(loop, &c->c_rd_w);
-	if (c->c_out.len > 0 && !ev_is_active(&c->c_wr_w))
+	/* Also while the session queue has a slice to send: client_pump(). */
+	want = c->c_out.len > 0 || (c->c_state == CLIENT_CONNECTED &&
+	    c->c_session != NULL && c->c_out.len < cap &&
+	    c->c_broken == NULL && session_sendable(c->c_session));
+	if (want && !ev_is_active(&c->c_wr_w))
 		ev_io_start(loop, &c->c_wr_w);
-	else if (c->c_out.len == 0 && ev_is_active(&c->c_wr_w))
+	else if (!want && ev_is_active(&c->c_wr_w))
 		ev_io_stop(loop, &c->c_wr_w);
 }
 
@@ -287,11 +300,13 @@ client_pump(struct client *c)
 	struct session *s = c->c_session;
 	struct session_out *o;
 	size_t cap = c->c_broker->b_conf->bc_max_output_buffer;
+	size_t start = c->c_out.len;
 	int rc;
 
 	if (c->c_state != CLIENT_CONNECTED || s == NULL)
 		return;
 	while (c->c_broken == NULL && c->c_out.len < cap &&
+	    c->c_out.len - start < CLIENT_PUMP_SLICE &&
 	    (o = session_next(s)) != NULL) {
 		rc = send_publish(c, o, 0);
 		if (o->so_qos == 0)

@@ -245,6 +245,16 @@ session_alloc_id(struct session *s)
 	return id;
 }
 
+int
+session_sendable(const struct session *s)
+{
+	const struct session_out *o;
+
+	if ((o = TAILQ_FIRST(&s->s_queue)) == NULL)
+		return 0;
+	return o->so_qos == 0 || s->s_ninflight < s->s_lim.sl_max_inflight;
+}
+
 struct session_out *
 session_next(struct session *s)
 {

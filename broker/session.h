@@ -190,6 +190,11 @@ int		 session_enqueue(struct session *, struct msg *m, uint8_t qos,
  * the caller's, to free with session_out_free() once sent.
  */
 struct session_out *session_next(struct session *);
+/*
+ * 1 if session_next() would give a delivery now (the queue has one and
+ * the window lets its QoS through), else 0.  Does not change s.
+ */
+int		 session_sendable(const struct session *);
 /* Frees a delivery session_next() gave away (QoS 0). Accepts NULL. */
 void		 session_out_free(struct session_out *);
 

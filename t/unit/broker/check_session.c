@@ -114,6 +114,26 @@ START_TEST(session__window_holds_max_inflight)
 }
 END_TEST
 
+/* session_sendable() says what session_next() would do, changing nothing. */
+START_TEST(session__sendable_matches_next)
+{
+	int i;
+
+	ck_assert_int_eq(session_sendable(s), 0);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(put("x", 1), 0);
+	ck_assert_int_eq(put("y", 0), 0);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(session_sendable(s), 1);
+		ck_assert_ptr_nonnull(session_next(s));
+	}
+	/* The window (3) is full and the head is QoS 1. */
+	ck_assert_int_eq(session_sendable(s), 0);
+	ck_assert_ptr_null(session_next(s));
+	ck_assert_uint_eq(s->s_queued, 2);
+}
+END_TEST
+
 START_TEST(session__queue_limits)
 {
 	char p[600];
@@ -516,6 +536,7 @@ session_suite(void)
 	tcase_add_test(tc, session__qos0_passes_the_window);
 	tcase_add_test(tc, session__window_holds_max_inflight);
 	tcase_add_test(tc, session__queue_limits);
+	tcase_add_test(tc, session__sendable_matches_next);
 	tcase_add_test(tc, session__offline_qos0_dropped);
 	tcase_add_test(tc, session__redelivery_in_send_order);
 	tcase_add_test(tc, session__ids_skip_those_in_flight);
