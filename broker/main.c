@@ -9,6 +9,8 @@
  * "configuration OK" and exits, -v raises verbosity (twice for more).
  * SIGINT and SIGTERM stop the broker.
  */
+#include <sys/stat.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +32,8 @@
 #define BROKER_DEFAULT_CONF	"/etc/cairn/broker.yaml"
 /* A cookie file is one short line: anything much longer is not one. */
 #define BROKER_COOKIE_FILE_MAX	4096
+/* A PEM certificate chain, key or CA bundle. */
+#define BROKER_PEM_FILE_MAX	(4 * 1024 * 1024)
 
 __attribute__((noreturn)) static void
 usage(void)
@@ -41,14 +45,33 @@ usage(void)
 /*
  * The files the config names, read as start reads them (common/file.h:
  * a regular file, capped), so that -n refuses what start would and
- * start never blocks on a FIFO.  The cookie file is checked here as
- * well as read by cluster.c.  0, or -1 with "PATH: why" in err.
+ * start never blocks on a FIFO.  The cookie file and the cluster's TLS
+ * files are checked here as well as read by cluster.c and OpenSSL (a
+ * CA directory, c_rehash'd, is fine).  0, or -1 with "PATH: why" in err.
  */
+/* A PEM file (may be NULL: nothing to check) is a regular file. */
+static int
+broker_check_pem(const char *path, char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+
+	if (path == NULL)
+		return 0;
+	if (file_read_all(path, BROKER_PEM_FILE_MAX, 0, &buf, &len, err,
+	    errlen) != 0)
+		return -1;
+	explicit_bzero(buf, len);
+	free(buf);
+	return 0;
+}
+
 static int
 broker_check_files(const struct broker_conf *c, char *err, size_t errlen)
 {
 	struct passwd_file *pf = NULL;
 	struct acl *acl = NULL;
+	struct stat st;
 	char path[1024], why[1200], *buf;
 	const char *home;
 	size_t len;
@@ -79,6 +102,12 @@ broker_check_files(const struct broker_conf *c, char *err, size_t errlen)
 		explicit_bzero(buf, len);
 		free(buf);
 	}
+	if (broker_check_pem(c->bc_cluster_certfile, err, errlen) != 0 ||
+	    broker_check_pem(c->bc_cluster_keyfile, err, errlen) != 0 ||
+	    (c->bc_cluster_cafile != NULL &&
+	    (stat(c->bc_cluster_cafile, &st) != 0 || !S_ISDIR(st.st_mode)) &&
+	    broker_check_pem(c->bc_cluster_cafile, err, errlen) != 0))
+		return -1;
 	return 0;
 }
 

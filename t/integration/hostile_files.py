@@ -13,7 +13,8 @@ directory or /dev/zero (which never ends) given as
     the agent's config, cookie_file
 
 makes `-n` and a start (`-d`) exit non-zero within 1 s with an error that
-names the file and what it is ("PATH: not a regular file (a FIFO)").  The
+names the file and what it is ("PATH: not a regular file (a FIFO)"); so
+do the broker's cluster TLS files (a FIFO, /dev/zero).  The
 control socket path is replaced only when it is a socket: a regular file,
 a symbolic link or a directory there is refused with a clear error (agent
 and broker) and left untouched.  An agent whose config became a FIFO gets
@@ -220,6 +221,23 @@ def file_cases():
 
 
 file_cases()
+
+
+@case('broker_cluster_tls_files_refused')
+def t_broker_tls():
+    """cluster_certfile, _keyfile, _cafile: a FIFO or /dev/zero refused
+    (OpenSSL would block on the FIFO); a CA directory is allowed."""
+    pem = write(scratch('pem'), '-----BEGIN CERTIFICATE-----\n')
+    for key, path in (('cluster_certfile', hostile('fifo')),
+                      ('cluster_keyfile', hostile('fifo')),
+                      ('cluster_cafile', '/dev/zero')):
+        keys = broker_cluster_keys()
+        keys.update(cookie='secretcookie', cluster_certfile=pem,
+                    cluster_keyfile=pem, cluster_cafile=pem)
+        keys[key] = path
+        what = 'a FIFO' if path != '/dev/zero' else 'a character device'
+        both(ARGS.broker, broker_conf(**keys),
+             '%s: not a regular file (%s)' % (path, what))
 
 
 @case('regular_files_still_read')
