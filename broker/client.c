@@ -290,6 +290,10 @@ client_flush(struct client *c)
 	 * connection holds none; busy ones keep theirs. */
 	if (c->c_out.len == 0 && c->c_out.cap <= CLIENT_OUT_KEEP)
 		bytes_w_fini(&c->c_out);
+	/* The prepare hook's flush may empty the buffer, and then no write
+	 * event comes to call client_pump(): retained sends wait on this. */
+	if (c->c_sub != NULL)
+		subscribe_resume(c);
 	client_watchers(c);
 	return 0;
 }
