@@ -21,14 +21,18 @@ what version 1 did and what the case guards.
     client that cannot get in with the cookie proves nothing by being
     refused without it.
   * wrong_cookie_*, reflection_*, peer_table_flood_*, idle_slots_*,
-    preauth_memory_*, log_flood_*, version_1_hello_*: the attacks.
+    preauth_memory_*, log_flood_*, version_1_hello_*: the attacks;
+    idle_slots_squatters_* also probes version 2's own rule that a
+    HELLO naming a known node keeps its slot (strangers naming the
+    restarting peer, from its address).
 
 Status at 9f4b00b (link version 2, 71b21e4): every case passes but
 version_1_hello_refused_with_a_line_naming_version_1: the refusal line
 says "the peer speaks an older link version (upgrade every node)",
 without the version.  Typical numbers: the relink of a restarted peer
 is ~10 ms from its listener (~50 ms from its start) with or without
-2 x 128 idle connections; RSS +0.1 MiB under 120 x 4 MiB announcements
+2 x 128 idle connections (with squatters too, now and then ~200 ms: one
+redial); RSS +0.1 MiB under 120 x 4 MiB announcements
 (version 1: 23 -> 502 MB); 3 log lines for 3,000 strangers in 12 s, one
 of them "2500 more like it" (version 1: 13,730 lines in 25 s).
 

@@ -28,6 +28,13 @@ case is skipped, saying so.
     HELLO and gets the node's HELLO (the positive control); without a
     client certificate it gets no application data at all.
 
+Status at 9f4b00b: every case passes (about 12 s) but
+plain_node_refused_by_a_tls_node_with_a_line_on_both_sides: the TLS node
+says "TLS handshake: wrong version number" (and "TLS handshake: closed
+by the peer" on its dials), but the plain node only "read: Connection
+reset by peer" and "frame over the pre-authentication limit 1024", with
+nothing that tells an operator the other node runs TLS.
+
 Every process is killed by pid, namespaces are deleted at the end; every
 wait is bounded; output is TAP (mqtt_harness.py's runner).  By hand:
 
