@@ -17,7 +17,7 @@ names the file and what it is ("PATH: not a regular file (a FIFO)"); so
 do the broker's cluster TLS files (a FIFO, /dev/zero).  The
 control socket path is replaced only when it is a socket: a regular file,
 a symbolic link or a directory there is refused with a clear error (agent
-and broker) and left untouched.  An agent whose config became a FIFO gets
+and broker) and left untouched, while a stale socket is still replaced.  An agent whose config became a FIFO gets
 a SIGHUP: it keeps running on the old config, logs one line, and its
 control socket still answers.
 
@@ -286,6 +286,31 @@ def t_agent_control():
     os.mkdir(d)
     control_refused([ARGS.agent, '-d', '-c', agent_conf(control=d)],
                     d, 'a directory')
+    # A stale socket (its owner gone) is still replaced.
+    stale = scratch('stale.sock')
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(stale)
+    s.close()
+    p = subprocess.Popen([ARGS.agent, '-d', '-c', agent_conf(control=stale)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, close_fds=True)
+    LIVE[p.pid] = p
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            check(p.poll() is None, 'agent refused a stale socket')
+            try:
+                if b'"' in ask(stale, 'state', 0.5):
+                    break
+            except OSError:
+                pass
+            check(time.monotonic() < deadline, 'stale socket not replaced')
+            time.sleep(0.05)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait(timeout=3)
+        LIVE.pop(p.pid, None)
 
 
 @case('broker_control_socket_not_a_socket_refused')
