@@ -145,6 +145,21 @@ def tls_node(name, epmd, ca=None, tls=True, host='127.0.0.1', extra=(),
     return Node(name, epmd, host=host, extra=lines, start=start, **kw)
 
 
+def new_epmd():
+    """An Epmd on a free loopback port.  Ours, like OTP's, exits 0 when
+    the port is taken ("already running"), which a port free on
+    127.0.0.1 can be on another loopback address: retry."""
+    last = None
+    for _ in range(5):
+        try:
+            return Epmd()
+        except Fail as e:
+            if 'exited early' not in str(e):
+                raise
+            last = e
+    raise last
+
+
 def stop(*things):
     for t in things:
         if t is None:
@@ -289,7 +304,7 @@ def t_foreign_ca():
     # (trusting only that CA) is refused at TLS: never up, and both logs
     # say why (certificate / TLS alert), whichever side dialled.
     ca, foreign = pki()
-    ea, eb = Epmd(), Epmd()
+    ea, eb = new_epmd(), new_epmd()
     a = tls_node('tfa', ea)
     b = tls_node('tfb', eb, ca=foreign)
     a.peers, b.peers = [b.addr], [a.addr]
@@ -313,7 +328,7 @@ def t_plain_node():
     # HELLO: "Connection reset by peer" alone does not tell that the
     # other node runs TLS).
     pki()
-    ea, eb = Epmd(), Epmd()
+    ea, eb = new_epmd(), new_epmd()
     a = tls_node('tpa', ea)
     b = tls_node('tpb', eb, tls=False)
     a.peers, b.peers = [b.addr], [a.addr]
@@ -344,7 +359,7 @@ def t_wrong_cookie_tls():
     # of the same CA with different cookies never link and both logs say
     # "wrong cookie?" (the cookie handshake runs inside TLS, bound to it).
     pki()
-    ea, eb = Epmd(), Epmd()
+    ea, eb = new_epmd(), new_epmd()
     a = tls_node('twa', ea)
     b = tls_node('twb', eb, cookie='another-cookie')
     a.peers, b.peers = [b.addr], [a.addr]
@@ -378,7 +393,7 @@ def t_s_client():
     # is never sent to it.  Positive control: the same client with a node
     # certificate of the cluster CA sends a HELLO_I and gets HELLO_R.
     pki()
-    ep = Epmd()
+    ep = new_epmd()
     a = tls_node('tsc', ep, extra=['handshake_timeout: 2s'], start=True)
     try:
         crt, key = make_cert(ST['ca'], 'sclient@127.0.0.1', '127.0.0.1')
