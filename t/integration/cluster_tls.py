@@ -27,6 +27,8 @@ case is skipped, saying so.
   * s_client_*: `openssl s_client` with a valid node certificate sends a
     HELLO and gets the node's HELLO (the positive control); without a
     client certificate it gets no application data at all.
+  * idle_and_half_tls_connections_*: 128 strangers held on a TLS port
+    (idle, or stalled after a record header) do not keep a TLS peer out.
 
 Status at 9f4b00b: every case passes (about 12 s) but
 plain_node_refused_by_a_tls_node_with_a_line_on_both_sides: the TLS node
@@ -47,6 +49,7 @@ import argparse
 import os
 import re
 import shutil
+import socket
 import struct
 import sys
 import time
@@ -417,6 +420,69 @@ def t_s_client():
            'peers listed after the s_client runs')
     finally:
         stop(a, ep)
+
+
+@test('idle_and_half_tls_connections_do_not_keep_a_tls_peer_out')
+def t_tls_idle_flood():
+    # Guards: the strangers' caps hold while TLS handshakes are pending:
+    # 128 connections held on a TLS node's cluster port (from 127.0.0.1,
+    # the real peer's address, and 15 others; half idle, half having
+    # sent the first 5 bytes of a TLS record and stalled), with
+    # handshake_timeout 10s so that only eviction frees a slot: a TLS
+    # peer with the cookie started then links within 5 s, and at most
+    # max_handshakes (64) of the 128 are still open.
+    pki()
+    ea, eb = new_epmd(), new_epmd()
+    a = tls_node('tia', ea, extra=['handshake_timeout: 10s'])
+    b = tls_node('tib', eb, extra=['handshake_timeout: 10s'])
+    b.peers = [a.addr]
+    b.write_conf()
+    held = []
+    try:
+        a.start()
+        srcs = ['127.0.0.1'] + ['127.0.0.%d' % i for i in range(60, 75)]
+        for i in range(128):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(3)
+            try:
+                # IP_BIND_ADDRESS_NO_PORT: the port is chosen at connect.
+                s.setsockopt(socket.IPPROTO_IP, 24, 1)
+            except OSError:
+                pass
+            try:
+                s.bind((srcs[i % len(srcs)], 0))
+                s.connect(('127.0.0.1', a.cport))
+                if i % 2:
+                    s.sendall(b'\x16\x03\x01\x02\x00')   # a record header
+            except OSError:
+                s.close()
+                continue
+            held.append(s)
+        t0 = time.monotonic()
+        b.start()
+        wait_mesh([a, b], timeout=5.0)
+        took = time.monotonic() - t0
+        time.sleep(0.2)
+        still = 0
+        for s in held:
+            s.setblocking(False)
+            try:
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        break
+            except BlockingIOError:
+                still += 1
+            except OSError:
+                pass
+        note('TLS strangers: %d held, %d still open after the peer linked '
+             '%.2fs after its start' % (len(held), still, took))
+        check(still <= 64, '%d TLS strangers still open: more than '
+              'max_handshakes (64)' % still)
+    finally:
+        for s in held:
+            s.close()
+        stop(a, b, ea, eb)
 
 
 if __name__ == '__main__':
