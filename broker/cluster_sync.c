@@ -427,8 +427,149 @@ claim_send_one(struct ctab_ent *e, void *arg)
 }
 
 /*
+ * A session moving to a peer: its subscriptions went in the first
+ * SESSION_DATA, its messages follow in frames of at most
+ * SESSION_MOVE_SLICE bytes, one per loop iteration (the receiver merges
+ * each as it comes, so neither node holds its loop for the whole
+ * queue).  It is out of the session table and the router from the
+ * start; the peer is looked up by name for each slice, since it may be
+ * forgotten meanwhile (then the rest is lost, with the log line).  A
+ * link that cannot take more is retried every SESSION_MOVE_RETRY.
+ * Owned by its watchers' callback, which frees it when done; one still
+ * moving when the process exits is not freed (struct cluster has no
+ * list of them).
+ */
+#define SESSION_MOVE_SLICE	(256 * 1024)
+#define SESSION_MOVE_RETRY	0.01
+
+struct session_move {
+	ev_idle		 sm_idle_w;
+	ev_timer	 sm_retry_w;
+	struct cluster	*sm_cluster;
+	struct session	*sm_session;	/* owned, out of the table */
+	char		*sm_peer;	/* owned */
+	uint32_t	 sm_nsubs;
+	uint32_t	 sm_sent;
+	uint32_t	 sm_lost;
+	uint32_t	 sm_frames;
+};
+
+static void	session_move_on_idle(struct ev_loop *, ev_idle *, int);
+static void	session_move_on_retry(struct ev_loop *, ev_timer *, int);
+
+static void
+session_move_end(struct session_move *mv, const char *why)
+{
+	struct ev_loop *loop = mv->sm_cluster->c_loop;
+	struct session *s = mv->sm_session;
+	struct session_out *o;
+
+	while ((o = session_take_first(s)) != NULL) {
+		mv->sm_lost++;
+		session_out_free(o);
+	}
+	if (why != NULL)
+		log_warnx("client %s: session move to node %s cut short (%s): "
+		    "%u subscriptions, %u messages sent, %u lost", s->s_id,
+		    mv->sm_peer, why, mv->sm_nsubs, mv->sm_sent, mv->sm_lost);
+	else
+		log_info("client %s: session moved to node %s (%u "
+		    "subscriptions, %u messages in %u frames%s)", s->s_id,
+		    mv->sm_peer, mv->sm_nsubs, mv->sm_sent, mv->sm_frames,
+		    mv->sm_lost > 0 ? ", some lost at max_frame" : "");
+	ev_idle_stop(loop, &mv->sm_idle_w);
+	ev_timer_stop(loop, &mv->sm_retry_w);
+	session_free(s);
+	free(mv->sm_peer);
+	free(mv);
+}
+
+/* One SESSION_DATA of id with subs (may be empty) and up to a slice. */
+static int
+session_move_frame(struct session_move *mv, struct link *l,
+    struct bytes_view subs, uint32_t nsubs)
+{
+	struct cluster *c = mv->sm_cluster;
+	struct session *s = mv->sm_session;
+	struct session_out *o;
+	struct bytes_w msgs;
+	struct link_msg m;
+	size_t room = c->c_lconf.lc_max_frame - CLUSTER_FRAME_SLACK;
+	uint32_t n = 0;
+	int rc;
+
+	bytes_w_init(&msgs, room);
+	while (msgs.len < SESSION_MOVE_SLICE &&
+	    (o = session_take_first(s)) != NULL) {
+		/* One message past the slice goes if the frame has room. */
+		if (subs.len + msgs.len + msg_bytes(o->so_msg) + 16 > room ||
+		    link_put_session_msg(&msgs, o->so_qos,
+		    msg_topic(o->so_msg), msg_payload(o->so_msg)) != 0)
+			mv->sm_lost++;
+		else
+			n++;
+		session_out_free(o);
+	}
+	msg_init(&m, LINK_SESSION_DATA);
+	m.u.sess.id = bytes_view_of(s->s_id, s->s_id_len);
+	m.u.sess.nsubs = nsubs;
+	m.u.sess.subs = subs;
+	m.u.sess.nmsgs = n;
+	m.u.sess.msgs = bytes_view_of(msgs.buf, msgs.len);
+	rc = link_send(l, &m);
+	bytes_w_fini(&msgs);
+	if (rc != 0)
+		return rc;
+	mv->sm_sent += n;
+	mv->sm_frames++;
+	return 0;
+}
+
+/* The next slice, or the end; called once per loop iteration. */
+static void
+session_move_step(struct session_move *mv)
+{
+	struct cluster *c = mv->sm_cluster;
+	struct peer *p;
+
+	if ((p = cluster_peer_find(c, mv->sm_peer)) == NULL ||
+	    p->p_link == NULL) {
+		session_move_end(mv, "its link is down");
+		return;
+	}
+	if (!link_writable(p->p_link)) {
+		ev_idle_stop(c->c_loop, &mv->sm_idle_w);
+		if (!ev_is_active(&mv->sm_retry_w))
+			ev_timer_start(c->c_loop, &mv->sm_retry_w);
+		return;
+	}
+	if (session_move_frame(mv, p->p_link, bytes_view_of("", 0), 0) != 0) {
+		session_move_end(mv, "the link refused a frame");
+		return;
+	}
+	if (mv->sm_session->s_ninflight + mv->sm_session->s_queued == 0)
+		session_move_end(mv, NULL);
+}
+
+static void
+session_move_on_idle(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	session_move_step(container_of(w, struct session_move, sm_idle_w));
+}
+
+static void
+session_move_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session_move *mv = container_of(w, struct session_move,
+	    sm_retry_w);
+
+	ev_idle_start(loop, &mv->sm_idle_w);
+}
+
+/*
  * SESSION_TAKE: the client is on p now.  A persistent session here goes
- * there, subscriptions and queue, in one SESSION_DATA frame.
+ * there: its subscriptions in one SESSION_DATA at once, its in-flight
+ * and queued messages (in that order) after it, in slices (above).
  */
 static void
 session_take(struct cluster *c, struct peer *p, struct bytes_view id)
@@ -436,13 +577,10 @@ session_take(struct cluster *c, struct peer *p, struct bytes_view id)
 	struct broker *b = c->c_broker;
 	struct session *s;
 	struct session_sub *sub;
-	struct session_out *o;
-	struct bytes_w subs, msgs;
-	struct link_msg m;
-	size_t room = c->c_lconf.lc_max_frame - CLUSTER_FRAME_SLACK, lost = 0;
-	uint32_t nsubs = 0, nmsgs = 0;
-	struct session_outq *queues[2];
-	int i;
+	struct session_move *mv;
+	struct bytes_w subs;
+	size_t room = c->c_lconf.lc_max_frame - CLUSTER_FRAME_SLACK;
+	uint32_t nsubs = 0;
 
 	s = session_table_find(b->b_sessions, (const char *)id.p, id.len);
 	if (s == NULL || s->s_clean)
@@ -451,43 +589,42 @@ session_take(struct cluster *c, struct peer *p, struct bytes_view id)
 		client_close(s->s_client, 1, "session moved to node %s",
 		    p->p_name);
 	if ((s = session_table_find(b->b_sessions, (const char *)id.p,
-	    id.len)) == NULL)
+	    id.len)) == NULL || p->p_link == NULL)
 		return;
+	if ((mv = calloc(1, sizeof(*mv))) == NULL ||
+	    (mv->sm_peer = strdup(p->p_name)) == NULL) {
+		free(mv);
+		log_warnx("client %s: session not moved to %s: out of memory",
+		    s->s_id, p->p_name);
+		broker_session_drop(b, s);
+		return;
+	}
+	mv->sm_cluster = c;
+	mv->sm_session = s;
+	ev_idle_init(&mv->sm_idle_w, session_move_on_idle);
+	ev_timer_init(&mv->sm_retry_w, session_move_on_retry,
+	    SESSION_MOVE_RETRY, 0.);
 	bytes_w_init(&subs, room);
-	bytes_w_init(&msgs, room);
 	TAILQ_FOREACH(sub, &s->s_subs, ss_entry)
 		if (link_put_session_sub(&subs, bytes_view_of(sub->ss_filter,
 		    sub->ss_len), sub->ss_qos) == 0)
 			nsubs++;
-	/* In flight first (they were sent first), then the queue. */
-	queues[0] = &s->s_inflight;
-	queues[1] = &s->s_queue;
-	for (i = 0; i < 2; i++)
-		TAILQ_FOREACH(o, queues[i], so_entry) {
-			if (subs.len + msgs.len + msg_bytes(o->so_msg) + 16 >
-			    room || link_put_session_msg(&msgs, o->so_qos,
-			    msg_topic(o->so_msg), msg_payload(o->so_msg)) != 0) {
-				lost++;
-				continue;
-			}
-			nmsgs++;
-		}
-	msg_init(&m, LINK_SESSION_DATA);
-	m.u.sess.id = id;
-	m.u.sess.nsubs = nsubs;
-	m.u.sess.subs = bytes_view_of(subs.buf, subs.len);
-	m.u.sess.nmsgs = nmsgs;
-	m.u.sess.msgs = bytes_view_of(msgs.buf, msgs.len);
-	if (subs.err != 0 || link_send(p->p_link, &m) != 0)
-		log_warnx("client %s: session not moved to %s: it does not "
-		    "fit max_frame", s->s_id, p->p_name);
-	else
-		log_info("client %s: session moved to node %s (%u "
-		    "subscriptions, %u messages%s)", s->s_id, p->p_name,
-		    nsubs, nmsgs, lost > 0 ? ", some lost at max_frame" : "");
+	mv->sm_nsubs = nsubs;
+	/* Out of the router and the table now: the client is on p. */
+	router_unsubscribe_all(b->b_router, s);
+	session_table_remove(b->b_sessions, s);
+	if (subs.err != 0 || session_move_frame(mv, p->p_link,
+	    bytes_view_of(subs.buf, subs.len), nsubs) != 0) {
+		bytes_w_fini(&subs);
+		session_move_end(mv, "its subscriptions do not fit max_frame");
+		return;
+	}
 	bytes_w_fini(&subs);
-	bytes_w_fini(&msgs);
-	broker_session_drop(b, s);
+	if (s->s_ninflight + s->s_queued == 0) {
+		session_move_end(mv, NULL);
+		return;
+	}
+	ev_idle_start(c->c_loop, &mv->sm_idle_w);
 }
 
 /* SESSION_DATA: merge a moved session into the local one of that id. */
@@ -521,8 +658,15 @@ session_data(struct cluster *c, struct peer *p, const struct link_session *d)
 		broker_deliver(s, msg, qos, b);
 		msg_unref(msg);
 	}
-	log_info("client %s: session taken from node %s (%u subscriptions, "
-	    "%u messages)", s->s_id, p->p_name, d->nsubs, d->nmsgs);
+	/* The first frame of a move has the subscriptions; the rest follow
+	 * in slices, logged at debug level only. */
+	if (d->nsubs > 0)
+		log_info("client %s: session taken from node %s (%u "
+		    "subscriptions, %u messages so far)", s->s_id, p->p_name,
+		    d->nsubs, d->nmsgs);
+	else
+		log_debug("client %s: %u more messages of the session from "
+		    "node %s", s->s_id, d->nmsgs, p->p_name);
 }
 
 /* --- Forwards ----------------------------------------------------------- */

@@ -245,6 +245,25 @@ session_alloc_id(struct session *s)
 	return id;
 }
 
+struct session_out *
+session_take_first(struct session *s)
+{
+	struct session_out *o;
+
+	if ((o = TAILQ_FIRST(&s->s_inflight)) != NULL) {
+		TAILQ_REMOVE(&s->s_inflight, o, so_entry);
+		s->s_ninflight--;
+		s->s_inflight_bytes -= msg_bytes(o->so_msg);
+	} else if ((o = TAILQ_FIRST(&s->s_queue)) != NULL) {
+		TAILQ_REMOVE(&s->s_queue, o, so_entry);
+		s->s_queued--;
+		s->s_queued_bytes -= msg_bytes(o->so_msg);
+	} else
+		return NULL;
+	session_acct_msg(s, msg_bytes(o->so_msg), -1);
+	return o;
+}
+
 int
 session_sendable(const struct session *s)
 {

@@ -195,6 +195,13 @@ struct session_out *session_next(struct session *);
  * the window lets its QoS through), else 0.  Does not change s.
  */
 int		 session_sendable(const struct session *);
+/*
+ * Takes the oldest delivery out of s (the first in flight, else the
+ * first queued) for a session that moves to another node; it is the
+ * caller's, to free with session_out_free().  NULL when s holds none.
+ * The counts and totals follow.
+ */
+struct session_out *session_take_first(struct session *);
 /* Frees a delivery session_next() gave away (QoS 0). Accepts NULL. */
 void		 session_out_free(struct session_out *);
 

@@ -21,7 +21,8 @@ Output is TAP.  The two repros of the issue:
     claims were never pruned): `cluster status` "claims" stays within
     CLAIMS_BOUND on both nodes, and RSS within CLAIMS_RSS_SLACK.
 
-and: the queued-bytes caps drop and count (per session and in total,
+and: a session moving between nodes goes in slices and loses nothing;
+the queued-bytes caps drop and count (per session and in total,
 in $SYS), partial packets and retained tombstones are capped in bytes,
 max_persistent_sessions answers CONNACK 3,
 persistent_client_expiration drops an offline session, and the start
@@ -465,6 +466,49 @@ def t_repro4():
             check_rss(n.pid, r1 - r0, CLAIMS_RSS_SLACK,
                       'repro 4 on %s' % n.short)
         check(a.alive() and bb.alive(), 'a node died')
+    finally:
+        a.stop()
+        bb.stop()
+        h.kill_proc(epmd.proc)
+
+
+@test('cluster_move_of_a_large_queue_goes_in_slices_and_loses_nothing',
+      slow=True)
+def t_move_slices():
+    epmd = ch.Epmd()
+    a = ch.Node('mva', epmd, start=False)
+    bb = ch.Node('mvb', epmd, start=False)
+    a.peers = [bb.addr]
+    bb.peers = [a.addr]
+    a.write_conf()
+    bb.write_conf()
+    n, size = 400, 4000
+    try:
+        a.start()
+        bb.start()
+        ch.wait_mesh([a, bb])
+        cid = uniq('mv')
+        c, _ = a.connect(cid, clean=False)
+        subscribe(c, [('mv/#', 1)])
+        c.disconnect()
+        c.close()
+        pub, _ = a.connect(uniq('mvpub'))
+        for i in range(n):
+            publish(pub, 'mv/x', b'%06d' % i + b'm' * (size - 6), qos=1)
+        pub.close()
+        c, _ = bb.connect(cid, clean=False)
+        got = h.recv_publishes(c, n, timeout=20.0)
+        eq([int(p.payload[:6]) for p in got], list(range(n)),
+           'the moved queue, in order')
+        c.close()
+        m = re.search(r'session moved to node %s \(1 subscriptions, (\d+) '
+                      r'messages in (\d+) frames' % re.escape(bb.node),
+                      a.log())
+        check(m is not None, 'no move line on %s:\n%s' % (a.short,
+                                                          a.tail()))
+        eq(int(m.group(1)), n, 'messages moved')
+        check(int(m.group(2)) >= n * size // (256 * 1024), 'the move went '
+              'in %s frames' % m.group(2))
     finally:
         a.stop()
         bb.stop()

@@ -134,6 +134,48 @@ START_TEST(session__sendable_matches_next)
 }
 END_TEST
 
+/* A moving session gives its deliveries oldest first: in flight, queue. */
+START_TEST(session__take_first_in_send_order)
+{
+	struct session_acct a;
+	struct session_limits l = lim;
+	struct session *x;
+	struct session_out *o;
+	struct msg *m1 = mk("t", "1", 1), *m2 = mk("t", "22", 1),
+	    *m3 = mk("t", "333", 0);
+
+	memset(&a, 0, sizeof(a));
+	l.sl_acct = &a;
+	x = session_new("x", 1, &l);
+	x->s_client = &online_token;
+	ck_assert_int_eq(session_enqueue(x, m1, 1, 0), 0);
+	ck_assert_int_eq(session_enqueue(x, m2, 1, 0), 0);
+	ck_assert_int_eq(session_enqueue(x, m3, 0, 0), 0);
+	ck_assert_ptr_nonnull(session_next(x));		/* m1 in flight */
+	ck_assert_uint_eq(a.sa_msgs, 3);
+	o = session_take_first(x);
+	ck_assert_ptr_eq(o->so_msg, m1);
+	session_out_free(o);
+	ck_assert_uint_eq(x->s_ninflight, 0);
+	ck_assert_uint_eq(x->s_inflight_bytes, 0);
+	o = session_take_first(x);
+	ck_assert_ptr_eq(o->so_msg, m2);
+	session_out_free(o);
+	o = session_take_first(x);
+	ck_assert_ptr_eq(o->so_msg, m3);
+	session_out_free(o);
+	ck_assert_ptr_null(session_take_first(x));
+	ck_assert_uint_eq(x->s_queued, 0);
+	ck_assert_uint_eq(x->s_queued_bytes, 0);
+	ck_assert_uint_eq(a.sa_msgs, 0);
+	ck_assert_uint_eq(a.sa_msg_bytes, 0);
+	session_free(x);
+	msg_unref(m1);
+	msg_unref(m2);
+	msg_unref(m3);
+}
+END_TEST
+
 START_TEST(session__queue_limits)
 {
 	char p[600];
@@ -537,6 +579,7 @@ session_suite(void)
 	tcase_add_test(tc, session__window_holds_max_inflight);
 	tcase_add_test(tc, session__queue_limits);
 	tcase_add_test(tc, session__sendable_matches_next);
+	tcase_add_test(tc, session__take_first_in_send_order);
 	tcase_add_test(tc, session__offline_qos0_dropped);
 	tcase_add_test(tc, session__redelivery_in_send_order);
 	tcase_add_test(tc, session__ids_skip_those_in_flight);
