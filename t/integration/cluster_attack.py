@@ -21,7 +21,10 @@ what version 1 did and what the case guards.
     client that cannot get in with the cookie proves nothing by being
     refused without it.
   * wrong_cookie_*, reflection_*, peer_table_flood_*, idle_slots_*,
-    preauth_memory_*, log_flood_*, version_1_hello_*: the attacks;
+    preauth_memory_*, handshake_deadline_*, log_flood_*, version_1_hello_*:
+    the attacks (FORWARD, RETAIN, ROUTE_ADD, CLAIM and SESSION_TAKE are
+    injected on every refused connection; the control shows the same
+    frames act on an authenticated link);
     idle_slots_squatters_* also probes version 2's own rule that a
     HELLO naming a known node keeps its slot (strangers naming the
     restarting peer, from its address).
@@ -579,6 +582,19 @@ def t_control():
         got = [p.payload for p in publishes(sub, 1.0)]
         check(b'control-forward' in got, 'a FORWARD over our authenticated '
               'link did not reach the subscriber (got %r)' % got)
+        # The other injections of the refusal cases, accepted here: a
+        # RETAIN is stored, a CLAIM takes the client over.
+        vc = victim(a, 'ctl')
+        li.sendf(TICK)
+        li.sendf(RETAIN, retain_body('ctl/r', b'control-retain',
+                                     'ctli@127.0.0.1'))
+        li.sendf(CLAIM, claim_body('ctl-victim', 'ctli@127.0.0.1'))
+        vc.wait_closed(3.0)
+        c = subscriber(a, 'ctl/r')
+        got = [p.payload for p in publishes(c, 1.0)]
+        c.close()
+        check(b'control-retain' in got, 'a RETAIN over our authenticated '
+              'link was not stored (got %r)' % got)
         CONTROL['ok'] = True
         CONTROL['why'] = ''
     finally:
@@ -647,15 +663,33 @@ def t_wrong_cookie():
         stop(a, ep)
 
 
+def claim_body(client_id, node, stamp=None):
+    stamp = stamp if stamp is not None else int(time.time() * 1000) + 10**6
+    return str16(client_id) + struct.pack('>Q', stamp) + str16(node)
+
+
 def fwd_injections(links, topic):
-    """Send a FORWARD and a RETAIN on every link (closed ones ignored)."""
+    """Send a FORWARD, a RETAIN, a ROUTE_ADD, and a CLAIM and a
+    SESSION_TAKE of the client `topic`-victim on every link (closed ones
+    ignored)."""
     for l in links:
         l.sendf(FORWARD, forward_body(topic + '/f', b'injected-forward'))
         l.sendf(RETAIN, retain_body(topic + '/r', b'injected-retain',
                                     'mallory@127.0.0.1'))
+        l.sendf(ROUTE_ADD, str16(topic + '/#'))
+        l.sendf(CLAIM, claim_body(topic + '-victim', 'mallory@127.0.0.1'))
+        l.sendf(SESSION_TAKE, str16(topic + '-victim'))
 
 
-def nothing_delivered(a, sub, topic):
+def victim(a, topic):
+    """A client on the node whose id fwd_injections claims."""
+    c, _ = a.connect(topic + '-victim', clean=False)
+    return c
+
+
+def nothing_delivered(a, sub, topic, vc):
+    h.ping(vc, 'the client %s-victim after a CLAIM injected without the '
+           'cookie' % topic)
     got = publishes(sub, 1.0)
     eq([(p.topic, p.payload) for p in got], [],
        'publishes from FORWARDs injected without the cookie')
@@ -695,6 +729,7 @@ def t_reflection_two_conns():
         return c
     try:
         sub = subscriber(a, 'rf1/#')
+        vc = victim(a, 'rf1')
         c1 = conn1()
         r1 = c1.hello_r[2]
         # Cross-role: the node dials "Z"+A and we answer with its own
@@ -732,7 +767,7 @@ def t_reflection_two_conns():
         fwd_injections(links, 'rf1')
         got1 = c1.l.refused('connection 1 with a MAC it could not make')
         check(not any(t == AUTH for t, _ in got1), 'AUTH_R on connection 1')
-        nothing_delivered(a, sub, 'rf1')
+        nothing_delivered(a, sub, 'rf1', vc)
         eq(listed(a, [az]), [], 'attacker names in cluster status')
         check(status_names(a).get(za) != 'up', '"Z"+A is up')
         a.remove(za)
@@ -756,6 +791,7 @@ def t_reflection_nonce():
     links = []
     try:
         sub = subscriber(a, 'rf2/#')
+        vc = victim(a, 'rf2')
         c1 = Initiator(a.cport, 'eve1@127.0.0.1')
         links.append(c1.l)
         _, _, r1 = c1.read_hello_r('connection 1')
@@ -773,7 +809,7 @@ def t_reflection_nonce():
         fwd_injections([c1.l], 'rf2')
         c1.l.sendf(AUTH, bytes(32))
         c1.l.refused('connection 1, zero AUTH')
-        nothing_delivered(a, sub, 'rf2')
+        nothing_delivered(a, sub, 'rf2', vc)
         eq(listed(a, ['eve1@127.0.0.1', 'eve2@127.0.0.1']), [],
            'attacker names in cluster status')
     finally:
@@ -794,6 +830,7 @@ def t_reflection_responder():
     links, dialees = [], []
     try:
         sub = subscriber(a, 'rf3/#')
+        vc = victim(a, 'rf3')
         variants = [('its name and its nonce', lambda d, ni, nn: (ni, nn)),
                     ('its nonce, under the dialled name',
                      lambda d, ni, nn: (d.encode(), nn)),
@@ -817,7 +854,7 @@ def t_reflection_responder():
             fwd_injections([l], 'rf3')
             check(status_names(a).get(name) != 'up', 'up after %s' % what)
             a.remove(name)
-        nothing_delivered(a, sub, 'rf3')
+        nothing_delivered(a, sub, 'rf3', vc)
         up = [n for n, st in status_names(a).items() if st == 'up']
         eq(up, [], 'peers up after the echoes')
     finally:
@@ -1245,6 +1282,46 @@ def t_preauth_memory():
               % (peak - base, BOUND))
     finally:
         stop_ev.set()
+        for l in links:
+            l.close()
+        stop(a, ep)
+
+
+@test('handshake_deadline_closes_stalled_strangers')
+def t_deadline():
+    # Version 1: dead_after (5 s) was the handshake's deadline, and a
+    # stranger that never finished held its slot that long.  Guards:
+    # with handshake_timeout 1s, a connection that sends nothing, one
+    # that sends half a HELLO, and one that gets HELLO_R and never sends
+    # AUTH are each closed within 1 s + 1.5 s of slack, the last having
+    # received HELLO_R only.
+    require_control()
+    TIMEOUT, SLACK = 1.0, 1.5
+    ep, a = start_node('kdl', extra=['handshake_timeout: 1s'])
+    links = []
+    try:
+        t0 = time.monotonic()
+        idle = Link.dial(a.cport)
+        half = Link.dial(a.cport)
+        b = frame(HELLO, hello_body('half@127.0.0.1', nonce()))
+        half.send(b[:len(b) // 2])
+        ini = Initiator(a.cport, 'noauth@127.0.0.1')
+        links = [idle, half, ini.l]
+        took = {}
+        for what, l in (('idle', idle), ('half a HELLO', half),
+                        ('HELLO_R, no AUTH', ini.l)):
+            got, closed = l.until_closed(t0 + TIMEOUT + SLACK -
+                                         time.monotonic())
+            check(closed, '%s: still open %.1fs after the connect (got %s)'
+                  % (what, time.monotonic() - t0,
+                     [TYPE_NAMES.get(t, t) for t, _ in got]))
+            took[what] = time.monotonic() - t0
+            if l is ini.l:
+                eq([t for t, _ in got], [HELLO], 'frames to a stranger '
+                   'that never sent AUTH')
+        note('handshake_timeout 1s: closed after %s'
+             % ', '.join('%s %.2fs' % kv for kv in took.items()))
+    finally:
         for l in links:
             l.close()
         stop(a, ep)
