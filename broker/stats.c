@@ -46,7 +46,9 @@ broker_mem_get(struct broker *b, struct broker_mem *m)
 {
 	const struct broker_conf *conf = b->b_conf;
 	const struct session_acct *a = &b->b_acct;
+	struct retain_stats rs;
 	struct client *c;
+	int i;
 #ifdef STATS_HAVE_MALLINFO2
 	struct mallinfo2 mi;
 #endif
@@ -77,7 +79,11 @@ broker_mem_get(struct broker *b, struct broker_mem *m)
 	m->bm_drop_output = b->b_stats.bs_drop_output;
 	m->bm_expired = b->b_stats.bs_sessions_expired;
 	m->bm_persistent_refused = b->b_stats.bs_persistent_refused;
-	m->bm_retained = retain_count(b->b_retain);
+	retain_stats(b->b_retain, &rs);
+	m->bm_retained = rs.rs_count;
+	m->bm_retained_bytes = rs.rs_bytes;
+	for (i = 0; i < RETAIN_LIMIT_N; i++)
+		m->bm_retained_refused += rs.rs_refused[i];
 	if (b->b_cluster != NULL)
 		stats_cluster(b->b_cluster, m);
 #ifdef STATS_HAVE_MALLINFO2
@@ -114,8 +120,10 @@ broker_stats_json(struct broker *b, struct bytes_w *w)
 	    (unsigned long long)m.bm_drop_total,
 	    (unsigned long long)m.bm_drop_output);
 	bytes_printf(w, "\"expired\":%llu,\"persistent_refused\":%llu,"
-	    "\"retained\":{\"count\":%zu}", (unsigned long long)m.bm_expired,
-	    (unsigned long long)m.bm_persistent_refused, m.bm_retained);
+	    "\"retained\":{\"count\":%zu,\"bytes\":%zu,\"refused\":%llu}",
+	    (unsigned long long)m.bm_expired,
+	    (unsigned long long)m.bm_persistent_refused, m.bm_retained,
+	    m.bm_retained_bytes, (unsigned long long)m.bm_retained_refused);
 	if (m.bm_cluster)
 		bytes_printf(w, ",\"claims\":{\"count\":%zu,\"bytes\":%zu},"
 		    "\"tombstones\":{\"count\":%zu,\"bytes\":%zu},"

@@ -45,6 +45,8 @@ struct broker_mem {
 	uint64_t	bm_expired;		/* persistent_client_expiration */
 	uint64_t	bm_persistent_refused;	/* max_persistent_sessions */
 	size_t		bm_retained;
+	size_t		bm_retained_bytes;	/* messages and index */
+	uint64_t	bm_retained_refused;	/* at any retained limit */
 	/* The cluster's (all 0 without one). */
 	int		bm_cluster;
 	size_t		bm_claims;
@@ -78,7 +80,7 @@ void	broker_mem_get(struct broker *b, struct broker_mem *m);
  *     "dropped":{"max_queued_messages":0,"max_queued_bytes":0,
  *     "max_queued_bytes_total":0,"max_output_buffer":0}},
  *    "expired":0,"persistent_refused":0,
- *    "retained":{"count":1},
+ *    "retained":{"count":1,"bytes":900,"refused":0},
  *    "claims":{"count":3,"bytes":290},
  *    "tombstones":{"count":0,"bytes":0},
  *    "routes":{"local":2,"local_bytes":120,"peers":2,"peers_bytes":120},

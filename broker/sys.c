@@ -17,6 +17,7 @@
  * under the same tree:
  *
  *	subscriptions/bytes, subscriptions/refused    (at a byte cap)
+ *	retained messages/bytes
  *	clients/persistent, clients/expired
  *	store/messages/dropped/<limit>  (max_queued_messages, ...)
  *	store/sessions/bytes, store/input/bytes (partial packets)
@@ -86,6 +87,7 @@ sys_publish(struct broker *b)
 	sys_put_u64(b, "bytes/sent", st->bs_bytes_sent);
 	sys_put_u64(b, "subscriptions/count", router_count(b->b_router));
 	sys_put_u64(b, "retained messages/count", m.bm_retained);
+	sys_put_u64(b, "retained messages/bytes", m.bm_retained_bytes);
 	sys_put_u64(b, "store/messages/count", m.bm_queued);
 	sys_put_u64(b, "store/messages/bytes", m.bm_queued_bytes);
 	if (m.bm_heap_ok)
