@@ -212,6 +212,8 @@ void	handle_unsubscribe(struct client *, const struct mqtt_subscribe *);
  */
 void	subscribe_resume(struct client *);
 void	subscribe_cancel(struct client *);
+/* Tells the held counts of its rate-limited lines (client_log_flush()). */
+void	subscribe_log_flush(void);
 
 /*
  * send.c: each appends one packet to c's output buffer and marks c

@@ -172,6 +172,7 @@ client_log_flush(struct broker *b)
 		    client_log_kinds[i].what);
 	(void)log_rate_flush(&client_first_byte_lr,
 	    "\"first packet is not CONNECT\"");
+	subscribe_log_flush();
 }
 
 static void	client_vclose(struct client *, int, const void *,

@@ -511,3 +511,10 @@ subscribe_cancel(struct client *c)
 	sub_work_free(c);
 	c->c_paused = 0;
 }
+
+void
+subscribe_log_flush(void)
+{
+	(void)log_rate_flush(&sub_refused_lr, "refused filters");
+	(void)log_rate_flush(&sub_nomem_lr, "retained sends lost to memory");
+}
