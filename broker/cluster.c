@@ -133,6 +133,7 @@ cluster_new(struct broker *b, struct ev_loop *loop, char *err, size_t errlen)
 	const struct broker_conf *bc = b->b_conf;
 	struct cluster *c;
 	uint64_t seed[3];
+	size_t i;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -163,7 +164,8 @@ cluster_new(struct broker *b, struct ev_loop *loop, char *err, size_t errlen)
 	c->c_lconf.lc_handshake = (ev_tstamp)bc->bc_handshake_timeout_ms /
 	    1000.0;
 	c->c_lconf.lc_soft_out = (size_t)bc->bc_max_frame;
-	c->c_prelog.lr_interval = 10;
+	for (i = 0; i < LINK_PRELOG_KINDS; i++)
+		c->c_prelog.lp_kind[i].lr_interval = 10;
 	c->c_refuselog.lr_interval = 10;
 	c->c_lconf.lc_prelog = &c->c_prelog;
 	if (bc->bc_cluster_certfile != NULL &&

@@ -103,7 +103,7 @@ struct cluster {
 	void			*c_resolve_arg;
 	int			 c_freeing;
 	/* Strangers (CLUSTER.md): their one rate limit, and what we refused. */
-	struct log_rate		 c_prelog;	/* lines of inbound links before UP */
+	struct link_prelog	 c_prelog;	/* lines of inbound links before UP */
 	struct log_rate		 c_refuselog;	/* connections refused at accept */
 	uint64_t		 c_hs_refused;	/* accepted, closed at once: no slot */
 	uint64_t		 c_hs_evicted;	/* slots taken back for a newcomer */

@@ -378,6 +378,18 @@ link_free(struct link *l)
 	free(l);
 }
 
+/* A slot for the kind of reason `why`: its text, digits left out. */
+static size_t
+link_kind(const char *why)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; *why != '\0'; why++)
+		if (*why < '0' || *why > '9')
+			h = (h ^ (uint8_t)*why) * 16777619u;
+	return h % LINK_PRELOG_KINDS;
+}
+
 void
 link_close(struct link *l, const char *why, ...)
 {
@@ -390,10 +402,11 @@ link_close(struct link *l, const char *why, ...)
 		va_start(ap, why);
 		vsnprintf(buf, sizeof(buf), why, ap);
 		va_end(ap);
-		/* A stranger's refusals share one rate limit. */
+		/* A stranger's refusals: one rate limit per kind. */
 		if (!l->l_outbound && l->l_state != LINK_UP &&
 		    l->l_conf->lc_prelog != NULL)
-			log_rate_info(l->l_conf->lc_prelog,
+			log_rate_info(&l->l_conf->lc_prelog->lp_kind[
+			    link_kind(buf)],
 			    "link from %s (%s): closed before "
 			    "authentication: %s", link_peer_name(l),
 			    l->l_addr, buf);
@@ -439,7 +452,13 @@ link_on_handshake_frame(struct link *l, const struct link_msg *m)
 
 	rc = link_hs_input(&l->l_hs, m);
 	if (rc == LINK_HS_REFUSED) {
-		link_close(l, "%s", l->l_hs.hs_why);
+		if (l->l_hs.hs_peer_version != 0 &&
+		    l->l_hs.hs_peer_version != LINK_VERSION)
+			link_close(l, "the peer speaks link version %u, this "
+			    "node %u (every node of a cluster runs one "
+			    "release)", l->l_hs.hs_peer_version, LINK_VERSION);
+		else
+			link_close(l, "%s", l->l_hs.hs_why);
 		return;
 	}
 	if (link_hs_flush(l) != 0)
@@ -497,6 +516,14 @@ link_parse(struct link *l)
 	size_t off = 0, used;
 	int rc;
 
+	/* A TLS record (handshake, TLS 1.x) where a frame should be. */
+	if (l->l_ssl == NULL && l->l_state == LINK_HANDSHAKE &&
+	    l->l_frames_in == 0 && l->l_in_len >= 2 && l->l_in[0] == 0x16 &&
+	    l->l_in[1] == 0x03) {
+		link_close(l, "the peer speaks TLS and this node does not "
+		    "(cluster_certfile: every node alike)");
+		return;
+	}
 	while (l->l_state != LINK_CLOSED) {
 		rc = link_decode(l->l_in + off, l->l_in_len - off,
 		    link_frame_max(l), &m, &used);
@@ -648,8 +675,13 @@ link_tls_step(struct link *l)
 		l->l_tls_want_wr = 1;
 		break;
 	default:
-		link_close(l, "TLS handshake: %s", link_tls_reason(l, tbuf,
-		    sizeof(tbuf), "closed by the peer"));
+		(void)link_tls_reason(l, tbuf, sizeof(tbuf),
+		    "closed by the peer");
+		link_close(l, "TLS handshake: %s%s", tbuf,
+		    strstr(tbuf, "wrong version number") != NULL ||
+		    strstr(tbuf, "packet length too long") != NULL ?
+		    " (the peer speaks plain links? cluster_certfile: every "
+		    "node alike)" : "");
 		return;
 	}
 	link_watchers(l);

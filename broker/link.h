@@ -11,8 +11,10 @@
  *
  * Before UP a link is a stranger's: it reads frames of at most
  * LINK_PREAUTH_MAX_FRAME into a buffer of that size, has lc_handshake
- * seconds to finish, and every line it logs goes through lc_prelog (one
- * rate limit for all of them) when it is inbound.  Only an UP link's
+ * seconds to finish, and every line it logs goes through lc_prelog when
+ * it is inbound: one rate limit per kind of reason (the reason's text
+ * hashed into LINK_PRELOG_KINDS slots), so a flood of one kind does not
+ * hide the first line of another.  Only an UP link's
  * buffer grows to lc_max_frame.
  *
  * One ev_timer per link serves the handshake deadline, the ticks (a
@@ -48,6 +50,13 @@ enum link_state {
 	LINK_CLOSED,		/* fd closed, watchers stopped; freed soon */
 };
 
+#define LINK_PRELOG_KINDS	16
+
+/* Rate limits for the lines of strangers' links, one per kind of reason. */
+struct link_prelog {
+	struct log_rate	 lp_kind[LINK_PRELOG_KINDS];
+};
+
 /* What every link of a node shares; borrowed by the links. */
 struct link_conf {
 	const char	*lc_self;		/* this node's name */
@@ -58,7 +67,7 @@ struct link_conf {
 	ev_tstamp	 lc_handshake;		/* seconds, TLS included */
 	size_t		 lc_soft_out;		/* output over this: "full" */
 	SSL_CTX		*lc_tls;		/* NULL: plain TCP */
-	struct log_rate	*lc_prelog;		/* inbound links before UP */
+	struct link_prelog *lc_prelog;		/* inbound links before UP */
 };
 
 struct link;
