@@ -33,6 +33,9 @@
 #	BUILD_DIR		meson build directory (default: build)
 #	MOSQUITTO		mosquitto binary (default: the one on PATH)
 #	CAIRN_BROKER		cairn-broker (default: $BUILD_DIR/broker/cairn-broker)
+#	CAIRN_BROKER_BASE	another cairn-broker (e.g. a build of an older
+#				commit): its own two nodes run cross-node beside
+#				the others, interleaved, for a before/after ratio
 #	BENCH_SECONDS		publishing seconds per run (default: 2)
 #	BENCH_ROUNDS		runs per target and row (default: 3)
 #	BENCH_SCENARIOS		(a)-(c): publishers:subscribers (default: 1:1 8:8;
@@ -288,6 +291,30 @@ wait_link "$tmp/n1.log" "$name2" && wait_link "$tmp/n2.log" "$name1" || {
 }
 echo "cluster.sh: node 1 pid ${PID[n1]} port ${PORT[n1]}, node 2 pid ${PID[n2]} port ${PORT[n2]}" >&2
 
+# Two nodes of CAIRN_BROKER_BASE, plain links, for a before/after ratio.
+base=${CAIRN_BROKER_BASE:-}
+if [ -n "$base" ]; then
+	[ -x "$base" ] || die "no cairn-broker at CAIRN_BROKER_BASE=$base"
+	PORT[b1]=$(free_port) || die "no free port"
+	PORT[b2]=$(free_port) || die "no free port"
+	bport1=$(free_port) || die "no free port"
+	bport2=$(free_port) || die "no free port"
+	bname1=cbb1-$$
+	bname2=cbb2-$$
+	bpeers="$bname1@127.0.0.1:$bport1, $bname2@127.0.0.1:$bport2"
+	node_yaml "$tmp/b1.yaml" "${PORT[b1]}" "$bname1" "$bport1" "$bpeers"
+	node_yaml "$tmp/b2.yaml" "${PORT[b2]}" "$bname2" "$bport2" "$bpeers"
+	start b1 "${cpu0[@]}" "$base" -d -c "$tmp/b1.yaml"
+	start b2 "${pin_node2[@]}" "$base" -d -c "$tmp/b2.yaml"
+	wait_ready "${PORT[b1]}" "${PID[b1]}" &&
+	    wait_ready "${PORT[b2]}" "${PID[b2]}" &&
+	    wait_link "$tmp/b1.log" "$bname2" && wait_link "$tmp/b2.log" "$bname1" || {
+		tail -n 20 "$tmp/b1.log" "$tmp/b2.log" >&2
+		die "the CAIRN_BROKER_BASE nodes did not link"
+	}
+	echo "cluster.sh: base nodes pids ${PID[b1]}, ${PID[b2]}" >&2
+fi
+
 # The same two nodes with TLS links, from a CA made here.
 tls_note=
 if ! command -v openssl >/dev/null 2>&1; then
@@ -360,6 +387,11 @@ DESC[same]="same-node"
 ARGS[cross]="--pub-port ${PORT[n1]} --sub-port ${PORT[n2]}"
 CPIDS[cross]="${PID[n1]},${PID[n2]}"
 DESC[cross]="cross-node"
+if [ -n "$base" ]; then
+	ARGS[crossbase]="--pub-port ${PORT[b1]} --sub-port ${PORT[b2]}"
+	CPIDS[crossbase]="${PID[b1]},${PID[b2]}"
+	DESC[crossbase]="cross-node (base)"
+fi
 if [ -z "$tls_note" ]; then
 	ARGS[crosstls]="--pub-port ${PORT[t1]} --sub-port ${PORT[t2]}"
 	CPIDS[crosstls]="${PID[t1]},${PID[t2]}"
@@ -480,10 +512,11 @@ run_rows() {
 start_time=$(date +%s)
 load0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 abc="same cross"
+[ -n "$base" ] && abc="$abc crossbase"
 [ -z "$tls_note" ] && abc="$abc crosstls"
 [ -n "$mosq" ] && abc="$abc mosq"
 run_rows "$abc" "$scenarios" "${pin_load[@]}"
-for b in n1 n2 t1 t2 mosq; do
+for b in n1 n2 b1 b2 t1 t2 mosq; do
 	if [ -n "${PID[$b]:-}" ] && ! kill -0 "${PID[$b]}" 2>/dev/null; then
 		R[$b.gone]=1
 	fi
@@ -634,6 +667,16 @@ for s in $scenarios; do
 		    "$(ratio "${R[same.$s.$q.percpu]:-}" "${R[mosq.$s.$q.percpu]:-}")"
 	done
 done
+if [ -n "$base" ]; then
+	echo
+	echo "This cairn-broker vs CAIRN_BROKER_BASE ($base), cross-node, plain links:"
+	for s in $scenarios; do
+		for q in $qoss; do
+			echo "  $s QoS $q: new/base msgs/s $(ratio "${R[cross.$s.$q.rate]:-}" "${R[crossbase.$s.$q.rate]:-}")," \
+			    "msgs/CPU-s $(ratio "${R[cross.$s.$q.percpu]:-}" "${R[crossbase.$s.$q.percpu]:-}")"
+		done
+	done
+fi
 echo
 if [ -n "$tls_note" ]; then
 	echo "TLS links: $tls_note"
@@ -668,13 +711,13 @@ echo "bench time ${elapsed}s; load average ${load0:-?} before, ${load1:-?} after
 echo "target: cross-node >= 0.70x same-node msgs/s: met in $xmet of $xrows rows"
 [ "$drows" -gt 0 ] &&
     echo "target: two nodes on one port >= 1.6x one node msgs/s: met in $dmet of $drows rows"
-for b in n1 n2 t1 t2 mosq d1 d2 one; do
+for b in n1 n2 b1 b2 t1 t2 mosq d1 d2 one; do
 	if [ -n "${R[$b.gone]:-}" ]; then
 		echo "WARNING: broker $b died; its log:"
 		tail -5 "$tmp/$b.log" | sed 's/^/    /'
 	fi
 done
-for t in same cross crosstls mosq one two; do
+for t in same cross crossbase crosstls mosq one two; do
 	[ -n "${R[$t.died]:-}" ] && echo "WARNING: a broker of $t died (${R[$t.died]})"
 done
 # Broker warnings (not the expected epmd and redial noise), counted.
