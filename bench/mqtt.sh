@@ -28,10 +28,19 @@
 #	BENCH_INFLIGHT		broker's QoS 1 in-flight window per client
 #				(default: 20, mosquitto's default)
 #	BENCH_IDLE		idle clients for the memory figure (default: 10000)
+#	BENCH_RETAINED		retained messages for the catch-up rows (default:
+#				100000; 0 skips them)
 #	MOSQ_NODELAY		1: set_tcp_nodelay true for mosquitto (default: 0,
 #				mosquitto's own default, Nagle on)
 #
-# See bench/README.md for what each row means.
+# See bench/README.md for what each row means.  The retained catch-up
+# rows (BENCH_RETAINED): one client publishes N retained messages (64
+# bytes, at the row's QoS), then a new client subscribes to their "#";
+# "seconds" runs from its SUBSCRIBE to the last of the N received (QoS 1
+# ones acked as they come, through the broker's in-flight window), "broker
+# CPU s" is the broker's CPU time meanwhile, and "worst PINGREQ" is the
+# slowest round trip of a third client pinging every 2 ms meanwhile: how
+# long the broker held its loop for the subscriber.
 
 set -u
 set -o pipefail
@@ -52,6 +61,7 @@ outstanding=${BENCH_OUTSTANDING:-64}
 window=${BENCH_WINDOW:-32}
 inflight=${BENCH_INFLIGHT:-20}
 nidle=${BENCH_IDLE:-10000}
+nretained=${BENCH_RETAINED:-100000}
 nodelay=${MOSQ_NODELAY:-0}
 only=
 
@@ -219,6 +229,7 @@ write_confs() {
 	max_output_buffer: 64MiB
 	max_connections: $((nidle + 1024))
 	max_sessions: $((nidle + 1024))
+	max_retained_messages: $((nretained + 1000))
 	EOF
 }
 
@@ -330,6 +341,43 @@ one_run() {
 	fi
 }
 
+# retained_run NAME QOS ROUND: the catch-up of a new "#" subscriber over
+# $nretained retained messages (mqtt_load retained), added to the pool.
+retained_run() {
+	local name=$1 q=$2 r=$3 key="$1.ret.$2" line
+	if [ -n "${R[$name.died]:-}" ]; then
+		return
+	fi
+	line=$("${pin_load[@]}" timeout -k 5 300 "$load" retained \
+	    -p "${PORT[$name]}" -n "$nretained" -q "$q" -P "${PID[$name]}" \
+	    -t 240000 2>>"$tmp/load.err")
+	echo "  $name retained round $r: $line" >&2
+	if [ "$(kv "$line" received)" != "$nretained" ]; then
+		add "$key.failed" 1
+	else
+		add "$key.n" 1
+		add "$key.sec" "$(kv "$line" seconds)"
+		add "$key.cpu" "$(kv "$line" broker_cpu)"
+		T[$key.ping]=$(awk -v a="${T[$key.ping]:-0}" \
+		    -v b="$(kv "$line" ping_max_ms)" \
+		    'BEGIN { print (b + 0 > a + 0) ? b : a }')
+	fi
+	if ! alive "$name"; then
+		R[$name.died]="during the retained catch-up, QoS $q round $r"
+	fi
+}
+
+retained_pool() {
+	local key="$1.ret.$2"
+	[ -n "${T[$key.n]:-}" ] || return
+	R[$key.sec]=$(awk -v s="${T[$key.sec]}" -v n="${T[$key.n]}" \
+	    'BEGIN { printf "%.3f", s / n }')
+	R[$key.cpu]=$(awk -v c="${T[$key.cpu]}" -v n="${T[$key.n]}" \
+	    'BEGIN { printf "%.2f", c / n }')
+	R[$key.ping]=${T[$key.ping]}
+	R[$key.fail]=${T[$key.failed]:-0}
+}
+
 # pool NAME SCEN BYTES QOS: the pooled figures of the rounds.
 pool() {
 	local key="$1.$2.$3.$4" pct
@@ -398,6 +446,24 @@ for s in $scenarios; do
 		done
 	done
 done
+# Retained catch-up: same interleaving.
+if [ "$nretained" -gt 0 ]; then
+	for q in $qoss; do
+		for r in $(seq 1 "$rounds"); do
+			if [ $((r % 2)) = 1 ]; then
+				order="${names[*]}"
+			else
+				order=$(printf '%s\n' "${names[@]}" | tac | tr '\n' ' ')
+			fi
+			for name in $order; do
+				retained_run "$name" "$q" "$r"
+			done
+		done
+		for name in "${names[@]}"; do
+			retained_pool "$name" "$q"
+		done
+	done
+fi
 elapsed=$(($(date +%s) - start))
 
 for name in "${names[@]}"; do
@@ -507,6 +573,20 @@ row "RSS KiB with them" "$(val $M.rss1)" "$(val $C.rss1)" ""
 m_per=$(per_conn "${R[$M.rss1]:-}" "${R[$M.rss0]:-}" "${R[$M.idle_ok]:-}")
 c_per=$(per_conn "${R[$C.rss1]:-}" "${R[$C.rss0]:-}" "${R[$C.idle_ok]:-}")
 row "RSS bytes per idle connection" "$m_per" "$c_per" "$(ratio "$c_per" "$m_per")"
+if [ "$nretained" -gt 0 ]; then
+	for q in $qoss; do
+		row "$nretained retained to a new '#' sub, QoS $q:" "" "" ""
+		row "  seconds until all delivered" "$(val $M.ret.$q.sec)" \
+		    "$(val $C.ret.$q.sec)" \
+		    "$(ratio "${R[$C.ret.$q.sec]:-}" "${R[$M.ret.$q.sec]:-}")"
+		row "  broker CPU s" "$(val $M.ret.$q.cpu)" "$(val $C.ret.$q.cpu)" \
+		    "$(ratio "${R[$C.ret.$q.cpu]:-}" "${R[$M.ret.$q.cpu]:-}")"
+		row "  worst PINGREQ of another client, ms" \
+		    "$(val $M.ret.$q.ping)" "$(val $C.ret.$q.ping)" \
+		    "$(ratio "${R[$C.ret.$q.ping]:-}" "${R[$M.ret.$q.ping]:-}")"
+		row "  failed runs" "$(val $M.ret.$q.fail)" "$(val $C.ret.$q.fail)" ""
+	done
+fi
 echo
 echo "errors: e connection errors, l lost, d duplicates, s stalls, f generator failures (raw lines on stderr)"
 echo "bench time ${elapsed}s"

@@ -25,6 +25,15 @@
  *			idle); holds them (-h, -i) while the driver takes
  *			the broker's RSS, then disconnects them.
  *	ping		one CONNECT, PINGREQ, DISCONNECT: is the broker up?
+ *	retained	-n retained messages of -b bytes on "cmlr/<pid>/<i>"
+ *			from one publisher at QoS -q, then a fresh subscriber
+ *			to "cmlr/<pid>/#" at QoS -q: the time from its SUBSCRIBE
+ *			until all -n have arrived (QoS 1 ones acked), the
+ *			broker's CPU time (-P), and the worst PINGREQ round
+ *			trip of a third client pinging every 2 ms meanwhile
+ *			(how long the broker held its loop).  The messages
+ *			are cleared again at the end.  Blocking sockets and
+ *			poll(2): one publisher, one subscriber, one pinger.
  *	pct		merges latency histograms written by run -H and
  *			prints their percentiles.
  *	freeport	prints a TCP port that is free on 127.0.0.1.
@@ -63,6 +72,7 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <ev.h>
 #include <getopt.h>
 #include <limits.h>
@@ -396,6 +406,7 @@ static int	ml_idle(struct ml *);
 static int	ml_ping(struct ml *);
 static int	ml_pct(int, char **);
 static int	ml_freeport(void);
+static int	ml_retained(int, char **);
 
 static void
 ml_usage(void)
@@ -411,6 +422,8 @@ ml_usage(void)
 	    "[-k keepalive]\n"
 	    "                      [-f fails] [-P pid] [-t ms]\n"
 	    "       mqtt_load ping -p port [-t ms]\n"
+	    "       mqtt_load retained -p port -n count [-b bytes] [-q 0|1] "
+	    "[-P pid] [-t ms]\n"
 	    "       mqtt_load pct  histfile ...\n"
 	    "       mqtt_load freeport\n");
 	exit(2);
@@ -2084,6 +2097,393 @@ ml_freeport(void)
 	return 0;
 }
 
+/*
+ * retained mode.  Blocking sockets with a send timeout, and poll(2) for
+ * the reads, each bounded by the -t deadline.
+ */
+#define MLR_BATCH	(256 * 1024)	/* publishes sent per write */
+#define MLR_PING_S	0.002		/* between a PINGRESP and a PINGREQ */
+#define MLR_COUNT_MAX	10000000
+
+struct mlr_conn {
+	int		 fd;
+	uint8_t		*in;
+	size_t		 off;		/* start of the unread bytes */
+	size_t		 inlen;		/* end of the bytes read */
+	size_t		 incap;
+	size_t		 used;		/* the packet returned last */
+};
+
+static int
+mlr_send(int fd, const uint8_t *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = send(fd, p, len, MSG_NOSIGNAL)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * The next packet of c, waiting until deadline: 1 and its first byte
+ * and body (valid until the next call), 0 on timeout, -1 on error.
+ */
+static int
+mlr_packet(struct mlr_conn *c, double deadline, int wait, uint8_t *first,
+    const uint8_t **body, size_t *blen)
+{
+	struct pollfd pfd;
+	size_t total;
+	uint8_t *nb;
+	ssize_t n;
+	int rc, ms;
+
+	/* Past the packet returned last time. */
+	c->off += c->used;
+	c->used = 0;
+	for (;;) {
+		rc = ml_frame(c->in + c->off, c->inlen - c->off,
+		    ML_PACKET_MAX, first, body, blen, &total);
+		if (rc == -1)
+			return -1;
+		if (rc == 1) {
+			c->used = total;
+			return 1;
+		}
+		/* Keep the partial packet only, at the start. */
+		if (c->off > 0) {
+			memmove(c->in, c->in + c->off, c->inlen - c->off);
+			c->inlen -= c->off;
+			c->off = 0;
+		}
+		if (c->incap - c->inlen < 65536) {
+			if ((nb = realloc(c->in, c->incap + 131072)) == NULL)
+				return -1;
+			c->in = nb;
+			c->incap += 131072;
+		}
+		ms = (int)((deadline - ml_now()) * 1000);
+		if (!wait)
+			ms = 0;
+		else if (ms <= 0)
+			return 0;
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		if ((rc = poll(&pfd, 1, ms)) == -1 && errno != EINTR)
+			return -1;
+		if (rc <= 0)
+			return 0;
+		if ((n = recv(c->fd, c->in + c->inlen, c->incap - c->inlen,
+		    0)) <= 0)
+			return -1;
+		c->inlen += (size_t)n;
+	}
+}
+
+static int
+mlr_connect(struct mlr_conn *c, uint16_t port, const char *id,
+    double deadline)
+{
+	struct sockaddr_in sin;
+	struct timeval tv = { 5, 0 };
+	uint8_t pkt[128], first;
+	const uint8_t *body;
+	size_t blen, n = 0, rem;
+	int one = 1;
+
+	if ((c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(c->fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		return -1;
+	rem = 10 + 2 + strlen(id);
+	pkt[n++] = ML_CONNECT << 4;
+	n += ml_put_varint(pkt + n, rem);
+	n += ml_put_string(pkt + n, "MQTT");
+	pkt[n++] = ML_LEVEL_311;
+	pkt[n++] = ML_CLEAN_SESSION;
+	ml_put16(pkt + n, 60);
+	n += 2;
+	n += ml_put_string(pkt + n, id);
+	if (mlr_send(c->fd, pkt, n) == -1 ||
+	    mlr_packet(c, deadline, 1, &first, &body, &blen) != 1 ||
+	    first >> 4 != ML_CONNACK || blen != 2 || body[1] != 0)
+		return -1;
+	return 0;
+}
+
+static void
+mlr_close(struct mlr_conn *c)
+{
+	static const uint8_t disc[2] = { ML_DISCONNECT << 4, 0 };
+
+	if (c->fd >= 0) {
+		(void)send(c->fd, disc, 2, MSG_NOSIGNAL);
+		close(c->fd);
+	}
+	free(c->in);
+	c->fd = -1;
+	c->in = NULL;
+}
+
+/* PINGREQ, then packets until PINGRESP (publishes to us are dropped). */
+static int
+mlr_sync(struct mlr_conn *c, double deadline)
+{
+	static const uint8_t req[2] = { ML_PINGREQ << 4, 0 };
+	const uint8_t *body;
+	uint8_t first;
+	size_t blen;
+	int rc;
+
+	if (mlr_send(c->fd, req, 2) == -1)
+		return -1;
+	while ((rc = mlr_packet(c, deadline, 1, &first, &body, &blen)) == 1)
+		if (first >> 4 == ML_PINGRESP)
+			return 0;
+	return -1;
+}
+
+/*
+ * n retained messages (payload bytes each; 0: clear them) at qos; the
+ * PUBACKs are read by the final sync.
+ */
+static int
+mlr_publish(struct mlr_conn *c, uint32_t n, size_t bytes, int qos,
+    double deadline)
+{
+	uint8_t *buf, *p;
+	char topic[ML_TOPIC_MAX];
+	size_t len = 0, tl, need;
+	uint32_t i;
+	int rc = 0;
+
+	if ((buf = malloc(MLR_BATCH + ML_PACKET_MAX)) == NULL)
+		return -1;
+	for (i = 0; i < n && rc == 0; i++) {
+		snprintf(topic, sizeof(topic), "cmlr/%ld/%u", (long)getpid(),
+		    i);
+		tl = strlen(topic);
+		need = 2 + tl + (qos > 0 ? 2 : 0) + bytes;
+		p = buf + len;
+		*p++ = (uint8_t)(ML_PUBLISH << 4 | qos << 1 | 1);  /* RETAIN */
+		p += ml_put_varint(p, need);
+		p += ml_put_string(p, topic);
+		if (qos > 0) {
+			ml_put16(p, (uint16_t)(i % 65535 + 1));
+			p += 2;
+		}
+		memset(p, 'r', bytes);
+		p += bytes;
+		len = (size_t)(p - buf);
+		if (len >= MLR_BATCH || i + 1 == n) {
+			rc = mlr_send(c->fd, buf, len);
+			len = 0;
+		}
+	}
+	free(buf);
+	if (rc == 0)
+		rc = mlr_sync(c, deadline);
+	return rc;
+}
+
+static int
+ml_retained(int argc, char **argv)
+{
+	struct mlr_conn pub, sub, pinger;
+	struct pollfd pfd[2];
+	uint8_t pkt[64], acks[4096], first;
+	const uint8_t *body;
+	char id[ML_CLIENT_ID_MAX], filter[ML_TOPIC_MAX];
+	size_t blen, n, nacks = 0, payload = 64;
+	uint32_t count = 0, got = 0;
+	double timeout = 60, deadline, t0, t_pub, t_suback = -1, t1 = 0;
+	double cpu0, cpu1, ping_at = 0, next_ping, rtt, rtt_max = 0;
+	long pid = 0;
+	unsigned long pings = 0;
+	uint16_t port = 0;
+	int ch, qos = 0, pinging = 0, rc = 1, r;
+
+	optind = 2;
+	while ((ch = getopt(argc, argv, "b:n:P:p:q:t:")) != -1) {
+		switch (ch) {
+		case 'b':
+			payload = (size_t)ml_num(optarg, 1, ML_PAYLOAD_MAX,
+			    "-b");
+			break;
+		case 'n':
+			count = (uint32_t)ml_num(optarg, 1, MLR_COUNT_MAX,
+			    "-n");
+			break;
+		case 'P':
+			pid = ml_num(optarg, 1, LONG_MAX, "-P");
+			break;
+		case 'p':
+			port = (uint16_t)ml_num(optarg, 1, 65535, "-p");
+			break;
+		case 'q':
+			qos = (int)ml_num(optarg, 0, 1, "-q");
+			break;
+		case 't':
+			timeout = (double)ml_num(optarg, 1, ML_TIMEOUT_MS_MAX,
+			    "-t") / 1000.0;
+			break;
+		default:
+			ml_usage();
+		}
+	}
+	if (optind != argc || count == 0 || port == 0)
+		ml_usage();
+	memset(&pub, 0, sizeof(pub));
+	memset(&sub, 0, sizeof(sub));
+	memset(&pinger, 0, sizeof(pinger));
+	pub.fd = sub.fd = pinger.fd = -1;
+	{
+		signal(SIGPIPE, SIG_IGN);
+		deadline = ml_now() + timeout;
+		snprintf(id, sizeof(id), "cmlr-%ld-pub", (long)getpid());
+		t0 = ml_now();
+		if (mlr_connect(&pub, port, id, deadline) == -1 ||
+		    mlr_publish(&pub, count, payload, qos, deadline) == -1) {
+			fprintf(stderr, "mqtt_load: retained: publishing "
+			    "failed\n");
+			goto out;
+		}
+		t_pub = ml_now() - t0;
+		snprintf(id, sizeof(id), "cmlr-%ld-ping", (long)getpid());
+		if (mlr_connect(&pinger, port, id, deadline) == -1)
+			goto out;
+		snprintf(id, sizeof(id), "cmlr-%ld-sub", (long)getpid());
+		if (mlr_connect(&sub, port, id, deadline) == -1)
+			goto out;
+		snprintf(filter, sizeof(filter), "cmlr/%ld/#", (long)getpid());
+		n = 0;
+		pkt[n++] = ML_SUBSCRIBE << 4 | 2;
+		n += ml_put_varint(pkt + n, 2 + 2 + strlen(filter) + 1);
+		ml_put16(pkt + n, 1);
+		n += 2;
+		n += ml_put_string(pkt + n, filter);
+		pkt[n++] = (uint8_t)qos;
+		cpu0 = ml_broker_cpu(pid);
+		t0 = ml_now();
+		next_ping = t0;
+		if (mlr_send(sub.fd, pkt, n) == -1)
+			goto out;
+		while (got < count && ml_now() < deadline) {
+			if (!pinging && ml_now() >= next_ping) {
+				static const uint8_t req[2] = {
+					ML_PINGREQ << 4, 0 };
+
+				if (mlr_send(pinger.fd, req, 2) == -1)
+					goto out;
+				ping_at = ml_now();
+				pinging = 1;
+			}
+			pfd[0].fd = sub.fd;
+			pfd[1].fd = pinger.fd;
+			pfd[0].events = pfd[1].events = POLLIN;
+			pfd[0].revents = pfd[1].revents = 0;
+			if (sub.off + sub.used == sub.inlen &&
+			    poll(pfd, 2, pinging ? 100 : 1) == -1 &&
+			    errno != EINTR)
+				goto out;
+			if (pinging && (pfd[1].revents & POLLIN)) {
+				r = mlr_packet(&pinger, deadline, 0, &first,
+				    &body, &blen);
+				if (r == -1)
+					goto out;
+				if (r == 1 && first >> 4 == ML_PINGRESP) {
+					rtt = ml_now() - ping_at;
+					if (rtt > rtt_max)
+						rtt_max = rtt;
+					pings++;
+					pinging = 0;
+					next_ping = ml_now() + MLR_PING_S;
+				}
+			}
+			/* Whatever the subscriber has, without waiting. */
+			while ((r = mlr_packet(&sub, deadline, 0, &first,
+			    &body, &blen)) == 1) {
+				if (first >> 4 == ML_SUBACK) {
+					t_suback = ml_now() - t0;
+					if (blen != 3 || body[2] != qos)
+						goto out;
+					continue;
+				}
+				if (first >> 4 != ML_PUBLISH || !(first & 1))
+					goto out;
+				got++;
+				if ((first >> 1 & 3) == 1 && blen >= 2) {
+					size_t tl = (size_t)ml_get16(body);
+
+					if (blen < 2 + tl + 2)
+						goto out;
+					acks[nacks++] = ML_PUBACK << 4;
+					acks[nacks++] = 2;
+					acks[nacks++] = body[2 + tl];
+					acks[nacks++] = body[3 + tl];
+					if (nacks == sizeof(acks)) {
+						if (mlr_send(sub.fd, acks,
+						    nacks) == -1)
+							goto out;
+						nacks = 0;
+					}
+				}
+				if (got == count)
+					break;
+			}
+			if (r == -1)
+				goto out;
+			if (nacks > 0) {
+				if (mlr_send(sub.fd, acks, nacks) == -1)
+					goto out;
+				nacks = 0;
+			}
+		}
+		t1 = ml_now() - t0;
+		cpu1 = ml_broker_cpu(pid);
+		/* The pinger's last round trip, if one is out. */
+		if (pinging && mlr_packet(&pinger, deadline, 1, &first, &body,
+		    &blen) == 1) {
+			rtt = ml_now() - ping_at;
+			if (rtt > rtt_max)
+				rtt_max = rtt;
+			pings++;
+		}
+		printf("mode=retained n=%u received=%u payload=%zu qos=%d "
+		    "publish_s=%.3f seconds=%.3f suback_ms=%.1f "
+		    "msgs_per_s=%.0f broker_cpu=%.3f ping_max_ms=%.1f "
+		    "pings=%lu\n", count, got, payload, qos, t_pub, t1,
+		    t_suback * 1000, t1 > 0 ? got / t1 : 0,
+		    cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1,
+		    rtt_max * 1000, pings);
+		rc = got == count ? 0 : 1;
+		/* Leave the store as we found it, for the next run. */
+		if (mlr_publish(&pub, count, 0, 0, ml_now() + timeout) == -1)
+			fprintf(stderr, "mqtt_load: retained: clearing "
+			    "failed\n");
+	}
+out:
+	if (rc != 0 && t1 == 0)
+		printf("mode=retained n=%u received=%u error=1\n", count, got);
+	mlr_close(&sub);
+	mlr_close(&pinger);
+	mlr_close(&pub);
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -2105,6 +2505,8 @@ main(int argc, char *argv[])
 		return ml_freeport();
 	if (strcmp(mode, "pct") == 0)
 		return ml_pct(argc - 2, argv + 2);
+	if (strcmp(mode, "retained") == 0)
+		return ml_retained(argc, argv);
 
 	m.m_payload = 64;
 	m.m_seconds = 3;
