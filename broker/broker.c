@@ -423,6 +423,10 @@ broker_enqueue(struct broker *b, struct session *s, struct msg *m,
 		rc = CAIRN_ERR_LIMIT;
 		why = "max_output_buffer";
 		b->b_stats.bs_drop_output++;
+	} else if (c != NULL && qos == 0 && client_out_over(c)) {
+		rc = CAIRN_ERR_LIMIT;
+		why = "max_output_bytes_total";
+		b->b_stats.bs_drop_output_total++;
 	} else if ((rc = session_enqueue(s, m, qos, retain)) ==
 	    CAIRN_ERR_LIMIT)
 		why = session_drop_name(s->s_drop_reason);

@@ -61,6 +61,8 @@ static const struct conf_key broker_keys[] = {
 	  .offset = RAW(c.bc_max_queued_bytes_total), .min = 1024 },
 	{ .name = "max_input_bytes_total", .type = CONF_SIZE,
 	  .offset = RAW(c.bc_max_input_bytes_total), .min = 1024 },
+	{ .name = "max_output_bytes_total", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_output_bytes_total), .min = 1024 },
 	{ .name = "max_inflight", .type = CONF_UINT,
 	  .offset = RAW(c.bc_max_inflight), .min = 1, .max = 65535 },
 	{ .name = "max_queued_messages", .type = CONF_UINT,
@@ -164,6 +166,7 @@ broker_conf_defaults(struct broker_conf *c)
 	    BROKER_DEFAULT_MAX_SUBSCRIPTION_BYTES_TOTAL;
 	c->bc_max_queued_bytes_total = BROKER_DEFAULT_MAX_QUEUED_BYTES_TOTAL;
 	c->bc_max_input_bytes_total = BROKER_DEFAULT_MAX_INPUT_BYTES_TOTAL;
+	c->bc_max_output_bytes_total = BROKER_DEFAULT_MAX_OUTPUT_BYTES_TOTAL;
 	c->bc_max_forward_buffer_bytes = BROKER_DEFAULT_MAX_FORWARD_BUFFER_BYTES;
 	c->bc_max_retained_tombstone_bytes =
 	    BROKER_DEFAULT_MAX_RETAINED_TOMBSTONE_BYTES;

@@ -29,6 +29,7 @@ struct agent_conf;
 #define BROKER_DEFAULT_MAX_SUBSCRIPTION_BYTES_TOTAL (256ull * 1024 * 1024)
 #define BROKER_DEFAULT_MAX_QUEUED_BYTES_TOTAL	(512ull * 1024 * 1024)
 #define BROKER_DEFAULT_MAX_INPUT_BYTES_TOTAL	(256ull * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_OUTPUT_BYTES_TOTAL	(512ull * 1024 * 1024)
 #define BROKER_DEFAULT_MAX_FORWARD_BUFFER_BYTES	(32ull * 1024 * 1024)
 /* Topics of up to 64 KiB: 10000 tombstones alone could be 650 MB. */
 #define BROKER_DEFAULT_MAX_RETAINED_TOMBSTONE_BYTES (16ull * 1024 * 1024)
@@ -83,6 +84,7 @@ struct broker_conf {
 	uint64_t		 bc_max_subscription_bytes_total;
 	uint64_t		 bc_max_queued_bytes_total;
 	uint64_t		 bc_max_input_bytes_total;	/* partial packets */
+	uint64_t		 bc_max_output_bytes_total;	/* unwritten */
 	uint64_t		 bc_max_forward_buffer_bytes;	/* per peer */
 	uint64_t		 bc_max_retained_tombstone_bytes;
 	unsigned int		 bc_max_inflight;

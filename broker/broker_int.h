@@ -67,6 +67,7 @@ struct client {
 	size_t			 c_in_len;
 	size_t			 c_in_cap;
 	struct bytes_w		 c_out;		/* capped at 2 x max_output_buffer */
+	size_t			 c_out_counted;	/* c_out.len in b_out_bytes */
 	int			 c_dirty;
 	uint8_t			 c_level;	/* MQTT_LEVEL_31 or _311 */
 	uint16_t		 c_keepalive;	/* seconds, 0: none */
@@ -92,6 +93,7 @@ struct broker_stats {
 	uint64_t	bs_bytes_sent;		/* bytes/sent */
 	size_t		bs_clients_max;		/* clients/maximum */
 	uint64_t	bs_drop_output;		/* QoS 0 at max_output_buffer */
+	uint64_t	bs_drop_output_total;	/* ... at max_output_bytes_total */
 	uint64_t	bs_sessions_expired;	/* persistent_client_expiration */
 	uint64_t	bs_persistent_refused;	/* max_persistent_sessions */
 };
@@ -118,6 +120,7 @@ struct broker {
 	struct session_limits	 b_limits;
 	struct session_acct	 b_acct;	/* every session's totals */
 	size_t			 b_in_bytes;	/* clients' c_in_cap, summed */
+	size_t			 b_out_bytes;	/* clients' c_out_counted, summed */
 	struct router		*b_router;
 	struct retain		*b_retain;
 	struct broker_stats	 b_stats;
@@ -187,6 +190,8 @@ int	client_flush(struct client *);
 void	client_dirty(struct client *);
 /* Sends queued deliveries while the window and output buffer allow. */
 void	client_pump(struct client *);
+/* 1 if c holds output while every client's is at the total's cap. */
+int	client_out_over(const struct client *);
 /* Restarts the keepalive timer (1.5 x keepalive) or stops it. */
 void	client_keepalive(struct client *);
 /*

@@ -68,6 +68,33 @@ static struct log_rate client_first_byte_lr = LOG_RATE_INIT(10);
  */
 #define CLIENT_PUMP_SLICE	(256 * 1024)
 
+/*
+ * c's output left unwritten by its last flush (a backlog: the kernel
+ * would not take it), as max_output_bytes_total counts it.  Output added
+ * and written within one loop iteration never counts.
+ */
+static void
+client_out_account(struct client *c)
+{
+	c->c_broker->b_out_bytes += c->c_out.len;
+	c->c_broker->b_out_bytes -= c->c_out_counted;
+	c->c_out_counted = c->c_out.len;
+}
+
+/*
+ * 1 if c may not add output: the backlogs of every client together are
+ * at max_output_bytes_total and c has one of its own.  A client that
+ * keeps up still gets its deliveries: the slow readers pay.
+ */
+int
+client_out_over(const struct client *c)
+{
+	const struct broker *b = c->c_broker;
+
+	return c->c_out_counted > 0 &&
+	    b->b_out_bytes >= b->b_conf->bc_max_output_bytes_total;
+}
+
 static void	client_on_read(struct ev_loop *, ev_io *, int);
 static void	client_on_write(struct ev_loop *, ev_io *, int);
 static void	client_on_timeout(struct ev_loop *, ev_timer *, int);
@@ -90,7 +117,8 @@ client_watchers(struct client *c)
 	/* Also while the session queue has a slice to send: client_pump(). */
 	want = c->c_out.len > 0 || (c->c_state == CLIENT_CONNECTED &&
 	    c->c_session != NULL && c->c_out.len < cap &&
-	    c->c_broken == NULL && session_sendable(c->c_session));
+	    c->c_broken == NULL && !client_out_over(c) &&
+	    session_sendable(c->c_session));
 	if (want && !ev_is_active(&c->c_wr_w))
 		ev_io_start(loop, &c->c_wr_w);
 	else if (!want && ev_is_active(&c->c_wr_w))
@@ -129,6 +157,7 @@ client_free(struct client *c)
 {
 	if (c == NULL)
 		return;
+	c->c_broker->b_out_bytes -= c->c_out_counted;
 	bytes_w_fini(&c->c_out);
 	msg_unref(c->c_will);
 	c->c_broker->b_in_bytes -= c->c_in_cap;
@@ -291,6 +320,7 @@ client_flush(struct client *c)
 	 * connection holds none; busy ones keep theirs. */
 	if (c->c_out.len == 0 && c->c_out.cap <= CLIENT_OUT_KEEP)
 		bytes_w_fini(&c->c_out);
+	client_out_account(c);
 	/* The prepare hook's flush may empty the buffer, and then no write
 	 * event comes to call client_pump(): retained sends wait on this. */
 	if (c->c_sub != NULL)
@@ -311,7 +341,7 @@ client_pump(struct client *c)
 	if (c->c_state != CLIENT_CONNECTED || s == NULL)
 		return;
 	while (c->c_broken == NULL && c->c_out.len < cap &&
-	    c->c_out.len - start < CLIENT_PUMP_SLICE &&
+	    c->c_out.len - start < CLIENT_PUMP_SLICE && !client_out_over(c) &&
 	    (o = session_next(s)) != NULL) {
 		rc = send_publish(c, o, 0);
 		if (o->so_qos == 0)

@@ -58,6 +58,8 @@ broker_mem_get(struct broker *b, struct broker_mem *m)
 	m->bm_max_connections = conf->bc_max_connections;
 	m->bm_input_bytes = b->b_in_bytes;
 	m->bm_max_input_bytes = (size_t)conf->bc_max_input_bytes_total;
+	m->bm_output_bytes = b->b_out_bytes;
+	m->bm_max_output_bytes = (size_t)conf->bc_max_output_bytes_total;
 	TAILQ_FOREACH(c, &b->b_clients, c_entry)
 		if (c->c_state == CLIENT_CONNECTED && c->c_session != NULL)
 			m->bm_online++;
@@ -77,6 +79,7 @@ broker_mem_get(struct broker *b, struct broker_mem *m)
 	m->bm_drop_bytes = a->sa_drop_bytes;
 	m->bm_drop_total = a->sa_drop_total;
 	m->bm_drop_output = b->b_stats.bs_drop_output;
+	m->bm_drop_output_total = b->b_stats.bs_drop_output_total;
 	m->bm_expired = b->b_stats.bs_sessions_expired;
 	m->bm_persistent_refused = b->b_stats.bs_persistent_refused;
 	retain_stats(b->b_retain, &rs);
@@ -100,11 +103,13 @@ broker_stats_json(struct broker *b, struct bytes_w *w)
 
 	broker_mem_get(b, &m);
 	bytes_printf(w, "{\"connections\":{\"count\":%zu,\"max\":%zu,"
-	    "\"input_bytes\":%zu,\"max_input_bytes\":%zu},"
+	    "\"input_bytes\":%zu,\"max_input_bytes\":%zu,"
+	    "\"output_bytes\":%zu,\"max_output_bytes\":%zu},"
 	    "\"sessions\":{\"count\":%zu,\"online\":%zu,\"offline\":%zu,"
 	    "\"persistent\":%zu,\"max\":%zu,\"max_persistent\":%zu,"
 	    "\"bytes\":%zu},", m.bm_connections, m.bm_max_connections,
-	    m.bm_input_bytes, m.bm_max_input_bytes,
+	    m.bm_input_bytes, m.bm_max_input_bytes, m.bm_output_bytes,
+	    m.bm_max_output_bytes,
 	    m.bm_sessions, m.bm_online, m.bm_sessions > m.bm_online ?
 	    m.bm_sessions - m.bm_online : 0, m.bm_persistent,
 	    m.bm_max_sessions, m.bm_max_persistent, m.bm_session_bytes);
@@ -114,11 +119,13 @@ broker_stats_json(struct broker *b, struct bytes_w *w)
 	bytes_printf(w, "\"queued\":{\"messages\":%zu,\"bytes\":%zu,"
 	    "\"max_bytes\":%zu,\"dropped\":{\"max_queued_messages\":%llu,"
 	    "\"max_queued_bytes\":%llu,\"max_queued_bytes_total\":%llu,"
-	    "\"max_output_buffer\":%llu}},", m.bm_queued, m.bm_queued_bytes,
+	    "\"max_output_buffer\":%llu,\"max_output_bytes_total\":%llu}},",
+	    m.bm_queued, m.bm_queued_bytes,
 	    m.bm_max_queued_bytes, (unsigned long long)m.bm_drop_messages,
 	    (unsigned long long)m.bm_drop_bytes,
 	    (unsigned long long)m.bm_drop_total,
-	    (unsigned long long)m.bm_drop_output);
+	    (unsigned long long)m.bm_drop_output,
+	    (unsigned long long)m.bm_drop_output_total);
 	bytes_printf(w, "\"expired\":%llu,\"persistent_refused\":%llu,"
 	    "\"retained\":{\"count\":%zu,\"bytes\":%zu,\"refused\":%llu}",
 	    (unsigned long long)m.bm_expired,

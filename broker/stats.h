@@ -25,6 +25,8 @@ struct broker_mem {
 	size_t		bm_max_connections;
 	size_t		bm_input_bytes;		/* partial packets */
 	size_t		bm_max_input_bytes;
+	size_t		bm_output_bytes;	/* unwritten */
+	size_t		bm_max_output_bytes;
 	size_t		bm_sessions;
 	size_t		bm_online;		/* a connection attached */
 	size_t		bm_persistent;		/* clean session 0 */
@@ -42,6 +44,7 @@ struct broker_mem {
 	uint64_t	bm_drop_bytes;		/* max_queued_bytes */
 	uint64_t	bm_drop_total;		/* max_queued_bytes_total */
 	uint64_t	bm_drop_output;		/* max_output_buffer (QoS 0) */
+	uint64_t	bm_drop_output_total;	/* max_output_bytes_total */
 	uint64_t	bm_expired;		/* persistent_client_expiration */
 	uint64_t	bm_persistent_refused;	/* max_persistent_sessions */
 	size_t		bm_retained;
@@ -71,14 +74,16 @@ void	broker_mem_get(struct broker *b, struct broker_mem *m);
  * Appends one JSON object (no newline) with the snapshot to w:
  *
  *   {"connections":{"count":3,"max":1047000,"input_bytes":0,
- *    "max_input_bytes":268435456},
+ *    "max_input_bytes":268435456,"output_bytes":0,
+ *    "max_output_bytes":536870912},
  *    "sessions":{"count":5,"online":3,"offline":2,"persistent":2,
  *     "max":1147000,"max_persistent":100000,"bytes":1520},
  *    "subscriptions":{"count":4,"bytes":300,"max_bytes":268435456,
  *     "refused":0},
  *    "queued":{"messages":0,"bytes":0,"max_bytes":536870912,
  *     "dropped":{"max_queued_messages":0,"max_queued_bytes":0,
- *     "max_queued_bytes_total":0,"max_output_buffer":0}},
+ *     "max_queued_bytes_total":0,"max_output_buffer":0,
+ *     "max_output_bytes_total":0}},
  *    "expired":0,"persistent_refused":0,
  *    "retained":{"count":1,"bytes":900,"refused":0},
  *    "claims":{"count":3,"bytes":290},

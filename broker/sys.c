@@ -20,7 +20,8 @@
  *	retained messages/bytes
  *	clients/persistent, clients/expired
  *	store/messages/dropped/<limit>  (max_queued_messages, ...)
- *	store/sessions/bytes, store/input/bytes (partial packets)
+ *	store/sessions/bytes, store/input/bytes (partial packets),
+ *	store/output/bytes (unwritten)
  *	cluster/claims/count, .../bytes; cluster/tombstones/...,
  *	cluster/forward/messages, .../bytes       (with a cluster)
  *
@@ -98,6 +99,7 @@ sys_publish(struct broker *b)
 	sys_put_u64(b, "clients/expired", m.bm_expired);
 	sys_put_u64(b, "store/sessions/bytes", m.bm_session_bytes);
 	sys_put_u64(b, "store/input/bytes", m.bm_input_bytes);
+	sys_put_u64(b, "store/output/bytes", m.bm_output_bytes);
 	sys_put_u64(b, "store/messages/dropped/max_queued_messages",
 	    m.bm_drop_messages);
 	sys_put_u64(b, "store/messages/dropped/max_queued_bytes",
@@ -106,6 +108,8 @@ sys_publish(struct broker *b)
 	    m.bm_drop_total);
 	sys_put_u64(b, "store/messages/dropped/max_output_buffer",
 	    m.bm_drop_output);
+	sys_put_u64(b, "store/messages/dropped/max_output_bytes_total",
+	    m.bm_drop_output_total);
 	if (!m.bm_cluster)
 		return;
 	sys_put_u64(b, "cluster/claims/count", m.bm_claims);
