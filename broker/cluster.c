@@ -35,6 +35,7 @@
 #include "broker/broker_int.h"
 #include "broker/cluster_int.h"
 #include "common/err.h"
+#include "common/file.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/sock.h"
@@ -83,11 +84,10 @@ static int
 cluster_read_cookie(struct cluster *c, const struct broker_conf *bc,
     char *err, size_t errlen)
 {
-	char path[1024], buf[CLUSTER_COOKIE_MAX];
+	char path[1024], why[1200];
 	const char *home;
-	struct stat st;
+	char *buf;
 	size_t n;
-	FILE *f;
 
 	if (bc->bc_cookie != NULL)
 		return (c->c_cookie = strdup(bc->bc_cookie)) == NULL ? -1 : 0;
@@ -98,29 +98,25 @@ cluster_read_cookie(struct cluster *c, const struct broker_conf *bc,
 		snprintf(path, sizeof(path), "%s/.erlang.cookie",
 		    home != NULL ? home : "");
 	}
-	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "cookie file %s: %s", path,
-		    strerror(errno));
+	/* A regular file, owner-only, capped: never a FIFO that hangs us. */
+	if (file_read_all(path, CLUSTER_COOKIE_MAX, FILE_F_OWNER_ONLY, &buf,
+	    &n, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "cookie file %s", why);
 		return -1;
 	}
-	if (fstat(fileno(f), &st) == -1 || (st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "cookie file %s: must be accessible by "
-		    "its owner only", path);
-		fclose(f);
-		return -1;
-	}
-	if (fgets(buf, sizeof(buf), f) == NULL)
-		buf[0] = '\0';
-	fclose(f);
 	n = strcspn(buf, "\r\n");
 	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
 		n--;
 	buf[n] = '\0';
 	if (n == 0) {
+		free(buf);
 		snprintf(err, errlen, "cookie file %s: empty", path);
 		return -1;
 	}
-	if ((c->c_cookie = strdup(buf)) == NULL) {
+	c->c_cookie = strdup(buf);
+	explicit_bzero(buf, n);
+	free(buf);
+	if (c->c_cookie == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
