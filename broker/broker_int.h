@@ -130,6 +130,10 @@ struct broker {
 	ev_tstamp		 b_started;
 	uint64_t		 b_id_seed;
 	struct cluster		*b_cluster;	/* NULL: no cluster keys */
+	/* handle_subscribe.c: the (UN)SUBSCRIBE work done from reads in one
+	 * loop iteration, all clients together, ends at b_sub_until (ns). */
+	unsigned int		 b_sub_iter;
+	uint64_t		 b_sub_until;
 	/* Reads land here first; a client keeps only a partial packet. */
 	uint8_t			 b_scratch[CLIENT_READ_CHUNK];
 };

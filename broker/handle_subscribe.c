@@ -17,7 +17,8 @@
  * whose retained messages are still being sent starts them over.
  *
  * No client's request holds the loop.  A packet is applied filter by
- * filter for at most SUB_SLICE_NS; what is left is copied and applied
+ * filter for at most SUB_SLICE_NS (shared by every packet that reads
+ * start in one loop iteration); what is left is copied and applied
  * in further slices, one per loop iteration, from an ev_check watcher
  * (an ev_idle one keeps the loop from sleeping meanwhile), while the
  * client's later input waits (c_paused), so packets still take effect
@@ -240,7 +241,7 @@ sub_retained_run(struct client *c, struct sub_work *sw, uint64_t deadline)
 			return SUB_RUN_DONE;
 		if (sub_behind(c))
 			return SUB_RUN_BEHIND;
-		if (++steps % SUB_CLOCK_EVERY == 0 && sub_now_ns() >= deadline)
+		if (steps++ % SUB_CLOCK_EVERY == 0 && sub_now_ns() >= deadline)
 			return SUB_RUN_MORE;
 		if (sr->sr_cur == NULL && (sr->sr_cur = retain_cursor_new(
 		    b->b_retain, bytes_view_of(sr->sr_filter,
@@ -357,6 +358,10 @@ sub_apply(struct client *c, struct sub_work *sw, uint64_t deadline)
 	int more;
 
 	for (;;) {
+		/* Before the first filter too: see sub_start(). */
+		if (sw->sw_done % SUB_CLOCK_EVERY == 0 &&
+		    sub_now_ns() >= deadline)
+			return sw->sw_rest.len == 0 ? sub_finish(c, sw) : 0;
 		if (sw->sw_type == MQTT_SUBSCRIBE)
 			more = sw->sw_done < sw->sw_count &&
 			    mqtt_subscribe_next(&sw->sw_rest, &filter, &qos);
@@ -377,9 +382,7 @@ sub_apply(struct client *c, struct sub_work *sw, uint64_t deadline)
 			    c->c_session, filter);
 			sub_retained_drop(&sw->sw_retained, filter);
 		}
-		if (++sw->sw_done % SUB_CLOCK_EVERY == 0 &&
-		    sub_now_ns() >= deadline)
-			return sw->sw_rest.len == 0 ? sub_finish(c, sw) : 0;
+		sw->sw_done++;
 	}
 	return sub_finish(c, sw);
 }
@@ -419,9 +422,19 @@ static void
 sub_start(struct client *c, int type, uint16_t id, struct bytes_view list,
     size_t count)
 {
+	struct broker *b = c->c_broker;
 	struct sub_work *sw;
-	uint64_t deadline = sub_now_ns() + SUB_SLICE_NS;
+	uint64_t now = sub_now_ns();
 
+	/*
+	 * What reads start shares one slice per loop iteration, however
+	 * many packets one read holds or clients send: past it, a packet
+	 * waits for its client's own slice in the next iteration.
+	 */
+	if (b->b_sub_iter != ev_iteration(b->b_loop) || b->b_sub_until == 0) {
+		b->b_sub_iter = ev_iteration(b->b_loop);
+		b->b_sub_until = now + SUB_SLICE_NS;
+	}
 	if ((sw = sub_work_get(c)) == NULL) {
 		client_close(c, 1, "out of memory for %sSUBSCRIBE",
 		    type == MQTT_SUBSCRIBE ? "" : "UN");
@@ -442,7 +455,7 @@ sub_start(struct client *c, int type, uint16_t id, struct bytes_view list,
 		client_close(c, 1, "out of memory for SUBACK");
 		return;
 	}
-	if (!sub_apply(c, sw, deadline)) {
+	if (!sub_apply(c, sw, b->b_sub_until)) {
 		/* The packet's buffer is the reader's: keep what is left. */
 		if ((sw->sw_list = malloc(sw->sw_rest.len)) == NULL) {
 			client_close(c, 1, "out of memory for SUBSCRIBE");
@@ -454,7 +467,7 @@ sub_start(struct client *c, int type, uint16_t id, struct bytes_view list,
 		sub_work_schedule(c, 1);
 		return;
 	}
-	sub_work_settle(c, sub_retained_run(c, sw, deadline));
+	sub_work_settle(c, sub_retained_run(c, sw, b->b_sub_until));
 }
 
 void

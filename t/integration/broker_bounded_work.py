@@ -19,6 +19,10 @@ Cases:
   * subscribe_20000_distinct: the same with "#" and 19,999 distinct
     filters, most past max_subscriptions (refused after a scan of the
     session's list): pings under 100 ms, SUBACK codes, 10,000 retained.
+  * subscribe_pipelined_2000: 2,000 one-filter SUBSCRIBEs of "#" in one
+    write (every read shares one slice per loop iteration): pings under
+    100 ms, 2,000 SUBACKs in order, and all 10,000 retained after the
+    last one.
   * unsubscribe_20000: 20,000 distinct filters unsubscribed at once:
     pings under 100 ms, then UNSUBACK.
   * retained_bytes_flood: max_retained_bytes 32MiB, 500 retained 1 MB
@@ -292,6 +296,47 @@ def t_subscribe_distinct():
         # max_subscriptions 1000: "#" and 999 more, the rest 0x80.
         want = [0] + [1] * 999 + [0x80] * (N_FILTERS - 1000)
         big_subscribe(b, filters, want, N_RETAINED, 0)
+
+
+@test('subscribe_pipelined_2000: 2,000 SUBSCRIBEs in one write, pings '
+      '< 100 ms')
+def t_subscribe_pipelined():
+    setup_only_cairn()
+    with Broker({'sys_interval': 0}) as b:
+        publish_retained(b.port, 'rp', N_RETAINED, qos=0)
+        n = 2000
+        pkts = b''.join(subscribe_pkt(i + 1, [('#', 0)]) for i in range(n))
+        pinger = Pinger(b.port)
+        try:
+            c, _ = mqtt_connect(b.port, uniq('pipe'))
+            t0 = time.monotonic()
+            c.send(pkts)
+            acks, topics = 0, set()
+            deadline = time.monotonic() + 30.0
+            # Each SUBSCRIBE starts "#" over: after the last SUBACK,
+            # every retained message comes once more.
+            while acks < n or len(topics) < N_RETAINED:
+                left = deadline - time.monotonic()
+                check(left > 0, '%d SUBACKs, then %d of %d retained '
+                      'within 30s' % (acks, len(topics), N_RETAINED))
+                p = c.recv(left)
+                if p is None:
+                    continue
+                if p.type == SUBACK:
+                    acks += 1
+                    eq(p.pid, acks, 'SUBACK packet id (in order)')
+                    topics = set()
+                elif p.type == PUBLISH:
+                    check(p.retain, 'RETAIN on %r' % p)
+                    topics.add(p.topic)
+                else:
+                    raise Fail('unexpected %r' % p)
+            t1 = time.monotonic()
+            check_stalls(pinger.stop(), t0, t1,
+                         '%d pipelined SUBSCRIBEs' % n)
+            c.disconnect()
+        finally:
+            pinger.kill()
 
 
 @test('unsubscribe_20000: pings < 100 ms, then UNSUBACK')
