@@ -25,7 +25,8 @@
  * in order.  Retained messages are then sent in slices too, by a cursor
  * per filter over the retained index (retain.h), and only while the
  * client keeps up: while its output buffer is under max_output_buffer
- * and at most SUB_QUEUE_AHEAD deliveries wait in its session, so QoS 0
+ * (and the total of all under max_output_bytes_total) and at most
+ * SUB_QUEUE_AHEAD deliveries wait in its session, so QoS 0
  * copies are not dropped and QoS 1/2 ones wait for the in-flight window
  * rather than overflow the queue.  When the client falls behind the
  * watchers stop, and client_pump() wakes them (subscribe_resume()) once
@@ -215,9 +216,13 @@ sub_behind(const struct client *c)
 {
 	const struct session *s = c->c_session;
 
+	/* client_out_over(): c has a backlog while the total is over
+	 * max_output_bytes_total, so its QoS 0 copies would be dropped; its
+	 * backlog's flush wakes us (subscribe_resume()). */
 	return c->c_broken != NULL || s == NULL ||
 	    s->s_queued >= SUB_QUEUE_AHEAD ||
-	    c->c_out.len >= c->c_broker->b_conf->bc_max_output_buffer;
+	    c->c_out.len >= c->c_broker->b_conf->bc_max_output_buffer ||
+	    client_out_over(c);
 }
 
 enum sub_run {
