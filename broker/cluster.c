@@ -34,6 +34,7 @@
 
 #include "broker/broker_int.h"
 #include "broker/cluster_int.h"
+#include "broker/stats.h"
 #include "common/err.h"
 #include "common/file.h"
 #include "common/json.h"
@@ -140,6 +141,7 @@ cluster_new(struct broker *b, struct ev_loop *loop, char *err, size_t errlen)
 	c->c_fd = -1;
 	TAILQ_INIT(&c->c_peers);
 	TAILQ_INIT(&c->c_links);
+	TAILQ_INIT(&c->c_moves);
 	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
 		seed[0] = seed[1] = seed[2] = (uint64_t)time(NULL);
 	if (ctab_init(&c->c_routes, seed[0]) != 0 ||
@@ -150,6 +152,9 @@ cluster_new(struct broker *b, struct ev_loop *loop, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	/* Any client can clear any topic: tombstones are capped in bytes. */
+	cluster_tombs_set_max_bytes(&c->c_tombs,
+	    (size_t)bc->bc_max_retained_tombstone_bytes);
 	if (cluster_read_cookie(c, bc, err, errlen) != 0)
 		goto fail;
 	c->c_lconf.lc_cookie = bytes_view_of(c->c_cookie,
@@ -208,6 +213,8 @@ peer_new(struct cluster *c, const char *name)
 	 */
 	cluster_fwdq_init(&p->p_fwdq, c->c_broker->b_conf->bc_max_forward_buffer,
 	    cluster_stamp(c) << 20);
+	cluster_fwdq_set_max_bytes(&p->p_fwdq,
+	    (size_t)c->c_broker->b_conf->bc_max_forward_buffer_bytes);
 	backoff_init(&p->p_backoff, CLUSTER_REDIAL_MIN_MS,
 	    CLUSTER_REDIAL_MAX_MS);
 	ev_init(&p->p_redial_w, peer_on_redial);
@@ -256,6 +263,7 @@ cluster_free(struct cluster *c)
 	if (c == NULL)
 		return;
 	c->c_freeing = 1;
+	cluster_sync_free(c);
 	if (c->c_broker->b_router != NULL)
 		router_set_hooks(c->c_broker->b_router, NULL, NULL, NULL);
 	while ((p = TAILQ_FIRST(&c->c_peers)) != NULL) {
@@ -925,10 +933,13 @@ cluster_status_json(struct cluster *c, struct bytes_w *w)
 			npend++;
 	bytes_printf(w, "],\"routes_local\":%zu,\"retained_stamps\":%zu,"
 	    "\"claims\":%zu,\"tls\":%s,\"handshakes\":{\"pending\":%zu,"
-	    "\"refused\":%llu,\"evicted\":%llu}}", c->c_routes.ct_count,
+	    "\"refused\":%llu,\"evicted\":%llu},\"memory\":",
+	    c->c_routes.ct_count,
 	    c->c_retained.ct_count, c->c_claims.ct_count,
 	    c->c_lconf.lc_tls != NULL ? "true" : "false", npend,
 	    (unsigned long long)c->c_hs_refused,
 	    (unsigned long long)c->c_hs_evicted);
+	(void)broker_stats_json(c->c_broker, w);
+	bytes_put_str(w, "}");
 	return w->err;
 }

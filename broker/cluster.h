@@ -117,7 +117,8 @@ int		 cluster_remove(struct cluster *, const char *node);
  *    "away":false,"dir":"out","routes":3,"forward_pending":0,
  *    "forward_dropped":0,"addr":"127.0.0.1:4371"}],
  *    "routes_local":2,"retained_stamps":1,"claims":1,"tls":false,
- *    "handshakes":{"pending":0,"refused":0,"evicted":0}}
+ *    "handshakes":{"pending":0,"refused":0,"evicted":0},
+ *    "memory":{...}}
  *
  * handshakes: inbound handshakes in progress now, connections refused
  * at accept for want of a slot, and slots taken back from unproven

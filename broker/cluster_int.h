@@ -74,6 +74,8 @@ struct peer {
 };
 TAILQ_HEAD(peer_list, peer);
 TAILQ_HEAD(link_list, link);
+struct session_move;			/* cluster_sync.c's */
+TAILQ_HEAD(session_move_list, session_move);
 
 struct cluster {
 	struct broker		*c_broker;	/* borrowed */
@@ -102,6 +104,7 @@ struct cluster {
 	cluster_resolve_cb	 c_resolve_cb;
 	void			*c_resolve_arg;
 	int			 c_freeing;
+	struct session_move_list c_moves;	/* sessions going out in slices */
 	/* Strangers (CLUSTER.md): their one rate limit, and what we refused. */
 	struct link_prelog	 c_prelog;	/* lines of inbound links before UP */
 	struct log_rate		 c_refuselog;	/* connections refused at accept */
@@ -128,6 +131,8 @@ void		 cluster_sync_msg(struct cluster *, struct peer *p,
 		    const struct link_msg *m);
 /* p's link can take more: resend what it has not had. */
 void		 cluster_sync_pump(struct cluster *, struct peer *p);
+/* Ends every session move still going (cluster_free()). */
+void		 cluster_sync_free(struct cluster *);
 /* Sends PEERS to every UP peer (a link came up). */
 void		 cluster_sync_peers_all(struct cluster *);
 /* The router's hooks. */

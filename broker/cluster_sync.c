@@ -198,12 +198,6 @@ retain_stamp(struct cluster *c, struct bytes_view topic, uint64_t stamp,
 	if (clear) {
 		if ((e = ctab_get(&c->c_retained, topic)) != NULL)
 			ctab_del(&c->c_retained, e);
-		/*
-		 * Any client can clear any topic: the bytes are capped too.
-		 * cluster_new() is the place for it (asked of its owner).
-		 */
-		cluster_tombs_set_max_bytes(&c->c_tombs, (size_t)
-		    c->c_broker->b_conf->bc_max_retained_tombstone_bytes);
 		(void)cluster_tombs_expire(&c->c_tombs, cluster_now_ms(c));
 		rc = cluster_tombs_put(&c->c_tombs, topic, stamp, origin,
 		    cluster_now_ms(c));
@@ -443,6 +437,7 @@ claim_send_one(struct ctab_ent *e, void *arg)
 #define SESSION_MOVE_RETRY	0.01
 
 struct session_move {
+	TAILQ_ENTRY(session_move) sm_entry;	/* c_moves */
 	ev_idle		 sm_idle_w;
 	ev_timer	 sm_retry_w;
 	struct cluster	*sm_cluster;
@@ -479,9 +474,19 @@ session_move_end(struct session_move *mv, const char *why)
 		    mv->sm_lost > 0 ? ", some lost at max_frame" : "");
 	ev_idle_stop(loop, &mv->sm_idle_w);
 	ev_timer_stop(loop, &mv->sm_retry_w);
+	TAILQ_REMOVE(&mv->sm_cluster->c_moves, mv, sm_entry);
 	session_free(s);
 	free(mv->sm_peer);
 	free(mv);
+}
+
+void
+cluster_sync_free(struct cluster *c)
+{
+	struct session_move *mv;
+
+	while ((mv = TAILQ_FIRST(&c->c_moves)) != NULL)
+		session_move_end(mv, "the node is stopping");
 }
 
 /* One SESSION_DATA of id with subs (may be empty) and up to a slice. */
@@ -601,6 +606,7 @@ session_take(struct cluster *c, struct peer *p, struct bytes_view id)
 	}
 	mv->sm_cluster = c;
 	mv->sm_session = s;
+	TAILQ_INSERT_TAIL(&c->c_moves, mv, sm_entry);
 	ev_idle_init(&mv->sm_idle_w, session_move_on_idle);
 	ev_timer_init(&mv->sm_retry_w, session_move_on_retry,
 	    SESSION_MOVE_RETRY, 0.);
@@ -755,12 +761,6 @@ cluster_on_forward(struct router_remote *rr, struct msg *msg,
 			p->p_drop_logged = 0;
 		return;
 	}
-	/*
-	 * The byte cap; cluster.c's peer_new() is the place for it (asked
-	 * of its owner), until then it is set here, before each push.
-	 */
-	cluster_fwdq_set_max_bytes(&p->p_fwdq,
-	    (size_t)c->c_broker->b_conf->bc_max_forward_buffer_bytes);
 	/* An away peer's buffer keeps the newest: the oldest go. */
 	while (p->p_away && cluster_fwdq_full(&p->p_fwdq, msg) &&
 	    cluster_fwdq_drop_oldest(&p->p_fwdq)) {

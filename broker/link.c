@@ -37,6 +37,12 @@
 #include "common/sock.h"
 
 #define LINK_READ_CHUNK		(64 * 1024)
+/*
+ * Frame bytes handled per loop iteration: a peer that sent a burst (a
+ * session move, a snapshot) is handled in slices, the rest on the next
+ * iteration, while the socket is not read.
+ */
+#define LINK_PARSE_SLICE	(256 * 1024)
 /* The input buffer of a link before UP: one pre-auth frame and a header. */
 #define LINK_PREAUTH_BUF	(LINK_PREAUTH_MAX_FRAME + LINK_HDR_LEN)
 
@@ -44,8 +50,10 @@ static void	link_on_read(struct ev_loop *, ev_io *, int);
 static void	link_on_write(struct ev_loop *, ev_io *, int);
 static void	link_on_timer(struct ev_loop *, ev_timer *, int);
 static void	link_on_free(struct ev_loop *, ev_timer *, int);
+static void	link_on_more(struct ev_loop *, ev_idle *, int);
 static void	link_tls_step(struct link *);
 static void	link_read(struct link *);
+static void	link_parse(struct link *);
 
 const char *
 link_state_name(const struct link *l)
@@ -79,7 +87,11 @@ link_watchers(struct link *l)
 
 	if (l->l_state == LINK_CLOSED)
 		return;
-	if (!ev_is_active(&l->l_rd_w) && l->l_state != LINK_CONNECTING)
+	/* Frames left from the last read: no reading until they are done. */
+	if (ev_is_active(&l->l_more_w)) {
+		if (ev_is_active(&l->l_rd_w))
+			ev_io_stop(l->l_loop, &l->l_rd_w);
+	} else if (!ev_is_active(&l->l_rd_w) && l->l_state != LINK_CONNECTING)
 		ev_io_start(l->l_loop, &l->l_rd_w);
 	want_wr = l->l_out.len > 0 || l->l_state == LINK_CONNECTING ||
 	    l->l_tls_want_wr;
@@ -332,6 +344,7 @@ link_new(struct ev_loop *loop, const struct link_conf *conf,
 	ev_io_init(&l->l_rd_w, link_on_read, fd, EV_READ);
 	ev_io_init(&l->l_wr_w, link_on_write, fd, EV_WRITE);
 	ev_init(&l->l_timer_w, link_on_timer);
+	ev_idle_init(&l->l_more_w, link_on_more);
 	l->l_started = l->l_last_rx = l->l_last_tx = ev_now(loop);
 	l->l_timer_w.repeat = conf->lc_tick / 2;
 	if (l->l_timer_w.repeat > conf->lc_handshake / 4)
@@ -359,6 +372,7 @@ link_stop(struct link *l)
 	ev_io_stop(l->l_loop, &l->l_rd_w);
 	ev_io_stop(l->l_loop, &l->l_wr_w);
 	ev_timer_stop(l->l_loop, &l->l_timer_w);
+	ev_idle_stop(l->l_loop, &l->l_more_w);
 	if (l->l_ssl != NULL) {
 		SSL_free(l->l_ssl);
 		l->l_ssl = NULL;
@@ -438,6 +452,21 @@ link_destroy(struct link *l)
 }
 
 static void
+link_on_more(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct link *l = container_of(w, struct link, l_more_w);
+
+	link_parse(l);
+	if (l->l_state == LINK_CLOSED)
+		return;
+	link_watchers(l);
+	/* A TLS session may hold more than the socket says. */
+	if (!ev_is_active(&l->l_more_w) && l->l_ssl != NULL &&
+	    SSL_pending(l->l_ssl) > 0)
+		link_read(l);
+}
+
+static void
 link_on_free(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	link_free(container_of(w, struct link, l_timer_w));
@@ -508,7 +537,11 @@ link_frame_max(const struct link *l)
 	    LINK_PREAUTH_MAX_FRAME;
 }
 
-/* Decodes and dispatches every whole frame of l_in. */
+/*
+ * Decodes and dispatches the whole frames of l_in, up to
+ * LINK_PARSE_SLICE bytes of them; with more left, l_more_w goes on with
+ * them on the next iteration (and reading waits).
+ */
 static void
 link_parse(struct link *l)
 {
@@ -516,6 +549,7 @@ link_parse(struct link *l)
 	size_t off = 0, used;
 	int rc;
 
+	ev_idle_stop(l->l_loop, &l->l_more_w);
 	/* A TLS record (handshake, TLS 1.x) where a frame should be. */
 	if (l->l_ssl == NULL && l->l_state == LINK_HANDSHAKE &&
 	    l->l_frames_in == 0 && l->l_in_len >= 2 && l->l_in[0] == 0x16 &&
@@ -543,6 +577,11 @@ link_parse(struct link *l)
 		l->l_frames_in++;
 		link_dispatch(l, &m);
 		off += used;
+		if (off >= LINK_PARSE_SLICE && l->l_state != LINK_CLOSED &&
+		    off < l->l_in_len) {
+			ev_idle_start(l->l_loop, &l->l_more_w);
+			break;
+		}
 	}
 	if (l->l_state == LINK_CLOSED)
 		return;
@@ -613,7 +652,8 @@ link_read(struct link *l)
 		l->l_in_len += (size_t)r;
 		l->l_last_rx = ev_now(l->l_loop);
 		link_parse(l);
-		if (l->l_ssl == NULL || SSL_pending(l->l_ssl) == 0)
+		if (l->l_ssl == NULL || SSL_pending(l->l_ssl) == 0 ||
+		    ev_is_active(&l->l_more_w))
 			break;
 	}
 	link_watchers(l);

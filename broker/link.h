@@ -109,6 +109,7 @@ struct link {
 	ev_io			 l_rd_w;
 	ev_io			 l_wr_w;
 	ev_timer		 l_timer_w;	/* deadline, tick, dead, free */
+	ev_idle			 l_more_w;	/* frames left past a slice */
 	ev_tstamp		 l_last_rx;
 	ev_tstamp		 l_last_tx;
 	ev_tstamp		 l_started;
