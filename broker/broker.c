@@ -468,18 +468,28 @@ broker_publish(struct broker *b, struct bytes_view topic,
     struct bytes_view payload, uint8_t qos, uint8_t retain)
 {
 	enum retain_limit why;
-	struct msg *m;
+	struct msg *m, *clr;
 	int rc;
 
 	if ((m = msg_new(topic, payload, qos, retain)) == NULL)
 		return CAIRN_ERR_NOMEM;
-	if (retain && (rc = retain_store(b->b_retain, m, &why)) != 0)
+	if (retain && (rc = retain_store(b->b_retain, m, &why)) != 0) {
 		log_rate_warnx(&retain_lr, "retained message on %s (%zu "
 		    "bytes) not kept, delivered live only: %s%s", m->m_topic,
 		    m->m_payload_len, why != RETAIN_LIMIT_NONE ?
 		    retain_limit_name(why) : cairn_strerror(rc),
 		    why != RETAIN_LIMIT_NONE ? " reached" : "");
-	else if (retain)
+		/*
+		 * Refused at a limit, the topic has no retained message
+		 * here any more: the other nodes clear it too, rather than
+		 * keep the older message this one dropped.
+		 */
+		if (why != RETAIN_LIMIT_NONE && (clr = msg_new(topic,
+		    bytes_view_of("", 0), qos, 1)) != NULL) {
+			cluster_retained(b->b_cluster, clr);
+			msg_unref(clr);
+		}
+	} else if (retain)
 		cluster_retained(b->b_cluster, m);
 	/* Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9]. */
 	router_route(b->b_router, m, broker_deliver, b);

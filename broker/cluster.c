@@ -219,6 +219,7 @@ peer_new(struct cluster *c, const char *name)
 	    CLUSTER_REDIAL_MAX_MS);
 	ev_init(&p->p_redial_w, peer_on_redial);
 	ev_init(&p->p_grace_w, peer_on_grace);
+	cluster_sync_init(p);
 	TAILQ_INSERT_TAIL(&c->c_peers, p, p_entry);
 	c->c_npeers++;
 	return p;
@@ -232,6 +233,7 @@ peer_free(struct cluster *c, struct peer *p)
 
 	ev_timer_stop(c->c_loop, &p->p_redial_w);
 	ev_timer_stop(c->c_loop, &p->p_grace_w);
+	cluster_sync_down(c, p);
 	TAILQ_FOREACH_SAFE(l, &c->c_links, l_entry, n)
 		if (l->l_peer == p)
 			l->l_peer = NULL;
@@ -886,6 +888,7 @@ cluster_lo_closed(void *arg, struct link *l)
 		p->p_dial = NULL;
 	if (p->p_link == l) {
 		p->p_link = NULL;
+		cluster_sync_down(c, p);
 		peer_away(c, p);
 		if (c->c_link_cb != NULL && !c->c_freeing)
 			c->c_link_cb(c->c_link_arg, p->p_name, 0);

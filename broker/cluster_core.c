@@ -214,6 +214,28 @@ ctab_foreach(struct ctab *t, int (*cb)(struct ctab_ent *, void *), void *arg)
 }
 
 int
+ctab_foreach_slice(struct ctab *t, size_t *bucket, size_t max,
+    int (*cb)(struct ctab_ent *, void *), void *arg)
+{
+	struct ctab_ent *e, *n;
+	size_t given = 0;
+	int rc;
+
+	while (*bucket < t->ct_nbuckets) {
+		for (e = t->ct_buckets[*bucket]; e != NULL; e = n) {
+			n = e->ce_next;
+			given++;
+			if ((rc = cb(e, arg)) != 0)
+				return rc;
+		}
+		(*bucket)++;
+		if (given >= max)
+			return *bucket >= t->ct_nbuckets ? 1 : 0;
+	}
+	return 1;
+}
+
+int
 cluster_route_count(struct ctab *routes, struct bytes_view filter, int delta)
 {
 	struct ctab_ent *e;

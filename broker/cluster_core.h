@@ -68,6 +68,17 @@ int		 ctab_set_aux(struct ctab *t, struct ctab_ent *e, const char *s);
 int		 ctab_foreach(struct ctab *, int (*cb)(struct ctab_ent *,
 		    void *), void *arg);
 /*
+ * A slice of ctab_foreach(): the entries of the buckets from *bucket on,
+ * until at least max entries were given or the table ends; *bucket is
+ * left past the last bucket done.  1 when the table is done, 0 when
+ * more is left, or cb's first nonzero return (<0 or >1 only: cb returns
+ * 0 to go on).  A walk across slices sees every entry present from its
+ * start to its end at least once as long as ct_nbuckets does not change
+ * (compare it between slices and start again when it did).
+ */
+int		 ctab_foreach_slice(struct ctab *, size_t *bucket, size_t max,
+		    int (*cb)(struct ctab_ent *, void *), void *arg);
+/*
  * Removes the entries for which stale() returns 1, in at most nbuckets
  * buckets from where the last call stopped (wrapping), so that a table
  * is pruned in bounded slices as it is used.  stale() must not change

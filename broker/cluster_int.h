@@ -71,6 +71,17 @@ struct peer {
 	 */
 	int			 p_ever_up;
 	int			 p_explicit;
+	/*
+	 * The snapshot going out on p_link in slices (cluster_sync.c):
+	 * routes, retained, tombstones, claims, then the resends.  Each
+	 * slice stops at SNAP_SLICE entries or when the link is full, and
+	 * goes on at the next iteration (p_snap_w) or when the link drains.
+	 */
+	int			 p_snap_phase;		/* 0: none going */
+	size_t			 p_snap_bucket;
+	size_t			 p_snap_nbuckets;	/* table size at the start */
+	struct retain_index_cursor *p_snap_cur;
+	ev_idle			 p_snap_w;
 };
 TAILQ_HEAD(peer_list, peer);
 TAILQ_HEAD(link_list, link);
@@ -131,6 +142,10 @@ void		 cluster_sync_msg(struct cluster *, struct peer *p,
 		    const struct link_msg *m);
 /* p's link can take more: resend what it has not had. */
 void		 cluster_sync_pump(struct cluster *, struct peer *p);
+/* A new peer's watchers (peer_new()). */
+void		 cluster_sync_init(struct peer *p);
+/* p is being freed or its link closed: the snapshot going out stops. */
+void		 cluster_sync_down(struct cluster *, struct peer *p);
 /* Ends every session move still going (cluster_free()). */
 void		 cluster_sync_free(struct cluster *);
 /* Sends PEERS to every UP peer (a link came up). */

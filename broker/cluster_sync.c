@@ -148,6 +148,9 @@ route_send_one(struct ctab_ent *e, void *arg)
 	return link_send(l, &m) == CAIRN_ERR_CLOSED ? 1 : 0;
 }
 
+static void	cluster_sync_resend(struct cluster *, struct peer *);
+static void	snap_pump(struct cluster *, struct peer *);
+
 /* --- Retained ------------------------------------------------------- */
 
 static int
@@ -257,10 +260,14 @@ cluster_retained(struct cluster *c, const struct msg *msg)
 			(void)retain_send(c, p->p_link, msg, stamp, c->c_self);
 }
 
+/* Peers can fill the store to its limits as clients can. */
+static struct log_rate retain_recv_lr = LOG_RATE_INIT(10);
+
 static void
 retain_recv(struct cluster *c, struct peer *p, const struct link_retain *r)
 {
 	struct broker *b = c->c_broker;
+	enum retain_limit why;
 	struct ctab_ent *e;
 	struct msg *msg;
 	char origin[LINK_MAX_NAME + 1];
@@ -282,10 +289,12 @@ retain_recv(struct cluster *c, struct peer *p, const struct link_retain *r)
 		    p->p_name);
 		return;
 	}
-	if ((rc = retain_set(b->b_retain, msg)) != 0)
-		log_warnx("cluster: retained message on %s from %s not kept: "
-		    "%s", msg->m_topic, p->p_name, rc == CAIRN_ERR_LIMIT ?
-		    "max_retained_messages reached" : cairn_strerror(rc));
+	if ((rc = retain_store(b->b_retain, msg, &why)) != 0)
+		log_rate_warnx(&retain_recv_lr, "cluster: retained message "
+		    "on %s from %s not kept: %s%s", msg->m_topic, p->p_name,
+		    why != RETAIN_LIMIT_NONE ? retain_limit_name(why) :
+		    cairn_strerror(rc), why != RETAIN_LIMIT_NONE ?
+		    " reached" : "");
 	msg_unref(msg);
 }
 
@@ -709,6 +718,12 @@ forward_dropped(struct peer *p, const char *why)
 void
 cluster_sync_pump(struct cluster *c, struct peer *p)
 {
+	snap_pump(c, p);
+}
+
+static void
+cluster_sync_resend(struct cluster *c, struct peer *p)
+{
 	struct cluster_fwd *f;
 
 	TAILQ_FOREACH(f, &p->p_fwdq.cq_list, cf_entry) {
@@ -938,38 +953,208 @@ peers_recv(struct cluster *c, struct peer *from, const struct link_peers *pl)
 
 /* --- The snapshot and the dispatch ------------------------------------- */
 
+/*
+ * The snapshot goes out in slices: SNAP_SLICE entries, or less when the
+ * link fills (its output queue holds about two frames: a 64 MiB
+ * retained store in one go would overflow it and close the link).  A
+ * slice that ended on its count goes on at the next loop iteration; one
+ * that ended on a full link goes on when the link drains
+ * (cluster_sync_pump()).  Tables that grew or shrank their buckets
+ * between slices are walked again from the start (a duplicate ROUTE_ADD,
+ * RETAIN or CLAIM is harmless; a missed one is not); the retained store
+ * has a cursor that stays valid across changes.
+ */
+#define SNAP_SLICE	512
+
+enum {
+	SNAP_NONE = 0,
+	SNAP_ROUTES,
+	SNAP_RETAINED,
+	SNAP_TOMBS,
+	SNAP_CLAIMS,
+};
+
+static void	snap_on_idle(struct ev_loop *, ev_idle *, int);
+
 void
-cluster_sync_up(struct cluster *c, struct peer *p)
+cluster_sync_init(struct peer *p)
+{
+	ev_idle_init(&p->p_snap_w, snap_on_idle);
+}
+
+void
+cluster_sync_down(struct cluster *c, struct peer *p)
+{
+	ev_idle_stop(c->c_loop, &p->p_snap_w);
+	retain_cursor_free(p->p_snap_cur);
+	p->p_snap_cur = NULL;
+	p->p_snap_phase = SNAP_NONE;
+}
+
+/* Enters phase (a ctab walk from bucket 0 of t, when t is given). */
+static void
+snap_phase(struct peer *p, int phase, const struct ctab *t)
+{
+	p->p_snap_phase = phase;
+	p->p_snap_bucket = 0;
+	p->p_snap_nbuckets = t != NULL ? t->ct_nbuckets : 0;
+}
+
+/* One slice of ctab t for the current phase: 1 done, 0 more, -1 closed. */
+static int
+snap_table(struct peer *p, struct ctab *t, int (*cb)(struct ctab_ent *,
+    void *), void *arg)
+{
+	int rc;
+
+	if (t->ct_nbuckets != p->p_snap_nbuckets) {
+		/* Rehashed between slices: again from the start. */
+		p->p_snap_bucket = 0;
+		p->p_snap_nbuckets = t->ct_nbuckets;
+	}
+	rc = ctab_foreach_slice(t, &p->p_snap_bucket, SNAP_SLICE, cb, arg);
+	if (rc == 0 || rc == 1)
+		return rc;
+	return -1;
+}
+
+/*
+ * Sends what the link takes of the snapshot.  1 when it is all out, 0
+ * when more is left (the idle watcher or a drain goes on), -1 when the
+ * link closed.
+ */
+static int
+snap_step(struct cluster *c, struct peer *p)
 {
 	struct link *l = p->p_link;
 	struct retain_walk rw;
 	struct claim_walk cw;
 	struct link_msg m;
+	struct msg *msg = NULL;
+	size_t budget, sent;
+	int rc;
 
+	while (p->p_snap_phase != SNAP_NONE) {
+		if (l == NULL || l->l_state != LINK_UP)
+			return -1;
+		if (!link_writable(l))
+			return 0;	/* the drain goes on */
+		switch (p->p_snap_phase) {
+		case SNAP_ROUTES:
+			rc = snap_table(p, &c->c_routes, route_send_one, l);
+			if (rc != 1)
+				break;
+			msg_init(&m, LINK_ROUTES_END);
+			if (link_send(l, &m) != 0)
+				return -1;
+			snap_phase(p, SNAP_RETAINED, NULL);
+			if ((p->p_snap_cur = retain_cursor_new(
+			    c->c_broker->b_retain, bytes_view_of("#",
+			    1))) == NULL) {
+				log_warnx("cluster: snapshot to %s: out of "
+				    "memory: retained messages not sent",
+				    p->p_name);
+				snap_phase(p, SNAP_TOMBS, &c->c_tombs.ctt_tab);
+			}
+			continue;
+		case SNAP_RETAINED:
+			rw.c = c;
+			rw.l = l;
+			budget = 4 * SNAP_SLICE;
+			for (sent = 0; sent < SNAP_SLICE && link_writable(l);
+			    sent++) {
+				if ((msg = retain_cursor_next(p->p_snap_cur,
+				    &budget)) == NULL)
+					break;
+				retain_send_one(msg, &rw);
+			}
+			if (l->l_state != LINK_UP)
+				return -1;
+			if (msg != NULL || budget == 0) {
+				rc = 0;
+				break;
+			}
+			retain_cursor_free(p->p_snap_cur);
+			p->p_snap_cur = NULL;
+			/* The clears too, so that one made during a split holds. */
+			(void)cluster_tombs_expire(&c->c_tombs,
+			    cluster_now_ms(c));
+			snap_phase(p, SNAP_TOMBS, &c->c_tombs.ctt_tab);
+			continue;
+		case SNAP_TOMBS:
+			rw.c = c;
+			rw.l = l;
+			rc = snap_table(p, &c->c_tombs.ctt_tab, tomb_send_one,
+			    &rw);
+			if (rc == 1) {
+				snap_phase(p, SNAP_CLAIMS, &c->c_claims);
+				continue;
+			}
+			break;
+		case SNAP_CLAIMS:
+			cw.c = c;
+			cw.l = l;
+			rc = snap_table(p, &c->c_claims, claim_send_one, &cw);
+			if (rc == 1) {
+				p->p_snap_phase = SNAP_NONE;
+				continue;
+			}
+			break;
+		default:
+			rc = 1;
+			p->p_snap_phase = SNAP_NONE;
+			break;
+		}
+		if (rc < 0 || l->l_state != LINK_UP)
+			return -1;
+		if (rc == 0 && link_writable(l)) {
+			/* The slice's count ran out: the next iteration. */
+			ev_idle_start(c->c_loop, &p->p_snap_w);
+			return 0;
+		}
+		if (rc == 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* Snapshot, then what was not acknowledged on the last link. */
+static void
+snap_pump(struct cluster *c, struct peer *p)
+{
+	int rc;
+
+	ev_idle_stop(c->c_loop, &p->p_snap_w);
+	if (p->p_snap_phase != SNAP_NONE) {
+		if ((rc = snap_step(c, p)) < 0) {
+			cluster_sync_down(c, p);
+			return;
+		}
+		if (rc == 0)
+			return;
+	}
+	cluster_sync_resend(c, p);
+}
+
+static void
+snap_on_idle(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct peer *p = container_of(w, struct peer, p_snap_w);
+
+	snap_pump(p->p_cluster, p);
+}
+
+void
+cluster_sync_up(struct cluster *c, struct peer *p)
+{
+	struct link_msg m;
+
+	cluster_sync_down(c, p);
 	msg_init(&m, LINK_ROUTES_BEGIN);
-	if (link_send(l, &m) != 0)
+	if (link_send(p->p_link, &m) != 0)
 		return;
-	if (ctab_foreach(&c->c_routes, route_send_one, l) != 0)
-		return;
-	msg_init(&m, LINK_ROUTES_END);
-	if (link_send(l, &m) != 0)
-		return;
-	rw.c = c;
-	rw.l = l;
-	(void)retain_match(c->c_broker->b_retain, bytes_view_of("#", 1),
-	    retain_send_one, &rw);
-	if (l->l_state != LINK_UP)
-		return;
-	/* The clears too, so that one made during a split holds. */
-	(void)cluster_tombs_expire(&c->c_tombs, cluster_now_ms(c));
-	if (ctab_foreach(&c->c_tombs.ctt_tab, tomb_send_one, &rw) != 0)
-		return;
-	cw.c = c;
-	cw.l = l;
-	if (ctab_foreach(&c->c_claims, claim_send_one, &cw) != 0)
-		return;
-	/* What was not acknowledged on the last link goes again. */
-	cluster_sync_pump(c, p);
+	snap_phase(p, SNAP_ROUTES, &c->c_routes);
+	snap_pump(c, p);
 }
 
 void

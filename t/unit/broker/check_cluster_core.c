@@ -289,6 +289,60 @@ START_TEST(cluster_core__ctab_sweep)
 }
 END_TEST
 
+static int
+mark_seen(struct ctab_ent *e, void *arg)
+{
+	unsigned char *seen = arg;
+
+	seen[e->ce_num]++;
+	return 0;
+}
+
+static int
+stop_at_7(struct ctab_ent *e, void *arg)
+{
+	return e->ce_num == 7 ? -5 : 0;
+}
+
+/* A walk in slices sees every entry once, with at least max a slice. */
+START_TEST(cluster_core__ctab_foreach_slice)
+{
+	struct ctab t;
+	struct ctab_ent *e;
+	unsigned char seen[1000];
+	char k[16];
+	size_t i, bucket = 0, slices = 0;
+	int rc;
+
+	ck_assert_int_eq(ctab_init(&t, 9), 0);
+	for (i = 0; i < 1000; i++) {
+		snprintf(k, sizeof(k), "s%zu", i);
+		ck_assert_ptr_nonnull(e = ctab_put(&t, V(k), NULL));
+		e->ce_num = i;
+	}
+	memset(seen, 0, sizeof(seen));
+	while ((rc = ctab_foreach_slice(&t, &bucket, 64, mark_seen,
+	    seen)) == 0)
+		slices++;
+	ck_assert_int_eq(rc, 1);
+	/* 1000 entries, at least 64 a slice: at most 16 slices. */
+	ck_assert_uint_le(slices + 1, 16);
+	ck_assert_uint_ge(slices + 1, 2);
+	for (i = 0; i < 1000; i++)
+		ck_assert_int_eq(seen[i], 1);
+	/* Done: another call gives nothing and says so. */
+	ck_assert_int_eq(ctab_foreach_slice(&t, &bucket, 64, mark_seen,
+	    seen), 1);
+	/* cb's error comes back as it is. */
+	bucket = 0;
+	while ((rc = ctab_foreach_slice(&t, &bucket, 64, stop_at_7,
+	    NULL)) == 0)
+		;
+	ck_assert_int_eq(rc, -5);
+	ctab_fini(&t);
+}
+END_TEST
+
 /* The resend buffer's byte cap: full by bytes before by count. */
 START_TEST(cluster_core__fwdq_bytes)
 {
@@ -364,6 +418,7 @@ cluster_core_suite(void)
 	tcase_add_test(tc, cluster_core__tombstones);
 	tcase_add_test(tc, cluster_core__ctab_bytes);
 	tcase_add_test(tc, cluster_core__ctab_sweep);
+	tcase_add_test(tc, cluster_core__ctab_foreach_slice);
 	tcase_add_test(tc, cluster_core__fwdq_bytes);
 	tcase_add_test(tc, cluster_core__tombs_bytes);
 	suite_add_tcase(s, tc);
