@@ -5,7 +5,7 @@
  *
  * It speaks the wire protocol with its own small encoder and decoder
  * (CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ,
- * PINGRESP, DISCONNECT), not with broker/mqtt_codec.c, so that a bug in
+ * PINGRESP, DISCONNECT), not with broker/mqtt/mqtt_codec.c, so that a bug in
  * Cairn's codec cannot hide itself by being on both ends, and so that
  * the generator builds and runs against mosquitto while the broker is
  * still being written.  It is also the one thing a benchmark client must

@@ -20,8 +20,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "broker/mqtt_topic.h"
-#include "broker/trie.h"
+#include "broker/mqtt/mqtt_topic.h"
+#include "broker/core/trie.h"
 #include "common/bytes.h"
 
 #define NTOPICS		1024

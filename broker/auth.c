@@ -4,15 +4,16 @@
  * ACL module's built-in rules still apply ($SYS is not writable, $share
  * is neither readable nor writable as a topic).
  */
-#include "broker/broker.h"
+#include "broker/net/broker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/acl.h"
-#include "broker/broker_int.h"
-#include "broker/passwd.h"
+#include "broker/core/acl.h"
+#include "broker/net/broker_int.h"
+#include "broker/node.h"
+#include "broker/core/passwd.h"
 #include "common/err.h"
 
 struct auth_files {

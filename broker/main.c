@@ -20,12 +20,11 @@
 
 #include <ev.h>
 
-#include "broker/acl.h"
-#include "broker/broker.h"
-#include "broker/broker_conf.h"
-#include "broker/link.h"
-#include "broker/membership.h"
-#include "broker/passwd.h"
+#include "broker/cluster/link.h"
+#include "broker/conf/broker_conf.h"
+#include "broker/core/acl.h"
+#include "broker/core/passwd.h"
+#include "broker/node.h"
 #include "common/file.h"
 #include "common/log.h"
 
@@ -124,8 +123,7 @@ main(int argc, char **argv)
 	static char err[BROKER_CONF_ERR_LEN];
 	const char *path = BROKER_DEFAULT_CONF;
 	struct broker_conf *c;
-	struct broker *b;
-	struct membership *mb = NULL;
+	struct node *n;
 	struct ev_loop *loop;
 	ev_signal int_w, term_w;
 	int ch, foreground = 0, check = 0, verbose = 0;
@@ -181,14 +179,10 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("cannot initialise the event loop");
-	if ((b = broker_new(loop, c, err, sizeof(err))) == NULL)
+	if ((n = node_new(loop, c, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	/* Bind before detaching, so a busy port is an exit status. */
-	if (broker_start(b, err, sizeof(err)) != 0)
-		fatalx("%s", err);
-	/* A cluster node registers with epmd and finds its peers. */
-	if (broker_cluster(b) != NULL && (mb = membership_new(loop, c,
-	    broker_cluster(b), err, sizeof(err))) == NULL)
+	if (node_start(n, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	if (!foreground) {
 		if (file_detach() == -1)
@@ -200,8 +194,7 @@ main(int argc, char **argv)
 	ev_signal_start(loop, &int_w);
 	ev_signal_start(loop, &term_w);
 	ev_run(loop, 0);
-	membership_free(mb);
-	broker_free(b);
+	node_free(n);
 	ev_loop_destroy(loop);
 	return 0;
 }

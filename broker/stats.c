@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "broker/broker_int.h"
-#include "broker/cluster_int.h"
+#include "broker/net/broker_int.h"
+#include "broker/cluster/cluster_int.h"
 
 /* glibc 2.33 has mallinfo2 (mallinfo's ints wrap past 2 GiB). */
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || \

@@ -32,7 +32,8 @@
 
 #include <ev.h>
 
-#include "broker/broker_int.h"
+#include "broker/net/broker_int.h"
+#include "broker/node.h"
 #include "broker/stats.h"
 
 #ifndef CAIRN_VERSION

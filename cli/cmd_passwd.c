@@ -5,7 +5,7 @@
  * cairn passwd --check FILE USER [PASSWORD]
  *
  * mosquitto_passwd for Cairn: adds or updates USER in a password file
- * (broker/passwd.h), creates the file with -c, deletes USER with -D.
+ * (broker/core/passwd.h), creates the file with -c, deletes USER with -D.
  * Without -b the password is asked for twice on the terminal, echo off.
  * Options come before FILE, and messages and exit status follow
  * mosquitto_passwd's (0 done, 1 anything else), so scripts written for
@@ -28,7 +28,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "broker/passwd.h"
+#include "broker/core/passwd.h"
 #include "common/err.h"
 #include "common/utf8.h"
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/link_codec.h"
+#include "broker/cluster/link_codec.h"
 #include "common/bytes.h"
 #include "common/err.h"
 

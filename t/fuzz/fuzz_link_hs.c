@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/link_codec.h"
-#include "broker/link_hs.h"
+#include "broker/cluster/link_codec.h"
+#include "broker/cluster/link_hs.h"
 #include "common/bytes.h"
 #include "common/err.h"
 

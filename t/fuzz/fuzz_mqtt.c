@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/mqtt_codec.h"
-#include "broker/mqtt_topic.h"
+#include "broker/mqtt/mqtt_codec.h"
+#include "broker/mqtt/mqtt_topic.h"
 #include "common/bytes.h"
 #include "common/err.h"
 

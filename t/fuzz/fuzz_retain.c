@@ -30,9 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/msg.h"
-#include "broker/mqtt_topic.h"
-#include "broker/retain.h"
+#include "broker/core/msg.h"
+#include "broker/mqtt/mqtt_topic.h"
+#include "broker/core/retain.h"
 #include "common/bytes.h"
 #include "common/err.h"
 

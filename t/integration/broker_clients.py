@@ -432,7 +432,7 @@ def t_acl_read():
 def _acl_suback_want():
     # mosquitto 2.0.11 grants a subscription its ACL does not allow
     # (SUBACK 1) and filters per message at delivery.  Cairn does the
-    # same (conf/broker.yaml, broker/acl.h): a wildcard filter may cover
+    # same (conf/broker.yaml, broker/core/acl.h): a wildcard filter may cover
     # readable and unreadable topics alike, so only delivery is checked.
     return [1, 1]
 

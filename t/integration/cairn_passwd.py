@@ -8,7 +8,7 @@ A file written by `cairn passwd -b` must be accepted by a real mosquitto
 (right password connects, wrong password and unknown user are refused), and a
 file written by mosquitto_passwd must be read by Cairn's verifier through
 `cairn passwd --check` (exit 0 right, 1 wrong).  Edits by one tool must keep
-what the other wrote.  One more case backs a claim in broker/acl.h: with an
+what the other wrote.  One more case backs a claim in broker/core/acl.h: with an
 acl_file, mosquitto grants a SUBSCRIBE to a topic the client may not read.
 
 Output is TAP (plan line first).  Python 3 standard library only.  Every
@@ -270,7 +270,7 @@ def t_bad_file():
 
 @test('mosquitto_grants_subscribe_without_read_access')
 def t_acl_subscribe():
-    # broker/acl.h: mosquitto's acl_file does not check SUBSCRIBE; it
+    # broker/core/acl.h: mosquitto's acl_file does not check SUBSCRIBE; it
     # checks READ per delivered message.  Cairn mirrors that.
     with tmpdir() as tmp:
         pw = os.path.join(tmp, 'pw')

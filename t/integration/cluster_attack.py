@@ -7,8 +7,8 @@ Usage:
 
 The link handshake of version 1 (HMAC(cookie, "cairn-link/1" | challenge
 | self | peer), both HELLOs at once, every stranger a peer entry) fell to
-five attacks; version 2 (project issue 9; broker/CLUSTER.md, "The
-handshake"; broker/link_hs.h) is meant to stop each.  This suite speaks
+five attacks; version 2 (project issue 9; broker/cluster/CLUSTER.md, "The
+handshake"; broker/cluster/link_hs.h) is meant to stop each.  This suite speaks
 version 2 itself, in Python (stdlib: hmac, hashlib, HKDF of RFC 5869),
 as initiator and as responder, replays each attack against a
 cairn-broker node, and checks the defence.  Each case says in a comment

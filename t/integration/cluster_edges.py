@@ -8,7 +8,7 @@ Usage:
   * simultaneous_connect_*: two brokers, each with the other in `peers:`
     and each registered with its own epmd (so the default local_epmd
     topology finds nobody: the static peers are the only way in), started
-    at the same instant, five rounds.  broker/CLUSTER.md: "Two nodes
+    at the same instant, five rounds.  broker/cluster/CLUSTER.md: "Two nodes
     connecting to each other at once end with one link, decided the same
     way on both sides" (keep the link the lower name initiated).  Each
     round checks: each side lists exactly one peer, up; the two sides

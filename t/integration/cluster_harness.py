@@ -12,7 +12,7 @@ adds what a cluster needs:
     it registers with that epmd and its default local_epmd topology polls
     it; killed by pid (kill -9 on purpose in some cases);
   * status(): `cluster status` over the node's control socket (JSON, as
-    broker/cluster.h documents it), and cli(): the `cairn cluster ...`
+    broker/cluster/cluster.h documents it), and cli(): the `cairn cluster ...`
     command itself;
   * network namespaces made by the test (`ip netns add`, one veth pair,
     10.x addresses only inside them): brokers run under `ip netns exec`,

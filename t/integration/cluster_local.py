@@ -10,7 +10,7 @@ Every node registers with one of our epmd daemons on a free loopback port
 the default topology (local_epmd + the cairn connector): the YAML has no
 peers, only node_name (name@127.0.0.1), cluster_listen (127.0.0.1:free
 port), cookie, control_socket, tick_interval and dead_after
-(broker/CLUSTER.md, conf/broker.yaml).  Clients are raw MQTT over
+(broker/cluster/CLUSTER.md, conf/broker.yaml).  Clients are raw MQTT over
 loopback sockets (mqtt_harness.py).  Every process is killed by pid at the
 end, pass or fail; every wait is bounded.  Output is TAP.
 

@@ -1,0 +1,976 @@
+/*
+ * The cluster: peers, their links, the cluster listener, redial with
+ * backoff, membership (join, leave, remove) and `cluster status`.  See
+ * cluster.h and broker/cluster/CLUSTER.md; what flows on an UP link is
+ * cluster_sync.c.
+ *
+ * A peer is a node this one knows by name: found by a strategy
+ * (cluster_connect), named in the YAML `peers`, introduced by PEERS, or
+ * met on an inbound link once that link is authenticated (never before:
+ * a stranger gets no peer entry).  It keeps its resend buffer and dedup window
+ * across link flaps.  When its link drops it is away for peer_grace:
+ * its routes stay, QoS 1/2 forwards to it wait in its resend buffer and
+ * go when the link is back; past the grace its routes and buffer go
+ * (peer_grace 0: at once).  Two
+ * links to one peer (both sides dialled at once) both finish the
+ * handshake; then the one initiated by the node whose name sorts lower
+ * stays, or, when one node initiated both, the newer one.
+ */
+#include "broker/cluster/cluster.h"
+
+#include <sys/types.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "broker/net/broker_int.h"
+#include "broker/cluster/cluster_int.h"
+#include "common/err.h"
+#include "common/file.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/sock.h"
+
+#define CLUSTER_BACKLOG		64
+#define CLUSTER_REDIAL_MIN_MS	200
+#define CLUSTER_REDIAL_MAX_MS	10000
+#define CLUSTER_COOKIE_MAX	1024
+
+static void	cluster_on_accept(struct ev_loop *, ev_io *, int);
+static void	peer_on_redial(struct ev_loop *, ev_timer *, int);
+static void	peer_on_grace(struct ev_loop *, ev_timer *, int);
+static const char *cluster_lo_hello(void *, struct link *, const char *,
+		    const uint8_t *);
+static void	cluster_lo_up(void *, struct link *);
+static void	cluster_lo_msg(void *, struct link *, const struct link_msg *);
+static void	cluster_lo_drain(void *, struct link *);
+static void	cluster_lo_closed(void *, struct link *);
+
+uint64_t
+cluster_stamp(struct cluster *c)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (now <= c->c_last_stamp)
+		now = c->c_last_stamp + 1;
+	c->c_last_stamp = now;
+	return now;
+}
+
+uint64_t
+cluster_now_ms(struct cluster *c)
+{
+	return (uint64_t)(ev_now(c->c_loop) * 1000.0);
+}
+
+/*
+ * The cookie: the config's, else the first line of cookie_file or
+ * ~/.erlang.cookie, trimmed, which must be readable by its owner only
+ * (as erl insists).  0, or -1 with err set.
+ */
+static int
+cluster_read_cookie(struct cluster *c, const struct broker_conf *bc,
+    char *err, size_t errlen)
+{
+	char path[1024], why[1200];
+	const char *home;
+	char *buf;
+	size_t n;
+
+	if (bc->bc_cookie != NULL)
+		return (c->c_cookie = strdup(bc->bc_cookie)) == NULL ? -1 : 0;
+	if (bc->bc_cookie_file != NULL)
+		snprintf(path, sizeof(path), "%s", bc->bc_cookie_file);
+	else {
+		home = getenv("HOME");
+		snprintf(path, sizeof(path), "%s/.erlang.cookie",
+		    home != NULL ? home : "");
+	}
+	/* A regular file, owner-only, capped: never a FIFO that hangs us. */
+	if (file_read_all(path, CLUSTER_COOKIE_MAX, FILE_F_OWNER_ONLY, &buf,
+	    &n, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "cookie file %s", why);
+		return -1;
+	}
+	n = strcspn(buf, "\r\n");
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	buf[n] = '\0';
+	if (n == 0) {
+		free(buf);
+		snprintf(err, errlen, "cookie file %s: empty", path);
+		return -1;
+	}
+	c->c_cookie = strdup(buf);
+	explicit_bzero(buf, n);
+	free(buf);
+	if (c->c_cookie == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* What the broker (net) tells the cluster, through struct broker_hooks. */
+static void
+cluster_hook_retained(void *arg, const struct msg *m)
+{
+	cluster_retained(arg, m);
+}
+
+static void
+cluster_hook_connected(void *arg, const char *id, size_t len, int persistent)
+{
+	cluster_claim(arg, id, len, persistent);
+}
+
+void
+cluster_set_status_cb(struct cluster *c, cluster_status_cb cb, void *arg)
+{
+	c->c_status_cb = cb;
+	c->c_status_arg = arg;
+}
+
+struct cluster *
+cluster_new(struct broker *b, struct ev_loop *loop, char *err, size_t errlen)
+{
+	const struct broker_conf *bc = b->b_conf;
+	struct broker_hooks hooks;
+	struct cluster *c;
+	uint64_t seed[3];
+	size_t i;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->c_broker = b;
+	c->c_loop = loop;
+	c->c_fd = -1;
+	TAILQ_INIT(&c->c_peers);
+	TAILQ_INIT(&c->c_links);
+	TAILQ_INIT(&c->c_moves);
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		seed[0] = seed[1] = seed[2] = (uint64_t)time(NULL);
+	if (ctab_init(&c->c_routes, seed[0]) != 0 ||
+	    ctab_init(&c->c_retained, seed[1]) != 0 ||
+	    ctab_init(&c->c_claims, seed[2]) != 0 ||
+	    cluster_tombs_init(&c->c_tombs, bc->bc_max_retained_tombstones,
+	    bc->bc_retained_tombstone_ttl_ms, seed[1] ^ seed[2]) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	/* Any client can clear any topic: tombstones are capped in bytes. */
+	cluster_tombs_set_max_bytes(&c->c_tombs,
+	    (size_t)bc->bc_max_retained_tombstone_bytes);
+	if (cluster_read_cookie(c, bc, err, errlen) != 0)
+		goto fail;
+	c->c_lconf.lc_cookie = bytes_view_of(c->c_cookie,
+	    strlen(c->c_cookie));
+	c->c_lconf.lc_max_frame = (size_t)bc->bc_max_frame;
+	c->c_lconf.lc_tick = (ev_tstamp)bc->bc_tick_interval_ms / 1000.0;
+	c->c_lconf.lc_dead = (ev_tstamp)bc->bc_dead_after_ms / 1000.0;
+	c->c_lconf.lc_handshake = (ev_tstamp)bc->bc_handshake_timeout_ms /
+	    1000.0;
+	c->c_lconf.lc_soft_out = (size_t)bc->bc_max_frame;
+	for (i = 0; i < LINK_PRELOG_KINDS; i++)
+		c->c_prelog.lp_kind[i].lr_interval = 10;
+	c->c_refuselog.lr_interval = 10;
+	c->c_lconf.lc_prelog = &c->c_prelog;
+	if (bc->bc_cluster_certfile != NULL &&
+	    (c->c_lconf.lc_tls = link_tls_ctx_new(bc->bc_cluster_certfile,
+	    bc->bc_cluster_keyfile, bc->bc_cluster_cafile, err,
+	    errlen)) == NULL)
+		goto fail;
+	c->c_lops.lo_hello = cluster_lo_hello;
+	c->c_lops.lo_up = cluster_lo_up;
+	c->c_lops.lo_msg = cluster_lo_msg;
+	c->c_lops.lo_drain = cluster_lo_drain;
+	c->c_lops.lo_closed = cluster_lo_closed;
+	bytes_w_init(&c->c_gbuf, c->c_lconf.lc_max_frame -
+	    CLUSTER_FRAME_SLACK);
+	router_set_hooks(b->b_router, cluster_on_forward, cluster_on_sub, c);
+	hooks.bh_retained = cluster_hook_retained;
+	hooks.bh_connected = cluster_hook_connected;
+	hooks.bh_arg = c;
+	broker_set_hooks(b, &hooks);
+	return c;
+fail:
+	cluster_free(c);
+	return NULL;
+}
+
+static struct peer *
+peer_new(struct cluster *c, const char *name)
+{
+	struct peer *p;
+
+	if (c->c_npeers >= c->c_broker->b_conf->bc_max_peers)
+		return NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	if ((p->p_name = strdup(name)) == NULL ||
+	    ctab_init(&p->p_routes, c->c_routes.ct_seed ^ 0x5bd1e995u) != 0) {
+		free(p->p_name);
+		free(p);
+		return NULL;
+	}
+	p->p_cluster = c;
+	router_remote_init(&p->p_rr);
+	/*
+	 * Forward seqs start at the wall clock in ms << 20 when the peer is
+	 * made, so that they start above what it saw from this node before:
+	 * from its last run, or before a `cluster remove` forgot it while
+	 * it kept its dedup window.
+	 */
+	cluster_fwdq_init(&p->p_fwdq, c->c_broker->b_conf->bc_max_forward_buffer,
+	    cluster_stamp(c) << 20);
+	cluster_fwdq_set_max_bytes(&p->p_fwdq,
+	    (size_t)c->c_broker->b_conf->bc_max_forward_buffer_bytes);
+	backoff_init(&p->p_backoff, CLUSTER_REDIAL_MIN_MS,
+	    CLUSTER_REDIAL_MAX_MS);
+	ev_init(&p->p_redial_w, peer_on_redial);
+	ev_init(&p->p_grace_w, peer_on_grace);
+	cluster_sync_init(p);
+	TAILQ_INSERT_TAIL(&c->c_peers, p, p_entry);
+	c->c_npeers++;
+	return p;
+}
+
+/* Forgets p: closes its links, drops its routes and resend buffer. */
+static void
+peer_free(struct cluster *c, struct peer *p)
+{
+	struct link *l, *n;
+
+	ev_timer_stop(c->c_loop, &p->p_redial_w);
+	ev_timer_stop(c->c_loop, &p->p_grace_w);
+	cluster_sync_down(c, p);
+	TAILQ_FOREACH_SAFE(l, &c->c_links, l_entry, n)
+		if (l->l_peer == p)
+			l->l_peer = NULL;
+	if (p->p_link != NULL) {
+		l = p->p_link;
+		p->p_link = NULL;
+		link_close(l, c->c_freeing ? NULL : "peer forgotten");
+	}
+	if (p->p_dial != NULL) {
+		l = p->p_dial;
+		p->p_dial = NULL;
+		link_close(l, NULL);
+	}
+	cluster_peer_routes_clear(p);
+	ctab_fini(&p->p_routes);
+	cluster_fwdq_fini(&p->p_fwdq);
+	TAILQ_REMOVE(&c->c_peers, p, p_entry);
+	c->c_npeers--;
+	free(p->p_name);
+	free(p);
+}
+
+void
+cluster_free(struct cluster *c)
+{
+	struct link *l;
+	struct peer *p;
+
+	if (c == NULL)
+		return;
+	c->c_freeing = 1;
+	cluster_sync_free(c);
+	if (c->c_broker->b_router != NULL)
+		router_set_hooks(c->c_broker->b_router, NULL, NULL, NULL);
+	broker_set_hooks(c->c_broker, NULL);
+	while ((p = TAILQ_FIRST(&c->c_peers)) != NULL) {
+		/* No callbacks now: the links go with the cluster. */
+		p->p_link = p->p_dial = NULL;
+		peer_free(c, p);
+	}
+	while ((l = TAILQ_FIRST(&c->c_links)) != NULL) {
+		TAILQ_REMOVE(&c->c_links, l, l_entry);
+		link_destroy(l);
+	}
+	if (c->c_fd != -1) {
+		ev_io_stop(c->c_loop, &c->c_accept_w);
+		close(c->c_fd);
+	}
+	ctab_fini(&c->c_routes);
+	ctab_fini(&c->c_retained);
+	ctab_fini(&c->c_claims);
+	cluster_tombs_fini(&c->c_tombs);
+	SSL_CTX_free(c->c_lconf.lc_tls);
+	bytes_w_fini(&c->c_gbuf);
+	free(c->c_gviews);
+	free(c->c_cookie);
+	free(c->c_self);
+	free(c);
+}
+
+const char *
+cluster_node_name(const struct cluster *c)
+{
+	return c != NULL ? c->c_self : NULL;
+}
+
+uint16_t
+cluster_port(const struct cluster *c)
+{
+	return c != NULL ? c->c_port : 0;
+}
+
+void
+cluster_set_link_cb(struct cluster *c, cluster_link_cb cb, void *arg)
+{
+	c->c_link_cb = cb;
+	c->c_link_arg = arg;
+}
+
+void
+cluster_set_resolve_cb(struct cluster *c, cluster_resolve_cb cb, void *arg)
+{
+	c->c_resolve_cb = cb;
+	c->c_resolve_arg = arg;
+}
+
+struct peer *
+cluster_peer_find(struct cluster *c, const char *name)
+{
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &c->c_peers, p_entry)
+		if (strcmp(p->p_name, name) == 0)
+			return p;
+	return NULL;
+}
+
+/* "name@host:port" into name and address; 0 or CAIRN_ERR_INVAL. */
+static int
+cluster_split(const char *spec, char *name, size_t namelen,
+    struct sockaddr_storage *ss, socklen_t *sl)
+{
+	struct conf_hostport hp;
+	const char *at, *colon;
+	size_t n;
+	int rc;
+
+	if ((at = strchr(spec, '@')) == NULL || at == spec ||
+	    (colon = strrchr(at, ':')) == NULL)
+		return CAIRN_ERR_INVAL;
+	n = (size_t)(colon - spec);
+	if (n >= namelen || n > LINK_MAX_NAME)
+		return CAIRN_ERR_INVAL;
+	memset(&hp, 0, sizeof(hp));
+	if ((rc = conf_parse_hostport(at + 1, 0, &hp)) != 0)
+		return rc == CAIRN_ERR_NOMEM ? rc : CAIRN_ERR_INVAL;
+	rc = sock_addr_parse(hp.host, hp.port, ss, sl) == 0 ? 0 :
+	    CAIRN_ERR_INVAL;
+	free(hp.host);
+	memcpy(name, spec, n);
+	name[n] = '\0';
+	return rc;
+}
+
+/*
+ * node was named by `peers` or `cluster join`: `cluster status` lists
+ * it before its first handshake (so that a join that does not get
+ * through shows), made here if it is not known yet.
+ */
+static void
+cluster_mark_explicit(struct cluster *c, const char *node)
+{
+	struct peer *p;
+
+	if ((p = cluster_peer_find(c, node)) == NULL &&
+	    (strcmp(node, c->c_self) == 0 || (p = peer_new(c, node)) == NULL))
+		return;
+	p->p_explicit = 1;
+}
+
+static void
+cluster_listen(struct cluster *c, int fd, const char *addr)
+{
+	c->c_fd = fd;
+	ev_io_init(&c->c_accept_w, cluster_on_accept, fd, EV_READ);
+	ev_io_start(c->c_loop, &c->c_accept_w);
+	log_info("cluster: node %s listening on %s", c->c_self, addr);
+}
+
+int
+cluster_start(struct cluster *c, char *err, size_t errlen)
+{
+	const struct broker_conf *bc = c->c_broker->b_conf;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char addr[SOCK_NTOP_LEN], host[200], name[LINK_MAX_NAME + 1];
+	size_t i;
+	int fd;
+
+	if (sock_addr_parse(bc->bc_cluster_listen.host,
+	    bc->bc_cluster_listen.port, &ss, &sl) == -1) {
+		snprintf(err, errlen, "cluster_listen %s: not a numeric "
+		    "address", bc->bc_cluster_listen.host);
+		return -1;
+	}
+	if ((fd = sock_listen((struct sockaddr *)&ss, sl, CLUSTER_BACKLOG,
+	    SOCK_F_REUSEADDR | (ss.ss_family == AF_INET6 ?
+	    SOCK_F_V6ONLY : 0))) == -1) {
+		snprintf(err, errlen, "cluster_listen %s: %s",
+		    sock_ntop((struct sockaddr *)&ss, addr, sizeof(addr)),
+		    strerror(errno));
+		return -1;
+	}
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1) {
+		snprintf(err, errlen, "cluster_listen: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	c->c_port = sock_port((struct sockaddr *)&ss);
+	if (bc->bc_node_name != NULL)
+		c->c_self = strdup(bc->bc_node_name);
+	else {
+		/* broker<port>@<short host name>, as CLUSTER.md says. */
+		if (gethostname(host, sizeof(host)) == -1)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		host[strcspn(host, ".")] = '\0';
+		snprintf(name, sizeof(name), "broker%u@%s", c->c_port, host);
+		c->c_self = strdup(name);
+	}
+	if (c->c_self == NULL) {
+		snprintf(err, errlen, "out of memory");
+		close(fd);
+		return -1;
+	}
+	c->c_lconf.lc_self = c->c_self;
+	cluster_listen(c, fd, sock_ntop((struct sockaddr *)&ss, addr,
+	    sizeof(addr)));
+	for (i = 0; i < bc->bc_peers.n; i++) {
+		if (cluster_split(bc->bc_peers.v[i], name, sizeof(name), &ss,
+		    &sl) != 0) {
+			snprintf(err, errlen, "peers: '%s': expected "
+			    "name@address:port", bc->bc_peers.v[i]);
+			return -1;
+		}
+		if (strcmp(name, c->c_self) == 0)
+			continue;	/* one list for every node is fine */
+		(void)cluster_connect(c, name, (struct sockaddr *)&ss, sl);
+		cluster_mark_explicit(c, name);
+	}
+	return 0;
+}
+
+/* 1 if l is an inbound link whose handshake is still running. */
+static int
+link_pending_in(const struct link *l)
+{
+	return !l->l_outbound && l->l_state != LINK_UP &&
+	    l->l_state != LINK_CLOSED;
+}
+
+/*
+ * Room for one more inbound handshake from ss, within max_handshakes in
+ * total and max_handshakes_per_addr per source address.  Past a cap the
+ * oldest pending handshake that has not named a known node gives up its
+ * slot (from the same address first): a connection that holds a slot
+ * and says nothing, or names a stranger, cannot keep the door shut.  0:
+ * room made; -1: every slot is held by a handshake naming a known node.
+ */
+static int
+cluster_hs_room(struct cluster *c, const struct sockaddr *ss)
+{
+	const struct broker_conf *bc = c->c_broker->b_conf;
+	struct link *l, *same_old, *any_old;
+	size_t total, same;
+	int round;
+
+	/* Each round evicts one; two are enough, four bound it anyway. */
+	for (round = 0; round < 4; round++) {
+		same_old = any_old = NULL;
+		total = same = 0;
+		TAILQ_FOREACH(l, &c->c_links, l_entry) {
+			if (!link_pending_in(l))
+				continue;
+			total++;
+			if (sock_same_addr((const struct sockaddr *)&l->l_ss,
+			    ss)) {
+				same++;
+				if (!l->l_known && same_old == NULL)
+					same_old = l;
+			}
+			if (!l->l_known && any_old == NULL)
+				any_old = l;
+		}
+		if (same >= bc->bc_max_handshakes_per_addr)
+			l = same_old;
+		else if (total >= bc->bc_max_handshakes)
+			l = any_old;
+		else
+			return 0;
+		if (l == NULL)
+			return -1;
+		c->c_hs_evicted++;
+		link_close(l, NULL);	/* lo_closed takes it off c_links */
+	}
+	return -1;
+}
+
+static void
+cluster_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct cluster *c = container_of(w, struct cluster, c_accept_w);
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct link *l;
+	char addr[SOCK_NTOP_LEN];
+	int fd, i;
+
+	for (i = 0; i < 16; i++) {
+		sl = sizeof(ss);
+		fd = accept4(c->c_fd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_rate_warn(&c->c_refuselog,
+				    "cluster: accept");
+			return;
+		}
+		if (cluster_hs_room(c, (struct sockaddr *)&ss) != 0) {
+			c->c_hs_refused++;
+			log_rate_warnx(&c->c_refuselog, "cluster: link from %s "
+			    "refused: every handshake slot (max_handshakes "
+			    "%u, max_handshakes_per_addr %u) is held by a "
+			    "known node's", sock_ntop((struct sockaddr *)&ss,
+			    addr, sizeof(addr)),
+			    c->c_broker->b_conf->bc_max_handshakes,
+			    c->c_broker->b_conf->bc_max_handshakes_per_addr);
+			close(fd);
+			continue;
+		}
+		if ((l = link_new(c->c_loop, &c->c_lconf, &c->c_lops, c, fd,
+		    (struct sockaddr *)&ss, sl)) == NULL) {
+			log_rate_warn(&c->c_refuselog, "cluster: link from %s",
+			    sock_ntop((struct sockaddr *)&ss, addr,
+			    sizeof(addr)));
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&c->c_links, l, l_entry);
+		c->c_nlinks++;
+	}
+}
+
+static int
+cluster_dial(struct cluster *c, struct peer *p)
+{
+	struct link *l;
+
+	if (p->p_sl == 0 || p->p_link != NULL || p->p_dial != NULL)
+		return 0;
+	if ((l = link_new(c->c_loop, &c->c_lconf, &c->c_lops, c, -1,
+	    (struct sockaddr *)&p->p_ss, p->p_sl)) == NULL) {
+		log_warn("cluster: link to %s", p->p_name);
+		return errno == ENOMEM ? CAIRN_ERR_NOMEM : CAIRN_ERR_IO;
+	}
+	/* The outbound link knows whom it dials before the HELLO. */
+	if ((l->l_name = strdup(p->p_name)) == NULL) {
+		link_destroy(l);
+		return CAIRN_ERR_NOMEM;
+	}
+	l->l_peer = p;
+	p->p_dial = l;
+	TAILQ_INSERT_TAIL(&c->c_links, l, l_entry);
+	c->c_nlinks++;
+	log_debug("cluster: dialling %s at %s", p->p_name, l->l_addr);
+	return 0;
+}
+
+static void
+peer_on_redial(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct peer *p = container_of(w, struct peer, p_redial_w);
+
+	(void)cluster_dial(p->p_cluster, p);
+}
+
+static void
+peer_redial_later(struct cluster *c, struct peer *p)
+{
+	uint32_t rnd;
+
+	if (p->p_sl == 0 || c->c_freeing)
+		return;
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		rnd = (uint32_t)time(NULL);
+	ev_timer_stop(c->c_loop, &p->p_redial_w);
+	ev_timer_set(&p->p_redial_w,
+	    (ev_tstamp)backoff_next(&p->p_backoff, rnd) / 1000.0, 0.);
+	ev_timer_start(c->c_loop, &p->p_redial_w);
+}
+
+/* The grace of an away peer is over: its routes and buffer go. */
+static void
+peer_on_grace(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct peer *p = container_of(w, struct peer, p_grace_w);
+	size_t n;
+
+	if (!p->p_away || p->p_link != NULL)
+		return;
+	p->p_away = 0;
+	p->p_rr.rr_away = 0;
+	cluster_peer_routes_clear(p);
+	n = cluster_fwdq_clear(&p->p_fwdq);
+	p->p_dropped += n;
+	log_warnx("cluster: node %s not back within peer_grace: its routes "
+	    "removed, %zu buffered forwards dropped (%llu more dropped at "
+	    "max_forward_buffer while away)", p->p_name, n,
+	    (unsigned long long)p->p_away_dropped);
+}
+
+/* p's link dropped: away for peer_grace, or gone at once. */
+static void
+peer_away(struct cluster *c, struct peer *p)
+{
+	uint64_t grace = c->c_broker->b_conf->bc_peer_grace_ms;
+
+	if (c->c_freeing)
+		return;
+	if (grace == 0) {
+		/* A dead node's routes go at once. */
+		cluster_peer_routes_clear(p);
+		return;
+	}
+	if (p->p_away)
+		return;		/* a new link died before its handshake */
+	p->p_away = 1;
+	p->p_rr.rr_away = 1;
+	p->p_away_dropped = 0;
+	ev_timer_stop(c->c_loop, &p->p_grace_w);
+	ev_timer_set(&p->p_grace_w, (ev_tstamp)grace / 1000.0, 0.);
+	ev_timer_start(c->c_loop, &p->p_grace_w);
+	log_info("cluster: node %s away: its routes kept and its QoS 1/2 "
+	    "forwards buffered for peer_grace %.1fs", p->p_name,
+	    (double)grace / 1000.0);
+}
+
+/* p's link is up again within the grace: the buffer goes now. */
+static void
+peer_back(struct cluster *c, struct peer *p)
+{
+	if (!p->p_away)
+		return;
+	p->p_away = 0;
+	p->p_rr.rr_away = 0;
+	ev_timer_stop(c->c_loop, &p->p_grace_w);
+	log_info("cluster: node %s back within peer_grace: resending %zu "
+	    "buffered forwards (%llu oldest dropped at max_forward_buffer)",
+	    p->p_name, p->p_fwdq.cq_n, (unsigned long long)p->p_away_dropped);
+}
+
+int
+cluster_connect(struct cluster *c, const char *node,
+    const struct sockaddr *sa, socklen_t salen)
+{
+	struct peer *p;
+
+	if (c == NULL || c->c_self == NULL)
+		return CAIRN_ERR_INVAL;
+	if (!link_name_valid(bytes_view_of(node, strlen(node))) ||
+	    strchr(node, '@') == NULL || strcmp(node, c->c_self) == 0 ||
+	    salen > sizeof(p->p_ss))
+		return CAIRN_ERR_INVAL;
+	if ((p = cluster_peer_find(c, node)) == NULL) {
+		if (c->c_npeers >= c->c_broker->b_conf->bc_max_peers)
+			return CAIRN_ERR_LIMIT;
+		if ((p = peer_new(c, node)) == NULL)
+			return CAIRN_ERR_NOMEM;
+	}
+	memcpy(&p->p_ss, sa, salen);
+	p->p_sl = salen;
+	if (p->p_link != NULL || p->p_dial != NULL)
+		return 0;
+	ev_timer_stop(c->c_loop, &p->p_redial_w);
+	return cluster_dial(c, p);
+}
+
+int
+cluster_link_up(struct cluster *c, const char *node)
+{
+	struct peer *p;
+
+	if (c == NULL || (p = cluster_peer_find(c, node)) == NULL)
+		return 0;
+	return p->p_link != NULL && p->p_link->l_state == LINK_UP;
+}
+
+int
+cluster_join(struct cluster *c, const char *node)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char name[LINK_MAX_NAME + 1];
+	const char *at;
+	int rc;
+
+	if (c == NULL || (at = strchr(node, '@')) == NULL)
+		return CAIRN_ERR_INVAL;
+	if (strchr(at, ':') != NULL) {
+		if (cluster_split(node, name, sizeof(name), &ss, &sl) != 0)
+			return CAIRN_ERR_INVAL;
+		if ((rc = cluster_connect(c, name, (struct sockaddr *)&ss,
+		    sl)) == 0)
+			cluster_mark_explicit(c, name);
+		return rc;
+	}
+	if (c->c_resolve_cb == NULL)
+		return CAIRN_ERR_NOENT;
+	if ((rc = c->c_resolve_cb(c->c_resolve_arg, node)) == 0 &&
+	    link_name_valid(bytes_view_of(node, strlen(node))))
+		cluster_mark_explicit(c, node);
+	return rc;
+}
+
+size_t
+cluster_leave(struct cluster *c)
+{
+	struct peer *p;
+	size_t n = 0;
+
+	if (c == NULL)
+		return 0;
+	while ((p = TAILQ_FIRST(&c->c_peers)) != NULL) {
+		if (p->p_link != NULL)
+			n++;
+		peer_free(c, p);
+	}
+	log_info("cluster: left the cluster, %zu links closed", n);
+	return n;
+}
+
+int
+cluster_remove(struct cluster *c, const char *node)
+{
+	struct peer *p;
+
+	if (c == NULL || (p = cluster_peer_find(c, node)) == NULL)
+		return CAIRN_ERR_NOENT;
+	log_info("cluster: node %s removed", node);
+	peer_free(c, p);
+	return 0;
+}
+
+void
+cluster_broadcast(struct cluster *c, const struct link_msg *m)
+{
+	struct peer *p, *n;
+
+	TAILQ_FOREACH_SAFE(p, &c->c_peers, p_entry, n)
+		if (p->p_link != NULL)
+			(void)link_send(p->p_link, m);
+}
+
+/* Link callbacks. */
+
+static const char *
+cluster_lo_hello(void *arg, struct link *l, const char *name,
+    const uint8_t *nonce)
+{
+	struct cluster *c = arg;
+	struct link *o;
+	struct peer *p;
+
+	if (strchr(name, '@') == NULL)
+		return "the peer's name is not name@host";
+	/* One of our own nonces back, from any of our handshakes: reflection. */
+	TAILQ_FOREACH(o, &c->c_links, l_entry)
+		if (o != l && o->l_state == LINK_HANDSHAKE &&
+		    memcmp(o->l_hs.hs_nonce, nonce, LINK_NONCE_LEN) == 0)
+			return "the peer sent the nonce of another of this "
+			    "node's handshakes (reflection)";
+	if (l->l_outbound) {
+		p = l->l_peer;
+		if (p == NULL)
+			return "peer forgotten";
+		if (strcmp(p->p_name, name) != 0)
+			return "reached another node than the one dialled";
+		return NULL;
+	}
+	/*
+	 * Nothing is made for the peer before it proves the cookie; a
+	 * handshake naming a node we know keeps its slot against newcomers
+	 * (one such handshake per name: the others can be evicted).
+	 */
+	if (cluster_peer_find(c, name) != NULL) {
+		TAILQ_FOREACH(o, &c->c_links, l_entry)
+			if (o != l && o->l_known && link_pending_in(o) &&
+			    strcmp(o->l_hs.hs_peer, name) == 0)
+				break;
+		l->l_known = o == NULL;
+	}
+	return NULL;
+}
+
+/* The node that initiated l. */
+static const char *
+cluster_initiator(struct cluster *c, const struct link *l)
+{
+	return l->l_outbound ? c->c_self : l->l_name;
+}
+
+static void
+cluster_lo_up(void *arg, struct link *l)
+{
+	struct cluster *c = arg;
+	struct peer *p = l->l_peer;
+	struct link *old;
+	const char *io, *in;
+
+	if (!l->l_outbound && p == NULL) {
+		/* Authenticated now: the peer may have an entry. */
+		if ((p = cluster_peer_find(c, l->l_name)) == NULL &&
+		    (p = peer_new(c, l->l_name)) == NULL) {
+			link_close(l, "max_peers %u reached (or out of memory)",
+			    c->c_broker->b_conf->bc_max_peers);
+			return;
+		}
+		l->l_peer = p;
+	}
+	if (p == NULL) {
+		link_close(l, "peer forgotten");
+		return;
+	}
+	if (p->p_dial == l)
+		p->p_dial = NULL;
+	if ((old = p->p_link) != NULL) {
+		/* Simultaneous connect: the same choice on both sides. */
+		io = cluster_initiator(c, old);
+		in = cluster_initiator(c, l);
+		if (strcmp(io, in) != 0 && strcmp(io, in) < 0) {
+			link_close(l, "duplicate link: keeping the one %s "
+			    "initiated", io);
+			return;
+		}
+		p->p_link = NULL;
+		link_close(old, "duplicate link: keeping the one %s "
+		    "initiated", in);
+	}
+	p->p_link = l;
+	p->p_link_gen++;
+	p->p_ever_up = 1;
+	peer_back(c, p);
+	backoff_reset(&p->p_backoff);
+	ev_timer_stop(c->c_loop, &p->p_redial_w);
+	cluster_sync_up(c, p);
+	if (p->p_link == l && c->c_link_cb != NULL)
+		c->c_link_cb(c->c_link_arg, p->p_name, 1);
+	if (p->p_link == l)
+		cluster_sync_peers_all(c);
+}
+
+static void
+cluster_lo_msg(void *arg, struct link *l, const struct link_msg *m)
+{
+	struct peer *p = l->l_peer;
+
+	if (p == NULL || p->p_link != l)
+		return;		/* a duplicate about to close */
+	cluster_sync_msg(arg, p, m);
+}
+
+static void
+cluster_lo_drain(void *arg, struct link *l)
+{
+	struct peer *p = l->l_peer;
+
+	if (p != NULL && p->p_link == l)
+		cluster_sync_pump(arg, p);
+}
+
+static void
+cluster_lo_closed(void *arg, struct link *l)
+{
+	struct cluster *c = arg;
+	struct peer *p = l->l_peer;
+
+	TAILQ_REMOVE(&c->c_links, l, l_entry);
+	c->c_nlinks--;
+	if (p == NULL)
+		return;
+	if (p->p_dial == l)
+		p->p_dial = NULL;
+	if (p->p_link == l) {
+		p->p_link = NULL;
+		cluster_sync_down(c, p);
+		peer_away(c, p);
+		if (c->c_link_cb != NULL && !c->c_freeing)
+			c->c_link_cb(c->c_link_arg, p->p_name, 0);
+	}
+	if (p->p_link == NULL && p->p_dial == NULL)
+		peer_redial_later(c, p);
+}
+
+int
+cluster_status_json(struct cluster *c, struct bytes_w *w)
+{
+	struct peer *p;
+	struct link *l;
+	const char *state;
+	size_t npend;
+	int first = 1;
+
+	bytes_put_str(w, "{\"node\":");
+	json_put_str(w, c->c_self != NULL ? c->c_self : "");
+	bytes_printf(w, ",\"port\":%u,\"peers\":[", c->c_port);
+	TAILQ_FOREACH(p, &c->c_peers, p_entry) {
+		/* Not a node that never got through, unless asked for. */
+		if (!p->p_ever_up && !p->p_explicit)
+			continue;
+		l = p->p_link != NULL ? p->p_link : p->p_dial;
+		state = l != NULL ? link_state_name(l) : "down";
+		bytes_put_str(w, first ? "{\"node\":" : ",{\"node\":");
+		first = 0;
+		json_put_str(w, p->p_name);
+		bytes_put_str(w, ",\"state\":");
+		json_put_str(w, state);
+		bytes_printf(w, ",\"away\":%s", p->p_away ? "true" : "false");
+		bytes_put_str(w, ",\"dir\":");
+		json_put_str(w, l == NULL ? "" : l->l_outbound ? "out" : "in");
+		bytes_printf(w, ",\"routes\":%zu,\"forward_pending\":%zu,"
+		    "\"forward_dropped\":%llu,\"addr\":",
+		    p->p_routes.ct_count, p->p_fwdq.cq_n,
+		    (unsigned long long)p->p_dropped);
+		json_put_str(w, l != NULL ? l->l_addr : "");
+		bytes_put_str(w, "}");
+	}
+	npend = 0;
+	TAILQ_FOREACH(l, &c->c_links, l_entry)
+		if (link_pending_in(l))
+			npend++;
+	bytes_printf(w, "],\"routes_local\":%zu,\"retained_stamps\":%zu,"
+	    "\"claims\":%zu,\"tls\":%s,\"handshakes\":{\"pending\":%zu,"
+	    "\"refused\":%llu,\"evicted\":%llu},\"memory\":",
+	    c->c_routes.ct_count,
+	    c->c_retained.ct_count, c->c_claims.ct_count,
+	    c->c_lconf.lc_tls != NULL ? "true" : "false", npend,
+	    (unsigned long long)c->c_hs_refused,
+	    (unsigned long long)c->c_hs_evicted);
+	if (c->c_status_cb != NULL)
+		(void)c->c_status_cb(c->c_status_arg, w);
+	else
+		bytes_put_str(w, "{}");
+	bytes_put_str(w, "}");
+	return w->err;
+}

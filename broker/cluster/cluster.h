@@ -1,0 +1,157 @@
+/*
+ * The broker cluster (broker/cluster/CLUSTER.md): this node's peers and their
+ * links, route replication, forwards, retained replication, client-id
+ * claims and session moves.  One struct cluster per broker, on the
+ * broker's loop; the broker creates it when its YAML names a node
+ * (node_name, cluster_listen or peers).
+ *
+ * Two audiences:
+ *
+ *   - the broker (broker.c, handle_*.c) tells the cluster about local
+ *     events: a retained publish, a CONNECT, a persistent session that
+ *     may live on another node.  Routes need no call: the cluster hooks
+ *     the router (router_set_hooks()).
+ *   - the embedded agent's `cairn` connector (agent/conn_cairn.c) and
+ *     the control socket (`cairn cluster ...`) drive membership with
+ *     cluster_connect(), cluster_link_up(), cluster_join(),
+ *     cluster_leave(), cluster_remove() and cluster_status_json().
+ *
+ * What the cluster does not do: find nodes (strategies and the agent
+ * do), register with epmd (cluster_reg.c), parse YAML (broker_conf.c).
+ * It logs one line per link event (up, down, wrong cookie, dead).
+ */
+#ifndef CAIRN_BROKER_CLUSTER_H
+#define CAIRN_BROKER_CLUSTER_H
+
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "broker/core/msg.h"
+#include "common/bytes.h"
+
+struct broker;
+struct cluster;
+
+/*
+ * Called when the link to `node` comes up (up = 1) or goes down (0).
+ * node is borrowed for the call.  The callback may call any cluster_*
+ * function except cluster_free().
+ */
+typedef void	(*cluster_link_cb)(void *arg, const char *node, int up);
+/*
+ * Asked by cluster_join() for a node given without an address
+ * ("name@host"): find its address (epmd PORT2 on host) and call
+ * cluster_connect() when it is known.  0 if the lookup started, else a
+ * negative CAIRN_ERR_*.  node is borrowed for the call.
+ */
+typedef int	(*cluster_resolve_cb)(void *arg, const char *node);
+/*
+ * Appends one JSON value to w for `cluster status` (its "memory"
+ * member); the program's (stats.c), which the cluster cannot see.
+ */
+typedef int	(*cluster_status_cb)(void *arg, struct bytes_w *w);
+
+/*
+ * A cluster for broker b on loop.  Borrows b and loop; reads b's config
+ * (node_name, cluster_listen, cookie, limits, peers).  Reads the cookie
+ * file if the config names one (else ~/.erlang.cookie when no cookie is
+ * given).  Sets b's hooks (broker_set_hooks()): retained messages and
+ * connections here reach the cluster.  Nothing listens yet.  NULL with
+ * a reason in err on failure.  Free with cluster_free() (before b).
+ */
+struct cluster	*cluster_new(struct broker *b, struct ev_loop *loop,
+		    char *err, size_t errlen);
+/*
+ * Binds cluster_listen, then connects to the static `peers` of the
+ * config.  0, or -1 with the reason in err.
+ */
+int		 cluster_start(struct cluster *, char *err, size_t errlen);
+/* Closes every link (no log line each), frees everything.  Accepts NULL. */
+void		 cluster_free(struct cluster *);
+
+/* This node's name, "name@host"; borrowed, valid until cluster_free(). */
+const char	*cluster_node_name(const struct cluster *);
+/* The bound cluster port (after cluster_start()), for epmd; 0 before. */
+uint16_t	 cluster_port(const struct cluster *);
+
+/* Hooks for the embedding agent; either may be NULL.  Borrows arg. */
+void		 cluster_set_link_cb(struct cluster *, cluster_link_cb,
+		    void *arg);
+void		 cluster_set_resolve_cb(struct cluster *, cluster_resolve_cb,
+		    void *arg);
+/* The "memory" member of cluster status; NULL: none.  Borrows arg. */
+void		 cluster_set_status_cb(struct cluster *, cluster_status_cb,
+		    void *arg);
+
+/*
+ * Links to `node` ("name@host", not this node) at sa (copied).  Starts a
+ * non-blocking connect and the handshake, unless a link to node is up
+ * or being set up (then nothing changes).  Returns 0 (started, or
+ * already there), CAIRN_ERR_INVAL (a bad name, or this node's),
+ * CAIRN_ERR_LIMIT (max_peers links), CAIRN_ERR_IO (socket(2) failed;
+ * errno) or CAIRN_ERR_NOMEM.  The outcome is told later through the
+ * link callback and cluster_link_up(); a node the cluster has been told
+ * about is redialled with backoff while the address is good.
+ */
+int		 cluster_connect(struct cluster *, const char *node,
+		    const struct sockaddr *sa, socklen_t salen);
+/* 1 if the link to node has finished its handshake, else 0. */
+int		 cluster_link_up(struct cluster *, const char *node);
+
+/*
+ * `cairn cluster join NODE`: NODE is "name@host:port" (connect there) or
+ * "name@host" (ask the resolve callback).  0 or a negative CAIRN_ERR_*
+ * (CAIRN_ERR_NOENT: no address and no resolve callback).
+ */
+int		 cluster_join(struct cluster *, const char *node);
+/*
+ * `cairn cluster leave`: closes every link and forgets every peer,
+ * dropping their routes.  Strategies may find them again; a leave is
+ * not a ban.  Returns the number of links closed.
+ */
+size_t		 cluster_leave(struct cluster *);
+/*
+ * `cairn cluster remove NODE`: closes the link to node and forgets it
+ * (its routes go at once).  0 or CAIRN_ERR_NOENT.
+ */
+int		 cluster_remove(struct cluster *, const char *node);
+/*
+ * `cairn cluster status`: appends one JSON object (no newline) to w:
+ *
+ *   {"node":"b1@h","port":4370,"peers":[{"node":"b2@h","state":"up",
+ *    "away":false,"dir":"out","routes":3,"forward_pending":0,
+ *    "forward_dropped":0,"addr":"127.0.0.1:4371"}],
+ *    "routes_local":2,"retained_stamps":1,"claims":1,"tls":false,
+ *    "handshakes":{"pending":0,"refused":0,"evicted":0},
+ *    "memory":{...}}
+ *
+ * handshakes: inbound handshakes in progress now, connections refused
+ * at accept for want of a slot, and slots taken back from unproven
+ * handshakes for newcomers (CLUSTER.md, "Strangers").
+ * state is "connecting", "handshake", "up" or "down" (known, waiting to
+ * redial); away is true while a peer whose link dropped is within
+ * peer_grace.  Only peers that completed a handshake once, or that
+ * `peers` or cluster_join() named, are listed.  0, or w's error (CAIRN_ERR_NOMEM / CAIRN_ERR_TOO_BIG).
+ */
+int		 cluster_status_json(struct cluster *, struct bytes_w *w);
+
+/*
+ * Broker side.  Each is a no-op for a NULL cluster, so the broker calls
+ * them unconditionally.
+ */
+/* m was stored as retained here (or cleared, empty payload): replicate. */
+void		 cluster_retained(struct cluster *, const struct msg *m);
+/*
+ * Client id[0..len) connected here: claim it in the cluster (other
+ * nodes close their connection of that id).  With persistent set (clean
+ * session 0), also asks the peers for the session (SESSION_TAKE); it is
+ * merged into the local session of that id when it arrives.
+ */
+void		 cluster_claim(struct cluster *, const char *id, size_t len,
+		    int persistent);
+
+#endif

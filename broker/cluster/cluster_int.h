@@ -1,0 +1,161 @@
+/*
+ * The cluster's private header, shared by its files:
+ *
+ *	cluster.c	peers, links, the listener, redial, membership,
+ *			status JSON
+ *	cluster_sync.c	what flows on an UP link: the snapshot, routes,
+ *			forwards and their acks, retained, claims, sessions,
+ *			PEERS
+ *	cluster_core.c	the pure parts (cluster_core.h)
+ */
+#ifndef CAIRN_BROKER_CLUSTER_INT_H
+#define CAIRN_BROKER_CLUSTER_INT_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "broker/cluster/cluster.h"
+#include "broker/cluster/cluster_core.h"
+#include "broker/cluster/link.h"
+#include "broker/core/router.h"
+#include "common/backoff.h"
+#include "common/log.h"
+
+/* glibc's sys/queue.h lacks it (BSD's has it). */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+
+/* Room left in a frame for the fixed fields around a list. */
+#define CLUSTER_FRAME_SLACK	1024
+
+struct peer {
+	TAILQ_ENTRY(peer)	 p_entry;
+	struct cluster		*p_cluster;
+	char			*p_name;	/* "name@host", owned */
+	struct sockaddr_storage	 p_ss;		/* where to dial */
+	socklen_t		 p_sl;		/* 0: no address known */
+	struct link		*p_link;	/* the UP link, or NULL */
+	struct link		*p_dial;	/* our outbound link being set up */
+	uint64_t		 p_link_gen;	/* counts UP links */
+	struct router_remote	 p_rr;		/* its routes in the trie */
+	struct ctab		 p_routes;	/* its filters; num: snapshot mark */
+	uint64_t		 p_snap;	/* the snapshot being received */
+	struct cluster_dedup	 p_dedup;	/* its forwards seen */
+	struct cluster_fwdq	 p_fwdq;	/* our QoS 1/2 forwards to it */
+	uint64_t		 p_dropped;	/* forwards lost at a limit */
+	int			 p_drop_logged;
+	struct backoff		 p_backoff;
+	ev_timer		 p_redial_w;
+	/*
+	 * Away: its link dropped less than peer_grace ago.  Its routes
+	 * stay, QoS 1/2 forwards to it wait in p_fwdq (the oldest dropped
+	 * past max_forward_buffer, counted in p_away_dropped), QoS 0 ones
+	 * are dropped; past the grace its routes and buffer go.
+	 */
+	int			 p_away;
+	uint64_t		 p_away_dropped;
+	ev_timer		 p_grace_w;
+	/*
+	 * Listed by `cluster status` only once its handshake completed, or
+	 * when named by `peers` or `cluster join`: a node refused for a
+	 * wrong cookie stays out of it.
+	 */
+	int			 p_ever_up;
+	int			 p_explicit;
+	/*
+	 * The snapshot going out on p_link in slices (cluster_sync.c):
+	 * routes, retained, tombstones, claims, then the resends.  Each
+	 * slice stops at SNAP_SLICE entries or when the link is full, and
+	 * goes on at the next iteration (p_snap_w) or when the link drains.
+	 */
+	int			 p_snap_phase;		/* 0: none going */
+	size_t			 p_snap_bucket;
+	size_t			 p_snap_nbuckets;	/* table size at the start */
+	struct retain_index_cursor *p_snap_cur;
+	ev_idle			 p_snap_w;
+};
+TAILQ_HEAD(peer_list, peer);
+TAILQ_HEAD(link_list, link);
+struct session_move;			/* cluster_sync.c's */
+TAILQ_HEAD(session_move_list, session_move);
+
+struct cluster {
+	struct broker		*c_broker;	/* borrowed */
+	struct ev_loop		*c_loop;
+	char			*c_self;	/* owned */
+	char			*c_cookie;	/* owned */
+	uint16_t		 c_port;
+	int			 c_fd;		/* the listener, -1: none */
+	ev_io			 c_accept_w;
+	struct link_conf	 c_lconf;
+	struct link_ops		 c_lops;
+	struct peer_list	 c_peers;
+	size_t			 c_npeers;
+	struct link_list	 c_links;	/* every link, any state */
+	size_t			 c_nlinks;
+	struct ctab		 c_routes;	/* local filter -> subscribers */
+	struct ctab		 c_retained;	/* topic -> stamp, origin */
+	struct cluster_tombs	 c_tombs;	/* cleared retained topics */
+	struct ctab		 c_claims;	/* client id -> stamp, node */
+	uint64_t		 c_last_stamp;	/* stamps never go back */
+	struct bytes_w		 c_gbuf;	/* a FORWARD's group list */
+	struct bytes_view	*c_gviews;	/* a received one, decoded */
+	size_t			 c_capgviews;
+	cluster_link_cb		 c_link_cb;
+	void			*c_link_arg;
+	cluster_resolve_cb	 c_resolve_cb;
+	void			*c_resolve_arg;
+	cluster_status_cb	 c_status_cb;
+	void			*c_status_arg;
+	int			 c_freeing;
+	struct session_move_list c_moves;	/* sessions going out in slices */
+	/* Strangers (CLUSTER.md): their one rate limit, and what we refused. */
+	struct link_prelog	 c_prelog;	/* lines of inbound links before UP */
+	struct log_rate		 c_refuselog;	/* connections refused at accept */
+	uint64_t		 c_hs_refused;	/* accepted, closed at once: no slot */
+	uint64_t		 c_hs_evicted;	/* slots taken back for a newcomer */
+};
+
+/* cluster.c */
+struct peer	*cluster_peer_find(struct cluster *, const char *name);
+/* A stamp in ms of wall time, strictly above the last one given. */
+uint64_t	 cluster_stamp(struct cluster *);
+/* Sends m on every UP link. */
+void		 cluster_broadcast(struct cluster *, const struct link_msg *m);
+/* Drops every route peer p announced, from the trie and its table. */
+void		 cluster_peer_routes_clear(struct peer *);
+/* ms on the loop's clock, for tombstones' ages. */
+uint64_t	 cluster_now_ms(struct cluster *);
+
+/* cluster_sync.c */
+/* The link to p just came up: snapshot, resends, PEERS. */
+void		 cluster_sync_up(struct cluster *, struct peer *p);
+/* One frame from an UP link to p. */
+void		 cluster_sync_msg(struct cluster *, struct peer *p,
+		    const struct link_msg *m);
+/* p's link can take more: resend what it has not had. */
+void		 cluster_sync_pump(struct cluster *, struct peer *p);
+/* A new peer's watchers (peer_new()). */
+void		 cluster_sync_init(struct peer *p);
+/* p is being freed or its link closed: the snapshot going out stops. */
+void		 cluster_sync_down(struct cluster *, struct peer *p);
+/* Ends every session move still going (cluster_free()). */
+void		 cluster_sync_free(struct cluster *);
+/* Sends PEERS to every UP peer (a link came up). */
+void		 cluster_sync_peers_all(struct cluster *);
+/* The router's hooks. */
+void		 cluster_on_forward(struct router_remote *, struct msg *m,
+		    const struct bytes_view *groups, size_t ngroups,
+		    void *arg);
+void		 cluster_on_sub(void *arg, struct bytes_view filter, int delta);
+
+#endif

@@ -1,0 +1,695 @@
+/*
+ * The cluster link codec; see link_codec.h.  Each body has a decoder
+ * over a bytes_r cursor limited to the body, so a field that runs past
+ * the body is CAIRN_ERR_PROTO (the frame is complete, so nothing more
+ * will come), and one encoder writing the same fields in order.
+ */
+#include "broker/cluster/link_codec.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/core_names.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+
+#include "broker/mqtt/mqtt_topic.h"
+#include "common/err.h"
+#include "common/utf8.h"
+
+static const char *const link_type_names[] = {
+	"unknown", "HELLO", "AUTH", "TICK", "ROUTE_ADD", "ROUTE_DEL",
+	"ROUTES_BEGIN", "ROUTES_END", "FORWARD", "FORWARD_ACK", "RETAIN",
+	"CLAIM", "SESSION_TAKE", "SESSION_DATA", "PEERS",
+};
+
+const char *
+link_type_name(int type)
+{
+	if (type < 1 || type > LINK_TYPE_MAX)
+		return "unknown";
+	return link_type_names[type];
+}
+
+int
+link_name_valid(struct bytes_view v)
+{
+	if (v.len < 1 || v.len > LINK_MAX_NAME)
+		return 0;
+	if (memchr(v.p, '\0', v.len) != NULL)
+		return 0;
+	return utf8_count(v.p, v.len) >= 0;
+}
+
+static int
+link_topic_valid(struct bytes_view v)
+{
+	return v.len > 0 && mqtt_topic_name_valid(v);
+}
+
+static int
+link_filter_valid(struct bytes_view v)
+{
+	return v.len > 0 && mqtt_topic_filter_valid(v);
+}
+
+/* A shared subscription's filter, "$share/GROUP/FILTER". */
+static int
+link_share_valid(struct bytes_view v)
+{
+	struct bytes_view group, real;
+
+	return v.len <= UINT16_MAX && link_filter_valid(v) &&
+	    mqtt_topic_share_parse(v, &group, &real) == 1;
+}
+
+/*
+ * Field getters inside a complete body: running short is malformed.
+ * Each returns 0 or CAIRN_ERR_PROTO.
+ */
+static int
+get_u8(struct bytes_r *r, uint8_t *v)
+{
+	return bytes_get_u8(r, v) == 0 ? 0 : CAIRN_ERR_PROTO;
+}
+
+static int
+get_u16(struct bytes_r *r, uint16_t *v)
+{
+	return bytes_get_u16be(r, v) == 0 ? 0 : CAIRN_ERR_PROTO;
+}
+
+static int
+get_u32(struct bytes_r *r, uint32_t *v)
+{
+	return bytes_get_u32be(r, v) == 0 ? 0 : CAIRN_ERR_PROTO;
+}
+
+static int
+get_u64(struct bytes_r *r, uint64_t *v)
+{
+	return bytes_get_u64be(r, v) == 0 ? 0 : CAIRN_ERR_PROTO;
+}
+
+static int
+get_name(struct bytes_r *r, struct bytes_view *v)
+{
+	if (bytes_get_view16(r, v) != 0 || !link_name_valid(*v))
+		return CAIRN_ERR_PROTO;
+	return 0;
+}
+
+static int
+get_topic(struct bytes_r *r, struct bytes_view *v)
+{
+	if (bytes_get_view16(r, v) != 0 || !link_topic_valid(*v))
+		return CAIRN_ERR_PROTO;
+	return 0;
+}
+
+static int
+get_filter(struct bytes_r *r, struct bytes_view *v)
+{
+	if (bytes_get_view16(r, v) != 0 || !link_filter_valid(*v))
+		return CAIRN_ERR_PROTO;
+	return 0;
+}
+
+static int
+get_bytes32(struct bytes_r *r, struct bytes_view *v)
+{
+	uint32_t n;
+
+	if (get_u32(r, &n) != 0 || bytes_get_view(r, n, v) != 0)
+		return CAIRN_ERR_PROTO;
+	return 0;
+}
+
+static int
+get_qos(struct bytes_r *r, uint8_t *qos)
+{
+	if (get_u8(r, qos) != 0 || *qos > 2)
+		return CAIRN_ERR_PROTO;
+	return 0;
+}
+
+/*
+ *	HELLO	version u8 (>= 1) | name str16 | nonce [32]
+ */
+static int
+decode_hello(struct bytes_r *r, struct link_hello *h)
+{
+	struct bytes_view c;
+
+	if (get_u8(r, &h->version) != 0 || h->version == 0 ||
+	    get_name(r, &h->name) != 0 ||
+	    bytes_get_view(r, LINK_CHALLENGE_LEN, &c) != 0)
+		return CAIRN_ERR_PROTO;
+	memcpy(h->challenge, c.p, LINK_CHALLENGE_LEN);
+	return 0;
+}
+
+/*
+ *	FORWARD	seq u64 | qos u8 | retain u8 (0/1) | topic str16 |
+ *		payload bytes32 |
+ *		[ ngroups u16 (>= 1) | ngroups x $share filter str16 ]
+ *
+ * The group list is there only when the sender picked the receiver for
+ * shared groups; an empty list is written as no list (canonical).
+ */
+static int
+decode_forward(struct bytes_r *r, struct link_forward *f)
+{
+	struct bytes_view v;
+	size_t start;
+	uint16_t i;
+
+	if (get_u64(r, &f->seq) != 0 || get_qos(r, &f->qos) != 0 ||
+	    get_u8(r, &f->retain) != 0 || f->retain > 1 ||
+	    get_topic(r, &f->topic) != 0 || get_bytes32(r, &f->payload) != 0)
+		return CAIRN_ERR_PROTO;
+	if (bytes_r_left(r) == 0)
+		return 0;
+	if (get_u16(r, &f->ngroups) != 0 || f->ngroups == 0)
+		return CAIRN_ERR_PROTO;
+	start = r->off;
+	for (i = 0; i < f->ngroups; i++)
+		if (bytes_get_view16(r, &v) != 0 || !link_share_valid(v))
+			return CAIRN_ERR_PROTO;
+	f->groups = bytes_view_of(r->p + start, r->off - start);
+	return 0;
+}
+
+/*
+ *	RETAIN	stamp u64 | origin str16 | topic str16 | qos u8 |
+ *		payload bytes32 (empty: clear)
+ */
+static int
+decode_retain(struct bytes_r *r, struct link_retain *t)
+{
+	if (get_u64(r, &t->stamp) != 0 || get_name(r, &t->origin) != 0 ||
+	    get_topic(r, &t->topic) != 0 || get_qos(r, &t->qos) != 0 ||
+	    get_bytes32(r, &t->payload) != 0)
+		return CAIRN_ERR_PROTO;
+	return 0;
+}
+
+/*
+ *	CLAIM	client id str16 | stamp u64 | node str16
+ */
+static int
+decode_claim(struct bytes_r *r, struct link_claim *c)
+{
+	if (get_name(r, &c->id) != 0 || get_u64(r, &c->stamp) != 0 ||
+	    get_name(r, &c->node) != 0)
+		return CAIRN_ERR_PROTO;
+	return 0;
+}
+
+/*
+ *	SESSION_DATA	client id str16 |
+ *			nsubs u32 | nsubs x (filter str16 | qos u8) |
+ *			nmsgs u32 | nmsgs x (qos u8 | topic str16 |
+ *			    payload bytes32)
+ */
+static int
+decode_session(struct bytes_r *r, struct link_session *s)
+{
+	struct bytes_view v;
+	size_t start;
+	uint32_t i;
+	uint8_t qos;
+
+	if (get_name(r, &s->id) != 0 || get_u32(r, &s->nsubs) != 0)
+		return CAIRN_ERR_PROTO;
+	start = r->off;
+	for (i = 0; i < s->nsubs; i++)
+		if (get_filter(r, &v) != 0 || get_qos(r, &qos) != 0)
+			return CAIRN_ERR_PROTO;
+	s->subs = bytes_view_of(r->p + start, r->off - start);
+	if (get_u32(r, &s->nmsgs) != 0)
+		return CAIRN_ERR_PROTO;
+	start = r->off;
+	for (i = 0; i < s->nmsgs; i++)
+		if (get_qos(r, &qos) != 0 || get_topic(r, &v) != 0 ||
+		    get_bytes32(r, &v) != 0)
+			return CAIRN_ERR_PROTO;
+	s->msgs = bytes_view_of(r->p + start, r->off - start);
+	return 0;
+}
+
+/*
+ *	PEERS	n u16 | n x node name str16
+ */
+static int
+decode_peers(struct bytes_r *r, struct link_peers *p)
+{
+	struct bytes_view v;
+	size_t start;
+	uint16_t i;
+
+	if (get_u16(r, &p->n) != 0)
+		return CAIRN_ERR_PROTO;
+	start = r->off;
+	for (i = 0; i < p->n; i++)
+		if (get_name(r, &v) != 0)
+			return CAIRN_ERR_PROTO;
+	p->names = bytes_view_of(r->p + start, r->off - start);
+	return 0;
+}
+
+static int
+decode_body(struct bytes_r *r, struct link_msg *m)
+{
+	struct bytes_view v;
+
+	switch (m->type) {
+	case LINK_HELLO:
+		return decode_hello(r, &m->u.hello);
+	case LINK_AUTH:
+		if (bytes_get_view(r, LINK_MAC_LEN, &v) != 0)
+			return CAIRN_ERR_PROTO;
+		memcpy(m->u.mac, v.p, LINK_MAC_LEN);
+		return 0;
+	case LINK_TICK:
+	case LINK_ROUTES_BEGIN:
+	case LINK_ROUTES_END:
+		return 0;
+	case LINK_ROUTE_ADD:
+	case LINK_ROUTE_DEL:
+		return get_filter(r, &m->u.filter);
+	case LINK_FORWARD:
+		return decode_forward(r, &m->u.fwd);
+	case LINK_FORWARD_ACK:
+		return get_u64(r, &m->u.ack_seq);
+	case LINK_RETAIN:
+		return decode_retain(r, &m->u.ret);
+	case LINK_CLAIM:
+		return decode_claim(r, &m->u.claim);
+	case LINK_SESSION_TAKE:
+		return get_name(r, &m->u.take_id);
+	case LINK_SESSION_DATA:
+		return decode_session(r, &m->u.sess);
+	case LINK_PEERS:
+		return decode_peers(r, &m->u.peers);
+	}
+	return CAIRN_ERR_PROTO;
+}
+
+int
+link_decode(const uint8_t *in, size_t len, size_t max_frame,
+    struct link_msg *out, size_t *consumed)
+{
+	struct bytes_r r, body;
+	struct link_msg m;
+	uint32_t flen;
+	uint8_t type;
+	int rc;
+
+	bytes_r_init(&r, in, len);
+	if (bytes_get_u32be(&r, &flen) != 0)
+		return CAIRN_ERR_NEED_MORE;
+	if (flen == 0)
+		return CAIRN_ERR_PROTO;
+	if (flen > max_frame)
+		return CAIRN_ERR_TOO_BIG;
+	if (bytes_r_left(&r) < flen)
+		return CAIRN_ERR_NEED_MORE;
+	(void)bytes_get_u8(&r, &type);
+	if (type < 1 || type > LINK_TYPE_MAX)
+		return CAIRN_ERR_PROTO;
+	memset(&m, 0, sizeof(m));
+	m.type = (enum link_type)type;
+	bytes_r_init(&body, in + 5, flen - 1);
+	if ((rc = decode_body(&body, &m)) != 0)
+		return rc;
+	if (bytes_r_left(&body) != 0)
+		return CAIRN_ERR_PROTO;
+	*out = m;
+	*consumed = 4 + (size_t)flen;
+	return 0;
+}
+
+/* Encoders.  Validation mirrors the decoders, so what goes out decodes. */
+
+static int
+put_str16(struct bytes_w *w, struct bytes_view v)
+{
+	if (v.len > UINT16_MAX)
+		return CAIRN_ERR_INVAL;
+	bytes_put_u16be(w, (uint16_t)v.len);
+	return bytes_put_view(w, v);
+}
+
+static int
+put_bytes32(struct bytes_w *w, struct bytes_view v)
+{
+	if (v.len > UINT32_MAX)
+		return CAIRN_ERR_INVAL;
+	bytes_put_u32be(w, (uint32_t)v.len);
+	return bytes_put_view(w, v);
+}
+
+int
+link_put_session_sub(struct bytes_w *w, struct bytes_view filter,
+    uint8_t qos)
+{
+	if (!link_filter_valid(filter) || filter.len > UINT16_MAX || qos > 2)
+		return CAIRN_ERR_INVAL;
+	put_str16(w, filter);
+	return bytes_put_u8(w, qos);
+}
+
+int
+link_put_session_msg(struct bytes_w *w, uint8_t qos, struct bytes_view topic,
+    struct bytes_view payload)
+{
+	if (qos > 2 || !link_topic_valid(topic) || topic.len > UINT16_MAX ||
+	    payload.len > UINT32_MAX)
+		return CAIRN_ERR_INVAL;
+	bytes_put_u8(w, qos);
+	put_str16(w, topic);
+	return put_bytes32(w, payload);
+}
+
+int
+link_put_group(struct bytes_w *w, struct bytes_view filter)
+{
+	if (!link_share_valid(filter))
+		return CAIRN_ERR_INVAL;
+	return put_str16(w, filter);
+}
+
+int
+link_put_peer(struct bytes_w *w, struct bytes_view name)
+{
+	if (!link_name_valid(name))
+		return CAIRN_ERR_INVAL;
+	return put_str16(w, name);
+}
+
+/* Checks what the decoder would refuse; 0 or CAIRN_ERR_INVAL. */
+static int
+encode_check(const struct link_msg *m)
+{
+	struct bytes_view l, a, b;
+	uint32_t i;
+	uint8_t q;
+
+	switch (m->type) {
+	case LINK_HELLO:
+		return m->u.hello.version != 0 &&
+		    link_name_valid(m->u.hello.name) ? 0 : CAIRN_ERR_INVAL;
+	case LINK_AUTH:
+	case LINK_TICK:
+	case LINK_ROUTES_BEGIN:
+	case LINK_ROUTES_END:
+	case LINK_FORWARD_ACK:
+		return 0;
+	case LINK_ROUTE_ADD:
+	case LINK_ROUTE_DEL:
+		return link_filter_valid(m->u.filter) &&
+		    m->u.filter.len <= UINT16_MAX ? 0 : CAIRN_ERR_INVAL;
+	case LINK_FORWARD:
+		if (m->u.fwd.qos > 2 || m->u.fwd.retain > 1 ||
+		    !link_topic_valid(m->u.fwd.topic) ||
+		    m->u.fwd.topic.len > UINT16_MAX ||
+		    m->u.fwd.payload.len > UINT32_MAX)
+			return CAIRN_ERR_INVAL;
+		l = m->u.fwd.groups;
+		for (i = 0; i < m->u.fwd.ngroups; i++)
+			if (!link_forward_group_next(&l, &a) ||
+			    !link_share_valid(a))
+				return CAIRN_ERR_INVAL;
+		return l.len == 0 ? 0 : CAIRN_ERR_INVAL;
+	case LINK_RETAIN:
+		return m->u.ret.qos <= 2 && link_name_valid(m->u.ret.origin) &&
+		    link_topic_valid(m->u.ret.topic) &&
+		    m->u.ret.topic.len <= UINT16_MAX &&
+		    m->u.ret.payload.len <= UINT32_MAX ? 0 : CAIRN_ERR_INVAL;
+	case LINK_CLAIM:
+		return link_name_valid(m->u.claim.id) &&
+		    link_name_valid(m->u.claim.node) ? 0 : CAIRN_ERR_INVAL;
+	case LINK_SESSION_TAKE:
+		return link_name_valid(m->u.take_id) ? 0 : CAIRN_ERR_INVAL;
+	case LINK_SESSION_DATA:
+		/* The lists must hold exactly their counts of valid items. */
+		if (!link_name_valid(m->u.sess.id))
+			return CAIRN_ERR_INVAL;
+		l = m->u.sess.subs;
+		for (i = 0; i < m->u.sess.nsubs; i++) {
+			struct bytes_r r;
+
+			bytes_r_init(&r, l.p, l.len);
+			if (get_filter(&r, &a) != 0 || get_qos(&r, &q) != 0)
+				return CAIRN_ERR_INVAL;
+			l = bytes_r_rest(&r);
+		}
+		if (l.len != 0)
+			return CAIRN_ERR_INVAL;
+		l = m->u.sess.msgs;
+		for (i = 0; i < m->u.sess.nmsgs; i++) {
+			struct bytes_r r;
+
+			bytes_r_init(&r, l.p, l.len);
+			if (get_qos(&r, &q) != 0 || get_topic(&r, &a) != 0 ||
+			    get_bytes32(&r, &b) != 0)
+				return CAIRN_ERR_INVAL;
+			l = bytes_r_rest(&r);
+		}
+		return l.len == 0 ? 0 : CAIRN_ERR_INVAL;
+	case LINK_PEERS:
+		l = m->u.peers.names;
+		for (i = 0; i < m->u.peers.n; i++)
+			if (!link_peers_next(&l, &a) || !link_name_valid(a))
+				return CAIRN_ERR_INVAL;
+		return l.len == 0 ? 0 : CAIRN_ERR_INVAL;
+	}
+	return CAIRN_ERR_INVAL;
+}
+
+static void
+encode_body(struct bytes_w *w, const struct link_msg *m)
+{
+	switch (m->type) {
+	case LINK_HELLO:
+		bytes_put_u8(w, m->u.hello.version);
+		put_str16(w, m->u.hello.name);
+		bytes_put(w, m->u.hello.challenge, LINK_CHALLENGE_LEN);
+		break;
+	case LINK_AUTH:
+		bytes_put(w, m->u.mac, LINK_MAC_LEN);
+		break;
+	case LINK_TICK:
+	case LINK_ROUTES_BEGIN:
+	case LINK_ROUTES_END:
+		break;
+	case LINK_ROUTE_ADD:
+	case LINK_ROUTE_DEL:
+		put_str16(w, m->u.filter);
+		break;
+	case LINK_FORWARD:
+		bytes_put_u64be(w, m->u.fwd.seq);
+		bytes_put_u8(w, m->u.fwd.qos);
+		bytes_put_u8(w, m->u.fwd.retain);
+		put_str16(w, m->u.fwd.topic);
+		put_bytes32(w, m->u.fwd.payload);
+		if (m->u.fwd.ngroups > 0) {
+			bytes_put_u16be(w, m->u.fwd.ngroups);
+			bytes_put_view(w, m->u.fwd.groups);
+		}
+		break;
+	case LINK_FORWARD_ACK:
+		bytes_put_u64be(w, m->u.ack_seq);
+		break;
+	case LINK_RETAIN:
+		bytes_put_u64be(w, m->u.ret.stamp);
+		put_str16(w, m->u.ret.origin);
+		put_str16(w, m->u.ret.topic);
+		bytes_put_u8(w, m->u.ret.qos);
+		put_bytes32(w, m->u.ret.payload);
+		break;
+	case LINK_CLAIM:
+		put_str16(w, m->u.claim.id);
+		bytes_put_u64be(w, m->u.claim.stamp);
+		put_str16(w, m->u.claim.node);
+		break;
+	case LINK_SESSION_TAKE:
+		put_str16(w, m->u.take_id);
+		break;
+	case LINK_SESSION_DATA:
+		put_str16(w, m->u.sess.id);
+		bytes_put_u32be(w, m->u.sess.nsubs);
+		bytes_put_view(w, m->u.sess.subs);
+		bytes_put_u32be(w, m->u.sess.nmsgs);
+		bytes_put_view(w, m->u.sess.msgs);
+		break;
+	case LINK_PEERS:
+		bytes_put_u16be(w, m->u.peers.n);
+		bytes_put_view(w, m->u.peers.names);
+		break;
+	}
+}
+
+int
+link_encode(struct bytes_w *w, const struct link_msg *m, size_t max_frame)
+{
+	size_t start = w->len, flen;
+	int rc;
+
+	if (w->err != 0)
+		return w->err;
+	if ((rc = encode_check(m)) != 0)
+		return rc;
+	bytes_put_u32be(w, 0);
+	bytes_put_u8(w, (uint8_t)m->type);
+	encode_body(w, m);
+	if (w->err != 0) {
+		rc = w->err;
+		w->len = start;
+		w->err = 0;
+		return rc;
+	}
+	flen = w->len - start - 4;
+	if (flen > max_frame || flen > UINT32_MAX) {
+		w->len = start;
+		return CAIRN_ERR_INVAL;
+	}
+	w->buf[start] = (uint8_t)(flen >> 24);
+	w->buf[start + 1] = (uint8_t)(flen >> 16);
+	w->buf[start + 2] = (uint8_t)(flen >> 8);
+	w->buf[start + 3] = (uint8_t)flen;
+	return 0;
+}
+
+int
+link_session_sub_next(struct bytes_view *list, struct bytes_view *filter,
+    uint8_t *qos)
+{
+	struct bytes_r r;
+
+	bytes_r_init(&r, list->p, list->len);
+	if (bytes_get_view16(&r, filter) != 0 || bytes_get_u8(&r, qos) != 0)
+		return 0;
+	*list = bytes_r_rest(&r);
+	return 1;
+}
+
+int
+link_session_msg_next(struct bytes_view *list, uint8_t *qos,
+    struct bytes_view *topic, struct bytes_view *payload)
+{
+	struct bytes_r r;
+
+	bytes_r_init(&r, list->p, list->len);
+	if (bytes_get_u8(&r, qos) != 0 || bytes_get_view16(&r, topic) != 0 ||
+	    get_bytes32(&r, payload) != 0)
+		return 0;
+	*list = bytes_r_rest(&r);
+	return 1;
+}
+
+int
+link_forward_group_next(struct bytes_view *list, struct bytes_view *filter)
+{
+	return link_peers_next(list, filter);
+}
+
+int
+link_peers_next(struct bytes_view *list, struct bytes_view *name)
+{
+	struct bytes_r r;
+
+	bytes_r_init(&r, list->p, list->len);
+	if (bytes_get_view16(&r, name) != 0)
+		return 0;
+	*list = bytes_r_rest(&r);
+	return 1;
+}
+
+static void
+put_lp(struct bytes_w *w, const void *p, size_t len)
+{
+	bytes_put_u32be(w, (uint32_t)len);
+	bytes_put(w, p, len);
+}
+
+void
+link_transcript_put(struct bytes_w *w, const struct link_transcript *t)
+{
+	put_lp(w, LINK_LABEL, strlen(LINK_LABEL));
+	put_lp(w, &t->version_i, 1);
+	put_lp(w, t->name_i.p, t->name_i.len);
+	put_lp(w, t->nonce_i, LINK_NONCE_LEN);
+	put_lp(w, &t->version_r, 1);
+	put_lp(w, t->name_r.p, t->name_r.len);
+	put_lp(w, t->nonce_r, LINK_NONCE_LEN);
+	put_lp(w, t->binding.p, t->binding.len);
+}
+
+/* HKDF-SHA-256 of the cookie with LINK_LABEL as salt, expanded by info. */
+static int
+link_key(struct bytes_view cookie, const char *info, uint8_t key[32])
+{
+	static const uint8_t empty[1];
+	EVP_KDF *kdf;
+	EVP_KDF_CTX *kctx = NULL;
+	OSSL_PARAM p[5], *q = p;
+	int rc = CAIRN_ERR_NOMEM;
+
+	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	if ((kctx = EVP_KDF_CTX_new(kdf)) == NULL)
+		goto fail;
+	*q++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+	    (void *)(cookie.len > 0 ? cookie.p : empty), cookie.len);
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+	    (void *)LINK_LABEL, strlen(LINK_LABEL));
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+	    (void *)info, strlen(info));
+	*q = OSSL_PARAM_construct_end();
+	rc = EVP_KDF_derive(kctx, key, 32, p) == 1 ? 0 : CAIRN_ERR_INVAL;
+fail:
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	return rc;
+}
+
+int
+link_finished(struct bytes_view cookie, enum link_role prover,
+    const struct link_transcript *t, uint8_t out[LINK_MAC_LEN])
+{
+	uint8_t key[32], hash[32];
+	unsigned int hl = 0, ml = 0;
+	struct bytes_w w;
+	int rc;
+
+	if (t->nonce_i == NULL || t->nonce_r == NULL)
+		return CAIRN_ERR_INVAL;
+	bytes_w_init(&w, 4096);
+	link_transcript_put(&w, t);
+	if (w.err != 0) {
+		bytes_w_fini(&w);
+		return CAIRN_ERR_NOMEM;
+	}
+	rc = link_key(cookie, prover == LINK_INITIATOR ?
+	    LINK_LABEL_INITIATOR : LINK_LABEL_RESPONDER, key);
+	if (rc == 0 && (EVP_Digest(w.buf, w.len, hash, &hl, EVP_sha256(),
+	    NULL) != 1 || hl != sizeof(hash) ||
+	    HMAC(EVP_sha256(), key, sizeof(key), hash, sizeof(hash), out,
+	    &ml) == NULL || ml != LINK_MAC_LEN))
+		rc = CAIRN_ERR_INVAL;
+	OPENSSL_cleanse(key, sizeof(key));
+	bytes_w_fini(&w);
+	return rc;
+}
+
+int
+link_mac_eq(const uint8_t a[LINK_MAC_LEN], const uint8_t b[LINK_MAC_LEN])
+{
+	return CRYPTO_memcmp(a, b, LINK_MAC_LEN) == 0;
+}

@@ -1,0 +1,254 @@
+/*
+ * The cluster link's wire format (broker/cluster/CLUSTER.md): every frame of
+ * the link between two cairn-broker nodes, decoded into views and
+ * encoded back, and the handshake's proofs (link_finished()).
+ *
+ *	 4 bytes        1      n bytes
+ *	+--------------+------+---------+
+ *	| length (BE)  | type | body    |      length = 1 + n <= max_frame
+ *	+--------------+------+---------+
+ *
+ * Strings (str16) are a 16-bit big-endian length and that many bytes;
+ * node names and client ids are 1..255 bytes of valid UTF-8 with no NUL,
+ * topics and filters are non-empty UTF-8 with no NUL.  bytes32 is a
+ * 32-bit length and bytes.  A body must be used exactly: trailing bytes
+ * are CAIRN_ERR_PROTO.  The encoders are canonical: decoding a frame
+ * and encoding the result gives the same bytes.
+ *
+ * Pure: no I/O, clock, logging or globals; decoders never allocate and
+ * return views into their input.  The type numbers are on the wire: do
+ * not change them.
+ */
+#ifndef CAIRN_BROKER_LINK_CODEC_H
+#define CAIRN_BROKER_LINK_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/bytes.h"
+
+/*
+ * Version 2: the handshake of CLUSTER.md ("The handshake").  Version 1
+ * (HMAC over unprefixed fields, no direction) is refused: do not add it
+ * back as a fallback, that would be the downgrade the transcript stops.
+ */
+#define LINK_VERSION		2
+#define LINK_HDR_LEN		5	/* length u32 + type u8 */
+#define LINK_NONCE_LEN		32
+#define LINK_CHALLENGE_LEN	LINK_NONCE_LEN
+#define LINK_MAC_LEN		32	/* HMAC-SHA-256 */
+#define LINK_MAX_NAME		255	/* node names and client ids */
+#define LINK_MIN_FRAME		1024	/* smallest max_frame accepted */
+/* The largest frame read before authentication: a HELLO is < 300 bytes. */
+#define LINK_PREAUTH_MAX_FRAME	1024
+/* The TLS exporter's output bound into the transcript (RFC 8446 7.5). */
+#define LINK_BINDING_LEN	32
+#define LINK_EXPORTER_LABEL	"EXPORTER-cairn-link/2"
+/* Labels: HKDF salt, the two provers' keys, the transcript's first field. */
+#define LINK_LABEL		"cairn-link/2"
+#define LINK_LABEL_INITIATOR	"cairn-link/2 initiator finished"
+#define LINK_LABEL_RESPONDER	"cairn-link/2 responder finished"
+
+/* Frame types: on the wire, do not change. */
+enum link_type {
+	LINK_HELLO = 1,
+	LINK_AUTH = 2,
+	LINK_TICK = 3,
+	LINK_ROUTE_ADD = 4,
+	LINK_ROUTE_DEL = 5,
+	LINK_ROUTES_BEGIN = 6,
+	LINK_ROUTES_END = 7,
+	LINK_FORWARD = 8,
+	LINK_FORWARD_ACK = 9,
+	LINK_RETAIN = 10,
+	LINK_CLAIM = 11,
+	LINK_SESSION_TAKE = 12,
+	LINK_SESSION_DATA = 13,
+	LINK_PEERS = 14,
+};
+#define LINK_TYPE_MAX	LINK_PEERS
+
+/*
+ * HELLO: version u8, name str16, nonce 32 bytes.  Any version >= 1
+ * decodes (a body of this layout), so that the link can say "the peer
+ * speaks version 1"; only LINK_VERSION goes on.
+ */
+struct link_hello {
+	uint8_t			version;
+	struct bytes_view	name;
+	uint8_t			challenge[LINK_CHALLENGE_LEN];
+};
+
+/*
+ * FORWARD: seq u64, qos u8, retain u8, topic str16, payload bytes32,
+ * then, only when the receiver was picked for shared groups, ngroups
+ * u16 (at least 1) and that many "$share/G/F" filters (str16): the
+ * receiver delivers to one of its own members of each of those groups,
+ * and to no other group.  A FORWARD without the list is byte for byte
+ * the first release's.
+ */
+struct link_forward {
+	uint64_t		seq;
+	uint8_t			qos;	/* 0..2 */
+	uint8_t			retain;	/* 0 or 1 */
+	struct bytes_view	topic;
+	struct bytes_view	payload;
+	uint16_t		ngroups;	/* 0: no list */
+	struct bytes_view	groups;	/* the items; link_forward_group_next() */
+};
+
+/*
+ * RETAIN: stamp u64, origin str16, topic str16, qos u8, payload
+ * bytes32 (empty: the topic is cleared).
+ */
+struct link_retain {
+	uint64_t		stamp;	/* ms, origin's wall clock */
+	struct bytes_view	origin;
+	struct bytes_view	topic;
+	uint8_t			qos;
+	struct bytes_view	payload;
+};
+
+/* CLAIM: client id str16, stamp u64, node str16. */
+struct link_claim {
+	struct bytes_view	id;
+	uint64_t		stamp;
+	struct bytes_view	node;
+};
+
+/*
+ * SESSION_DATA: client id str16; nsubs u32, then nsubs times (filter
+ * str16, qos u8); nmsgs u32, then nmsgs times (qos u8, topic str16,
+ * payload bytes32).  The lists stay encoded: walk them with
+ * link_session_sub_next() and link_session_msg_next().
+ */
+struct link_session {
+	struct bytes_view	id;
+	uint32_t		nsubs;
+	struct bytes_view	subs;	/* the nsubs items */
+	uint32_t		nmsgs;
+	struct bytes_view	msgs;	/* the nmsgs items */
+};
+
+/* PEERS: n u16, then n node names (str16). */
+struct link_peers {
+	uint16_t		n;
+	struct bytes_view	names;	/* the n items; link_peers_next() */
+};
+
+/* One decoded frame; the member of `type` is set, views into the input. */
+struct link_msg {
+	enum link_type	type;
+	union {
+		struct link_hello	hello;
+		uint8_t			mac[LINK_MAC_LEN];	/* AUTH */
+		struct bytes_view	filter;	/* ROUTE_ADD, ROUTE_DEL */
+		struct link_forward	fwd;
+		uint64_t		ack_seq;	/* FORWARD_ACK */
+		struct link_retain	ret;
+		struct link_claim	claim;
+		struct bytes_view	take_id;	/* SESSION_TAKE */
+		struct link_session	sess;
+		struct link_peers	peers;
+	} u;	/* TICK, ROUTES_BEGIN, ROUTES_END: no body */
+};
+
+/*
+ * Decodes the frame at the start of in[0..len).  On success fills *out
+ * (views into in) and *consumed (header included) and returns 0.
+ * CAIRN_ERR_NEED_MORE: in holds a valid prefix, read more (nothing is
+ * set).  CAIRN_ERR_TOO_BIG: the length is over max_frame (known from the
+ * first 4 bytes).  CAIRN_ERR_PROTO: length 0, an unknown type, a bad
+ * field (name, UTF-8, NUL, qos, version, counts) or a body that is not
+ * used exactly.
+ */
+int	link_decode(const uint8_t *in, size_t len, size_t max_frame,
+	    struct link_msg *out, size_t *consumed);
+
+/*
+ * Appends the frame for m to w (the members of m->type only are read,
+ * borrowed).  Returns 0, CAIRN_ERR_INVAL (m would not decode: a bad
+ * name, qos, type, or a frame over max_frame), or w's error (NOMEM,
+ * TOO_BIG).  On failure w->len is as it was, so a caller may go on.
+ */
+int	link_encode(struct bytes_w *w, const struct link_msg *m,
+	    size_t max_frame);
+
+/*
+ * Item encoders for the list bodies: append one item to w (a scratch
+ * buffer whose contents become link_session.subs, .msgs,
+ * link_peers.names or link_forward.groups).  0 or CAIRN_ERR_INVAL / w's error.
+ */
+int	link_put_session_sub(struct bytes_w *, struct bytes_view filter,
+	    uint8_t qos);
+int	link_put_session_msg(struct bytes_w *, uint8_t qos,
+	    struct bytes_view topic, struct bytes_view payload);
+int	link_put_peer(struct bytes_w *, struct bytes_view name);
+/* One FORWARD group: a valid "$share/GROUP/FILTER" filter. */
+int	link_put_group(struct bytes_w *, struct bytes_view filter);
+
+/*
+ * Iterators over a decoded (hence valid) list: each takes the next
+ * item off the front of *list and returns 1, or 0 at the end.
+ */
+int	link_session_sub_next(struct bytes_view *list,
+	    struct bytes_view *filter, uint8_t *qos);
+int	link_session_msg_next(struct bytes_view *list, uint8_t *qos,
+	    struct bytes_view *topic, struct bytes_view *payload);
+int	link_peers_next(struct bytes_view *list, struct bytes_view *name);
+int	link_forward_group_next(struct bytes_view *list,
+	    struct bytes_view *filter);
+
+/* 1 if v is a valid node name or client id: 1..255 bytes, UTF-8, no NUL. */
+int	link_name_valid(struct bytes_view v);
+
+/*
+ * The handshake transcript (CLUSTER.md, "The handshake"): what both
+ * HELLOs said, in role order, and the TLS channel binding (empty on a
+ * plain link).  Roles come from who dialled (the initiator) and who
+ * accepted (the responder), never from the bytes.
+ */
+struct link_transcript {
+	uint8_t			 version_i;
+	struct bytes_view	 name_i;
+	const uint8_t		*nonce_i;	/* LINK_NONCE_LEN bytes */
+	uint8_t			 version_r;
+	struct bytes_view	 name_r;
+	const uint8_t		*nonce_r;	/* LINK_NONCE_LEN bytes */
+	struct bytes_view	 binding;	/* 0 or LINK_BINDING_LEN bytes */
+};
+
+enum link_role {
+	LINK_INITIATOR = 1,
+	LINK_RESPONDER = 2,
+};
+
+/*
+ * Appends the transcript's canonical bytes to w: every field with a
+ * u32 big-endian length first,
+ *
+ *	lp(LINK_LABEL) | lp(version_i) | lp(name_i) | lp(nonce_i) |
+ *	lp(version_r) | lp(name_r) | lp(nonce_r) | lp(binding)
+ *
+ * so that no two different transcripts have the same bytes.
+ */
+void	link_transcript_put(struct bytes_w *w, const struct link_transcript *t);
+/*
+ * The proof of `prover` over t, as TLS 1.3's Finished (RFC 8446 4.4.4):
+ *
+ *	prk = HKDF-Extract(salt = LINK_LABEL, ikm = cookie)
+ *	key = HKDF-Expand(prk, LINK_LABEL_INITIATOR or _RESPONDER, 32)
+ *	mac = HMAC-SHA-256(key, SHA-256(transcript bytes))
+ *
+ * 0, or CAIRN_ERR_NOMEM / CAIRN_ERR_INVAL (libcrypto failed).
+ */
+int	link_finished(struct bytes_view cookie, enum link_role prover,
+	    const struct link_transcript *t, uint8_t out[LINK_MAC_LEN]);
+/* 1 if the two MACs are equal, compared in constant time (CRYPTO_memcmp). */
+int	link_mac_eq(const uint8_t a[LINK_MAC_LEN],
+	    const uint8_t b[LINK_MAC_LEN]);
+
+/* "HELLO", "FORWARD"...; "unknown" for other values.  Static. */
+const char *link_type_name(int type);
+
+#endif

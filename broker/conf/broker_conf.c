@@ -1,0 +1,445 @@
+/*
+ * cairn-broker's configuration; see broker_conf.h and conf/broker.yaml.
+ * A key table for common/conf.c fills the struct over the defaults; then
+ * the listener strings are parsed and the cross-key rules checked, each
+ * error at the position of the key that breaks it.
+ */
+#include "broker/conf/broker_conf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "agent/agent.h"
+#include "agent/agent_conf.h"
+#include "common/conf.h"
+#include "common/err.h"
+
+/* What the table fills; the listeners are turned into hostports after. */
+struct broker_conf_raw {
+	struct broker_conf	 c;
+	struct conf_hostport	 listen;
+	struct conf_strlist	 listeners;
+};
+
+#define RAW(f)	offsetof(struct broker_conf_raw, f)
+
+static const struct conf_key broker_keys[] = {
+	{ .name = "listen", .type = CONF_HOSTPORT, .offset = RAW(listen),
+	  .defport = BROKER_DEFAULT_PORT },
+	{ .name = "listeners", .type = CONF_STRLIST, .offset = RAW(listeners) },
+	{ .name = "listen_reuseport", .type = CONF_BOOL,
+	  .offset = RAW(c.bc_listen_reuseport) },
+	{ .name = "allow_anonymous", .type = CONF_BOOL,
+	  .offset = RAW(c.bc_allow_anonymous) },
+	{ .name = "password_file", .type = CONF_STRING,
+	  .offset = RAW(c.bc_password_file), .flags = CONF_NONEMPTY },
+	{ .name = "acl_file", .type = CONF_STRING,
+	  .offset = RAW(c.bc_acl_file), .flags = CONF_NONEMPTY },
+	{ .name = "max_packet_size", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_packet_size), .min = 64,
+	  .max = 268435455 + 5 },
+	{ .name = "max_connections", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_connections), .min = 0, .max = 1000000 },
+	{ .name = "max_sessions", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_sessions), .min = 0, .max = 10000000 },
+	{ .name = "max_persistent_sessions", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_persistent_sessions), .min = 0,
+	  .max = 10000000 },
+	{ .name = "persistent_client_expiration", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_persistent_expiration_ms), .min = 0,
+	  .max = 31536000000ull * 10 },
+	{ .name = "max_subscription_bytes", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_subscription_bytes), .min = 1024 },
+	{ .name = "max_subscription_bytes_total", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_subscription_bytes_total), .min = 1024 },
+	{ .name = "max_queued_bytes_total", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_queued_bytes_total), .min = 1024 },
+	{ .name = "max_input_bytes_total", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_input_bytes_total), .min = 1024 },
+	{ .name = "max_output_bytes_total", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_output_bytes_total), .min = 1024 },
+	{ .name = "max_inflight", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_inflight), .min = 1, .max = 65535 },
+	{ .name = "max_queued_messages", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_queued_messages), .min = 0, .max = 10000000 },
+	{ .name = "max_queued_bytes", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_queued_bytes), .min = 0 },
+	{ .name = "queue_qos0_offline", .type = CONF_BOOL,
+	  .offset = RAW(c.bc_queue_qos0_offline) },
+	{ .name = "max_topic_levels", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_topic_levels), .min = 1, .max = 65535 },
+	{ .name = "max_subscriptions", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_subscriptions), .min = 0, .max = 10000000 },
+	{ .name = "max_qos", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_qos), .min = 0, .max = 2 },
+	{ .name = "max_keepalive", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_keepalive), .min = 0, .max = 65535 },
+	{ .name = "max_client_id_length", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_client_id_length), .min = 23, .max = 65535 },
+	{ .name = "max_output_buffer", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_output_buffer), .min = 1024 },
+	{ .name = "max_retained_messages", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_retained_messages), .min = 0,
+	  .max = 100000000 },
+	{ .name = "max_retained_bytes", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_retained_bytes), .min = 0 },
+	{ .name = "max_retained_message_size", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_retained_message_size), .min = 0 },
+	{ .name = "connect_timeout", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_connect_timeout_ms), .min = 100,
+	  .max = 3600000 },
+	{ .name = "sys_interval", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_sys_interval_ms), .min = 0, .max = 86400000 },
+	{ .name = "node_name", .type = CONF_STRING,
+	  .offset = RAW(c.bc_node_name), .flags = CONF_NONEMPTY },
+	{ .name = "cluster_listen", .type = CONF_HOSTPORT,
+	  .offset = RAW(c.bc_cluster_listen), .min = 0, .max = 65535,
+	  .defport = 0 },
+	{ .name = "cookie", .type = CONF_STRING,
+	  .offset = RAW(c.bc_cookie), .flags = CONF_NONEMPTY },
+	{ .name = "cookie_file", .type = CONF_STRING,
+	  .offset = RAW(c.bc_cookie_file), .flags = CONF_NONEMPTY },
+	{ .name = "peers", .type = CONF_STRLIST, .offset = RAW(c.bc_peers) },
+	{ .name = "tick_interval", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_tick_interval_ms), .min = 10, .max = 600000 },
+	{ .name = "dead_after", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_dead_after_ms), .min = 50, .max = 3600000 },
+	{ .name = "max_frame", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_frame), .min = 1024, .max = 0xffffffffu },
+	{ .name = "max_forward_buffer", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_forward_buffer), .min = 1, .max = 10000000 },
+	{ .name = "max_forward_buffer_bytes", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_forward_buffer_bytes), .min = 1024 },
+	{ .name = "max_retained_tombstone_bytes", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_retained_tombstone_bytes), .min = 1024 },
+	{ .name = "max_peers", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_peers), .min = 1, .max = 65535 },
+	{ .name = "peer_grace", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_peer_grace_ms), .min = 0, .max = 86400000 },
+	{ .name = "max_retained_tombstones", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_retained_tombstones), .min = 0,
+	  .max = 100000000 },
+	{ .name = "retained_tombstone_ttl", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_retained_tombstone_ttl_ms), .min = 1000,
+	  .max = 31536000000ull },
+	{ .name = "handshake_timeout", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_handshake_timeout_ms), .min = 100,
+	  .max = 600000 },
+	{ .name = "max_handshakes", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_handshakes), .min = 1, .max = 65535 },
+	{ .name = "max_handshakes_per_addr", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_handshakes_per_addr), .min = 1,
+	  .max = 65535 },
+	{ .name = "cluster_certfile", .type = CONF_STRING,
+	  .offset = RAW(c.bc_cluster_certfile), .flags = CONF_NONEMPTY },
+	{ .name = "cluster_keyfile", .type = CONF_STRING,
+	  .offset = RAW(c.bc_cluster_keyfile), .flags = CONF_NONEMPTY },
+	{ .name = "cluster_cafile", .type = CONF_STRING,
+	  .offset = RAW(c.bc_cluster_cafile), .flags = CONF_NONEMPTY },
+	{ .name = "control_socket", .type = CONF_STRING,
+	  .offset = RAW(c.bc_control_socket), .flags = CONF_NONEMPTY },
+	{ .name = "epmd_port", .type = CONF_UINT,
+	  .offset = RAW(c.bc_epmd_port), .min = 1, .max = 65535 },
+	{ .name = "quorum", .type = CONF_UINT,
+	  .offset = RAW(c.bc_quorum), .min = 0, .max = 100000 },
+	{ .name = "topologies", .type = CONF_SKIP },
+	{ .name = NULL },
+};
+
+static void
+broker_conf_defaults(struct broker_conf *c)
+{
+	c->bc_allow_anonymous = true;
+	c->bc_max_packet_size = BROKER_DEFAULT_MAX_PACKET_SIZE;
+	c->bc_max_connections = BROKER_DEFAULT_MAX_CONNECTIONS;
+	c->bc_max_sessions = BROKER_DEFAULT_MAX_SESSIONS;
+	c->bc_max_persistent_sessions = BROKER_DEFAULT_MAX_PERSISTENT_SESSIONS;
+	c->bc_persistent_expiration_ms =
+	    BROKER_DEFAULT_PERSISTENT_EXPIRATION_MS;
+	c->bc_max_subscription_bytes = BROKER_DEFAULT_MAX_SUBSCRIPTION_BYTES;
+	c->bc_max_subscription_bytes_total =
+	    BROKER_DEFAULT_MAX_SUBSCRIPTION_BYTES_TOTAL;
+	c->bc_max_queued_bytes_total = BROKER_DEFAULT_MAX_QUEUED_BYTES_TOTAL;
+	c->bc_max_input_bytes_total = BROKER_DEFAULT_MAX_INPUT_BYTES_TOTAL;
+	c->bc_max_output_bytes_total = BROKER_DEFAULT_MAX_OUTPUT_BYTES_TOTAL;
+	c->bc_max_forward_buffer_bytes = BROKER_DEFAULT_MAX_FORWARD_BUFFER_BYTES;
+	c->bc_max_retained_tombstone_bytes =
+	    BROKER_DEFAULT_MAX_RETAINED_TOMBSTONE_BYTES;
+	c->bc_max_inflight = BROKER_DEFAULT_MAX_INFLIGHT;
+	c->bc_max_queued_messages = BROKER_DEFAULT_MAX_QUEUED_MESSAGES;
+	c->bc_max_queued_bytes = BROKER_DEFAULT_MAX_QUEUED_BYTES;
+	c->bc_queue_qos0_offline = false;
+	c->bc_max_topic_levels = BROKER_DEFAULT_MAX_TOPIC_LEVELS;
+	c->bc_max_subscriptions = BROKER_DEFAULT_MAX_SUBSCRIPTIONS;
+	c->bc_max_qos = BROKER_DEFAULT_MAX_QOS;
+	c->bc_max_keepalive = BROKER_DEFAULT_MAX_KEEPALIVE;
+	c->bc_max_client_id_length = BROKER_DEFAULT_MAX_CLIENT_ID_LENGTH;
+	c->bc_max_output_buffer = BROKER_DEFAULT_MAX_OUTPUT_BUFFER;
+	c->bc_max_retained_messages = BROKER_DEFAULT_MAX_RETAINED_MESSAGES;
+	c->bc_max_retained_bytes = BROKER_DEFAULT_MAX_RETAINED_BYTES;
+	c->bc_max_retained_message_size =
+	    BROKER_DEFAULT_MAX_RETAINED_MESSAGE_SIZE;
+	c->bc_connect_timeout_ms = BROKER_DEFAULT_CONNECT_TIMEOUT_MS;
+	c->bc_sys_interval_ms = BROKER_DEFAULT_SYS_INTERVAL_MS;
+	c->bc_tick_interval_ms = BROKER_DEFAULT_TICK_INTERVAL_MS;
+	c->bc_dead_after_ms = BROKER_DEFAULT_DEAD_AFTER_MS;
+	c->bc_max_frame = BROKER_DEFAULT_MAX_FRAME;
+	c->bc_max_forward_buffer = BROKER_DEFAULT_MAX_FORWARD_BUFFER;
+	c->bc_max_peers = BROKER_DEFAULT_MAX_PEERS;
+	c->bc_peer_grace_ms = BROKER_DEFAULT_PEER_GRACE_MS;
+	c->bc_max_retained_tombstones = BROKER_DEFAULT_MAX_RETAINED_TOMBSTONES;
+	c->bc_retained_tombstone_ttl_ms =
+	    BROKER_DEFAULT_RETAINED_TOMBSTONE_TTL_MS;
+	c->bc_handshake_timeout_ms = BROKER_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+	c->bc_max_handshakes = BROKER_DEFAULT_MAX_HANDSHAKES;
+	c->bc_max_handshakes_per_addr = BROKER_DEFAULT_MAX_HANDSHAKES_PER_ADDR;
+	c->bc_quorum = BROKER_DEFAULT_QUORUM;
+}
+
+void
+broker_conf_free(struct broker_conf *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->bc_nlisten; i++)
+		free(c->bc_listen[i].host);
+	free(c->bc_listen);
+	free(c->bc_password_file);
+	free(c->bc_acl_file);
+	free(c->bc_node_name);
+	free(c->bc_cluster_listen.host);
+	free(c->bc_cookie);
+	free(c->bc_cookie_file);
+	for (i = 0; i < c->bc_peers.n; i++)
+		free(c->bc_peers.v[i]);
+	free(c->bc_peers.v);
+	free(c->bc_cluster_certfile);
+	free(c->bc_cluster_keyfile);
+	free(c->bc_cluster_cafile);
+	free(c->bc_control_socket);
+	agent_conf_free(c->bc_agent);
+	free(c);
+}
+
+static int
+broker_conf_add_listen(struct broker_conf *c, struct conf_hostport *hp)
+{
+	struct conf_hostport *n;
+
+	if ((n = reallocarray(c->bc_listen, c->bc_nlisten + 1,
+	    sizeof(*n))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	c->bc_listen = n;
+	c->bc_listen[c->bc_nlisten++] = *hp;
+	hp->host = NULL;
+	return 0;
+}
+
+/* The cluster keys: on when any names a node; peers are name@host:port. */
+static int
+broker_conf_check_cluster(struct conf_doc *doc, struct broker_conf *c)
+{
+	const yaml_node_t *root = conf_doc_root(doc);
+	struct conf_hostport hp;
+	const char *at;
+	size_t i;
+	int rc;
+
+	c->bc_cluster = c->bc_node_name != NULL ||
+	    c->bc_cluster_listen.host != NULL || c->bc_peers.n > 0;
+	if (c->bc_node_name != NULL && ((at = strchr(c->bc_node_name,
+	    '@')) == NULL || at == c->bc_node_name || at[1] == '\0' ||
+	    strlen(c->bc_node_name) > 255))
+		conf_error(doc, conf_map_get(doc, root, "node_name"),
+		    "key 'node_name': expected name@host (at most 255 bytes)");
+	for (i = 0; i < c->bc_peers.n; i++) {
+		memset(&hp, 0, sizeof(hp));
+		at = strchr(c->bc_peers.v[i], '@');
+		rc = at == NULL || at == c->bc_peers.v[i] ? CAIRN_ERR_INVAL :
+		    conf_parse_hostport(at + 1, 0, &hp);
+		free(hp.host);
+		if (rc == CAIRN_ERR_NOMEM)
+			return rc;
+		if (rc != 0)
+			conf_error(doc, conf_map_get(doc, root, "peers"),
+			    "key 'peers': item %zu '%s': expected "
+			    "name@host:port", i + 1, c->bc_peers.v[i]);
+	}
+	if (c->bc_cluster && c->bc_cluster_listen.host == NULL &&
+	    (c->bc_cluster_listen.host = strdup(
+	    BROKER_DEFAULT_CLUSTER_LISTEN)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	if (c->bc_dead_after_ms <= c->bc_tick_interval_ms)
+		conf_error(doc, conf_map_get(doc, root, "dead_after"),
+		    "key 'dead_after': must be more than tick_interval");
+	if (c->bc_cluster && c->bc_max_frame < c->bc_max_packet_size + 64)
+		conf_error(doc, conf_map_get(doc, root, "max_frame"),
+		    "key 'max_frame': less than max_packet_size + 64");
+	if ((c->bc_cluster_certfile != NULL) !=
+	    (c->bc_cluster_keyfile != NULL) ||
+	    (c->bc_cluster_certfile != NULL) !=
+	    (c->bc_cluster_cafile != NULL))
+		conf_error(doc, conf_map_get(doc, root, "cluster_certfile") ?
+		    conf_map_get(doc, root, "cluster_certfile") :
+		    conf_map_get(doc, root, "cluster_keyfile") ?
+		    conf_map_get(doc, root, "cluster_keyfile") :
+		    conf_map_get(doc, root, "cluster_cafile"),
+		    "cluster TLS needs cluster_certfile, cluster_keyfile and "
+		    "cluster_cafile together (links are mutually "
+		    "authenticated)");
+	return 0;
+}
+
+/* The agent's topologies (agent/agent_conf.h), with their own keys. */
+static int
+broker_conf_topologies(struct conf_doc *doc, struct broker_conf *c)
+{
+	const yaml_node_t *tn;
+	int rc;
+
+	if ((tn = conf_map_get(doc, conf_doc_root(doc), "topologies")) ==
+	    NULL)
+		return 0;
+	if ((c->bc_agent = calloc(1, sizeof(*c->bc_agent))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	agent_conf_defaults(c->bc_agent);
+	rc = agent_conf_topologies(doc, tn, NULL, 0, c->bc_agent, NULL);
+	return rc == CAIRN_ERR_NOMEM ? rc : 0;
+}
+
+/* Listeners and the rules that tie keys together. */
+static int
+broker_conf_check(struct conf_doc *doc, struct broker_conf_raw *raw)
+{
+	const yaml_node_t *root = conf_doc_root(doc), *n;
+	struct broker_conf *c = &raw->c;
+	struct conf_hostport hp;
+	size_t i;
+	int rc;
+
+	if (raw->listen.host != NULL &&
+	    (rc = broker_conf_add_listen(c, &raw->listen)) != 0)
+		return rc;
+	n = conf_map_get(doc, root, "listeners");
+	for (i = 0; i < raw->listeners.n; i++) {
+		memset(&hp, 0, sizeof(hp));
+		rc = conf_parse_hostport(raw->listeners.v[i],
+		    BROKER_DEFAULT_PORT, &hp);
+		if (rc == CAIRN_ERR_NOMEM)
+			return rc;
+		if (rc != 0) {
+			conf_error(doc, n, "key 'listeners': item %zu '%s': "
+			    "expected host:port, [v6]:port or a host", i + 1,
+			    raw->listeners.v[i]);
+			continue;
+		}
+		if ((rc = broker_conf_add_listen(c, &hp)) != 0) {
+			free(hp.host);
+			return rc;
+		}
+	}
+	if (c->bc_nlisten == 0 && n == NULL) {
+		hp.host = strdup(BROKER_DEFAULT_LISTEN);
+		hp.port = BROKER_DEFAULT_PORT;
+		if (hp.host == NULL)
+			return CAIRN_ERR_NOMEM;
+		if ((rc = broker_conf_add_listen(c, &hp)) != 0) {
+			free(hp.host);
+			return rc;
+		}
+	} else if (c->bc_nlisten == 0 && raw->listeners.n == 0)
+		conf_error(doc, n, "key 'listeners': no address to listen on");
+	if ((rc = broker_conf_check_cluster(doc, c)) != 0)
+		return rc;
+	if ((rc = broker_conf_topologies(doc, c)) != 0)
+		return rc;
+	if (c->bc_max_output_buffer < c->bc_max_packet_size)
+		conf_error(doc, conf_map_get(doc, root, "max_output_buffer") ?
+		    conf_map_get(doc, root, "max_output_buffer") :
+		    conf_map_get(doc, root, "max_packet_size"),
+		    "key 'max_output_buffer': %llu is less than "
+		    "max_packet_size %llu",
+		    (unsigned long long)c->bc_max_output_buffer,
+		    (unsigned long long)c->bc_max_packet_size);
+	return 0;
+}
+
+static struct broker_conf *
+broker_conf_from_doc(struct conf_doc *doc, char *err, size_t errlen)
+{
+	struct broker_conf_raw raw;
+	struct broker_conf *c = NULL;
+	const char *msg;
+	size_t i;
+	int rc;
+
+	memset(&raw, 0, sizeof(raw));
+	broker_conf_defaults(&raw.c);
+	rc = conf_apply(doc, conf_doc_root(doc), broker_keys, &raw);
+	if (rc != CAIRN_ERR_NOMEM)
+		rc = broker_conf_check(doc, &raw);
+	if (rc == CAIRN_ERR_NOMEM) {
+		snprintf(err, errlen, "%s: out of memory", conf_doc_name(doc));
+		goto fail;
+	}
+	if (conf_doc_nerrors(doc) > 0) {
+		msg = conf_doc_errors(doc);
+		snprintf(err, errlen, "%s", msg != NULL ? msg :
+		    "out of memory");
+		goto fail;
+	}
+	if ((c = malloc(sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", conf_doc_name(doc));
+		goto fail;
+	}
+	*c = raw.c;
+	memset(&raw.c, 0, sizeof(raw.c));
+fail:
+	/* On success raw.c was emptied: this frees only the leftovers. */
+	conf_free_fields(broker_keys, &raw);
+	for (i = 0; i < raw.c.bc_nlisten; i++)
+		free(raw.c.bc_listen[i].host);
+	free(raw.c.bc_listen);
+	agent_conf_free(raw.c.bc_agent);
+	return c;
+}
+
+struct broker_conf *
+broker_conf_parse(const char *name, const char *text, size_t len, char *err,
+    size_t errlen)
+{
+	struct conf_doc *doc;
+	struct conf_err cerr;
+	struct broker_conf *c;
+
+	if ((doc = conf_doc_load_string(name, text, len, &cerr)) == NULL) {
+		snprintf(err, errlen, "%s", cerr.msg);
+		return NULL;
+	}
+	c = broker_conf_from_doc(doc, err, errlen);
+	conf_doc_free(doc);
+	return c;
+}
+
+struct broker_conf *
+broker_conf_load(const char *path, char *err, size_t errlen)
+{
+	struct conf_doc *doc;
+	struct conf_err cerr;
+	struct broker_conf *c;
+
+	if ((doc = conf_doc_load_file(path, &cerr)) == NULL) {
+		snprintf(err, errlen, "%s", cerr.msg);
+		return NULL;
+	}
+	c = broker_conf_from_doc(doc, err, errlen);
+	conf_doc_free(doc);
+	return c;
+}

@@ -1,0 +1,149 @@
+/*
+ * cairn-broker's YAML configuration.  conf/broker.yaml documents every
+ * key with its default and is the source of truth for the names; the
+ * defaults below must agree with it.  Parsing is pure (text in, struct
+ * out) and all-or-nothing: every error is reported as FILE:LINE:COL.
+ */
+#ifndef CAIRN_BROKER_BROKER_CONF_H
+#define CAIRN_BROKER_BROKER_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/conf.h"
+
+struct agent_conf;
+
+/* Defaults: keep conf/broker.yaml in step. */
+#define BROKER_DEFAULT_PORT			1883
+#define BROKER_DEFAULT_LISTEN			"127.0.0.1"
+#define BROKER_DEFAULT_MAX_PACKET_SIZE		(1024 * 1024)
+/* 0: auto, from RLIMIT_NOFILE at start (broker.c, broker_limits_auto). */
+#define BROKER_DEFAULT_MAX_CONNECTIONS		0
+/* 0: auto, max_connections + max_persistent_sessions. */
+#define BROKER_DEFAULT_MAX_SESSIONS		0
+#define BROKER_DEFAULT_MAX_PERSISTENT_SESSIONS	100000
+#define BROKER_DEFAULT_PERSISTENT_EXPIRATION_MS	0	/* never */
+#define BROKER_DEFAULT_MAX_SUBSCRIPTION_BYTES	(256 * 1024)
+#define BROKER_DEFAULT_MAX_SUBSCRIPTION_BYTES_TOTAL (256ull * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_QUEUED_BYTES_TOTAL	(512ull * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_INPUT_BYTES_TOTAL	(256ull * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_OUTPUT_BYTES_TOTAL	(512ull * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_FORWARD_BUFFER_BYTES	(32ull * 1024 * 1024)
+/* Topics of up to 64 KiB: 10000 tombstones alone could be 650 MB. */
+#define BROKER_DEFAULT_MAX_RETAINED_TOMBSTONE_BYTES (16ull * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_INFLIGHT		20
+#define BROKER_DEFAULT_MAX_QUEUED_MESSAGES	1000
+#define BROKER_DEFAULT_MAX_QUEUED_BYTES		(16 * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_TOPIC_LEVELS		64
+#define BROKER_DEFAULT_MAX_SUBSCRIPTIONS	1000
+#define BROKER_DEFAULT_MAX_QOS			2
+#define BROKER_DEFAULT_MAX_KEEPALIVE		65535
+#define BROKER_DEFAULT_MAX_CLIENT_ID_LENGTH	256
+#define BROKER_DEFAULT_MAX_OUTPUT_BUFFER	(4 * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_RETAINED_MESSAGES	100000
+#define BROKER_DEFAULT_MAX_RETAINED_BYTES	(64 * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_RETAINED_MESSAGE_SIZE	(256 * 1024)
+#define BROKER_DEFAULT_CONNECT_TIMEOUT_MS	10000
+#define BROKER_DEFAULT_SYS_INTERVAL_MS		10000
+
+/* Cluster (broker/cluster/CLUSTER.md): off unless node_name, cluster_listen or peers. */
+#define BROKER_DEFAULT_CLUSTER_LISTEN		"127.0.0.1"
+#define BROKER_DEFAULT_TICK_INTERVAL_MS		1000
+#define BROKER_DEFAULT_DEAD_AFTER_MS		5000
+#define BROKER_DEFAULT_MAX_FRAME		(4 * 1024 * 1024)
+#define BROKER_DEFAULT_MAX_FORWARD_BUFFER	10000
+#define BROKER_DEFAULT_MAX_PEERS		64
+#define BROKER_DEFAULT_PEER_GRACE_MS		10000
+#define BROKER_DEFAULT_MAX_RETAINED_TOMBSTONES	10000
+#define BROKER_DEFAULT_RETAINED_TOMBSTONE_TTL_MS	3600000
+#define BROKER_DEFAULT_HANDSHAKE_TIMEOUT_MS	3000
+#define BROKER_DEFAULT_MAX_HANDSHAKES		64
+#define BROKER_DEFAULT_MAX_HANDSHAKES_PER_ADDR	8
+
+#define BROKER_DEFAULT_QUORUM			1
+
+/* Longest error text broker_conf_load() writes, all lines included. */
+#define BROKER_CONF_ERR_LEN			8192
+
+struct broker_conf {
+	/* The addresses to listen on: listen, then listeners. */
+	struct conf_hostport	*bc_listen;
+	size_t			 bc_nlisten;
+	bool			 bc_listen_reuseport;	/* SO_REUSEPORT on them */
+	bool			 bc_allow_anonymous;
+	char			*bc_password_file;	/* NULL: none */
+	char			*bc_acl_file;		/* NULL: none */
+	uint64_t		 bc_max_packet_size;
+	unsigned int		 bc_max_connections;	/* 0: auto at start */
+	unsigned int		 bc_max_sessions;	/* 0: auto at start */
+	unsigned int		 bc_max_persistent_sessions;
+	uint64_t		 bc_persistent_expiration_ms;	/* 0: never */
+	uint64_t		 bc_max_subscription_bytes;	/* per session */
+	uint64_t		 bc_max_subscription_bytes_total;
+	uint64_t		 bc_max_queued_bytes_total;
+	uint64_t		 bc_max_input_bytes_total;	/* partial packets */
+	uint64_t		 bc_max_output_bytes_total;	/* unwritten */
+	uint64_t		 bc_max_forward_buffer_bytes;	/* per peer */
+	uint64_t		 bc_max_retained_tombstone_bytes;
+	unsigned int		 bc_max_inflight;
+	unsigned int		 bc_max_queued_messages;
+	uint64_t		 bc_max_queued_bytes;
+	bool			 bc_queue_qos0_offline;
+	unsigned int		 bc_max_topic_levels;
+	unsigned int		 bc_max_subscriptions;
+	unsigned int		 bc_max_qos;
+	unsigned int		 bc_max_keepalive;
+	unsigned int		 bc_max_client_id_length;
+	uint64_t		 bc_max_output_buffer;
+	unsigned int		 bc_max_retained_messages;
+	uint64_t		 bc_max_retained_bytes;	/* messages and index */
+	uint64_t		 bc_max_retained_message_size;	/* payload */
+	uint64_t		 bc_connect_timeout_ms;
+	uint64_t		 bc_sys_interval_ms;	/* 0: no $SYS */
+	/* Cluster; see conf/broker.yaml. */
+	bool			 bc_cluster;		/* any key below given */
+	char			*bc_node_name;		/* NULL: broker<port>@host */
+	struct conf_hostport	 bc_cluster_listen;	/* port 0: any */
+	char			*bc_cookie;		/* NULL: cookie_file */
+	char			*bc_cookie_file;	/* NULL: ~/.erlang.cookie */
+	struct conf_strlist	 bc_peers;		/* "name@host:port" */
+	uint64_t		 bc_tick_interval_ms;
+	uint64_t		 bc_dead_after_ms;
+	uint64_t		 bc_max_frame;
+	unsigned int		 bc_max_forward_buffer;	/* per peer */
+	unsigned int		 bc_max_peers;
+	uint64_t		 bc_peer_grace_ms;	/* 0: routes go at once */
+	unsigned int		 bc_max_retained_tombstones;
+	uint64_t		 bc_retained_tombstone_ttl_ms;
+	/* Links before authentication (broker/cluster/CLUSTER.md, "Strangers"). */
+	uint64_t		 bc_handshake_timeout_ms;
+	unsigned int		 bc_max_handshakes;	/* inbound, in total */
+	unsigned int		 bc_max_handshakes_per_addr;
+	/* TLS 1.3 on every link: all three, or none (plain links). */
+	char			*bc_cluster_certfile;
+	char			*bc_cluster_keyfile;
+	char			*bc_cluster_cafile;	/* file or directory */
+	/* Membership (broker/cluster/membership.h); see conf/broker.yaml. */
+	char			*bc_control_socket;	/* NULL: none */
+	unsigned int		 bc_epmd_port;		/* 0: $ERL_EPMD_PORT, 4369 */
+	unsigned int		 bc_quorum;
+	/* `topologies`, parsed by agent_conf; NULL: the default one. */
+	struct agent_conf	*bc_agent;
+};
+
+/*
+ * Reads and checks the file at path.  Returns a config to free with
+ * broker_conf_free(), or NULL with every problem in err (lines
+ * "FILE:LINE:COL: ...", joined by newlines; truncated to errlen).
+ */
+struct broker_conf *broker_conf_load(const char *path, char *err,
+		    size_t errlen);
+/* As broker_conf_load(), from text[0..len) (borrowed), named `name`. */
+struct broker_conf *broker_conf_parse(const char *name, const char *text,
+		    size_t len, char *err, size_t errlen);
+/* Frees c and everything it owns.  Accepts NULL. */
+void		 broker_conf_free(struct broker_conf *c);
+
+#endif

@@ -1,0 +1,281 @@
+/*
+ * Sessions: what the broker keeps for one client id (MQTT 3.1.1 section
+ * 4.1) whether or not the client is connected:
+ *
+ *   - its subscriptions (filter -> granted QoS), a copy of what the
+ *     router put in the trie, so they can be removed and counted;
+ *   - the outgoing queue: messages routed to it and not yet sent,
+ *     bounded by max_queued_messages and max_queued_bytes;
+ *   - the outgoing in-flight window: QoS 1 and 2 PUBLISHes sent and not
+ *     yet completed, at most max_inflight, in the order they were first
+ *     sent (redelivery order on reconnect [MQTT-4.4.0-1]);
+ *   - the incoming QoS 2 packet ids received and not yet released
+ *     (PUBREL), so a duplicate PUBLISH is not delivered twice.
+ *
+ * A table maps client ids to sessions.  Pure: no I/O, clock or logging;
+ * the connection that drives a session (client.c) encodes and sends.
+ * Messages are held by reference (msg.h): a session takes one reference
+ * per queued or in-flight delivery and drops it when the delivery ends.
+ *
+ * Accounting: every session of a broker adds what it holds to one
+ * struct session_acct (its limits point to it): sessions, persistent
+ * ones, subscriptions and their bytes, deliveries queued or in flight
+ * and their bytes.  The totals have caps of their own, checked beside
+ * each session's, so that many sessions together stay bounded too:
+ * a subscription past a byte cap is refused (SUBACK 0x80 upstairs), a
+ * delivery past one is dropped and counted by reason.
+ */
+#ifndef CAIRN_BROKER_SESSION_H
+#define CAIRN_BROKER_SESSION_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/core/msg.h"
+#include "broker/core/sub_ref.h"
+#include "common/bytes.h"
+
+/* session_enqueue(): QoS 0 for an offline session, dropped by policy. */
+#define SESSION_DROPPED_QOS0	1
+
+/*
+ * What a subscription costs against the byte caps: the filter and the
+ * session's record of it.  The trie holds about as much again (its
+ * levels); the caps count what a client chose, the RSS check in
+ * t/integration/broker_caps.py states the overhead.
+ */
+#define SESSION_SUB_COST(len)	(sizeof(struct session_sub) + (len) + 1)
+
+/* Why session_enqueue() last refused a delivery (CAIRN_ERR_LIMIT). */
+enum session_drop {
+	SESSION_DROP_NONE = 0,
+	SESSION_DROP_MESSAGES,	/* the session's max_queued_messages */
+	SESSION_DROP_BYTES,	/* the session's max_queued_bytes */
+	SESSION_DROP_TOTAL,	/* every session's, max_queued_bytes_total */
+};
+
+/*
+ * The totals of every session of one broker, kept by this module; the
+ * caps (0: none) are the broker's to set.  Message bytes count each
+ * delivery's msg_bytes() (a message shared by n sessions counts n
+ * times: an upper bound of the memory, since the copies are shared).
+ */
+struct session_acct {
+	size_t		sa_sessions;
+	size_t		sa_persistent;		/* clean session 0 */
+	size_t		sa_fixed_bytes;		/* structs and client ids */
+	size_t		sa_subs;
+	size_t		sa_sub_bytes;		/* SESSION_SUB_COST each */
+	size_t		sa_max_sub_bytes;	/* cap on sa_sub_bytes */
+	size_t		sa_msgs;		/* queued and in flight */
+	size_t		sa_msg_bytes;
+	size_t		sa_max_msg_bytes;	/* cap on sa_msg_bytes */
+	uint64_t	sa_drop_messages;	/* by enum session_drop */
+	uint64_t	sa_drop_bytes;
+	uint64_t	sa_drop_total;
+	uint64_t	sa_sub_refused;		/* at a subscription byte cap */
+};
+
+struct session_limits {
+	size_t	sl_max_inflight;		/* >= 1 */
+	size_t	sl_max_queued_messages;
+	size_t	sl_max_queued_bytes;
+	size_t	sl_max_sub_bytes;		/* per session; 0: none */
+	int	sl_queue_qos0_offline;
+	struct session_acct *sl_acct;		/* borrowed; NULL: no totals */
+};
+
+/* Where an outgoing delivery stands. */
+enum session_out_state {
+	SESSION_OUT_QUEUED = 1,	/* in the queue, no packet id yet */
+	SESSION_OUT_PUBLISHED,	/* QoS 1/2 PUBLISH sent; await PUBACK/PUBREC */
+	SESSION_OUT_RELEASED,	/* QoS 2 PUBREL sent; await PUBCOMP */
+};
+
+/* One delivery of a message to this session. */
+struct session_out {
+	TAILQ_ENTRY(session_out)	 so_entry;
+	struct msg			*so_msg;	/* one reference, owned */
+	enum session_out_state		 so_state;
+	uint16_t			 so_id;		/* 0 while queued */
+	uint8_t				 so_qos;	/* min(granted, published) */
+	uint8_t				 so_retain;	/* sent because retained */
+};
+TAILQ_HEAD(session_outq, session_out);
+
+/* One subscription, by its whole filter ($share/... included). */
+struct session_sub {
+	TAILQ_ENTRY(session_sub)	 ss_entry;
+	uint8_t				 ss_qos;	/* granted */
+	size_t				 ss_len;
+	char				 ss_filter[];	/* NUL-terminated */
+};
+TAILQ_HEAD(session_subq, session_sub);
+
+struct session {
+	struct sub_ref		 s_ref;		/* the trie's value: SUB_SESSION */
+	char			*s_id;		/* client id, NUL-terminated, owned */
+	size_t			 s_id_len;
+	struct session_limits	 s_lim;
+	int			 s_clean;	/* the current or last connection's flag */
+	void			*s_client;	/* the connection, NULL offline; borrowed */
+	struct session_subq	 s_subs;
+	size_t			 s_nsubs;
+	size_t			 s_sub_bytes;	/* SESSION_SUB_COST of each */
+	struct session_outq	 s_queue;	/* SESSION_OUT_QUEUED */
+	size_t			 s_queued;
+	size_t			 s_queued_bytes;
+	struct session_outq	 s_inflight;	/* PUBLISHED or RELEASED, send order */
+	size_t			 s_ninflight;
+	size_t			 s_inflight_bytes;
+	enum session_drop	 s_drop_reason;	/* the last refusal's */
+	uint64_t		 s_offline_ms;	/* the broker's: when it went
+						   offline (expiry); 0 online */
+	uint16_t		 s_next_id;
+	uint8_t			*s_in_qos2;	/* bitmap of 65536 ids, or NULL */
+	size_t			 s_nin_qos2;
+	uint64_t		 s_dropped;	/* deliveries dropped at a limit */
+	int			 s_drop_logged;	/* the broker's: one line per burst */
+	char			*s_username;	/* last connection's, owned; for ACLs */
+	/* The router's, for one route: deliver once, with the highest QoS. */
+	uint64_t		 s_route_epoch;
+	uint8_t			 s_route_qos;
+	uint8_t			 s_route_retain;
+	struct session		*s_hnext;	/* the table's chain */
+	int			 s_in_table;
+};
+
+/*
+ * A session for client id[0..len) with limits (copied; their sl_acct
+ * is borrowed and counts the session until session_free()), clean
+ * session 1, no subscriptions and nothing queued.  Borrows id (copied).
+ * NULL on ENOMEM.  Free with session_free().
+ */
+struct session	*session_new(const char *id, size_t len,
+		    const struct session_limits *);
+/*
+ * Drops every queued and in-flight reference and frees the
+ * subscription list and the session.  The caller removes the
+ * subscriptions from the router first and takes the session out of its
+ * table.  Accepts NULL.
+ */
+void		 session_free(struct session *);
+/* 1 if a connection is attached (s_client != NULL). */
+int		 session_online(const struct session *);
+/* Sets s_clean, keeping the count of persistent sessions. */
+void		 session_set_clean(struct session *, int clean);
+/* What s holds, in bytes: fixed part, subscriptions, deliveries. */
+size_t		 session_bytes(const struct session *);
+/* "max_queued_messages", ... for s_drop_reason; never NULL. */
+const char	*session_drop_name(enum session_drop);
+
+/*
+ * Queues one delivery of m at qos (0..2) with the given RETAIN bit,
+ * taking a reference to m on success.  Returns 0, SESSION_DROPPED_QOS0
+ * (QoS 0 for an offline session without sl_queue_qos0_offline; nothing
+ * is kept), CAIRN_ERR_LIMIT (the queue is at max_queued_messages or
+ * would pass max_queued_bytes, or every session's deliveries would pass
+ * the total cap; s_dropped and the total's counter of that reason are
+ * counted, s_drop_reason says which) or CAIRN_ERR_NOMEM.
+ */
+int		 session_enqueue(struct session *, struct msg *m, uint8_t qos,
+		    uint8_t retain);
+/*
+ * The next delivery to send, taken off the queue, or NULL when the queue
+ * is empty or its head is QoS 1/2 and the window is full.  A QoS 1/2
+ * delivery gets a packet id not in flight and moves to the in-flight
+ * list as SESSION_OUT_PUBLISHED (the session keeps it); a QoS 0 one is
+ * the caller's, to free with session_out_free() once sent.
+ */
+struct session_out *session_next(struct session *);
+/*
+ * 1 if session_next() would give a delivery now (the queue has one and
+ * the window lets its QoS through), else 0.  Does not change s.
+ */
+int		 session_sendable(const struct session *);
+/*
+ * Takes the oldest delivery out of s (the first in flight, else the
+ * first queued) for a session that moves to another node; it is the
+ * caller's, to free with session_out_free().  NULL when s holds none.
+ * The counts and totals follow.
+ */
+struct session_out *session_take_first(struct session *);
+/* Frees a delivery session_next() gave away (QoS 0). Accepts NULL. */
+void		 session_out_free(struct session_out *);
+
+/*
+ * The client's answer for an outgoing packet id.
+ *   MQTT_PUBACK:  a QoS 1 delivery in flight is done and freed.
+ *   MQTT_PUBREC:  a QoS 2 delivery moves to SESSION_OUT_RELEASED (also
+ *                 when it already is: a repeated PUBREC); send PUBREL.
+ *   MQTT_PUBCOMP: a released QoS 2 delivery is done and freed.
+ * Returns 0, or CAIRN_ERR_NOENT when no delivery in flight has that id
+ * in a state that takes this answer (the caller ignores it).
+ */
+int		 session_ack(struct session *, int type, uint16_t id);
+/* In-flight deliveries in send order, for redelivery on reconnect. */
+struct session_out *session_inflight_first(struct session *);
+struct session_out *session_inflight_next(struct session_out *);
+
+/*
+ * Incoming QoS 2: a PUBLISH with packet id `id` arrived.  Returns 1 if
+ * the id was not pending (deliver the message, then it is pending), 0
+ * if it was (a duplicate: acknowledge only), or CAIRN_ERR_NOMEM.
+ */
+int		 session_in_qos2(struct session *, uint16_t id);
+/* PUBREL for `id`: 0 if it was pending (no more), else CAIRN_ERR_NOENT. */
+int		 session_in_pubrel(struct session *, uint16_t id);
+
+/*
+ * Records subscription `filter` at qos, replacing the QoS of an
+ * existing one; *was_new (if not NULL) tells which.  Borrows filter
+ * (copied).  0, CAIRN_ERR_LIMIT (a new one would pass the session's or
+ * the total's subscription bytes; counted in sa_sub_refused) or
+ * CAIRN_ERR_NOMEM.  The count limit (max_subscriptions) is the caller's.
+ */
+int		 session_sub_set(struct session *, struct bytes_view filter,
+		    uint8_t qos, int *was_new);
+/*
+ * 0 if `filter` is subscribed already or a new subscription of it fits
+ * the byte caps, else CAIRN_ERR_LIMIT (counted as session_sub_set()
+ * does), so that the router can refuse before touching its trie.
+ */
+int		 session_sub_room(struct session *, struct bytes_view filter);
+/* Removes subscription `filter`: 0 or CAIRN_ERR_NOENT. */
+int		 session_sub_del(struct session *, struct bytes_view filter);
+/* The subscription with that filter, or NULL; borrowed. */
+struct session_sub *session_sub_find(struct session *, struct bytes_view);
+
+/*
+ * Client id -> session.  The table borrows its sessions; freeing it
+ * frees none of them.  Lookups cost O(1) on average; the hash is keyed
+ * with `seed` so clients cannot choose colliding ids.
+ */
+struct session_table;
+
+struct session_table *session_table_new(uint64_t seed);
+void		 session_table_free(struct session_table *);
+struct session	*session_table_find(struct session_table *, const char *id,
+		    size_t len);
+/* 0, CAIRN_ERR_EXIST (that id is in) or CAIRN_ERR_NOMEM. */
+int		 session_table_add(struct session_table *, struct session *);
+/* Takes s out if it is in; never fails. */
+void		 session_table_remove(struct session_table *, struct session *);
+size_t		 session_table_count(const struct session_table *);
+/* Any session of the table, or NULL when empty (for teardown). */
+struct session	*session_table_any(struct session_table *);
+/*
+ * Visits the sessions of at most nbuckets buckets, from where the last
+ * call stopped (a cursor kept by the table, wrapping at the end), so
+ * that a periodic sweep costs a bounded slice per call.  cb may take
+ * the session it is given out of the table and free it, nothing else.
+ * Returns the sessions visited.
+ */
+size_t		 session_table_sweep(struct session_table *, size_t nbuckets,
+		    void (*cb)(struct session *, void *), void *arg);
+/* The number of buckets: a full sweep is this many buckets. */
+size_t		 session_table_buckets(const struct session_table *);
+
+#endif

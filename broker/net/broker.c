@@ -1,0 +1,491 @@
+/*
+ * The broker context: listeners, the accept path, the table of
+ * sessions, and the two functions every message goes through:
+ * broker_publish() (retain, then route) and broker_deliver() (one
+ * session's copy: ACL, limits, queue, send).  Connections are client.c;
+ * the packets are handle_*.c.
+ */
+#include "broker/net/broker.h"
+
+#include <sys/types.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "broker/net/broker_int.h"
+#include "broker/mqtt/mqtt_topic.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/sock.h"
+
+#define BROKER_BACKLOG		511
+/* max_connections 0: fds kept for files, epmd, the control socket... */
+#define BROKER_FD_RESERVE	64
+/* The soft RLIMIT_NOFILE is raised at most this far. */
+#define BROKER_FD_MAX		(1024 * 1024)
+/* persistent_client_expiration: a sweep slice every second. */
+#define BROKER_EXPIRE_EVERY	1.0
+#define BROKER_EXPIRE_SLICE	256
+
+/* Out of fds (EMFILE...): accepting pauses this long, as epmd's does. */
+#define BROKER_ACCEPT_PAUSE	0.1
+
+static struct log_rate refused_lr = LOG_RATE_INIT(10);
+static struct log_rate accept_lr = LOG_RATE_INIT(10);
+static struct log_rate expired_lr = LOG_RATE_INIT(10);
+
+static void
+broker_random(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	ssize_t n;
+
+	/* Hash keys only: on failure fall back to addresses and time. */
+	while (len > 0) {
+		if ((n = getrandom(p, len, 0)) <= 0) {
+			uint64_t x = (uint64_t)(uintptr_t)buf ^
+			    (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
+			while (len-- > 0) {
+				x = x * 6364136223846793005ull + 1;
+				*p++ = (uint8_t)(x >> 56);
+			}
+			return;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+void
+broker_set_auth(struct broker *b, const struct broker_auth *a)
+{
+	if (b->b_auth.ba_free != NULL)
+		b->b_auth.ba_free(b->b_auth.ba_arg);
+	b->b_auth = *a;
+}
+
+/*
+ * max_connections 0 and max_sessions 0 (auto): as many connections as
+ * the fd limit allows, as mosquitto does, after raising the soft limit
+ * to the hard one; minus the listeners, the cluster's links and
+ * handshakes, and BROKER_FD_RESERVE files.  One log line says what was
+ * chosen.
+ */
+static void
+broker_limits_auto(struct broker_conf *c)
+{
+	struct rlimit rl;
+	uint64_t want, reserve;
+
+	if (c->bc_max_connections == 0) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			rl.rlim_cur = rl.rlim_max = 1024;
+		want = rl.rlim_max == RLIM_INFINITY ||
+		    rl.rlim_max > BROKER_FD_MAX ? BROKER_FD_MAX : rl.rlim_max;
+		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+			rl.rlim_cur = want;
+			/* The kernel's nr_open may be lower: keep what is. */
+			if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+				(void)getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > BROKER_FD_MAX)
+			rl.rlim_cur = BROKER_FD_MAX;
+		reserve = BROKER_FD_RESERVE + c->bc_nlisten + (c->bc_cluster ?
+		    2 * (uint64_t)c->bc_max_peers + c->bc_max_handshakes : 0);
+		c->bc_max_connections = rl.rlim_cur > reserve + 16 ?
+		    (unsigned int)(rl.rlim_cur - reserve) : 16;
+		log_info("max_connections %u (auto: RLIMIT_NOFILE %llu, %llu "
+		    "kept for listeners, cluster links and files)",
+		    c->bc_max_connections, (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)reserve);
+	}
+	if (c->bc_max_sessions == 0) {
+		want = (uint64_t)c->bc_max_connections +
+		    c->bc_max_persistent_sessions;
+		c->bc_max_sessions = want > 10000000 ? 10000000 :
+		    (unsigned int)want;
+		log_info("max_sessions %u (auto: max_connections + "
+		    "max_persistent_sessions)", c->bc_max_sessions);
+	}
+}
+
+struct broker *
+broker_new(struct ev_loop *loop, struct broker_conf *c, char *err,
+    size_t errlen)
+{
+	struct broker *b;
+	uint8_t key[16];
+	uint64_t seed[2];
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		broker_conf_free(c);
+		return NULL;
+	}
+	b->b_loop = loop;
+	b->b_conf = c;
+	TAILQ_INIT(&b->b_clients);
+	TAILQ_INIT(&b->b_dead);
+	TAILQ_INIT(&b->b_dirty);
+	b->b_limits.sl_max_inflight = c->bc_max_inflight;
+	b->b_limits.sl_max_queued_messages = c->bc_max_queued_messages;
+	b->b_limits.sl_max_queued_bytes = c->bc_max_queued_bytes;
+	b->b_limits.sl_queue_qos0_offline = c->bc_queue_qos0_offline;
+	broker_limits_auto(c);
+	b->b_limits.sl_max_sub_bytes = (size_t)c->bc_max_subscription_bytes;
+	b->b_limits.sl_acct = &b->b_acct;
+	b->b_acct.sa_max_sub_bytes = (size_t)c->bc_max_subscription_bytes_total;
+	b->b_acct.sa_max_msg_bytes = (size_t)c->bc_max_queued_bytes_total;
+	broker_random(key, sizeof(key));
+	broker_random(seed, sizeof(seed));
+	b->b_id_seed = seed[0] ^ seed[1];
+	if ((b->b_sessions = session_table_new(seed[0])) == NULL ||
+	    (b->b_router = router_new(key)) == NULL ||
+	    (b->b_retain = retain_new(c->bc_max_retained_messages,
+	    seed[1])) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	retain_set_limits(b->b_retain, c->bc_max_retained_messages,
+	    (size_t)c->bc_max_retained_bytes,
+	    (size_t)c->bc_max_retained_message_size);
+	ev_prepare_init(&b->b_prepare_w, NULL);
+	return b;
+fail:
+	broker_free(b);
+	return NULL;
+}
+
+/* Flushes every dirty client once and frees the closed ones. */
+static void
+broker_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct broker *b = container_of(w, struct broker, b_prepare_w);
+	struct client *c;
+
+	while ((c = TAILQ_FIRST(&b->b_dirty)) != NULL) {
+		TAILQ_REMOVE(&b->b_dirty, c, c_dirty_entry);
+		c->c_dirty = 0;
+		(void)client_flush(c);
+	}
+	while ((c = TAILQ_FIRST(&b->b_dead)) != NULL) {
+		TAILQ_REMOVE(&b->b_dead, c, c_entry);
+		client_free(c);
+	}
+	/* The counts of close lines held back by a flood that stopped. */
+	client_log_flush(b);
+}
+
+/* The pause after EMFILE is over: accept again. */
+static void
+broker_on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct broker_listener *l = container_of(w, struct broker_listener,
+	    bl_pause_w);
+
+	ev_io_start(loop, &l->bl_w);
+}
+
+static void
+broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct broker_listener *l = container_of(w, struct broker_listener,
+	    bl_w);
+	struct broker *b = l->bl_broker;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char addr[SOCK_NTOP_LEN];
+	int fd, i;
+
+	/* A bounded batch, so one busy listener cannot starve the loop. */
+	for (i = 0; i < 64; i++) {
+		sl = sizeof(ss);
+		fd = accept4(l->bl_fd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR || errno == ECONNABORTED)
+				return;
+			/*
+			 * Out of fds or buffers: the connection stays in the
+			 * backlog and the listener readable, so without a
+			 * pause the loop would spin, logging each turn
+			 * (93,000 lines in 2 s).  Once, then a count.
+			 */
+			log_rate_warn(&accept_lr, "accept on %s", l->bl_addr);
+			ev_io_stop(loop, &l->bl_w);
+			ev_timer_set(&l->bl_pause_w, BROKER_ACCEPT_PAUSE, 0.);
+			ev_timer_start(loop, &l->bl_pause_w);
+			return;
+		}
+		if (b->b_nclients >= b->b_conf->bc_max_connections) {
+			log_rate_warnx(&refused_lr, "%s: refused, "
+			    "max_connections %u reached",
+			    sock_ntop((struct sockaddr *)&ss, addr,
+			    sizeof(addr)), b->b_conf->bc_max_connections);
+			close(fd);
+			continue;
+		}
+		if (client_new(b, fd, (struct sockaddr *)&ss) == NULL) {
+			log_rate_warnx(&accept_lr, "accept on %s: out of "
+			    "memory", l->bl_addr);
+			close(fd);
+		}
+	}
+}
+
+/* Drops s when it has been offline for persistent_client_expiration. */
+static void
+broker_expire_one(struct session *s, void *arg)
+{
+	struct broker *b = arg;
+	uint64_t now = (uint64_t)(ev_now(b->b_loop) * 1000.0);
+
+	if (s->s_client != NULL || s->s_offline_ms == 0 ||
+	    now - s->s_offline_ms < b->b_conf->bc_persistent_expiration_ms)
+		return;
+	log_rate_info(&expired_lr, "client %s: offline session expired "
+	    "(persistent_client_expiration)", s->s_id);
+	b->b_stats.bs_sessions_expired++;
+	broker_session_drop(b, s);
+}
+
+/* One slice of the expiry sweep: a full pass in about a minute. */
+static void
+broker_on_expire(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct broker *b = container_of(w, struct broker, b_expire_w);
+	size_t n = session_table_buckets(b->b_sessions) / 60;
+
+	(void)session_table_sweep(b->b_sessions, n < BROKER_EXPIRE_SLICE ?
+	    BROKER_EXPIRE_SLICE : n, broker_expire_one, b);
+	(void)log_rate_flush(&expired_lr, "offline session expired");
+	(void)log_rate_flush(&refused_lr, "refused at max_connections");
+	(void)log_rate_flush(&accept_lr, "accept failures");
+}
+
+int
+broker_start(struct broker *b, char *err, size_t errlen)
+{
+	const struct broker_conf *c = b->b_conf;
+	struct broker_listener *l;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	size_t i;
+
+	if ((b->b_listeners = calloc(c->bc_nlisten,
+	    sizeof(*b->b_listeners))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < c->bc_nlisten; i++) {
+		l = &b->b_listeners[b->b_nlisteners];
+		if (sock_addr_parse(c->bc_listen[i].host, c->bc_listen[i].port,
+		    &ss, &sl) == -1) {
+			snprintf(err, errlen, "listen %s:%u: not a numeric "
+			    "address", c->bc_listen[i].host,
+			    c->bc_listen[i].port);
+			return -1;
+		}
+		sock_ntop((struct sockaddr *)&ss, l->bl_addr,
+		    sizeof(l->bl_addr));
+		/*
+		 * listen_reuseport: several nodes on one host share the
+		 * port; the kernel spreads connections over them and the
+		 * cluster makes them one broker.
+		 */
+		if ((l->bl_fd = sock_listen((struct sockaddr *)&ss, sl,
+		    BROKER_BACKLOG, SOCK_F_REUSEADDR |
+		    (c->bc_listen_reuseport ? SOCK_F_REUSEPORT : 0) |
+		    (ss.ss_family == AF_INET6 ? SOCK_F_V6ONLY : 0))) == -1) {
+			snprintf(err, errlen, "listen %s: %s", l->bl_addr,
+			    strerror(errno));
+			return -1;
+		}
+		l->bl_broker = b;
+		ev_io_init(&l->bl_w, broker_on_accept, l->bl_fd, EV_READ);
+		ev_init(&l->bl_pause_w, broker_on_accept_pause);
+		ev_io_start(b->b_loop, &l->bl_w);
+		b->b_nlisteners++;
+		log_info("listening on %s%s", l->bl_addr,
+		    c->bc_listen_reuseport ? " (SO_REUSEPORT)" : "");
+	}
+	ev_prepare_init(&b->b_prepare_w, broker_on_prepare);
+	ev_prepare_start(b->b_loop, &b->b_prepare_w);
+	b->b_started = ev_now(b->b_loop);
+	ev_timer_init(&b->b_expire_w, broker_on_expire, BROKER_EXPIRE_EVERY,
+	    BROKER_EXPIRE_EVERY);
+	if (c->bc_persistent_expiration_ms > 0)
+		ev_timer_start(b->b_loop, &b->b_expire_w);
+	return 0;
+}
+
+void
+broker_free(struct broker *b)
+{
+	struct client *c;
+	struct session *s;
+	size_t i;
+
+	if (b == NULL)
+		return;
+	/* The cluster and $SYS, above, were stopped by their owner. */
+	memset(&b->b_hooks, 0, sizeof(b->b_hooks));
+	if (ev_is_active(&b->b_expire_w))
+		ev_timer_stop(b->b_loop, &b->b_expire_w);
+	if (ev_is_active(&b->b_prepare_w))
+		ev_prepare_stop(b->b_loop, &b->b_prepare_w);
+	for (i = 0; i < b->b_nlisteners; i++) {
+		ev_io_stop(b->b_loop, &b->b_listeners[i].bl_w);
+		ev_timer_stop(b->b_loop, &b->b_listeners[i].bl_pause_w);
+		close(b->b_listeners[i].bl_fd);
+	}
+	free(b->b_listeners);
+	while ((c = TAILQ_FIRST(&b->b_clients)) != NULL)
+		client_close(c, 0, NULL);
+	while ((c = TAILQ_FIRST(&b->b_dead)) != NULL) {
+		TAILQ_REMOVE(&b->b_dead, c, c_entry);
+		client_free(c);
+	}
+	if (b->b_sessions != NULL) {
+		while ((s = session_table_any(b->b_sessions)) != NULL)
+			broker_session_drop(b, s);
+	}
+	session_table_free(b->b_sessions);
+	router_free(b->b_router);
+	retain_free(b->b_retain);
+	if (b->b_auth.ba_free != NULL)
+		b->b_auth.ba_free(b->b_auth.ba_arg);
+	broker_conf_free(b->b_conf);
+	free(b);
+}
+
+void
+broker_set_hooks(struct broker *b, const struct broker_hooks *h)
+{
+	if (h != NULL)
+		b->b_hooks = *h;
+	else
+		memset(&b->b_hooks, 0, sizeof(b->b_hooks));
+}
+
+void
+broker_session_drop(struct broker *b, struct session *s)
+{
+	router_unsubscribe_all(b->b_router, s);
+	session_table_remove(b->b_sessions, s);
+	session_free(s);
+}
+
+int
+broker_acl(struct broker *b, const char *client_id, const char *username,
+    struct bytes_view topic, int access)
+{
+	if (b->b_auth.ba_check_acl == NULL)
+		return 1;
+	return b->b_auth.ba_check_acl(b->b_auth.ba_arg, client_id, username,
+	    topic, access);
+}
+
+/* Queues one copy for s; the common part of live and retained copies. */
+static void
+broker_enqueue(struct broker *b, struct session *s, struct msg *m,
+    uint8_t qos, uint8_t retain)
+{
+	struct client *c = s->s_client;
+	const char *why = "out of memory";
+	int rc;
+
+	if (!broker_acl(b, s->s_id, s->s_username, msg_topic(m),
+	    BROKER_ACL_READ))
+		return;
+	/* A slow reader loses QoS 0 first; QoS 1/2 wait in its queue. */
+	if (c != NULL && qos == 0 &&
+	    c->c_out.len >= b->b_conf->bc_max_output_buffer) {
+		rc = CAIRN_ERR_LIMIT;
+		why = "max_output_buffer";
+		b->b_stats.bs_drop_output++;
+	} else if (c != NULL && qos == 0 && client_out_over(c)) {
+		rc = CAIRN_ERR_LIMIT;
+		why = "max_output_bytes_total";
+		b->b_stats.bs_drop_output_total++;
+	} else if ((rc = session_enqueue(s, m, qos, retain)) ==
+	    CAIRN_ERR_LIMIT)
+		why = session_drop_name(s->s_drop_reason);
+	if (rc == 0)
+		s->s_drop_logged = 0;
+	else if (rc == CAIRN_ERR_LIMIT || rc == CAIRN_ERR_NOMEM) {
+		b->b_stats.bs_pub_dropped++;
+		if (!s->s_drop_logged) {
+			log_warnx("client %s: dropping messages (%s): queue "
+			    "%zu messages, %zu bytes, output %zu bytes",
+			    s->s_id, why, s->s_queued,
+			    s->s_queued_bytes, c != NULL ? c->c_out.len : 0);
+			s->s_drop_logged = 1;
+		}
+		return;
+	}
+	if (c != NULL)
+		client_pump(c);
+}
+
+void
+broker_deliver(struct session *s, struct msg *m, uint8_t qos, void *arg)
+{
+	broker_enqueue(arg, s, m, qos, 0);
+}
+
+void
+broker_deliver_retained(struct broker *b, struct session *s, struct msg *m,
+    uint8_t qos)
+{
+	broker_enqueue(b, s, m, qos, 1);
+}
+
+/* A client can push the retained store to its limits at will. */
+static struct log_rate retain_lr = LOG_RATE_INIT(10);
+
+int
+broker_publish(struct broker *b, struct bytes_view topic,
+    struct bytes_view payload, uint8_t qos, uint8_t retain)
+{
+	enum retain_limit why;
+	struct msg *m, *clr;
+	int rc;
+
+	if ((m = msg_new(topic, payload, qos, retain)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	if (retain && (rc = retain_store(b->b_retain, m, &why)) != 0) {
+		log_rate_warnx(&retain_lr, "retained message on %s (%zu "
+		    "bytes) not kept, delivered live only: %s%s", m->m_topic,
+		    m->m_payload_len, why != RETAIN_LIMIT_NONE ?
+		    retain_limit_name(why) : cairn_strerror(rc),
+		    why != RETAIN_LIMIT_NONE ? " reached" : "");
+		/*
+		 * Refused at a limit, the topic has no retained message
+		 * here any more: the other nodes clear it too, rather than
+		 * keep the older message this one dropped.
+		 */
+		if (why != RETAIN_LIMIT_NONE && (clr = msg_new(topic,
+		    bytes_view_of("", 0), qos, 1)) != NULL) {
+			if (b->b_hooks.bh_retained != NULL)
+				b->b_hooks.bh_retained(b->b_hooks.bh_arg, clr);
+			msg_unref(clr);
+		}
+	} else if (retain && b->b_hooks.bh_retained != NULL)
+		b->b_hooks.bh_retained(b->b_hooks.bh_arg, m);
+	/* Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9]. */
+	router_route(b->b_router, m, broker_deliver, b);
+	msg_unref(m);
+	return 0;
+}

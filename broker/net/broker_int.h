@@ -1,0 +1,245 @@
+/*
+ * The broker's private header: its structs and the table of contents of
+ * the files that make the daemon (as ntpd.h is for ntpd).
+ *
+ *	broker.c		context, listeners, accept, publish and deliver
+ *	client.c		one connection: read, frame, dispatch, flush, close
+ *	handle_connect.c	CONNECT -> CONNACK, sessions, takeover
+ *	handle_publish.c	PUBLISH and the four acks, both directions
+ *	handle_subscribe.c	SUBSCRIBE, UNSUBSCRIBE
+ *	send.c			encoders into a client's output buffer
+ *
+ * Above this layer (broker/cluster/ and the program in broker/) and
+ * out of its sight: the cluster, told of retained messages and
+ * connections through struct broker_hooks; $SYS (sys.c), the memory
+ * snapshot (stats.c) and the password and ACL files (auth.c), which
+ * reach the broker through this header and broker_set_auth().
+ *
+ * Request path: client.c frames and decodes (pure codec) and calls one
+ * handle_*(); a handler applies the packet to the session, router or
+ * retained store (pure modules) and answers with send_*(), which only
+ * appends to the client's output buffer.  Each dirty client is written
+ * once per loop iteration, from an ev_prepare watcher.
+ */
+#ifndef CAIRN_BROKER_BROKER_INT_H
+#define CAIRN_BROKER_BROKER_INT_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "broker/net/broker.h"
+#include "broker/conf/broker_conf.h"
+#include "broker/mqtt/mqtt_codec.h"
+#include "broker/core/msg.h"
+#include "broker/core/retain.h"
+#include "broker/core/router.h"
+#include "broker/core/session.h"
+#include "common/bytes.h"
+#include "common/sock.h"
+
+struct cluster;
+
+/* Read at most this much per read(2). */
+#define CLIENT_READ_CHUNK	(16 * 1024)
+/* An emptied output buffer up to this size is freed. */
+#define CLIENT_OUT_KEEP		128
+/* A generated client id: "cairn-" and 16 hex digits. */
+#define CLIENT_GEN_ID_LEN	22
+
+/* A connection's life; transitions happen in client.c and handle_connect.c. */
+enum client_state {
+	CLIENT_NEW = 1,		/* accepted; only CONNECT is allowed */
+	CLIENT_CONNECTED,	/* CONNACK 0 sent; a session is attached */
+	CLIENT_CLOSED,		/* fd closed, watchers stopped; awaiting free */
+};
+
+struct client {
+	TAILQ_ENTRY(client)	 c_entry;	/* b_clients or b_dead */
+	TAILQ_ENTRY(client)	 c_dirty_entry;	/* b_dirty while c_dirty */
+	struct broker		*c_broker;
+	enum client_state	 c_state;
+	int			 c_fd;
+	ev_io			 c_rd_w;
+	ev_io			 c_wr_w;
+	ev_timer		 c_ka_w;	/* connect timeout, then keepalive */
+	char			 c_addr[SOCK_NTOP_LEN];
+	uint8_t			*c_in;		/* unparsed input */
+	size_t			 c_in_len;
+	size_t			 c_in_cap;
+	struct bytes_w		 c_out;		/* capped at 2 x max_output_buffer */
+	size_t			 c_out_counted;	/* c_out.len in b_out_bytes */
+	int			 c_dirty;
+	uint8_t			 c_level;	/* MQTT_LEVEL_31 or _311 */
+	uint16_t		 c_keepalive;	/* seconds, 0: none */
+	struct session		*c_session;	/* borrowed from b_sessions */
+	char			*c_id;		/* client id, owned (log lines) */
+	char			*c_username;	/* owned, NULL: none */
+	struct msg		*c_will;	/* owned; NULL: none */
+	const char		*c_broken;	/* a send failed: why; closed at flush */
+	/* handle_subscribe.c's work in slices; owned, NULL: none. */
+	struct sub_work		*c_sub;
+	int			 c_paused;	/* a (UN)SUBSCRIBE is being applied:
+					   later input waits */
+};
+
+/* Counters for $SYS; mosquitto's names in comments. */
+struct broker_stats {
+	uint64_t	bs_msgs_received;	/* messages/received: packets */
+	uint64_t	bs_msgs_sent;		/* messages/sent */
+	uint64_t	bs_pub_received;	/* publish/messages/received */
+	uint64_t	bs_pub_sent;		/* publish/messages/sent */
+	uint64_t	bs_pub_dropped;		/* publish/messages/dropped */
+	uint64_t	bs_bytes_received;	/* bytes/received */
+	uint64_t	bs_bytes_sent;		/* bytes/sent */
+	size_t		bs_clients_max;		/* clients/maximum */
+	uint64_t	bs_drop_output;		/* QoS 0 at max_output_buffer */
+	uint64_t	bs_drop_output_total;	/* ... at max_output_bytes_total */
+	uint64_t	bs_sessions_expired;	/* persistent_client_expiration */
+	uint64_t	bs_persistent_refused;	/* max_persistent_sessions */
+};
+
+struct broker_listener {
+	int		 bl_fd;
+	ev_io		 bl_w;
+	ev_timer	 bl_pause_w;	/* accept paused: out of fds */
+	struct broker	*bl_broker;
+	char		 bl_addr[SOCK_NTOP_LEN];
+};
+
+struct broker {
+	struct ev_loop		*b_loop;
+	struct broker_conf	*b_conf;
+	struct broker_auth	 b_auth;
+	struct broker_listener	*b_listeners;
+	size_t			 b_nlisteners;
+	TAILQ_HEAD(, client)	 b_clients;	/* open connections */
+	size_t			 b_nclients;
+	TAILQ_HEAD(, client)	 b_dead;	/* closed, freed by b_prepare_w */
+	TAILQ_HEAD(, client)	 b_dirty;	/* output to write this iteration */
+	struct session_table	*b_sessions;
+	struct session_limits	 b_limits;
+	struct session_acct	 b_acct;	/* every session's totals */
+	size_t			 b_in_bytes;	/* clients' c_in_cap, summed */
+	size_t			 b_out_bytes;	/* clients' c_out_counted, summed */
+	struct router		*b_router;
+	struct retain		*b_retain;
+	struct broker_stats	 b_stats;
+	ev_prepare		 b_prepare_w;	/* flush dirty, free dead */
+	ev_timer		 b_sys_w;
+	ev_timer		 b_expire_w;	/* persistent_client_expiration */
+	ev_tstamp		 b_started;
+	uint64_t		 b_id_seed;
+	struct broker_hooks	 b_hooks;	/* the layer above's (cluster) */
+	/*
+	 * The program's cluster, for stats.c's snapshot: set by node.c;
+	 * this layer never looks inside it nor calls it.  NULL: none.
+	 */
+	struct cluster		*b_cluster;
+	/* handle_subscribe.c: the (UN)SUBSCRIBE work done from reads in one
+	 * loop iteration, all clients together, ends at b_sub_until (ns). */
+	unsigned int		 b_sub_iter;
+	uint64_t		 b_sub_until;
+	/* Reads land here first; a client keeps only a partial packet. */
+	uint8_t			 b_scratch[CLIENT_READ_CHUNK];
+};
+
+/* broker.c */
+/*
+ * Publishes a message into the broker: retains it (when retain is set),
+ * then routes it to every matching subscriber.  Borrows the views.
+ * Returns 0 or CAIRN_ERR_NOMEM.
+ */
+int	broker_publish(struct broker *, struct bytes_view topic,
+	    struct bytes_view payload, uint8_t qos, uint8_t retain);
+/* Queues m for session s (read ACL, limits) and sends what it can. */
+void	broker_deliver(struct session *s, struct msg *m, uint8_t qos,
+	    void *arg);
+/* As broker_deliver(), with the RETAIN flag of a retained message. */
+void	broker_deliver_retained(struct broker *, struct session *s,
+	    struct msg *m, uint8_t qos);
+/* 1 if the ACL hook lets the client have access to topic. */
+int	broker_acl(struct broker *, const char *client_id,
+	    const char *username, struct bytes_view topic, int access);
+/* Ends a session: its subscriptions, its table entry, its memory. */
+void	broker_session_drop(struct broker *, struct session *);
+
+/* client.c */
+struct client *client_new(struct broker *, int fd, const struct sockaddr *);
+/*
+ * Closes c: one log line (reason, unless NULL; rate-limited per kind,
+ * the kind being fmt, as a remote party can cause it), a last non-blocking
+ * write of what is pending, fd closed, watchers stopped, session
+ * detached (and ended if clean), will published when `will` is set and
+ * the client has one.  The memory is freed later by the broker, so
+ * callers up the stack may still look at c->c_state.
+ */
+void	client_close(struct client *c, int will, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/*
+ * client_close() with the rate limit of its line chosen by kind (a
+ * static string, e.g. the reason) rather than by fmt: every close line
+ * is logged the first time of its kind, then counted.
+ */
+void	client_close_kind(struct client *c, int will, const void *kind,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Says the counts of close lines held back (at most once a second). */
+void	client_log_flush(struct broker *);
+/* Frees a closed client (broker's b_prepare_w only). */
+void	client_free(struct client *);
+/* Writes pending output once; -1 if the client was closed. */
+int	client_flush(struct client *);
+/* Marks c for the flush of this iteration. */
+void	client_dirty(struct client *);
+/* Sends queued deliveries while the window and output buffer allow. */
+void	client_pump(struct client *);
+/* 1 if c holds output while every client's is at the total's cap. */
+int	client_out_over(const struct client *);
+/* Restarts the keepalive timer (1.5 x keepalive) or stops it. */
+void	client_keepalive(struct client *);
+/*
+ * c_paused was cleared: handles the whole packets waiting in c's input
+ * buffer and reads again.  c may be closed on return (check c_state).
+ */
+void	client_input_resume(struct client *);
+
+/* handle_connect.c */
+void	handle_connect(struct client *, const struct mqtt_connect *);
+/* handle_publish.c */
+void	handle_publish(struct client *, const struct mqtt_publish *);
+void	handle_ack(struct client *, int type, uint16_t id);
+/* handle_subscribe.c */
+void	handle_subscribe(struct client *, const struct mqtt_subscribe *);
+void	handle_unsubscribe(struct client *, const struct mqtt_subscribe *);
+/*
+ * A SUBSCRIBE or UNSUBSCRIBE with many filters is applied, and the
+ * retained messages of a SUBSCRIBE are sent, in slices of about half a
+ * millisecond per loop iteration.  subscribe_resume(): c's output or
+ * session queue drained (client_pump()), so retained messages may go
+ * on.  subscribe_cancel(): c is closing; drops what is left.
+ */
+void	subscribe_resume(struct client *);
+void	subscribe_cancel(struct client *);
+/* Tells the held counts of its rate-limited lines (client_log_flush()). */
+void	subscribe_log_flush(void);
+
+/*
+ * send.c: each appends one packet to c's output buffer and marks c
+ * dirty.  When the packet does not fit (twice max_output_buffer) or
+ * memory runs out, c->c_broken says why and c is closed by its next
+ * flush or read, never inside the send: a send may run while the
+ * router is delivering, and closing publishes a will.  0, or -1 when c
+ * is broken.
+ */
+int	send_connack(struct client *, int session_present, uint8_t rc);
+int	send_publish(struct client *, struct session_out *, int dup);
+int	send_ack(struct client *, enum mqtt_type, uint16_t id);
+int	send_suback(struct client *, uint16_t id, const uint8_t *codes,
+	    size_t n);
+int	send_empty(struct client *, enum mqtt_type);
+
+
+#endif

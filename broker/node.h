@@ -1,0 +1,54 @@
+/*
+ * The cairn-broker program: the top layer of broker/, which wires the
+ * layers below into one node (docs/ARCHITECTURE.md, "Layers"):
+ *
+ *	node.c		a node: the broker (net/), its cluster (cluster/),
+ *			membership, $SYS and the auth files, made, started
+ *			and freed in order
+ *	auth.c		password_file and acl_file behind struct broker_auth
+ *	sys.c		$SYS/broker/... statistics
+ *	stats.c		the memory snapshot (stats.h), for $SYS and
+ *			`cluster status`
+ *	main.c		options, -n, detach, signals, the loop
+ *
+ * Everything here may include anything below it; nothing below includes
+ * this folder's headers (t/layers.py checks it).
+ */
+#ifndef CAIRN_BROKER_NODE_H
+#define CAIRN_BROKER_NODE_H
+
+#include <stddef.h>
+
+#include <ev.h>
+
+#include "broker/conf/broker_conf.h"
+
+struct broker;
+struct node;
+
+/*
+ * A node on loop with configuration c (taken: freed by node_free(), or
+ * here on failure): the broker with its password and ACL files loaded,
+ * and the cluster when the config names one.  Nothing listens yet.
+ * NULL with the reason in err.
+ */
+struct node	*node_new(struct ev_loop *loop, struct broker_conf *c,
+		    char *err, size_t errlen);
+/*
+ * Binds the MQTT listeners and the cluster listener, starts $SYS, then
+ * registers with epmd and starts discovery (membership).  0, or -1 with
+ * the reason in err.
+ */
+int		 node_start(struct node *, char *err, size_t errlen);
+/* Stops and frees all of it, the cluster before the broker.  NULL ok. */
+void		 node_free(struct node *);
+
+/* auth.c: loads password_file and acl_file into the broker's hooks. */
+int		 broker_auth_load(struct broker *, char *err, size_t errlen);
+
+/* sys.c */
+void		 sys_start(struct broker *);
+void		 sys_stop(struct broker *);
+void		 sys_publish(struct broker *);
+
+#endif

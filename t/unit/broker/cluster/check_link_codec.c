@@ -1,0 +1,596 @@
+/*
+ * Check units for broker/link_codec: every frame type round trips,
+ * every truncation of a frame is NEED_MORE, bad fields are PROTO, the
+ * length cap is TOO_BIG, the encoder refuses what would not decode;
+ * the handshake proofs (link_finished) match a vector computed apart
+ * (Python's hmac/hashlib, RFC 5869 HKDF by hand) and every field of the
+ * transcript changes them; and the handshake state machine (link_hs)
+ * links two honest ends and refuses a wrong cookie, a reflected proof,
+ * a reflected nonce, an old version and frames out of order.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "broker/cluster/link_codec.h"
+#include "broker/cluster/link_hs.h"
+#include "common/bytes.h"
+#include "common/err.h"
+
+#define MAXF	(64 * 1024)
+
+static struct bytes_view
+V(const char *s)
+{
+	return bytes_view_of(s, strlen(s));
+}
+
+/* Encodes m, decodes it, re-encodes the result: same bytes. */
+static void
+roundtrip(const struct link_msg *m)
+{
+	struct bytes_w a, b;
+	struct link_msg d;
+	size_t used, i;
+
+	bytes_w_init(&a, MAXF * 2);
+	bytes_w_init(&b, MAXF * 2);
+	ck_assert_int_eq(link_encode(&a, m, MAXF), 0);
+	ck_assert_int_eq(link_decode(a.buf, a.len, MAXF, &d, &used), 0);
+	ck_assert_uint_eq(used, a.len);
+	ck_assert_int_eq(d.type, m->type);
+	ck_assert_int_eq(link_encode(&b, &d, MAXF), 0);
+	ck_assert_uint_eq(a.len, b.len);
+	ck_assert_mem_eq(a.buf, b.buf, a.len);
+	for (i = 0; i < a.len; i++)
+		ck_assert_int_eq(link_decode(a.buf, i, MAXF, &d, &used),
+		    CAIRN_ERR_NEED_MORE);
+	bytes_w_fini(&a);
+	bytes_w_fini(&b);
+}
+
+START_TEST(link_codec__roundtrip_every_type)
+{
+	struct link_msg m;
+	struct bytes_w l1, l2;
+
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_HELLO;
+	m.u.hello.version = LINK_VERSION;
+	m.u.hello.name = V("b1@host");
+	memset(m.u.hello.challenge, 0xab, LINK_CHALLENGE_LEN);
+	roundtrip(&m);
+	m.type = LINK_AUTH;
+	memset(m.u.mac, 0x11, LINK_MAC_LEN);
+	roundtrip(&m);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_TICK;
+	roundtrip(&m);
+	m.type = LINK_ROUTES_BEGIN;
+	roundtrip(&m);
+	m.type = LINK_ROUTES_END;
+	roundtrip(&m);
+	m.type = LINK_ROUTE_ADD;
+	m.u.filter = V("a/+/#");
+	roundtrip(&m);
+	m.type = LINK_ROUTE_DEL;
+	m.u.filter = V("$share/g/a/b");
+	roundtrip(&m);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_FORWARD;
+	m.u.fwd.seq = 0x0102030405060708ull;
+	m.u.fwd.qos = 2;
+	m.u.fwd.retain = 1;
+	m.u.fwd.topic = V("a/b");
+	m.u.fwd.payload = V("");
+	roundtrip(&m);
+	m.u.fwd.payload = V("hello");
+	roundtrip(&m);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_FORWARD_ACK;
+	m.u.ack_seq = 42;
+	roundtrip(&m);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_RETAIN;
+	m.u.ret.stamp = 1700000000000ull;
+	m.u.ret.origin = V("b2@h");
+	m.u.ret.topic = V("r/t");
+	m.u.ret.qos = 1;
+	m.u.ret.payload = V("x");
+	roundtrip(&m);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_CLAIM;
+	m.u.claim.id = V("client-1");
+	m.u.claim.stamp = 7;
+	m.u.claim.node = V("b1@h");
+	roundtrip(&m);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_SESSION_TAKE;
+	m.u.take_id = V("client-1");
+	roundtrip(&m);
+	bytes_w_init(&l1, MAXF);
+	bytes_w_init(&l2, MAXF);
+	ck_assert_int_eq(link_put_session_sub(&l1, V("a/#"), 1), 0);
+	ck_assert_int_eq(link_put_session_sub(&l1, V("b"), 2), 0);
+	ck_assert_int_eq(link_put_session_msg(&l2, 1, V("a/x"), V("p")), 0);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_SESSION_DATA;
+	m.u.sess.id = V("client-1");
+	m.u.sess.nsubs = 2;
+	m.u.sess.subs = bytes_view_of(l1.buf, l1.len);
+	m.u.sess.nmsgs = 1;
+	m.u.sess.msgs = bytes_view_of(l2.buf, l2.len);
+	roundtrip(&m);
+	/* A count that does not match its list is refused. */
+	m.u.sess.nsubs = 3;
+	{
+		struct bytes_w w;
+
+		bytes_w_init(&w, MAXF);
+		ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+		ck_assert_uint_eq(w.len, 0);
+		bytes_w_fini(&w);
+	}
+	bytes_w_reset(&l1);
+	ck_assert_int_eq(link_put_peer(&l1, V("b2@h 127.0.0.1:4370")), 0);
+	ck_assert_int_eq(link_put_peer(&l1, V("b3@h")), 0);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_PEERS;
+	m.u.peers.n = 2;
+	m.u.peers.names = bytes_view_of(l1.buf, l1.len);
+	roundtrip(&m);
+	bytes_w_fini(&l1);
+	bytes_w_fini(&l2);
+}
+END_TEST
+
+/*
+ * FORWARD's shared groups: the list is there only when not empty, holds
+ * $share filters only, and its items walk back out.
+ */
+START_TEST(link_codec__forward_groups)
+{
+	struct link_msg m, d;
+	struct bytes_w l, f;
+	struct bytes_view list, g;
+	size_t used;
+	/* FORWARD seq 0, qos 0, retain 0, topic "t", payload "" */
+	static const uint8_t base[] = { 0, 0, 0, 18, LINK_FORWARD,
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 't', 0, 0, 0, 0 };
+	uint8_t buf[64];
+
+	bytes_w_init(&l, 1024);
+	ck_assert_int_eq(link_put_group(&l, V("$share/g/t")), 0);
+	ck_assert_int_eq(link_put_group(&l, V("$share/h/+")), 0);
+	ck_assert_int_eq(link_put_group(&l, V("t")), CAIRN_ERR_INVAL);
+	ck_assert_int_eq(link_put_group(&l, V("$share/g")), CAIRN_ERR_INVAL);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_FORWARD;
+	m.u.fwd.seq = 7;
+	m.u.fwd.qos = 1;
+	m.u.fwd.topic = V("t");
+	m.u.fwd.payload = V("x");
+	m.u.fwd.ngroups = 2;
+	m.u.fwd.groups = bytes_view_of(l.buf, l.len);
+	roundtrip(&m);
+	bytes_w_init(&f, MAXF);
+	ck_assert_int_eq(link_encode(&f, &m, MAXF), 0);
+	ck_assert_int_eq(link_decode(f.buf, f.len, MAXF, &d, &used), 0);
+	ck_assert_uint_eq(d.u.fwd.ngroups, 2);
+	list = d.u.fwd.groups;
+	ck_assert(link_forward_group_next(&list, &g));
+	ck_assert(bytes_view_eq_str(g, "$share/g/t"));
+	ck_assert(link_forward_group_next(&list, &g));
+	ck_assert(bytes_view_eq_str(g, "$share/h/+"));
+	ck_assert(!link_forward_group_next(&list, &g));
+	/* The count must match the list. */
+	m.u.fwd.ngroups = 1;
+	ck_assert_int_eq(link_encode(&f, &m, MAXF), CAIRN_ERR_INVAL);
+	m.u.fwd.ngroups = 3;
+	ck_assert_int_eq(link_encode(&f, &m, MAXF), CAIRN_ERR_INVAL);
+	bytes_w_fini(&f);
+	bytes_w_fini(&l);
+
+	/* No list: the first release's bytes. */
+	ck_assert_int_eq(link_decode(base, sizeof(base), MAXF, &d, &used), 0);
+	ck_assert_uint_eq(d.u.fwd.ngroups, 0);
+	/* A list of 0 groups is not canonical. */
+	memcpy(buf, base, sizeof(base));
+	buf[3] += 2;
+	buf[sizeof(base)] = 0;
+	buf[sizeof(base) + 1] = 0;
+	ck_assert_int_eq(link_decode(buf, sizeof(base) + 2, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	/* One group "a/b": not a $share filter. */
+	buf[3] = 18 + 2 + 5;
+	buf[sizeof(base) + 1] = 1;
+	memcpy(buf + sizeof(base) + 2, "\0\3a/b", 5);
+	ck_assert_int_eq(link_decode(buf, sizeof(base) + 7, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	/* One group "$share/g/b". */
+	buf[3] = 18 + 2 + 12;
+	memcpy(buf + sizeof(base) + 2, "\0\12$share/g/b", 12);
+	ck_assert_int_eq(link_decode(buf, sizeof(base) + 14, MAXF, &d, &used),
+	    0);
+	ck_assert_uint_eq(d.u.fwd.ngroups, 1);
+	/* A count of 2 with one item: runs past the body. */
+	buf[sizeof(base) + 1] = 2;
+	ck_assert_int_eq(link_decode(buf, sizeof(base) + 14, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+}
+END_TEST
+
+START_TEST(link_codec__decode_refusals)
+{
+	struct link_msg m;
+	size_t used;
+	/* length 0 */
+	static const uint8_t zero[] = { 0, 0, 0, 0 };
+	/* length 1, type 99 */
+	static const uint8_t badtype[] = { 0, 0, 0, 1, 99 };
+	/* TICK with one trailing byte */
+	static const uint8_t trailing[] = { 0, 0, 0, 2, LINK_TICK, 0 };
+	/* ROUTE_ADD "a/#/b": '#' not last */
+	static const uint8_t badfilter[] = { 0, 0, 0, 8, LINK_ROUTE_ADD,
+	    0, 5, 'a', '/', '#', '/', 'b' };
+	/* SESSION_TAKE with a NUL in the id */
+	static const uint8_t nul[] = { 0, 0, 0, 5, LINK_SESSION_TAKE,
+	    0, 2, 'a', 0 };
+	/* FORWARD_ACK whose seq runs past the body */
+	static const uint8_t shortbody[] = { 0, 0, 0, 3, LINK_FORWARD_ACK,
+	    0, 0, 0, 0, 0, 0, 0, 0 };
+	/* HELLO of version 0 */
+	uint8_t hello[4 + 1 + 1 + 2 + 1 + 32];
+	/* length max_frame + 1: known from 4 bytes */
+	static const uint8_t big[] = { 0, 1, 0, 1 };
+
+	ck_assert_int_eq(link_decode(zero, sizeof(zero), MAXF, &m, &used),
+	    CAIRN_ERR_PROTO);
+	ck_assert_int_eq(link_decode(badtype, sizeof(badtype), MAXF, &m,
+	    &used), CAIRN_ERR_PROTO);
+	ck_assert_int_eq(link_decode(trailing, sizeof(trailing), MAXF, &m,
+	    &used), CAIRN_ERR_PROTO);
+	ck_assert_int_eq(link_decode(badfilter, sizeof(badfilter), MAXF, &m,
+	    &used), CAIRN_ERR_PROTO);
+	ck_assert_int_eq(link_decode(nul, sizeof(nul), MAXF, &m, &used),
+	    CAIRN_ERR_PROTO);
+	ck_assert_int_eq(link_decode(shortbody, sizeof(shortbody), MAXF, &m,
+	    &used), CAIRN_ERR_PROTO);
+	memset(hello, 0, sizeof(hello));
+	hello[3] = (uint8_t)(sizeof(hello) - 4);
+	hello[4] = LINK_HELLO;
+	hello[5] = 0;
+	hello[7] = 1;
+	hello[8] = 'a';
+	ck_assert_int_eq(link_decode(hello, sizeof(hello), MAXF, &m, &used),
+	    CAIRN_ERR_PROTO);
+	hello[5] = LINK_VERSION;
+	ck_assert_int_eq(link_decode(hello, sizeof(hello), MAXF, &m, &used),
+	    0);
+	ck_assert_int_eq(link_decode(big, sizeof(big), MAXF, &m, &used),
+	    CAIRN_ERR_TOO_BIG);
+	ck_assert_int_eq(link_decode(big, 3, MAXF, &m, &used),
+	    CAIRN_ERR_NEED_MORE);
+}
+END_TEST
+
+START_TEST(link_codec__max_frame_exact)
+{
+	struct link_msg m, d;
+	struct bytes_w w;
+	uint8_t *payload;
+	size_t used, fixed = 1 + 8 + 1 + 1 + 2 + 1 + 4;
+
+	/* A FORWARD of topic "t" whose frame length is exactly MAXF. */
+	payload = calloc(1, MAXF);
+	ck_assert_ptr_nonnull(payload);
+	bytes_w_init(&w, MAXF * 2);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_FORWARD;
+	m.u.fwd.topic = V("t");
+	m.u.fwd.payload = bytes_view_of(payload, MAXF - fixed);
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), 0);
+	ck_assert_uint_eq(w.len, 4 + MAXF);
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF - 1, &d, &used),
+	    CAIRN_ERR_TOO_BIG);
+	bytes_w_reset(&w);
+	m.u.fwd.payload.len++;
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	ck_assert_uint_eq(w.len, 0);
+	bytes_w_fini(&w);
+	free(payload);
+}
+END_TEST
+
+START_TEST(link_codec__encode_refusals)
+{
+	struct link_msg m;
+	struct bytes_w w;
+
+	bytes_w_init(&w, MAXF);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_FORWARD;
+	m.u.fwd.topic = V("a/+");	/* a wildcard in a topic name */
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	m.u.fwd.topic = V("a");
+	m.u.fwd.qos = 3;
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_CLAIM;
+	m.u.claim.id = V("");
+	m.u.claim.node = V("n@h");
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	m.type = (enum link_type)0;
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	ck_assert_uint_eq(w.len, 0);
+	ck_assert_int_eq(link_name_valid(V("\xff")), 0);
+	bytes_w_fini(&w);
+}
+END_TEST
+
+static uint8_t N1[LINK_NONCE_LEN], N2[LINK_NONCE_LEN];
+
+static void
+tr_init(struct link_transcript *t)
+{
+	memset(N1, 1, sizeof(N1));
+	memset(N2, 2, sizeof(N2));
+	memset(t, 0, sizeof(*t));
+	t->version_i = t->version_r = LINK_VERSION;
+	t->name_i = V("a@h");
+	t->nonce_i = N1;
+	t->name_r = V("b@h");
+	t->nonce_r = N2;
+}
+
+START_TEST(link_codec__finished_vector)
+{
+	/* Made with Python's hmac and hashlib (HKDF per RFC 5869). */
+	static const uint8_t want_i[] = {
+	    0xef, 0x34, 0xb8, 0x13, 0x9b, 0x40, 0xdf, 0x49, 0x61, 0x95, 0xd2,
+	    0xf5, 0x2c, 0xff, 0x78, 0x47, 0x5e, 0x20, 0x1a, 0x80, 0x2d, 0x14,
+	    0x17, 0xbc, 0x9e, 0x5e, 0x3c, 0xa9, 0x1c, 0xfc, 0x17, 0x8a };
+	static const uint8_t want_r[] = {
+	    0x65, 0x96, 0x09, 0x4f, 0x17, 0x29, 0x2f, 0x03, 0x47, 0x0d, 0x04,
+	    0xe5, 0x66, 0x39, 0x4d, 0x40, 0x4f, 0x66, 0xbf, 0xd6, 0x44, 0x6b,
+	    0x59, 0x9f, 0xd5, 0x24, 0x18, 0x29, 0xaf, 0xad, 0x60, 0x50 };
+	struct link_transcript t;
+	uint8_t a[LINK_MAC_LEN];
+
+	tr_init(&t);
+	ck_assert_int_eq(link_finished(V("cookie"), LINK_INITIATOR, &t, a), 0);
+	ck_assert_mem_eq(a, want_i, LINK_MAC_LEN);
+	ck_assert_int_eq(link_finished(V("cookie"), LINK_RESPONDER, &t, a), 0);
+	ck_assert_mem_eq(a, want_r, LINK_MAC_LEN);
+}
+END_TEST
+
+/* Every field of the transcript, the cookie and the role change the MAC. */
+START_TEST(link_codec__finished_every_field)
+{
+	struct link_transcript t;
+	uint8_t base[LINK_MAC_LEN], b[LINK_MAC_LEN], n[LINK_NONCE_LEN];
+	static const uint8_t bind[LINK_BINDING_LEN] = { 9 };
+	int f;
+
+	tr_init(&t);
+	ck_assert_int_eq(link_finished(V("cookie"), LINK_INITIATOR, &t, base),
+	    0);
+	for (f = 0; f < 11; f++) {
+		tr_init(&t);
+		memcpy(n, N1, sizeof(n));
+		n[LINK_NONCE_LEN - 1] ^= 0x80;
+		switch (f) {
+		case 0: t.version_i = 3; break;
+		case 1: t.name_i = V("a@H"); break;
+		case 2: t.nonce_i = n; break;
+		case 3: t.version_r = 1; break;
+		case 4: t.name_r = V("b@hh"); break;
+		case 5: t.nonce_r = n; break;
+		case 6: t.binding = bytes_view_of(bind, sizeof(bind)); break;
+		/* Splicing a byte from one name into the next one. */
+		case 7: t.name_i = V("a@"); t.name_r = V("hb@h"); break;
+		/* The names swapped (a reflected transcript). */
+		case 8: t.name_i = V("b@h"); t.name_r = V("a@h"); break;
+		case 9: break;	/* the cookie, below */
+		case 10: break;	/* the role, below */
+		}
+		ck_assert_int_eq(link_finished(f == 9 ? V("cookiE") :
+		    V("cookie"), f == 10 ? LINK_RESPONDER : LINK_INITIATOR,
+		    &t, b), 0);
+		ck_assert_msg(!link_mac_eq(base, b), "field %d: same MAC", f);
+	}
+	/* And the same inputs give the same MAC. */
+	tr_init(&t);
+	ck_assert_int_eq(link_finished(V("cookie"), LINK_INITIATOR, &t, b), 0);
+	ck_assert(link_mac_eq(base, b));
+}
+END_TEST
+
+/* Passes the frames of one side's hs_out to the other, through the codec. */
+static enum link_hs_rc
+hs_pass(struct link_hs *from, struct link_hs *to)
+{
+	enum link_hs_rc rc = LINK_HS_MORE;
+	struct link_msg out[2], d;
+	struct bytes_w w;
+	size_t i, n = from->hs_nout, used;
+
+	memcpy(out, from->hs_out, sizeof(out));
+	for (i = 0; i < n; i++) {
+		bytes_w_init(&w, 4096);
+		ck_assert_int_eq(link_encode(&w, &out[i], 4096), 0);
+		ck_assert_int_eq(link_decode(w.buf, w.len, 4096, &d, &used), 0);
+		rc = link_hs_input(to, &d);
+		bytes_w_fini(&w);
+		if (rc == LINK_HS_REFUSED)
+			break;
+	}
+	return rc;
+}
+
+static void
+hs_pair(struct link_hs *i, struct link_hs *r, const char *ci, const char *cr)
+{
+	memset(N1, 1, sizeof(N1));
+	memset(N2, 2, sizeof(N2));
+	link_hs_init(i, LINK_INITIATOR, V(ci), V("a@h"), V(""), N1, NULL,
+	    NULL);
+	link_hs_init(r, LINK_RESPONDER, V(cr), V("b@h"), V(""), N2, NULL,
+	    NULL);
+}
+
+START_TEST(link_hs__honest_pair)
+{
+	struct link_hs i, r;
+
+	hs_pair(&i, &r, "cookie", "cookie");
+	ck_assert_uint_eq(i.hs_nout, 1);	/* HELLO_I */
+	ck_assert_uint_eq(r.hs_nout, 0);	/* the responder waits */
+	ck_assert_int_eq(hs_pass(&i, &r), LINK_HS_MORE);
+	ck_assert_uint_eq(r.hs_nout, 1);	/* HELLO_R, no proof yet */
+	ck_assert_int_eq(r.hs_out[0].type, LINK_HELLO);
+	ck_assert_int_eq(hs_pass(&r, &i), LINK_HS_MORE);
+	ck_assert_int_eq(i.hs_out[0].type, LINK_AUTH);
+	ck_assert_int_eq(hs_pass(&i, &r), LINK_HS_DONE);
+	ck_assert_str_eq(r.hs_peer, "a@h");
+	ck_assert_int_eq(hs_pass(&r, &i), LINK_HS_DONE);
+	ck_assert_str_eq(i.hs_peer, "b@h");
+	ck_assert_int_eq(i.hs_state, LINK_HS_UP);
+	ck_assert_int_eq(r.hs_state, LINK_HS_UP);
+}
+END_TEST
+
+START_TEST(link_hs__wrong_cookie)
+{
+	struct link_hs i, r;
+
+	hs_pair(&i, &r, "cookie", "other");
+	ck_assert_int_eq(hs_pass(&i, &r), LINK_HS_MORE);
+	ck_assert_int_eq(hs_pass(&r, &i), LINK_HS_MORE);
+	ck_assert_int_eq(hs_pass(&i, &r), LINK_HS_REFUSED);
+	ck_assert(r.hs_wrong_cookie);
+	ck_assert_uint_eq(r.hs_nout, 0);	/* no proof for a stranger */
+}
+END_TEST
+
+/*
+ * Reflection: the initiator's own proof sent back to it as the
+ * responder's, and the responder's HELLO nonce echoed as the
+ * initiator's: both refused.
+ */
+START_TEST(link_hs__reflection)
+{
+	struct link_hs i, r, r2;
+	struct link_msg m;
+
+	hs_pair(&i, &r, "cookie", "cookie");
+	(void)hs_pass(&i, &r);
+	(void)hs_pass(&r, &i);
+	ck_assert_int_eq(i.hs_out[0].type, LINK_AUTH);
+	m = i.hs_out[0];
+	ck_assert_int_eq(link_hs_input(&i, &m), LINK_HS_REFUSED);
+	ck_assert(i.hs_wrong_cookie);
+
+	/* Our own nonce in a HELLO. */
+	hs_pair(&i, &r, "cookie", "cookie");
+	m = r.hs_out[0];
+	(void)hs_pass(&i, &r);
+	m = r.hs_out[0];
+	m.u.hello.name = V("c@h");
+	link_hs_init(&r2, LINK_RESPONDER, V("cookie"), V("b@h"), V(""), N2,
+	    NULL, NULL);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_HELLO;
+	m.u.hello.version = LINK_VERSION;
+	m.u.hello.name = V("c@h");
+	memcpy(m.u.hello.challenge, N2, LINK_NONCE_LEN);
+	ck_assert_int_eq(link_hs_input(&r2, &m), LINK_HS_REFUSED);
+	ck_assert_uint_eq(r2.hs_nout, 0);
+	/* Our own name. */
+	link_hs_init(&r2, LINK_RESPONDER, V("cookie"), V("b@h"), V(""), N2,
+	    NULL, NULL);
+	m.u.hello.name = V("b@h");
+	m.u.hello.challenge[0] ^= 1;
+	ck_assert_int_eq(link_hs_input(&r2, &m), LINK_HS_REFUSED);
+}
+END_TEST
+
+static const char *
+refuse_check(void *arg, const char *name, const uint8_t *nonce)
+{
+	return strcmp(name, "a@h") == 0 ? (const char *)arg : NULL;
+}
+
+START_TEST(link_hs__order_version_check)
+{
+	struct link_hs i, r;
+	struct link_msg m;
+
+	/* AUTH first. */
+	link_hs_init(&r, LINK_RESPONDER, V("c"), V("b@h"), V(""), N2, NULL,
+	    NULL);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_AUTH;
+	ck_assert_int_eq(link_hs_input(&r, &m), LINK_HS_REFUSED);
+	/* Anything after a refusal. */
+	ck_assert_int_eq(link_hs_input(&r, &m), LINK_HS_REFUSED);
+	/* Version 1. */
+	hs_pair(&i, &r, "c", "c");
+	m = i.hs_out[0];
+	m.u.hello.version = 1;
+	ck_assert_int_eq(link_hs_input(&r, &m), LINK_HS_REFUSED);
+	ck_assert_ptr_nonnull(strstr(r.hs_why, "older link version"));
+	/* The owner's check. */
+	hs_pair(&i, &r, "c", "c");
+	r.hs_check = refuse_check;
+	r.hs_check_arg = (void *)"not this one";
+	ck_assert_int_eq(hs_pass(&i, &r), LINK_HS_REFUSED);
+	ck_assert_str_eq(r.hs_why, "not this one");
+	/* A second HELLO where AUTH is due. */
+	hs_pair(&i, &r, "c", "c");
+	m = i.hs_out[0];
+	ck_assert_int_eq(link_hs_input(&r, &m), LINK_HS_MORE);
+	m.u.hello.challenge[3] ^= 1;
+	ck_assert_int_eq(link_hs_input(&r, &m), LINK_HS_REFUSED);
+}
+END_TEST
+
+static Suite *
+link_codec_suite(void)
+{
+	Suite *s = suite_create("link_codec");
+	TCase *tc = tcase_create("codec");
+
+	tcase_add_test(tc, link_codec__roundtrip_every_type);
+	tcase_add_test(tc, link_codec__forward_groups);
+	tcase_add_test(tc, link_codec__decode_refusals);
+	tcase_add_test(tc, link_codec__max_frame_exact);
+	tcase_add_test(tc, link_codec__encode_refusals);
+	tcase_add_test(tc, link_codec__finished_vector);
+	tcase_add_test(tc, link_codec__finished_every_field);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("handshake");
+	tcase_add_test(tc, link_hs__honest_pair);
+	tcase_add_test(tc, link_hs__wrong_cookie);
+	tcase_add_test(tc, link_hs__reflection);
+	tcase_add_test(tc, link_hs__order_version_check);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(link_codec_suite());
+	int nf;
+
+	srunner_set_tap(sr, "-");
+	srunner_run_all(sr, CK_ENV);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,215 @@
+/*
+ * Check units for broker/broker_conf: the defaults (as conf/broker.yaml
+ * documents them), every key, listeners, and errors with their
+ * FILE:LINE:COL.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "broker/conf/broker_conf.h"
+
+static char err[BROKER_CONF_ERR_LEN];
+
+static struct broker_conf *
+parse(const char *text)
+{
+	err[0] = '\0';
+	return broker_conf_parse("b.yaml", text, strlen(text), err,
+	    sizeof(err));
+}
+
+/* The text must fail with `want` somewhere in the error. */
+static void
+bad(const char *text, const char *want)
+{
+	struct broker_conf *c = parse(text);
+
+	ck_assert_msg(c == NULL, "accepted: %s", text);
+	ck_assert_msg(strstr(err, want) != NULL, "error '%s' lacks '%s'",
+	    err, want);
+}
+
+START_TEST(broker_conf__defaults)
+{
+	struct broker_conf *c = parse("");
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->bc_nlisten, 1);
+	ck_assert_str_eq(c->bc_listen[0].host, "127.0.0.1");
+	ck_assert_uint_eq(c->bc_listen[0].port, 1883);
+	ck_assert(!c->bc_listen_reuseport);
+	ck_assert(c->bc_allow_anonymous);
+	ck_assert_ptr_null(c->bc_password_file);
+	ck_assert_ptr_null(c->bc_acl_file);
+	ck_assert_uint_eq(c->bc_max_packet_size, 1024 * 1024);
+	/* 0: auto at start (broker.c). */
+	ck_assert_uint_eq(c->bc_max_connections, 0);
+	ck_assert_uint_eq(c->bc_max_sessions, 0);
+	ck_assert_uint_eq(c->bc_max_persistent_sessions, 100000);
+	ck_assert_uint_eq(c->bc_persistent_expiration_ms, 0);
+	ck_assert_uint_eq(c->bc_max_subscription_bytes, 256 * 1024);
+	ck_assert_uint_eq(c->bc_max_subscription_bytes_total,
+	    256ull * 1024 * 1024);
+	ck_assert_uint_eq(c->bc_max_queued_bytes_total, 512ull * 1024 * 1024);
+	ck_assert_uint_eq(c->bc_max_input_bytes_total, 256ull * 1024 * 1024);
+	ck_assert_uint_eq(c->bc_max_output_bytes_total, 512ull * 1024 * 1024);
+	ck_assert_uint_eq(c->bc_max_forward_buffer_bytes, 32ull * 1024 * 1024);
+	ck_assert_uint_eq(c->bc_max_retained_tombstone_bytes,
+	    16ull * 1024 * 1024);
+	ck_assert_uint_eq(c->bc_max_inflight, 20);
+	ck_assert_uint_eq(c->bc_max_queued_messages, 1000);
+	ck_assert_uint_eq(c->bc_max_queued_bytes, 16 * 1024 * 1024);
+	ck_assert(!c->bc_queue_qos0_offline);
+	ck_assert_uint_eq(c->bc_max_topic_levels, 64);
+	ck_assert_uint_eq(c->bc_max_subscriptions, 1000);
+	ck_assert_uint_eq(c->bc_max_qos, 2);
+	ck_assert_uint_eq(c->bc_max_keepalive, 65535);
+	ck_assert_uint_eq(c->bc_max_client_id_length, 256);
+	ck_assert_uint_eq(c->bc_max_output_buffer, 4 * 1024 * 1024);
+	ck_assert_uint_eq(c->bc_max_retained_messages, 100000);
+	ck_assert_uint_eq(c->bc_connect_timeout_ms, 10000);
+	ck_assert_uint_eq(c->bc_sys_interval_ms, 10000);
+	broker_conf_free(c);
+	broker_conf_free(NULL);
+}
+END_TEST
+
+START_TEST(broker_conf__every_key)
+{
+	struct broker_conf *c = parse(
+	    "listen: 127.0.0.1:1999\n"
+	    "listeners: [\"[::1]:2000\", 127.0.0.2]\n"
+	    "listen_reuseport: true\n"
+	    "allow_anonymous: false\n"
+	    "password_file: /p\n"
+	    "acl_file: /a\n"
+	    "max_packet_size: 64KiB\n"
+	    "max_connections: 10\n"
+	    "max_sessions: 20\n"
+	    "max_inflight: 3\n"
+	    "max_queued_messages: 5\n"
+	    "max_queued_bytes: 1MiB\n"
+	    "queue_qos0_offline: yes\n"
+	    "max_topic_levels: 8\n"
+	    "max_subscriptions: 7\n"
+	    "max_qos: 1\n"
+	    "max_keepalive: 60\n"
+	    "max_client_id_length: 23\n"
+	    "max_output_buffer: 128KiB\n"
+	    "max_retained_messages: 0\n"
+	    "connect_timeout: 2s\n"
+	    "sys_interval: 0\n");
+
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->bc_nlisten, 3);
+	ck_assert_uint_eq(c->bc_listen[0].port, 1999);
+	ck_assert_str_eq(c->bc_listen[1].host, "::1");
+	ck_assert_uint_eq(c->bc_listen[1].port, 2000);
+	ck_assert_str_eq(c->bc_listen[2].host, "127.0.0.2");
+	ck_assert_uint_eq(c->bc_listen[2].port, 1883);
+	ck_assert(c->bc_listen_reuseport);
+	ck_assert(!c->bc_allow_anonymous);
+	ck_assert_str_eq(c->bc_password_file, "/p");
+	ck_assert_str_eq(c->bc_acl_file, "/a");
+	ck_assert_uint_eq(c->bc_max_packet_size, 65536);
+	ck_assert_uint_eq(c->bc_max_connections, 10);
+	ck_assert_uint_eq(c->bc_max_sessions, 20);
+	ck_assert_uint_eq(c->bc_max_inflight, 3);
+	ck_assert_uint_eq(c->bc_max_queued_messages, 5);
+	ck_assert_uint_eq(c->bc_max_queued_bytes, 1024 * 1024);
+	ck_assert(c->bc_queue_qos0_offline);
+	ck_assert_uint_eq(c->bc_max_topic_levels, 8);
+	ck_assert_uint_eq(c->bc_max_subscriptions, 7);
+	ck_assert_uint_eq(c->bc_max_qos, 1);
+	ck_assert_uint_eq(c->bc_max_keepalive, 60);
+	ck_assert_uint_eq(c->bc_max_client_id_length, 23);
+	ck_assert_uint_eq(c->bc_max_output_buffer, 128 * 1024);
+	ck_assert_uint_eq(c->bc_max_retained_messages, 0);
+	ck_assert_uint_eq(c->bc_connect_timeout_ms, 2000);
+	ck_assert_uint_eq(c->bc_sys_interval_ms, 0);
+	broker_conf_free(c);
+}
+END_TEST
+
+START_TEST(broker_conf__errors_with_position)
+{
+	bad("max_inflight: 0\n", "b.yaml:1:15:");
+	bad("allow_anonymous: true\nmax_qos: 3\n", "b.yaml:2:10:");
+	bad("nonsense: 1\n", "b.yaml:1:1:");
+	bad("sys_interval: 5\n", "b.yaml:1:15:");
+	bad("max_packet_size: 1MB\n", "b.yaml:1:18:");
+	bad("listen: 127.0.0.1:99999\n", "b.yaml:1:9:");
+	bad("listeners: [127.0.0.1:1, \"a b:1\"]\n",
+	    "b.yaml:1:12: key 'listeners': item 2");
+	bad("listeners: []\n", "no address to listen on");
+	bad("max_packet_size: 8MiB\n", "key 'max_output_buffer'");
+	bad("password_file: \"\"\n", "b.yaml:1:16:");
+	bad("- a\n- b\n", "b.yaml:1:1:");
+	bad("a: [\n", "b.yaml:");
+}
+END_TEST
+
+START_TEST(broker_conf__all_errors_at_once)
+{
+	ck_assert_ptr_null(parse("max_inflight: 0\nmax_qos: 9\n"));
+	ck_assert_ptr_nonnull(strstr(err, "b.yaml:1:"));
+	ck_assert_ptr_nonnull(strstr(err, "\nb.yaml:2:"));
+}
+END_TEST
+
+START_TEST(broker_conf__load_file)
+{
+	char path[] = "/tmp/check_broker_conf.XXXXXX";
+	struct broker_conf *c;
+	FILE *f;
+	int fd;
+
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	fputs("listen: 127.0.0.1:1884\n", f);
+	fclose(f);
+	c = broker_conf_load(path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->bc_listen[0].port, 1884);
+	broker_conf_free(c);
+	unlink(path);
+	ck_assert_ptr_null(broker_conf_load(path, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, path));
+}
+END_TEST
+
+static Suite *
+broker_conf_suite(void)
+{
+	Suite *su = suite_create("broker_conf");
+	TCase *tc;
+
+	tc = tcase_create("parse");
+	tcase_add_test(tc, broker_conf__defaults);
+	tcase_add_test(tc, broker_conf__every_key);
+	tcase_add_test(tc, broker_conf__errors_with_position);
+	tcase_add_test(tc, broker_conf__all_errors_at_once);
+	tcase_add_test(tc, broker_conf__load_file);
+	suite_add_tcase(su, tc);
+	return su;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	sr = srunner_create(broker_conf_suite());
+	srunner_set_tap(sr, "-");
+	srunner_run_all(sr, CK_SILENT);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
