@@ -101,17 +101,19 @@ link_watchers(struct link *l)
 		ev_io_stop(l->l_loop, &l->l_wr_w);
 }
 
-/* OpenSSL's reason for the last failure, or `dflt`; clears its queue. */
+/*
+ * OpenSSL's reason for the last failure (ssl's verify result first, when
+ * ssl is given), or `dflt`; clears its error queue.
+ */
 static const char *
-link_tls_reason(struct link *l, char *buf, size_t len, const char *dflt)
+link_tls_reason(SSL *ssl, char *buf, size_t len, const char *dflt)
 {
 	unsigned long e, last = 0;
 	long vr;
 
 	while ((e = ERR_get_error()) != 0)
 		last = e;
-	if (l->l_ssl != NULL && (vr = SSL_get_verify_result(l->l_ssl)) !=
-	    X509_V_OK) {
+	if (ssl != NULL && (vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
 		snprintf(buf, len, "peer certificate refused: %s",
 		    X509_verify_cert_error_string(vr));
 		return buf;
@@ -160,7 +162,7 @@ link_io_read(struct link *l, void *buf, size_t len, const char **tls_why,
 	default:
 		break;
 	}
-	*tls_why = link_tls_reason(l, why, whylen, "TLS error");
+	*tls_why = link_tls_reason(l->l_ssl, why, whylen, "TLS error");
 	errno = EPROTO;
 	return -1;
 }
@@ -193,7 +195,7 @@ link_io_write(struct link *l, const void *buf, size_t len,
 	default:
 		break;
 	}
-	*tls_why = link_tls_reason(l, why, whylen, "TLS error");
+	*tls_why = link_tls_reason(l->l_ssl, why, whylen, "TLS error");
 	errno = EPROTO;
 	return -1;
 }
@@ -715,7 +717,7 @@ link_tls_step(struct link *l)
 		l->l_tls_want_wr = 1;
 		break;
 	default:
-		(void)link_tls_reason(l, tbuf, sizeof(tbuf),
+		(void)link_tls_reason(l->l_ssl, tbuf, sizeof(tbuf),
 		    "closed by the peer");
 		link_close(l, "TLS handshake: %s%s", tbuf,
 		    strstr(tbuf, "wrong version number") != NULL ||
@@ -864,17 +866,8 @@ link_tls_ctx_new(const char *certfile, const char *keyfile,
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	return ctx;
 fail:
-	{
-		unsigned long e, last = 0;
-
-		while ((e = ERR_get_error()) != 0)
-			last = e;
-		if (last != 0)
-			ERR_error_string_n(last, tbuf, sizeof(tbuf));
-		else
-			snprintf(tbuf, sizeof(tbuf), "%s", strerror(errno));
-		snprintf(err, errlen, "cluster TLS: %s: %s", what, tbuf);
-	}
+	snprintf(err, errlen, "cluster TLS: %s: %s", what,
+	    link_tls_reason(NULL, tbuf, sizeof(tbuf), strerror(errno)));
 	SSL_CTX_free(ctx);
 	return NULL;
 }
