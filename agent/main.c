@@ -26,6 +26,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/resolv.h"
+#include "common/sdnotify.h"
 
 #define AGENT_DEFAULT_CONF	"/etc/cairn/agent.yaml"
 #define AGENT_ERR_LEN		8192
@@ -54,22 +55,32 @@ on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 	struct agent_conf *c;
 	static char err[AGENT_ERR_LEN];
 
+	/* systemd: RELOADING=1 now, READY=1 when done, failed or not. */
+	notify_reloading();
 	if ((c = agent_conf_load(d->path, err, sizeof(err))) == NULL) {
 		err[strcspn(err, "\n")] = '\0';
 		log_warnx("reload of %s failed, keeping the old config: %s",
 		    d->path, err);
+		notify_status("reload failed, running the old config: %s",
+		    err);
+		notify_ready();
 		return;
 	}
-	if (agent_reload(d->agent, c, err, sizeof(err)) != 0)
+	if (agent_reload(d->agent, c, err, sizeof(err)) != 0) {
 		log_warnx("reload of %s: %s", d->path, err);
-	else
+		notify_status("reload: %s", err);
+	} else {
 		log_info("reloaded %s", d->path);
+		notify_status("running with %s", d->path);
+	}
+	notify_ready();
 }
 
 static void
 on_quit(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	log_info("got signal %d, exiting", w->signum);
+	notify_stopping();
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -136,6 +147,9 @@ main(int argc, char **argv)
 	ev_signal_start(d.loop, &d.int_w);
 	ev_signal_start(d.loop, &d.term_w);
 	log_info("started with %s", d.path);
+	/* Strategies and the control socket are up: start is done. */
+	notify_status("running with %s", d.path);
+	notify_ready();
 	ev_run(d.loop, 0);
 	agent_free(d.agent);
 	resolv_free(d.resolv);

@@ -27,6 +27,7 @@
 #include "broker/node.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 
 #define BROKER_DEFAULT_CONF	"/etc/cairn/broker.yaml"
 /* A cookie file is one short line: anything much longer is not one. */
@@ -114,6 +115,7 @@ static void
 on_quit(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	log_info("got signal %d, exiting", w->signum);
+	notify_stopping();
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -193,6 +195,13 @@ main(int argc, char **argv)
 	ev_signal_init(&term_w, on_quit, SIGTERM);
 	ev_signal_start(loop, &int_w);
 	ev_signal_start(loop, &term_w);
+	/*
+	 * READY once the listeners accept (node_start bound them), not
+	 * once epmd has our name: the registration retries on its own
+	 * while epmd is down, and MQTT clients are served meanwhile.
+	 */
+	notify_status("accepting MQTT clients");
+	notify_ready();
 	ev_run(loop, 0);
 	node_free(n);
 	ev_loop_destroy(loop);

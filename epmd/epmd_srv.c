@@ -24,7 +24,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/un.h>
 
 #include <netinet/in.h>
 
@@ -43,6 +42,7 @@
 #include "common/bytes.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 #include "common/sock.h"
 #include "epmd/epmd_codec.h"
 #include "epmd/epmd_registry.h"
@@ -848,19 +848,21 @@ epmd_bind_all(struct epmd_srv *s)
 	return 0;
 }
 
-/* Socket activation as sd_listen_fds(3) defines it, without libsystemd. */
+/*
+ * Socket activation (-systemd), as OTP's epmd does it: every socket
+ * systemd passes is a listener, and there must be at least one.
+ */
 static int
 epmd_systemd_fds(struct epmd_srv *s)
 {
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	char err[128];
 	int n, i;
 
-	if (pid == NULL || fds == NULL || atol(pid) != (long)getpid()) {
-		log_warnx("systemd provides no sockets");
+	if ((n = notify_listen_fds(err, sizeof(err))) == -1) {
+		log_warnx("%s", err);
 		return -1;
 	}
-	n = atoi(fds);
-	if (n <= 0) {
+	if (n == 0) {
 		log_warnx("systemd provides no sockets");
 		return -1;
 	}
@@ -869,41 +871,10 @@ epmd_systemd_fds(struct epmd_srv *s)
 		    EPMD_MAX_LISTEN);
 		return -1;
 	}
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	for (i = 0; i < n; i++) {
-		sock_set_nonblock(3 + i);
-		sock_set_cloexec(3 + i);
+	for (i = 0; i < n; i++)
 		if (epmd_add_listener(s, 3 + i) == -1)
 			return -1;
-	}
 	return 0;
-}
-
-static void
-epmd_systemd_notify(void)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un un;
-	char msg[128];
-	int fd, n;
-
-	if (path == NULL || strlen(path) >= sizeof(un.sun_path) ||
-	    (path[0] != '/' && path[0] != '@'))
-		return;
-	memset(&un, 0, sizeof(un));
-	un.sun_family = AF_UNIX;
-	memcpy(un.sun_path, path, strlen(path));
-	if (un.sun_path[0] == '@')
-		un.sun_path[0] = '\0';
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
-		return;
-	n = snprintf(msg, sizeof(msg), "READY=1\nSTATUS=Processing port "
-	    "mapping requests...\nMAINPID=%ld", (long)getpid());
-	sendto(fd, msg, (size_t)n, 0, (struct sockaddr *)&un,
-	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path)));
-	close(fd);
 }
 
 static int
@@ -1020,11 +991,20 @@ epmd_srv_run(const struct epmd_conf *conf)
 	    EPMD_LOG_INTERVAL);
 	ev_timer_start(s->loop, &s->log_w);
 	epmd_listeners_start(s);
-	if (conf->ec_systemd)
-		epmd_systemd_notify();
+	/*
+	 * Only with -systemd, as OTP: an epmd that `erl` starts inherits
+	 * the NOTIFY_SOCKET of the service that runs erl (RabbitMQ's is
+	 * Type=notify, NotifyAccess=all) and must not say READY for it.
+	 */
+	if (conf->ec_systemd) {
+		notify_status("Processing port mapping requests...");
+		notify_ready();
+	}
 	log_debug("epmd running - daemon = %d, port %u", conf->ec_daemon,
 	    conf->ec_port);
 	ev_run(s->loop, 0);
+	if (conf->ec_systemd)
+		notify_stopping();
 	epmd_srv_teardown(s);
 	ev_loop_destroy(s->loop);
 	return s->exit_code;
