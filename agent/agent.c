@@ -74,7 +74,12 @@ struct topo {
 	struct connector		*conn;
 	struct strat_env		 senv;
 	unsigned			 failures;	/* report pacing */
+	uint64_t			 polls_ok;	/* answers with nodes */
+	uint64_t			 polls_failed;	/* no answer */
 };
+
+/* Connect failures by CAIRN_ERR_* (index -err), for agent_metrics(). */
+#define AGENT_NERR	16
 
 struct agent {
 	struct ev_loop		*loop;
@@ -97,6 +102,8 @@ struct agent {
 	void			*request_arg;
 	uint32_t		 rnd;
 	int			 started;
+	uint64_t		 connects_ok;
+	uint64_t		 connect_fail[AGENT_NERR];
 };
 
 static void	member_schedule(struct member *, uint64_t delay_ms);
@@ -252,6 +259,10 @@ on_connect_done(void *arg, int err, const char *msg)
 	m->phase = M_IDLE;
 	ag->inflight--;
 	ev_timer_stop(ag->loop, &m->deadline_w);
+	if (err == 0)
+		ag->connects_ok++;
+	else
+		ag->connect_fail[err < 0 && -err < AGENT_NERR ? -err : 0]++;
 	if (err == 0) {
 		if (m->failures > 0)
 			log_info("%s: reachable again after %u failed "
@@ -523,6 +534,10 @@ on_report(void *arg, const char *source, const char *const *nodes, size_t n,
 	uint64_t every = ag->conf->ac_log_every ? ag->conf->ac_log_every : 1;
 	int rc;
 
+	if (n == 0)
+		t->polls_failed++;
+	else
+		t->polls_ok++;
 	if (n == 0) {
 		/* Unknown: the first failure, then every Nth. */
 		if (t->failures++ % every == 0)
@@ -888,6 +903,96 @@ agent_members_json(const struct agent *ag, struct bytes_w *w)
 		bytes_put_u8(w, '}');
 	}
 	bytes_put_str(w, "]}");
+	return w->err;
+}
+
+static void
+agent_prom_head(struct bytes_w *w, const char *name, const char *type,
+    const char *help)
+{
+	bytes_printf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+	    type);
+}
+
+/* A topology's name as a label value; names come from the YAML. */
+static void
+agent_prom_label(struct bytes_w *w, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			bytes_put_u8(w, '\\');
+		if (*v == '\n')
+			bytes_put_str(w, "\\n");
+		else
+			bytes_put_u8(w, (uint8_t)*v);
+	}
+}
+
+int
+agent_metrics(const struct agent *ag, struct bytes_w *w)
+{
+	static const enum agent_state states[] = { AGENT_ASSEMBLING,
+	    AGENT_UP, AGENT_DEGRADED };
+	struct view_node *vn;
+	struct member *m;
+	size_t i, t, n;
+	int conn;
+
+	agent_prom_head(w, "cairn_agent_state", "gauge",
+	    "1 for the cluster state the agent computes (quorum)");
+	for (i = 0; i < 3; i++)
+		bytes_printf(w, "cairn_agent_state{state=\"%s\"} %d\n",
+		    agent_state_name(states[i]), ag->state == states[i]);
+	agent_prom_head(w, "cairn_agent_quorum", "gauge",
+	    "Members needed for the state to be up");
+	bytes_printf(w, "cairn_agent_quorum %u\n", ag->conf->ac_quorum);
+	agent_prom_head(w, "cairn_agent_connected", "gauge",
+	    "Members connected (this node included when embedded)");
+	bytes_printf(w, "cairn_agent_connected %zu\n", agent_count(ag));
+	agent_prom_head(w, "cairn_agent_members", "gauge",
+	    "Nodes in the view, by connect state and the topology whose "
+	    "strategy found them first");
+	for (t = 0; t < ag->ntopos; t++)
+		for (conn = 0; conn < 2; conn++) {
+			n = 0;
+			for (vn = view_first(ag->view); vn != NULL;
+			    vn = view_next(vn)) {
+				m = view_node_data(vn);
+				if (m != NULL && m->topo == ag->topos[t] &&
+				    m->connected == conn)
+					n++;
+			}
+			bytes_printf(w, "cairn_agent_members{state=\"%s\","
+			    "topology=\"", conn ? "connected" : "disconnected");
+			agent_prom_label(w, ag->topos[t]->conf->at_name);
+			bytes_printf(w, "\"} %zu\n", n);
+		}
+	agent_prom_head(w, "cairn_agent_connects_total", "counter",
+	    "Connect attempts that succeeded");
+	bytes_printf(w, "cairn_agent_connects_total %llu\n",
+	    (unsigned long long)ag->connects_ok);
+	agent_prom_head(w, "cairn_agent_connect_failures_total", "counter",
+	    "Connect attempts that failed, by reason");
+	for (i = 1; i < AGENT_NERR; i++)
+		if (ag->connect_fail[i] != 0)
+			bytes_printf(w, "cairn_agent_connect_failures_total"
+			    "{reason=\"%s\"} %llu\n", cairn_strerror(-(int)i),
+			    (unsigned long long)ag->connect_fail[i]);
+	bytes_printf(w, "cairn_agent_connect_failures_total{reason=\"other\"}"
+	    " %llu\n", (unsigned long long)ag->connect_fail[0]);
+	agent_prom_head(w, "cairn_agent_strategy_polls_total", "counter",
+	    "Strategy answers per topology: with nodes (ok) or none "
+	    "(failed)");
+	for (t = 0; t < ag->ntopos; t++) {
+		bytes_put_str(w, "cairn_agent_strategy_polls_total{topology=\"");
+		agent_prom_label(w, ag->topos[t]->conf->at_name);
+		bytes_printf(w, "\",result=\"ok\"} %llu\n",
+		    (unsigned long long)ag->topos[t]->polls_ok);
+		bytes_put_str(w, "cairn_agent_strategy_polls_total{topology=\"");
+		agent_prom_label(w, ag->topos[t]->conf->at_name);
+		bytes_printf(w, "\",result=\"failed\"} %llu\n",
+		    (unsigned long long)ag->topos[t]->polls_failed);
+	}
 	return w->err;
 }
 

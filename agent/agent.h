@@ -123,6 +123,13 @@ void		 agent_set_request_handler(struct agent *, agent_request_cb *,
 enum agent_state agent_get_state(const struct agent *);
 const char	*agent_state_name(enum agent_state);
 size_t		 agent_connected(const struct agent *);
+/*
+ * The engine's Prometheus metrics (text format, HELP and TYPE lines):
+ * cairn_agent_state, _quorum, _connected, _members (by state and
+ * topology), _connects_total, _connect_failures_total (by reason),
+ * _strategy_polls_total (by topology and result).  0 or w's error.
+ */
+int		 agent_metrics(const struct agent *, struct bytes_w *);
 /* The members document that `cairn members --json` prints. */
 int		 agent_members_json(const struct agent *, struct bytes_w *);
 

@@ -17,6 +17,8 @@
 #include "broker/net/broker.h"
 #include "broker/net/broker_int.h"
 #include "broker/stats.h"
+#include "common/http.h"
+#include "common/log.h"
 
 struct node {
 	struct ev_loop		*n_loop;
@@ -24,6 +26,8 @@ struct node {
 	struct broker		*n_broker;
 	struct cluster		*n_cluster;	/* NULL: no cluster keys */
 	struct membership	*n_membership;	/* NULL: none (yet) */
+	struct endpoint_ctx	 n_ectx;
+	struct http		*n_http;	/* NULL: no http_listen */
 };
 
 /* `cluster status`'s "memory": the whole node's snapshot. */
@@ -69,6 +73,15 @@ fail:
 int
 node_start(struct node *n, char *err, size_t errlen)
 {
+	/* First, so that probes see "not ready" rather than nothing. */
+	n->n_ectx.ec_broker = n->n_broker;
+	n->n_ectx.ec_cluster = n->n_cluster;
+	if (n->n_conf->bc_http_listen.host != NULL && (n->n_http =
+	    endpoint_new(&n->n_ectx, err, errlen)) == NULL)
+		return -1;
+	if (n->n_http != NULL)
+		log_info("http: listening on %s:%u", n->n_conf->bc_http_listen.host,
+		    http_port(n->n_http));
 	if (broker_start(n->n_broker, err, errlen) != 0)
 		return -1;
 	if (n->n_cluster != NULL &&
@@ -79,6 +92,8 @@ node_start(struct node *n, char *err, size_t errlen)
 	if (n->n_cluster != NULL && (n->n_membership = membership_new(
 	    n->n_loop, n->n_conf, n->n_cluster, err, errlen)) == NULL)
 		return -1;
+	n->n_ectx.ec_membership = n->n_membership;
+	n->n_ectx.ec_started = 1;
 	return 0;
 }
 
@@ -87,6 +102,7 @@ node_free(struct node *n)
 {
 	if (n == NULL)
 		return;
+	http_free(n->n_http);
 	membership_free(n->n_membership);
 	/* First: the cluster unhooks the router before sessions go. */
 	if (n->n_cluster != NULL) {

@@ -9,6 +9,8 @@
  *	sys.c		$SYS/broker/... statistics
  *	stats.c		the memory snapshot (stats.h), for $SYS and
  *			`cluster status`
+ *	endpoint.c	the HTTP endpoint (http_listen): /metrics, /healthz,
+ *			/readyz, /api/v1/..., the status page
  *	main.c		options, -n, detach, signals, the loop
  *
  * Everything here may include anything below it; nothing below includes
@@ -24,6 +26,8 @@
 #include "broker/conf/broker_conf.h"
 
 struct broker;
+struct cluster;
+struct membership;
 struct node;
 
 /*
@@ -45,6 +49,19 @@ void		 node_free(struct node *);
 
 /* auth.c: loads password_file and acl_file into the broker's hooks. */
 int		 broker_auth_load(struct broker *, char *err, size_t errlen);
+
+/* endpoint.c: what the HTTP endpoint reads (borrowed), set by node.c. */
+struct endpoint_ctx {
+	struct broker		*ec_broker;
+	struct cluster		*ec_cluster;	/* NULL: none */
+	struct membership	*ec_membership;	/* NULL: none (yet) */
+	int			 ec_started;	/* node_start() went through */
+};
+struct http;
+/* Listens on http_listen; NULL with the reason in err. */
+struct http	*endpoint_new(struct endpoint_ctx *, char *err, size_t errlen);
+/* Why the node is not ready (a static string), or NULL when it is. */
+const char	*endpoint_not_ready(struct endpoint_ctx *);
 
 /* sys.c */
 void		 sys_start(struct broker *);

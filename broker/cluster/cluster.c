@@ -228,6 +228,7 @@ peer_new(struct cluster *c, const char *name)
 		return NULL;
 	}
 	p->p_cluster = c;
+	p->p_rtt_ms = -1;
 	router_remote_init(&p->p_rr);
 	/*
 	 * Forward seqs start at the wall clock in ms << 20 when the peer is
@@ -953,6 +954,10 @@ cluster_status_json(struct cluster *c, struct bytes_w *w)
 		    p->p_routes.ct_count, p->p_fwdq.cq_n,
 		    (unsigned long long)p->p_dropped);
 		json_put_str(w, l != NULL ? l->l_addr : "");
+		if (p->p_rtt_ms >= 0)
+			bytes_printf(w, ",\"rtt_ms\":%.3f", p->p_rtt_ms);
+		else
+			bytes_put_str(w, ",\"rtt_ms\":null");
 		bytes_put_str(w, "}");
 	}
 	npend = 0;
@@ -973,4 +978,47 @@ cluster_status_json(struct cluster *c, struct bytes_w *w)
 		bytes_put_str(w, "{}");
 	bytes_put_str(w, "}");
 	return w->err;
+}
+
+const struct cluster_rtt *
+cluster_rtt_get(const struct cluster *c)
+{
+	return &c->c_rtt;
+}
+
+void
+cluster_peers_each(struct cluster *c,
+    void (*fn)(void *arg, const struct cluster_peer_info *), void *arg)
+{
+	struct cluster_peer_info pi;
+	struct peer *p;
+	struct link *l;
+
+	TAILQ_FOREACH(p, &c->c_peers, p_entry) {
+		if (!p->p_ever_up && !p->p_explicit)
+			continue;
+		l = p->p_link != NULL ? p->p_link : p->p_dial;
+		memset(&pi, 0, sizeof(pi));
+		pi.pi_node = p->p_name;
+		pi.pi_state = l != NULL ? link_state_name(l) : "down";
+		pi.pi_up = p->p_link != NULL;
+		pi.pi_away = p->p_away;
+		pi.pi_routes = p->p_routes.ct_count;
+		pi.pi_forward_pending = p->p_fwdq.cq_n;
+		pi.pi_forward_dropped = p->p_dropped;
+		pi.pi_rtt_ms = p->p_rtt_ms;
+		fn(arg, &pi);
+	}
+}
+
+size_t
+cluster_peers_up(struct cluster *c)
+{
+	struct peer *p;
+	size_t n = 0;
+
+	TAILQ_FOREACH(p, &c->c_peers, p_entry)
+		if (p->p_link != NULL)
+			n++;
+	return n;
 }

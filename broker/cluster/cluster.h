@@ -124,7 +124,7 @@ int		 cluster_remove(struct cluster *, const char *node);
  *
  *   {"node":"b1@h","port":4370,"peers":[{"node":"b2@h","state":"up",
  *    "away":false,"dir":"out","routes":3,"forward_pending":0,
- *    "forward_dropped":0,"addr":"127.0.0.1:4371"}],
+ *    "forward_dropped":0,"addr":"127.0.0.1:4371","rtt_ms":0.4}],
  *    "routes_local":2,"retained_stamps":1,"claims":1,"tls":false,
  *    "handshakes":{"pending":0,"refused":0,"evicted":0},
  *    "memory":{...}}
@@ -132,12 +132,46 @@ int		 cluster_remove(struct cluster *, const char *node);
  * handshakes: inbound handshakes in progress now, connections refused
  * at accept for want of a slot, and slots taken back from unproven
  * handshakes for newcomers (CLUSTER.md, "Strangers").
+ * rtt_ms is the smoothed forward round trip (null before the first
+ * QoS 1/2 forward is acked).
  * state is "connecting", "handshake", "up" or "down" (known, waiting to
  * redial); away is true while a peer whose link dropped is within
  * peer_grace.  Only peers that completed a handshake once, or that
  * `peers` or cluster_join() named, are listed.  0, or w's error (CAIRN_ERR_NOMEM / CAIRN_ERR_TOO_BIG).
  */
 int		 cluster_status_json(struct cluster *, struct bytes_w *w);
+
+/*
+ * Forward round trips (a QoS 1/2 FORWARD to its FORWARD_ACK), counted as
+ * they happen, for /metrics: a histogram over CLUSTER_RTT_BOUNDS (ms,
+ * cumulative as Prometheus wants them is the reader's job), the sum and
+ * the count.  A resend counts from when it went out again.
+ */
+#define CLUSTER_RTT_NBOUNDS	10
+#define CLUSTER_RTT_BOUNDS	{ 0.25, 0.5, 1, 2.5, 5, 10, 25, 100, 500, 2500 }
+struct cluster_rtt {
+	uint64_t	cr_bucket[CLUSTER_RTT_NBOUNDS + 1];	/* last: +Inf */
+	double		cr_sum_ms;
+	uint64_t	cr_count;
+};
+const struct cluster_rtt *cluster_rtt_get(const struct cluster *);
+/* One peer as /metrics shows it (strings borrowed until the next call). */
+struct cluster_peer_info {
+	const char	*pi_node;
+	const char	*pi_state;	/* as cluster status's */
+	int		 pi_up;
+	int		 pi_away;
+	size_t		 pi_routes;
+	size_t		 pi_forward_pending;
+	uint64_t	 pi_forward_dropped;
+	double		 pi_rtt_ms;	/* < 0: none measured */
+};
+/* Calls fn for each peer cluster status lists. */
+void		 cluster_peers_each(struct cluster *,
+		    void (*fn)(void *arg, const struct cluster_peer_info *),
+		    void *arg);
+/* Peers whose link is up now. */
+size_t		 cluster_peers_up(struct cluster *);
 
 /*
  * Broker side.  Each is a no-op for a NULL cluster, so the broker calls

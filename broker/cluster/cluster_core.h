@@ -129,6 +129,7 @@ struct cluster_fwd {
 	struct msg	*cf_msg;	/* one reference, owned */
 	uint8_t		 cf_qos;
 	uint64_t	 cf_sent_gen;	/* link generation it went out on */
+	double		 cf_sent_at;	/* loop time (s) it last went out */
 	uint8_t		*cf_groups;	/* FORWARD's group list, owned */
 	size_t		 cf_glen;
 	uint16_t	 cf_ngroups;	/* 0: none */

@@ -63,6 +63,8 @@ struct peer {
 	 */
 	int			 p_away;
 	uint64_t		 p_away_dropped;
+	/* Forward round trip (FORWARD to its ACK), smoothed; < 0: none yet. */
+	double			 p_rtt_ms;
 	ev_timer		 p_grace_w;
 	/*
 	 * Listed by `cluster status` only once its handshake completed, or
@@ -123,6 +125,8 @@ struct cluster {
 	struct log_rate		 c_refuselog;	/* connections refused at accept */
 	uint64_t		 c_hs_refused;	/* accepted, closed at once: no slot */
 	uint64_t		 c_hs_evicted;	/* slots taken back for a newcomer */
+	/* Forward round trips, all peers (cluster_rtt_get()). */
+	struct cluster_rtt	 c_rtt;
 };
 
 /* cluster.c */

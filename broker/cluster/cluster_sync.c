@@ -736,7 +736,34 @@ cluster_sync_resend(struct cluster *c, struct peer *p)
 		    f->cf_ngroups) != 0)
 			return;
 		f->cf_sent_gen = p->p_link_gen;
+		f->cf_sent_at = ev_now(c->c_loop);
 	}
+}
+
+/*
+ * The FORWARD_ACK of seq came from p: its round trip, when it is the
+ * oldest forward (acks come in order, so it nearly always is; a later
+ * one is not looked for, to keep an ack O(1)).
+ */
+static void
+forward_rtt(struct cluster *c, struct peer *p, uint64_t seq)
+{
+	static const double bounds[] = CLUSTER_RTT_BOUNDS;
+	struct cluster_fwd *f = TAILQ_FIRST(&p->p_fwdq.cq_list);
+	double ms;
+	size_t i;
+
+	if (f == NULL || f->cf_seq != seq || f->cf_sent_at <= 0)
+		return;
+	ms = (ev_now(c->c_loop) - f->cf_sent_at) * 1000.0;
+	if (ms < 0)
+		ms = 0;
+	for (i = 0; i < CLUSTER_RTT_NBOUNDS && ms > bounds[i]; i++)
+		;
+	c->c_rtt.cr_bucket[i]++;
+	c->c_rtt.cr_sum_ms += ms;
+	c->c_rtt.cr_count++;
+	p->p_rtt_ms = p->p_rtt_ms < 0 ? ms : p->p_rtt_ms * 0.8 + ms * 0.2;
 }
 
 /*
@@ -1177,6 +1204,7 @@ cluster_sync_msg(struct cluster *c, struct peer *p, const struct link_msg *m)
 		forward_recv(c, p, &m->u.fwd);
 		break;
 	case LINK_FORWARD_ACK:
+		forward_rtt(c, p, m->u.ack_seq);
 		if (cluster_fwdq_ack(&p->p_fwdq, m->u.ack_seq) != 0)
 			log_debug("cluster: %s acked unknown seq %llu",
 			    p->p_name, (unsigned long long)m->u.ack_seq);

@@ -341,3 +341,15 @@ membership_free(struct membership *m)
 	resolv_free(m->resolv);
 	free(m);
 }
+
+int
+membership_registered(const struct membership *m)
+{
+	return m->reg != NULL && cluster_reg_registered(m->reg);
+}
+
+struct agent *
+membership_agent(struct membership *m)
+{
+	return m->agent;
+}

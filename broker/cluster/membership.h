@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 
+struct agent;
 struct broker_conf;
 struct cluster;
 struct ev_loop;
@@ -33,6 +34,10 @@ struct membership;
  */
 struct membership *membership_new(struct ev_loop *loop, struct broker_conf *c,
 		    struct cluster *cl, char *err, size_t errlen);
+/* 1 while the local epmd holds this node's registration. */
+int		 membership_registered(const struct membership *);
+/* The embedded agent (members, quorum state); borrowed. */
+struct agent	*membership_agent(struct membership *);
 /* Stops the agent, drops the registration, frees.  Accepts NULL. */
 void		 membership_free(struct membership *);
 

@@ -18,6 +18,7 @@
 #include "agent/agent_conf.h"
 #include "common/conf.h"
 #include "common/err.h"
+#include "common/http.h"
 
 /* What the table fills; the listeners are turned into hostports after. */
 struct broker_conf_raw {
@@ -147,6 +148,18 @@ static const struct conf_key broker_keys[] = {
 	  .offset = RAW(c.bc_epmd_port), .min = 1, .max = 65535 },
 	{ .name = "quorum", .type = CONF_UINT,
 	  .offset = RAW(c.bc_quorum), .min = 0, .max = 100000 },
+	{ .name = "http_listen", .type = CONF_HOSTPORT,
+	  .offset = RAW(c.bc_http_listen), .min = 0, .max = 65535,
+	  .defport = BROKER_DEFAULT_HTTP_PORT },
+	{ .name = "http_auth", .type = CONF_BOOL,
+	  .offset = RAW(c.bc_http_auth) },
+	{ .name = "http_max_connections", .type = CONF_UINT,
+	  .offset = RAW(c.bc_http_max_connections), .min = 1, .max = 10000 },
+	{ .name = "http_timeout", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_http_timeout_ms), .min = 1000, .max = 3600000 },
+	{ .name = "http_max_request", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_http_max_request), .min = 1024,
+	  .max = 1048576 },
 	{ .name = "topologies", .type = CONF_SKIP },
 	{ .name = NULL },
 };
@@ -199,6 +212,9 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_max_handshakes = BROKER_DEFAULT_MAX_HANDSHAKES;
 	c->bc_max_handshakes_per_addr = BROKER_DEFAULT_MAX_HANDSHAKES_PER_ADDR;
 	c->bc_quorum = BROKER_DEFAULT_QUORUM;
+	c->bc_http_max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
+	c->bc_http_timeout_ms = HTTP_DEFAULT_TIMEOUT_MS;
+	c->bc_http_max_request = HTTP_DEFAULT_MAX_REQUEST;
 }
 
 void
@@ -224,6 +240,7 @@ broker_conf_free(struct broker_conf *c)
 	free(c->bc_cluster_keyfile);
 	free(c->bc_cluster_cafile);
 	free(c->bc_control_socket);
+	free(c->bc_http_listen.host);
 	agent_conf_free(c->bc_agent);
 	free(c);
 }
@@ -294,6 +311,10 @@ broker_conf_check_cluster(struct conf_doc *doc, struct broker_conf *c)
 		    "cluster TLS needs cluster_certfile, cluster_keyfile and "
 		    "cluster_cafile together (links are mutually "
 		    "authenticated)");
+	/* The status page's password is the MQTT users'. */
+	if (c->bc_http_auth && c->bc_password_file == NULL)
+		conf_error(doc, conf_map_get(doc, root, "http_auth"),
+		    "key 'http_auth': needs password_file");
 	return 0;
 }
 

@@ -64,6 +64,9 @@ struct agent_conf;
 
 #define BROKER_DEFAULT_QUORUM			1
 
+/* The HTTP endpoint (common/http.h): off unless http_listen is set. */
+#define BROKER_DEFAULT_HTTP_PORT		8088
+
 /* Longest error text broker_conf_load() writes, all lines included. */
 #define BROKER_CONF_ERR_LEN			8192
 
@@ -129,6 +132,12 @@ struct broker_conf {
 	char			*bc_control_socket;	/* NULL: none */
 	unsigned int		 bc_epmd_port;		/* 0: $ERL_EPMD_PORT, 4369 */
 	unsigned int		 bc_quorum;
+	/* HTTP endpoint: metrics, probes, API, status page. */
+	struct conf_hostport	 bc_http_listen;	/* host NULL: off */
+	bool			 bc_http_auth;		/* password_file's users */
+	unsigned int		 bc_http_max_connections;
+	uint64_t		 bc_http_timeout_ms;
+	uint64_t		 bc_http_max_request;	/* line and headers */
 	/* `topologies`, parsed by agent_conf; NULL: the default one. */
 	struct agent_conf	*bc_agent;
 };

@@ -100,6 +100,11 @@ struct broker_stats {
 	uint64_t	bs_drop_output_total;	/* ... at max_output_bytes_total */
 	uint64_t	bs_sessions_expired;	/* persistent_client_expiration */
 	uint64_t	bs_persistent_refused;	/* max_persistent_sessions */
+	/* Per QoS, and payload bytes (publish/bytes/received, .../sent). */
+	uint64_t	bs_pub_received_qos[3];
+	uint64_t	bs_pub_sent_qos[3];
+	uint64_t	bs_pub_bytes_received;
+	uint64_t	bs_pub_bytes_sent;
 };
 
 struct broker_listener {

@@ -48,8 +48,11 @@ send_publish(struct client *c, struct session_out *o, int dup)
 	p.id = o->so_qos > 0 ? o->so_id : 0;
 	p.topic = msg_topic(o->so_msg);
 	p.payload = msg_payload(o->so_msg);
-	if ((rc = send_done(c, mqtt_encode_publish(&c->c_out, &p))) == 0)
+	if ((rc = send_done(c, mqtt_encode_publish(&c->c_out, &p))) == 0) {
 		c->c_broker->b_stats.bs_pub_sent++;
+		c->c_broker->b_stats.bs_pub_sent_qos[p.qos % 3]++;
+		c->c_broker->b_stats.bs_pub_bytes_sent += p.payload.len;
+	}
 	return rc;
 }
 
