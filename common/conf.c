@@ -495,3 +495,21 @@ conf_map_foreach(struct conf_doc *doc, const yaml_node_t *m,
 		return CAIRN_ERR_NOMEM;
 	return inval || doc->ntotal != before ? CAIRN_ERR_INVAL : 0;
 }
+
+size_t
+conf_seq_len(const yaml_node_t *n)
+{
+	if (n == NULL || n->type != YAML_SEQUENCE_NODE)
+		return 0;
+	return (size_t)(n->data.sequence.items.top -
+	    n->data.sequence.items.start);
+}
+
+const yaml_node_t *
+conf_seq_item(struct conf_doc *doc, const yaml_node_t *n, size_t i)
+{
+	if (i >= conf_seq_len(n))
+		return NULL;
+	return yaml_document_get_node(&doc->ydoc,
+	    n->data.sequence.items.start[i]);
+}

@@ -240,6 +240,15 @@ const yaml_node_t *conf_map_get(struct conf_doc *, const yaml_node_t *mapping,
 int		 conf_map_foreach(struct conf_doc *, const yaml_node_t *mapping,
 		    conf_foreach_cb cb, void *arg);
 /*
+ * The items of a sequence node, for callers that walk a list of
+ * mappings (cairn-broker's listeners): conf_seq_len() is 0 for any
+ * other node; conf_seq_item() is item i (0-based), or NULL past the end
+ * or for a non-sequence.  Borrowed.
+ */
+size_t		 conf_seq_len(const yaml_node_t *);
+const yaml_node_t *conf_seq_item(struct conf_doc *, const yaml_node_t *seq,
+		    size_t i);
+/*
  * The text of a scalar node (NUL-terminated, borrowed), or NULL if node
  * is NULL, not a scalar, or holds a NUL byte.
  */

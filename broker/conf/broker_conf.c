@@ -20,19 +20,91 @@
 #include "common/err.h"
 #include "common/http.h"
 
-/* What the table fills; the listeners are turned into hostports after. */
+/* The `listeners` entries, as their handler parsed them. */
+struct broker_listeners_raw {
+	struct broker_listener_conf	*v;
+	size_t				 n;
+	size_t				 given;	/* entries, bad ones too */
+};
+
+/* What the table fills; listen and listeners are joined after. */
 struct broker_conf_raw {
-	struct broker_conf	 c;
-	struct conf_hostport	 listen;
-	struct conf_strlist	 listeners;
+	struct broker_conf		 c;
+	struct conf_hostport		 listen;
+	struct broker_listeners_raw	 listeners;
+};
+
+/* One `listeners:` map, before its address and port are joined. */
+struct broker_listener_raw {
+	char			*address;
+	unsigned int		 port;		/* 0: none given */
+	int			 protocol;
+	unsigned int		 max_connections;
+	struct broker_tls_conf	 tls;
 };
 
 #define RAW(f)	offsetof(struct broker_conf_raw, f)
+#define LRAW(f)	offsetof(struct broker_listener_raw, f)
+#define TLS(f)	offsetof(struct broker_tls_conf, f)
+
+static const struct conf_enum broker_protocols[] = {
+	{ "mqtt", BROKER_PROTO_MQTT },
+	{ "websockets", BROKER_PROTO_WEBSOCKETS },
+	{ NULL, 0 },
+};
+
+/* mosquitto's tls_version names. */
+static const struct conf_enum broker_tls_versions[] = {
+	{ "tlsv1.2", BROKER_TLS_1_2 },
+	{ "tlsv1.3", BROKER_TLS_1_3 },
+	{ NULL, 0 },
+};
+
+static const struct conf_key broker_tls_keys[] = {
+	{ .name = "certfile", .type = CONF_STRING,
+	  .offset = TLS(tc_certfile), .flags = CONF_NONEMPTY | CONF_REQUIRED },
+	{ .name = "keyfile", .type = CONF_STRING,
+	  .offset = TLS(tc_keyfile), .flags = CONF_NONEMPTY | CONF_REQUIRED },
+	{ .name = "cafile", .type = CONF_STRING,
+	  .offset = TLS(tc_cafile), .flags = CONF_NONEMPTY },
+	{ .name = "capath", .type = CONF_STRING,
+	  .offset = TLS(tc_capath), .flags = CONF_NONEMPTY },
+	{ .name = "require_certificate", .type = CONF_BOOL,
+	  .offset = TLS(tc_require_certificate) },
+	{ .name = "use_identity_as_username", .type = CONF_BOOL,
+	  .offset = TLS(tc_use_identity_as_username) },
+	{ .name = "min_version", .type = CONF_ENUM,
+	  .offset = TLS(tc_min_version), .names = broker_tls_versions },
+	{ .name = "ciphers", .type = CONF_STRING,
+	  .offset = TLS(tc_ciphers), .flags = CONF_NONEMPTY },
+	{ .name = "ciphersuites", .type = CONF_STRING,
+	  .offset = TLS(tc_ciphersuites), .flags = CONF_NONEMPTY },
+	{ .name = NULL },
+};
+
+static const struct conf_key broker_listener_keys[] = {
+	{ .name = "address", .type = CONF_STRING, .offset = LRAW(address),
+	  .flags = CONF_NONEMPTY },
+	{ .name = "port", .type = CONF_UINT, .offset = LRAW(port), .min = 1,
+	  .max = 65535 },
+	{ .name = "protocol", .type = CONF_ENUM, .offset = LRAW(protocol),
+	  .names = broker_protocols },
+	{ .name = "max_connections", .type = CONF_UINT,
+	  .offset = LRAW(max_connections), .min = 0, .max = 1000000 },
+	{ .name = "tls", .type = CONF_MAP, .offset = LRAW(tls),
+	  .sub = broker_tls_keys },
+	{ .name = NULL },
+};
+
+static int	broker_conf_listeners(struct conf_doc *, const yaml_node_t *,
+		    void *, void *);
+static void	broker_conf_listeners_free(void *, void *);
 
 static const struct conf_key broker_keys[] = {
 	{ .name = "listen", .type = CONF_HOSTPORT, .offset = RAW(listen),
 	  .defport = BROKER_DEFAULT_PORT },
-	{ .name = "listeners", .type = CONF_STRLIST, .offset = RAW(listeners) },
+	{ .name = "listeners", .type = CONF_CUSTOM, .offset = RAW(listeners),
+	  .fn = broker_conf_listeners, .free = broker_conf_listeners_free },
 	{ .name = "listen_reuseport", .type = CONF_BOOL,
 	  .offset = RAW(c.bc_listen_reuseport) },
 	{ .name = "allow_anonymous", .type = CONF_BOOL,
@@ -217,6 +289,163 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_http_max_request = HTTP_DEFAULT_MAX_REQUEST;
 }
 
+/* Frees what one listener's conf owns (not lc itself). */
+static void
+broker_listener_conf_fini(struct broker_listener_conf *lc)
+{
+	free(lc->lc_addr.host);
+	conf_free_fields(broker_tls_keys, &lc->lc_tls_conf);
+	memset(lc, 0, sizeof(*lc));
+}
+
+static void
+broker_conf_listeners_free(void *field, void *arg)
+{
+	struct broker_listeners_raw *l = field;
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		broker_listener_conf_fini(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+	l->given = 0;
+}
+
+/*
+ * One `listeners:` map into lc.  The port: `port`, or the one in
+ * `address`, or the default of the protocol (1883 mqtt, 8883 mqtt with
+ * tls, 8080 websockets, 8081 with tls).
+ */
+static int
+broker_conf_listener_map(struct conf_doc *doc, const yaml_node_t *v,
+    size_t idx, struct broker_listener_conf *lc)
+{
+	struct broker_listener_raw r;
+	const yaml_node_t *an;
+	const struct broker_tls_conf *t;
+	uint16_t defport;
+	int rc, tls, bad = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.protocol = BROKER_PROTO_MQTT;
+	r.tls.tc_min_version = BROKER_TLS_1_2;
+	rc = conf_apply(doc, v, broker_listener_keys, &r);
+	if (rc == CAIRN_ERR_NOMEM)
+		goto out;
+	bad = rc != 0;
+	tls = conf_map_get(doc, v, "tls") != NULL;
+	t = &r.tls;
+	if (r.protocol == BROKER_PROTO_WEBSOCKETS)
+		bad = conf_error(doc, conf_map_get(doc, v, "protocol"),
+		    "key 'listeners': item %zu: protocol websockets: not "
+		    "yet supported", idx + 1);
+	if (tls && t->tc_require_certificate && t->tc_cafile == NULL &&
+	    t->tc_capath == NULL)
+		bad = conf_error(doc, conf_map_get(doc, v, "tls"),
+		    "key 'listeners': item %zu: tls: require_certificate "
+		    "needs cafile or capath", idx + 1);
+	if (tls && t->tc_use_identity_as_username &&
+	    !t->tc_require_certificate)
+		bad = conf_error(doc, conf_map_get(doc, v, "tls"),
+		    "key 'listeners': item %zu: tls: "
+		    "use_identity_as_username needs require_certificate",
+		    idx + 1);
+	if (r.protocol == BROKER_PROTO_WEBSOCKETS)
+		defport = tls ? BROKER_DEFAULT_PORT_WSS : BROKER_DEFAULT_PORT_WS;
+	else
+		defport = tls ? BROKER_DEFAULT_PORT_TLS : BROKER_DEFAULT_PORT;
+	an = conf_map_get(doc, v, "address");
+	rc = conf_parse_hostport(r.address != NULL ? r.address :
+	    BROKER_DEFAULT_LISTEN, 0, &lc->lc_addr);
+	if (rc == 0 && r.port != 0) {
+		bad = conf_error(doc, an, "key 'listeners': item %zu: a port "
+		    "in address and a port key", idx + 1);
+		rc = 0;
+	} else if (rc != 0 && rc != CAIRN_ERR_NOMEM) {
+		free(lc->lc_addr.host);
+		lc->lc_addr.host = NULL;
+		rc = conf_parse_hostport(r.address != NULL ? r.address :
+		    BROKER_DEFAULT_LISTEN, r.port != 0 ? (uint16_t)r.port :
+		    defport, &lc->lc_addr);
+		if (rc == CAIRN_ERR_INVAL)
+			bad = conf_error(doc, an, "key 'listeners': item %zu: "
+			    "address '%s': expected host, [v6], host:port "
+			    "or [v6]:port", idx + 1, r.address);
+	}
+	if (rc == CAIRN_ERR_NOMEM)
+		goto out;
+	lc->lc_protocol = (enum broker_protocol)r.protocol;
+	lc->lc_max_connections = r.max_connections;
+	lc->lc_tls = tls;
+	lc->lc_tls_conf = r.tls;
+	memset(&r.tls, 0, sizeof(r.tls));
+	rc = bad ? CAIRN_ERR_INVAL : 0;
+out:
+	free(r.address);
+	conf_free_fields(broker_tls_keys, &r.tls);
+	return rc;
+}
+
+/*
+ * `listeners`: one entry or a sequence of them; each entry an address
+ * string (MQTT, no TLS, port 1883 when none) or a map.
+ */
+static int
+broker_conf_listeners(struct conf_doc *doc, const yaml_node_t *v,
+    void *field, void *arg)
+{
+	struct broker_listeners_raw nl = { NULL, 0, 0 }, *l = field;
+	struct broker_listener_conf *lc;
+	const yaml_node_t *item;
+	const char *str;
+	size_t i, n;
+	int rc, bad = 0;
+
+	if (v->type == YAML_SEQUENCE_NODE)
+		n = conf_seq_len(v);
+	else
+		n = v->type == YAML_SCALAR_NODE &&
+		    conf_node_scalar(v) != NULL &&
+		    conf_node_scalar(v)[0] == '\0' ? 0 : 1;
+	if (n > 0 && (nl.v = calloc(n, sizeof(*nl.v))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		item = v->type == YAML_SEQUENCE_NODE ?
+		    conf_seq_item(doc, v, i) : v;
+		lc = &nl.v[nl.n];
+		if (item->type == YAML_MAPPING_NODE) {
+			rc = broker_conf_listener_map(doc, item, i, lc);
+		} else if ((str = conf_node_scalar(item)) != NULL) {
+			lc->lc_protocol = BROKER_PROTO_MQTT;
+			rc = conf_parse_hostport(str, BROKER_DEFAULT_PORT,
+			    &lc->lc_addr);
+			if (rc == CAIRN_ERR_INVAL)
+				conf_error(doc, item, "key 'listeners': item "
+				    "%zu '%s': expected host:port, [v6]:port "
+				    "or a host", i + 1, str);
+		} else
+			rc = conf_error(doc, item, "key 'listeners': item "
+			    "%zu: expected an address or a mapping, got %s",
+			    i + 1, conf_node_kind(item));
+		if (rc == CAIRN_ERR_NOMEM) {
+			broker_listener_conf_fini(lc);
+			broker_conf_listeners_free(&nl, NULL);
+			return rc;
+		}
+		if (rc != 0) {
+			broker_listener_conf_fini(lc);
+			bad = 1;
+			continue;
+		}
+		nl.n++;
+	}
+	broker_conf_listeners_free(l, NULL);
+	nl.given = n;
+	*l = nl;
+	return bad ? CAIRN_ERR_INVAL : 0;
+}
+
 void
 broker_conf_free(struct broker_conf *c)
 {
@@ -225,8 +454,8 @@ broker_conf_free(struct broker_conf *c)
 	if (c == NULL)
 		return;
 	for (i = 0; i < c->bc_nlisten; i++)
-		free(c->bc_listen[i].host);
-	free(c->bc_listen);
+		broker_listener_conf_fini(&c->bc_listeners[i]);
+	free(c->bc_listeners);
 	free(c->bc_password_file);
 	free(c->bc_acl_file);
 	free(c->bc_node_name);
@@ -245,18 +474,34 @@ broker_conf_free(struct broker_conf *c)
 	free(c);
 }
 
+/* Appends lc (taken: emptied on success) to c's listeners. */
 static int
-broker_conf_add_listen(struct broker_conf *c, struct conf_hostport *hp)
+broker_conf_add_listen(struct broker_conf *c, struct broker_listener_conf *lc)
 {
-	struct conf_hostport *n;
+	struct broker_listener_conf *n;
 
-	if ((n = reallocarray(c->bc_listen, c->bc_nlisten + 1,
+	if ((n = reallocarray(c->bc_listeners, c->bc_nlisten + 1,
 	    sizeof(*n))) == NULL)
 		return CAIRN_ERR_NOMEM;
-	c->bc_listen = n;
-	c->bc_listen[c->bc_nlisten++] = *hp;
-	hp->host = NULL;
+	c->bc_listeners = n;
+	c->bc_listeners[c->bc_nlisten++] = *lc;
+	memset(lc, 0, sizeof(*lc));
 	return 0;
+}
+
+/* An MQTT listener without TLS on hp (taken). */
+static int
+broker_conf_add_plain(struct broker_conf *c, struct conf_hostport *hp)
+{
+	struct broker_listener_conf lc;
+	int rc;
+
+	memset(&lc, 0, sizeof(lc));
+	lc.lc_addr = *hp;
+	lc.lc_protocol = BROKER_PROTO_MQTT;
+	if ((rc = broker_conf_add_listen(c, &lc)) == 0)
+		hp->host = NULL;
+	return rc;
 }
 
 /* The cluster keys: on when any names a node; peers are name@host:port. */
@@ -346,36 +591,23 @@ broker_conf_check(struct conf_doc *doc, struct broker_conf_raw *raw)
 	int rc;
 
 	if (raw->listen.host != NULL &&
-	    (rc = broker_conf_add_listen(c, &raw->listen)) != 0)
+	    (rc = broker_conf_add_plain(c, &raw->listen)) != 0)
 		return rc;
 	n = conf_map_get(doc, root, "listeners");
-	for (i = 0; i < raw->listeners.n; i++) {
-		memset(&hp, 0, sizeof(hp));
-		rc = conf_parse_hostport(raw->listeners.v[i],
-		    BROKER_DEFAULT_PORT, &hp);
-		if (rc == CAIRN_ERR_NOMEM)
+	for (i = 0; i < raw->listeners.n; i++)
+		if ((rc = broker_conf_add_listen(c,
+		    &raw->listeners.v[i])) != 0)
 			return rc;
-		if (rc != 0) {
-			conf_error(doc, n, "key 'listeners': item %zu '%s': "
-			    "expected host:port, [v6]:port or a host", i + 1,
-			    raw->listeners.v[i]);
-			continue;
-		}
-		if ((rc = broker_conf_add_listen(c, &hp)) != 0) {
-			free(hp.host);
-			return rc;
-		}
-	}
 	if (c->bc_nlisten == 0 && n == NULL) {
 		hp.host = strdup(BROKER_DEFAULT_LISTEN);
 		hp.port = BROKER_DEFAULT_PORT;
 		if (hp.host == NULL)
 			return CAIRN_ERR_NOMEM;
-		if ((rc = broker_conf_add_listen(c, &hp)) != 0) {
+		if ((rc = broker_conf_add_plain(c, &hp)) != 0) {
 			free(hp.host);
 			return rc;
 		}
-	} else if (c->bc_nlisten == 0 && raw->listeners.n == 0)
+	} else if (c->bc_nlisten == 0 && raw->listeners.given == 0)
 		conf_error(doc, n, "key 'listeners': no address to listen on");
 	if ((rc = broker_conf_check_cluster(doc, c)) != 0)
 		return rc;
@@ -426,8 +658,8 @@ fail:
 	/* On success raw.c was emptied: this frees only the leftovers. */
 	conf_free_fields(broker_keys, &raw);
 	for (i = 0; i < raw.c.bc_nlisten; i++)
-		free(raw.c.bc_listen[i].host);
-	free(raw.c.bc_listen);
+		broker_listener_conf_fini(&raw.c.bc_listeners[i]);
+	free(raw.c.bc_listeners);
 	agent_conf_free(raw.c.bc_agent);
 	return c;
 }

@@ -17,6 +17,10 @@ struct agent_conf;
 
 /* Defaults: keep conf/broker.yaml in step. */
 #define BROKER_DEFAULT_PORT			1883
+/* A listener's port when its entry names none: the IANA/common ones. */
+#define BROKER_DEFAULT_PORT_TLS			8883
+#define BROKER_DEFAULT_PORT_WS			8080
+#define BROKER_DEFAULT_PORT_WSS			8081
 #define BROKER_DEFAULT_LISTEN			"127.0.0.1"
 #define BROKER_DEFAULT_MAX_PACKET_SIZE		(1024 * 1024)
 /* 0: auto, from RLIMIT_NOFILE at start (broker.c, broker_limits_auto). */
@@ -70,9 +74,44 @@ struct agent_conf;
 /* Longest error text broker_conf_load() writes, all lines included. */
 #define BROKER_CONF_ERR_LEN			8192
 
+/* A listener's `protocol`. */
+enum broker_protocol {
+	BROKER_PROTO_MQTT = 1,		/* MQTT over TCP (or TLS) */
+	BROKER_PROTO_WEBSOCKETS,	/* MQTT over WebSockets (or wss) */
+};
+
+/* A listener's `tls: min_version` (OpenSSL's protocol numbers). */
+#define BROKER_TLS_1_2		0x0303
+#define BROKER_TLS_1_3		0x0304
+
+/* A listener's `tls:` map (mosquitto's per-listener TLS options). */
+struct broker_tls_conf {
+	char		*tc_certfile;		/* PEM chain; required */
+	char		*tc_keyfile;		/* PEM key; required */
+	char		*tc_cafile;		/* client CAs, a PEM file */
+	char		*tc_capath;		/* ... or a hashed directory */
+	bool		 tc_require_certificate;
+	bool		 tc_use_identity_as_username;
+	int		 tc_min_version;	/* BROKER_TLS_1_2 or _1_3 */
+	char		*tc_ciphers;		/* TLS 1.2; NULL: OpenSSL's */
+	char		*tc_ciphersuites;	/* TLS 1.3; NULL: OpenSSL's */
+};
+
+/*
+ * One `listeners:` entry: an address string (MQTT, no TLS) or a map
+ * with address, port, protocol, tls and max_connections.
+ */
+struct broker_listener_conf {
+	struct conf_hostport	 lc_addr;
+	enum broker_protocol	 lc_protocol;
+	unsigned int		 lc_max_connections;	/* 0: only the global */
+	bool			 lc_tls;		/* tls: given */
+	struct broker_tls_conf	 lc_tls_conf;
+};
+
 struct broker_conf {
 	/* The addresses to listen on: listen, then listeners. */
-	struct conf_hostport	*bc_listen;
+	struct broker_listener_conf	*bc_listeners;
 	size_t			 bc_nlisten;
 	bool			 bc_listen_reuseport;	/* SO_REUSEPORT on them */
 	bool			 bc_allow_anonymous;

@@ -236,7 +236,18 @@ broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
-		if (client_new(b, fd, (struct sockaddr *)&ss) == NULL) {
+		if (l->bl_conf->lc_max_connections > 0 &&
+		    l->bl_nclients >= l->bl_conf->lc_max_connections) {
+			log_rate_warnx(&refused_lr, "%s: refused, listener "
+			    "%s max_connections %u reached",
+			    sock_ntop((struct sockaddr *)&ss, addr,
+			    sizeof(addr)), l->bl_addr,
+			    l->bl_conf->lc_max_connections);
+			close(fd);
+			continue;
+		}
+		if (client_new(b, l, fd, (struct sockaddr *)&ss, NULL) ==
+		    NULL) {
 			log_rate_warnx(&accept_lr, "accept on %s: out of "
 			    "memory", l->bl_addr);
 			close(fd);
@@ -278,6 +289,7 @@ int
 broker_start(struct broker *b, char *err, size_t errlen)
 {
 	const struct broker_conf *c = b->b_conf;
+	const struct broker_listener_conf *lc;
 	struct broker_listener *l;
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -290,11 +302,11 @@ broker_start(struct broker *b, char *err, size_t errlen)
 	}
 	for (i = 0; i < c->bc_nlisten; i++) {
 		l = &b->b_listeners[b->b_nlisteners];
-		if (sock_addr_parse(c->bc_listen[i].host, c->bc_listen[i].port,
+		lc = &c->bc_listeners[i];
+		if (sock_addr_parse(lc->lc_addr.host, lc->lc_addr.port,
 		    &ss, &sl) == -1) {
 			snprintf(err, errlen, "listen %s:%u: not a numeric "
-			    "address", c->bc_listen[i].host,
-			    c->bc_listen[i].port);
+			    "address", lc->lc_addr.host, lc->lc_addr.port);
 			return -1;
 		}
 		sock_ntop((struct sockaddr *)&ss, l->bl_addr,
@@ -313,6 +325,7 @@ broker_start(struct broker *b, char *err, size_t errlen)
 			return -1;
 		}
 		l->bl_broker = b;
+		l->bl_conf = lc;
 		ev_io_init(&l->bl_w, broker_on_accept, l->bl_fd, EV_READ);
 		ev_init(&l->bl_pause_w, broker_on_accept_pause);
 		ev_io_start(b->b_loop, &l->bl_w);

@@ -42,6 +42,8 @@
 #include "common/sock.h"
 
 struct cluster;
+struct broker_listener;
+struct transport;
 
 /* Read at most this much per read(2). */
 #define CLIENT_READ_CHUNK	(16 * 1024)
@@ -63,6 +65,10 @@ struct client {
 	struct broker		*c_broker;
 	enum client_state	 c_state;
 	int			 c_fd;
+	/* TLS, WebSockets (transport.h); NULL: plain TCP.  Owned. */
+	struct transport	*c_tr;
+	/* Its listener (per-listener limits); NULL once that is gone. */
+	struct broker_listener	*c_listener;
 	ev_io			 c_rd_w;
 	ev_io			 c_wr_w;
 	ev_timer		 c_ka_w;	/* connect timeout, then keepalive */
@@ -112,6 +118,9 @@ struct broker_listener {
 	ev_io		 bl_w;
 	ev_timer	 bl_pause_w;	/* accept paused: out of fds */
 	struct broker	*bl_broker;
+	/* Its entry of b_conf's listeners (borrowed). */
+	const struct broker_listener_conf *bl_conf;
+	size_t		 bl_nclients;	/* open connections it accepted */
 	char		 bl_addr[SOCK_NTOP_LEN];
 };
 
@@ -173,7 +182,13 @@ int	broker_acl(struct broker *, const char *client_id,
 void	broker_session_drop(struct broker *, struct session *);
 
 /* client.c */
-struct client *client_new(struct broker *, int fd, const struct sockaddr *);
+/*
+ * A connection on fd, accepted by l (may be NULL), over transport tr
+ * (NULL: plain TCP).  Takes fd and tr; on failure (NULL: out of
+ * memory) the caller still owns both.
+ */
+struct client *client_new(struct broker *, struct broker_listener *l,
+	    int fd, const struct sockaddr *, struct transport *tr);
 /*
  * Closes c: one log line (reason, unless NULL; rate-limited per kind,
  * the kind being fmt, as a remote party can cause it), a last non-blocking

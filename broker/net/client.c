@@ -34,6 +34,7 @@
 #include <ev.h>
 
 #include "broker/net/broker_int.h"
+#include "broker/net/transport.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/sock.h"
@@ -98,24 +99,40 @@ client_out_over(const struct client *c)
 static void	client_on_read(struct ev_loop *, ev_io *, int);
 static void	client_on_write(struct ev_loop *, ev_io *, int);
 static void	client_on_timeout(struct ev_loop *, ev_timer *, int);
+static void	client_read(struct client *);
 
-/* Read while output is under the soft cap; write while any is pending. */
+/* 1 while c takes input: output under the soft cap, not paused. */
+static int
+client_reading(const struct client *c)
+{
+	return c->c_out.len < c->c_broker->b_conf->bc_max_output_buffer &&
+	    !c->c_paused;
+}
+
+/*
+ * Read while output is under the soft cap; write while any is pending;
+ * either also while the transport needs it (a TLS write waiting for a
+ * record, a TLS read that must write first).  Input the transport holds
+ * already decoded makes no fd readable: its read event is fed.
+ */
 static void
 client_watchers(struct client *c)
 {
 	struct ev_loop *loop = c->c_broker->b_loop;
 	size_t cap = c->c_broker->b_conf->bc_max_output_buffer;
-	int want;
+	int want, tw = transport_want(c->c_tr), rd = client_reading(c);
 
 	if (c->c_state == CLIENT_CLOSED)
 		return;
-	if (c->c_out.len < cap && !c->c_paused && !ev_is_active(&c->c_rd_w))
+	/* A want bit counts only while its direction has work waiting. */
+	want = rd || ((tw & TRANSPORT_WANT_READ) && c->c_out.len > 0);
+	if (want && !ev_is_active(&c->c_rd_w))
 		ev_io_start(loop, &c->c_rd_w);
-	else if ((c->c_out.len >= cap || c->c_paused) &&
-	    ev_is_active(&c->c_rd_w))
+	else if (!want && ev_is_active(&c->c_rd_w))
 		ev_io_stop(loop, &c->c_rd_w);
 	/* Also while the session queue has a slice to send: client_pump(). */
-	want = c->c_out.len > 0 || (c->c_state == CLIENT_CONNECTED &&
+	want = c->c_out.len > 0 || ((tw & TRANSPORT_WANT_WRITE) && rd) ||
+	    (c->c_state == CLIENT_CONNECTED &&
 	    c->c_session != NULL && c->c_out.len < cap &&
 	    c->c_broken == NULL && !client_out_over(c) &&
 	    session_sendable(c->c_session));
@@ -123,17 +140,22 @@ client_watchers(struct client *c)
 		ev_io_start(loop, &c->c_wr_w);
 	else if (!want && ev_is_active(&c->c_wr_w))
 		ev_io_stop(loop, &c->c_wr_w);
+	if (rd && transport_pending(c->c_tr) > 0)
+		ev_feed_event(loop, &c->c_rd_w, EV_READ);
 }
 
 struct client *
-client_new(struct broker *b, int fd, const struct sockaddr *sa)
+client_new(struct broker *b, struct broker_listener *l, int fd,
+    const struct sockaddr *sa, struct transport *tr)
 {
 	struct client *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->c_broker = b;
+	c->c_listener = l;
 	c->c_fd = fd;
+	c->c_tr = tr;
 	c->c_state = CLIENT_NEW;
 	c->c_level = MQTT_LEVEL_311;
 	sock_ntop(sa, c->c_addr, sizeof(c->c_addr));
@@ -148,6 +170,8 @@ client_new(struct broker *b, int fd, const struct sockaddr *sa)
 	ev_io_start(b->b_loop, &c->c_rd_w);
 	TAILQ_INSERT_TAIL(&b->b_clients, c, c_entry);
 	b->b_nclients++;
+	if (l != NULL)
+		l->bl_nclients++;
 	log_debug("%s: accepted", c->c_addr);
 	return c;
 }
@@ -248,12 +272,14 @@ client_vclose(struct client *c, int will, const void *kind,
 	}
 	/* One last try for what is owed (a refusing CONNACK, say). */
 	if (c->c_out.len > 0 && c->c_broken == NULL)
-		(void)send(c->c_fd, c->c_out.buf, c->c_out.len,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)transport_write(c->c_tr, c->c_fd, c->c_out.buf,
+		    c->c_out.len);
 	ev_io_stop(b->b_loop, &c->c_rd_w);
 	ev_io_stop(b->b_loop, &c->c_wr_w);
 	ev_timer_stop(b->b_loop, &c->c_ka_w);
 	subscribe_cancel(c);
+	transport_close(c->c_tr);
+	c->c_tr = NULL;
 	close(c->c_fd);
 	c->c_fd = -1;
 	c->c_state = CLIENT_CLOSED;
@@ -263,6 +289,10 @@ client_vclose(struct client *c, int will, const void *kind,
 	}
 	TAILQ_REMOVE(&b->b_clients, c, c_entry);
 	b->b_nclients--;
+	if (c->c_listener != NULL) {
+		c->c_listener->bl_nclients--;
+		c->c_listener = NULL;
+	}
 	TAILQ_INSERT_TAIL(&b->b_dead, c, c_entry);
 	if ((s = c->c_session) != NULL) {
 		s->s_client = NULL;
@@ -305,7 +335,15 @@ client_flush(struct client *c)
 		return -1;
 	}
 	if (c->c_out.len > 0) {
-		n = send(c->c_fd, c->c_out.buf, c->c_out.len, MSG_NOSIGNAL);
+		/* All of it in one call: TLS makes its records from it. */
+		n = transport_write(c->c_tr, c->c_fd, c->c_out.buf,
+		    c->c_out.len);
+		if (n == -1 && errno == EPROTO && c->c_tr != NULL) {
+			client_close_kind(c, 1, c->c_tr->t_err_kind,
+			    "%s: %s", c->c_tr->t_ops->to_name,
+			    transport_error(c->c_tr));
+			return -1;
+		}
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != EINTR) {
 			client_close(c, 1, "write: %s", strerror(errno));
@@ -567,6 +605,20 @@ static void
 client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *c = container_of(w, struct client, c_rd_w);
+
+	/* A TLS write waited for this: flush first (it may close c). */
+	if ((transport_want(c->c_tr) & TRANSPORT_WANT_READ) &&
+	    client_flush(c) != 0)
+		return;
+	if (client_reading(c))
+		client_read(c);
+	else
+		client_watchers(c);
+}
+
+static void
+client_read(struct client *c)
+{
 	struct broker *b = c->c_broker;
 	uint8_t *dst;
 	size_t room, off;
@@ -586,11 +638,20 @@ client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		dst = c->c_in + c->c_in_len;
 		room = c->c_in_cap - c->c_in_len;
 	}
-	n = read(c->c_fd, dst, room);
+	n = transport_read(c->c_tr, c->c_fd, dst, room);
 	if (n == -1) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+			/* The transport may want the other direction now. */
+			if (c->c_tr != NULL)
+				client_watchers(c);
 			return;
-		client_close(c, 1, "read: %s", strerror(errno));
+		}
+		if (errno == EPROTO && c->c_tr != NULL)
+			client_close_kind(c, 1, c->c_tr->t_err_kind,
+			    "%s: %s", c->c_tr->t_ops->to_name,
+			    transport_error(c->c_tr));
+		else
+			client_close(c, 1, "read: %s", strerror(errno));
 		return;
 	}
 	if (n == 0) {
@@ -658,6 +719,13 @@ client_on_write(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *c = container_of(w, struct client, c_wr_w);
 
+	/* A TLS read waited for this (handshake records, say). */
+	if (transport_want(c->c_tr) & TRANSPORT_WANT_WRITE) {
+		if (client_reading(c))
+			client_read(c);
+		if (c->c_state == CLIENT_CLOSED)
+			return;
+	}
 	if (client_flush(c) != 0)
 		return;
 	/* Room again: queued deliveries may go now. */

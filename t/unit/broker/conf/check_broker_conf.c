@@ -39,8 +39,8 @@ START_TEST(broker_conf__defaults)
 
 	ck_assert_ptr_nonnull(c);
 	ck_assert_uint_eq(c->bc_nlisten, 1);
-	ck_assert_str_eq(c->bc_listen[0].host, "127.0.0.1");
-	ck_assert_uint_eq(c->bc_listen[0].port, 1883);
+	ck_assert_str_eq(c->bc_listeners[0].lc_addr.host, "127.0.0.1");
+	ck_assert_uint_eq(c->bc_listeners[0].lc_addr.port, 1883);
 	ck_assert(!c->bc_listen_reuseport);
 	ck_assert(c->bc_allow_anonymous);
 	ck_assert_ptr_null(c->bc_password_file);
@@ -106,11 +106,11 @@ START_TEST(broker_conf__every_key)
 
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_uint_eq(c->bc_nlisten, 3);
-	ck_assert_uint_eq(c->bc_listen[0].port, 1999);
-	ck_assert_str_eq(c->bc_listen[1].host, "::1");
-	ck_assert_uint_eq(c->bc_listen[1].port, 2000);
-	ck_assert_str_eq(c->bc_listen[2].host, "127.0.0.2");
-	ck_assert_uint_eq(c->bc_listen[2].port, 1883);
+	ck_assert_uint_eq(c->bc_listeners[0].lc_addr.port, 1999);
+	ck_assert_str_eq(c->bc_listeners[1].lc_addr.host, "::1");
+	ck_assert_uint_eq(c->bc_listeners[1].lc_addr.port, 2000);
+	ck_assert_str_eq(c->bc_listeners[2].lc_addr.host, "127.0.0.2");
+	ck_assert_uint_eq(c->bc_listeners[2].lc_addr.port, 1883);
 	ck_assert(c->bc_listen_reuseport);
 	ck_assert(!c->bc_allow_anonymous);
 	ck_assert_str_eq(c->bc_password_file, "/p");
@@ -144,12 +144,93 @@ START_TEST(broker_conf__errors_with_position)
 	bad("max_packet_size: 1MB\n", "b.yaml:1:18:");
 	bad("listen: 127.0.0.1:99999\n", "b.yaml:1:9:");
 	bad("listeners: [127.0.0.1:1, \"a b:1\"]\n",
-	    "b.yaml:1:12: key 'listeners': item 2");
+	    "b.yaml:1:26: key 'listeners': item 2");
 	bad("listeners: []\n", "no address to listen on");
 	bad("max_packet_size: 8MiB\n", "key 'max_output_buffer'");
 	bad("password_file: \"\"\n", "b.yaml:1:16:");
 	bad("- a\n- b\n", "b.yaml:1:1:");
 	bad("a: [\n", "b.yaml:");
+}
+END_TEST
+
+/* Listener maps: ports by protocol and TLS, the TLS keys, the rules. */
+START_TEST(broker_conf__listener_maps)
+{
+	struct broker_conf *c = parse(
+	    "listeners:\n"
+	    "  - 127.0.0.1:1999\n"
+	    "  - address: 0.0.0.0\n"
+	    "    max_connections: 5\n"
+	    "    tls:\n"
+	    "      certfile: /c.pem\n"
+	    "      keyfile: /k.pem\n"
+	    "      cafile: /ca.pem\n"
+	    "      require_certificate: true\n"
+	    "      use_identity_as_username: true\n"
+	    "      min_version: tlsv1.3\n"
+	    "      ciphersuites: TLS_AES_128_GCM_SHA256\n"
+	    "  - address: \"[::1]:2000\"\n"
+	    "    protocol: mqtt\n"
+	    "  - port: 3000\n");
+	const struct broker_listener_conf *l;
+
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->bc_nlisten, 4);
+	l = &c->bc_listeners[0];
+	ck_assert_uint_eq(l->lc_addr.port, 1999);
+	ck_assert(!l->lc_tls);
+	ck_assert_int_eq(l->lc_protocol, BROKER_PROTO_MQTT);
+	l = &c->bc_listeners[1];
+	ck_assert_str_eq(l->lc_addr.host, "0.0.0.0");
+	ck_assert_uint_eq(l->lc_addr.port, 8883);
+	ck_assert_uint_eq(l->lc_max_connections, 5);
+	ck_assert(l->lc_tls);
+	ck_assert_str_eq(l->lc_tls_conf.tc_certfile, "/c.pem");
+	ck_assert_str_eq(l->lc_tls_conf.tc_keyfile, "/k.pem");
+	ck_assert_str_eq(l->lc_tls_conf.tc_cafile, "/ca.pem");
+	ck_assert_ptr_null(l->lc_tls_conf.tc_capath);
+	ck_assert(l->lc_tls_conf.tc_require_certificate);
+	ck_assert(l->lc_tls_conf.tc_use_identity_as_username);
+	ck_assert_int_eq(l->lc_tls_conf.tc_min_version, BROKER_TLS_1_3);
+	ck_assert_str_eq(l->lc_tls_conf.tc_ciphersuites,
+	    "TLS_AES_128_GCM_SHA256");
+	ck_assert_ptr_null(l->lc_tls_conf.tc_ciphers);
+	l = &c->bc_listeners[2];
+	ck_assert_str_eq(l->lc_addr.host, "::1");
+	ck_assert_uint_eq(l->lc_addr.port, 2000);
+	l = &c->bc_listeners[3];
+	ck_assert_str_eq(l->lc_addr.host, "127.0.0.1");
+	ck_assert_uint_eq(l->lc_addr.port, 3000);
+	broker_conf_free(c);
+
+	c = parse("listeners: {address: 127.0.0.2, tls: {certfile: c, "
+	    "keyfile: k}}\n");
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->bc_nlisten, 1);
+	ck_assert_uint_eq(c->bc_listeners[0].lc_addr.port, 8883);
+	ck_assert_int_eq(c->bc_listeners[0].lc_tls_conf.tc_min_version,
+	    BROKER_TLS_1_2);
+	broker_conf_free(c);
+
+	bad("listeners:\n  - address: 1.2.3.4:5\n    port: 6\n",
+	    "b.yaml:2:14: key 'listeners': item 1: a port in address");
+	bad("listeners:\n  - address: \"a b\"\n",
+	    "b.yaml:2:14: key 'listeners': item 1: address 'a b'");
+	bad("listeners:\n  - protocol: websockets\n",
+	    "b.yaml:2:15: key 'listeners': item 1: protocol websockets: "
+	    "not yet");
+	bad("listeners:\n  - protocol: coap\n", "b.yaml:2:15:");
+	bad("listeners:\n  - tls: {certfile: c}\n", "keyfile");
+	bad("listeners:\n  - tls: {certfile: c, keyfile: k, "
+	    "require_certificate: yes}\n", "needs cafile or capath");
+	bad("listeners:\n  - tls: {certfile: c, keyfile: k, cafile: a, "
+	    "use_identity_as_username: yes}\n", "needs require_certificate");
+	bad("listeners:\n  - tls: {certfile: c, keyfile: k, "
+	    "min_version: tlsv1.1}\n", "b.yaml:2:49:");
+	bad("listeners:\n  - tls: {certfile: c, keyfile: k, bogus: 1}\n",
+	    "bogus");
+	bad("listeners:\n  - [a]\n", "b.yaml:2:5: key 'listeners': item 1: "
+	    "expected an address or a mapping");
 }
 END_TEST
 
@@ -175,7 +256,7 @@ START_TEST(broker_conf__load_file)
 	fclose(f);
 	c = broker_conf_load(path, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
-	ck_assert_uint_eq(c->bc_listen[0].port, 1884);
+	ck_assert_uint_eq(c->bc_listeners[0].lc_addr.port, 1884);
 	broker_conf_free(c);
 	unlink(path);
 	ck_assert_ptr_null(broker_conf_load(path, err, sizeof(err)));
@@ -193,6 +274,7 @@ broker_conf_suite(void)
 	tcase_add_test(tc, broker_conf__defaults);
 	tcase_add_test(tc, broker_conf__every_key);
 	tcase_add_test(tc, broker_conf__errors_with_position);
+	tcase_add_test(tc, broker_conf__listener_maps);
 	tcase_add_test(tc, broker_conf__all_errors_at_once);
 	tcase_add_test(tc, broker_conf__load_file);
 	suite_add_tcase(su, tc);
