@@ -303,6 +303,11 @@ broker_start(struct broker *b, char *err, size_t errlen)
 	for (i = 0; i < c->bc_nlisten; i++) {
 		l = &b->b_listeners[b->b_nlisteners];
 		lc = &c->bc_listeners[i];
+		if (lc->lc_tls) {
+			snprintf(err, errlen, "listen %s:%u: tls: not yet "
+			    "supported", lc->lc_addr.host, lc->lc_addr.port);
+			return -1;
+		}
 		if (sock_addr_parse(lc->lc_addr.host, lc->lc_addr.port,
 		    &ss, &sl) == -1) {
 			snprintf(err, errlen, "listen %s:%u: not a numeric "
