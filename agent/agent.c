@@ -73,6 +73,8 @@ struct topo {
 	struct strat			*strat;
 	struct connector		*conn;
 	struct strat_env		 senv;
+	/* The agent's env, with the port the strategy finds nodes on. */
+	struct agent_env		 env;
 	unsigned			 failures;	/* report pacing */
 	uint64_t			 polls_ok;	/* answers with nodes */
 	uint64_t			 polls_failed;	/* no answer */
@@ -579,7 +581,10 @@ topo_start(struct agent *ag, const struct agent_topology_conf *tc, char *err,
 	}
 	t->ag = ag;
 	t->conf = tc;
-	t->conn = tc->at_conn->create(&ag->env, tc->at_conn_conf, why,
+	t->env = ag->env;
+	if (tc->at_strat->epmd_port != NULL)
+		t->env.epmd_port = tc->at_strat->epmd_port(tc->at_strat_conf);
+	t->conn = tc->at_conn->create(&t->env, tc->at_conn_conf, why,
 	    sizeof(why));
 	if (t->conn == NULL) {
 		snprintf(err, errlen, "topology %s: connector %s: %s",

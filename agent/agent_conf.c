@@ -158,6 +158,32 @@ agent_parse_connector(struct conf_doc *doc, const yaml_node_t *v,
 	return 0;
 }
 
+/* Where a strategy's check reports: its config mapping in doc. */
+struct topo_check {
+	struct conf_doc		*doc;
+	const yaml_node_t	*config;
+	int			 nomem;
+};
+
+/* Puts a strategy's check error at its key's (or list item's) node. */
+static void
+on_check_err(void *arg, const char *key, int idx, const char *msg)
+{
+	struct topo_check *tc = arg;
+	const yaml_node_t *n = tc->config, *kv, *it;
+
+	if (key != NULL && (kv = conf_map_get(tc->doc, tc->config, key)) !=
+	    NULL) {
+		n = kv;
+		if (idx >= 0 && (it = conf_seq_item(tc->doc, kv,
+		    (size_t)idx)) != NULL)
+			n = it;
+	}
+	if ((key != NULL ? conf_error(tc->doc, n, "key '%s': %s", key, msg) :
+	    conf_error(tc->doc, n, "%s", msg)) == CAIRN_ERR_NOMEM)
+		tc->nomem = 1;
+}
+
 static int
 on_topology(struct conf_doc *doc, const char *key, const yaml_node_t *kn,
     const yaml_node_t *v, void *arg)
@@ -195,10 +221,17 @@ on_topology(struct conf_doc *doc, const char *key, const yaml_node_t *kn,
 	if ((t->at_name = strdup(key)) == NULL ||
 	    (t->at_canon = agent_canon(v, tp->text, tp->len)) == NULL)
 		return CAIRN_ERR_NOMEM;
-	if ((rc = conf_apply(doc, v, topo_keys, &flags)) != 0)
+	/*
+	 * An error in the topology's own keys is reported and the walk goes
+	 * on into its strategy and connector, so that one run shows every
+	 * error of the file.
+	 */
+	if ((rc = conf_apply(doc, v, topo_keys, &flags)) != 0 &&
+	    rc != CAIRN_ERR_INVAL)
 		return rc;
 	t->at_disconnect_pruned = flags.disconnect_pruned;
-	sn = conf_map_get(doc, v, "strategy");
+	if ((sn = conf_map_get(doc, v, "strategy")) == NULL)
+		return CAIRN_ERR_INVAL;	/* reported as missing */
 	if ((sname = conf_node_scalar(sn)) == NULL)
 		return conf_error(doc, sn, "key 'strategy': expected a "
 		    "strategy name, got %s", conf_node_kind(sn));
@@ -224,6 +257,14 @@ on_topology(struct conf_doc *doc, const char *key, const yaml_node_t *kn,
 	if ((rc = conf_apply(doc, cn, t->at_strat->keys, t->at_strat_conf)) !=
 	    0 && rc != CAIRN_ERR_INVAL)
 		return rc;
+	/* Values the table cannot judge: what start() would refuse. */
+	if (t->at_strat->check != NULL) {
+		struct topo_check tc = { doc, cn, 0 };
+
+		t->at_strat->check(t->at_strat_conf, on_check_err, &tc);
+		if (tc.nomem)
+			return CAIRN_ERR_NOMEM;
+	}
 	cn = conf_map_get(doc, v, "connector");
 	if (cn == NULL) {
 		t->at_conn = &connector_erlang;

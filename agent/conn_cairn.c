@@ -493,7 +493,9 @@ cairn_create(const struct agent_env *env, const void *p, char *err,
 		c->nbrokers++;
 	}
 	c->env = env;
-	c->epmd_port = cairn_epmd_port(cf != NULL ? cf->epmd_port : 0);
+	/* Its own key first, then the port the strategy found nodes on. */
+	c->epmd_port = cairn_epmd_port(cf != NULL && cf->epmd_port != 0 ?
+	    cf->epmd_port : env->epmd_port);
 	return c;
 nomem:
 	if (c != NULL) {

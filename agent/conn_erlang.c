@@ -133,6 +133,7 @@ struct ce_worker {
 struct connector {
 	struct ev_loop		*ce_loop;
 	const char		*ce_cookie;	/* borrowed from the env */
+	uint16_t		 ce_epmd_port;	/* the strategy's; 0: ei's */
 	char			*ce_alive;
 	char			*ce_host;	/* NULL: gethostname() */
 	unsigned int		 ce_nworkers;
@@ -335,6 +336,7 @@ ce_child(struct connector *ce, int fd, pid_t parent)
 	conf.alive = ce->ce_alive;
 	conf.host = ce->ce_host;
 	conf.cookie = ce->ce_cookie;
+	conf.epmd_port = ce->ce_epmd_port;
 	eiw_main(CE_CHILD_FD, &conf);
 	_exit(0);
 }
@@ -726,6 +728,7 @@ erlang_create(const struct agent_env *env, const void *p, char *err,
 		goto nomem;
 	ce->ce_loop = env->loop;
 	ce->ce_cookie = env->cookie;
+	ce->ce_epmd_port = env->epmd_port;
 	ce->ce_nworkers = cf != NULL ? cf->workers :
 	    CONN_ERLANG_DEFAULT_WORKERS;
 	ce->ce_timeout_ms = cf != NULL ? cf->timeout_ms :

@@ -3,7 +3,8 @@
  * both ends, and the worker's blocking loop, run only in the child.
  *
  * How a job reaches a node: ei_connect_tmo() asks the node's epmd for
- * its port (ei reads ERL_EPMD_PORT itself), connects, and runs the
+ * its port (ei reads ERL_EPMD_PORT itself, which eiw_main() sets to the
+ * port the topology's strategy found the node on), connects, and runs the
  * distribution handshake with the cookie.  ei reports failures coarsely,
  * so they are sorted here into the reasons a person can act on:
  *
@@ -848,6 +849,18 @@ eiw_main(int fd, const struct eiw_conf *conf)
 	else if (gethostname(w->w_host, sizeof(w->w_host) - 1) == -1 ||
 	    w->w_host[0] == '\0')
 		snprintf(w->w_host, sizeof(w->w_host), "localhost");
+	/*
+	 * ei asks epmd at ERL_EPMD_PORT: the port the topology's strategy
+	 * found its nodes on becomes ours.  This process is the worker
+	 * alone (forked per connector), so no one else sees the change.
+	 */
+	if (conf->epmd_port != 0) {
+		char port[8];
+
+		snprintf(port, sizeof(port), "%u", (unsigned)conf->epmd_port);
+		if (setenv("ERL_EPMD_PORT", port, 1) == -1)
+			goto out;
+	}
 	if (ei_init() != 0)
 		goto out;
 

@@ -71,6 +71,7 @@ struct eiw_conf {
 	const char	*alive;		/* base of our alive name */
 	const char	*host;		/* our host part; NULL: gethostname() */
 	const char	*cookie;	/* NULL: ~/.erlang.cookie, as ei does */
+	uint16_t	 epmd_port;	/* 0: $ERL_EPMD_PORT or 4369 */
 };
 
 /*

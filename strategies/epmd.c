@@ -12,6 +12,7 @@
 #include "common/container.h"
 #include "strategies/strat.h"
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,32 @@ epmd_stop(struct strat *s)
 	free(s);
 }
 
+/* "name@host" with neither part empty. */
+static int
+epmd_is_node(const char *v)
+{
+	const char *at = strchr(v, '@');
+
+	return at != NULL && at != v && at[1] != '\0' &&
+	    strpbrk(v, " \t\r\n") == NULL;
+}
+
+static void
+epmd_check(const void *p, strat_conf_err_fn *err, void *arg)
+{
+	const struct epmd_conf *c = p;
+	char why[512];
+	size_t i;
+
+	for (i = 0; i < c->hosts.n && i < INT_MAX; i++) {
+		if (epmd_is_node(c->hosts.v[i]))
+			continue;
+		snprintf(why, sizeof(why), "'%.400s' is not a node name like "
+		    "name@host", c->hosts.v[i]);
+		err(arg, "hosts", (int)i, why);
+	}
+}
+
 static struct strat *
 epmd_start(const struct strat_env *env, const void *p, char *err,
     size_t errlen)
@@ -92,9 +119,7 @@ epmd_start(const struct strat_env *env, const void *p, char *err,
 	size_t i;
 
 	for (i = 0; i < c->hosts.n; i++) {
-		const char *at = strchr(c->hosts.v[i], '@');
-
-		if (at == NULL || at == c->hosts.v[i] || at[1] == '\0') {
+		if (!epmd_is_node(c->hosts.v[i])) {
 			snprintf(err, errlen, "'%s' is not a node name like "
 			    "name@host", c->hosts.v[i]);
 			return NULL;
@@ -126,6 +151,7 @@ const struct strat_ops strat_epmd = {
 	.conf_size = sizeof(struct epmd_conf),
 	.conf_init = epmd_conf_init,
 	.conf_free = epmd_conf_free,
+	.check = epmd_check,
 	.start = epmd_start,
 	.stop = epmd_stop,
 };

@@ -284,6 +284,14 @@ erlang_hosts_stop(struct strat *s)
 	free(s);
 }
 
+static uint16_t
+erlang_hosts_port(const void *p)
+{
+	const struct erlang_hosts_conf *c = p;
+
+	return c->port ? (uint16_t)c->port : strat_epmd_port();
+}
+
 static struct strat *
 erlang_hosts_start(const struct strat_env *env, const void *p, char *err,
     size_t errlen)
@@ -315,6 +323,7 @@ const struct strat_ops strat_erlang_hosts = {
 	.conf_size = sizeof(struct erlang_hosts_conf),
 	.conf_init = erlang_hosts_conf_init,
 	.conf_free = erlang_hosts_conf_free,
+	.epmd_port = erlang_hosts_port,
 	.start = erlang_hosts_start,
 	.stop = erlang_hosts_stop,
 };

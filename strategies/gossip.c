@@ -92,6 +92,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -857,6 +858,40 @@ fail:
 	return NULL;
 }
 
+/* What start would refuse, every problem at its key. */
+static void
+gossip_check(const void *p, strat_conf_err_fn *err, void *arg)
+{
+	const struct gossip_conf *c = p;
+	struct gossip_sock_opts so;
+	const char *key;
+	char why[256];
+	size_t i;
+
+	if (c->secret != NULL && c->secrets.n > 0)
+		err(arg, "secrets", -1, "set secret or secrets, not both");
+	if (c->secrets.n > GOSSIP_MAX_KEYS) {
+		snprintf(why, sizeof(why), "at most %d keys", GOSSIP_MAX_KEYS);
+		err(arg, "secrets", -1, why);
+	}
+	for (i = 0; i < c->secrets.n && i < INT_MAX; i++)
+		if (c->secrets.v[i][0] == '\0')
+			err(arg, "secrets", (int)i, "an empty secret");
+	if (c->cluster != NULL && strlen(c->cluster) > GOSSIP_MAX_LABEL) {
+		snprintf(why, sizeof(why), "longer than %d bytes",
+		    GOSSIP_MAX_LABEL);
+		err(arg, "cluster", -1, why);
+	}
+	so.group = c->multicast_addr;
+	so.if_addr = c->if_addr;
+	so.multicast_if = c->multicast_if;
+	so.port = (uint16_t)c->port;
+	so.ttl = c->ttl;
+	so.broadcast_only = c->broadcast_only;
+	if (gossip_sock_check(&so, &key, why, sizeof(why)) == -1)
+		err(arg, key, -1, why);
+}
+
 static void
 gossip_stop(struct strat *s)
 {
@@ -875,6 +910,7 @@ const struct strat_ops strat_gossip = {
 	.conf_size = sizeof(struct gossip_conf),
 	.conf_init = gossip_conf_init,
 	.conf_free = gossip_conf_free,
+	.check = gossip_check,
 	.start = gossip_start,
 	.stop = gossip_stop,
 };

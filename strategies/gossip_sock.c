@@ -177,6 +177,33 @@ gossip_sock_join6(int fd, const struct gossip_sock_opts *o,
 }
 
 int
+gossip_sock_check(const struct gossip_sock_opts *o, const char **key,
+    char *err, size_t errlen)
+{
+	struct sockaddr_storage dst, bind_ss;
+	socklen_t dstlen, bind_len;
+	struct ip_mreqn mr;
+	unsigned idx;
+
+	if (gossip_sock_addrs(o, &dst, &dstlen, &bind_ss, &bind_len, err,
+	    errlen) == -1) {
+		/* gossip_sock_addrs() names the option first in err. */
+		*key = strncmp(err, "if_addr", 7) == 0 ? "if_addr" :
+		    strncmp(err, "broadcast_only", 14) == 0 ?
+		    "broadcast_only" : o->group != NULL ? "multicast_addr" :
+		    "broadcast_only";
+		return -1;
+	}
+	*key = "multicast_if";
+	if (o->broadcast_only && dst.ss_family == AF_INET)
+		return 0;
+	memset(&mr, 0, sizeof(mr));
+	if (dst.ss_family == AF_INET)
+		return gossip_sock_v4_if(o->multicast_if, &mr, err, errlen);
+	return gossip_sock_v6_if(o->multicast_if, &idx, err, errlen);
+}
+
+int
 gossip_sock_open(const struct gossip_sock_opts *o,
     struct sockaddr_storage *dst, socklen_t *dstlen, char *err,
     size_t errlen)

@@ -37,6 +37,13 @@ struct gossip_sock_opts {
 int	gossip_sock_open(const struct gossip_sock_opts *o,
 	    struct sockaddr_storage *dst, socklen_t *dstlen, char *err,
 	    size_t errlen);
+/*
+ * What gossip_sock_open() checks before it opens anything: the group,
+ * the bind address and the interface.  0, or -1 with the reason in err
+ * and the option it concerns in *key (a static string).  No socket.
+ */
+int	gossip_sock_check(const struct gossip_sock_opts *o, const char **key,
+	    char *err, size_t errlen);
 /* The group or broadcast address o sends to, for messages. */
 const char *gossip_sock_group(const struct gossip_sock_opts *o);
 

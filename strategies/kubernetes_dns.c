@@ -4,10 +4,12 @@
  * Kubernetes.DNSSRV), polled every polling_interval through the agent's
  * c-ares resolver, never blocking.
  *
- *	strategy: kubernetes_dns          # A and AAAA -> application_name@IP
+ *	strategy: kubernetes_dns          # A records -> application_name@IP
  *	config:
  *	  service: myapp-headless.default.svc.cluster.local
  *	  application_name: myapp
+ *	  ip_family: inet                 # inet (A, as libcluster), inet6
+ *	                                  # (AAAA) or both
  *	  polling_interval: 5s
  *	  resolvers: [10.96.0.10:53]      # optional: else /etc/resolv.conf
  *
@@ -17,6 +19,10 @@
  *	  namespace: default
  *	  cluster_domain: cluster.local   # SRV name: service.namespace.svc.DOMAIN
  *	  application_name: myapp
+ *
+ * ip_family defaults to inet because a dual-stack pod has one A and one
+ * AAAA record: asking both would make two members (app@10.x and
+ * app@fd00::x) of one pod, where libcluster's Kubernetes.DNS asks A only.
  *
  * A failed or empty answer is "unknown": the agent drops nobody for it.
  * When this host's own address (or, for SRV, its host name) is missing
@@ -34,6 +40,7 @@
 #include <arpa/inet.h>
 
 #include <ifaddrs.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +67,14 @@ struct k8s_conf {
 	uint64_t		 interval_ms;
 	struct conf_strlist	 resolvers;
 	uint64_t		 timeout_ms;
+	int			 family;	/* AF_INET, AF_INET6, AF_UNSPEC */
+};
+
+static const struct conf_enum k8s_families[] = {
+	{ "inet", AF_INET },
+	{ "inet6", AF_INET6 },
+	{ "both", AF_UNSPEC },
+	{ NULL, 0 },
 };
 
 #define K8S_COMMON_KEYS							\
@@ -81,6 +96,9 @@ struct k8s_conf {
 
 static const struct conf_key k8s_dns_keys[] = {
 	K8S_COMMON_KEYS,
+	{ .name = "ip_family", .type = CONF_ENUM,
+	  .offset = offsetof(struct k8s_conf, family),
+	  .names = k8s_families },
 	{ .name = NULL },
 };
 
@@ -102,6 +120,7 @@ struct strat {
 	struct resolv		*resolv;	/* own, or the agent's */
 	struct resolv_query	*q;
 	int			 srv;
+	int			 family;	/* kubernetes_dns's records */
 	int			 warned_self;
 	char			 qname[K8S_MAX_NAME];
 	char			 app[256];
@@ -116,6 +135,33 @@ k8s_conf_init(void *p)
 	memset(c, 0, sizeof(*c));
 	c->interval_ms = STRAT_DEFAULT_POLL_MS;
 	c->timeout_ms = STRAT_DEFAULT_TIMEOUT_MS;
+	c->family = AF_INET;
+}
+
+/* Each resolver is an IP address, with an optional port. */
+static void
+k8s_check(const void *p, strat_conf_err_fn *err, void *arg)
+{
+	const struct k8s_conf *c = p;
+	struct conf_hostport hp;
+	unsigned char a[16];
+	char why[512];
+	size_t i;
+	int ok;
+
+	for (i = 0; i < c->resolvers.n && i < INT_MAX; i++) {
+		memset(&hp, 0, sizeof(hp));
+		ok = conf_parse_hostport(c->resolvers.v[i], 53, &hp) == 0 &&
+		    (inet_pton(AF_INET, hp.host, a) == 1 ||
+		    inet_pton(AF_INET6, hp.host, a) == 1);
+		free(hp.host);
+		if (ok)
+			continue;
+		snprintf(why, sizeof(why), "'%.400s' is not an IP address "
+		    "with an optional port (10.96.0.10, 10.96.0.10:53, "
+		    "[fd00::a]:53)", c->resolvers.v[i]);
+		err(arg, "resolvers", (int)i, why);
+	}
 }
 
 static void
@@ -181,7 +227,8 @@ on_addrs(void *arg, int err, const struct sockaddr_storage *addrs, size_t n)
 	s->q = NULL;
 	if (err != 0) {
 		k8s_source(s, source, sizeof(source));
-		snprintf(why, sizeof(why), "A/AAAA %s: %s", s->qname,
+		snprintf(why, sizeof(why), "%s %s: %s", s->family == AF_INET ?
+		    "A" : s->family == AF_INET6 ? "AAAA" : "A/AAAA", s->qname,
 		    cairn_strerror(err));
 		s->env->report(s->env->arg, source, NULL, 0, why);
 		return;
@@ -256,7 +303,7 @@ on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 	if (s->srv)
 		s->q = resolv_query_srv(s->resolv, s->qname, on_srv, s);
 	else
-		s->q = resolv_query_addr(s->resolv, s->qname, AF_UNSPEC,
+		s->q = resolv_query_addr(s->resolv, s->qname, s->family,
 		    on_addrs, s);
 	if (s->q == NULL) {
 		k8s_source(s, source, sizeof(source));
@@ -289,6 +336,7 @@ k8s_start(const struct strat_env *env, const struct k8s_conf *c, int srv,
 	}
 	s->env = env;
 	s->srv = srv;
+	s->family = c->family;
 	snprintf(s->kind, sizeof(s->kind), "%s", srv ? "kubernetes_dnssrv" :
 	    "kubernetes_dns");
 	snprintf(s->app, sizeof(s->app), "%s", c->application_name);
@@ -349,6 +397,7 @@ const struct strat_ops strat_kubernetes_dns = {
 	.conf_size = sizeof(struct k8s_conf),
 	.conf_init = k8s_conf_init,
 	.conf_free = k8s_dns_conf_free,
+	.check = k8s_check,
 	.start = k8s_dns_start,
 	.stop = k8s_stop,
 };
@@ -359,6 +408,7 @@ const struct strat_ops strat_kubernetes_dnssrv = {
 	.conf_size = sizeof(struct k8s_conf),
 	.conf_init = k8s_conf_init,
 	.conf_free = k8s_srv_conf_free,
+	.check = k8s_check,
 	.start = k8s_srv_start,
 	.stop = k8s_stop,
 };

@@ -128,6 +128,14 @@ on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 	    s->timeout, on_names, s);
 }
 
+static uint16_t
+local_epmd_port(const void *p)
+{
+	const struct local_epmd_conf *c = p;
+
+	return c->port ? (uint16_t)c->port : strat_epmd_port();
+}
+
 static struct strat *
 local_epmd_start(const struct strat_env *env, const void *p, char *err,
     size_t errlen)
@@ -167,6 +175,7 @@ const struct strat_ops strat_local_epmd = {
 	.conf_size = sizeof(struct local_epmd_conf),
 	.conf_init = local_epmd_conf_init,
 	.conf_free = local_epmd_conf_free,
+	.epmd_port = local_epmd_port,
 	.start = local_epmd_start,
 	.stop = local_epmd_stop,
 };

@@ -17,6 +17,7 @@
 #define CAIRN_STRATEGIES_STRAT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <sys/socket.h>
 
@@ -53,11 +54,25 @@ struct agent_env {
 	const char	*self_name;	/* the agent's own node name (base) */
 	/* The embedding program (cairn-broker); NULL in cairn-agent. */
 	const struct agent_host *host;
+	/*
+	 * The epmd port the topology's nodes are reached at (the port its
+	 * strategy found them on), for connectors that ask epmd; 0: the
+	 * connector's own default ($ERL_EPMD_PORT or 4369).
+	 */
+	uint16_t	 epmd_port;
 };
 
 struct strat;
 
 /* nodes[i] are borrowed for the call. */
+/*
+ * One problem found by a strategy's check: key is the `config:` key it
+ * concerns (NULL: the mapping itself), idx the item of a list value (-1:
+ * the whole value); msg is borrowed for the call.
+ */
+typedef void strat_conf_err_fn(void *arg, const char *key, int idx,
+    const char *msg);
+
 typedef void strat_report_fn(void *arg, const char *source,
     const char *const *nodes, size_t n, const char *why);
 
@@ -74,6 +89,20 @@ struct strat_ops {
 	size_t			 conf_size;
 	void			(*conf_init)(void *conf);
 	void			(*conf_free)(void *conf);
+	/*
+	 * Optional: every check start() would make of a parsed conf that the
+	 * key table cannot (addresses, node names, keys that exclude each
+	 * other), each reported through err; all of them, not the first.
+	 * Run by the config parser, so that `-n` catches what start would
+	 * and names the key's FILE:LINE:COL.  Pure: no socket, no loop.
+	 */
+	void			(*check)(const void *conf,
+				    strat_conf_err_fn *err, void *arg);
+	/*
+	 * Optional: the epmd port the strategy's nodes are reached at (0:
+	 * the default).  The agent lends it to the topology's connector.
+	 */
+	uint16_t		(*epmd_port)(const void *conf);
 	/*
 	 * Starts polling/listening; NULL with a reason in err.  env is
 	 * borrowed until stop (read env->topology when needed: a reload may

@@ -276,7 +276,7 @@ static struct connector *
 make_conn(const char *cookie, const char *yaml)
 {
 	const struct connector_ops *ops = &connector_erlang;
-	struct agent_env env = { loop, NULL, cookie, "cairn_test", NULL };
+	struct agent_env env = { loop, NULL, cookie, "cairn_test", NULL, 0 };
 	struct conf_err cerr;
 	struct conf_doc *doc;
 	struct connector *c;
