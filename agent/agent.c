@@ -564,6 +564,15 @@ on_report(void *arg, const char *source, const char *const *nodes, size_t n,
 		log_warnx("%s: out of memory", source);
 }
 
+/* A strategy knows a source's party is gone. */
+static void
+on_forget(void *arg, const char *source)
+{
+	struct topo *t = arg;
+
+	view_drop_source(t->ag->view, source);
+}
+
 /*
  * Topologies
  */
@@ -595,6 +604,7 @@ topo_start(struct agent *ag, const struct agent_topology_conf *tc, char *err,
 	t->senv.agent = &ag->env;
 	t->senv.topology = tc->at_name;
 	t->senv.report = on_report;
+	t->senv.forget = on_forget;
 	t->senv.arg = t;
 	t->strat = tc->at_strat->start(&t->senv, tc->at_strat_conf, why,
 	    sizeof(why));

@@ -305,6 +305,25 @@ view_forget_source(struct view *v, const char *prefix)
 	}
 }
 
+void
+view_drop_source(struct view *v, const char *source)
+{
+	struct view_node *vn, *next;
+	size_t i;
+
+	for (vn = v->head; vn != NULL; vn = next) {
+		next = vn->vn_next;
+		for (i = 0; i < vn->vn_nsrc;) {
+			if (strcmp(vn->vn_src[i].vs_name, source) == 0)
+				view_src_drop(vn, &vn->vn_src[i]);
+			else
+				i++;
+		}
+		if (vn->vn_nsrc == 0)
+			view_remove(v, vn);
+	}
+}
+
 size_t
 view_count(const struct view *v)
 {

@@ -61,6 +61,11 @@ int		 view_answer(struct view *, const char *source,
  * nothing any more; nodes that only it saw leave at once.
  */
 void		 view_forget_source(struct view *, const char *source_prefix);
+/*
+ * The same for one source, named exactly (a strategy's source whose
+ * party is known gone, e.g. a gossip sender whose heartbeats stopped).
+ */
+void		 view_drop_source(struct view *, const char *source);
 
 struct view_node *view_find(const struct view *, const char *name);
 size_t		 view_count(const struct view *);

@@ -60,7 +60,12 @@
  * deployment that wants a fast exit sets it low.  Four heartbeats at
  * 500 ms rather than libcluster's 5 s: three lost packets in a row are
  * tolerated, the 3 s detection target holds, and the cost is two small
- * packets a second per host.  When the union is empty (no sender and
+ * packets a second per host.  A libcluster node (libcluster_compat) is
+ * a source of its own, "<topology>/gossip:NODE", since it announces
+ * only itself: when its heartbeats stop, the strategy tells the engine
+ * that source is gone (env->forget) and the node leaves at once, even
+ * when the union is empty (an agent with an empty local epmd), which
+ * no answer could say.  When the union is empty (no sender and
  * no local node) nothing is reported: that would be "unknown" anyway,
  * so an agent whose own epmd is empty keeps the last remote nodes it
  * knew until some sender is heard again (the engine's rule for unknown
@@ -361,16 +366,38 @@ gossip_strcmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The union of live senders' nodes and ours, as source <topo>/gossip. */
+/* The source of a libcluster sender: its own heartbeats vouch for it. */
+static void
+gossip_lc_source(const struct strat *s, const struct gossip_sender *g,
+    char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/gossip:%s", s->env->topology, g->gs_id);
+}
+
+/*
+ * The union of live Cairn senders' nodes and ours, as source
+ * <topo>/gossip; each libcluster sender as a source of its own.
+ */
 static void
 gossip_report(struct strat *s)
 {
+	const struct gossip_sender *g;
 	char source[512];
 	const char **v;
 	size_t i, j, n = s->local.n, k = 0;
 
-	for (i = 0; i < s->nsenders; i++)
-		n += s->senders[i].gs_nodes.n;
+	for (i = 0; i < s->nsenders; i++) {
+		g = &s->senders[i];
+		if (!g->gs_lc) {
+			n += g->gs_nodes.n;
+			continue;
+		}
+		if (g->gs_nodes.n == 0)
+			continue;
+		gossip_lc_source(s, g, source, sizeof(source));
+		s->env->report(s->env->arg, source,
+		    (const char *const *)g->gs_nodes.v, g->gs_nodes.n, NULL);
+	}
 	if (n == 0)
 		return;		/* would be "unknown": say nothing */
 	if ((v = malloc(n * sizeof(*v))) == NULL)
@@ -378,8 +405,9 @@ gossip_report(struct strat *s)
 	for (i = 0; i < s->local.n; i++)
 		v[k++] = s->local.v[i];
 	for (i = 0; i < s->nsenders; i++)
-		for (j = 0; j < s->senders[i].gs_nodes.n; j++)
-			v[k++] = s->senders[i].gs_nodes.v[j];
+		if (!s->senders[i].gs_lc)
+			for (j = 0; j < s->senders[i].gs_nodes.n; j++)
+				v[k++] = s->senders[i].gs_nodes.v[j];
 	qsort(v, k, sizeof(*v), gossip_strcmp);
 	for (i = j = 0; i < k; i++)
 		if (j == 0 || strcmp(v[j - 1], v[i]) != 0)
@@ -414,6 +442,17 @@ gossip_sweep(struct strat *s)
 		    sock_ntop((struct sockaddr *)&g->gs_addr, addr,
 		    sizeof(addr)), (unsigned long long)(now - g->gs_last_ms),
 		    g->gs_nodes.n);
+		/*
+		 * A libcluster node announces itself alone: its heartbeats
+		 * stopping is its own word that it is gone, whatever the
+		 * rest of the union holds (an empty union says nothing).
+		 */
+		if (g->gs_lc && s->env->forget != NULL) {
+			char source[512];
+
+			gossip_lc_source(s, g, source, sizeof(source));
+			s->env->forget(s->env->arg, source);
+		}
 		gossip_nodes_clear(&g->gs_nodes);
 		s->senders[i] = s->senders[--s->nsenders];
 	}

@@ -76,11 +76,18 @@ typedef void strat_conf_err_fn(void *arg, const char *key, int idx,
 typedef void strat_report_fn(void *arg, const char *source,
     const char *const *nodes, size_t n, const char *why);
 
+/*
+ * source's party is known to be gone (its own heartbeats stopped): it
+ * vouches for nothing any more, and nodes only it saw leave at once.
+ */
+typedef void strat_forget_fn(void *arg, const char *source);
+
 struct strat_env {
 	const struct agent_env	*agent;		/* loop, resolver, cookie */
 	const char		*topology;	/* name, for sources and logs */
 	strat_report_fn		*report;
 	void			*arg;
+	strat_forget_fn		*forget;
 };
 
 struct strat_ops {

@@ -634,6 +634,34 @@ def main():
         check(rc == 0 and 'node e1@he' in out, 'erl heard: %s' % out)
         st['e'].kill()
 
+    @step('libcluster_peer_stopped_leaves_with_an_empty_local_epmd')
+    def _():
+        # Issue 16: an agent whose own epmd is empty has an empty union,
+        # which says nothing; a stopped libcluster peer must still go,
+        # by its own heartbeats (missed_heartbeats of libcluster's 5 s).
+        port = free_port()
+        ep = free_port(socket.SOCK_STREAM)
+        Epmd(ep)
+        conf = ('port: %d, multicast_addr: %s, multicast_if: 127.0.0.1, '
+                'heartbeat_interval: %dms, missed_heartbeats: 1, '
+                'epmd_port: %d, host: hl, polling_interval: 200ms, '
+                'libcluster_compat: true' % (port, GROUP,
+                                             int(INTERVAL * 1000), ep))
+        a = Agent('hl', conf)
+        rc, out = run_escript(ERL_SEND, [port, 'lcgone@lchost', '-'])
+        check(rc == 0 and 'sent' in out, 'erl: %s' % out)
+        stopped = time.monotonic()
+        wait_for(lambda: 'lcgone@lchost' in a.names(), 2,
+                 'lcgone@lchost from erl')
+        bound = 5.0 + INTERVAL
+        wait_for(lambda: 'lcgone@lchost' not in a.names(),
+                 bound + SLACK + 3, 'the stopped libcluster peer to leave')
+        took = time.monotonic() - stopped
+        check(took <= bound + SLACK, 'left after %.1fs' % took)
+        check('lcgone@lchost' in a.logtext() and 'gone' in a.logtext(),
+              'no line about the sender going:\n' + a.logtext())
+        a.kill()
+
     @step('libcluster_cbc_heartbeat_from_erl_is_read')
     def _():
         port = free_port()
