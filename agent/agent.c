@@ -486,6 +486,16 @@ on_view_change(void *arg, enum view_event ev, struct view_node *vn)
 	}
 	if ((m = view_node_data(vn)) == NULL)
 		return;
+	if (ev == VIEW_NODE_CHANGED) {
+		/*
+		 * Gone from an answer, or back in one (a restart): check it
+		 * now, not at the next health check.  A node waiting out its
+		 * backoff after failures is tried now too: it just came back.
+		 */
+		if (m->phase == M_IDLE && m->topo != NULL)
+			member_schedule(m, 0);
+		return;
+	}
 	log_info("%s: pruned: no source has seen it", view_node_name(vn));
 	if (m->connected) {
 		m->connected = 0;

@@ -266,8 +266,12 @@ view_answer(struct view *v, const char *source, const char *const *nodes,
 		}
 		s->vs_last_seen = now;
 		s->vs_gen = v->gen;
-		s->vs_misses = 0;
-		s->vs_first_miss = 0;
+		if (s->vs_misses > 0) {
+			s->vs_misses = 0;
+			s->vs_first_miss = 0;
+			if (v->cb != NULL)
+				v->cb(v->arg, VIEW_NODE_CHANGED, vn);
+		}
 	}
 	/* Misses for what this source saw before and did not list now. */
 	for (vn = v->head; vn != NULL; vn = next) {
@@ -281,7 +285,8 @@ view_answer(struct view *v, const char *source, const char *const *nodes,
 			view_src_drop(vn, s);
 			if (vn->vn_nsrc == 0)
 				view_remove(v, vn);
-		}
+		} else if (s->vs_misses == 1 && v->cb != NULL)
+			v->cb(v->arg, VIEW_NODE_CHANGED, vn);
 	}
 	return full ? CAIRN_ERR_LIMIT : added;
 }

@@ -30,6 +30,13 @@ struct view_node;
 enum view_event {
 	VIEW_NODE_ADDED,	/* first source saw the node */
 	VIEW_NODE_REMOVED,	/* no source vouches for it any more */
+	/*
+	 * A source's word on a node it keeps changed: its first miss (the
+	 * node left that answer) or seen again after misses (it came back,
+	 * a restart).  The engine re-checks the node at once rather than
+	 * at its next health check.
+	 */
+	VIEW_NODE_CHANGED,
 };
 
 /* node is valid during the call; a REMOVED node is freed right after. */

@@ -44,11 +44,14 @@ cli_agent_open(const char *path, const char *req, char *err, size_t errlen)
 	memcpy(un.sun_path, path, strlen(path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    connect(fd, (struct sockaddr *)&un, sizeof(un)) == -1) {
+		int e = errno;
+
 		snprintf(err, errlen, "cannot reach the agent at %s: %s "
 		    "(is cairn-agent running? -s sets the socket)", path,
-		    strerror(errno));
+		    strerror(e));
 		if (fd != -1)
 			close(fd);
+		errno = e;	/* callers that wait tell ENOENT apart */
 		return -1;
 	}
 	if (write(fd, req, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {

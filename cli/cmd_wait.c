@@ -5,9 +5,15 @@
  * containers and ExecStartPre.  Exits 0 once reached; 1 with a one-line
  * reason on timeout or when the agent cannot be reached.  The agent's
  * own quorum is used when --quorum is not given.
+ *
+ * An agent started at the same time (an init container beside it) has
+ * no socket yet, or a stale one from its last run: while connecting
+ * fails with ENOENT or ECONNREFUSED, wait retries every
+ * WAIT_RETRY_MS until the timeout.  Any other error is reported at once.
  */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +25,7 @@
 
 #define WAIT_DEFAULT_TIMEOUT_MS	30000
 #define WAIT_MAX_LINE		(1024 * 1024)
+#define WAIT_RETRY_MS		100
 
 int
 cmd_wait(int argc, char **argv)
@@ -69,9 +76,15 @@ cmd_wait(int argc, char **argv)
 	}
 	deadline = clock_ms() + timeout;
 	sock = cli_agent_socket(sock);
-	if ((fd = cli_agent_open(sock, "watch", err, sizeof(err))) == -1) {
-		fprintf(stderr, "cairn wait: %s\n", err);
-		return 1;
+	while ((fd = cli_agent_open(sock, "watch", err, sizeof(err))) == -1) {
+		if ((errno != ENOENT && errno != ECONNREFUSED) ||
+		    clock_ms() + WAIT_RETRY_MS > deadline) {
+			fprintf(stderr, "cairn wait: %s%s\n", err, errno ==
+			    ENOENT || errno == ECONNREFUSED ? " (timed out "
+			    "waiting for it)" : "");
+			return 1;
+		}
+		usleep(WAIT_RETRY_MS * 1000);
 	}
 	bytes_w_init(&buf, WAIT_MAX_LINE);
 	for (;;) {

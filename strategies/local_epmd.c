@@ -6,7 +6,7 @@
  *
  *	strategy: local_epmd
  *	config:
- *	  polling_interval: 5s
+ *	  polling_interval: 500ms
  *	  host: localhost        # default: this host's short name
  *	  port: 4369             # default: $ERL_EPMD_PORT or 4369
  *	  timeout: 2s
@@ -29,6 +29,15 @@
 #include "common/sock.h"
 #include "epmd/epmd_aclient.h"
 #include "strategies/strat_util.h"
+
+/*
+ * One loopback request per poll costs next to nothing, and a node that
+ * registers (or restarts) is then meshed within about a second: the
+ * agent re-checks a node as soon as an answer drops it or lists it
+ * again (agent/view.h, VIEW_NODE_CHANGED).  Other strategies ask the
+ * network and keep STRAT_DEFAULT_POLL_MS.
+ */
+#define LOCAL_EPMD_DEFAULT_POLL_MS	500
 
 struct local_epmd_conf {
 	uint64_t	 interval_ms;
@@ -71,7 +80,7 @@ local_epmd_conf_init(void *p)
 	struct local_epmd_conf *c = p;
 
 	memset(c, 0, sizeof(*c));
-	c->interval_ms = STRAT_DEFAULT_POLL_MS;
+	c->interval_ms = LOCAL_EPMD_DEFAULT_POLL_MS;
 	c->timeout_ms = STRAT_DEFAULT_TIMEOUT_MS;
 }
 

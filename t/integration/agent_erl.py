@@ -55,13 +55,16 @@ def on_signal(signum, frame):
 class Agent:
     """One cairn-agent in the foreground; stop() kills it by pid."""
 
-    def __init__(self, conf_text, name='agent', env_extra=None, cwd=None):
+    def __init__(self, conf_text, name='agent', env_extra=None, cwd=None,
+                 env_drop=()):
         self.path = os.path.join(rp.HOME, name + '.yaml')
         self.write(conf_text)
         self.log = os.path.join(rp.HOME, name + '.log')
         self.logf = open(self.log, 'wb')
         env = dict(rp.erl_env(ARGS.port))
         env.update(env_extra or {})
+        for k in env_drop:
+            env.pop(k, None)
         self.proc = subprocess.Popen(
             [ARGS.agent, '-d', '-c', self.path], stdin=subprocess.DEVNULL,
             stdout=self.logf, stderr=self.logf, env=env,
@@ -197,7 +200,7 @@ def wait_for(pred, timeout, what):
                   % (timeout, what, last))
 
 
-PLAN = 13
+PLAN = 16
 
 
 def main():
@@ -300,6 +303,46 @@ def main():
                      b'must be accessible by owner only' in p.stderr,
                      'world-readable cookie file: %r' % p.stderr)
         run.step('bad_config_named_errors', bad_file)
+
+        def every_error_at_once():
+            # Issue 16: each of these passed -n and failed at start, with
+            # no position; and an error in a topology's own keys hid the
+            # errors inside its config.  All of them, in one run.
+            path = os.path.join(rp.HOME, 'bad2.yaml')
+            with open(path, 'w') as f:
+                f.write('cookie: c\n'
+                        'topologies:\n'
+                        '  g:\n'
+                        '    strategy: gossip\n'
+                        '    config:\n'
+                        '      multicast_addr: 999.1.1.1\n'
+                        '      secret: a\n'
+                        '      secrets: [b, c]\n'
+                        '    connector: none\n'
+                        '  k:\n'
+                        '    strategy: kubernetes_dns\n'
+                        '    config: {service: s, application_name: a,\n'
+                        '             resolvers: ["not-an-ip"]}\n'
+                        '    connector: none\n'
+                        '  e:\n'
+                        '    strategy: epmd\n'
+                        '    oops: 1\n'
+                        '    config:\n'
+                        '      hosts: [a@b, "not a node"]\n'
+                        '    connector: none\n')
+            p = subprocess.run([ARGS.agent, '-n', '-c', path],
+                               capture_output=True, timeout=10)
+            err = p.stderr.decode()
+            bb.check(p.returncode != 0 and b'configuration OK' not in
+                     p.stdout, 'bad file accepted: %r' % p.stdout)
+            for want in ("bad2.yaml:6:23: key 'multicast_addr'",
+                         "bad2.yaml:8:16: key 'secrets': set secret or "
+                         "secrets, not both",
+                         "bad2.yaml:13:26: key 'resolvers': 'not-an-ip'",
+                         "bad2.yaml:17:5: key 'oops': unknown key",
+                         "bad2.yaml:19:20: key 'hosts': 'not a node'"):
+                bb.check(want in err, 'missing %r in %r' % (want, err))
+        run.step('check_reports_every_error_at_once', every_error_at_once)
 
         def local_epmd_mesh():
             nodes['n1'] = rp.Node('n1', ARGS.port)
@@ -503,6 +546,59 @@ def main():
             finally:
                 a.stop()
         run.step('exec_connector_runs_commands', exec_connector,
+                 needs=['nodes_unmeshed_for_next_scenarios'])
+
+        def port_without_env():
+            # Issue 16: local_epmd's port reaches the connector too; the
+            # agent's environment names no epmd port at all.
+            a = Agent(conf('  local:\n'
+                           '    strategy: local_epmd\n'
+                           '    config: {host: localhost, port: %d}\n'
+                           '    connector: erlang\n' % ARGS.port, sock),
+                      name='portonly', env_drop=('ERL_EPMD_PORT',))
+            try:
+                wait_meshed(['n1', 'n2', 'n3'])
+                bb.check('port 4369' not in a.logtext(),
+                         'the connector asked 4369: %s' % a.logtext())
+            finally:
+                a.stop()
+            unmesh(['n1', 'n2', 'n3'])
+        run.step('local_epmd_port_reaches_the_connector', port_without_env,
+                 needs=['nodes_unmeshed_for_next_scenarios'])
+
+        def wait_before_agent():
+            # Issue 16: an init container runs `cairn wait` beside the
+            # agent, before its socket exists.
+            wsock = os.path.join(rp.HOME, 'late.sock')
+            w = subprocess.Popen([ARGS.cairn, 'wait', '--quorum', '3',
+                                  '--timeout', '30s', '-s', wsock],
+                                 stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+            a = None
+            try:
+                time.sleep(1.0)
+                if w.poll() is not None:
+                    raise bb.Fail('cairn wait gave up before the agent '
+                                  'started: %r' % (w.communicate(timeout=5),))
+                # Defaults only: the local epmd at its default poll.
+                a = Agent(conf('  local:\n'
+                               '    strategy: local_epmd\n'
+                               '    config: {host: localhost}\n',
+                               wsock).replace('health_interval: 500ms\n',
+                                              ''), name='late')
+                out, err = w.communicate(timeout=35)
+                bb.eq(w.returncode, 0, 'cairn wait: %r %r' % (out, err))
+                bb.check(b'quorum reached' in out, 'output: %r' % out)
+                wait_meshed(['n1', 'n2', 'n3'])
+            finally:
+                if w.poll() is None:
+                    w.kill()
+                    w.wait(timeout=5)
+                if a is not None:
+                    a.stop()
+            unmesh(['n1', 'n2', 'n3'])
+        run.step('wait_started_before_the_agent', wait_before_agent,
                  needs=['nodes_unmeshed_for_next_scenarios'])
 
         def down_epmd_drops_nobody():

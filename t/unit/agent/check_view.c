@@ -14,7 +14,7 @@
 #include "common/err.h"
 
 static struct view *v;
-static int added, removed;
+static int added, removed, changed;
 static char last_removed[64];
 
 static void
@@ -22,6 +22,8 @@ on_change(void *arg, enum view_event ev, struct view_node *n)
 {
 	if (ev == VIEW_NODE_ADDED)
 		added++;
+	else if (ev == VIEW_NODE_CHANGED)
+		changed++;
 	else {
 		removed++;
 		snprintf(last_removed, sizeof(last_removed), "%s",
@@ -35,7 +37,7 @@ setup(void)
 	struct view_opts o = { .prune_misses = 3, .prune_ms = 1000,
 	    .max_nodes = 100 };
 
-	added = removed = 0;
+	added = removed = changed = 0;
 	last_removed[0] = '\0';
 	v = view_new(&o, on_change, NULL);
 	ck_assert_ptr_nonnull(v);
@@ -119,6 +121,24 @@ START_TEST(view__seen_again_resets_misses)
 	ck_assert_ptr_nonnull(view_find(v, "c@h"));
 	view_answer(v, "t/s1", ab, 2, 7000);
 	ck_assert_ptr_null(view_find(v, "c@h"));
+}
+END_TEST
+
+START_TEST(view__changed_on_first_miss_and_return)
+{
+	view_answer(v, "t/s1", abc, 3, 0);
+	ck_assert_int_eq(changed, 0);
+	/* c leaves the answer: one event, not one per miss. */
+	view_answer(v, "t/s1", ab, 2, 100);
+	ck_assert_int_eq(changed, 1);
+	view_answer(v, "t/s1", ab, 2, 200);
+	ck_assert_int_eq(changed, 1);
+	/* c is back (a restart): one more; steady answers, none. */
+	view_answer(v, "t/s1", abc, 3, 300);
+	ck_assert_int_eq(changed, 2);
+	view_answer(v, "t/s1", abc, 3, 400);
+	ck_assert_int_eq(changed, 2);
+	ck_assert_int_eq(removed, 0);
 }
 END_TEST
 
@@ -235,6 +255,7 @@ view_suite(void)
 	tcase_add_test(tc, view__prune_needs_misses_and_time);
 	tcase_add_test(tc, view__time_alone_is_not_enough);
 	tcase_add_test(tc, view__seen_again_resets_misses);
+	tcase_add_test(tc, view__changed_on_first_miss_and_return);
 	tcase_add_test(tc, view__every_source_must_miss);
 	tcase_add_test(tc, view__forget_source);
 	tcase_add_test(tc, view__max_nodes);
