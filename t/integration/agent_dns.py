@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Kubernetes DNS strategies against a real DNS server: cairn-agent with
-kubernetes_dns (A and AAAA) and kubernetes_dnssrv (SRV) topologies, and
+kubernetes_dns (A, or AAAA with ip_family) and kubernetes_dnssrv (SRV) topologies, and
 Debian's dnsmasq on a free loopback port serving a pretend cluster.
 
 Usage:
@@ -217,9 +217,13 @@ def main():
         check(ARGS.dnsmasq is not None,
               'dnsmasq not found (Debian package dnsmasq-base)')
 
-    @step('a_and_aaaa_records_become_nodes')
+    @step('three_dual_stack_pods_are_three_members')
     def _():
-        write_hosts(hosts, ['127.0.0.21', '127.0.0.22', '::1'])
+        # Issue 16: three pods, each with an A and an AAAA record, are
+        # three members (A only, as libcluster's Kubernetes.DNS), not
+        # six; ip_family: inet6 asks AAAA instead.
+        write_hosts(hosts, ['127.0.0.1', '127.0.0.21', '127.0.0.22',
+                            '::1', 'fd00::21', 'fd00::22'])
         st['port'] = free_udp_tcp_port()
         st['dns'] = Dnsmasq(st['port'], hosts,
                             [('pod-0.%s' % SVC, 4369),
@@ -233,15 +237,31 @@ def main():
             '    config: {service: %s, application_name: app, '
             'polling_interval: 200ms, resolvers: ["127.0.0.1:%d"]}\n'
             '    connector: none\n'
+            '  k6:\n'
+            '    strategy: kubernetes_dns\n'
+            '    config: {service: %s, application_name: app, '
+            'ip_family: inet6, '
+            'polling_interval: 200ms, resolvers: ["127.0.0.1:%d"]}\n'
+            '    connector: none\n'
             '  srv:\n'
             '    strategy: kubernetes_dnssrv\n'
             '    config: {service: myapp, namespace: default, '
             'application_name: app, polling_interval: 200ms, '
             'resolvers: ["127.0.0.1:%d"]}\n'
-            '    connector: none\n' % (sock, SVC, st['port'], st['port']))
-        want = ['app@127.0.0.21', 'app@127.0.0.22', 'app@::1']
-        wait_for(lambda: all(n in names(sock) for n in want), 10,
-                 'A/AAAA nodes %r' % want)
+            '    connector: none\n' % (sock, SVC, st['port'], SVC,
+                                       st['port'], st['port']))
+
+        def of(topo):
+            return sorted(x['node'] for x in members(sock)['members']
+                          if any(s['source'].startswith(topo + '/')
+                                 for s in x['sources']))
+        want4 = ['app@127.0.0.1', 'app@127.0.0.21', 'app@127.0.0.22']
+        want6 = ['app@::1', 'app@fd00::21', 'app@fd00::22']
+        wait_for(lambda: of('k8s') == want4 and of('k6') == want6, 10,
+                 'A nodes %r and AAAA nodes %r' % (want4, want6))
+        time.sleep(0.5)		# more answers: still three each
+        check(of('k8s') == want4, 'k8s: %r' % of('k8s'))
+        check(of('k6') == want6, 'k6: %r' % of('k6'))
 
     @step('srv_records_become_nodes')
     def _():
@@ -255,15 +275,16 @@ def main():
 
     @step('new_record_appears')
     def _():
-        write_hosts(hosts, ['127.0.0.21', '127.0.0.22', '127.0.0.23',
-                            '::1'])
+        write_hosts(hosts, ['127.0.0.1', '127.0.0.21', '127.0.0.22',
+                            '127.0.0.23', '::1'])
         st['dns'].reload()
         wait_for(lambda: 'app@127.0.0.23' in names(sock), 10,
                  'app@127.0.0.23')
 
     @step('removed_record_leaves_only_by_prune_rule')
     def _():
-        write_hosts(hosts, ['127.0.0.21', '127.0.0.23', '::1'])
+        write_hosts(hosts, ['127.0.0.1', '127.0.0.21', '127.0.0.23',
+                            '::1'])
         t0 = time.monotonic()
         st['dns'].reload()
         time.sleep(0.6)		# a few polls, under prune_after
@@ -298,8 +319,8 @@ def main():
 
     @step('warns_once_when_own_address_missing')
     def _():
-        # 127.0.0.21 is a local address on Linux (all of 127/8), so the
-        # A answer has us; the SRV targets never name this host.
+        # 127.0.0.1 and ::1 are this host's, so the A and AAAA answers
+        # have us; the SRV targets never name this host.
         log = st['agent'].logtext()
         n = log.count('publishNotReadyAddresses')
         check(n == 1, 'expected one warning, got %d:\n%s' % (n, log))
