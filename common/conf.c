@@ -467,17 +467,6 @@ conf_map_get(struct conf_doc *doc, const yaml_node_t *m, const char *key)
 	return NULL;
 }
 
-const yaml_node_t *
-conf_seq_item(struct conf_doc *doc, const yaml_node_t *seq, size_t idx)
-{
-	if (seq == NULL || seq->type != YAML_SEQUENCE_NODE ||
-	    idx >= (size_t)(seq->data.sequence.items.top -
-	    seq->data.sequence.items.start))
-		return NULL;
-	return yaml_document_get_node(&doc->ydoc,
-	    seq->data.sequence.items.start[idx]);
-}
-
 int
 conf_map_foreach(struct conf_doc *doc, const yaml_node_t *m,
     conf_foreach_cb cb, void *arg)

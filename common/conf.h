@@ -253,12 +253,6 @@ const yaml_node_t *conf_seq_item(struct conf_doc *, const yaml_node_t *seq,
  * is NULL, not a scalar, or holds a NUL byte.
  */
 const char	*conf_node_scalar(const yaml_node_t *);
-/*
- * Item idx (0-based) of a sequence node, or NULL if seq is not a
- * sequence or has no such item.  Borrowed.
- */
-const yaml_node_t *conf_seq_item(struct conf_doc *, const yaml_node_t *seq,
-		    size_t idx);
 /* "a scalar", "a sequence", "a mapping" or "nothing" (NULL): for messages. */
 const char	*conf_node_kind(const yaml_node_t *);
 /*
