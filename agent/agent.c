@@ -1038,6 +1038,9 @@ agent_conf_defaults(struct agent_conf *c)
 	c->ac_hook_queue = AGENT_DEFAULT_HOOK_QUEUE;
 	c->ac_max_watchers = AGENT_DEFAULT_WATCHERS;
 	c->ac_log_every = AGENT_DEFAULT_LOG_EVERY;
+	c->ac_http_max_connections = 32;
+	c->ac_http_timeout_ms = 10000;
+	c->ac_http_max_request = 16384;
 }
 
 void
@@ -1066,6 +1069,7 @@ agent_conf_free(struct agent_conf *c)
 	free(c->ac_node_name);
 	free(c->ac_self_node);
 	free(c->ac_control_socket);
+	free(c->ac_http_listen.host);
 	free(c->ac_on_change);
 	free(c);
 }

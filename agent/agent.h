@@ -24,6 +24,7 @@
 
 #include "agent/connector.h"
 #include "common/bytes.h"
+#include "common/conf.h"
 #include "strategies/strat.h"
 
 #define AGENT_DEFAULT_CONNECT_CONCURRENCY	8
@@ -36,6 +37,7 @@
 #define AGENT_DEFAULT_WATCHERS			64
 #define AGENT_DEFAULT_LOG_EVERY			10
 #define AGENT_DEFAULT_CONTROL_SOCKET		"/run/cairn-agent.sock"
+#define AGENT_DEFAULT_HTTP_PORT			8089
 
 enum agent_state {
 	AGENT_ASSEMBLING,
@@ -72,6 +74,11 @@ struct agent_conf {
 	uint64_t	 ac_max_watchers;
 	uint64_t	 ac_log_every;
 	int		 ac_self_counts;	/* embedded: this node is a member */
+	/* cairn-agent's HTTP endpoint (agent/endpoint.c); host NULL: off. */
+	struct conf_hostport ac_http_listen;
+	uint64_t	 ac_http_max_connections;
+	uint64_t	 ac_http_timeout_ms;
+	uint64_t	 ac_http_max_request;
 	/*
 	 * Embedded: this node's own full name (name@host).  The engine drops
 	 * it from every answer, so a node never connects to itself.  NULL:

@@ -29,6 +29,7 @@
 #include "common/conf.h"
 #include "common/err.h"
 #include "common/file.h"
+#include "common/sock.h"
 
 #define AGENT_CONF_MAX_FILE	(4 * 1024 * 1024)
 #define AGENT_MAX_TOPOLOGIES	64
@@ -95,6 +96,18 @@ static const struct conf_key agent_keys[] = {
 	{ .name = "log_every", .type = CONF_SIZE,
 	  .offset = offsetof(struct agent_conf, ac_log_every),
 	  .min = 1, .max = 1000000 },
+	{ .name = "http_listen", .type = CONF_HOSTPORT,
+	  .offset = offsetof(struct agent_conf, ac_http_listen),
+	  .min = 0, .max = 65535, .defport = AGENT_DEFAULT_HTTP_PORT },
+	{ .name = "http_max_connections", .type = CONF_SIZE,
+	  .offset = offsetof(struct agent_conf, ac_http_max_connections),
+	  .min = 1, .max = 10000 },
+	{ .name = "http_timeout", .type = CONF_DURATION,
+	  .offset = offsetof(struct agent_conf, ac_http_timeout_ms),
+	  .min = 1000, .max = 3600000 },
+	{ .name = "http_max_request", .type = CONF_SIZE,
+	  .offset = offsetof(struct agent_conf, ac_http_max_request),
+	  .min = 1024, .max = 1048576 },
 	{ .name = "topologies", .type = CONF_SKIP, .flags = CONF_REQUIRED },
 	{ .name = NULL },
 };
@@ -341,6 +354,8 @@ struct agent_conf *
 agent_conf_parse(const char *name, const char *text, size_t len, char *err,
     size_t errlen)
 {
+	struct sockaddr_storage hss;
+	socklen_t hlen;
 	struct conf_err cerr;
 	struct conf_doc *doc;
 	struct agent_conf *c;
@@ -390,6 +405,11 @@ agent_conf_parse(const char *name, const char *text, size_t len, char *err,
 	if (c->ac_backoff_max_ms < c->ac_backoff_min_ms)
 		conf_error(doc, conf_map_get(doc, root, "backoff_max"),
 		    "key 'backoff_max': smaller than backoff_min");
+	/* The endpoint binds a numeric address: -n says so before a start. */
+	if (c->ac_http_listen.host != NULL && sock_addr_parse(
+	    c->ac_http_listen.host, c->ac_http_listen.port, &hss, &hlen) != 0)
+		conf_error(doc, conf_map_get(doc, root, "http_listen"),
+		    "key 'http_listen': expected a numeric address:port");
 	if (conf_doc_nerrors(doc) > 0) {
 		snprintf(err, errlen, "%s", conf_doc_errors(doc));
 		conf_doc_free(doc);

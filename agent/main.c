@@ -23,6 +23,8 @@
 
 #include "agent/agent.h"
 #include "agent/agent_conf.h"
+#include "agent/endpoint.h"
+#include "common/http.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/resolv.h"
@@ -35,6 +37,7 @@ struct agentd {
 	struct ev_loop	*loop;
 	struct agent	*agent;
 	struct resolv	*resolv;
+	struct http	*http;		/* NULL: no http_listen */
 	const char	*path;
 	ev_signal	 hup_w;
 	ev_signal	 int_w;
@@ -139,6 +142,14 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	if (agent_start(d.agent, err, sizeof(err)) != 0)
 		fatalx("%s", err);
+	/* c is the agent's now, and still the one loaded (no reload yet). */
+	err[0] = '\0';
+	if ((d.http = agent_endpoint_new(d.loop, d.agent, c, err,
+	    sizeof(err))) == NULL && err[0] != '\0')
+		fatalx("%s", err);
+	if (d.http != NULL)
+		log_info("http: listening on %s:%u", c->ac_http_listen.host,
+		    http_port(d.http));
 	ev_signal_init(&d.hup_w, on_hup, SIGHUP);
 	d.hup_w.data = &d;
 	ev_signal_init(&d.int_w, on_quit, SIGINT);
@@ -151,6 +162,7 @@ main(int argc, char **argv)
 	notify_status("running with %s", d.path);
 	notify_ready();
 	ev_run(d.loop, 0);
+	http_free(d.http);
 	agent_free(d.agent);
 	resolv_free(d.resolv);
 	ev_loop_destroy(d.loop);

@@ -5,20 +5,30 @@
  *
  *	version, uptime ("N seconds")
  *	clients/connected (and clients/active, its old name),
- *	clients/disconnected, clients/total, clients/maximum
+ *	clients/disconnected (and clients/inactive, its old name),
+ *	clients/total, clients/maximum, clients/expired
  *	messages/received, messages/sent          (every packet type)
+ *	messages/stored              (queued, in flight and retained)
  *	publish/messages/received, .../sent, .../dropped
+ *	publish/bytes/received, publish/bytes/sent    (payloads)
  *	bytes/received, bytes/sent
  *	subscriptions/count, retained messages/count
  *	store/messages/count, store/messages/bytes   (queued and in flight)
- *	heap/current                                  (glibc's mallinfo2)
+ *	heap/current, heap/maximum  (glibc's mallinfo2; the maximum is the
+ *	                             highest seen at a snapshot)
+ *	load/{messages,bytes,publish}/{received,sent}/{1min,5min,15min},
+ *	load/publish/dropped/..., load/connections/..., load/sockets/...
+ *	    per minute, decayed as mosquitto's are: each interval moves the
+ *	    average towards the interval's rate by 1 - exp(-dt / window)
+ *
+ * Not published: shared_subscriptions/count (no count is kept yet).
  *
  * and, where mosquitto has no name, Cairn's memory snapshot (stats.h)
  * under the same tree:
  *
  *	subscriptions/bytes, subscriptions/refused    (at a byte cap)
  *	retained messages/bytes
- *	clients/persistent, clients/expired
+ *	clients/persistent
  *	store/messages/dropped/<limit>  (max_queued_messages, ...)
  *	store/sessions/bytes, store/input/bytes (partial packets),
  *	store/output/bytes (unwritten)
@@ -27,7 +37,9 @@
  *
  * The first set goes out when the broker starts.
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <ev.h>
@@ -39,6 +51,38 @@
 #ifndef CAIRN_VERSION
 #define CAIRN_VERSION	"0"
 #endif
+
+/* The load averages: 8 counters, 3 windows each. */
+#define SYS_NLOAD	8
+static const char *const sys_load_names[SYS_NLOAD] = {
+	"messages/received", "messages/sent", "bytes/received", "bytes/sent",
+	"publish/received", "publish/sent", "publish/dropped", "connections",
+};
+static const struct {
+	const char	*name;
+	double		 secs;
+} sys_windows[3] = { { "1min", 60 }, { "5min", 300 }, { "15min", 900 } };
+
+struct sys_load {
+	ev_tstamp	sl_last;		/* the previous sample */
+	uint64_t	sl_prev[SYS_NLOAD + 1];	/* + sockets */
+	double		sl_avg[SYS_NLOAD + 1][3];
+	size_t		sl_heap_max;
+};
+
+static void
+sys_load_sample(const struct broker_stats *st, uint64_t v[SYS_NLOAD + 1])
+{
+	v[0] = st->bs_msgs_received;
+	v[1] = st->bs_msgs_sent;
+	v[2] = st->bs_bytes_received;
+	v[3] = st->bs_bytes_sent;
+	v[4] = st->bs_pub_received;
+	v[5] = st->bs_pub_sent;
+	v[6] = st->bs_pub_dropped;
+	v[7] = st->bs_connects;
+	v[8] = st->bs_sockets;
+}
 
 static void
 sys_put(struct broker *b, const char *name, const char *value)
@@ -66,9 +110,41 @@ sys_publish(struct broker *b)
 	size_t sessions = session_table_count(b->b_sessions);
 	size_t connected;
 	struct broker_mem m;
-	char buf[64];
+	struct sys_load *sl = b->b_sys_load;
+	uint64_t now_v[SYS_NLOAD + 1];
+	double dt, rate, k;
+	size_t i, j;
+	char buf[64], name[64];
 
 	broker_mem_get(b, &m);
+	if (sl != NULL) {
+		sys_load_sample(st, now_v);
+		dt = ev_now(b->b_loop) - sl->sl_last;
+		for (i = 0; i <= SYS_NLOAD && dt > 0; i++) {
+			rate = (double)(now_v[i] - sl->sl_prev[i]) * 60.0 / dt;
+			for (j = 0; j < 3; j++) {
+				k = exp(-dt / sys_windows[j].secs);
+				sl->sl_avg[i][j] = rate +
+				    k * (sl->sl_avg[i][j] - rate);
+			}
+			sl->sl_prev[i] = now_v[i];
+		}
+		if (dt > 0)
+			sl->sl_last = ev_now(b->b_loop);
+		if (m.bm_heap_ok && m.bm_heap > sl->sl_heap_max)
+			sl->sl_heap_max = m.bm_heap;
+		for (i = 0; i <= SYS_NLOAD; i++)
+			for (j = 0; j < 3; j++) {
+				snprintf(name, sizeof(name), "load/%s/%s",
+				    i < SYS_NLOAD ? sys_load_names[i] :
+				    "sockets", sys_windows[j].name);
+				snprintf(buf, sizeof(buf), "%.2f",
+				    sl->sl_avg[i][j]);
+				sys_put(b, name, buf);
+			}
+		if (m.bm_heap_ok)
+			sys_put_u64(b, "heap/maximum", sl->sl_heap_max);
+	}
 	connected = m.bm_online;
 	sys_put(b, "version", "cairn-broker " CAIRN_VERSION);
 	snprintf(buf, sizeof(buf), "%llu seconds", (unsigned long long)
@@ -78,10 +154,15 @@ sys_publish(struct broker *b)
 	sys_put_u64(b, "clients/active", connected);
 	sys_put_u64(b, "clients/disconnected",
 	    sessions > connected ? sessions - connected : 0);
+	sys_put_u64(b, "clients/inactive",
+	    sessions > connected ? sessions - connected : 0);
 	sys_put_u64(b, "clients/total", sessions);
 	sys_put_u64(b, "clients/maximum", st->bs_clients_max);
 	sys_put_u64(b, "messages/received", st->bs_msgs_received);
 	sys_put_u64(b, "messages/sent", st->bs_msgs_sent);
+	sys_put_u64(b, "messages/stored", m.bm_queued + m.bm_retained);
+	sys_put_u64(b, "publish/bytes/received", st->bs_pub_bytes_received);
+	sys_put_u64(b, "publish/bytes/sent", st->bs_pub_bytes_sent);
 	sys_put_u64(b, "publish/messages/received", st->bs_pub_received);
 	sys_put_u64(b, "publish/messages/sent", st->bs_pub_sent);
 	sys_put_u64(b, "publish/messages/dropped", st->bs_pub_dropped);
@@ -134,6 +215,11 @@ sys_start(struct broker *b)
 
 	if (b->b_conf->bc_sys_interval_ms == 0)
 		return;
+	/* Without memory the load lines are left out, nothing else. */
+	if ((b->b_sys_load = calloc(1, sizeof(*b->b_sys_load))) != NULL) {
+		b->b_sys_load->sl_last = ev_now(b->b_loop);
+		sys_load_sample(&b->b_stats, b->b_sys_load->sl_prev);
+	}
 	ev_timer_init(&b->b_sys_w, sys_on_timer, every, every);
 	ev_timer_start(b->b_loop, &b->b_sys_w);
 	sys_publish(b);
@@ -144,4 +230,6 @@ sys_stop(struct broker *b)
 {
 	if (ev_is_active(&b->b_sys_w))
 		ev_timer_stop(b->b_loop, &b->b_sys_w);
+	free(b->b_sys_load);
+	b->b_sys_load = NULL;
 }

@@ -19,6 +19,7 @@
 #include "common/conf.h"
 #include "common/err.h"
 #include "common/http.h"
+#include "common/sock.h"
 
 /* The `listeners` entries, as their handler parsed them. */
 struct broker_listeners_raw {
@@ -510,6 +511,8 @@ broker_conf_check_cluster(struct conf_doc *doc, struct broker_conf *c)
 {
 	const yaml_node_t *root = conf_doc_root(doc);
 	struct conf_hostport hp;
+	struct sockaddr_storage hss;
+	socklen_t hlen;
 	const char *at;
 	size_t i;
 	int rc;
@@ -556,6 +559,11 @@ broker_conf_check_cluster(struct conf_doc *doc, struct broker_conf *c)
 		    "cluster TLS needs cluster_certfile, cluster_keyfile and "
 		    "cluster_cafile together (links are mutually "
 		    "authenticated)");
+	/* http_new() binds a numeric address: -n says so before a start. */
+	if (c->bc_http_listen.host != NULL && sock_addr_parse(
+	    c->bc_http_listen.host, c->bc_http_listen.port, &hss, &hlen) != 0)
+		conf_error(doc, conf_map_get(doc, root, "http_listen"),
+		    "key 'http_listen': expected a numeric address:port");
 	/* The status page's password is the MQTT users'. */
 	if (c->bc_http_auth && c->bc_password_file == NULL)
 		conf_error(doc, conf_map_get(doc, root, "http_auth"),

@@ -44,6 +44,7 @@
 struct cluster;
 struct broker_listener;
 struct transport;
+struct sys_load;
 
 /* Read at most this much per read(2). */
 #define CLIENT_READ_CHUNK	(16 * 1024)
@@ -111,6 +112,8 @@ struct broker_stats {
 	uint64_t	bs_pub_sent_qos[3];
 	uint64_t	bs_pub_bytes_received;
 	uint64_t	bs_pub_bytes_sent;
+	uint64_t	bs_connects;		/* CONNECTs accepted (load/connections) */
+	uint64_t	bs_sockets;		/* connections accepted (load/sockets) */
 };
 
 struct broker_listener {
@@ -144,6 +147,7 @@ struct broker {
 	struct broker_stats	 b_stats;
 	ev_prepare		 b_prepare_w;	/* flush dirty, free dead */
 	ev_timer		 b_sys_w;
+	struct sys_load		*b_sys_load;	/* sys.c's; this layer never looks */
 	ev_timer		 b_expire_w;	/* persistent_client_expiration */
 	ev_tstamp		 b_started;
 	uint64_t		 b_id_seed;

@@ -172,6 +172,7 @@ client_new(struct broker *b, struct broker_listener *l, int fd,
 	b->b_nclients++;
 	if (l != NULL)
 		l->bl_nclients++;
+	b->b_stats.bs_sockets++;
 	log_debug("%s: accepted", c->c_addr);
 	return c;
 }

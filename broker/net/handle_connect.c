@@ -190,6 +190,7 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 	c->c_session = s;
 	c->c_state = CLIENT_CONNECTED;
 	c->c_keepalive = p->keepalive;
+	b->b_stats.bs_connects++;
 	if (b->b_nclients > b->b_stats.bs_clients_max)
 		b->b_stats.bs_clients_max = b->b_nclients;
 	log_debug("client %s (%s): connected, MQTT %s, clean %d, keepalive "
