@@ -12,6 +12,9 @@ const struct strat_ops *const strat_all[] = {
 	&strat_kubernetes_dns,
 	&strat_kubernetes_dnssrv,
 	&strat_gossip,
+	&strat_kubernetes,
+	&strat_rancher,
+	&strat_dns,
 	NULL,
 };
 

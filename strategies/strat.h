@@ -128,6 +128,9 @@ extern const struct strat_ops strat_erlang_hosts;
 extern const struct strat_ops strat_kubernetes_dns;
 extern const struct strat_ops strat_kubernetes_dnssrv;
 extern const struct strat_ops strat_gossip;
+extern const struct strat_ops strat_kubernetes;
+extern const struct strat_ops strat_rancher;
+extern const struct strat_ops strat_dns;
 
 const struct strat_ops *strat_find(const char *name);
 /* NULL-terminated list, for `cairn-agent -h` and docs. */

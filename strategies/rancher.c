@@ -1,0 +1,275 @@
+/*
+ * rancher: the containers of this container's service, from the Rancher
+ * (1.x) metadata service, as libcluster's Cluster.Strategy.Rancher finds
+ * them: GET /latest/self/service with Accept: application/json, and
+ * node_basename@IP for the first address of each container.  Polled
+ * every polling_interval over plain HTTP (the metadata service is
+ * link-local and speaks nothing else), never blocking.
+ *
+ *	strategy: rancher
+ *	config:
+ *	  node_basename: myapp
+ *	  polling_interval: 5s
+ *	  rancher_metadata: rancher-metadata:80   # host[:port]
+ *	  timeout: 2s
+ *	  max_response: 1MiB
+ *
+ * A failed, refused or malformed answer is "unknown": the agent drops
+ * nobody for it.
+ */
+#include "common/container.h"
+#include "strategies/strat.h"
+
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+#include <jansson.h>
+
+#include "common/bytes.h"
+#include "common/conf.h"
+#include "common/err.h"
+#include "strategies/http_client.h"
+#include "strategies/strat_util.h"
+
+#define RANCHER_MAX_CONTAINERS	10000
+
+struct rancher_conf {
+	char			*basename;
+	uint64_t		 interval_ms;
+	struct conf_hostport	 metadata;
+	uint64_t		 timeout_ms;
+	uint64_t		 max_response;
+};
+
+static const struct conf_key rancher_keys[] = {
+	{ .name = "node_basename", .type = CONF_STRING,
+	  .offset = offsetof(struct rancher_conf, basename),
+	  .flags = CONF_REQUIRED | CONF_NONEMPTY },
+	{ .name = "polling_interval", .type = CONF_DURATION,
+	  .offset = offsetof(struct rancher_conf, interval_ms),
+	  .min = 10, .max = 86400000 },
+	{ .name = "rancher_metadata", .type = CONF_HOSTPORT,
+	  .offset = offsetof(struct rancher_conf, metadata), .defport = 80,
+	  .min = 1, .max = 65535 },
+	{ .name = "timeout", .type = CONF_DURATION,
+	  .offset = offsetof(struct rancher_conf, timeout_ms),
+	  .min = 10, .max = 600000 },
+	{ .name = "max_response", .type = CONF_SIZE,
+	  .offset = offsetof(struct rancher_conf, max_response),
+	  .min = 1024, .max = 256 * 1024 * 1024 },
+	{ .name = NULL },
+};
+
+struct strat {
+	ev_timer		 poll_w;
+	const struct strat_env	*env;
+	struct http_client	*req;
+	struct bytes_w		 body;
+	uint64_t		 timeout_ms;
+	uint64_t		 max_response;
+	char			*host;
+	uint16_t		 port;
+	char			 basename[256];
+};
+
+static void
+rancher_conf_init(void *p)
+{
+	struct rancher_conf *c = p;
+
+	memset(c, 0, sizeof(*c));
+	c->interval_ms = STRAT_DEFAULT_POLL_MS;
+	c->timeout_ms = STRAT_DEFAULT_TIMEOUT_MS;
+	c->max_response = 1024 * 1024;
+}
+
+static void
+rancher_conf_free(void *p)
+{
+	conf_free_fields(rancher_keys, p);
+}
+
+static int
+rancher_body(void *arg, int status, const uint8_t *p, size_t n)
+{
+	struct strat *s = arg;
+
+	if (s->body.len + n > s->max_response)
+		return CAIRN_ERR_TOO_BIG;
+	return bytes_put(&s->body, p, n) == 0 ? 0 : CAIRN_ERR_NOMEM;
+}
+
+/*
+ * {"containers": [{"ips": ["10.42.1.2"], ...}, ...], ...} into
+ * basename@IP names; a container without a valid IP address is skipped.
+ */
+static int
+rancher_parse(struct strat *s, char ***out, size_t *nout, char *why,
+    size_t whylen)
+{
+	json_error_t je;
+	json_t *j, *cs, *c;
+	const char *ip;
+	unsigned char bin[sizeof(struct in6_addr)];
+	char canon[INET6_ADDRSTRLEN], **v;
+	size_t i, n = 0;
+	int af;
+
+	*out = NULL;
+	*nout = 0;
+	if ((j = json_loadb((const char *)s->body.buf, s->body.len,
+	    JSON_REJECT_DUPLICATES, &je)) == NULL) {
+		snprintf(why, whylen, "bad JSON at line %d column %d: %s",
+		    je.line, je.column, je.text);
+		return CAIRN_ERR_PROTO;
+	}
+	cs = json_object_get(j, "containers");
+	if (!json_is_array(cs)) {
+		snprintf(why, whylen, "no containers in the service");
+		json_decref(j);
+		return CAIRN_ERR_PROTO;
+	}
+	if (json_array_size(cs) > RANCHER_MAX_CONTAINERS) {
+		snprintf(why, whylen, "%zu containers, over the cap of %d",
+		    json_array_size(cs), RANCHER_MAX_CONTAINERS);
+		json_decref(j);
+		return CAIRN_ERR_LIMIT;
+	}
+	if ((v = calloc(json_array_size(cs) + 1, sizeof(*v))) == NULL) {
+		json_decref(j);
+		return CAIRN_ERR_NOMEM;
+	}
+	json_array_foreach(cs, i, c) {
+		ip = json_string_value(json_array_get(json_object_get(c,
+		    "ips"), 0));
+		if (ip == NULL)
+			ip = json_string_value(json_object_get(c,
+			    "primary_ip"));
+		if (ip == NULL)
+			continue;
+		af = strchr(ip, ':') != NULL ? AF_INET6 : AF_INET;
+		if (inet_pton(af, ip, bin) != 1 ||
+		    inet_ntop(af, bin, canon, sizeof(canon)) == NULL)
+			continue;
+		if (asprintf(&v[n], "%s@%s", s->basename, canon) == -1)
+			break;
+		n++;
+	}
+	json_decref(j);
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+static void
+rancher_done(void *arg, int err, int status, const char *why)
+{
+	struct strat *s = arg;
+	char source[300], msg[512], **nodes = NULL;
+	size_t i, n = 0;
+
+	s->req = NULL;
+	snprintf(source, sizeof(source), "%s/rancher", s->env->topology);
+	if (err != 0)
+		snprintf(msg, sizeof(msg), "%s", err == CAIRN_ERR_TOO_BIG ?
+		    "response over max_response" : why);
+	else if (status != 200)
+		snprintf(msg, sizeof(msg), "HTTP %d from the metadata "
+		    "service", status);
+	else if (rancher_parse(s, &nodes, &n, msg, sizeof(msg)) == 0)
+		snprintf(msg, sizeof(msg), "no container with an address");
+	bytes_w_fini(&s->body);
+	s->env->report(s->env->arg, source, (const char *const *)nodes, n,
+	    msg);
+	for (i = 0; i < n; i++)
+		free(nodes[i]);
+	free(nodes);
+}
+
+static void
+rancher_on_poll(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct strat *s = container_of(w, struct strat, poll_w);
+	struct http_client_opts o;
+	char req[600], source[300];
+
+	if (s->req != NULL)
+		return;		/* the last one is still running */
+	snprintf(req, sizeof(req), "GET /latest/self/service HTTP/1.1\r\n"
+	    "Host: %s\r\nAccept: application/json\r\n"
+	    "User-Agent: cairn-agent\r\nConnection: close\r\n\r\n", s->host);
+	memset(&o, 0, sizeof(o));
+	o.loop = loop;
+	o.resolv = s->env->agent->resolv;
+	o.host = s->host;
+	o.port = s->port;
+	o.request = req;
+	o.timeout_ms = s->timeout_ms;
+	o.idle_ms = s->timeout_ms;
+	o.body = rancher_body;
+	o.done = rancher_done;
+	o.arg = s;
+	bytes_w_init(&s->body, s->max_response);
+	if ((s->req = http_client_get(&o)) == NULL) {
+		bytes_w_fini(&s->body);
+		snprintf(source, sizeof(source), "%s/rancher",
+		    s->env->topology);
+		s->env->report(s->env->arg, source, NULL, 0, "out of memory");
+	}
+}
+
+static void
+rancher_stop(struct strat *s)
+{
+	ev_timer_stop(s->env->agent->loop, &s->poll_w);
+	http_client_cancel(s->req);
+	bytes_w_fini(&s->body);
+	free(s->host);
+	free(s);
+}
+
+static struct strat *
+rancher_start(const struct strat_env *env, const void *cp, char *err,
+    size_t errlen)
+{
+	const struct rancher_conf *c = cp;
+	struct strat *s;
+
+	if (env->agent->resolv == NULL) {
+		snprintf(err, errlen, "no resolver");
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->host = strdup(c->metadata.host != NULL ? c->metadata.host :
+	    "rancher-metadata")) == NULL) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->env = env;
+	s->port = c->metadata.host != NULL ? c->metadata.port : 80;
+	s->timeout_ms = c->timeout_ms;
+	s->max_response = c->max_response;
+	snprintf(s->basename, sizeof(s->basename), "%s", c->basename);
+	ev_timer_init(&s->poll_w, rancher_on_poll, 0.,
+	    (double)c->interval_ms / 1000.);
+	ev_timer_start(env->agent->loop, &s->poll_w);
+	return s;
+}
+
+const struct strat_ops strat_rancher = {
+	.name = "rancher",
+	.keys = rancher_keys,
+	.conf_size = sizeof(struct rancher_conf),
+	.conf_init = rancher_conf_init,
+	.conf_free = rancher_conf_free,
+	.start = rancher_start,
+	.stop = rancher_stop,
+};
