@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Kubernetes DNS strategies against a real DNS server: cairn-agent with
-kubernetes_dns (A, or AAAA with ip_family) and kubernetes_dnssrv (SRV) topologies, and
+"""DNS strategies against a real DNS server: cairn-agent with
+kubernetes_dns (A, or AAAA with ip_family), kubernetes_dnssrv (SRV) and
+dns (libcluster's DNSPoll: A and AAAA) topologies, and
 Debian's dnsmasq on a free loopback port serving a pretend cluster.
 
 Usage:
@@ -248,8 +249,14 @@ def main():
             '    config: {service: myapp, namespace: default, '
             'application_name: app, polling_interval: 200ms, '
             'resolvers: ["127.0.0.1:%d"]}\n'
+            '    connector: none\n'
+            '  poll:\n'
+            '    strategy: dns\n'
+            '    config: {query: %s, node_basename: dp, '
+            'polling_interval: 200ms, resolvers: ["127.0.0.1:%d"]}\n'
             '    connector: none\n' % (sock, SVC, st['port'], SVC,
-                                       st['port'], st['port']))
+                                       st['port'], st['port'], SVC,
+                                       st['port']))
 
         def of(topo):
             return sorted(x['node'] for x in members(sock)['members']
@@ -262,6 +269,18 @@ def main():
         time.sleep(0.5)		# more answers: still three each
         check(of('k8s') == want4, 'k8s: %r' % of('k8s'))
         check(of('k6') == want6, 'k6: %r' % of('k6'))
+
+    @step('dns_poll_a_and_aaaa_become_nodes')
+    def _():
+        # libcluster's DNSPoll asks for A and AAAA records alike.
+        want = ['dp@127.0.0.1', 'dp@127.0.0.21', 'dp@127.0.0.22',
+                'dp@::1', 'dp@fd00::21', 'dp@fd00::22']
+        wait_for(lambda: all(n in names(sock) for n in want), 10,
+                 'DNSPoll nodes %r' % want)
+        m = {x['node']: x for x in members(sock)['members']}
+        check([s['source'] for s in m[want[0]]['sources']] ==
+              ['poll/dns:%s' % SVC], 'dns source: %r'
+              % m[want[0]]['sources'])
 
     @step('srv_records_become_nodes')
     def _():
