@@ -504,3 +504,12 @@ conf_seq_len(const yaml_node_t *n)
 	return (size_t)(n->data.sequence.items.top -
 	    n->data.sequence.items.start);
 }
+
+const yaml_node_t *
+conf_seq_item(struct conf_doc *doc, const yaml_node_t *n, size_t i)
+{
+	if (i >= conf_seq_len(n))
+		return NULL;
+	return yaml_document_get_node(&doc->ydoc,
+	    n->data.sequence.items.start[i]);
+}
