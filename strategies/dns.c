@@ -21,6 +21,9 @@
 
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
+
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +90,39 @@ static void
 dns_conf_free(void *p)
 {
 	conf_free_fields(dns_keys, p);
+}
+
+/* What start would refuse, for -n with the key's FILE:LINE:COL. */
+static void
+dns_check(const void *p, strat_conf_err_fn *err, void *arg)
+{
+	const struct dns_conf *c = p;
+	struct conf_hostport hp;
+	unsigned char a[16];
+	char why[512];
+	size_t i;
+	int ok;
+
+	if (c->query != NULL && strlen(c->query) > 253)
+		err(arg, "query", -1, "a DNS name is at most 253 characters");
+	if (c->node_basename != NULL &&
+	    (strchr(c->node_basename, '@') != NULL ||
+	    strlen(c->node_basename) > 255))
+		err(arg, "node_basename", -1, "a node's base name has no '@' "
+		    "and at most 255 characters");
+	for (i = 0; i < c->resolvers.n && i < INT_MAX; i++) {
+		memset(&hp, 0, sizeof(hp));
+		ok = conf_parse_hostport(c->resolvers.v[i], 53, &hp) == 0 &&
+		    (inet_pton(AF_INET, hp.host, a) == 1 ||
+		    inet_pton(AF_INET6, hp.host, a) == 1);
+		free(hp.host);
+		if (ok)
+			continue;
+		snprintf(why, sizeof(why), "'%.400s' is not an IP address "
+		    "with an optional port (10.0.0.2, 10.0.0.2:53, "
+		    "[fd00::a]:53)", c->resolvers.v[i]);
+		err(arg, "resolvers", (int)i, why);
+	}
 }
 
 static void
@@ -215,6 +251,7 @@ const struct strat_ops strat_dns = {
 	.conf_size = sizeof(struct dns_conf),
 	.conf_init = dns_conf_init,
 	.conf_free = dns_conf_free,
+	.check = dns_check,
 	.start = dns_start,
 	.stop = dns_stop,
 };

@@ -213,6 +213,28 @@ kube_conf_free(void *p)
 	conf_free_fields(kube_keys, p);
 }
 
+/* What start would refuse, for -n with the key's FILE:LINE:COL. */
+static void
+kube_check(const void *p, strat_conf_err_fn *err, void *arg)
+{
+	const struct kube_conf *c = p;
+
+	if (c->mode == K8S_MODE_HOSTNAME && c->service == NULL)
+		err(arg, "mode", -1, "mode hostname needs "
+		    "kubernetes_service_name (the name is "
+		    "HOST.SERVICE.NAMESPACE.svc.DOMAIN)");
+	if (c->basename != NULL && (strchr(c->basename, '@') != NULL ||
+	    strlen(c->basename) > 255))
+		err(arg, "kubernetes_node_basename", -1, "a node's base name "
+		    "has no '@' and at most 255 characters");
+	if (c->selector != NULL && strlen(c->selector) > 1000)
+		err(arg, "kubernetes_selector", -1, "over 1000 characters");
+	if (c->service != NULL && strlen(c->service) > 253)
+		err(arg, "kubernetes_service_name", -1, "over 253 characters");
+	if (c->namespace != NULL && strlen(c->namespace) > 253)
+		err(arg, "kubernetes_namespace", -1, "over 253 characters");
+}
+
 static void
 kube_source(struct strat *s, char *buf, size_t len)
 {
@@ -689,6 +711,7 @@ const struct strat_ops strat_kubernetes = {
 	.conf_size = sizeof(struct kube_conf),
 	.conf_init = kube_conf_init,
 	.conf_free = kube_conf_free,
+	.check = kube_check,
 	.start = kube_start,
 	.stop = kube_stop,
 };

@@ -96,6 +96,17 @@ rancher_conf_free(void *p)
 	conf_free_fields(rancher_keys, p);
 }
 
+static void
+rancher_check(const void *p, strat_conf_err_fn *err, void *arg)
+{
+	const struct rancher_conf *c = p;
+
+	if (c->basename != NULL && (strchr(c->basename, '@') != NULL ||
+	    strlen(c->basename) > 255))
+		err(arg, "node_basename", -1, "a node's base name has no '@' "
+		    "and at most 255 characters");
+}
+
 static int
 rancher_body(void *arg, int status, const uint8_t *p, size_t n)
 {
@@ -270,6 +281,7 @@ const struct strat_ops strat_rancher = {
 	.conf_size = sizeof(struct rancher_conf),
 	.conf_init = rancher_conf_init,
 	.conf_free = rancher_conf_free,
+	.check = rancher_check,
 	.start = rancher_start,
 	.stop = rancher_stop,
 };
