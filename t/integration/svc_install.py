@@ -114,9 +114,10 @@ def expected():
             'man5/cairn-broker.acl.5', 'man8/epmd.8', 'man8/cairn-agent.8',
             'man8/cairn-broker.8')]
     files += [os.path.join(ex, p) for p in (
-        'agent-epmd.yaml', 'agent-erlang_hosts.yaml', 'agent-exec.yaml',
-        'agent-gossip.yaml', 'agent-kubernetes.yaml',
-        'agent-local_epmd.yaml', 'broker.yaml',
+        'agent-dns.yaml', 'agent-epmd.yaml', 'agent-erlang_hosts.yaml',
+        'agent-exec.yaml', 'agent-gossip.yaml', 'agent-kubernetes-api.yaml',
+        'agent-kubernetes.yaml', 'agent-local_epmd.yaml',
+        'agent-rancher.yaml', 'broker.yaml',
         'kubernetes/configmap.yaml', 'kubernetes/service.yaml',
         'kubernetes/statefulset.yaml')]
     if DIRS['unitdir'] != 'no':
