@@ -14,6 +14,14 @@
 /* Cairn: seconds a request may take in all, even while making progress. */
 #define EPMD_DEFAULT_REQUEST_TIMEOUT	60
 #define EPMD_DEFAULT_MAX_CONNECTIONS	65536
+/*
+ * WATCH (epmd_codec.h): watchers at once, and bytes queued to one.  A
+ * watcher is an agent or a broker on this host, a handful; the buffer
+ * holds a snapshot of 65,536 short names with room to spare, and a
+ * watcher that lets more pile up is closed (it polls, or asks again).
+ */
+#define EPMD_DEFAULT_MAX_WATCHERS	64
+#define EPMD_DEFAULT_WATCH_BUFFER	(4u * 1024 * 1024)
 /* OTP's MAX_LISTEN_SOCKETS. */
 #define EPMD_MAX_LISTEN			16
 /* Client commands wait this long for the local epmd. */
@@ -34,6 +42,8 @@ struct epmd_conf {
 	size_t		 ec_max_names;		/* -max_names */
 	size_t		 ec_max_connections;	/* -max_connections */
 	size_t		 ec_max_unreg;		/* -max_unreg */
+	size_t		 ec_max_watchers;	/* -max_watchers */
+	size_t		 ec_watch_buffer;	/* -watch_buffer, bytes */
 };
 
 /* epmd_srv.c: binds, optionally detaches, serves; returns the exit code. */

@@ -144,6 +144,13 @@ epmd_decode_req(struct bytes_view payload, struct epmd_req *out,
 	case EPMD_DUMP_REQ:
 	case EPMD_KILL_REQ:
 		return 0;
+	case EPMD_WATCH_REQ:
+		if (bytes_get_u8(&r, &out->version) != 0 ||
+		    out->version != EPMD_WATCH_VERSION) {
+			*why = "WATCH_REQ: unknown version";
+			return CAIRN_ERR_PROTO;
+		}
+		return 0;
 	default:
 		*why = "got garbage";
 		return CAIRN_ERR_PROTO;
@@ -310,6 +317,95 @@ epmd_encode_stop_req(struct bytes_w *w, struct bytes_view name)
 	bytes_put_u16be(w, (uint16_t)(name.len + 1));
 	bytes_put_u8(w, EPMD_STOP_REQ);
 	return bytes_put_view(w, name);
+}
+
+int
+epmd_encode_watch_req(struct bytes_w *w)
+{
+	bytes_put_u16be(w, 2);
+	bytes_put_u8(w, EPMD_WATCH_REQ);
+	return bytes_put_u8(w, EPMD_WATCH_VERSION);
+}
+
+int
+epmd_encode_watch_ack(struct bytes_w *w)
+{
+	bytes_put_u8(w, EPMD_WATCH_REQ);
+	return bytes_put_u8(w, EPMD_WATCH_VERSION);
+}
+
+/* A kind with its name rule: 1 named, 0 the bare '=', -1 unknown. */
+static int
+epmd_watch_kind(uint8_t kind)
+{
+	if (kind == EPMD_WATCH_ADDED || kind == EPMD_WATCH_REMOVED)
+		return 1;
+	return kind == EPMD_WATCH_SYNCED ? 0 : -1;
+}
+
+int
+epmd_encode_watch_event(struct bytes_w *w, uint8_t kind, uint16_t port,
+    struct bytes_view name)
+{
+	int named = epmd_watch_kind(kind);
+
+	if (named < 0 || (named && (name.len == 0 ||
+	    name.len > EPMD_MAXSYMLEN)) || (!named && (name.len != 0 ||
+	    port != 0)))
+		return CAIRN_ERR_INVAL;
+	bytes_put_u8(w, kind);
+	bytes_put_u16be(w, port);
+	bytes_put_u16be(w, (uint16_t)name.len);
+	return bytes_put_view(w, name);
+}
+
+int
+epmd_decode_watch_ack(struct bytes_view in, size_t *consumed)
+{
+	struct bytes_r r;
+	uint8_t tag, version;
+	int rc;
+
+	bytes_r_init(&r, in.p, in.len);
+	if ((rc = bytes_get_u8(&r, &tag)) != 0)
+		return rc;
+	if (tag != EPMD_WATCH_REQ)
+		return CAIRN_ERR_PROTO;
+	if ((rc = bytes_get_u8(&r, &version)) != 0)
+		return rc;
+	if (version != EPMD_WATCH_VERSION)
+		return CAIRN_ERR_PROTO;
+	*consumed = r.off;
+	return 0;
+}
+
+int
+epmd_decode_watch_event(struct bytes_view in, struct epmd_watch_event *ev,
+    size_t *consumed)
+{
+	struct bytes_r r;
+	uint16_t len;
+	int named, rc;
+
+	bytes_r_init(&r, in.p, in.len);
+	memset(ev, 0, sizeof(*ev));
+	if ((rc = bytes_get_u8(&r, &ev->kind)) != 0)
+		return rc;
+	if ((named = epmd_watch_kind(ev->kind)) < 0)
+		return CAIRN_ERR_PROTO;
+	if ((rc = bytes_get_u16be(&r, &ev->port)) != 0 ||
+	    (rc = bytes_get_u16be(&r, &len)) != 0)
+		return rc;
+	/* Checked before the name arrives: a bad length never waits. */
+	if ((named && (len == 0 || len > EPMD_MAXSYMLEN)) ||
+	    (!named && (len != 0 || ev->port != 0)))
+		return CAIRN_ERR_PROTO;
+	if ((rc = bytes_get_view(&r, len, &ev->name)) != 0)
+		return rc;
+	if (memchr(ev->name.p, '\0', ev->name.len) != NULL)
+		return CAIRN_ERR_PROTO;
+	*consumed = r.off;
+	return 0;
 }
 
 int

@@ -43,6 +43,40 @@ enum epmd_tag {
 	EPMD_DUMP_REQ = 'd',		/* 100 */
 	EPMD_KILL_REQ = 'k',		/* 107 */
 	EPMD_STOP_REQ = 's',		/* 115 */
+	/*
+	 * Cairn's own, which OTP never sends and OTP's epmd answers by
+	 * closing the connection ("got garbage"): WATCH, below.
+	 */
+	EPMD_WATCH_REQ = 'C',		/* 67 */
+};
+
+/*
+ * WATCH (Cairn's extension; do not change, it is on the wire).  A local
+ * client asks once and keeps the connection: the daemon streams every
+ * registration and unregistration, so a watcher sees a node the moment
+ * it registers rather than at its next NAMES poll.
+ *
+ *	request (framed)	| 2 | 'C' | version (1) |
+ *	ack			| 'C' | version (1) |
+ *	then events		| kind | port u16 | len u16 | name (len) |
+ *
+ * kind is '+' (registered), '-' (unregistered) or '=' (end of the
+ * snapshot; port and len are 0).  Right after the ack come a '+' for
+ * every name registered at that moment, then '=', then live events in
+ * the order they happen.  The client sends nothing more: any byte from
+ * it, or EOF, ends the watch.  The daemon caps the number of watchers
+ * and the bytes queued to each; a watcher past its cap is closed.
+ */
+#define EPMD_WATCH_VERSION	1
+#define EPMD_WATCH_ADDED	'+'
+#define EPMD_WATCH_REMOVED	'-'
+#define EPMD_WATCH_SYNCED	'='
+
+/* One WATCH event; name views the caller's buffer. */
+struct epmd_watch_event {
+	uint8_t			kind;	/* EPMD_WATCH_ADDED... */
+	uint16_t		port;
+	struct bytes_view	name;
 };
 
 /* Node types seen in ALIVE2_REQ / PORT2_RESP. */
@@ -68,6 +102,7 @@ struct epmd_req {
 	uint8_t			tag;	/* enum epmd_tag */
 	struct epmd_node_info	alive;	/* EPMD_ALIVE2_REQ */
 	struct bytes_view	name;	/* EPMD_PORT2_REQ, EPMD_STOP_REQ */
+	uint8_t			version; /* EPMD_WATCH_REQ */
 };
 
 /*
@@ -91,6 +126,7 @@ int	epmd_frame(struct bytes_view in, struct bytes_view *payload,
  *               counts the NUL after the name as a 255th);
  *   STOP_REQ    an empty name; the name ends at its first NUL;
  *   NAMES, DUMP, KILL  any bytes after the tag are ignored;
+ *   WATCH       no version byte, or a version other than 1 (Cairn's);
  *   any other tag is garbage.
  * Name checks that OTP answers with an error reply rather than a close
  * are in epmd_check_alive2().
@@ -129,10 +165,22 @@ int	epmd_encode_dump_active(struct bytes_w *, struct bytes_view name,
 int	epmd_encode_dump_unused(struct bytes_w *, struct bytes_view name,
 	    unsigned port, int fd);
 
+/* WATCH's ack: 'C', version. */
+int	epmd_encode_watch_ack(struct bytes_w *);
+/*
+ * One WATCH event.  CAIRN_ERR_INVAL for an unknown kind, a '+' or '-'
+ * with an empty name or one past EPMD_MAXSYMLEN bytes, or a '=' with a
+ * name; else 0 or w's error.
+ */
+int	epmd_encode_watch_event(struct bytes_w *, uint8_t kind, uint16_t port,
+	    struct bytes_view name);
+
 /* Requests, written by clients; each includes the 2-byte length. */
 
 int	epmd_encode_alive2_req(struct bytes_w *, const struct epmd_node_info *);
 int	epmd_encode_port2_req(struct bytes_w *, struct bytes_view name);
+/* WATCH: 'C' and the version, framed. */
+int	epmd_encode_watch_req(struct bytes_w *);
 /* NAMES, DUMP or KILL: a one-byte request. */
 int	epmd_encode_simple_req(struct bytes_w *, uint8_t tag);
 /* STOP: 's' and the name, as OTP's epmd -stop sends it. */
@@ -146,6 +194,19 @@ int	epmd_decode_alive2_resp(struct bytes_view in, uint8_t *result,
 /* PORT2_RESP: *result; on 0 *info views the node. */
 int	epmd_decode_port2_resp(struct bytes_view in, uint8_t *result,
 	    struct epmd_node_info *info, size_t *consumed);
+/*
+ * WATCH's ack at the start of in: 0 with *consumed, NEED_MORE, or
+ * CAIRN_ERR_PROTO (another tag or version).
+ */
+int	epmd_decode_watch_ack(struct bytes_view in, size_t *consumed);
+/*
+ * The next WATCH event in in: 0 with *ev (views into in) and *consumed,
+ * NEED_MORE for a prefix of one, or CAIRN_ERR_PROTO: an unknown kind, a
+ * '+'/'-' with an empty name, a name past EPMD_MAXSYMLEN bytes or with a
+ * NUL, a '=' with a port or a name.
+ */
+int	epmd_decode_watch_event(struct bytes_view in,
+	    struct epmd_watch_event *ev, size_t *consumed);
 /*
  * One line of a NAMES reply body, "name N at port P\n" without the
  * newline.  0, or CAIRN_ERR_PROTO for any other shape.

@@ -87,6 +87,11 @@ usage(void)
 "    -max_unreg N\n"
 "        Remember N released names for creation numbering\n"
 "        (default 1000, 5 with -d).\n"
+"    -max_watchers N\n"
+"        Refuse WATCH requests past N watchers (default 64).\n"
+"    -watch_buffer Bytes\n"
+"        Close a watcher with more than this many bytes of events\n"
+"        not yet read (default 4194304).\n"
 "    -request_timeout Seconds\n"
 "        Close a connection whose request is not complete after\n"
 "        this many seconds, even if it makes progress (default 60).\n",
@@ -124,6 +129,8 @@ epmd_conf_defaults(struct epmd_conf *c)
 	c->ec_request_timeout = EPMD_DEFAULT_REQUEST_TIMEOUT;
 	c->ec_max_names = EPMD_DEFAULT_MAX_NAMES;
 	c->ec_max_connections = EPMD_DEFAULT_MAX_CONNECTIONS;
+	c->ec_max_watchers = EPMD_DEFAULT_MAX_WATCHERS;
+	c->ec_watch_buffer = EPMD_DEFAULT_WATCH_BUFFER;
 }
 
 int
@@ -162,6 +169,12 @@ main(int argc, char **argv)
 			argc -= 2, argv += 2;
 		} else if (strcmp(a, "-max_unreg") == 0) {
 			c.ec_max_unreg = epmd_arg_num(argc, argv);
+			argc -= 2, argv += 2;
+		} else if (strcmp(a, "-max_watchers") == 0) {
+			c.ec_max_watchers = epmd_arg_num(argc, argv);
+			argc -= 2, argv += 2;
+		} else if (strcmp(a, "-watch_buffer") == 0) {
+			c.ec_watch_buffer = epmd_arg_num(argc, argv);
 			argc -= 2, argv += 2;
 		} else if (strcmp(a, "-daemon") == 0) {
 			c.ec_daemon = 1;

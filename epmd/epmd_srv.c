@@ -7,6 +7,8 @@
  *	EPMD_C_READING	collecting one framed request; idle and total timers run
  *	EPMD_C_WRITING	reply queued; closes once it is flushed
  *	EPMD_C_ALIVE	a node registered here; any byte or EOF unregisters it
+ *	EPMD_C_WATCH	Cairn's WATCH: registrations streamed until any
+ *			byte or EOF; closed past watch_buffer queued bytes
  *
  * What OTP's epmd does that we keep: one request per connection, which
  * replies close it, the local-peer rule for ALIVE2/DUMP/KILL/STOP, the
@@ -60,6 +62,7 @@ enum epmd_conn_state {
 	EPMD_C_READING,		/* reading one framed request */
 	EPMD_C_WRITING,		/* flushing the reply, then close */
 	EPMD_C_ALIVE,		/* holds a registration until EOF */
+	EPMD_C_WATCH,		/* streams registrations until EOF */
 };
 
 struct epmd_srv;
@@ -72,6 +75,8 @@ struct epmd_conn {
 	struct epmd_srv		*srv;
 	struct epmd_conn	*next;
 	struct epmd_conn	*prev;
+	struct epmd_conn	*wnext;		/* EPMD_C_WATCH: watchers list */
+	struct epmd_conn	*wprev;
 	int			 fd;
 	enum epmd_conn_state	 state;
 	int			 local;		/* peer may ALIVE2/DUMP/KILL/STOP */
@@ -108,6 +113,9 @@ struct epmd_srv {
 	size_t			 nls;
 	struct epmd_conn	*conns;
 	size_t			 nconns;
+	struct epmd_conn	*watchers;	/* EPMD_C_WATCH conns */
+	size_t			 nwatchers;
+	int			 closing;	/* teardown: no more events */
 	size_t			 refused_conns;
 	size_t			 refused_names;
 	/* Lines a peer can cause, each logged first, then counted. */
@@ -116,6 +124,7 @@ struct epmd_srv {
 	struct log_rate		 names_lr;	/* max_names */
 	struct log_rate		 alive_lr;	/* ALIVE2 refused */
 	struct log_rate		 kill_lr;	/* KILL refused */
+	struct log_rate		 watch_lr;	/* WATCH refused or cut off */
 	struct log_rate		 partial_lr;	/* EOF mid-request */
 	struct log_rate		 nomem_lr;
 	struct epmd_log_kind	 close_lr[EPMD_LOG_KINDS];
@@ -148,6 +157,34 @@ epmd_conn_peer(struct epmd_conn *c)
 	return c->peer;
 }
 
+/*
+ * Tells every watcher of a registration change.  A watcher whose queue
+ * would pass watch_buffer is closed: it reads too slowly to follow, and
+ * holding more for it would let one local client grow the daemon.
+ */
+static void
+epmd_watch_event(struct epmd_srv *s, uint8_t kind, const struct epmd_node *n)
+{
+	struct epmd_conn *w, *next;
+
+	if (s->closing)
+		return;
+	for (w = s->watchers; w != NULL; w = next) {
+		next = w->wnext;
+		if (epmd_encode_watch_event(&w->out, kind, n->n_port,
+		    bytes_view_of(n->n_name, n->n_namelen)) != 0) {
+			log_rate_warnx(&s->watch_lr, "%s: closing a watcher: "
+			    "more than watch_buffer (%zu bytes) unread",
+			    epmd_conn_peer(w), s->conf->ec_watch_buffer);
+			epmd_conn_close(w, NULL);
+			continue;
+		}
+		/* Events skip -delay_write: it delays replies, not streams. */
+		if (!ev_is_active(&w->wr_w))
+			epmd_conn_flush(w);
+	}
+}
+
 static void
 epmd_conn_unregister(struct epmd_conn *c)
 {
@@ -157,6 +194,7 @@ epmd_conn_unregister(struct epmd_conn *c)
 		return;
 	log_debug("unregistering '%s:%u', port %u", n->n_name,
 	    epmd_node_creation(n), n->n_port);
+	epmd_watch_event(c->srv, EPMD_WATCH_REMOVED, n);
 	epmd_registry_unregister(c->srv->reg, n);
 	c->node = NULL;
 }
@@ -188,6 +226,16 @@ epmd_conn_close(struct epmd_conn *c, const char *why)
 	if (why != NULL)
 		log_rate_warnx(epmd_close_lr(s, why), "%s: %s",
 		    epmd_conn_peer(c), why);
+	if (c->state == EPMD_C_WATCH) {
+		if (c->wprev != NULL)
+			c->wprev->wnext = c->wnext;
+		else
+			s->watchers = c->wnext;
+		if (c->wnext != NULL)
+			c->wnext->wprev = c->wprev;
+		s->nwatchers--;
+		c->state = EPMD_C_WRITING;	/* no longer a watcher */
+	}
 	epmd_conn_unregister(c);
 	ev_io_stop(s->loop, &c->rd_w);
 	ev_io_stop(s->loop, &c->wr_w);
@@ -282,7 +330,8 @@ epmd_conn_flush(struct epmd_conn *c)
 		n = send(c->fd, c->out.buf, c->out.len, MSG_NOSIGNAL);
 		if (n > 0) {
 			bytes_w_consume(&c->out, (size_t)n);
-			if (c->state != EPMD_C_ALIVE)
+			if (c->state != EPMD_C_ALIVE &&
+			    c->state != EPMD_C_WATCH)
 				epmd_conn_touch(c);
 			continue;
 		}
@@ -336,6 +385,7 @@ epmd_do_alive2(struct epmd_conn *c, const struct epmd_node_info *a)
 		    n->n_port);
 		log_debug("type %u proto %u highvsn %u lowvsn %u",
 		    n->n_nodetype, n->n_protocol, n->n_highvsn, n->n_lowvsn);
+		epmd_watch_event(s, EPMD_WATCH_ADDED, n);
 	} else if (rc == CAIRN_ERR_LIMIT) {
 		s->refused_names++;
 		log_rate_warnx(&s->names_lr, "%s: max_names (%zu) reached: "
@@ -395,6 +445,54 @@ epmd_do_names(struct epmd_conn *c, int dump)
 			    n->n_fd);
 	}
 	c->state = EPMD_C_WRITING;
+}
+
+/*
+ * WATCH: the ack, a snapshot of every name, '=', then live events from
+ * epmd_watch_event().  The connection keeps no timer (as ALIVE) and its
+ * output is capped at watch_buffer from now on.  0, or -1 when c was
+ * closed (over max_watchers, or a snapshot past watch_buffer).
+ */
+static int
+epmd_do_watch(struct epmd_conn *c)
+{
+	struct epmd_srv *s = c->srv;
+	struct epmd_node *n;
+
+	if (s->nwatchers >= s->conf->ec_max_watchers) {
+		log_rate_warnx(&s->watch_lr, "%s: max_watchers (%zu) reached: "
+		    "closing a WATCH", epmd_conn_peer(c),
+		    s->conf->ec_max_watchers);
+		epmd_conn_close(c, NULL);
+		return -1;
+	}
+	c->out.max = s->conf->ec_watch_buffer;
+	epmd_encode_watch_ack(&c->out);
+	for (n = epmd_registry_first(s->reg); n != NULL; n = n->n_next)
+		epmd_encode_watch_event(&c->out, EPMD_WATCH_ADDED, n->n_port,
+		    bytes_view_of(n->n_name, n->n_namelen));
+	epmd_encode_watch_event(&c->out, EPMD_WATCH_SYNCED, 0,
+	    bytes_view_of(NULL, 0));
+	if (c->out.err != 0) {
+		log_rate_warnx(&s->watch_lr, "%s: closing a WATCH: the "
+		    "snapshot is past watch_buffer (%zu bytes)",
+		    epmd_conn_peer(c), s->conf->ec_watch_buffer);
+		epmd_conn_close(c, NULL);
+		return -1;
+	}
+	c->state = EPMD_C_WATCH;
+	free(c->in);
+	c->in = NULL;
+	ev_timer_stop(s->loop, &c->idle_w);
+	c->wprev = NULL;
+	c->wnext = s->watchers;
+	if (s->watchers != NULL)
+		s->watchers->wprev = c;
+	s->watchers = c;
+	s->nwatchers++;
+	log_debug("%s: watching (%zu watchers)", epmd_conn_peer(c),
+	    s->nwatchers);
+	return 0;
 }
 
 static void
@@ -486,9 +584,18 @@ epmd_conn_request(struct epmd_conn *c, struct bytes_view payload)
 		}
 		epmd_do_stop(c, req.name);
 		break;
+	case EPMD_WATCH_REQ:
+		/* Local only, as ALIVE2: who registers is this host's. */
+		if (!c->local) {
+			epmd_conn_close(c, "WATCH_REQ from non local address");
+			return;
+		}
+		if (epmd_do_watch(c) == -1)
+			return;
+		break;
 	}
 	ev_io_stop(c->srv->loop, &c->rd_w);
-	if (c->state == EPMD_C_ALIVE)
+	if (c->state == EPMD_C_ALIVE || c->state == EPMD_C_WATCH)
 		ev_io_start(c->srv->loop, &c->rd_w);	/* watch for EOF */
 	epmd_conn_send(c);
 }
@@ -576,7 +683,7 @@ on_conn_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct epmd_conn *c = container_of(w, struct epmd_conn, rd_w);
 
-	if (c->state == EPMD_C_ALIVE)
+	if (c->state == EPMD_C_ALIVE || c->state == EPMD_C_WATCH)
 		epmd_conn_read_alive(c);
 	else if (c->state == EPMD_C_READING)
 		epmd_conn_read(c);
@@ -937,6 +1044,7 @@ epmd_srv_teardown(struct epmd_srv *s)
 {
 	size_t i;
 
+	s->closing = 1;
 	while (s->conns != NULL)
 		epmd_conn_close(s->conns, NULL);
 	for (i = 0; i < s->nls; i++) {
