@@ -1,8 +1,8 @@
 /*
- * local_epmd: the nodes registered with this host's epmd, polled every
- * polling_interval (libcluster's LocalEpmd asks once; Tinycluster polls).
- * Names become name@host, host being this host's short name, as
- * `erl -sname` makes them, unless `host` is set.
+ * local_epmd: the nodes registered with this host's epmd (libcluster's
+ * LocalEpmd asks once; Tinycluster polls).  Names become name@host, host
+ * being this host's short name, as `erl -sname` makes them, unless
+ * `host` is set.
  *
  *	strategy: local_epmd
  *	config:
@@ -10,12 +10,24 @@
  *	  host: localhost        # default: this host's short name
  *	  port: 4369             # default: $ERL_EPMD_PORT or 4369
  *	  timeout: 2s
+ *	  watch: true            # use Cairn's WATCH when the epmd has it
+ *
+ * Two ways to hear the epmd.  Cairn's epmd streams every registration
+ * on one connection (WATCH, epmd/epmd_codec.h): the strategy reports the
+ * moment a node registers or leaves, and sends no polls while the stream
+ * lasts.  OTP's epmd closes the connection on that request: the strategy
+ * then polls NAMES every polling_interval and asks for a stream again
+ * every LOCAL_EPMD_WATCH_RETRY_S (an epmd replaced by Cairn's is then
+ * streamed from).  An epmd that cannot be reached, or a stream that ends
+ * (an epmd restart), is asked again at the next poll; the polls go on
+ * meanwhile, so a failure is reported as usual ("unknown").
  */
 #include "common/container.h"
 #include "strategies/strat.h"
 
 #include <sys/socket.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +38,10 @@
 
 #include "common/conf.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/sock.h"
 #include "epmd/epmd_aclient.h"
+#include "epmd/epmd_awatch.h"
 #include "strategies/strat_util.h"
 
 /*
@@ -38,12 +52,15 @@
  * network and keep STRAT_DEFAULT_POLL_MS.
  */
 #define LOCAL_EPMD_DEFAULT_POLL_MS	500
+/* An epmd without WATCH is asked again this rarely. */
+#define LOCAL_EPMD_WATCH_RETRY_S	30.
 
 struct local_epmd_conf {
 	uint64_t	 interval_ms;
 	char		*host;
 	unsigned	 port;
 	uint64_t	 timeout_ms;
+	bool		 watch;
 };
 
 static const struct conf_key local_epmd_keys[] = {
@@ -59,6 +76,8 @@ static const struct conf_key local_epmd_keys[] = {
 	{ .name = "timeout", .type = CONF_DURATION,
 	  .offset = offsetof(struct local_epmd_conf, timeout_ms),
 	  .min = 10, .max = 600000 },
+	{ .name = "watch", .type = CONF_BOOL,
+	  .offset = offsetof(struct local_epmd_conf, watch) },
 	{ .name = NULL },
 };
 
@@ -66,6 +85,11 @@ struct strat {
 	ev_timer		 poll_w;
 	const struct strat_env	*env;
 	struct epmd_aq		*q;
+	struct epmd_aw		*aw;		/* the WATCH stream, or NULL */
+	int			 watch;		/* conf: try WATCH at all */
+	int			 streaming;	/* aw acked: no polls */
+	int			 no_watch_logged;
+	ev_tstamp		 watch_next;	/* next WATCH attempt */
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
 	double			 interval;
@@ -81,6 +105,7 @@ local_epmd_conf_init(void *p)
 
 	memset(c, 0, sizeof(*c));
 	c->interval_ms = LOCAL_EPMD_DEFAULT_POLL_MS;
+	c->watch = true;
 	c->timeout_ms = STRAT_DEFAULT_TIMEOUT_MS;
 }
 
@@ -90,15 +115,15 @@ local_epmd_conf_free(void *p)
 	conf_free_fields(local_epmd_keys, p);
 }
 
+/* A whole answer from a poll or the stream. */
 static void
-on_names(void *arg, int err, const struct epmd_aq_name *names, size_t n)
+local_epmd_answer(struct strat *s, int err, const struct epmd_aq_name *names,
+    size_t n)
 {
-	struct strat *s = arg;
 	const char **v = NULL;
 	size_t *lens = NULL, i, nn = 0;
 	char **nodes = NULL, why[128];
 
-	s->q = NULL;
 	snprintf(s->source, sizeof(s->source), "%s/local_epmd",
 	    s->env->topology);
 	if (err != 0) {
@@ -127,10 +152,71 @@ on_names(void *arg, int err, const struct epmd_aq_name *names, size_t n)
 }
 
 static void
+on_names(void *arg, int err, const struct epmd_aq_name *names, size_t n)
+{
+	struct strat *s = arg;
+
+	s->q = NULL;
+	local_epmd_answer(s, err, names, n);
+}
+
+static void	local_epmd_watch(struct strat *);
+
+static void
+on_watch(void *arg, int err, const struct epmd_aq_name *names, size_t n)
+{
+	struct strat *s = arg;
+	unsigned port = sock_port((struct sockaddr *)&s->addr);
+
+	if (err == 0) {
+		if (!s->streaming)
+			log_info("%s/local_epmd: streaming registrations from "
+			    "epmd on port %u (WATCH)", s->env->topology, port);
+		s->streaming = 1;
+		local_epmd_answer(s, 0, names, n);
+		return;
+	}
+	if (!epmd_aw_acked(s->aw) && err == CAIRN_ERR_CLOSED) {
+		/* OTP's epmd: "got garbage", and a close. */
+		if (!s->no_watch_logged++)
+			log_info("%s/local_epmd: epmd on port %u has no WATCH: "
+			    "polling every %.3gs", s->env->topology, port,
+			    s->interval);
+		s->watch_next = ev_now(s->env->agent->loop) +
+		    LOCAL_EPMD_WATCH_RETRY_S;
+	} else if (s->streaming) {
+		/* An epmd restart, most likely: ask again at once. */
+		log_warnx("%s/local_epmd: the stream from epmd on port %u "
+		    "ended: %s; polling", s->env->topology, port,
+		    cairn_strerror(err));
+		s->watch_next = 0;
+	} else
+		s->watch_next = ev_now(s->env->agent->loop) + s->interval;
+	s->aw = NULL;
+	s->streaming = 0;
+	/* Poll now rather than at the next tick: no answer is lost. */
+	ev_feed_event(s->env->agent->loop, &s->poll_w, EV_TIMER);
+}
+
+static void
+local_epmd_watch(struct strat *s)
+{
+	if (!s->watch || s->aw != NULL ||
+	    ev_now(s->env->agent->loop) < s->watch_next)
+		return;
+	s->aw = epmd_aw_start(s->env->agent->loop, (struct sockaddr *)&s->addr,
+	    s->addrlen, s->timeout, on_watch, s);
+}
+
+static void
 on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct strat *s = container_of(w, struct strat, poll_w);
 
+	local_epmd_watch(s);
+	/* The stream, or its first answer, is on its way: no poll. */
+	if (s->aw != NULL)
+		return;
 	if (s->q != NULL)
 		return;		/* the last query is still running */
 	s->q = epmd_aq_names(loop, (struct sockaddr *)&s->addr, s->addrlen,
@@ -160,6 +246,7 @@ local_epmd_start(const struct strat_env *env, const void *p, char *err,
 	s->env = env;
 	s->interval = (double)c->interval_ms / 1000.;
 	s->timeout = (double)c->timeout_ms / 1000.;
+	s->watch = c->watch;
 	if (c->host != NULL)
 		snprintf(s->host, sizeof(s->host), "%s", c->host);
 	else
@@ -174,7 +261,9 @@ static void
 local_epmd_stop(struct strat *s)
 {
 	ev_timer_stop(s->env->agent->loop, &s->poll_w);
+	ev_clear_pending(s->env->agent->loop, &s->poll_w);
 	epmd_aq_cancel(s->q);
+	epmd_aw_cancel(s->aw);
 	free(s);
 }
 
