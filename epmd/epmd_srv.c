@@ -55,6 +55,8 @@
 #define EPMD_ACCEPT_BACKOFF	0.1
 /* A line a peer can cause: the first, then a count per this many s. */
 #define EPMD_LOG_INTERVAL	10
+/* A watcher's kernel send buffer (SO_SNDBUF), fixed. */
+#define EPMD_WATCH_SNDBUF	(64 * 1024)
 /* Kinds of connection-close line with a rate limit each. */
 #define EPMD_LOG_KINDS		16
 
@@ -458,6 +460,7 @@ epmd_do_watch(struct epmd_conn *c)
 {
 	struct epmd_srv *s = c->srv;
 	struct epmd_node *n;
+	int sndbuf;
 
 	if (s->nwatchers >= s->conf->ec_max_watchers) {
 		log_rate_warnx(&s->watch_lr, "%s: max_watchers (%zu) reached: "
@@ -466,6 +469,14 @@ epmd_do_watch(struct epmd_conn *c)
 		epmd_conn_close(c, NULL);
 		return -1;
 	}
+	/*
+	 * A fixed kernel buffer (no autotuning, which lets a stalled
+	 * reader hold megabytes of ours): watch_buffer then bounds what a
+	 * slow watcher costs, and it is found out early.
+	 */
+	sndbuf = EPMD_WATCH_SNDBUF;
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+	    sizeof(sndbuf));
 	c->out.max = s->conf->ec_watch_buffer;
 	epmd_encode_watch_ack(&c->out);
 	for (n = epmd_registry_first(s->reg); n != NULL; n = n->n_next)

@@ -12,7 +12,10 @@
  *     line) through the client decoders, which must read them back;
  *   - whole through the client decoders epmd_decode_alive2_resp(),
  *     epmd_decode_port2_resp() and epmd_parse_names_line(), whose
- *     results must re-encode to the bytes they came from.
+ *     results must re-encode to the bytes they came from;
+ *   - as a WATCH stream (Cairn's extension): an ack, then events one
+ *     after another, each re-encoding to its bytes, a proper prefix of
+ *     each being "need more".
  *
  * A broken invariant aborts, which libFuzzer and the replay report.
  * Built with -fsanitize=fuzzer under clang, or with t/fuzz/replay.c.
@@ -138,6 +141,11 @@ fuzz_roundtrip(struct bytes_view payload, const struct epmd_req *req)
 		/* The input up to the name's first NUL. */
 		n = 1 + req->name.len;
 		break;
+	case EPMD_WATCH_REQ:
+		/* The tag and the version; trailing bytes are ignored. */
+		rc = epmd_encode_watch_req(&w);
+		n = 2;
+		break;
 	default:
 		rc = epmd_encode_simple_req(&w, req->tag);
 		n = 1;
@@ -216,6 +224,10 @@ fuzz_request(struct bytes_view payload)
 	case EPMD_DUMP_REQ:
 	case EPMD_KILL_REQ:
 		break;
+	case EPMD_WATCH_REQ:
+		FUZZ_ASSERT(payload.len >= 2 &&
+		    req.version == EPMD_WATCH_VERSION);
+		break;
 	default:
 		FUZZ_ASSERT(req.tag == EPMD_NAMES_REQ);	/* unknown tag */
 	}
@@ -270,6 +282,42 @@ fuzz_replies(struct bytes_view in)
 	bytes_w_fini(&w);
 }
 
+/* The input as a WATCH stream: the ack, then events. */
+static void
+fuzz_watch(struct bytes_view in)
+{
+	struct epmd_watch_event ev, back;
+	struct bytes_w w;
+	size_t used, used2;
+	int rc;
+
+	bytes_w_init(&w, FUZZ_WMAX);
+	rc = epmd_decode_watch_ack(in, &used);
+	FUZZ_ASSERT(rc == 0 || rc == CAIRN_ERR_NEED_MORE ||
+	    rc == CAIRN_ERR_PROTO);
+	if (rc == 0) {
+		FUZZ_ASSERT(epmd_encode_watch_ack(&w) == 0 && w.len == used &&
+		    memcmp(w.buf, in.p, used) == 0);
+		in.p += used;
+		in.len -= used;
+	}
+	while ((rc = epmd_decode_watch_event(in, &ev, &used)) == 0) {
+		FUZZ_ASSERT(used >= 5 && used <= in.len &&
+		    view_in(ev.name, in));
+		bytes_w_reset(&w);
+		FUZZ_ASSERT(epmd_encode_watch_event(&w, ev.kind, ev.port,
+		    ev.name) == 0);
+		FUZZ_ASSERT(w.len == used && memcmp(w.buf, in.p, used) == 0);
+		/* Every proper prefix waits for more. */
+		FUZZ_ASSERT(epmd_decode_watch_event(bytes_view_of(in.p,
+		    used - 1), &back, &used2) == CAIRN_ERR_NEED_MORE);
+		in.p += used;
+		in.len -= used;
+	}
+	FUZZ_ASSERT(rc == CAIRN_ERR_NEED_MORE || rc == CAIRN_ERR_PROTO);
+	bytes_w_fini(&w);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -293,5 +341,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size <= EPMD_MAX_PAYLOAD)
 		fuzz_request(bytes_view_of(data, size));
 	fuzz_replies(bytes_view_of(data, size));
+	fuzz_watch(bytes_view_of(data, size));
 	return 0;
 }

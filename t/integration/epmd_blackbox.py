@@ -1820,6 +1820,114 @@ def t_request_timeout():
         check(1.5 <= took <= 4.0, 'closed after %.2fs, want about 2s' % took)
 
 
+# --- WATCH: Cairn's extension request (epmd/epmd_codec.h)
+
+WATCH_REQ = b'C\x01'
+
+
+def watch_ev(kind, port, name):
+    name = name.encode() if isinstance(name, str) else name
+    return kind + struct.pack('>HH', port, len(name)) + name
+
+
+@test('watch_unknown_to_otp_closed')
+def t_watch_otp():
+    # What local_epmd's fallback rests on: OTP's epmd closes the
+    # connection on the request, unanswered; ours acknowledges it.
+    with Daemon() as d:
+        s = send_req(d.port, WATCH_REQ)
+        if impl() == 'otp':
+            data, how = read_to_close(s, 3.0)
+            check(data == b'' and how in ('eof', 'reset'),
+                  'OTP answered WATCH: %r (%s)' % (data, how))
+        else:
+            eq(recv_exact(s, 2 + 5), b'C\x01' + watch_ev(b'=', 0, b''),
+               'ack and an empty snapshot')
+        s.close()
+
+
+@test('cairn_watch_stream')
+def t_watch_stream():
+    cairn_only()
+    with Daemon() as d:
+        s1, _ = register(d.port, 'w1', eport=4001)
+        w = send_req(d.port, WATCH_REQ)
+        want = b'C\x01' + watch_ev(b'+', 4001, 'w1') + watch_ev(b'=', 0, b'')
+        eq(recv_exact(w, len(want)), want, 'ack, snapshot, end of snapshot')
+        s2, _ = register(d.port, 'w2', eport=4002)
+        want = watch_ev(b'+', 4002, 'w2')
+        eq(recv_exact(w, len(want)), want, 'a registration')
+        s1.close()
+        want = watch_ev(b'-', 4001, 'w1')
+        eq(recv_exact(w, len(want)), want, 'an unregistration')
+        # A byte from the watcher ends the watch, as EOF would.
+        w.sendall(b'x')
+        data, how = read_to_close(w, 3.0)
+        check(data == b'' and how in ('eof', 'reset'),
+              'watch not closed on a stray byte: %r (%s)' % (data, how))
+        w.close()
+        s2.close()
+
+
+@test('cairn_max_watchers')
+def t_max_watchers():
+    cairn_only()
+    with Daemon(['-max_watchers', '2']) as d:
+        held = [send_req(d.port, WATCH_REQ) for _ in range(2)]
+        for w in held:
+            eq(recv_exact(w, 7), b'C\x01' + watch_ev(b'=', 0, b''),
+               'watcher within -max_watchers')
+        s = send_req(d.port, WATCH_REQ)
+        data, how = read_to_close(s, 3.0)
+        s.close()
+        check(data == b'' and how in ('eof', 'reset'),
+              'third watcher past -max_watchers 2: %r (%s)' % (data, how))
+        held.pop().close()
+        time.sleep(0.2)
+        s = send_req(d.port, WATCH_REQ)
+        eq(recv_exact(s, 7), b'C\x01' + watch_ev(b'=', 0, b''),
+           'a watcher once a slot is free')
+        for w in held + [s]:
+            w.close()
+        check(b'max_watchers' in d.output(), 'the refusal is not logged')
+
+
+@test('cairn_slow_watcher_closed')
+def t_slow_watcher():
+    cairn_only()
+    # -max_watchers 1: a second watcher is let in only once the slow one
+    # is gone, which is how this test sees the close from outside.
+    with Daemon(['-watch_buffer', '8192', '-max_watchers', '1']) as d:
+        slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        slow.settimeout(IO_TIMEOUT)
+        slow.connect(('127.0.0.1', d.port))
+        slow.sendall(packet(WATCH_REQ))
+        time.sleep(0.2)
+        # It never reads: registrations of long names pile up, past the
+        # kernel's buffers and then past -watch_buffer.
+        name = 'n' * 250
+        got = b''
+        for i in range(40):
+            for _ in range(50):
+                s, _ = register(d.port, name)
+                s.close()
+                wait_unregistered(d.port, name)
+            w = send_req(d.port, WATCH_REQ)
+            got = recv_exact(w, 2, 1.0)
+            w.close()
+            if got == b'C\x01':
+                break
+        check(got == b'C\x01', 'slow watcher never closed after %d '
+              'registrations' % ((i + 1) * 50))
+        # What it was sent, then the close; no more than its share.
+        data, how = read_to_close(slow, 5.0)
+        slow.close()
+        check(how in ('eof', 'reset'), 'slow watcher still open (%s)' % how)
+        check(len(data) < (i + 1) * 50 * 2 * 255,
+              'the slow watcher got every event: %d bytes' % len(data))
+
+
 # --- differential: the same operations against OTP's daemon
 
 def differential(args, seed, nops):

@@ -961,6 +961,137 @@ START_TEST(epmd_codec__stop_req_roundtrip)
 }
 END_TEST
 
+START_TEST(epmd_codec__watch_req_roundtrip)
+{
+	static const uint8_t want[] = {
+		0x00, 0x02,		/* length */
+		'C',			/* WATCH_REQ (Cairn's) */
+		0x01			/* version */
+	};
+	static const uint8_t v2[] = { 'C', 0x02 }, bare[] = { 'C' };
+	struct epmd_req req;
+	struct bytes_w w;
+	const char *why = NULL;
+	uint8_t buf[16];
+
+	bytes_w_init_fixed(&w, buf, sizeof(buf));
+	ck_assert_int_eq(epmd_encode_watch_req(&w), 0);
+	ck_assert_uint_eq(w.len, sizeof(want));
+	ck_assert_mem_eq(buf, want, sizeof(want));
+	frame_decode(&w, &req);
+	ck_assert_uint_eq(req.tag, EPMD_WATCH_REQ);
+	ck_assert_uint_eq(req.version, EPMD_WATCH_VERSION);
+	/* An unknown version, or none, closes the connection. */
+	ck_assert_int_eq(epmd_decode_req(bytes_view_of(v2, sizeof(v2)), &req,
+	    &why), CAIRN_ERR_PROTO);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_int_eq(epmd_decode_req(bytes_view_of(bare, sizeof(bare)),
+	    &req, &why), CAIRN_ERR_PROTO);
+}
+END_TEST
+
+START_TEST(epmd_codec__watch_ack_and_events)
+{
+	static const uint8_t want[] = {
+		'C', 0x01,		/* ack, version 1 */
+		'+', 0x13, 0x88,	/* registered, port 5000 */
+		0x00, 0x03, 'f', 'o', 'o',
+		'=', 0x00, 0x00,	/* end of the snapshot */
+		0x00, 0x00,
+		'-', 0x13, 0x88,	/* unregistered */
+		0x00, 0x03, 'f', 'o', 'o',
+	};
+	struct epmd_watch_event ev;
+	struct bytes_view in;
+	struct bytes_w w;
+	uint8_t buf[64];
+	size_t used, i;
+
+	bytes_w_init_fixed(&w, buf, sizeof(buf));
+	ck_assert_int_eq(epmd_encode_watch_ack(&w), 0);
+	ck_assert_int_eq(epmd_encode_watch_event(&w, EPMD_WATCH_ADDED, 5000,
+	    bytes_view_of("foo", 3)), 0);
+	ck_assert_int_eq(epmd_encode_watch_event(&w, EPMD_WATCH_SYNCED, 0,
+	    bytes_view_of(NULL, 0)), 0);
+	ck_assert_int_eq(epmd_encode_watch_event(&w, EPMD_WATCH_REMOVED, 5000,
+	    bytes_view_of("foo", 3)), 0);
+	ck_assert_uint_eq(w.len, sizeof(want));
+	ck_assert_mem_eq(buf, want, sizeof(want));
+
+	/* Every truncation of the ack and of the first event waits. */
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(epmd_decode_watch_ack(bytes_view_of(want, i),
+		    &used), CAIRN_ERR_NEED_MORE);
+	ck_assert_int_eq(epmd_decode_watch_ack(bytes_view_of(want,
+	    sizeof(want)), &used), 0);
+	ck_assert_uint_eq(used, 2);
+	in = bytes_view_of(want + 2, sizeof(want) - 2);
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(epmd_decode_watch_event(bytes_view_of(in.p,
+		    i), &ev, &used), CAIRN_ERR_NEED_MORE);
+	ck_assert_int_eq(epmd_decode_watch_event(in, &ev, &used), 0);
+	ck_assert_uint_eq(used, 8);
+	ck_assert_uint_eq(ev.kind, EPMD_WATCH_ADDED);
+	ck_assert_uint_eq(ev.port, 5000);
+	ck_assert(bytes_view_eq_str(ev.name, "foo"));
+	in.p += used;
+	in.len -= used;
+	ck_assert_int_eq(epmd_decode_watch_event(in, &ev, &used), 0);
+	ck_assert_uint_eq(ev.kind, EPMD_WATCH_SYNCED);
+	ck_assert_uint_eq(used, 5);
+	in.p += used;
+	in.len -= used;
+	ck_assert_int_eq(epmd_decode_watch_event(in, &ev, &used), 0);
+	ck_assert_uint_eq(ev.kind, EPMD_WATCH_REMOVED);
+	ck_assert_uint_eq(used, in.len);
+}
+END_TEST
+
+START_TEST(epmd_codec__watch_event_bad)
+{
+	static const uint8_t bad_kind[] = { '?', 0, 1, 0, 1, 'a' };
+	static const uint8_t empty[] = { '+', 0, 1, 0, 0 };
+	static const uint8_t nul[] = { '-', 0, 1, 0, 2, 'a', 0 };
+	static const uint8_t synced_port[] = { '=', 0, 1, 0, 0 };
+	static const uint8_t synced_name[] = { '=', 0, 0, 0, 1, 'a' };
+	/* 1021 bytes announced: refused before the name arrives. */
+	static const uint8_t too_long[] = { '+', 0, 1, 0x03, 0xfd };
+	static const uint8_t bad_ack[] = { 'C', 0x02 }, other[] = { 'w', 1 };
+	struct epmd_watch_event ev;
+	struct bytes_w w;
+	uint8_t buf[2048], name[1021];
+	size_t used;
+
+	ck_assert_int_eq(epmd_decode_watch_event(bytes_view_of(bad_kind,
+	    sizeof(bad_kind)), &ev, &used), CAIRN_ERR_PROTO);
+	ck_assert_int_eq(epmd_decode_watch_event(bytes_view_of(empty,
+	    sizeof(empty)), &ev, &used), CAIRN_ERR_PROTO);
+	ck_assert_int_eq(epmd_decode_watch_event(bytes_view_of(nul,
+	    sizeof(nul)), &ev, &used), CAIRN_ERR_PROTO);
+	ck_assert_int_eq(epmd_decode_watch_event(bytes_view_of(synced_port,
+	    sizeof(synced_port)), &ev, &used), CAIRN_ERR_PROTO);
+	ck_assert_int_eq(epmd_decode_watch_event(bytes_view_of(synced_name,
+	    sizeof(synced_name)), &ev, &used), CAIRN_ERR_PROTO);
+	ck_assert_int_eq(epmd_decode_watch_event(bytes_view_of(too_long,
+	    sizeof(too_long)), &ev, &used), CAIRN_ERR_PROTO);
+	ck_assert_int_eq(epmd_decode_watch_ack(bytes_view_of(bad_ack,
+	    sizeof(bad_ack)), &used), CAIRN_ERR_PROTO);
+	ck_assert_int_eq(epmd_decode_watch_ack(bytes_view_of(other,
+	    sizeof(other)), &used), CAIRN_ERR_PROTO);
+	/* The encoder refuses what the decoder would. */
+	memset(name, 'x', sizeof(name));
+	bytes_w_init_fixed(&w, buf, sizeof(buf));
+	ck_assert_int_eq(epmd_encode_watch_event(&w, EPMD_WATCH_ADDED, 1,
+	    bytes_view_of(name, sizeof(name))), CAIRN_ERR_INVAL);
+	ck_assert_int_eq(epmd_encode_watch_event(&w, EPMD_WATCH_ADDED, 1,
+	    bytes_view_of(name, sizeof(name) - 1)), 0);
+	ck_assert_int_eq(epmd_encode_watch_event(&w, '?', 1,
+	    bytes_view_of("a", 1)), CAIRN_ERR_INVAL);
+	ck_assert_int_eq(epmd_encode_watch_event(&w, EPMD_WATCH_SYNCED, 1,
+	    bytes_view_of(NULL, 0)), CAIRN_ERR_INVAL);
+}
+END_TEST
+
 START_TEST(epmd_codec__simple_req_roundtrip)
 {
 	static const uint8_t tags[] = { 'n', 'd', 'k' };
@@ -1277,6 +1408,9 @@ epmd_codec_suite(void)
 	tcase_add_test(tc, epmd_codec__port2_req_roundtrip);
 	tcase_add_test(tc, epmd_codec__stop_req_roundtrip);
 	tcase_add_loop_test(tc, epmd_codec__simple_req_roundtrip, 0, 3);
+	tcase_add_test(tc, epmd_codec__watch_req_roundtrip);
+	tcase_add_test(tc, epmd_codec__watch_ack_and_events);
+	tcase_add_test(tc, epmd_codec__watch_event_bad);
 	tcase_add_test(tc, epmd_codec__req_name_too_big);
 	tcase_add_test(tc, epmd_codec__alive2_resp_decode);
 	tcase_add_test(tc, epmd_codec__alive2_resp_roundtrip);
