@@ -380,6 +380,7 @@ k8s_slices_event(struct k8s_slices *t, const struct k8s_naming *nm,
 {
 	json_t *j, *obj;
 	const char *type, *msg;
+	char nrv[K8S_MAX_RV];
 	json_int_t code;
 	int rc;
 
@@ -401,7 +402,7 @@ k8s_slices_event(struct k8s_slices *t, const struct k8s_naming *nm,
 		json_decref(j);
 		return code == 410 ? K8S_EV_GONE : K8S_EV_ERROR;
 	}
-	if (k8s_copy_rv(obj, rv) != 0) {
+	if (k8s_copy_rv(obj, nrv) != 0) {
 		snprintf(why, whylen, "%s event without a valid "
 		    "metadata.resourceVersion", type);
 		json_decref(j);
@@ -418,6 +419,9 @@ k8s_slices_event(struct k8s_slices *t, const struct k8s_naming *nm,
 		rc = CAIRN_ERR_PROTO;
 	}
 	json_decref(j);
+	/* The version moves only with an event that was applied. */
+	if (rc >= 0)
+		memcpy(rv, nrv, sizeof(nrv));
 	return rc;
 }
 

@@ -578,6 +578,40 @@ def main():
                  'a certificate failure in the log')
         a.stop()
 
+    @step('list_over_max_response_refused')
+    def _():
+        a = Agent('small', (
+            'control_socket: %s\n'
+            'topologies:\n'
+            '  k8s:\n'
+            '    strategy: kubernetes\n'
+            '    config: {kubernetes_node_basename: x, '
+            'kubernetes_namespace: prod, kubernetes_master: "localhost:%d", '
+            'token_file: %s, ca_file: %s, polling_interval: 200ms, '
+            'max_response: 1KiB}\n'
+            '    connector: none\n')
+            % (os.path.join(TMP, 'small.sock'), st['port'], token,
+               st['ca']))
+        wait_for(lambda: 'list: response over max_response' in a.logtext(),
+                 10, 'the cap in the log')
+        check(names(os.path.join(TMP, 'small.sock')) == [],
+              'members from a refused list')
+        a.stop()
+
+    @step('clean_exit_with_a_watch_open')
+    def _():
+        wait_for(lambda: st['api'].nwatchers() >= 1, 10, 'a watch')
+        a = st['agent']
+        a.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = a.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            raise Fail('cairn-agent did not exit on SIGTERM')
+        log = a.logtext()
+        check(rc == 0, 'exit status %d:\n%s' % (rc, log[-2000:]))
+        check('Sanitizer' not in log, 'sanitizer report:\n%s'
+              % log[-3000:])
+
     st['rancher'] = Rancher()
     print('1..%d' % len(steps))
     failed = 0
