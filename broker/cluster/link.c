@@ -35,6 +35,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/sock.h"
+#include "common/tls.h"
 
 #define LINK_READ_CHUNK		(64 * 1024)
 /*
@@ -101,30 +102,11 @@ link_watchers(struct link *l)
 		ev_io_stop(l->l_loop, &l->l_wr_w);
 }
 
-/*
- * OpenSSL's reason for the last failure (ssl's verify result first, when
- * ssl is given), or `dflt`; clears its error queue.
- */
+/* OpenSSL's reason for the last failure: common/tls.h. */
 static const char *
 link_tls_reason(SSL *ssl, char *buf, size_t len, const char *dflt)
 {
-	unsigned long e, last = 0;
-	long vr;
-
-	while ((e = ERR_get_error()) != 0)
-		last = e;
-	if (ssl != NULL && (vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
-		snprintf(buf, len, "peer certificate refused: %s",
-		    X509_verify_cert_error_string(vr));
-		return buf;
-	}
-	if (last == 0)
-		return dflt;
-	if (ERR_reason_error_string(last) != NULL)
-		snprintf(buf, len, "%s", ERR_reason_error_string(last));
-	else
-		ERR_error_string_n(last, buf, len);
-	return buf;
+	return tls_reason(ssl, buf, len, dflt, NULL);
 }
 
 /*

@@ -23,6 +23,8 @@
 #include <ev.h>
 
 #include "broker/net/broker_int.h"
+#include "broker/net/tls.h"
+#include "broker/net/transport.h"
 #include "broker/mqtt/mqtt_topic.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -203,6 +205,8 @@ broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	    bl_w);
 	struct broker *b = l->bl_broker;
 	struct sockaddr_storage ss;
+	struct transport *tr;
+	struct client *cl;
 	socklen_t sl;
 	char addr[SOCK_NTOP_LEN];
 	int fd, i;
@@ -246,12 +250,25 @@ broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
-		if (client_new(b, l, fd, (struct sockaddr *)&ss, NULL) ==
+		tr = NULL;
+		if (l->bl_ctx != NULL && (tr = tls_transport_new(l->bl_ctx,
+		    fd, l->bl_conf->lc_tls_conf.tc_use_identity_as_username)) ==
 		    NULL) {
 			log_rate_warnx(&accept_lr, "accept on %s: out of "
-			    "memory", l->bl_addr);
+			    "memory for TLS", l->bl_addr);
 			close(fd);
+			continue;
 		}
+		if ((cl = client_new(b, l, fd, (struct sockaddr *)&ss,
+		    tr)) == NULL) {
+			log_rate_warnx(&accept_lr, "accept on %s: out of "
+			    "memory", l->bl_addr);
+			transport_close(tr);
+			close(fd);
+			continue;
+		}
+		cl->c_use_identity = l->bl_ctx != NULL &&
+		    l->bl_conf->lc_tls_conf.tc_use_identity_as_username;
 	}
 }
 
@@ -293,6 +310,7 @@ broker_start(struct broker *b, char *err, size_t errlen)
 	struct broker_listener *l;
 	struct sockaddr_storage ss;
 	socklen_t sl;
+	char tbuf[512];
 	size_t i;
 
 	if ((b->b_listeners = calloc(c->bc_nlisten,
@@ -303,9 +321,10 @@ broker_start(struct broker *b, char *err, size_t errlen)
 	for (i = 0; i < c->bc_nlisten; i++) {
 		l = &b->b_listeners[b->b_nlisteners];
 		lc = &c->bc_listeners[i];
-		if (lc->lc_tls) {
-			snprintf(err, errlen, "listen %s:%u: tls: not yet "
-			    "supported", lc->lc_addr.host, lc->lc_addr.port);
+		if (lc->lc_tls && (l->bl_ctx = tls_ctx_new(&lc->lc_tls_conf,
+		    tbuf, sizeof(tbuf))) == NULL) {
+			snprintf(err, errlen, "listen %s:%u: %s",
+			    lc->lc_addr.host, lc->lc_addr.port, tbuf);
 			return -1;
 		}
 		if (sock_addr_parse(lc->lc_addr.host, lc->lc_addr.port,
@@ -335,7 +354,9 @@ broker_start(struct broker *b, char *err, size_t errlen)
 		ev_init(&l->bl_pause_w, broker_on_accept_pause);
 		ev_io_start(b->b_loop, &l->bl_w);
 		b->b_nlisteners++;
-		log_info("listening on %s%s", l->bl_addr,
+		log_info("listening on %s (%s%s)%s", l->bl_addr,
+		    lc->lc_protocol == BROKER_PROTO_WEBSOCKETS ?
+		    "websockets" : "mqtt", l->bl_ctx != NULL ? ", tls" : "",
 		    c->bc_listen_reuseport ? " (SO_REUSEPORT)" : "");
 	}
 	ev_prepare_init(&b->b_prepare_w, broker_on_prepare);
@@ -367,6 +388,7 @@ broker_free(struct broker *b)
 		ev_io_stop(b->b_loop, &b->b_listeners[i].bl_w);
 		ev_timer_stop(b->b_loop, &b->b_listeners[i].bl_pause_w);
 		close(b->b_listeners[i].bl_fd);
+		SSL_CTX_free(b->b_listeners[i].bl_ctx);
 	}
 	free(b->b_listeners);
 	while ((c = TAILQ_FIRST(&b->b_clients)) != NULL)

@@ -70,6 +70,8 @@ struct client {
 	struct transport	*c_tr;
 	/* Its listener (per-listener limits); NULL once that is gone. */
 	struct broker_listener	*c_listener;
+	/* use_identity_as_username: the user name is c_tr's identity. */
+	int			 c_use_identity;
 	ev_io			 c_rd_w;
 	ev_io			 c_wr_w;
 	ev_timer		 c_ka_w;	/* connect timeout, then keepalive */
@@ -123,6 +125,8 @@ struct broker_listener {
 	struct broker	*bl_broker;
 	/* Its entry of b_conf's listeners (borrowed). */
 	const struct broker_listener_conf *bl_conf;
+	/* TLS listeners: the context of new connections; NULL: plain. */
+	struct ssl_ctx_st	*bl_ctx;
 	size_t		 bl_nclients;	/* open connections it accepted */
 	char		 bl_addr[SOCK_NTOP_LEN];
 };

@@ -412,7 +412,10 @@ client_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct client *c = container_of(w, struct client, c_ka_w);
 
-	if (c->c_state == CLIENT_NEW)
+	if (!transport_ready(c->c_tr))
+		client_close(c, 0, "%s handshake not done within "
+		    "connect_timeout", c->c_tr->t_ops->to_name);
+	else if (c->c_state == CLIENT_NEW)
 		client_close(c, 0, "no CONNECT within connect_timeout");
 	else
 		client_close(c, 1, "keepalive %us expired", c->c_keepalive);

@@ -10,16 +10,23 @@
  *   2  empty id with clean session 0, 3.1 id > 23 bytes 0x02  (codec)
  *   3  id longer than max_client_id_length              0x02
  *   4  keepalive over max_keepalive (as mosquitto)      0x02
- *   5  no user name and allow_anonymous false           0x05
- *   6  user name and password refused by the hook       0x04
- *   7  a new session past max_sessions, or no memory    0x03
- *   8  a new persistent one past max_persistent_sessions 0x03
+ *   5  use_identity_as_username and the client
+ *      certificate names nobody (no CN, no SAN)         0x05
+ *   6  no user name and allow_anonymous false           0x05
+ *   7  user name and password refused by the hook       0x04
+ *   8  a new session past max_sessions, or no memory    0x03
+ *   9  a new persistent one past max_persistent_sessions 0x03
+ *
+ * With use_identity_as_username (a TLS listener), the user name is the
+ * client certificate's identity and the certificate is the credential,
+ * as in mosquitto: CONNECT's user name and password are ignored.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker/net/broker_int.h"
+#include "broker/net/transport.h"
 #include "broker/mqtt/mqtt_topic.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -85,6 +92,7 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 	const struct broker_conf *conf = b->b_conf;
 	struct session *s;
 	struct client *old;
+	const char *ident;
 	int present = 0;
 
 	c->c_level = p->level;
@@ -106,17 +114,31 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 		    "keepalive over max_keepalive");
 		return;
 	}
-	if (!p->has_username && !conf->bc_allow_anonymous) {
+	if (c->c_use_identity) {
+		ident = transport_identity(c->c_tr);
+		if (ident == NULL) {
+			connect_refuse(c, MQTT_CONNACK_NOT_AUTHORIZED,
+			    "use_identity_as_username: no CN or SAN in the "
+			    "client certificate");
+			return;
+		}
+		if ((c->c_username = strdup(ident)) == NULL) {
+			connect_refuse(c, MQTT_CONNACK_UNAVAILABLE,
+			    "out of memory");
+			return;
+		}
+	} else if (!p->has_username && !conf->bc_allow_anonymous) {
 		connect_refuse(c, MQTT_CONNACK_NOT_AUTHORIZED,
 		    "anonymous, and allow_anonymous is false");
 		return;
 	}
-	if (p->has_username &&
+	if (!c->c_use_identity && p->has_username &&
 	    (c->c_username = connect_strdup(p->username)) == NULL) {
 		connect_refuse(c, MQTT_CONNACK_UNAVAILABLE, "out of memory");
 		return;
 	}
-	if (p->has_username && b->b_auth.ba_check_password != NULL &&
+	if (!c->c_use_identity && p->has_username &&
+	    b->b_auth.ba_check_password != NULL &&
 	    b->b_auth.ba_check_password(b->b_auth.ba_arg, c->c_username,
 	    p->has_password ? p->password : bytes_view_of("", 0)) != 0) {
 		connect_refuse(c, MQTT_CONNACK_BAD_AUTH,

@@ -67,6 +67,8 @@ struct transport_ops {
 	 * SAN for use_identity_as_username), or NULL.  Borrowed.
 	 */
 	const char	*(*to_identity)(const struct transport *);
+	/* 1 once the transport's own handshake is over (TLS, HTTP upgrade). */
+	int		(*to_ready)(const struct transport *);
 	void		(*to_close)(struct transport *);
 };
 
@@ -127,6 +129,14 @@ transport_identity(const struct transport *t)
 {
 	return t == NULL || t->t_ops->to_identity == NULL ? NULL :
 	    t->t_ops->to_identity(t);
+}
+
+/* See to_ready; plain TCP is always ready. */
+static inline int
+transport_ready(const struct transport *t)
+{
+	return t == NULL || t->t_ops->to_ready == NULL ||
+	    t->t_ops->to_ready(t);
 }
 
 /* Frees t (NULL is fine); the fd stays open. */
