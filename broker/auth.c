@@ -59,8 +59,18 @@ auth_free(void *arg)
 int
 broker_auth_load(struct broker *b, char *err, size_t errlen)
 {
-	const struct broker_conf *c = b->b_conf;
 	struct broker_auth a;
+
+	if (broker_auth_build(b->b_conf, &a, err, errlen) != 0)
+		return -1;
+	broker_set_auth(b, &a);
+	return 0;
+}
+
+int
+broker_auth_build(const struct broker_conf *c, struct broker_auth *a,
+    char *err, size_t errlen)
+{
 	struct auth_files *af;
 
 	if ((af = calloc(1, sizeof(*af))) == NULL) {
@@ -74,12 +84,11 @@ broker_auth_load(struct broker *b, char *err, size_t errlen)
 	if (c->bc_acl_file != NULL &&
 	    acl_load(c->bc_acl_file, &af->af_acl, err, errlen) != 0)
 		goto fail;
-	a.ba_check_password = af->af_passwd != NULL ? auth_check_password :
+	a->ba_check_password = af->af_passwd != NULL ? auth_check_password :
 	    NULL;
-	a.ba_check_acl = auth_check_acl;
-	a.ba_arg = af;
-	a.ba_free = auth_free;
-	broker_set_auth(b, &a);
+	a->ba_check_acl = auth_check_acl;
+	a->ba_arg = af;
+	a->ba_free = auth_free;
 	return 0;
 fail:
 	auth_free(af);

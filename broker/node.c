@@ -113,3 +113,15 @@ node_free(struct node *n)
 	broker_free(n->n_broker);
 	free(n);
 }
+
+int
+node_reload(struct node *n, struct broker_conf *c, char *err, size_t errlen)
+{
+	struct broker_auth a;
+
+	if (broker_auth_build(c, &a, err, errlen) != 0) {
+		broker_conf_free(c);
+		return -1;
+	}
+	return broker_reload(n->n_broker, c, &a, err, errlen);
+}

@@ -26,6 +26,7 @@
 #include "broker/conf/broker_conf.h"
 
 struct broker;
+struct broker_auth;
 struct cluster;
 struct membership;
 struct node;
@@ -46,9 +47,22 @@ struct node	*node_new(struct ev_loop *loop, struct broker_conf *c,
 int		 node_start(struct node *, char *err, size_t errlen);
 /* Stops and frees all of it, the cluster before the broker.  NULL ok. */
 void		 node_free(struct node *);
+/*
+ * SIGHUP: applies c (taken) to the running node: the password and ACL
+ * files read again, then broker_reload().  All or nothing: 0, or -1
+ * with err and the node as it was.
+ */
+int		 node_reload(struct node *, struct broker_conf *c, char *err,
+		    size_t errlen);
 
 /* auth.c: loads password_file and acl_file into the broker's hooks. */
 int		 broker_auth_load(struct broker *, char *err, size_t errlen);
+/*
+ * The hooks of c's password and ACL files, read now, into a (the caller
+ * owns them: broker_set_auth() or a->ba_free).  0, or -1 with err.
+ */
+int		 broker_auth_build(const struct broker_conf *c,
+		    struct broker_auth *a, char *err, size_t errlen);
 
 /* endpoint.c: what the HTTP endpoint reads (borrowed), set by node.c. */
 struct endpoint_ctx {

@@ -4,14 +4,18 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 static int		 log_fg = 1;
+static int		 log_fd = -1;		/* log_file(); -1: none */
+static char		*log_path;
 static int		 log_verbose;
 static int		 log_stamps;
 static const char	*log_ident = "cairn";
@@ -25,6 +29,48 @@ log_init(int foreground, int verbose, const char *ident)
 		log_ident = ident;
 	if (!log_fg)
 		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+/* The descriptor of path, opened for appending; -1 with errno. */
+static int
+log_open(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOCTTY, 0640);
+}
+
+int
+log_file(const char *path)
+{
+	char *p;
+	int fd;
+
+	if ((p = strdup(path)) == NULL)
+		return -1;
+	if ((fd = log_open(path)) == -1) {
+		free(p);
+		return -1;
+	}
+	if (log_fd != -1)
+		close(log_fd);
+	free(log_path);
+	log_fd = fd;
+	log_path = p;
+	return 0;
+}
+
+int
+log_reopen(void)
+{
+	int fd;
+
+	if (log_path == NULL)
+		return 0;
+	if ((fd = log_open(log_path)) == -1)
+		return -1;
+	close(log_fd);
+	log_fd = fd;
+	return 0;
 }
 
 void
@@ -76,7 +122,22 @@ log_vlog_sfx(int pri, const char *fmt, va_list ap, int with_errno,
 		n = strlen(msg);
 		snprintf(msg + n, sizeof(msg) - n, "%s", sfx);
 	}
-	if (log_fg) {
+	if (log_fd != -1) {
+		/* One write(2) per line: lines of a rotation never mix. */
+		time_t now = time(NULL);
+		struct tm tm;
+		char line[2200], tb[32] = "";
+
+		if (localtime_r(&now, &tm) != NULL)
+			strftime(tb, sizeof(tb), "%Y-%m-%dT%H:%M:%S%z", &tm);
+		n = (size_t)snprintf(line, sizeof(line), "%s %s[%ld]: %s\n",
+		    tb, log_ident, (long)getpid(), msg);
+		if (n >= sizeof(line)) {
+			n = sizeof(line) - 1;
+			line[n - 1] = '\n';
+		}
+		(void)!write(log_fd, line, n);
+	} else if (log_fg) {
 		if (log_stamps) {
 			time_t now = time(NULL);
 			char tb[32];

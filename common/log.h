@@ -1,6 +1,7 @@
 /*
  * Logging, in the shape of OpenBSD's relayd/ntpd log.c.  One line per
- * event.  In the foreground lines go to stderr, otherwise to syslog.
+ * event.  In the foreground lines go to stderr, otherwise to syslog;
+ * with log_file() to a file of the daemon's, reopened by log_reopen().
  *
  *	log_warn	message plus ": strerror(errno)"
  *	log_warnx	message only (the err(3) "x")
@@ -16,6 +17,18 @@
 
 /* ident prefixes each stderr line ("epmd: ..."); it is borrowed. */
 void	log_init(int foreground, int verbose, const char *ident);
+/*
+ * Lines go to the file at path (appended, created 0640) instead of
+ * stderr or syslog, each "2026-12-04T21:00:00+0000 ident[pid]: msg".
+ * 0, or -1 with errno (the old destination stays).
+ */
+int	log_file(const char *path);
+/*
+ * Opens log_file()'s path again (after logrotate renamed it), for
+ * SIGHUP/SIGUSR1; nothing without a log file.  0, or -1 with errno
+ * (lines keep going to the old file).
+ */
+int	log_reopen(void);
 void	log_setverbose(int);
 int	log_getverbose(void);
 /* Adds "Mon Dec  1 11:00:00 2026: " after the ident, as OTP's epmd does. */

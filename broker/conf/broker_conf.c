@@ -233,6 +233,8 @@ static const struct conf_key broker_keys[] = {
 	{ .name = "http_max_request", .type = CONF_SIZE,
 	  .offset = RAW(c.bc_http_max_request), .min = 1024,
 	  .max = 1048576 },
+	{ .name = "log_file", .type = CONF_STRING,
+	  .offset = RAW(c.bc_log_file), .flags = CONF_NONEMPTY },
 	{ .name = "topologies", .type = CONF_SKIP },
 	{ .name = NULL },
 };
@@ -459,6 +461,7 @@ broker_conf_free(struct broker_conf *c)
 	free(c->bc_listeners);
 	free(c->bc_password_file);
 	free(c->bc_acl_file);
+	free(c->bc_log_file);
 	free(c->bc_node_name);
 	free(c->bc_cluster_listen.host);
 	free(c->bc_cookie);
@@ -703,4 +706,63 @@ broker_conf_load(const char *path, char *err, size_t errlen)
 	c = broker_conf_from_doc(doc, err, errlen);
 	conf_doc_free(doc);
 	return c;
+}
+
+/* 1 if the key's field differs between a and b. */
+static int
+broker_conf_field_differs(const struct conf_key *k,
+    const struct broker_conf *a, const struct broker_conf *b)
+{
+	/* RAW(c.x) is offsetof(struct broker_conf, x): c comes first. */
+	const char *fa = (const char *)a + k->offset;
+	const char *fb = (const char *)b + k->offset;
+	const struct conf_strlist *la, *lb;
+	const struct conf_hostport *ha, *hb;
+	const char *sa, *sb;
+	size_t i;
+
+	switch (k->type) {
+	case CONF_BOOL:
+		return *(const bool *)fa != *(const bool *)fb;
+	case CONF_UINT:
+		return *(const unsigned int *)fa != *(const unsigned int *)fb;
+	case CONF_DURATION:
+	case CONF_SIZE:
+		return *(const uint64_t *)fa != *(const uint64_t *)fb;
+	case CONF_STRING:
+		sa = *(char *const *)fa;
+		sb = *(char *const *)fb;
+		return (sa == NULL) != (sb == NULL) ||
+		    (sa != NULL && strcmp(sa, sb) != 0);
+	case CONF_STRLIST:
+		la = (const struct conf_strlist *)fa;
+		lb = (const struct conf_strlist *)fb;
+		if (la->n != lb->n)
+			return 1;
+		for (i = 0; i < la->n; i++)
+			if (strcmp(la->v[i], lb->v[i]) != 0)
+				return 1;
+		return 0;
+	case CONF_HOSTPORT:
+		ha = (const struct conf_hostport *)fa;
+		hb = (const struct conf_hostport *)fb;
+		return ha->port != hb->port || (ha->host == NULL) !=
+		    (hb->host == NULL) || (ha->host != NULL &&
+		    strcmp(ha->host, hb->host) != 0);
+	default:
+		return 0;
+	}
+}
+
+void
+broker_conf_diff(const struct broker_conf *a, const struct broker_conf *b,
+    void (*cb)(const char *key, void *arg), void *arg)
+{
+	const struct conf_key *k;
+
+	for (k = broker_keys; k->name != NULL; k++) {
+		if (k->offset < sizeof(struct broker_conf) &&
+		    broker_conf_field_differs(k, a, b))
+			cb(k->name, arg);
+	}
 }

@@ -117,6 +117,7 @@ struct broker_conf {
 	bool			 bc_allow_anonymous;
 	char			*bc_password_file;	/* NULL: none */
 	char			*bc_acl_file;		/* NULL: none */
+	char			*bc_log_file;		/* NULL: stderr/syslog */
 	uint64_t		 bc_max_packet_size;
 	unsigned int		 bc_max_connections;	/* 0: auto at start */
 	unsigned int		 bc_max_sessions;	/* 0: auto at start */
@@ -191,6 +192,15 @@ struct broker_conf *broker_conf_load(const char *path, char *err,
 /* As broker_conf_load(), from text[0..len) (borrowed), named `name`. */
 struct broker_conf *broker_conf_parse(const char *name, const char *text,
 		    size_t len, char *err, size_t errlen);
+/*
+ * Calls cb with the name of each key whose value differs between a and
+ * b (a reload's old and new configurations).  listen, listeners and
+ * topologies are not compared (the caller compares listeners itself);
+ * neither is a value that start derives (max_connections 0).
+ */
+void		 broker_conf_diff(const struct broker_conf *a,
+		    const struct broker_conf *b,
+		    void (*cb)(const char *key, void *arg), void *arg);
 /* Frees c and everything it owns.  Accepts NULL. */
 void		 broker_conf_free(struct broker_conf *c);
 

@@ -302,15 +302,97 @@ broker_on_expire(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)log_rate_flush(&accept_lr, "accept failures");
 }
 
+static void
+broker_swap_str(char **a, char **b)
+{
+	char *t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/* lc's address as a listener's bl_addr says it; 0 or -1. */
+static int
+broker_listener_addr(const struct broker_listener_conf *lc, char *buf,
+    size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (sock_addr_parse(lc->lc_addr.host, lc->lc_addr.port, &ss,
+	    &sl) == -1)
+		return -1;
+	sock_ntop((struct sockaddr *)&ss, buf, len);
+	return 0;
+}
+
+/*
+ * Opens listener l for lc: its TLS context (from the files, every time:
+ * a reload picks up rotated certificates) and its socket, or takes fd
+ * (>= 0: the socket of the same address, kept across a reload).  The
+ * watchers are set, not started.  0, or -1 with err (l holds nothing).
+ */
+static int
+broker_listener_open(struct broker *b, struct broker_listener *l,
+    const struct broker_listener_conf *lc, int fd, char *err, size_t errlen)
+{
+	const struct broker_conf *c = b->b_conf;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char tbuf[512];
+
+	memset(l, 0, sizeof(*l));
+	l->bl_fd = -1;
+	if (sock_addr_parse(lc->lc_addr.host, lc->lc_addr.port, &ss,
+	    &sl) == -1) {
+		snprintf(err, errlen, "listen %s:%u: not a numeric address",
+		    lc->lc_addr.host, lc->lc_addr.port);
+		return -1;
+	}
+	sock_ntop((struct sockaddr *)&ss, l->bl_addr, sizeof(l->bl_addr));
+	if (lc->lc_tls && (l->bl_ctx = tls_ctx_new(&lc->lc_tls_conf, tbuf,
+	    sizeof(tbuf))) == NULL) {
+		snprintf(err, errlen, "listen %s: %s", l->bl_addr, tbuf);
+		return -1;
+	}
+	/*
+	 * listen_reuseport: several nodes on one host share the port; the
+	 * kernel spreads connections over them and the cluster makes them
+	 * one broker.
+	 */
+	if (fd == -1 && (fd = sock_listen((struct sockaddr *)&ss, sl,
+	    BROKER_BACKLOG, SOCK_F_REUSEADDR |
+	    (c->bc_listen_reuseport ? SOCK_F_REUSEPORT : 0) |
+	    (ss.ss_family == AF_INET6 ? SOCK_F_V6ONLY : 0))) == -1) {
+		snprintf(err, errlen, "listen %s: %s", l->bl_addr,
+		    strerror(errno));
+		SSL_CTX_free(l->bl_ctx);
+		l->bl_ctx = NULL;
+		return -1;
+	}
+	l->bl_fd = fd;
+	l->bl_broker = b;
+	l->bl_conf = lc;
+	ev_io_init(&l->bl_w, broker_on_accept, l->bl_fd, EV_READ);
+	ev_init(&l->bl_pause_w, broker_on_accept_pause);
+	return 0;
+}
+
+static void
+broker_listener_log(const struct broker *b, const struct broker_listener *l,
+    const char *what)
+{
+	log_info("%s %s (%s%s)%s", what, l->bl_addr,
+	    l->bl_conf->lc_protocol == BROKER_PROTO_WEBSOCKETS ?
+	    "websockets" : "mqtt", l->bl_ctx != NULL ? ", tls" : "",
+	    b->b_conf->bc_listen_reuseport ? " (SO_REUSEPORT)" : "");
+}
+
 int
 broker_start(struct broker *b, char *err, size_t errlen)
 {
 	const struct broker_conf *c = b->b_conf;
-	const struct broker_listener_conf *lc;
 	struct broker_listener *l;
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	char tbuf[512];
 	size_t i;
 
 	if ((b->b_listeners = calloc(c->bc_nlisten,
@@ -320,44 +402,12 @@ broker_start(struct broker *b, char *err, size_t errlen)
 	}
 	for (i = 0; i < c->bc_nlisten; i++) {
 		l = &b->b_listeners[b->b_nlisteners];
-		lc = &c->bc_listeners[i];
-		if (lc->lc_tls && (l->bl_ctx = tls_ctx_new(&lc->lc_tls_conf,
-		    tbuf, sizeof(tbuf))) == NULL) {
-			snprintf(err, errlen, "listen %s:%u: %s",
-			    lc->lc_addr.host, lc->lc_addr.port, tbuf);
+		if (broker_listener_open(b, l, &c->bc_listeners[i], -1, err,
+		    errlen) != 0)
 			return -1;
-		}
-		if (sock_addr_parse(lc->lc_addr.host, lc->lc_addr.port,
-		    &ss, &sl) == -1) {
-			snprintf(err, errlen, "listen %s:%u: not a numeric "
-			    "address", lc->lc_addr.host, lc->lc_addr.port);
-			return -1;
-		}
-		sock_ntop((struct sockaddr *)&ss, l->bl_addr,
-		    sizeof(l->bl_addr));
-		/*
-		 * listen_reuseport: several nodes on one host share the
-		 * port; the kernel spreads connections over them and the
-		 * cluster makes them one broker.
-		 */
-		if ((l->bl_fd = sock_listen((struct sockaddr *)&ss, sl,
-		    BROKER_BACKLOG, SOCK_F_REUSEADDR |
-		    (c->bc_listen_reuseport ? SOCK_F_REUSEPORT : 0) |
-		    (ss.ss_family == AF_INET6 ? SOCK_F_V6ONLY : 0))) == -1) {
-			snprintf(err, errlen, "listen %s: %s", l->bl_addr,
-			    strerror(errno));
-			return -1;
-		}
-		l->bl_broker = b;
-		l->bl_conf = lc;
-		ev_io_init(&l->bl_w, broker_on_accept, l->bl_fd, EV_READ);
-		ev_init(&l->bl_pause_w, broker_on_accept_pause);
 		ev_io_start(b->b_loop, &l->bl_w);
 		b->b_nlisteners++;
-		log_info("listening on %s (%s%s)%s", l->bl_addr,
-		    lc->lc_protocol == BROKER_PROTO_WEBSOCKETS ?
-		    "websockets" : "mqtt", l->bl_ctx != NULL ? ", tls" : "",
-		    c->bc_listen_reuseport ? " (SO_REUSEPORT)" : "");
+		broker_listener_log(b, l, "listening on");
 	}
 	ev_prepare_init(&b->b_prepare_w, broker_on_prepare);
 	ev_prepare_start(b->b_loop, &b->b_prepare_w);
@@ -367,6 +417,164 @@ broker_start(struct broker *b, char *err, size_t errlen)
 	if (c->bc_persistent_expiration_ms > 0)
 		ev_timer_start(b->b_loop, &b->b_expire_w);
 	return 0;
+}
+
+/*
+ * The keys a reload applies (besides listen, listeners and the auth
+ * files, which broker_reload() handles itself): limits that are read
+ * when a connection or packet asks for them, so they apply to what
+ * comes next.  log_file is the program's (main.c reopens it).  Keep
+ * conf/broker.yaml's "Reload" section in step.
+ */
+static const char *const broker_reloadable[] = {
+	"allow_anonymous", "password_file", "acl_file", "max_connections",
+	"max_keepalive", "max_client_id_length", "max_qos",
+	"max_topic_levels", "max_subscriptions", "connect_timeout",
+	"log_file", NULL,
+};
+
+static void
+broker_reload_changed(const char *key, void *arg)
+{
+	size_t i;
+
+	for (i = 0; broker_reloadable[i] != NULL; i++)
+		if (strcmp(broker_reloadable[i], key) == 0) {
+			log_info("reload: %s changed", key);
+			return;
+		}
+	log_warnx("reload: %s changed, but applies only at the next "
+	    "restart", key);
+}
+
+/* Closes l's socket and frees its context (clients keep their own). */
+static void
+broker_listener_close(struct broker *b, struct broker_listener *l)
+{
+	ev_io_stop(b->b_loop, &l->bl_w);
+	ev_timer_stop(b->b_loop, &l->bl_pause_w);
+	if (l->bl_fd != -1)
+		close(l->bl_fd);
+	l->bl_fd = -1;
+	SSL_CTX_free(l->bl_ctx);
+	l->bl_ctx = NULL;
+}
+
+int
+broker_reload(struct broker *b, struct broker_conf *nc,
+    const struct broker_auth *a, char *err, size_t errlen)
+{
+	struct broker_conf *oc = b->b_conf;
+	struct broker_listener *nl = NULL, *ol = b->b_listeners;
+	struct broker_listener_conf *tlc;
+	struct client *c;
+	size_t i, j, n = 0, *from = NULL, tn;
+	int *kept = NULL, fd;
+	char addr[SOCK_NTOP_LEN];
+
+	/* Start's derived values stand unless the new file sets them. */
+	if (nc->bc_max_connections == 0)
+		nc->bc_max_connections = oc->bc_max_connections;
+	if (nc->bc_max_sessions == 0)
+		nc->bc_max_sessions = oc->bc_max_sessions;
+	if ((nl = calloc(nc->bc_nlisten, sizeof(*nl))) == NULL ||
+	    (from = calloc(nc->bc_nlisten, sizeof(*from))) == NULL ||
+	    (kept = calloc(b->b_nlisteners + 1, sizeof(*kept))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	/* Everything that can fail first: contexts, new sockets. */
+	for (n = 0; n < nc->bc_nlisten; n++) {
+		from[n] = SIZE_MAX;
+		fd = -1;
+		for (j = 0; j < b->b_nlisteners; j++) {
+			if (kept[j] || ol[j].bl_conf->lc_protocol !=
+			    nc->bc_listeners[n].lc_protocol)
+				continue;
+			if (broker_listener_addr(&nc->bc_listeners[n], addr,
+			    sizeof(addr)) == 0 &&
+			    strcmp(addr, ol[j].bl_addr) == 0) {
+				kept[j] = 1;
+				from[n] = j;
+				fd = ol[j].bl_fd;
+				break;
+			}
+		}
+		if (broker_listener_open(b, &nl[n], &nc->bc_listeners[n], fd,
+		    err, errlen) != 0) {
+			if (from[n] != SIZE_MAX)
+				kept[from[n]] = 0;
+			goto fail;
+		}
+	}
+	/* Commit: nothing below fails. */
+	broker_conf_diff(oc, nc, broker_reload_changed, NULL);
+	for (i = 0; i < nc->bc_nlisten; i++) {
+		if (from[i] != SIZE_MAX) {
+			nl[i].bl_nclients = ol[from[i]].bl_nclients;
+			ol[from[i]].bl_fd = -1;	/* moved */
+		}
+	}
+	TAILQ_FOREACH(c, &b->b_clients, c_entry) {
+		if (c->c_listener == NULL)
+			continue;
+		j = (size_t)(c->c_listener - ol);
+		c->c_listener = NULL;
+		for (i = 0; i < nc->bc_nlisten; i++)
+			if (from[i] == j)
+				c->c_listener = &nl[i];
+	}
+	for (j = 0; j < b->b_nlisteners; j++) {
+		if (!kept[j])
+			log_info("reload: no longer listening on %s",
+			    ol[j].bl_addr);
+		broker_listener_close(b, &ol[j]);
+	}
+	free(ol);
+	/* The listeners' conf moves to the running one; nl points there. */
+	tlc = oc->bc_listeners;
+	tn = oc->bc_nlisten;
+	oc->bc_listeners = nc->bc_listeners;
+	oc->bc_nlisten = nc->bc_nlisten;
+	nc->bc_listeners = tlc;
+	nc->bc_nlisten = tn;
+	b->b_listeners = nl;
+	b->b_nlisteners = oc->bc_nlisten;
+	for (i = 0; i < b->b_nlisteners; i++) {
+		ev_io_start(b->b_loop, &nl[i].bl_w);
+		broker_listener_log(b, &nl[i], from[i] != SIZE_MAX ?
+		    "reload: listening on" : "reload: now listening on");
+	}
+	/* The reloadable keys; the strings swap, nc frees the old ones. */
+	oc->bc_allow_anonymous = nc->bc_allow_anonymous;
+	oc->bc_max_connections = nc->bc_max_connections;
+	oc->bc_max_keepalive = nc->bc_max_keepalive;
+	oc->bc_max_client_id_length = nc->bc_max_client_id_length;
+	oc->bc_max_qos = nc->bc_max_qos;
+	oc->bc_max_topic_levels = nc->bc_max_topic_levels;
+	oc->bc_max_subscriptions = nc->bc_max_subscriptions;
+	oc->bc_connect_timeout_ms = nc->bc_connect_timeout_ms;
+	broker_swap_str(&oc->bc_password_file, &nc->bc_password_file);
+	broker_swap_str(&oc->bc_acl_file, &nc->bc_acl_file);
+	broker_swap_str(&oc->bc_log_file, &nc->bc_log_file);
+	broker_set_auth(b, a);
+	broker_conf_free(nc);
+	free(from);
+	free(kept);
+	return 0;
+fail:
+	for (i = 0; i < n; i++) {
+		if (from[i] != SIZE_MAX)
+			nl[i].bl_fd = -1;	/* still the old listener's */
+		broker_listener_close(b, &nl[i]);
+	}
+	free(nl);
+	free(from);
+	free(kept);
+	if (a->ba_free != NULL)
+		a->ba_free(a->ba_arg);
+	broker_conf_free(nc);
+	return -1;
 }
 
 void
@@ -384,12 +592,8 @@ broker_free(struct broker *b)
 		ev_timer_stop(b->b_loop, &b->b_expire_w);
 	if (ev_is_active(&b->b_prepare_w))
 		ev_prepare_stop(b->b_loop, &b->b_prepare_w);
-	for (i = 0; i < b->b_nlisteners; i++) {
-		ev_io_stop(b->b_loop, &b->b_listeners[i].bl_w);
-		ev_timer_stop(b->b_loop, &b->b_listeners[i].bl_pause_w);
-		close(b->b_listeners[i].bl_fd);
-		SSL_CTX_free(b->b_listeners[i].bl_ctx);
-	}
+	for (i = 0; i < b->b_nlisteners; i++)
+		broker_listener_close(b, &b->b_listeners[i]);
 	free(b->b_listeners);
 	while ((c = TAILQ_FIRST(&b->b_clients)) != NULL)
 		client_close(c, 0, NULL);

@@ -79,6 +79,19 @@ void		 broker_set_hooks(struct broker *, const struct broker_hooks *h);
 /* Binds every listener and starts the timers: 0, or -1 with err set. */
 int		 broker_start(struct broker *, char *err, size_t errlen);
 /*
+ * Applies the configuration nc (taken; freed here either way) to a
+ * running broker, for SIGHUP: listeners added and removed (a kept
+ * address keeps its socket, so no connection waits), every TLS
+ * listener's certificate, key and CAs read again, the limits that apply
+ * to new connections and packets (broker.c's broker_reloadable), and
+ * the security hooks a (taken, as broker_set_auth()).  Connections and
+ * sessions stay.  Each other key that changed is logged as needing a
+ * restart.  All or nothing: 0, or -1 with err and the broker as it was
+ * (a freed too).
+ */
+int		 broker_reload(struct broker *, struct broker_conf *nc,
+		    const struct broker_auth *a, char *err, size_t errlen);
+/*
  * Closes every connection (no wills: the broker is going away), frees
  * every session, message and the config.  Accepts NULL.
  */
