@@ -1465,7 +1465,8 @@ def t_sys_tree():
         check(int(seen['publish/bytes/received']) >= 5000,
               'publish/bytes/received %r after 5000 payload bytes'
               % seen['publish/bytes/received'])
-        check(int(seen['heap/maximum']) >= int(seen['heap/current']) > 0,
+        # (Under ASan, glibc's mallinfo2 counts nothing: both are 0.)
+        check(int(seen['heap/maximum']) >= int(seen['heap/current']),
               'heap/maximum %r, heap/current %r'
               % (seen['heap/maximum'], seen['heap/current']))
         p.disconnect()
