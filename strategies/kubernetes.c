@@ -537,6 +537,8 @@ kube_request(struct strat *s)
 		s->why[0] = '\0';
 		s->watch_start = ev_now(s->env->agent->loop);
 	} else {
+		/* A list's body trickled in forever is a dead server too. */
+		o.idle_ms = s->timeout_ms;
 		o.body = kube_list_body;
 		o.done = kube_list_done;
 		bytes_w_init(&s->body, s->max_response);

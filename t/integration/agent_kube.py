@@ -404,6 +404,15 @@ def main():
                            capture_output=True, timeout=10)
         check(p.returncode != 0 and b'bad.yaml:4:' in p.stderr,
               'a bad mode passes -n: %r' % p.stderr)
+        with open(bad, 'w') as f:
+            f.write('topologies:\n  k:\n    strategy: kubernetes\n'
+                    '    config:\n      kubernetes_node_basename: a\n'
+                    '      mode: hostname\n')
+        p = subprocess.run([ARGS.agent, '-n', '-c', bad],
+                           capture_output=True, timeout=10)
+        check(p.returncode != 0 and b'bad.yaml:6:' in p.stderr and
+              b'kubernetes_service_name' in p.stderr,
+              'hostname mode without a service passes -n: %r' % p.stderr)
 
     @step('list_becomes_members_not_ready_left_out')
     def _():

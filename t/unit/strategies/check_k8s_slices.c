@@ -164,8 +164,8 @@ START_TEST(k8s__list_refusals_keep_the_table)
 		"{\"metadata\":{\"resourceVersion\":\"1 2\"},\"items\":[]}",
 		"{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":{}}",
 		"{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[1]}",
-		"{\"metadata\":{\"resourceVersion\":\"1\",\"resourceVersion\":"
-		    "\"2\"},\"items\":[]}",
+		("{\"metadata\":{\"resourceVersion\":\"1\",\"resourceVersion\":"
+		    "\"2\"},\"items\":[]}"),
 	};
 	size_t i;
 
