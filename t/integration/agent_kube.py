@@ -15,7 +15,8 @@ resourceVersion on; 410 Gone lists again; a rotated token file is used
 by the next request; an API server that is down drops nobody, and one
 that comes back is used again; an oversized watch line is refused
 without losing anyone; a server certificate from another CA is refused;
-every conf/agent-*.yaml example of these strategies passes -n.
+every conf/agent-*.yaml example of these strategies passes -n; a
+metadata service that is down drops nobody.
 
 Output is TAP.  Every process is killed by pid at the end, pass or fail;
 every wait is bounded; only loopback addresses are used.
@@ -568,6 +569,16 @@ def main():
         check(st['rancher'].requests[0] ==
               ('/latest/self/service', 'application/json'),
               'rancher request %r' % st['rancher'].requests[:1])
+
+    @step('rancher_down_drops_nobody')
+    def _():
+        want = ['web@10.42.128.5', 'web@10.42.200.17']
+        st['rancher'].stop()
+        time.sleep(2.5)		# many polls, twice prune_after
+        check(all(n in names(sock) for n in want),
+              'rancher nodes dropped: %r' % names(sock))
+        check('rancher/rancher: no answer' in st['agent'].logtext(),
+              'the failure is not logged')
 
     @step('certificate_of_another_ca_refused')
     def _():
