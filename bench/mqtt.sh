@@ -12,6 +12,14 @@
 # are pooled, so that a burst of other work lands on both.
 #
 # Usage: bench/mqtt.sh [--only mosquitto|cairn]
+#        bench/mqtt.sh --http
+#
+# --http measures the HTTP endpoint's cost on the hot path: two
+# cairn-brokers side by side in the same run, the same interleaving and
+# the same generator, one without http_listen ("off") and one with it,
+# its /metrics scraped every second meanwhile ("http"); the table gives
+# http/off ratios of msgs/s, msgs per broker CPU-s and p99 latency.  No
+# mosquitto, no idle or retained rows in that mode.
 #
 # Environment:
 #	BUILD_DIR		meson build directory (default: build)
@@ -64,6 +72,7 @@ nidle=${BENCH_IDLE:-10000}
 nretained=${BENCH_RETAINED:-100000}
 nodelay=${MOSQ_NODELAY:-0}
 only=
+http=0
 
 die() {
 	echo "mqtt.sh: $*" >&2
@@ -81,8 +90,12 @@ while [ $# -gt 0 ]; do
 		only=${1#--only=}
 		shift
 		;;
+	--http)
+		http=1
+		shift
+		;;
 	*)
-		die "usage: mqtt.sh [--only mosquitto|cairn]"
+		die "usage: mqtt.sh [--only mosquitto|cairn] | --http"
 		;;
 	esac
 done
@@ -134,12 +147,17 @@ mosq=${MOSQUITTO:-$(command -v mosquitto 2>/dev/null)}
 cairn=${CAIRN_BROKER:-$build/broker/cairn-broker}
 
 names=()
-if [ "$only" != cairn ]; then
+if [ "$http" = 1 ]; then
+	[ -x "$cairn" ] || die "no cairn-broker at $cairn"
+	only=cairn
+	names=(cairn cairn_http)
+	nretained=0
+elif [ "$only" != cairn ]; then
 	[ -n "$mosq" ] && [ -x "$mosq" ] ||
 	    die "mosquitto not found on PATH; install it or set MOSQUITTO"
 	names+=(mosquitto)
 fi
-if [ "$only" != mosquitto ]; then
+if [ "$only" != mosquitto ] && [ "$http" = 0 ]; then
 	if [ -x "$cairn" ]; then
 		names+=(cairn)
 	elif [ "$only" = cairn ]; then
@@ -231,6 +249,27 @@ write_confs() {
 	max_sessions: $((nidle + 1024))
 	max_retained_messages: $((nretained + 1000))
 	EOF
+	if [ "$http" = 1 ]; then
+		sed "s/^listen: .*/listen: 127.0.0.1:${PORT[cairn_http]:-0}/" \
+		    "$tmp/cairn.yaml" >"$tmp/cairn_http.yaml"
+		echo "http_listen: 127.0.0.1:$HTTP_PORT" >>"$tmp/cairn_http.yaml"
+	fi
+}
+
+# scrape PORT: GET /metrics every second while the broker lives, one
+# line per scrape (its size in bytes) to $tmp/scrapes; bash's /dev/tcp,
+# so no HTTP client is needed.
+scrape() {
+	local n
+	while kill -0 "${PID[cairn_http]}" 2>/dev/null; do
+		if exec 5<>"/dev/tcp/127.0.0.1/$1"; then
+			printf 'GET /metrics HTTP/1.0\r\n\r\n' >&5
+			n=$(timeout 5 cat <&5 | wc -c)
+			exec 5>&-
+			echo "$n" >>"$tmp/scrapes"
+		fi
+		sleep 1
+	done
 }
 
 # start_broker NAME: starts it on PORT[NAME], sets PID[NAME].
@@ -240,11 +279,16 @@ start_broker() {
 		"${pin_broker[@]}" "$mosq" -c "$tmp/mosquitto.conf" \
 		    >"$tmp/$name.log" 2>&1 &
 	else
-		"${pin_broker[@]}" "$cairn" -d -c "$tmp/cairn.yaml" \
+		"${pin_broker[@]}" "$cairn" -d -c "$tmp/$name.yaml" \
 		    >"$tmp/$name.log" 2>&1 &
 	fi
 	PID[$name]=$!
 	pids+=("${PID[$name]}")
+	if [ "$name" = cairn_http ]; then
+		# The scraper runs on the generator's CPU, like a Prometheus.
+		scrape "$HTTP_PORT" &
+		pids+=("$!")
+	fi
 	wait_ready "${PORT[$name]}" "${PID[$name]}" || {
 		tail -20 "$tmp/$name.log" >&2
 		die "$name did not come up on port ${PORT[$name]}"
@@ -412,6 +456,9 @@ declare -A R T PORT PID
 for name in "${names[@]}"; do
 	PORT[$name]=$(free_port "${PORT[mosquitto]:-}") || die "no free port"
 done
+if [ "$http" = 1 ]; then
+	HTTP_PORT=$(free_port "${PORT[cairn]}") || die "no free port"
+fi
 write_confs
 for name in "${names[@]}"; do
 	start_broker "$name"
@@ -422,6 +469,7 @@ start=$(date +%s)
 # Memory first, each broker alone and fresh: the baseline RSS is then
 # not inflated (or pre-grown) by the throughput runs.
 for name in "${names[@]}"; do
+	[ "$http" = 1 ] && break
 	idle_run "$name"
 	sleep 0.5
 done
@@ -501,6 +549,52 @@ per_conn() {
 		else
 			printf "%.0f\n", (h - i) * 1024 / n }'
 }
+
+if [ "$http" = 1 ]; then
+	O=cairn
+	H=cairn_http
+	nscr=$(wc -l <"$tmp/scrapes" 2>/dev/null || echo 0)
+	avg=$(awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n; else print "-" }' \
+	    "$tmp/scrapes" 2>/dev/null)
+	echo
+	echo "HTTP endpoint cost: cairn-broker without http_listen (off) vs with it, /metrics scraped every second (http)"
+	echo "$(nproc) CPUs; $rounds interleaved runs of ${seconds}s per broker and row, pooled;" \
+	    "$nscr scrapes of ${avg:-?} bytes on average${pin_broker[*]:+; brokers on CPU 0, generator and scraper on CPU 1}"
+	echo
+	fmt='%-5s %5s %1s |%8s %8s %6s |%5s %5s |%8s %8s %6s |%7s %7s %6s |%6s %6s\n'
+	# shellcheck disable=SC2059
+	printf "$fmt" "scen" "bytes" "q" "msgs/s" "" "" "CPU s" "" "msgs/CPU-s" "" "" \
+	    "p99 ms" "" "" "errors" ""
+	# shellcheck disable=SC2059
+	printf "$fmt" "" "" "" "off" "http" "h/o" "off" "http" "off" "http" "h/o" \
+	    "off" "http" "h/o" "off" "http"
+	for s in $scenarios; do
+		for b in $payloads; do
+			for q in $qoss; do
+				ko="$O.$s.$b.$q"
+				kh="$H.$s.$b.$q"
+				# shellcheck disable=SC2059
+				printf "$fmt" "$s" "$b" "$q" \
+				    "$(val "$ko.rate")" "$(val "$kh.rate")" \
+				    "$(ratio "${R[$kh.rate]:-}" "${R[$ko.rate]:-}")" \
+				    "$(val "$ko.cpu")" "$(val "$kh.cpu")" \
+				    "$(val "$ko.percpu")" "$(val "$kh.percpu")" \
+				    "$(ratio "${R[$kh.percpu]:-}" "${R[$ko.percpu]:-}")" \
+				    "$(val "$ko.p99")" "$(val "$kh.p99")" \
+				    "$(ratio "${R[$kh.p99]:-}" "${R[$ko.p99]:-}")" \
+				    "$(val "$ko.errs")" "$(val "$kh.errs")"
+			done
+		done
+	done
+	echo
+	echo "bench time ${elapsed}s"
+	for name in "${names[@]}"; do
+		if [ -n "${R[$name.died]:-}" ]; then
+			echo "WARNING: $name died ${R[$name.died]} (exit ${R[$name.status]:-?})"
+		fi
+	done
+	exit 0
+fi
 
 M=mosquitto
 C=cairn

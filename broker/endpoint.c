@@ -225,10 +225,18 @@ metrics(struct endpoint_ctx *e, struct bytes_w *w)
 	for (q = 0; q < 3; q++)
 		bytes_printf(w, "cairn_messages_sent_total{qos=\"%d\"} %llu\n",
 		    q, (unsigned long long)st->bs_pub_sent_qos[q]);
-	prom_u64(w, "cairn_publish_bytes_received_total", "counter",
-	    "PUBLISH payload bytes received", st->bs_pub_bytes_received);
-	prom_u64(w, "cairn_publish_bytes_sent_total", "counter",
-	    "PUBLISH payload bytes sent", st->bs_pub_bytes_sent);
+	http_prom_head(w, "cairn_publish_bytes_received_total", "counter",
+	    "PUBLISH payload bytes received from clients, by QoS");
+	for (q = 0; q < 3; q++)
+		bytes_printf(w, "cairn_publish_bytes_received_total"
+		    "{qos=\"%d\"} %llu\n", q,
+		    (unsigned long long)st->bs_pub_bytes_received_qos[q]);
+	http_prom_head(w, "cairn_publish_bytes_sent_total", "counter",
+	    "PUBLISH payload bytes sent to clients, by QoS");
+	for (q = 0; q < 3; q++)
+		bytes_printf(w, "cairn_publish_bytes_sent_total{qos=\"%d\"} "
+		    "%llu\n", q,
+		    (unsigned long long)st->bs_pub_bytes_sent_qos[q]);
 	prom_u64(w, "cairn_packets_received_total", "counter",
 	    "MQTT packets received, every type", st->bs_msgs_received);
 	prom_u64(w, "cairn_packets_sent_total", "counter",

@@ -161,8 +161,12 @@ sys_publish(struct broker *b)
 	sys_put_u64(b, "messages/received", st->bs_msgs_received);
 	sys_put_u64(b, "messages/sent", st->bs_msgs_sent);
 	sys_put_u64(b, "messages/stored", m.bm_queued + m.bm_retained);
-	sys_put_u64(b, "publish/bytes/received", st->bs_pub_bytes_received);
-	sys_put_u64(b, "publish/bytes/sent", st->bs_pub_bytes_sent);
+	sys_put_u64(b, "publish/bytes/received",
+	    st->bs_pub_bytes_received_qos[0] +
+	    st->bs_pub_bytes_received_qos[1] +
+	    st->bs_pub_bytes_received_qos[2]);
+	sys_put_u64(b, "publish/bytes/sent", st->bs_pub_bytes_sent_qos[0] +
+	    st->bs_pub_bytes_sent_qos[1] + st->bs_pub_bytes_sent_qos[2]);
 	sys_put_u64(b, "publish/messages/received", st->bs_pub_received);
 	sys_put_u64(b, "publish/messages/sent", st->bs_pub_sent);
 	sys_put_u64(b, "publish/messages/dropped", st->bs_pub_dropped);

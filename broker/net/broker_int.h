@@ -112,8 +112,8 @@ struct broker_stats {
 	/* Per QoS, and payload bytes (publish/bytes/received, .../sent). */
 	uint64_t	bs_pub_received_qos[3];
 	uint64_t	bs_pub_sent_qos[3];
-	uint64_t	bs_pub_bytes_received;
-	uint64_t	bs_pub_bytes_sent;
+	uint64_t	bs_pub_bytes_received_qos[3];
+	uint64_t	bs_pub_bytes_sent_qos[3];
 	uint64_t	bs_connects;		/* CONNECTs accepted (load/connections) */
 	uint64_t	bs_sockets;		/* connections accepted (load/sockets) */
 };

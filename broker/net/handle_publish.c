@@ -64,7 +64,7 @@ handle_publish(struct client *c, const struct mqtt_publish *p)
 	}
 	b->b_stats.bs_pub_received++;
 	b->b_stats.bs_pub_received_qos[p->qos % 3]++;
-	b->b_stats.bs_pub_bytes_received += p->payload.len;
+	b->b_stats.bs_pub_bytes_received_qos[p->qos % 3] += p->payload.len;
 	switch (p->qos) {
 	case 0:
 		publish_route(c, p);

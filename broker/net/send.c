@@ -51,7 +51,8 @@ send_publish(struct client *c, struct session_out *o, int dup)
 	if ((rc = send_done(c, mqtt_encode_publish(&c->c_out, &p))) == 0) {
 		c->c_broker->b_stats.bs_pub_sent++;
 		c->c_broker->b_stats.bs_pub_sent_qos[p.qos % 3]++;
-		c->c_broker->b_stats.bs_pub_bytes_sent += p.payload.len;
+		c->c_broker->b_stats.bs_pub_bytes_sent_qos[p.qos % 3] +=
+		    p.payload.len;
 	}
 	return rc;
 }

@@ -192,16 +192,20 @@ def t_metrics_load():
        'h1 QoS 1 received')
     eq(d(a1, b1, 'cairn_messages_received_total', qos='0'), NQ0,
        'h1 QoS 0 received')
-    eq(d(a1, b1, 'cairn_publish_bytes_received_total'),
-       (NQ1 + NQ0) * SIZE, 'h1 payload bytes received')
+    eq(d(a1, b1, 'cairn_publish_bytes_received_total', qos='1'),
+       NQ1 * SIZE, 'h1 QoS 1 payload bytes received')
+    eq(d(a1, b1, 'cairn_publish_bytes_received_total', qos='0'),
+       NQ0 * SIZE, 'h1 QoS 0 payload bytes received')
+    eq(d(a2, b2, 'cairn_publish_bytes_sent_total', qos='1'),
+       q2[1] * SIZE, 'h2 QoS 1 payload bytes sent')
     eq(d(a2, b2, 'cairn_messages_sent_total', qos='1'), q2[1],
        'h2 QoS 1 sent')
     eq(d(a2, b2, 'cairn_messages_sent_total', qos='0'), q2[0],
        'h2 QoS 0 sent')
     eq(d(a3, b3, 'cairn_messages_sent_total', qos='0'), len(got3),
        'h3 QoS 0 sent')
-    eq(d(a3, b3, 'cairn_publish_bytes_sent_total'), len(got3) * SIZE,
-       'h3 payload bytes sent')
+    eq(d(a3, b3, 'cairn_publish_bytes_sent_total', qos='0'),
+       len(got3) * SIZE, 'h3 payload bytes sent')
     for node, m in ((n1, a1), (n2, a2), (n3, a3)):
         eq(mval(m, 'cairn_cluster_peers_up'), 2, '%s peers up' % node.short)
         for peer in (x for x in (n1, n2, n3) if x is not node):
