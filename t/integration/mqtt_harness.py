@@ -20,6 +20,9 @@ A scenario is a dict; every key is optional:
     max_queued_messages  messages queued per client beyond max_inflight
     max_connections      client connections at once
     sys_interval         seconds between $SYS publications (default 1)
+    connect_timeout      seconds (cairn only)
+    extra                raw lines appended to the config (the dialect's
+                         own: extra listeners, for example)
 
 mode 'mosquitto' writes a mosquitto.conf and runs `mosquitto -c FILE`;
 mode 'cairn' writes the YAML of conf/broker.yaml (its key names) and runs
@@ -181,6 +184,8 @@ def mosquitto_conf(port, sc):
         lines.append('max_queued_messages %d' % sc['max_queued_messages'])
     if 'max_connections' in sc:
         lines.append('max_connections %d' % sc['max_connections'])
+    if sc.get('extra'):
+        lines.append(sc['extra'])
     return '\n'.join(lines) + '\n'
 
 
@@ -203,6 +208,10 @@ def cairn_conf(port, sc):
               'max_connections'):
         if k in sc:
             lines.append('%s: %d' % (k, sc[k]))
+    if 'connect_timeout' in sc:
+        lines.append('connect_timeout: %ds' % sc['connect_timeout'])
+    if sc.get('extra'):
+        lines.append(sc['extra'])
     return '\n'.join(lines) + '\n'
 
 
