@@ -42,6 +42,7 @@ struct broker_listener_raw {
 	int			 protocol;
 	unsigned int		 max_connections;
 	struct broker_tls_conf	 tls;
+	struct conf_strlist	 origins;
 };
 
 #define RAW(f)	offsetof(struct broker_conf_raw, f)
@@ -94,6 +95,8 @@ static const struct conf_key broker_listener_keys[] = {
 	  .offset = LRAW(max_connections), .min = 0, .max = 1000000 },
 	{ .name = "tls", .type = CONF_MAP, .offset = LRAW(tls),
 	  .sub = broker_tls_keys },
+	{ .name = "allowed_origins", .type = CONF_STRLIST,
+	  .offset = LRAW(origins) },
 	{ .name = NULL },
 };
 
@@ -235,6 +238,8 @@ static const struct conf_key broker_keys[] = {
 	  .max = 1048576 },
 	{ .name = "log_file", .type = CONF_STRING,
 	  .offset = RAW(c.bc_log_file), .flags = CONF_NONEMPTY },
+	{ .name = "websockets_max_request", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_ws_max_request), .min = 512, .max = 1048576 },
 	{ .name = "topologies", .type = CONF_SKIP },
 	{ .name = NULL },
 };
@@ -290,14 +295,20 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_http_max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
 	c->bc_http_timeout_ms = HTTP_DEFAULT_TIMEOUT_MS;
 	c->bc_http_max_request = HTTP_DEFAULT_MAX_REQUEST;
+	c->bc_ws_max_request = BROKER_DEFAULT_WS_MAX_REQUEST;
 }
 
 /* Frees what one listener's conf owns (not lc itself). */
 static void
 broker_listener_conf_fini(struct broker_listener_conf *lc)
 {
+	size_t i;
+
 	free(lc->lc_addr.host);
 	conf_free_fields(broker_tls_keys, &lc->lc_tls_conf);
+	for (i = 0; i < lc->lc_origins.n; i++)
+		free(lc->lc_origins.v[i]);
+	free(lc->lc_origins.v);
 	memset(lc, 0, sizeof(*lc));
 }
 
@@ -339,10 +350,10 @@ broker_conf_listener_map(struct conf_doc *doc, const yaml_node_t *v,
 	bad = rc != 0;
 	tls = conf_map_get(doc, v, "tls") != NULL;
 	t = &r.tls;
-	if (r.protocol == BROKER_PROTO_WEBSOCKETS)
-		bad = conf_error(doc, conf_map_get(doc, v, "protocol"),
-		    "key 'listeners': item %zu: protocol websockets: not "
-		    "yet supported", idx + 1);
+	if (r.protocol != BROKER_PROTO_WEBSOCKETS && r.origins.n > 0)
+		bad = conf_error(doc, conf_map_get(doc, v, "allowed_origins"),
+		    "key 'listeners': item %zu: allowed_origins needs "
+		    "protocol websockets", idx + 1);
 	if (tls && t->tc_require_certificate && t->tc_cafile == NULL &&
 	    t->tc_capath == NULL)
 		bad = conf_error(doc, conf_map_get(doc, v, "tls"),
@@ -383,10 +394,15 @@ broker_conf_listener_map(struct conf_doc *doc, const yaml_node_t *v,
 	lc->lc_tls = tls;
 	lc->lc_tls_conf = r.tls;
 	memset(&r.tls, 0, sizeof(r.tls));
+	lc->lc_origins = r.origins;
+	memset(&r.origins, 0, sizeof(r.origins));
 	rc = bad ? CAIRN_ERR_INVAL : 0;
 out:
 	free(r.address);
 	conf_free_fields(broker_tls_keys, &r.tls);
+	while (r.origins.n > 0)
+		free(r.origins.v[--r.origins.n]);
+	free(r.origins.v);
 	return rc;
 }
 

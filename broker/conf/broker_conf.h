@@ -21,6 +21,8 @@ struct agent_conf;
 #define BROKER_DEFAULT_PORT_TLS			8883
 #define BROKER_DEFAULT_PORT_WS			8080
 #define BROKER_DEFAULT_PORT_WSS			8081
+/* A WebSocket upgrade request (request line and headers), bytes. */
+#define BROKER_DEFAULT_WS_MAX_REQUEST		8192
 #define BROKER_DEFAULT_LISTEN			"127.0.0.1"
 #define BROKER_DEFAULT_MAX_PACKET_SIZE		(1024 * 1024)
 /* 0: auto, from RLIMIT_NOFILE at start (broker.c, broker_limits_auto). */
@@ -107,6 +109,8 @@ struct broker_listener_conf {
 	unsigned int		 lc_max_connections;	/* 0: only the global */
 	bool			 lc_tls;		/* tls: given */
 	struct broker_tls_conf	 lc_tls_conf;
+	/* websockets: the Origin values allowed (exact); none: any. */
+	struct conf_strlist	 lc_origins;
 };
 
 struct broker_conf {
@@ -178,6 +182,7 @@ struct broker_conf {
 	unsigned int		 bc_http_max_connections;
 	uint64_t		 bc_http_timeout_ms;
 	uint64_t		 bc_http_max_request;	/* line and headers */
+	uint64_t		 bc_ws_max_request;	/* WebSocket upgrade */
 	/* `topologies`, parsed by agent_conf; NULL: the default one. */
 	struct agent_conf	*bc_agent;
 };

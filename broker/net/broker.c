@@ -25,6 +25,7 @@
 #include "broker/net/broker_int.h"
 #include "broker/net/tls.h"
 #include "broker/net/transport.h"
+#include "broker/net/ws_transport.h"
 #include "broker/mqtt/mqtt_topic.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -205,7 +206,7 @@ broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	    bl_w);
 	struct broker *b = l->bl_broker;
 	struct sockaddr_storage ss;
-	struct transport *tr;
+	struct transport *tr, *wtr;
 	struct client *cl;
 	socklen_t sl;
 	char addr[SOCK_NTOP_LEN];
@@ -258,6 +259,18 @@ broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			    "memory for TLS", l->bl_addr);
 			close(fd);
 			continue;
+		}
+		/* WebSockets over the socket, or over TLS (wss). */
+		if (l->bl_ws != NULL) {
+			if ((wtr = ws_transport_new(fd, tr, l->bl_ws,
+			    WS_TRANSPORT_MAX_OUT)) == NULL) {
+				log_rate_warnx(&accept_lr, "accept on %s: out "
+				    "of memory for websockets", l->bl_addr);
+				transport_close(tr);
+				close(fd);
+				continue;
+			}
+			tr = wtr;
 		}
 		if ((cl = client_new(b, l, fd, (struct sockaddr *)&ss,
 		    tr)) == NULL) {
@@ -338,6 +351,7 @@ broker_listener_open(struct broker *b, struct broker_listener *l,
 {
 	const struct broker_conf *c = b->b_conf;
 	struct sockaddr_storage ss;
+	struct ws_conf wc;
 	socklen_t sl;
 	char tbuf[512];
 
@@ -356,6 +370,22 @@ broker_listener_open(struct broker *b, struct broker_listener *l,
 		return -1;
 	}
 	/*
+	 * WebSockets: a frame carries at most one whole packet of the
+	 * largest size (its fixed header is at most 5 bytes); browsers and
+	 * paho send one packet per frame.
+	 */
+	wc.wc_max_request = c->bc_ws_max_request;
+	wc.wc_max_frame = (uint64_t)c->bc_max_packet_size + 5;
+	wc.wc_origins = lc->lc_origins.v;
+	wc.wc_norigins = lc->lc_origins.n;
+	if (lc->lc_protocol == BROKER_PROTO_WEBSOCKETS &&
+	    (l->bl_ws = ws_tconf_new(&wc)) == NULL) {
+		snprintf(err, errlen, "listen %s: out of memory", l->bl_addr);
+		SSL_CTX_free(l->bl_ctx);
+		l->bl_ctx = NULL;
+		return -1;
+	}
+	/*
 	 * listen_reuseport: several nodes on one host share the port; the
 	 * kernel spreads connections over them and the cluster makes them
 	 * one broker.
@@ -368,6 +398,8 @@ broker_listener_open(struct broker *b, struct broker_listener *l,
 		    strerror(errno));
 		SSL_CTX_free(l->bl_ctx);
 		l->bl_ctx = NULL;
+		ws_tconf_free(l->bl_ws);
+		l->bl_ws = NULL;
 		return -1;
 	}
 	l->bl_fd = fd;
@@ -458,6 +490,8 @@ broker_listener_close(struct broker *b, struct broker_listener *l)
 	l->bl_fd = -1;
 	SSL_CTX_free(l->bl_ctx);
 	l->bl_ctx = NULL;
+	ws_tconf_free(l->bl_ws);
+	l->bl_ws = NULL;
 }
 
 int

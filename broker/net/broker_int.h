@@ -44,6 +44,7 @@
 struct cluster;
 struct broker_listener;
 struct transport;
+struct ws_tconf;
 struct sys_load;
 
 /* Read at most this much per read(2). */
@@ -127,6 +128,8 @@ struct broker_listener {
 	const struct broker_listener_conf *bl_conf;
 	/* TLS listeners: the context of new connections; NULL: plain. */
 	struct ssl_ctx_st	*bl_ctx;
+	/* websockets: settings from bl_conf, shared with its clients. */
+	struct ws_tconf	*bl_ws;
 	size_t		 bl_nclients;	/* open connections it accepted */
 	char		 bl_addr[SOCK_NTOP_LEN];
 };

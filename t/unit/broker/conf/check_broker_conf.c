@@ -212,13 +212,43 @@ START_TEST(broker_conf__listener_maps)
 	    BROKER_TLS_1_2);
 	broker_conf_free(c);
 
+	/* WebSockets: ports 8080 and 8081 (tls), the Origin allow-list. */
+	c = parse("listeners:\n"
+	    "  - {protocol: websockets}\n"
+	    "  - {protocol: websockets, tls: {certfile: c, keyfile: k}}\n"
+	    "  - protocol: websockets\n"
+	    "    port: 9001\n"
+	    "    allowed_origins: [\"https://a.example\", http://b:8000]\n"
+	    "websockets_max_request: 4KiB\n");
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->bc_nlisten, 3);
+	ck_assert_int_eq(c->bc_listeners[0].lc_protocol,
+	    BROKER_PROTO_WEBSOCKETS);
+	ck_assert_uint_eq(c->bc_listeners[0].lc_addr.port, 8080);
+	ck_assert_uint_eq(c->bc_listeners[0].lc_origins.n, 0);
+	ck_assert_uint_eq(c->bc_listeners[1].lc_addr.port, 8081);
+	l = &c->bc_listeners[2];
+	ck_assert_uint_eq(l->lc_addr.port, 9001);
+	ck_assert_uint_eq(l->lc_origins.n, 2);
+	ck_assert_str_eq(l->lc_origins.v[0], "https://a.example");
+	ck_assert_str_eq(l->lc_origins.v[1], "http://b:8000");
+	ck_assert_uint_eq(c->bc_ws_max_request, 4096);
+	broker_conf_free(c);
+	c = parse("listen: 127.0.0.1:1883\n");
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->bc_ws_max_request, BROKER_DEFAULT_WS_MAX_REQUEST);
+	broker_conf_free(c);
+
 	bad("listeners:\n  - address: 1.2.3.4:5\n    port: 6\n",
 	    "b.yaml:2:14: key 'listeners': item 1: a port in address");
 	bad("listeners:\n  - address: \"a b\"\n",
 	    "b.yaml:2:14: key 'listeners': item 1: address 'a b'");
-	bad("listeners:\n  - protocol: websockets\n",
-	    "b.yaml:2:15: key 'listeners': item 1: protocol websockets: "
-	    "not yet");
+	bad("listeners:\n  - allowed_origins: [http://a]\n",
+	    "b.yaml:2:22: key 'listeners': item 1: allowed_origins needs "
+	    "protocol websockets");
+	bad("listeners:\n  - {protocol: websockets, allowed_origins: {a: 1}}"
+	    "\n", "b.yaml:2:");
+	bad("websockets_max_request: 100\n", "b.yaml:1:25:");
 	bad("listeners:\n  - protocol: coap\n", "b.yaml:2:15:");
 	bad("listeners:\n  - tls: {certfile: c}\n", "keyfile");
 	bad("listeners:\n  - tls: {certfile: c, keyfile: k, "
