@@ -109,6 +109,16 @@ ws_commit_header(struct ws *w)
 	w->w_cur = WS_H_NONE;
 }
 
+/* The request broke a rule: the first one broken is the reason; the
+ * rest of this header is dropped. */
+static void
+ws_bad_header(struct ws *w, const char *why)
+{
+	if (w->w_bad == NULL)
+		w->w_bad = why;
+	w->w_cur = WS_H_NONE;
+}
+
 static int
 ws_on_header_field(http_parser *hp, const char *at, size_t len)
 {
@@ -154,11 +164,11 @@ ws_on_header_value(http_parser *hp, const char *at, size_t len)
 		val = w->w_val[w->w_cur];
 		if (w->w_seen & (1u << w->w_cur)) {
 			if (!(WS_H_LISTS & (1u << w->w_cur))) {
-				w->w_bad = "a header repeated";
+				ws_bad_header(w, "a header repeated");
 				return 0;
 			}
 			if (*vlen + 2 > WS_MAX_VALUE) {
-				w->w_bad = "a header value too long";
+				ws_bad_header(w, "a header value too long");
 				return 0;
 			}
 			memcpy(val + *vlen, ", ", 2);
@@ -171,7 +181,7 @@ ws_on_header_value(http_parser *hp, const char *at, size_t len)
 	vlen = &w->w_val_len[w->w_cur];
 	val = w->w_val[w->w_cur];
 	if (len > WS_MAX_VALUE - *vlen) {
-		w->w_bad = "a header value too long";
+		ws_bad_header(w, "a header value too long");
 		return 0;
 	}
 	memcpy(val + *vlen, at, len);

@@ -261,6 +261,26 @@ START_TEST(ws__upgrade_refused)
 }
 END_TEST
 
+/* The first rule broken is the reason, however the bytes are split
+ * (found by fuzz_ws: a repeated header's value went on growing). */
+START_TEST(ws__upgrade_first_reason)
+{
+	char req[1024];
+	size_t i, len;
+	struct ws *w = ws_new(&conf);
+	int rc = 0;
+
+	len = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "Host: %0300d\r\n" GOODH "\r\n", 7);
+	for (i = 0; i < len && rc == 0; i += 7)
+		rc = ws_input(w, (const uint8_t *)req + i,
+		    len - i < 7 ? len - i : 7, &app, &wire);
+	ck_assert_int_eq(rc, CAIRN_ERR_PROTO);
+	ck_assert_str_eq(ws_reason(w), "a header repeated");
+	ws_free(w);
+}
+END_TEST
+
 START_TEST(ws__upgrade_origin)
 {
 	static char *const origins[] = { "https://example.org",
@@ -552,6 +572,7 @@ ws_suite(void)
 	tcase_add_test(tc, ws__upgrade_mqttv31);
 	tcase_add_loop_test(tc, ws__upgrade_refused, 0,
 	    (int)(sizeof(refusals) / sizeof(refusals[0])));
+	tcase_add_test(tc, ws__upgrade_first_reason);
 	tcase_add_test(tc, ws__upgrade_origin);
 	tcase_add_test(tc, ws__upgrade_cap);
 	suite_add_tcase(s, tc);
