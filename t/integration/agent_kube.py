@@ -15,8 +15,11 @@ resourceVersion on; 410 Gone lists again; a rotated token file is used
 by the next request; an API server that is down drops nobody, and one
 that comes back is used again; an oversized watch line is refused
 without losing anyone; a server certificate from another CA is refused;
-every conf/agent-*.yaml example of these strategies passes -n; a
-metadata service that is down drops nobody.
+every conf/agent-*.yaml example of these strategies passes -n; a slow
+API server (no answer within `timeout`) drops nobody; a list over
+max_response is refused; the agent exits cleanly (and, under ASan,
+without a leak) with a watch open; a Rancher metadata service that
+answers nonsense or is down drops nobody.
 
 Output is TAP.  Every process is killed by pid at the end, pass or fail;
 every wait is bounded; only loopback addresses are used.
@@ -116,6 +119,7 @@ class KubeAPI:
         self.rv = 104512
         self.watchers = []		# queues of open watches
         self.list_status = 200
+        self.list_delay = 0.0		# a slow API server
         api = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -135,6 +139,8 @@ class KubeAPI:
                     return self.status(404, 'NotFound', 'no such path')
                 if 'watch' in params:
                     return self.watch()
+                if api.list_delay:
+                    time.sleep(api.list_delay)
                 if api.list_status != 200:
                     return self.status(api.list_status, 'Oops', 'refused')
                 with api.lock:
@@ -200,6 +206,8 @@ class KubeAPI:
         self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', port),
                                                      Handler)
         self.httpd.daemon_threads = True
+        # A client that hung up (the agent's timeout) is expected.
+        self.httpd.handle_error = lambda request, addr: None
         self.httpd.socket = ctx.wrap_socket(self.httpd.socket,
                                             server_side=True)
         self.port = self.httpd.server_address[1]
@@ -541,6 +549,21 @@ def main():
         check(names(sock) == before, 'members changed: %r -> %r'
               % (before, names(sock)))
 
+    @step('slow_api_drops_nobody')
+    def _():
+        wait_for(lambda: st['api'].nwatchers() == 1, 10, 'a watch')
+        before = names(sock)
+        st['api'].list_delay = 4.0	# twice the agent's timeout
+        st['api'].event('ERROR', fixture('watch-gone.json')['object'])
+        wait_for(lambda: 'list: localhost:%d: no response in time'
+                 % st['port'] in st['agent'].logtext(), 10,
+                 'the timeout in the log')
+        check(names(sock) == before, 'members changed while the API '
+              'was slow: %r -> %r' % (before, names(sock)))
+        st['api'].list_delay = 0.0
+        wait_for(lambda: st['api'].nwatchers() == 1, 20,
+                 'a watch once the API is fast again')
+
     @step('api_down_drops_nobody')
     def _():
         before = names(sock)
@@ -570,6 +593,25 @@ def main():
               ('/latest/self/service', 'application/json'),
               'rancher request %r' % st['rancher'].requests[:1])
 
+    @step('rancher_bad_answers_drop_nobody')
+    def _():
+        want = ['web@10.42.128.5', 'web@10.42.200.17']
+        good = st['rancher'].body
+        # The agent logs the first failure of a run (and every Nth).
+        for bad in (b'{"containers": [', b'{"name": "web"}',
+                    b'[' * 100000):
+            st['rancher'].body = bad
+            n = len(st['rancher'].requests)
+            wait_for(lambda: len(st['rancher'].requests) > n + 3, 10,
+                     'rancher polls')
+            check(all(x in names(sock) for x in want),
+                  'rancher nodes dropped: %r' % names(sock))
+        check('rancher/rancher: no answer (1 in a row): bad JSON' in
+              st['agent'].logtext(), 'the failure is not logged')
+        st['rancher'].body = good
+        wait_for(lambda: 'rancher/rancher: answering again' in
+                 st['agent'].logtext(), 10, 'good answers again')
+
     @step('rancher_down_drops_nobody')
     def _():
         want = ['web@10.42.128.5', 'web@10.42.200.17']
@@ -577,7 +619,8 @@ def main():
         time.sleep(2.5)		# many polls, twice prune_after
         check(all(n in names(sock) for n in want),
               'rancher nodes dropped: %r' % names(sock))
-        check('rancher/rancher: no answer' in st['agent'].logtext(),
+        check(st['agent'].logtext().count(
+              'rancher/rancher: no answer (1 in a row)') == 2,
               'the failure is not logged')
 
     @step('certificate_of_another_ca_refused')
