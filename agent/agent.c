@@ -32,6 +32,7 @@
 #include <ev.h>
 
 #include "agent/agent_int.h"
+#include "agent/ring.h"
 #include "agent/view.h"
 #include "common/backoff.h"
 #include "common/clock.h"
@@ -106,6 +107,8 @@ struct agent {
 	int			 started;
 	uint64_t		 connects_ok;
 	uint64_t		 connect_fail[AGENT_NERR];
+	struct ring		*ring;		/* connected members (+ self) */
+	char			*leader;	/* ring_leader(), copied */
 };
 
 static void	member_schedule(struct member *, uint64_t delay_ms);
@@ -169,6 +172,30 @@ agent_state_json(const struct agent *ag, struct bytes_w *w)
 	return w->err;
 }
 
+/* One event to the listener, the hook and the control watchers. */
+static void
+agent_broadcast(struct agent *ag, const struct bytes_w *w)
+{
+	if (w->err != 0)
+		return;
+	if (ag->listener != NULL)
+		ag->listener(ag->listener_arg, (const char *)w->buf, w->len);
+	if (ag->hooks != NULL)
+		hooks_event(ag->hooks, (const char *)w->buf, w->len);
+	if (ag->control != NULL)
+		control_event(ag->control, (const char *)w->buf, w->len);
+}
+
+/* `null` or the JSON string. */
+static void
+agent_json_str_or_null(struct bytes_w *w, const char *s)
+{
+	if (s != NULL)
+		json_put_str(w, s);
+	else
+		bytes_put_str(w, "null");
+}
+
 static void
 agent_emit(struct agent *ag, const char *event, const struct member *m,
     const char *reason)
@@ -192,14 +219,58 @@ agent_emit(struct agent *ag, const char *event, const struct member *m,
 	    "\"quorum\":%u,\"time_ms\":%lld}", agent_state_name(ag->state),
 	    agent_count(ag), view_count(ag->view), ag->conf->ac_quorum,
 	    agent_wall_ms());
-	if (w.err == 0) {
-		if (ag->listener != NULL)
-			ag->listener(ag->listener_arg, (char *)w.buf, w.len);
-		if (ag->hooks != NULL)
-			hooks_event(ag->hooks, (char *)w.buf, w.len);
-		if (ag->control != NULL)
-			control_event(ag->control, (char *)w.buf, w.len);
+	agent_broadcast(ag, &w);
+	bytes_w_fini(&w);
+}
+
+/*
+ * Rebuilds the ring from the connected members (and this node when it
+ * counts as one); a new leader is logged and announced as a "leader"
+ * event, with the previous one.  Every node that sees the same members
+ * gets the same ring and the same leader (agent/ring.h).
+ */
+static void
+agent_ring_update(struct agent *ag)
+{
+	const char **v;
+	struct view_node *vn;
+	struct member *m;
+	const char *nl;
+	char *prev;
+	size_t n = 0;
+	struct bytes_w w;
+
+	if ((v = calloc(view_count(ag->view) + 1, sizeof(*v))) == NULL)
+		return;
+	for (vn = view_first(ag->view); vn != NULL; vn = view_next(vn))
+		if ((m = view_node_data(vn)) != NULL && m->connected)
+			v[n++] = view_node_name(vn);
+	if (ag->conf->ac_self_counts && ag->conf->ac_self_node != NULL)
+		v[n++] = ag->conf->ac_self_node;
+	if (ring_set(ag->ring, v, n) != 0) {
+		free(v);
+		log_warnx("ring: out of memory: keeping the last one");
+		return;
 	}
+	free(v);
+	nl = ring_leader(ag->ring);
+	if ((nl == NULL && ag->leader == NULL) ||
+	    (nl != NULL && ag->leader != NULL && strcmp(nl, ag->leader) == 0))
+		return;
+	prev = ag->leader;
+	ag->leader = nl != NULL ? strdup(nl) : NULL;
+	log_info("leader: %s (was %s)", nl != NULL ? nl : "none",
+	    prev != NULL ? prev : "none");
+	bytes_w_init(&w, 4096);
+	bytes_put_str(&w, "{\"event\":\"leader\",\"leader\":");
+	agent_json_str_or_null(&w, nl);
+	bytes_put_str(&w, ",\"previous\":");
+	agent_json_str_or_null(&w, prev);
+	bytes_printf(&w, ",\"ring_members\":%zu,\"state\":\"%s\","
+	    "\"connected\":%zu,\"time_ms\":%lld}", ring_size(ag->ring),
+	    agent_state_name(ag->state), agent_count(ag), agent_wall_ms());
+	free(prev);
+	agent_broadcast(ag, &w);
 	bytes_w_fini(&w);
 }
 
@@ -208,6 +279,8 @@ static void
 agent_update_state(struct agent *ag)
 {
 	enum agent_state s;
+
+	agent_ring_update(ag);
 
 	if (agent_count(ag) >= ag->conf->ac_quorum)
 		s = AGENT_UP;
@@ -705,7 +778,8 @@ agent_new(struct ev_loop *loop, struct resolv *resolv, struct agent_conf *conf,
 	vo.prune_misses = conf->ac_prune_misses;
 	vo.prune_ms = conf->ac_prune_ms;
 	vo.max_nodes = (size_t)conf->ac_max_nodes;
-	if ((ag->view = view_new(&vo, on_view_change, ag)) == NULL) {
+	if ((ag->view = view_new(&vo, on_view_change, ag)) == NULL ||
+	    (ag->ring = ring_new()) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		agent_free(ag);
 		return NULL;
@@ -850,6 +924,8 @@ agent_free(struct agent *ag)
 	control_free(ag->control);
 	hooks_free(ag->hooks);
 	agent_conf_free(ag->conf);
+	ring_free(ag->ring);
+	free(ag->leader);
 	free(ag);
 }
 
@@ -871,6 +947,66 @@ agent_set_request_handler(struct agent *ag, agent_request_cb *cb, void *arg)
 {
 	ag->request = cb;
 	ag->request_arg = arg;
+}
+
+int
+agent_ring_request(const struct agent *ag, const char *req,
+    struct bytes_w *out)
+{
+	const char *key, *owner, *sp;
+	char node[VIEW_MAX_NAME + 1];
+	size_t i, len;
+
+	if (strcmp(req, "ring") == 0) {
+		bytes_put_str(out, "{\"members\":[");
+		for (i = 0; i < ring_size(ag->ring); i++) {
+			if (i > 0)
+				bytes_put_u8(out, ',');
+			json_put_str(out, ring_member(ag->ring, i));
+		}
+		bytes_printf(out, "],\"points\":%d,\"leader\":",
+		    RING_POINTS);
+		agent_json_str_or_null(out, ring_leader(ag->ring));
+		bytes_put_str(out, "}\n");
+		return 1;
+	}
+	if (strncmp(req, "ring whois ", 11) == 0) {
+		/* The key last: a reader that scans for "node" finds ours. */
+		key = req + 11;
+		owner = ring_whois(ag->ring, key, strlen(key));
+		bytes_put_str(out, "{\"node\":");
+		agent_json_str_or_null(out, owner);
+		bytes_printf(out, ",\"ring_members\":%zu,\"key\":",
+		    ring_size(ag->ring));
+		json_put_str(out, key);
+		bytes_put_str(out, "}\n");
+		return 1;
+	}
+	/* "ring mine NODE KEY": node names hold no space. */
+	if (strncmp(req, "ring mine ", 10) == 0) {
+		if ((sp = strchr(req + 10, ' ')) == NULL ||
+		    (len = (size_t)(sp - (req + 10))) == 0 ||
+		    len >= sizeof(node)) {
+			bytes_put_str(out, "{\"error\":\"usage: ring mine "
+			    "NODE KEY\"}\n");
+			return 1;
+		}
+		memcpy(node, req + 10, len);
+		node[len] = '\0';
+		key = sp + 1;
+		owner = ring_whois(ag->ring, key, strlen(key));
+		bytes_printf(out, "{\"mine\":%s,\"owner\":",
+		    owner != NULL && strcmp(owner, node) == 0 ? "true" :
+		    "false");
+		agent_json_str_or_null(out, owner);
+		bytes_put_str(out, ",\"node\":");
+		json_put_str(out, node);
+		bytes_put_str(out, ",\"key\":");
+		json_put_str(out, key);
+		bytes_put_str(out, "}\n");
+		return 1;
+	}
+	return 0;
 }
 
 int

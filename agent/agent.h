@@ -137,6 +137,15 @@ size_t		 agent_connected(const struct agent *);
  * _strategy_polls_total (by topology and result).  0 or w's error.
  */
 int		 agent_metrics(const struct agent *, struct bytes_w *);
+/*
+ * The ring's requests on the control socket (agent/ring.h), one JSON
+ * line appended to out: "ring" (members, points, leader), "ring whois
+ * KEY" (its owner), "ring mine NODE KEY" (whether NODE owns KEY).
+ * Returns 1 if req was one of them, else 0.  The ring holds the
+ * connected members, and this node when it counts as one.
+ */
+int		 agent_ring_request(const struct agent *, const char *req,
+		    struct bytes_w *out);
 /* The members document that `cairn members --json` prints. */
 int		 agent_members_json(const struct agent *, struct bytes_w *);
 

@@ -150,11 +150,14 @@ control_client_request(struct control_client *c, const char *req)
 		agent_state_json(ctl->agent, &c->out);
 		bytes_put_u8(&c->out, '\n');
 		c->watching = 1;
-	} else if (agent_host_request(ctl->agent, req, &c->out))
+	} else if (agent_ring_request(ctl->agent, req, &c->out))
+		c->close_when_flushed = 1;
+	else if (agent_host_request(ctl->agent, req, &c->out))
 		c->close_when_flushed = 1;
 	else {
 		bytes_put_str(&c->out, "{\"error\":\"unknown request; try "
-		    "members, state or watch\"}\n");
+		    "members, state, watch, ring, ring whois KEY or ring mine "
+		    "NODE KEY\"}\n");
 		c->close_when_flushed = 1;
 	}
 	control_client_flush(c);

@@ -18,6 +18,7 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "members", cmd_members, "the agent's members, sources and state" },
 	{ "names", cmd_names, "list the names each host's epmd holds" },
 	{ "passwd", cmd_passwd, "edit a broker password file (mosquitto_passwd)" },
+	{ "ring", cmd_ring, "the agent's hash ring: members, whois KEY, mine KEY" },
 	{ "wait", cmd_wait, "wait until the agent reports a quorum" },
 };
 

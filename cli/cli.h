@@ -16,6 +16,7 @@ int	cmd_cluster(int argc, char **argv);
 int	cmd_members(int argc, char **argv);
 int	cmd_names(int argc, char **argv);
 int	cmd_passwd(int argc, char **argv);
+int	cmd_ring(int argc, char **argv);
 int	cmd_wait(int argc, char **argv);
 
 /* The agent's control socket: opt, else $CAIRN_AGENT_SOCKET, else the

@@ -200,7 +200,7 @@ def wait_for(pred, timeout, what):
                   % (timeout, what, last))
 
 
-PLAN = 16
+PLAN = 17
 
 
 def main():
@@ -599,6 +599,74 @@ def main():
                     a.stop()
             unmesh(['n1', 'n2', 'n3'])
         run.step('wait_started_before_the_agent', wait_before_agent,
+                 needs=['nodes_unmeshed_for_next_scenarios'])
+
+        def ring_same_everywhere():
+            # Two agents over the same three nodes: the same ring, so
+            # the same owner for every key and the same leader, announced
+            # in the on_change hook.
+            socks = [os.path.join(rp.HOME, 'ring%d.sock' % i)
+                     for i in range(2)]
+            hook = os.path.join(rp.HOME, 'ring-events.jsonl')
+            agents = []
+            try:
+                for i, s in enumerate(socks):
+                    agents.append(Agent(
+                        'quorum: 3\ncontrol_socket: %s\n%s'
+                        'topologies:\n  local:\n'
+                        '    strategy: local_epmd\n'
+                        '    config: {host: localhost}\n'
+                        '    connector: none\n'
+                        % (s, 'on_change: cat >> %s\n' % hook
+                           if i == 0 else ''), name='ring%d' % i))
+                want = ['n1@localhost', 'n2@localhost', 'n3@localhost']
+
+                def ring_of(s):
+                    rc, out, err = cairn('ring', '-s', s)
+                    return json.loads(out) if rc == 0 else None
+                for s in socks:
+                    wait_for(lambda: (ring_of(s) or {}).get('members') ==
+                             want, 10, 'ring members %r at %s' % (want, s))
+                for s in socks:
+                    r = ring_of(s)
+                    bb.eq(r['leader'], 'n1@localhost', 'leader at %s' % s)
+                    bb.eq(r['points'], 128, 'points')
+                owners = {}
+                for k in range(40):
+                    key = 'session/%d' % k
+                    got = []
+                    for s in socks:
+                        rc, out, err = cairn('ring', 'whois', key, '-s', s)
+                        bb.eq(rc, 0, 'ring whois: %r' % err)
+                        got.append(out.strip())
+                    bb.eq(got[0], got[1], 'owner of %s' % key)
+                    bb.check(got[0] in want, 'owner %r' % got[0])
+                    owners[key] = got[0]
+                bb.check(len(set(owners.values())) == 3,
+                         'every node owns some of 40 keys: %r' % owners)
+                key, owner = next(iter(owners.items()))
+                other = [n for n in want if n != owner][0]
+                rc, out, _ = cairn('ring', 'mine', key, '--node', owner,
+                                   '-s', socks[1])
+                bb.check(rc == 0 and out.strip() == 'yes',
+                         'mine for the owner: %d %r' % (rc, out))
+                rc, out, _ = cairn('ring', 'mine', key, '--node', other,
+                                   '-s', socks[1])
+                bb.check(rc == 1 and out.strip() == 'no',
+                         'mine for another: %d %r' % (rc, out))
+
+                def leader_event():
+                    if not os.path.exists(hook):
+                        return False
+                    with open(hook) as f:
+                        evs = [json.loads(ln) for ln in f if ln.strip()]
+                    return any(e['event'] == 'leader' and
+                               e['leader'] == 'n1@localhost' for e in evs)
+                wait_for(leader_event, 10, 'a leader event in the hook')
+            finally:
+                for a in agents:
+                    a.stop()
+        run.step('ring_whois_same_on_every_agent', ring_same_everywhere,
                  needs=['nodes_unmeshed_for_next_scenarios'])
 
         def down_epmd_drops_nobody():
