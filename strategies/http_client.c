@@ -132,7 +132,9 @@ hc_ssl_reason(char *buf, size_t len)
 static void
 hc_want(struct http_client *c, int events)
 {
-	if (c->io_w.events == events && ev_is_active(&c->io_w))
+	/* libev keeps private bits in events: compare ours only. */
+	if ((c->io_w.events & (EV_READ | EV_WRITE)) == events &&
+	    ev_is_active(&c->io_w))
 		return;
 	ev_io_stop(c->loop, &c->io_w);
 	ev_io_set(&c->io_w, c->fd, events);
