@@ -628,9 +628,10 @@ broker_free(struct broker *b)
 		ev_prepare_stop(b->b_loop, &b->b_prepare_w);
 	for (i = 0; i < b->b_nlisteners; i++)
 		broker_listener_close(b, &b->b_listeners[i]);
-	free(b->b_listeners);
+	/* Before the listeners go: a closing client counts down its own. */
 	while ((c = TAILQ_FIRST(&b->b_clients)) != NULL)
 		client_close(c, 0, NULL);
+	free(b->b_listeners);
 	while ((c = TAILQ_FIRST(&b->b_dead)) != NULL) {
 		TAILQ_REMOVE(&b->b_dead, c, c_entry);
 		client_free(c);

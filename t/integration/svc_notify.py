@@ -11,7 +11,8 @@ the program sends:
   - cairn-broker: READY=1 once its MQTT listener accepts (a connect
     made when READY arrives succeeds), also when it is a cluster node
     whose epmd is down (READY does not wait for the registration);
-    STOPPING=1 on SIGTERM, then exit 0;
+    RELOADING=1 with MONOTONIC_USEC and READY=1 on SIGHUP; STOPPING=1
+    on SIGTERM with a client connected, then exit 0;
   - cairn-agent: READY=1; on SIGHUP RELOADING=1 with a MONOTONIC_USEC
     taken during the reload, then READY=1; a bad file on SIGHUP still
     ends in READY=1 with a STATUS saying the reload failed (the old
@@ -161,12 +162,27 @@ def start(cmd, notify, env=None, **kw):
     if notify is not None:
         e['NOTIFY_SOCKET'] = notify.path
     e.update(env or {})
-    log = open(os.path.join(TMP, os.path.basename(cmd[0]) + '.log'), 'ab')
+    path = os.path.join(TMP, os.path.basename(cmd[0]) + '.log')
+    log = open(path, 'ab')
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                          stderr=log, env=e, start_new_session=True, **kw)
     log.close()
+    p.log_path = path
     PROCS.append(p)
     return p
+
+
+def log_tail(p, n=40):
+    """The end of p's log, or a sanitizer's report from its start."""
+    try:
+        with open(p.log_path, errors='replace') as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return ''
+    for i, ln in enumerate(lines):
+        if 'ERROR: AddressSanitizer' in ln or 'runtime error:' in ln:
+            return '\n'.join(lines[max(0, i - 3):i + n])
+    return '\n'.join(lines[-n:])
 
 
 def stop(p, notify):
@@ -176,7 +192,8 @@ def stop(p, notify):
         rc = p.wait(timeout=WAIT)
     except subprocess.TimeoutExpired:
         raise Fail('did not exit within %.0fs of SIGTERM' % WAIT)
-    check(rc == 0, 'exit status %r after SIGTERM' % rc)
+    check(rc == 0, 'exit status %r after SIGTERM; its log:\n%s'
+          % (rc, log_tail(p)))
 
 
 def connects(port):
@@ -208,7 +225,21 @@ def t_broker():
     m = n.wait_for('READY=1', proc=p)
     check(connects(port), 'READY=1 came but 127.0.0.1:%d refuses' % port)
     check(p.poll() is None, 'broker exited after READY')
-    stop(p, n)
+    # `systemctl reload`: RELOADING=1 with the reload's time, READY=1.
+    t0 = time.clock_gettime(time.CLOCK_MONOTONIC)
+    p.send_signal(signal.SIGHUP)
+    m = n.wait_for('RELOADING=1', proc=p)
+    t1 = time.clock_gettime(time.CLOCK_MONOTONIC)
+    us = int(m['kv'].get('MONOTONIC_USEC', '-1'))
+    check(t0 * 1e6 - 1e3 <= us <= t1 * 1e6 + 1e3,
+          'MONOTONIC_USEC %d not within the reload' % us)
+    n.wait_for('READY=1', proc=p)
+    # `systemctl stop` with a client still connected: the usual case.
+    held = socket.create_connection(('127.0.0.1', port), timeout=2)
+    try:
+        stop(p, n)
+    finally:
+        held.close()
     n.close()
 
 
@@ -345,7 +376,7 @@ def main():
     TMP = tempfile.mkdtemp(prefix='cairn-notify-')
     signal.signal(signal.SIGTERM, lambda *a: (kill_all(), os._exit(143)))
     steps = [
-        ('broker_ready_before_epmd_and_stopping', t_broker),
+        ('broker_ready_reloading_stopping', t_broker),
         ('agent_ready_reloading_stopping', t_agent),
         ('epmd_socket_activation_with_erl', t_epmd_activation),
         ('epmd_without_systemd_flag_is_silent', t_epmd_quiet),
