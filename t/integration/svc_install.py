@@ -264,6 +264,8 @@ def t_units_say():
     br = unit_keys(unit_text('cairn-broker@.service'))
     check(br.get('ExecStart') == [b + '/cairn-broker -d -c ' + etc +
                                   '/cairn/broker-%i.yaml'], 'broker: %r' % br)
+    check(br.get('ExecReload') == ['/bin/kill -HUP $MAINPID'],
+          'broker ExecReload: %r' % br.get('ExecReload'))
     for name, k in (('epmd.service', e), ('cairn-agent.service', a),
                     ('cairn-broker@.service', br)):
         check(k.get('Type') == ['notify'], '%s: Type %r' % (name, k))
