@@ -209,6 +209,9 @@ metrics(struct endpoint_ctx *e, struct bytes_w *w)
 	    "Sessions with clean session 0", m.bm_persistent);
 	prom_u64(w, "cairn_subscriptions", "gauge", "Subscriptions",
 	    m.bm_subs);
+	prom_u64(w, "cairn_subscriptions_shared", "gauge",
+	    "Of those, $share group memberships",
+	    router_shared_count(b->b_router));
 	http_prom_head(w, "cairn_routes", "gauge",
 	    "Topic filters routed: local (this node's, announced to the "
 	    "cluster) and remote (peers')");

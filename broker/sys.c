@@ -12,7 +12,8 @@
  *	publish/messages/received, .../sent, .../dropped
  *	publish/bytes/received, publish/bytes/sent    (payloads)
  *	bytes/received, bytes/sent
- *	subscriptions/count, retained messages/count
+ *	subscriptions/count, shared_subscriptions/count,
+ *	retained messages/count
  *	store/messages/count, store/messages/bytes   (queued and in flight)
  *	heap/current, heap/maximum  (glibc's mallinfo2; the maximum is the
  *	                             highest seen at a snapshot)
@@ -21,7 +22,6 @@
  *	    per minute, decayed as mosquitto's are: each interval moves the
  *	    average towards the interval's rate by 1 - exp(-dt / window)
  *
- * Not published: shared_subscriptions/count (no count is kept yet).
  *
  * and, where mosquitto has no name, Cairn's memory snapshot (stats.h)
  * under the same tree:
@@ -173,6 +173,8 @@ sys_publish(struct broker *b)
 	sys_put_u64(b, "bytes/received", st->bs_bytes_received);
 	sys_put_u64(b, "bytes/sent", st->bs_bytes_sent);
 	sys_put_u64(b, "subscriptions/count", router_count(b->b_router));
+	sys_put_u64(b, "shared_subscriptions/count",
+	    router_shared_count(b->b_router));
 	sys_put_u64(b, "retained messages/count", m.bm_retained);
 	sys_put_u64(b, "retained messages/bytes", m.bm_retained_bytes);
 	sys_put_u64(b, "store/messages/count", m.bm_queued);

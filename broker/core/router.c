@@ -66,6 +66,7 @@ struct router {
 	struct trie			*r_trie;
 	TAILQ_HEAD(, share_group)	 r_groups;
 	size_t				 r_count;
+	size_t				 r_shared;	/* of r_count: $share */
 	uint64_t			 r_epoch;
 	struct route_hit		*r_hits;
 	size_t				 r_nhits;
@@ -339,6 +340,7 @@ router_share_add(struct router *r, struct session *s, struct bytes_view key,
 	g->sg_members[g->sg_n].sm_session = s;
 	g->sg_members[g->sg_n].sm_qos = qos;
 	g->sg_n++;
+	r->r_shared++;
 	*was_new = 1;
 	return 0;
 }
@@ -356,6 +358,7 @@ router_share_del(struct router *r, struct session *s, struct bytes_view key)
 	i = (size_t)(m - g->sg_members);
 	memmove(m, m + 1, (g->sg_n - i - 1) * sizeof(*m));
 	g->sg_n--;
+	r->r_shared--;
 	if (g->sg_next > i)
 		g->sg_next--;
 	if (g->sg_n == 0 && g->sg_nremote == 0)
@@ -672,4 +675,10 @@ size_t
 router_count(const struct router *r)
 {
 	return r->r_count;
+}
+
+size_t
+router_shared_count(const struct router *r)
+{
+	return r->r_shared;
 }

@@ -141,5 +141,7 @@ size_t		 router_route_local(struct router *, struct msg *m,
 
 /* Subscriptions held (session filters plus group memberships). */
 size_t		 router_count(const struct router *);
+/* Of those, the $share/GROUP/FILTER ones (local members of groups). */
+size_t		 router_shared_count(const struct router *);
 
 #endif

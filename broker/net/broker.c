@@ -105,10 +105,13 @@ broker_limits_auto(struct broker_conf *c)
 			rl.rlim_cur = BROKER_FD_MAX;
 		reserve = BROKER_FD_RESERVE + c->bc_nlisten + (c->bc_cluster ?
 		    2 * (uint64_t)c->bc_max_peers + c->bc_max_handshakes : 0);
+		/* The HTTP endpoint: its connections, listener and epoll fd. */
+		if (c->bc_http_listen.host != NULL)
+			reserve += (uint64_t)c->bc_http_max_connections + 2;
 		c->bc_max_connections = rl.rlim_cur > reserve + 16 ?
 		    (unsigned int)(rl.rlim_cur - reserve) : 16;
 		log_info("max_connections %u (auto: RLIMIT_NOFILE %llu, %llu "
-		    "kept for listeners, cluster links and files)",
+		    "kept for listeners, cluster links, HTTP and files)",
 		    c->bc_max_connections, (unsigned long long)rl.rlim_cur,
 		    (unsigned long long)reserve);
 	}

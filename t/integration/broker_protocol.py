@@ -1415,8 +1415,7 @@ def t_sys():
 
 
 # mosquitto 2.0's $SYS/broker/ tree, as Debian's mosquitto publishes it
-# with sys_interval 1 (mosquitto_sub -t '$SYS/#' -v).  Left out:
-# shared_subscriptions/count, which Cairn does not count yet.
+# with sys_interval 1 (mosquitto_sub -t '$SYS/#' -v).
 SYS_TREE = ['bytes/received', 'bytes/sent', 'clients/active',
             'clients/connected', 'clients/disconnected', 'clients/expired',
             'clients/inactive', 'clients/maximum', 'clients/total',
@@ -1424,7 +1423,8 @@ SYS_TREE = ['bytes/received', 'bytes/sent', 'clients/active',
             'messages/sent', 'messages/stored', 'publish/bytes/received',
             'publish/bytes/sent', 'publish/messages/dropped',
             'publish/messages/received', 'publish/messages/sent',
-            'retained messages/count', 'store/messages/bytes',
+            'retained messages/count', 'shared_subscriptions/count',
+            'store/messages/bytes',
             'store/messages/count', 'subscriptions/count', 'uptime',
             'version'] + [
     'load/%s/%s' % (k, w)
@@ -1443,6 +1443,7 @@ def t_sys_tree():
             p.send(publish_pkt('sys/tree', payload, qos=0))
         eq(ping(p), [], 'publisher')
         c, _ = mqtt_connect(b.port)
+        subscribe(c, [('$share/g/sys/tree/#', 0)])
         subscribe(c, [('$SYS/broker/#', 0)])
         deadline = time.monotonic() + 5.0
         seen = {}
@@ -1452,7 +1453,8 @@ def t_sys_tree():
                     seen[q.topic[len('$SYS/broker/'):]] = q.payload
             v = seen.get('load/publish/received/1min')
             if (all(t in seen for t in SYS_TREE) and v is not None and
-                    float(v) > 0):
+                    float(v) > 0 and
+                    seen['shared_subscriptions/count'] == b'1'):
                 break
         missing = [t for t in SYS_TREE if t not in seen]
         check(not missing, 'not published: %r' % missing)
@@ -1462,6 +1464,8 @@ def t_sys_tree():
         check(float(seen['load/publish/received/1min']) > 0,
               'load/publish/received/1min %r after 5 publishes'
               % seen['load/publish/received/1min'])
+        eq(seen['shared_subscriptions/count'], b'1',
+           'shared_subscriptions/count with one $share member')
         check(int(seen['publish/bytes/received']) >= 5000,
               'publish/bytes/received %r after 5000 payload bytes'
               % seen['publish/bytes/received'])
