@@ -40,6 +40,11 @@
 #				100000; 0 skips them)
 #	MOSQ_NODELAY		1: set_tcp_nodelay true for mosquitto (default: 0,
 #				mosquitto's own default, Nagle on)
+#	BENCH_TLS		publishers:subscribers run again over TLS, on a
+#				second listener of each broker with the same
+#				certificate (default: 1:1 8:8; empty skips TLS)
+#	BENCH_HANDSHAKES	TLS connections for the handshake row, each a
+#				full handshake (default: 1000)
 #
 # See bench/README.md for what each row means.  The retained catch-up
 # rows (BENCH_RETAINED): one client publishes N retained messages (64
@@ -71,6 +76,8 @@ inflight=${BENCH_INFLIGHT:-20}
 nidle=${BENCH_IDLE:-10000}
 nretained=${BENCH_RETAINED:-100000}
 nodelay=${MOSQ_NODELAY:-0}
+tls_scenarios=${BENCH_TLS-1:1 8:8}
+nhs=${BENCH_HANDSHAKES:-1000}
 only=
 http=0
 
@@ -152,6 +159,7 @@ if [ "$http" = 1 ]; then
 	only=cairn
 	names=(cairn cairn_http)
 	nretained=0
+	tls_scenarios=
 elif [ "$only" != cairn ]; then
 	[ -n "$mosq" ] && [ -x "$mosq" ] ||
 	    die "mosquitto not found on PATH; install it or set MOSQUITTO"
@@ -237,6 +245,17 @@ write_confs() {
 	if [ "$nodelay" = 1 ]; then
 		echo "set_tcp_nodelay true" >>"$tmp/mosquitto.conf"
 	fi
+	# TLS: one more listener each, the same certificate and key.
+	if [ -n "$tls_scenarios" ]; then
+		# mosquitto reads the files after dropping to its user:
+		# stay the user that made them.
+		cat >>"$tmp/mosquitto.conf" <<-EOF
+		user $(id -un)
+		listener ${TPORT[mosquitto]:-0} 127.0.0.1
+		certfile $tmp/server.crt
+		keyfile $tmp/server.key
+		EOF
+	fi
 	cat >"$tmp/cairn.yaml" <<-EOF
 	listen: 127.0.0.1:${PORT[cairn]:-0}
 	allow_anonymous: true
@@ -254,6 +273,16 @@ write_confs() {
 		    "$tmp/cairn.yaml" >"$tmp/cairn_http.yaml"
 		echo "http_listen: 127.0.0.1:$HTTP_PORT" >>"$tmp/cairn_http.yaml"
 	fi
+	if [ -n "$tls_scenarios" ]; then
+		cat >>"$tmp/cairn.yaml" <<-EOF
+		listeners:
+		  - address: 127.0.0.1
+		    port: ${TPORT[cairn]:-0}
+		    tls:
+		      certfile: $tmp/server.crt
+		      keyfile: $tmp/server.key
+		EOF
+	fi
 }
 
 # scrape PORT: GET /metrics every second while the broker lives, one
@@ -270,6 +299,26 @@ scrape() {
 		fi
 		sleep 1
 	done
+}
+
+# make_certs: a CA and a server certificate for 127.0.0.1 (P-256), for
+# both brokers' TLS listeners and the generator's --tls.
+make_certs() {
+	(
+		cd "$tmp" &&
+		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+		    -out ca.key &&
+		openssl req -x509 -new -key ca.key -out ca.crt -days 2 \
+		    -subj "/CN=bench CA" \
+		    -addext basicConstraints=critical,CA:TRUE &&
+		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+		    -out server.key &&
+		openssl req -new -key server.key -out server.csr \
+		    -subj "/CN=localhost" &&
+		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >server.ext &&
+		openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key \
+		    -CAcreateserial -out server.crt -days 2 -extfile server.ext
+	) >"$tmp/openssl.log" 2>&1
 }
 
 # start_broker NAME: starts it on PORT[NAME], sets PID[NAME].
@@ -353,14 +402,20 @@ idle_run() {
 # one_run NAME SCEN BYTES QOS ROUND: one timed run, added to the pool.
 one_run() {
 	local name=$1 s=$2 b=$3 q=$4 r=$5 key="$1.$2.$3.$4" line h pc
+	local port=${PORT[$1]} tls=()
 	if [ -n "${R[$name.died]:-}" ]; then
 		return
 	fi
-	h=$tmp/hist.$name.${s/:/-}.$b.$q.$r
+	# "tls:P:S": the same run on the TLS listener.
+	if [ "${s#tls:}" != "$s" ]; then
+		port=${TPORT[$name]}
+		tls=(--tls "$tmp/ca.crt")
+	fi
+	h=$tmp/hist.$name.${s//:/-}.$b.$q.$r
 	line=$("${pin_load[@]}" timeout -k 5 $((seconds + 90)) "$load" run \
-	    -p "${PORT[$name]}" -s "$s" -b "$b" -q "$q" -d "$seconds" \
+	    -p "$port" -s "${s#tls:}" -b "$b" -q "$q" -d "$seconds" \
 	    -o "$outstanding" -w "$window" -P "${PID[$name]}" -H "$h" \
-	    2>>"$tmp/load.err")
+	    "${tls[@]}" 2>>"$tmp/load.err")
 	echo "  $name round $r: $line" >&2
 	if [ -z "$line" ] || [ "$(kv "$line" setup)" != ok ]; then
 		add "$key.failed" 1
@@ -383,6 +438,39 @@ one_run() {
 	if ! alive "$name"; then
 		R[$name.died]="during $s ${b}B QoS $q round $r"
 	fi
+}
+
+# hs_run NAME KIND ROUND: $nhs TLS connections (full handshake, CONNECT,
+# CONNACK, then closed) to the TLS listener; KIND is full.
+hs_run() {
+	local name=$1 kind=$2 r=$3 key="$1.hs.$2" line
+	if [ -n "${R[$name.died]:-}" ]; then
+		return
+	fi
+	line=$("${pin_load[@]}" timeout -k 5 120 "$load" idle \
+	    -p "${TPORT[$name]}" -n "$nhs" -w 64 -t 5000 -P "${PID[$name]}" \
+	    --tls "$tmp/ca.crt" 2>>"$tmp/load.err")
+	echo "  $name $kind handshakes round $r: $line" >&2
+	if [ "$(kv "$line" ok)" != "$nhs" ]; then
+		add "$key.failed" 1
+	else
+		add "$key.n" 1
+		add "$key.ok" "$(kv "$line" ok)"
+		add "$key.cpu" "$(kv "$line" broker_cpu)"
+	fi
+	if ! alive "$name"; then
+		R[$name.died]="during the $kind handshakes, round $r"
+	fi
+}
+
+hs_pool() {
+	local key="$1.hs.$2"
+	[ -n "${T[$key.n]:-}" ] || return
+	R[$key.percpu]=$(awk -v n="${T[$key.ok]}" -v c="${T[$key.cpu]}" \
+	    'BEGIN { if (c > 0) printf "%.0f", n / c }')
+	R[$key.cpu]=$(awk -v c="${T[$key.cpu]}" -v n="${T[$key.n]}" \
+	    'BEGIN { printf "%.2f", c / n }')
+	R[$key.fail]=${T[$key.failed]:-0}
 }
 
 # retained_run NAME QOS ROUND: the catch-up of a new "#" subscriber over
@@ -452,12 +540,17 @@ pool() {
 		print (o == "") ? "0" : o }')
 }
 
-declare -A R T PORT PID
+declare -A R T PORT TPORT PID
 for name in "${names[@]}"; do
 	PORT[$name]=$(free_port "${PORT[mosquitto]:-}") || die "no free port"
+	TPORT[$name]=$(free_port "${PORT[$name]}") || die "no free port"
 done
 if [ "$http" = 1 ]; then
 	HTTP_PORT=$(free_port "${PORT[cairn]}") || die "no free port"
+fi
+if [ -n "$tls_scenarios" ]; then
+	command -v openssl >/dev/null 2>&1 || die "BENCH_TLS needs openssl"
+	make_certs || { cat "$tmp/openssl.log" >&2; die "openssl failed"; }
 fi
 write_confs
 for name in "${names[@]}"; do
@@ -475,7 +568,11 @@ for name in "${names[@]}"; do
 done
 
 # Throughput: both brokers up, runs interleaved, order alternated.
-for s in $scenarios; do
+all_scenarios=$scenarios
+for s in $tls_scenarios; do
+	all_scenarios="$all_scenarios tls:$s"
+done
+for s in $all_scenarios; do
 	for b in $payloads; do
 		for q in $qoss; do
 			for r in $(seq 1 "$rounds"); do
@@ -509,6 +606,24 @@ if [ "$nretained" -gt 0 ]; then
 		done
 		for name in "${names[@]}"; do
 			retained_pool "$name" "$q"
+		done
+	done
+fi
+# TLS handshakes: same interleaving.
+if [ -n "$tls_scenarios" ]; then
+	for kind in full; do
+		for r in $(seq 1 "$rounds"); do
+			if [ $((r % 2)) = 1 ]; then
+				order="${names[*]}"
+			else
+				order=$(printf '%s\n' "${names[@]}" | tac | tr '\n' ' ')
+			fi
+			for name in $order; do
+				hs_run "$name" "$kind" "$r"
+			done
+		done
+		for name in "${names[@]}"; do
+			hs_pool "$name" "$kind"
 		done
 	done
 fi
@@ -608,7 +723,7 @@ echo "$(nproc) CPUs; $rounds interleaved runs of ${seconds}s per broker and row,
     "mosquitto TCP_NODELAY $([ "$nodelay" = 1 ] && echo on || echo "off (its default)")${pin_broker[*]:+; broker on CPU 0, generator on CPU 1}"
 [ "$both" = 1 ] || echo "(one broker only: no ratios)"
 echo
-fmt='%-5s %5s %1s |%8s %8s %6s |%5s %5s |%8s %8s %6s |%7s %7s |%7s %7s %6s |%6s %6s | %s\n'
+fmt='%-7s %5s %1s |%8s %8s %6s |%5s %5s |%8s %8s %6s |%7s %7s |%7s %7s %6s |%6s %6s | %s\n'
 # shellcheck disable=SC2059
 printf "$fmt" "scen" "bytes" "q" "msgs/s" "" "" "CPU s" "" "msgs/CPU-s" "" "" \
     "p50 ms" "" "p99 ms" "" "" "errors" "" ""
@@ -618,7 +733,7 @@ printf "$fmt" "" "" "" "mosq" "cairn" "c/m" "mosq" "cairn" "mosq" "cairn" "c/m" 
 rows=0
 cpu_met=0
 p99_met=0
-for s in $scenarios; do
+for s in $all_scenarios; do
 	for b in $payloads; do
 		for q in $qoss; do
 			km="$M.$s.$b.$q"
@@ -681,7 +796,18 @@ if [ "$nretained" -gt 0 ]; then
 		row "  failed runs" "$(val $M.ret.$q.fail)" "$(val $C.ret.$q.fail)" ""
 	done
 fi
+if [ -n "$tls_scenarios" ]; then
+	for kind in full; do
+		row "TLS handshakes per broker CPU-s, $kind" \
+		    "$(val $M.hs.$kind.percpu)" "$(val $C.hs.$kind.percpu)" \
+		    "$(ratio "${R[$C.hs.$kind.percpu]:-}" "${R[$M.hs.$kind.percpu]:-}")"
+		row "  broker CPU s per $nhs, failed runs" \
+		    "$(val $M.hs.$kind.cpu), $(val $M.hs.$kind.fail)" \
+		    "$(val $C.hs.$kind.cpu), $(val $C.hs.$kind.fail)" ""
+	done
+fi
 echo
+echo "rows tls:P:S: the same run over TLS (TLS 1.3, P-256 certificate, both brokers' defaults)"
 echo "errors: e connection errors, l lost, d duplicates, s stalls, f generator failures (raw lines on stderr)"
 echo "bench time ${elapsed}s"
 

@@ -75,6 +75,9 @@
 #include <poll.h>
 #include <ev.h>
 #include <getopt.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -219,6 +222,9 @@ struct ml_conn {
 	enum ml_state	 mc_state;
 	uint32_t	 mc_index;	/* among publishers, subscribers, idles */
 	int		 mc_fd;
+	SSL		*mc_ssl;	/* --tls: NULL until connected */
+	int		 mc_tls_rd_wants_wr;	/* SSL_read said WANT_WRITE */
+	int		 mc_tls_wr_wants_rd;	/* SSL_write said WANT_READ */
 	int		 mc_inflight;	/* idle: counted in m_inflight */
 	int		 mc_want_write;	/* the last send hit EAGAIN */
 	int		 mc_blocked;	/* input waits for room in mc_out */
@@ -256,6 +262,13 @@ struct ml_conn {
 /* The whole run: options, connections, counters. */
 struct ml {
 	struct ev_loop	*m_loop;
+	/*
+	 * --tls CAFILE: every connection is TLS, the broker's certificate
+	 * checked against CAFILE (host name not checked: 127.0.0.1).
+	 * Every connect is a full handshake (no session offered).
+	 */
+	SSL_CTX		*m_tls;
+
 	enum ml_mode	 m_mode;
 	struct sockaddr_in m_addr;
 	struct sockaddr_in m_pub_addr;	/* run: publishers connect here */
@@ -418,9 +431,11 @@ ml_usage(void)
 	    "[-P pid[,pid...]] [-H histfile]\n"
 	    "                      [-k keepalive] [-t ms] [-R] "
 	    "[--pub-port port] [--sub-port port]\n"
+	    "                      [--tls cafile]\n"
 	    "       mqtt_load idle -p port -n count [-w window] [-h hold] [-i] "
 	    "[-k keepalive]\n"
-	    "                      [-f fails] [-P pid] [-t ms]\n"
+	    "                      [-f fails] [-P pid] [-t ms] "
+	    "[--tls cafile]\n"
 	    "       mqtt_load ping -p port [-t ms]\n"
 	    "       mqtt_load retained -p port -n count [-b bytes] [-q 0|1] "
 	    "[-P pid] [-t ms]\n"
@@ -903,6 +918,18 @@ ml_conn_start(struct ml_conn *mc)
 		ml_conn_fail(mc, ME_SOCKET);
 		return -1;
 	}
+	if (m->m_tls != NULL) {
+		if ((mc->mc_ssl = SSL_new(m->m_tls)) == NULL ||
+		    SSL_set_fd(mc->mc_ssl, fd) != 1) {
+			ml_conn_fail(mc, ME_SOCKET);
+			return -1;
+		}
+		SSL_set_connect_state(mc->mc_ssl);
+		/* SSL_write on a socket still connecting fails: wait. */
+		mc->mc_want_write = 1;
+		ml_conn_events(mc);
+		return 0;
+	}
 	/*
 	 * On loopback the handshake is usually done by now; a send that
 	 * finds the socket still connecting waits for writability, which
@@ -921,6 +948,11 @@ ml_conn_close(struct ml_conn *mc)
 {
 	struct ml *m = mc->mc_ml;
 
+	if (mc->mc_ssl != NULL) {
+		SSL_free(mc->mc_ssl);
+		mc->mc_ssl = NULL;
+		ERR_clear_error();
+	}
 	if (mc->mc_fd != -1) {
 		ev_io_stop(m->m_loop, &mc->mc_io);
 		close(mc->mc_fd);
@@ -970,9 +1002,10 @@ ml_conn_events(struct ml_conn *mc)
 
 	if (mc->mc_fd == -1)
 		return;
-	if (!mc->mc_blocked && mc->mc_inlen < mc->mc_incap)
+	if ((!mc->mc_blocked && mc->mc_inlen < mc->mc_incap) ||
+	    mc->mc_tls_wr_wants_rd)
 		ev |= EV_READ;
-	if (mc->mc_want_write)
+	if (mc->mc_want_write || mc->mc_tls_rd_wants_wr)
 		ev |= EV_WRITE;
 	if (mc->mc_io.events == ev && ev_is_active(&mc->mc_io))
 		return;
@@ -983,6 +1016,63 @@ ml_conn_events(struct ml_conn *mc)
 	}
 }
 
+/*
+ * --tls: SSL_write or SSL_read as send(2)/recv(2) would answer: > 0,
+ * 0 (read: closed), or -1 with errno EAGAIN (and the direction TLS
+ * waits for noted) or ECONNRESET.
+ */
+static ssize_t
+ml_tls_io(struct ml_conn *mc, int wr, void *buf, size_t len)
+{
+	int n;
+
+	ERR_clear_error();
+	errno = 0;
+	if (len > INT_MAX)
+		len = INT_MAX;
+	if (wr) {
+		mc->mc_tls_wr_wants_rd = 0;
+		n = SSL_write(mc->mc_ssl, buf, (int)len);
+	} else {
+		mc->mc_tls_rd_wants_wr = 0;
+		n = SSL_read(mc->mc_ssl, buf, (int)len);
+	}
+	if (n > 0)
+		return n;
+	switch (SSL_get_error(mc->mc_ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+		if (wr)
+			mc->mc_tls_wr_wants_rd = 1;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		if (!wr)
+			mc->mc_tls_rd_wants_wr = 1;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		if (!wr && errno == 0 && ERR_peek_error() == 0)
+			return 0;
+		/* FALLTHROUGH */
+	default:
+		if (errno == 0)
+			errno = ECONNRESET;
+		return -1;
+	}
+}
+
+/* The 2-byte DISCONNECT in mc_out, once, without waiting. */
+static void
+ml_bye(struct ml_conn *mc)
+{
+	if (mc->mc_ssl != NULL)
+		(void)ml_tls_io(mc, 1, mc->mc_out, 2);
+	else
+		(void)send(mc->mc_fd, mc->mc_out, 2, MSG_NOSIGNAL);
+}
+
 /* Sends what mc_out holds, until done or EAGAIN. */
 static void
 ml_conn_flush(struct ml_conn *mc)
@@ -991,14 +1081,19 @@ ml_conn_flush(struct ml_conn *mc)
 
 	mc->mc_want_write = 0;
 	while (mc->mc_outoff < mc->mc_outlen) {
-		n = send(mc->mc_fd, mc->mc_out + mc->mc_outoff,
-		    mc->mc_outlen - mc->mc_outoff, MSG_NOSIGNAL);
+		if (mc->mc_ssl != NULL)
+			n = ml_tls_io(mc, 1, mc->mc_out + mc->mc_outoff,
+			    mc->mc_outlen - mc->mc_outoff);
+		else
+			n = send(mc->mc_fd, mc->mc_out + mc->mc_outoff,
+			    mc->mc_outlen - mc->mc_outoff, MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    (errno == ENOTCONN && !mc->mc_talked)) {
-				mc->mc_want_write = 1;
+				/* TLS waiting for a record: the read side. */
+				mc->mc_want_write = !mc->mc_tls_wr_wants_rd;
 				return;
 			}
 			ml_conn_fail(mc, mc->mc_talked ? ME_RESET :
@@ -1018,8 +1113,12 @@ ml_conn_read(struct ml_conn *mc)
 
 	if (mc->mc_inlen == mc->mc_incap)
 		return;
-	n = recv(mc->mc_fd, mc->mc_in + mc->mc_inlen,
-	    mc->mc_incap - mc->mc_inlen, 0);
+	if (mc->mc_ssl != NULL)
+		n = ml_tls_io(mc, 0, mc->mc_in + mc->mc_inlen,
+		    mc->mc_incap - mc->mc_inlen);
+	else
+		n = recv(mc->mc_fd, mc->mc_in + mc->mc_inlen,
+		    mc->mc_incap - mc->mc_inlen, 0);
 	if (n == -1) {
 		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
@@ -1276,6 +1375,7 @@ ml_ready(struct ml_conn *mc)
 	mc->mc_state = MS_READY;
 	m->m_ok++;
 	m->m_consec_fail = 0;
+
 	if (mc->mc_inflight) {
 		mc->mc_inflight = 0;
 		m->m_inflight--;
@@ -1483,9 +1583,20 @@ ml_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ml_conn *mc = (struct ml_conn *)w;
 
+	if ((revents & EV_WRITE) && mc->mc_tls_rd_wants_wr &&
+	    mc->mc_state != MS_DEAD)
+		ml_conn_read(mc);
+	if ((revents & EV_READ) && mc->mc_tls_wr_wants_rd &&
+	    mc->mc_state != MS_DEAD)
+		ml_conn_flush(mc);
 	if ((revents & EV_WRITE) && mc->mc_state != MS_DEAD)
 		ml_conn_flush(mc);
 	if ((revents & EV_READ) && mc->mc_state != MS_DEAD)
+		ml_conn_read(mc);
+	/* TLS holds decrypted bytes the socket will not announce. */
+	while (mc->mc_ssl != NULL && mc->mc_state != MS_DEAD &&
+	    SSL_pending(mc->mc_ssl) > 0 && mc->mc_inlen < mc->mc_incap &&
+	    !mc->mc_blocked)
 		ml_conn_read(mc);
 	if (mc->mc_state == MS_DEAD)
 		return;
@@ -1903,8 +2014,7 @@ ml_run(struct ml *m)
 			mc->mc_outoff = mc->mc_outlen = 0;
 			if (ml_queue_small(mc, ML_DISCONNECT << 4, NULL,
 			    0) == 0)
-				(void)send(mc->mc_fd, mc->mc_out, 2,
-				    MSG_NOSIGNAL);
+				ml_bye(mc);
 		}
 		ml_conn_close(mc);
 	}
@@ -1994,8 +2104,7 @@ ml_idle(struct ml *m)
 			mc->mc_outoff = mc->mc_outlen = 0;
 			if (ml_queue_small(mc, ML_DISCONNECT << 4, NULL,
 			    0) == 0)
-				(void)send(mc->mc_fd, mc->mc_out, 2,
-				    MSG_NOSIGNAL);
+				ml_bye(mc);
 		}
 		ml_conn_close(mc);
 	}
@@ -2030,7 +2139,7 @@ ml_ping(struct ml *m)
 	if (mc.mc_state == MS_READY) {
 		mc.mc_outoff = mc.mc_outlen = 0;
 		if (ml_queue_small(&mc, ML_DISCONNECT << 4, NULL, 0) == 0)
-			(void)send(mc.mc_fd, mc.mc_out, 2, MSG_NOSIGNAL);
+			ml_bye(&mc);
 	}
 	ml_conn_close(&mc);
 	free(mc.mc_in);
@@ -2492,6 +2601,7 @@ main(int argc, char *argv[])
 		{ "pub-port", required_argument, NULL, 'A' },
 		{ "sub-port", required_argument, NULL, 'B' },
 		{ "route-probe", no_argument, NULL, 'R' },
+		{ "tls", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mode;
@@ -2540,6 +2650,22 @@ main(int argc, char *argv[])
 		case 'R':
 			m.m_probe = 1;
 			break;
+		case 'T':
+			if ((m.m_tls = SSL_CTX_new(TLS_client_method())) ==
+			    NULL || SSL_CTX_load_verify_locations(m.m_tls,
+			    optarg, NULL) != 1) {
+				fprintf(stderr, "mqtt_load: --tls %s: cannot "
+				    "load\n", optarg);
+				return 2;
+			}
+			SSL_CTX_set_verify(m.m_tls, SSL_VERIFY_PEER, NULL);
+			SSL_CTX_set_mode(m.m_tls,
+			    SSL_MODE_ENABLE_PARTIAL_WRITE |
+			    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+			SSL_CTX_set_session_cache_mode(m.m_tls,
+			    SSL_SESS_CACHE_OFF);
+			break;
+
 		case 'b':
 			m.m_payload = (size_t)ml_num(optarg, ML_STAMP,
 			    ML_PAYLOAD_MAX, "-b");

@@ -8,6 +8,8 @@
  *	handle_publish.c	PUBLISH and the four acks, both directions
  *	handle_subscribe.c	SUBSCRIBE, UNSUBSCRIBE
  *	send.c			encoders into a client's output buffer
+ *	transport.h		the byte stream under a connection (plain: none)
+ *	tls.c			the TLS transport and listener contexts
  *
  * Above this layer (broker/cluster/ and the program in broker/) and
  * out of its sight: the cluster, told of retained messages and
