@@ -66,9 +66,10 @@ usage(int status)
 }
 
 /*
- * What start would refuse beyond the files: every TLS listener's
- * context (certificate and key match, CAs parse, ciphers exist) and
- * the log file's directory.  0, or -1 with err.
+ * What start would refuse beyond the files: the log file (opened for
+ * appending, as start does: it may be created) and every TLS
+ * listener's context (certificate and key match, CAs parse, ciphers
+ * exist).  0, or -1 with err.
  */
 static int
 broker_check_tls(const struct broker_conf *c, char *err, size_t errlen)
@@ -78,6 +79,18 @@ broker_check_tls(const struct broker_conf *c, char *err, size_t errlen)
 	SSL_CTX *ctx;
 	size_t i;
 
+	if (c->bc_log_file != NULL) {
+		/* What log_file() will do: open it for appending. */
+		int fd = open(c->bc_log_file, O_WRONLY | O_APPEND | O_CREAT |
+		    O_CLOEXEC | O_NOCTTY, 0640);
+
+		if (fd == -1) {
+			snprintf(err, errlen, "log_file %s: %s",
+			    c->bc_log_file, strerror(errno));
+			return -1;
+		}
+		close(fd);
+	}
 	for (i = 0; i < c->bc_nlisten; i++) {
 		lc = &c->bc_listeners[i];
 		if (!lc->lc_tls)
