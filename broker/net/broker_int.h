@@ -73,8 +73,6 @@ struct client {
 	struct transport	*c_tr;
 	/* Its listener (per-listener limits); NULL once that is gone. */
 	struct broker_listener	*c_listener;
-	/* use_identity_as_username: the user name is c_tr's identity. */
-	int			 c_use_identity;
 	ev_io			 c_rd_w;
 	ev_io			 c_wr_w;
 	ev_timer		 c_ka_w;	/* connect timeout, then keepalive */
@@ -86,6 +84,9 @@ struct client {
 	size_t			 c_out_counted;	/* c_out.len in b_out_bytes */
 	int			 c_dirty;
 	uint8_t			 c_level;	/* MQTT_LEVEL_31 or _311 */
+	/* use_identity_as_username: the user name is c_tr's identity
+	 * (in c_level's padding: an idle connection's size stays). */
+	uint8_t			 c_use_identity;
 	uint16_t		 c_keepalive;	/* seconds, 0: none */
 	struct session		*c_session;	/* borrowed from b_sessions */
 	char			*c_id;		/* client id, owned (log lines) */
