@@ -18,7 +18,8 @@ without losing anyone; a server certificate from another CA is refused;
 every conf/agent-*.yaml example of these strategies passes -n; a slow
 API server (no answer within `timeout`) drops nobody; a list over
 max_response is refused; the agent exits cleanly (and, under ASan,
-without a leak) with a watch open; a Rancher metadata service that
+without a leak) with a watch open; a certificate for another host
+name is refused; a Rancher metadata service that
 answers nonsense or is down drops nobody.
 
 Output is TAP.  Every process is killed by pid at the end, pass or fail;
@@ -85,8 +86,8 @@ def openssl(*args):
     check(p.returncode == 0, 'openssl %s: %s' % (args[0], p.stderr[-300:]))
 
 
-def make_ca(name):
-    """A CA and a server certificate for localhost and 127.0.0.1."""
+def make_ca(name, san='DNS:localhost,IP:127.0.0.1'):
+    """A CA and a server certificate for san (localhost and 127.0.0.1)."""
     openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt',
             'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
             '-subj', '/CN=%s test CA' % name, '-keyout', name + '-ca.key',
@@ -96,8 +97,8 @@ def make_ca(name):
             '/CN=kube-apiserver', '-keyout', name + '-srv.key',
             '-out', name + '-srv.csr')
     with open(os.path.join(TMP, name + '-ext.cnf'), 'w') as f:
-        f.write('subjectAltName=DNS:localhost,IP:127.0.0.1\n'
-                'extendedKeyUsage=serverAuth\n')
+        f.write('subjectAltName=%s\n'
+                'extendedKeyUsage=serverAuth\n' % san)
     openssl('x509', '-req', '-in', name + '-srv.csr', '-CA',
             name + '-ca.crt', '-CAkey', name + '-ca.key',
             '-CAcreateserial', '-days', '2', '-extfile',
@@ -640,6 +641,35 @@ def main():
         wait_for(lambda: 'certificate' in a.logtext(), 10,
                  'a certificate failure in the log')
         a.stop()
+
+    @step('certificate_for_another_name_refused')
+    def _():
+        # The CA is trusted, but the certificate names another host.
+        ca3, cert3, key3 = make_ca('wrongname', 'DNS:api.example.com')
+        api3 = KubeAPI(0, cert3, key3)
+        api3.put(listed)
+        try:
+            a = Agent('wrongname', (
+                'control_socket: %s\n'
+                'topologies:\n'
+                '  k8s:\n'
+                '    strategy: kubernetes\n'
+                '    config: {kubernetes_node_basename: x, '
+                'kubernetes_namespace: prod, '
+                'kubernetes_master: "localhost:%d", '
+                'token_file: %s, ca_file: %s, polling_interval: 200ms}\n'
+                '    connector: none\n')
+                % (os.path.join(TMP, 'wrongname.sock'), api3.port, token,
+                   ca3))
+            wait_for(lambda: 'certificate: hostname mismatch' in
+                     a.logtext(), 10, 'a host name failure in the log')
+            check(names(os.path.join(TMP, 'wrongname.sock')) == [],
+                  'members through a certificate for another name')
+            check(api3.reqs() == [], 'a request was sent: %r'
+                  % api3.reqs())
+            a.stop()
+        finally:
+            api3.stop()
 
     @step('list_over_max_response_refused')
     def _():
