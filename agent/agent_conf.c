@@ -136,41 +136,6 @@ agent_canon(const yaml_node_t *n, const char *text, size_t len)
 	return strndup(text + a, b - a);
 }
 
-static int
-agent_parse_connector(struct conf_doc *doc, const yaml_node_t *v,
-    struct agent_topology_conf *t)
-{
-	const char *name;
-	const yaml_node_t *type;
-
-	if ((name = conf_node_scalar(v)) == NULL) {
-		if (v == NULL || v->type != YAML_MAPPING_NODE)
-			return conf_error(doc, v, "key 'connector': expected "
-			    "a connector name or a mapping with 'type', got "
-			    "%s", conf_node_kind(v));
-		if ((type = conf_map_get(doc, v, "type")) == NULL ||
-		    (name = conf_node_scalar(type)) == NULL)
-			return conf_error(doc, v, "key 'connector': missing "
-			    "key 'type' (none, exec, erlang or cairn)");
-	}
-	if ((t->at_conn = connector_find(name)) == NULL)
-		return conf_error(doc, v, "key 'connector': unknown connector "
-		    "'%s' (none, exec, erlang or cairn)", name);
-	if (t->at_conn->conf_size > 0 &&
-	    (t->at_conn_conf = calloc(1, t->at_conn->conf_size)) == NULL)
-		return CAIRN_ERR_NOMEM;
-	if (t->at_conn->conf_init != NULL)
-		t->at_conn->conf_init(t->at_conn_conf);
-	if (v->type == YAML_MAPPING_NODE) {
-		if (t->at_conn->keys == NULL)
-			return conf_apply(doc, v, (const struct conf_key[]){
-			    { .name = "type", .type = CONF_SKIP },
-			    { .name = NULL } }, NULL);
-		return conf_apply(doc, v, t->at_conn->keys, t->at_conn_conf);
-	}
-	return 0;
-}
-
 /* Where a strategy's check reports: its config mapping in doc. */
 struct topo_check {
 	struct conf_doc		*doc;
@@ -195,6 +160,52 @@ on_check_err(void *arg, const char *key, int idx, const char *msg)
 	if ((key != NULL ? conf_error(tc->doc, n, "key '%s': %s", key, msg) :
 	    conf_error(tc->doc, n, "%s", msg)) == CAIRN_ERR_NOMEM)
 		tc->nomem = 1;
+}
+
+static int
+agent_parse_connector(struct conf_doc *doc, const yaml_node_t *v,
+    struct agent_topology_conf *t)
+{
+	const char *name;
+	const yaml_node_t *type;
+	int rc;
+
+	if ((name = conf_node_scalar(v)) == NULL) {
+		if (v == NULL || v->type != YAML_MAPPING_NODE)
+			return conf_error(doc, v, "key 'connector': expected "
+			    "a connector name or a mapping with 'type', got "
+			    "%s", conf_node_kind(v));
+		if ((type = conf_map_get(doc, v, "type")) == NULL ||
+		    (name = conf_node_scalar(type)) == NULL)
+			return conf_error(doc, v, "key 'connector': missing "
+			    "key 'type' (none, exec, erlang or cairn)");
+	}
+	if ((t->at_conn = connector_find(name)) == NULL)
+		return conf_error(doc, v, "key 'connector': unknown connector "
+		    "'%s' (none, exec, erlang or cairn)", name);
+	if (t->at_conn->conf_size > 0 &&
+	    (t->at_conn_conf = calloc(1, t->at_conn->conf_size)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	if (t->at_conn->conf_init != NULL)
+		t->at_conn->conf_init(t->at_conn_conf);
+	if (v->type == YAML_MAPPING_NODE) {
+		if (t->at_conn->keys == NULL)
+			return conf_apply(doc, v, (const struct conf_key[]){
+			    { .name = "type", .type = CONF_SKIP },
+			    { .name = NULL } }, NULL);
+		if ((rc = conf_apply(doc, v, t->at_conn->keys,
+		    t->at_conn_conf)) != 0)
+			return rc;
+	}
+	/* What create() would refuse, as for a strategy's config. */
+	if (t->at_conn->check != NULL) {
+		struct topo_check tc = { doc, v, 0 };
+
+		t->at_conn->check(t->at_conn_conf, on_check_err, &tc);
+		if (tc.nomem)
+			return CAIRN_ERR_NOMEM;
+	}
+	return 0;
 }
 
 static int

@@ -34,6 +34,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -463,6 +464,27 @@ cairn_broker_next(struct cairn_op *op)
 	ev_io_start(c->env->loop, &op->io_w);
 }
 
+static void
+cairn_check(const void *p, strat_conf_err_fn *err, void *arg)
+{
+	const struct cairn_conf *cf = p;
+	struct sockaddr_un un;
+	char why[256];
+	size_t i, n = cf != NULL ? cf->brokers.n : 0;
+
+	if (n > CAIRN_MAX_BROKERS) {
+		snprintf(why, sizeof(why), "more than %d brokers",
+		    CAIRN_MAX_BROKERS);
+		err(arg, "brokers", -1, why);
+	}
+	for (i = 0; i < n && i < INT_MAX; i++)
+		if (strlen(cf->brokers.v[i]) >= sizeof(un.sun_path)) {
+			snprintf(why, sizeof(why), "socket path longer than "
+			    "%zu bytes", sizeof(un.sun_path) - 1);
+			err(arg, "brokers", (int)i, why);
+		}
+}
+
 static struct connector *
 cairn_create(const struct agent_env *env, const void *p, char *err,
     size_t errlen)
@@ -623,6 +645,7 @@ const struct connector_ops connector_cairn = {
 	.conf_size = sizeof(struct cairn_conf),
 	.conf_init = cairn_conf_init,
 	.conf_free = cairn_conf_free,
+	.check = cairn_check,
 	.create = cairn_create,
 	.connect = cairn_connect,
 	.disconnect = cairn_disconnect,

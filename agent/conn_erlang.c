@@ -707,6 +707,27 @@ ce_members_set(struct connector *ce, const char *const *members, size_t n)
 	ce->ce_nmembers = n;
 }
 
+/* node_name, when given; the agent's own is its base otherwise. */
+static void
+erlang_check(const void *p, strat_conf_err_fn *err, void *arg)
+{
+	const struct erlang_conf *cf = p;
+	const char *at;
+	char why[320];
+
+	if (cf == NULL || cf->node_name == NULL)
+		return;
+	at = strchr(cf->node_name, '@');
+	if (!ce_valid_alive(cf->node_name, at != NULL ?
+	    (size_t)(at - cf->node_name) : strlen(cf->node_name)) ||
+	    (at != NULL && !ce_valid_node(cf->node_name))) {
+		snprintf(why, sizeof(why), "bad node name \"%.200s\" (letters, "
+		    "digits, '_' and '-', then optionally @host)",
+		    cf->node_name);
+		err(arg, "node_name", -1, why);
+	}
+}
+
 static struct connector *
 erlang_create(const struct agent_env *env, const void *p, char *err,
     size_t errlen)
@@ -893,6 +914,7 @@ const struct connector_ops connector_erlang = {
 	.conf_size = sizeof(struct erlang_conf),
 	.conf_init = erlang_conf_init,
 	.conf_free = erlang_conf_free,
+	.check = erlang_check,
 	.create = erlang_create,
 	.connect = erlang_connect,
 	.disconnect = erlang_disconnect,

@@ -249,6 +249,16 @@ exec_run(struct connector *c, const char *cmd, const char *node,
 	return 0;
 }
 
+static void
+exec_check(const void *p, strat_conf_err_fn *err, void *arg)
+{
+	const struct exec_conf *cf = p;
+
+	if (cf == NULL || cf->connect == NULL)
+		err(arg, NULL, -1, "key 'connector': exec needs a connect "
+		    "command ({type: exec, connect: CMD})");
+}
+
 static struct connector *
 exec_create(const struct agent_env *env, const void *p, char *err,
     size_t errlen)
@@ -339,6 +349,7 @@ exec_destroy(struct connector *c)
 const struct connector_ops connector_exec = {
 	.name = "exec",
 	.keys = exec_keys,
+	.check = exec_check,
 	.conf_size = sizeof(struct exec_conf),
 	.conf_init = exec_conf_init,
 	.conf_free = exec_conf_free,

@@ -39,6 +39,14 @@ struct connector_ops {
 	void			(*conf_init)(void *conf);
 	void			(*conf_free)(void *conf);
 	/*
+	 * Optional: every check create() would make of a parsed conf that
+	 * the key table cannot, each reported through err (as a strategy's
+	 * check, strat.h), so that `-n` catches it.  conf may be NULL for a
+	 * connector without a conf.  Pure.
+	 */
+	void			(*check)(const void *conf,
+				    strat_conf_err_fn *err, void *arg);
+	/*
 	 * A connector for one topology; NULL with a reason in err.  The env
 	 * is borrowed until destroy; conf only for this call: copy it.
 	 */

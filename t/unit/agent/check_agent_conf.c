@@ -210,6 +210,74 @@ START_TEST(agent_conf__all_errors_at_once)
 }
 END_TEST
 
+/*
+ * What start would refuse is refused at parse time, at its key, every
+ * one in one run; an error in a topology's own keys hides none of its
+ * config's (issue 16).
+ */
+START_TEST(agent_conf__start_checks_at_parse)
+{
+	static const char *want[] = {
+		"a.yaml:6:23: key 'multicast_addr'",
+		"a.yaml:8:16: key 'secrets': set secret or secrets, not both",
+		"a.yaml:13:34: key 'resolvers': 'not-an-ip'",
+		"a.yaml:17:5: key 'oops': unknown key",
+		"a.yaml:19:20: key 'hosts': 'not a node'",
+		"a.yaml:22:16: key 'connector': exec needs a connect command",
+		"a.yaml:25:42: key 'node_name': bad node name",
+	};
+	size_t i;
+
+	ck_assert_ptr_null(parse(
+	    "cookie: c\n"
+	    "topologies:\n"
+	    "  g:\n"
+	    "    strategy: gossip\n"
+	    "    config:\n"
+	    "      multicast_addr: 999.1.1.1\n"
+	    "      secret: a\n"
+	    "      secrets: [b, c]\n"
+	    "    connector: none\n"
+	    "  k:\n"
+	    "    strategy: kubernetes_dns\n"
+	    "    config: {service: s, application_name: a,\n"
+	    "      resolvers: [\"10.0.0.1:53\", \"not-an-ip\"]}\n"
+	    "    connector: none\n"
+	    "  e:\n"
+	    "    strategy: epmd\n"
+	    "    oops: 1\n"
+	    "    config:\n"
+	    "      hosts: [a@b, \"not a node\"]\n"
+	    "  x:\n"
+	    "    strategy: local_epmd\n"
+	    "    connector: exec\n"
+	    "  y:\n"
+	    "    strategy: local_epmd\n"
+	    "    connector: {type: erlang, node_name: \"bad name\"}\n"));
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_msg(strstr(err, want[i]) != NULL,
+		    "want '%s' in:\n%s", want[i], err);
+}
+END_TEST
+
+/* ip_family: A by default (as libcluster), and only the three names. */
+START_TEST(agent_conf__ip_family)
+{
+	struct agent_conf *c;
+
+	c = parse("topologies:\n  k:\n    strategy: kubernetes_dns\n"
+	    "    config: {service: s, application_name: a, "
+	    "ip_family: both}\n    connector: none\n");
+	ck_assert_msg(c != NULL, "%s", err);
+	agent_conf_free(c);
+	ck_assert_ptr_null(parse("topologies:\n  k:\n"
+	    "    strategy: kubernetes_dns\n"
+	    "    config: {service: s, application_name: a, "
+	    "ip_family: ipv4}\n    connector: none\n"));
+	ck_assert_ptr_nonnull(strstr(err, "a.yaml:4:58: key 'ip_family'"));
+}
+END_TEST
+
 START_TEST(agent_conf__cookie_as_erlang_finds_it)
 {
 	struct agent_conf *c;
@@ -281,6 +349,8 @@ agent_conf_suite(void)
 	tcase_add_test(tc, agent_conf__every_key);
 	tcase_add_test(tc, agent_conf__errors_name_file_line_col);
 	tcase_add_test(tc, agent_conf__all_errors_at_once);
+	tcase_add_test(tc, agent_conf__start_checks_at_parse);
+	tcase_add_test(tc, agent_conf__ip_family);
 	tcase_add_test(tc, agent_conf__cookie_as_erlang_finds_it);
 	tcase_add_test(tc, agent_conf__load_file);
 	suite_add_tcase(s, tc);
