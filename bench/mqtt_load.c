@@ -38,6 +38,14 @@
  *			prints their percentiles.
  *	freeport	prints a TCP port that is free on 127.0.0.1.
  *
+ * -W (run, idle, ping): MQTT over WebSockets, as a browser or paho's
+ * transport="websockets" would: an HTTP/1.1 upgrade to /mqtt with the
+ * "mqtt" subprotocol, then each flush of a client's output is one
+ * masked binary frame, and the broker's binary frames are read as one
+ * MQTT byte stream.  The framing is libwslay's event API, over the
+ * same non-blocking socket (no loop of its own), so the generator's
+ * pacing and counting are the same as over TCP.
+ *
  * For a cluster, run mode can put the publishers on one node and the
  * subscribers on another (--pub-port, --sub-port), sum the CPU time of
  * several broker processes (-P PID,PID...), and wait before the timed
@@ -87,6 +95,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <wslay/wslay.h>
 
 /* Packet types (high nibble of byte 0) and the first bytes we send. */
 #define ML_CONNECT		1
@@ -257,6 +267,17 @@ struct ml_conn {
 
 	/* Publisher, -R: when the last probe went out. */
 	double		 mc_probe_at;
+
+	/* -W: WebSockets; mc_ws is made when the 101 arrives. */
+	wslay_event_context_ptr mc_ws;
+	int		 mc_ws_up;	/* 101 received */
+	size_t		 mc_ws_reqoff;	/* upgrade request bytes sent */
+	uint8_t		*mc_ws_left;	/* bytes read after the 101 */
+	size_t		 mc_ws_leftlen;
+	size_t		 mc_ws_leftoff;
+	int		 mc_ws_ctrl;	/* the frame being read: control */
+	int		 mc_ws_eof;
+	int		 mc_ws_nomem;
 };
 
 /* The whole run: options, connections, counters. */
@@ -299,6 +320,7 @@ struct ml {
 	double		 m_hold;	/* -h */
 	int		 m_hold_stdin;	/* -i */
 	uint16_t	 m_keepalive;	/* -k */
+	int		 m_ws;		/* -W: over WebSockets */
 	int		 m_fail_limit;	/* -f */
 
 	struct ml_conn	*m_pubs;
@@ -385,6 +407,9 @@ static void	ml_conn_close(struct ml_conn *);
 static void	ml_conn_fail(struct ml_conn *, enum ml_err);
 static void	ml_conn_events(struct ml_conn *);
 static void	ml_conn_flush(struct ml_conn *);
+static void	ml_ws_flush(struct ml_conn *);
+static void	ml_goodbye(struct ml_conn *);
+static void	ml_ws_read(struct ml_conn *);
 static void	ml_conn_read(struct ml_conn *);
 static void	ml_conn_process(struct ml_conn *);
 static int	ml_handle(struct ml_conn *, uint8_t, const uint8_t *, size_t);
@@ -429,7 +454,7 @@ ml_usage(void)
 	    "[-d seconds]\n"
 	    "                      [-w window] [-o outstanding] [-S stall_ms] "
 	    "[-P pid[,pid...]] [-H histfile]\n"
-	    "                      [-k keepalive] [-t ms] [-R] "
+	    "                      [-k keepalive] [-t ms] [-R] [-W] "
 	    "[--pub-port port] [--sub-port port]\n"
 	    "                      [--tls cafile]\n"
 	    "       mqtt_load idle -p port -n count [-w window] [-h hold] [-i] "
@@ -877,6 +902,9 @@ ml_conn_init(struct ml *m, struct ml_conn *mc, enum ml_role role,
 		mc->mc_outcap = ML_IDLE_OUT;
 		break;
 	}
+	/* -W: room for the upgrade's answer (about 130 bytes). */
+	if (m->m_ws && mc->mc_incap < 1024)
+		mc->mc_incap = 1024;
 	mc->mc_in = malloc(mc->mc_incap);
 	mc->mc_out = malloc(mc->mc_outcap);
 	return mc->mc_in == NULL || mc->mc_out == NULL ? -1 : 0;
@@ -958,6 +986,15 @@ ml_conn_close(struct ml_conn *mc)
 		close(mc->mc_fd);
 		mc->mc_fd = -1;
 	}
+	if (mc->mc_ws != NULL) {
+		wslay_event_context_free(mc->mc_ws);
+		mc->mc_ws = NULL;
+	}
+	free(mc->mc_ws_left);
+	mc->mc_ws_left = NULL;
+	mc->mc_ws_leftlen = mc->mc_ws_leftoff = 0;
+	mc->mc_ws_up = 0;
+	mc->mc_ws_reqoff = 0;
 	if (mc->mc_inflight) {
 		mc->mc_inflight = 0;
 		m->m_inflight--;
@@ -1079,6 +1116,10 @@ ml_conn_flush(struct ml_conn *mc)
 {
 	ssize_t n;
 
+	if (mc->mc_ml->m_ws) {
+		ml_ws_flush(mc);
+		return;
+	}
 	mc->mc_want_write = 0;
 	while (mc->mc_outoff < mc->mc_outlen) {
 		if (mc->mc_ssl != NULL)
@@ -1111,6 +1152,10 @@ ml_conn_read(struct ml_conn *mc)
 {
 	ssize_t n;
 
+	if (mc->mc_ml->m_ws && mc->mc_ws_up) {
+		ml_ws_read(mc);
+		return;
+	}
 	if (mc->mc_inlen == mc->mc_incap)
 		return;
 	if (mc->mc_ssl != NULL)
@@ -1132,7 +1177,251 @@ ml_conn_read(struct ml_conn *mc)
 	}
 	mc->mc_talked = 1;
 	mc->mc_inlen += (size_t)n;
+	if (mc->mc_ml->m_ws) {
+		ml_ws_read(mc);		/* the upgrade's answer */
+		return;
+	}
 	ml_conn_process(mc);
+}
+
+/*
+ * DISCONNECT, as a well-behaved client says goodbye: one non-blocking
+ * try, framed under -W.
+ */
+static void
+ml_goodbye(struct ml_conn *mc)
+{
+	mc->mc_outoff = mc->mc_outlen = 0;
+	if (ml_queue_small(mc, ML_DISCONNECT << 4, NULL, 0) != 0)
+		return;
+	if (mc->mc_ml->m_ws)
+		ml_ws_flush(mc);
+	else
+		ml_bye(mc);
+}
+
+/* ---- -W: WebSockets through wslay ---------------------------------- */
+
+static const char ml_ws_req[] =
+    "GET /mqtt HTTP/1.1\r\n"
+    "Host: 127.0.0.1\r\n"
+    "Upgrade: websocket\r\n"
+    "Connection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    "Sec-WebSocket-Protocol: mqtt\r\n\r\n";
+
+static ssize_t
+ml_ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+    int flags, void *arg)
+{
+	struct ml_conn *mc = arg;
+	size_t left = mc->mc_ws_leftlen - mc->mc_ws_leftoff;
+	ssize_t n;
+
+	if (left > 0) {
+		n = (ssize_t)(len < left ? len : left);
+		memcpy(buf, mc->mc_ws_left + mc->mc_ws_leftoff, (size_t)n);
+		mc->mc_ws_leftoff += (size_t)n;
+		return n;
+	}
+	n = recv(mc->mc_fd, buf, len, 0);
+	if (n == -1) {
+		wslay_event_set_error(ctx, errno == EAGAIN ||
+		    errno == EWOULDBLOCK || errno == EINTR ?
+		    WSLAY_ERR_WOULDBLOCK : WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	if (n == 0) {
+		mc->mc_ws_eof = 1;
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	return n;
+}
+
+static ssize_t
+ml_ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
+    int flags, void *arg)
+{
+	struct ml_conn *mc = arg;
+	ssize_t n;
+
+	n = send(mc->mc_fd, data, len, MSG_NOSIGNAL);
+	if (n == -1) {
+		wslay_event_set_error(ctx, errno == EAGAIN ||
+		    errno == EWOULDBLOCK || errno == EINTR ?
+		    WSLAY_ERR_WOULDBLOCK : WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	return n;
+}
+
+/* Masks need not be secret on loopback: a cheap xorshift. */
+static int
+ml_ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+    void *arg)
+{
+	static uint64_t x = 0x9e3779b97f4a7c15ull;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		buf[i] = (uint8_t)x;
+	}
+	return 0;
+}
+
+static void
+ml_ws_start_cb(wslay_event_context_ptr ctx,
+    const struct wslay_event_on_frame_recv_start_arg *a, void *arg)
+{
+	((struct ml_conn *)arg)->mc_ws_ctrl = (a->opcode & 0x8) != 0;
+}
+
+/* A binary frame's bytes go on the end of mc_in, grown as needed. */
+static void
+ml_ws_chunk_cb(wslay_event_context_ptr ctx,
+    const struct wslay_event_on_frame_recv_chunk_arg *a, void *arg)
+{
+	struct ml_conn *mc = arg;
+	size_t cap;
+	uint8_t *p;
+
+	if (mc->mc_ws_ctrl || mc->mc_ws_nomem || a->data_length == 0)
+		return;
+	if (a->data_length > mc->mc_incap - mc->mc_inlen) {
+		cap = mc->mc_incap * 2;
+		while (cap - mc->mc_inlen < a->data_length)
+			cap *= 2;
+		if ((p = realloc(mc->mc_in, cap)) == NULL) {
+			mc->mc_ws_nomem = 1;
+			return;
+		}
+		mc->mc_in = p;
+		mc->mc_incap = cap;
+	}
+	memcpy(mc->mc_in + mc->mc_inlen, a->data, a->data_length);
+	mc->mc_inlen += a->data_length;
+}
+
+static const struct wslay_event_callbacks ml_ws_callbacks = {
+	.recv_callback = ml_ws_recv_cb,
+	.send_callback = ml_ws_send_cb,
+	.genmask_callback = ml_ws_genmask_cb,
+	.on_frame_recv_start_callback = ml_ws_start_cb,
+	.on_frame_recv_chunk_callback = ml_ws_chunk_cb,
+};
+
+/*
+ * Before the 101: sends the upgrade request (MQTT waits in mc_out).
+ * After: mc_out goes out as one binary frame, with what wslay holds.
+ */
+static void
+ml_ws_flush(struct ml_conn *mc)
+{
+	struct wslay_event_msg msg;
+	ssize_t n;
+
+	mc->mc_want_write = 0;
+	if (!mc->mc_ws_up) {
+		while (mc->mc_ws_reqoff < sizeof(ml_ws_req) - 1) {
+			n = send(mc->mc_fd, ml_ws_req + mc->mc_ws_reqoff,
+			    sizeof(ml_ws_req) - 1 - mc->mc_ws_reqoff,
+			    MSG_NOSIGNAL);
+			if (n == -1) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK ||
+				    (errno == ENOTCONN && !mc->mc_talked)) {
+					mc->mc_want_write = 1;
+					return;
+				}
+				ml_conn_fail(mc, mc->mc_talked ? ME_RESET :
+				    ME_CONNECT);
+				return;
+			}
+			mc->mc_ws_reqoff += (size_t)n;
+		}
+		return;
+	}
+	if (mc->mc_outlen > mc->mc_outoff) {
+		msg.opcode = WSLAY_BINARY_FRAME;
+		msg.msg = mc->mc_out + mc->mc_outoff;
+		msg.msg_length = mc->mc_outlen - mc->mc_outoff;
+		if (wslay_event_queue_msg(mc->mc_ws, &msg) != 0) {
+			ml_conn_fail(mc, ME_RESET);
+			return;
+		}
+		mc->mc_outoff = mc->mc_outlen = 0;
+	}
+	if (wslay_event_send(mc->mc_ws) != 0) {
+		ml_conn_fail(mc, ME_RESET);
+		return;
+	}
+	mc->mc_want_write = wslay_event_want_write(mc->mc_ws);
+}
+
+/*
+ * Before the 101: mc_in holds what came; once the answer's head is
+ * whole, checks for 101, keeps what follows for wslay and sends the
+ * waiting CONNECT.  After: frames through wslay into mc_in.
+ */
+static void
+ml_ws_read(struct ml_conn *mc)
+{
+	uint8_t *end;
+	size_t head;
+
+	if (!mc->mc_ws_up) {
+		end = memmem(mc->mc_in, mc->mc_inlen, "\r\n\r\n", 4);
+		if (end == NULL) {
+			if (mc->mc_inlen == mc->mc_incap)
+				ml_conn_fail(mc, ME_BAD);
+			return;
+		}
+		head = (size_t)(end - mc->mc_in) + 4;
+		if (mc->mc_inlen < 12 ||
+		    memcmp(mc->mc_in, "HTTP/1.1 101", 12) != 0) {
+			ml_conn_fail(mc, ME_BAD);
+			return;
+		}
+		if (mc->mc_inlen > head) {
+			mc->mc_ws_leftlen = mc->mc_inlen - head;
+			if ((mc->mc_ws_left = malloc(mc->mc_ws_leftlen)) ==
+			    NULL) {
+				ml_conn_fail(mc, ME_SOCKET);
+				return;
+			}
+			memcpy(mc->mc_ws_left, mc->mc_in + head,
+			    mc->mc_ws_leftlen);
+		}
+		mc->mc_inlen = 0;
+		if (wslay_event_context_client_init(&mc->mc_ws,
+		    &ml_ws_callbacks, mc) != 0) {
+			ml_conn_fail(mc, ME_SOCKET);
+			return;
+		}
+		wslay_event_config_set_no_buffering(mc->mc_ws, 1);
+		wslay_event_config_set_max_recv_msg_length(mc->mc_ws,
+		    (uint64_t)ML_PACKET_MAX * 16);
+		mc->mc_ws_up = 1;
+		ml_ws_flush(mc);
+		if (mc->mc_state == MS_DEAD || mc->mc_ws_leftlen == 0)
+			return;
+	}
+	if (wslay_event_recv(mc->mc_ws) != 0 || mc->mc_ws_eof ||
+	    mc->mc_ws_nomem || !wslay_event_get_read_enabled(mc->mc_ws)) {
+		ml_conn_fail(mc, mc->mc_ws_eof ? ME_CLOSED : ME_BAD);
+		return;
+	}
+	mc->mc_talked = 1;
+	if (wslay_event_want_write(mc->mc_ws))
+		ml_ws_flush(mc);
+	if (mc->mc_state != MS_DEAD && mc->mc_inlen > 0)
+		ml_conn_process(mc);
 }
 
 /*
@@ -2010,12 +2299,8 @@ ml_run(struct ml *m)
 	for (i = 0; i < m->m_npubs + m->m_nsubs; i++) {
 		mc = i < m->m_npubs ? &m->m_pubs[i] :
 		    &m->m_subs[i - m->m_npubs];
-		if (mc->mc_state == MS_READY) {
-			mc->mc_outoff = mc->mc_outlen = 0;
-			if (ml_queue_small(mc, ML_DISCONNECT << 4, NULL,
-			    0) == 0)
-				ml_bye(mc);
-		}
+		if (mc->mc_state == MS_READY)
+			ml_goodbye(mc);
 		ml_conn_close(mc);
 	}
 	return m->m_exit;
@@ -2101,10 +2386,7 @@ ml_idle(struct ml *m)
 		mc = &m->m_idles[i];
 		if (mc->mc_state == MS_READY) {
 			held++;
-			mc->mc_outoff = mc->mc_outlen = 0;
-			if (ml_queue_small(mc, ML_DISCONNECT << 4, NULL,
-			    0) == 0)
-				ml_bye(mc);
+			ml_goodbye(mc);
 		}
 		ml_conn_close(mc);
 	}
@@ -2136,11 +2418,8 @@ ml_ping(struct ml *m)
 		    (m->m_pong_at - m->m_ping_sent) * 1e6);
 	ml_print_errors(m);
 	printf("\n");
-	if (mc.mc_state == MS_READY) {
-		mc.mc_outoff = mc.mc_outlen = 0;
-		if (ml_queue_small(&mc, ML_DISCONNECT << 4, NULL, 0) == 0)
-			ml_bye(&mc);
-	}
+	if (mc.mc_state == MS_READY)
+		ml_goodbye(&mc);
 	ml_conn_close(&mc);
 	free(mc.mc_in);
 	free(mc.mc_out);
@@ -2637,7 +2916,7 @@ main(int argc, char *argv[])
 
 	optind = 2;
 	while ((ch = getopt_long(argc, argv,
-	    "A:B:b:d:f:H:h:ik:n:o:P:p:Rq:S:s:t:w:", longopts, NULL)) != -1) {
+	    "A:B:b:d:f:H:h:ik:n:o:P:p:Rq:S:s:t:Ww:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'A':
 			m.m_pub_port = (uint16_t)ml_num(optarg, 1, 65535,
@@ -2666,6 +2945,9 @@ main(int argc, char *argv[])
 			    SSL_SESS_CACHE_OFF);
 			break;
 
+		case 'W':
+			m.m_ws = 1;
+			break;
 		case 'b':
 			m.m_payload = (size_t)ml_num(optarg, ML_STAMP,
 			    ML_PAYLOAD_MAX, "-b");

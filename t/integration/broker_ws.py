@@ -28,6 +28,7 @@ import argparse
 import base64
 import hashlib
 import os
+import signal
 import socket
 import ssl
 import struct
@@ -239,6 +240,40 @@ def _():
         c.send(frame(2, connect_pkt(uniq('u')), mask=False))
         c.expect_close(1002)
         still_serves(b, tls=True)
+
+
+@test('reload: open ws clients keep working, new allowed_origins applies')
+def _():
+    cairn_only()
+    with WsBroker(origins=['http://old.example']) as b:
+        c = ws_open(b.ws_port, origin='http://old.example')
+        c2 = WsConn(b.ws_port)
+        # An upgrade under way across the reload: the settings it was
+        # accepted with (freed with the old listener) stay its own.
+        req = c2.request(origin='http://old.example').encode()
+        c2.send(req[:40])
+        # Accepted (and its settings taken) before the reload, which
+        # keeps the listening socket: a connection still in the backlog
+        # would be accepted under the new settings.
+        time.sleep(0.3)
+        with open(b.conf) as f:
+            text = f.read()
+        with open(b.conf, 'w') as f:
+            f.write(text.replace('http://old.example', 'http://new.example'))
+        since = len(broker_log(b))
+        os.kill(b.pid, signal.SIGHUP)
+        wait_until(lambda: 'reloaded' in broker_log(b)[since:], 5,
+                   'the reload in the log')
+        c.send_mqtt(fixed(12, 0, b''))
+        eq(c.recv_mqtt()[0], PINGRESP, 'a ws client from before the reload')
+        c2.send(req[40:])
+        eq(c2.read_answer()[0], 101, 'the upgrade under way, old settings')
+        c3 = WsConn(b.ws_port)
+        eq(c3.upgrade(origin='http://old.example')[0], 403, 'old origin')
+        c3 = WsConn(b.ws_port)
+        eq(c3.upgrade(origin='http://new.example')[0], 101, 'new origin')
+        for x in (c, c2, c3):
+            x.close()
 
 
 def setup():

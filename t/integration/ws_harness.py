@@ -281,10 +281,10 @@ class WsConn:
             pass
 
 
-def ws_open(port, tls=False, client_id=None):
+def ws_open(port, tls=False, client_id=None, origin=None):
     """An upgraded raw connection with CONNECT done."""
     c = WsConn(port, tls)
-    st, hdrs, _ = c.upgrade()
+    st, hdrs, _ = c.upgrade(origin=origin)
     eq(st, 101, 'upgrade status')
     c.send_mqtt(connect_pkt(client_id or uniq('raw')))
     t, body = c.recv_mqtt()
