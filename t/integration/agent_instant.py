@@ -156,14 +156,18 @@ def teardown(d, a, ag):
     d.stop()
 
 
-def scenario(binary, tag, want_log, rounds):
+def scenario(binary, tag, want_log, rounds, restart=False):
+    """rounds new nodes; with restart, one name started rounds + 1
+    times (each killed after its round), timing the restarts only."""
     d, a, ag = setup(binary, tag)
     try:
         wait_for(lambda: want_log in ag.logtext(), 10,
                  '%r in the agent log' % want_log)
         times = []
+        if restart:
+            one_round(d.port, 'r')
         for i in range(rounds):
-            times.append(one_round(d.port, 'n%d' % i))
+            times.append(one_round(d.port, 'r' if restart else 'n%d' % i))
         return times, ag.logtext()
     finally:
         teardown(d, a, ag)
@@ -176,23 +180,26 @@ def find_otp_epmd():
 
 
 def bench(rounds):
-    rows = []
-    for label, binary, want in (
-            ("Cairn's epmd (WATCH stream)", ARGS.epmd,
-             'streaming registrations'),
-            ("OTP's epmd (polling NAMES)", ARGS.otp_epmd, 'has no WATCH')):
-        times, _ = scenario(binary, 'bench', want, rounds)
-        rows.append((label, times))
-    print('registration -> full mesh, local_epmd at its defaults, '
-          '%d rounds each (ms)' % rounds)
-    print('%-30s %8s %8s %8s %8s' % ('epmd', 'min', 'median', 'max',
-                                      'mean'))
-    for label, t in rows:
-        print('%-30s %8.1f %8.1f %8.1f %8.1f' % (
-            label, min(t), statistics.median(t), max(t),
-            statistics.mean(t)))
-    ours, otp = (statistics.median(t) for _, t in rows)
-    print('median ratio OTP/Cairn: %.1fx' % (otp / ours if ours else 0))
+    kinds = (("Cairn's epmd (WATCH stream)", ARGS.epmd,
+              'streaming registrations'),
+             ("OTP's epmd (polling NAMES)", ARGS.otp_epmd, 'has no WATCH'))
+    for restart in (False, True):
+        rows = []
+        for label, binary, want in kinds:
+            times, _ = scenario(binary, 'bench', want, rounds, restart)
+            rows.append((label, times))
+        print('%s -> full mesh, local_epmd at its defaults, %d rounds '
+              'each (ms)' % ('a restarted node (same name)' if restart
+                             else 'a new node', rounds))
+        print('%-30s %8s %8s %8s %8s' % ('epmd', 'min', 'median', 'max',
+                                          'mean'))
+        for label, t in rows:
+            print('%-30s %8.1f %8.1f %8.1f %8.1f' % (
+                label, min(t), statistics.median(t), max(t),
+                statistics.mean(t)))
+        ours, otp = (statistics.median(t) for _, t in rows)
+        print('median ratio OTP/Cairn: %.1fx\n' % (otp / ours if ours
+                                                   else 0))
     return 0
 
 
