@@ -35,6 +35,9 @@ openssl s_client.  Output is TAP.
     port is closed, the old password refused, the new one and the new
     CA taken; then a broken file: one log line, the old configuration
     still serves.
+  * listener_max_connections: a TLS listener with max_connections 2
+    refuses a third connection with its log line; the plain one does
+    not.
   * log_file_reopen: after the log file is renamed, SIGUSR1 makes a new
     one and later lines go there.
 
@@ -580,7 +583,8 @@ def t_reload():
                                 'pw2'])
         eq(rc, 0, 'mosquitto_passwd: %s' % err)
         b.write([{'address': '127.0.0.1', 'port': p2,
-                  'tls': tls_map(crt, key)}], extra)
+                  'tls': tls_map(crt, key)}],
+                extra + 'max_packet_size: 512KiB\n')
         since = len(b.output())
         b.hup()
         b.wait_log(r'reloaded ', 'reload', since)
@@ -588,6 +592,9 @@ def t_reload():
         check('no longer listening on 127.0.0.1:%d' % p1 in out and
               'now listening on 127.0.0.1:%d' % p2 in out,
               'listener lines: %s' % out)
+        check('reload: max_packet_size changed, but applies only at the '
+              'next restart' in out and 'reload: password_file' not in out,
+              'restart-only key not named: %s' % out)
         ping(keep, 'the connected client after the reload')
         try:
             socket.create_connection(('127.0.0.1', p1), timeout=2).close()
@@ -631,6 +638,43 @@ def t_reload():
         eq(mqtt_tls_connect(p2, st['ca2']['crt'], uniq('f'), 'u2', b'pw2'), 0,
            'after a refused key')
         keep.close()
+
+
+@test('listener_max_connections')
+def t_listener_max():
+    # Guards: a listener's own max_connections refuses the next
+    # connection with one log line, and leaves the other listener be.
+    st = pki()
+    tp = h.free_port()
+    with TlsBroker([{'address': '127.0.0.1', 'port': tp,
+                     'max_connections': 2,
+                     'tls': tls_map(*st['server'])}]) as b:
+        held = []
+        try:
+            for i in range(2):
+                ctx = ssl.create_default_context(cafile=st['ca']['crt'])
+                raw = socket.create_connection(('127.0.0.1', tp), timeout=3)
+                s = ctx.wrap_socket(raw, server_hostname='localhost')
+                s.sendall(h.connect_pkt(uniq('m')))
+                eq(s.recv(4)[:1], b'\x20', 'CONNACK %d' % i)
+                held.append(s)
+            raw = socket.create_connection(('127.0.0.1', tp), timeout=3)
+            try:
+                raw.settimeout(3)
+                got = raw.recv(1)
+            except OSError:
+                got = b''
+            finally:
+                raw.close()
+            eq(got, b'', 'a third connection past max_connections 2')
+            b.wait_log(r'refused, listener 127\.0\.0\.1:%d max_connections 2'
+                       r' reached' % tp, 'refusal line')
+            # The plain listener has no such limit.
+            c, _ = h.mqtt_connect(b.port, uniq('plain'))
+            c.close()
+        finally:
+            for s in held:
+                s.close()
 
 
 @test('log_file_reopen')
