@@ -170,6 +170,8 @@ static const struct conf_key broker_keys[] = {
 	{ .name = "connect_timeout", .type = CONF_DURATION,
 	  .offset = RAW(c.bc_connect_timeout_ms), .min = 100,
 	  .max = 3600000 },
+	{ .name = "max_tls_handshakes", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_tls_handshakes), .min = 1, .max = 1000000 },
 	{ .name = "sys_interval", .type = CONF_DURATION,
 	  .offset = RAW(c.bc_sys_interval_ms), .min = 0, .max = 86400000 },
 	{ .name = "node_name", .type = CONF_STRING,
@@ -278,6 +280,7 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_max_retained_message_size =
 	    BROKER_DEFAULT_MAX_RETAINED_MESSAGE_SIZE;
 	c->bc_connect_timeout_ms = BROKER_DEFAULT_CONNECT_TIMEOUT_MS;
+	c->bc_max_tls_handshakes = BROKER_DEFAULT_MAX_TLS_HANDSHAKES;
 	c->bc_sys_interval_ms = BROKER_DEFAULT_SYS_INTERVAL_MS;
 	c->bc_tick_interval_ms = BROKER_DEFAULT_TICK_INTERVAL_MS;
 	c->bc_dead_after_ms = BROKER_DEFAULT_DEAD_AFTER_MS;

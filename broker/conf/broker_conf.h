@@ -52,6 +52,8 @@ struct agent_conf;
 #define BROKER_DEFAULT_MAX_RETAINED_BYTES	(64 * 1024 * 1024)
 #define BROKER_DEFAULT_MAX_RETAINED_MESSAGE_SIZE	(256 * 1024)
 #define BROKER_DEFAULT_CONNECT_TIMEOUT_MS	10000
+/* TLS handshakes in progress, all listeners together. */
+#define BROKER_DEFAULT_MAX_TLS_HANDSHAKES	1024
 #define BROKER_DEFAULT_SYS_INTERVAL_MS		10000
 
 /* Cluster (broker/cluster/CLUSTER.md): off unless node_name, cluster_listen or peers. */
@@ -148,6 +150,7 @@ struct broker_conf {
 	uint64_t		 bc_max_retained_bytes;	/* messages and index */
 	uint64_t		 bc_max_retained_message_size;	/* payload */
 	uint64_t		 bc_connect_timeout_ms;
+	unsigned int		 bc_max_tls_handshakes;	/* in progress */
 	uint64_t		 bc_sys_interval_ms;	/* 0: no $SYS */
 	/* Cluster; see conf/broker.yaml. */
 	bool			 bc_cluster;		/* any key below given */

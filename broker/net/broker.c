@@ -45,6 +45,7 @@
 
 static struct log_rate refused_lr = LOG_RATE_INIT(10);
 static struct log_rate accept_lr = LOG_RATE_INIT(10);
+static struct log_rate tls_busy_lr = LOG_RATE_INIT(10);
 static struct log_rate expired_lr = LOG_RATE_INIT(10);
 
 static void
@@ -254,6 +255,20 @@ broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
+		/*
+		 * A handshake costs OpenSSL's memory and our CPU before the
+		 * peer has shown anything: at most max_tls_handshakes at
+		 * once, over all listeners.
+		 */
+		if (l->bl_ctx != NULL && b->b_tls_handshakes >=
+		    b->b_conf->bc_max_tls_handshakes) {
+			log_rate_warnx(&tls_busy_lr, "%s: refused, "
+			    "max_tls_handshakes %u in progress",
+			    sock_ntop((struct sockaddr *)&ss, addr,
+			    sizeof(addr)), b->b_conf->bc_max_tls_handshakes);
+			close(fd);
+			continue;
+		}
 		tr = NULL;
 		if (l->bl_ctx != NULL && (tr = tls_transport_new(l->bl_ctx,
 		    fd, l->bl_conf->lc_tls_conf.tc_use_identity_as_username)) ==
@@ -283,8 +298,12 @@ broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
-		cl->c_use_identity = l->bl_ctx != NULL &&
-		    l->bl_conf->lc_tls_conf.tc_use_identity_as_username;
+		if (l->bl_ctx != NULL) {
+			cl->c_tls_flags = CLIENT_TLS_HANDSHAKE;
+			b->b_tls_handshakes++;
+			if (l->bl_conf->lc_tls_conf.tc_use_identity_as_username)
+				cl->c_tls_flags |= CLIENT_TLS_IDENTITY;
+		}
 	}
 }
 
@@ -316,6 +335,7 @@ broker_on_expire(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)log_rate_flush(&expired_lr, "offline session expired");
 	(void)log_rate_flush(&refused_lr, "refused at max_connections");
 	(void)log_rate_flush(&accept_lr, "accept failures");
+	(void)log_rate_flush(&tls_busy_lr, "refused at max_tls_handshakes");
 }
 
 static void
@@ -465,7 +485,7 @@ static const char *const broker_reloadable[] = {
 	"allow_anonymous", "password_file", "acl_file", "max_connections",
 	"max_keepalive", "max_client_id_length", "max_qos",
 	"max_topic_levels", "max_subscriptions", "connect_timeout",
-	"log_file", NULL,
+	"max_tls_handshakes", "log_file", NULL,
 };
 
 static void
@@ -591,6 +611,7 @@ broker_reload(struct broker *b, struct broker_conf *nc,
 	oc->bc_max_topic_levels = nc->bc_max_topic_levels;
 	oc->bc_max_subscriptions = nc->bc_max_subscriptions;
 	oc->bc_connect_timeout_ms = nc->bc_connect_timeout_ms;
+	oc->bc_max_tls_handshakes = nc->bc_max_tls_handshakes;
 	broker_swap_str(&oc->bc_password_file, &nc->bc_password_file);
 	broker_swap_str(&oc->bc_acl_file, &nc->bc_acl_file);
 	broker_swap_str(&oc->bc_log_file, &nc->bc_log_file);

@@ -56,6 +56,10 @@ struct sys_load;
 /* A generated client id: "cairn-" and 16 hex digits. */
 #define CLIENT_GEN_ID_LEN	22
 
+/* c_tls_flags */
+#define CLIENT_TLS_IDENTITY	0x1	/* use_identity_as_username */
+#define CLIENT_TLS_HANDSHAKE	0x2	/* counted in b_tls_handshakes */
+
 /* A connection's life; transitions happen in client.c and handle_connect.c. */
 enum client_state {
 	CLIENT_NEW = 1,		/* accepted; only CONNECT is allowed */
@@ -84,9 +88,8 @@ struct client {
 	size_t			 c_out_counted;	/* c_out.len in b_out_bytes */
 	int			 c_dirty;
 	uint8_t			 c_level;	/* MQTT_LEVEL_31 or _311 */
-	/* use_identity_as_username: the user name is c_tr's identity
-	 * (in c_level's padding: an idle connection's size stays). */
-	uint8_t			 c_use_identity;
+	/* CLIENT_TLS_* (in c_level's padding: no bigger a client). */
+	uint8_t			 c_tls_flags;
 	uint16_t		 c_keepalive;	/* seconds, 0: none */
 	struct session		*c_session;	/* borrowed from b_sessions */
 	char			*c_id;		/* client id, owned (log lines) */
@@ -145,6 +148,8 @@ struct broker {
 	size_t			 b_nlisteners;
 	TAILQ_HEAD(, client)	 b_clients;	/* open connections */
 	size_t			 b_nclients;
+	/* TLS handshakes in progress (max_tls_handshakes). */
+	size_t			 b_tls_handshakes;
 	TAILQ_HEAD(, client)	 b_dead;	/* closed, freed by b_prepare_w */
 	TAILQ_HEAD(, client)	 b_dirty;	/* output to write this iteration */
 	struct session_table	*b_sessions;

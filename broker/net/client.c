@@ -100,6 +100,7 @@ static void	client_on_read(struct ev_loop *, ev_io *, int);
 static void	client_on_write(struct ev_loop *, ev_io *, int);
 static void	client_on_timeout(struct ev_loop *, ev_timer *, int);
 static void	client_read(struct client *);
+static void	client_tls_done(struct client *);
 
 /* 1 while c takes input: output under the soft cap, not paused. */
 static int
@@ -279,6 +280,8 @@ client_vclose(struct client *c, int will, const void *kind,
 	ev_io_stop(b->b_loop, &c->c_wr_w);
 	ev_timer_stop(b->b_loop, &c->c_ka_w);
 	subscribe_cancel(c);
+	if (c->c_tls_flags & CLIENT_TLS_HANDSHAKE)
+		client_tls_done(c);
 	transport_close(c->c_tr);
 	c->c_tr = NULL;
 	close(c->c_fd);
@@ -605,6 +608,14 @@ client_in_reserve(struct client *c, size_t want)
  * a partial packet is copied into a buffer of the client's own, given
  * back once it is empty.
  */
+/* c's TLS handshake is over: it no longer counts at max_tls_handshakes. */
+static void
+client_tls_done(struct client *c)
+{
+	c->c_tls_flags &= ~CLIENT_TLS_HANDSHAKE;
+	c->c_broker->b_tls_handshakes--;
+}
+
 static void
 client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -643,6 +654,8 @@ client_read(struct client *c)
 		room = c->c_in_cap - c->c_in_len;
 	}
 	n = transport_read(c->c_tr, c->c_fd, dst, room);
+	if ((c->c_tls_flags & CLIENT_TLS_HANDSHAKE) && transport_ready(c->c_tr))
+		client_tls_done(c);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
 			/* The transport may want the other direction now. */

@@ -114,7 +114,7 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 		    "keepalive over max_keepalive");
 		return;
 	}
-	if (c->c_use_identity) {
+	if (c->c_tls_flags & CLIENT_TLS_IDENTITY) {
 		ident = transport_identity(c->c_tr);
 		if (ident == NULL) {
 			connect_refuse(c, MQTT_CONNACK_NOT_AUTHORIZED,
@@ -132,12 +132,12 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 		    "anonymous, and allow_anonymous is false");
 		return;
 	}
-	if (!c->c_use_identity && p->has_username &&
+	if (!(c->c_tls_flags & CLIENT_TLS_IDENTITY) && p->has_username &&
 	    (c->c_username = connect_strdup(p->username)) == NULL) {
 		connect_refuse(c, MQTT_CONNACK_UNAVAILABLE, "out of memory");
 		return;
 	}
-	if (!c->c_use_identity && p->has_username &&
+	if (!(c->c_tls_flags & CLIENT_TLS_IDENTITY) && p->has_username &&
 	    b->b_auth.ba_check_password != NULL &&
 	    b->b_auth.ba_check_password(b->b_auth.ba_arg, c->c_username,
 	    p->has_password ? p->password : bytes_view_of("", 0)) != 0) {

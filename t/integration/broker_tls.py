@@ -38,6 +38,9 @@ openssl s_client.  Output is TAP.
   * listener_max_connections: a TLS listener with max_connections 2
     refuses a third connection with its log line; the plain one does
     not.
+  * max_tls_handshakes: two TCP connections that never say a word hold
+    both handshake places; a third TLS client is refused with its line,
+    and gets in once they left; a connected client does not count.
   * log_file_reopen: after the log file is renamed, SIGUSR1 makes a new
     one and later lines go there.
 
@@ -675,6 +678,50 @@ def t_listener_max():
         finally:
             for s in held:
                 s.close()
+
+
+@test('max_tls_handshakes')
+def t_max_hs():
+    # Guards: strangers that open TCP connections and never finish a
+    # handshake hold at most max_tls_handshakes; past it a new TLS
+    # connection is refused with one line, and a finished handshake
+    # no longer counts.
+    st = pki()
+    tp = h.free_port()
+    ca = ['--cafile', st['ca']['crt']]
+    with TlsBroker([{'address': '127.0.0.1', 'port': tp,
+                     'tls': tls_map(*st['server'])}],
+                   'max_tls_handshakes: 2\n') as b:
+        # Control: a client gets in while nothing is pending.
+        rc, _, err = mosq('mosquitto_pub', tp, ['-t', 't', '-m', 'x'] + ca)
+        eq(rc, 0, 'before: mosquitto_pub (%s)' % err)
+        # A connected TLS client does not count.
+        keep = ssl.create_default_context(cafile=st['ca']['crt']).wrap_socket(
+            socket.create_connection(('127.0.0.1', tp), timeout=3),
+            server_hostname='localhost')
+        keep.sendall(h.connect_pkt(uniq('k')))
+        eq(keep.recv(4)[:1], b'\x20', 'CONNACK of the kept client')
+        stuck = [socket.create_connection(('127.0.0.1', tp), timeout=3)
+                 for _ in range(2)]
+        try:
+            time.sleep(0.3)
+            rc, _, err = mosq('mosquitto_pub', tp, ['-t', 't', '-m', 'x'] +
+                              ca)
+            check(rc != 0, 'a third handshake was let in')
+            b.wait_log(r'refused, max_tls_handshakes 2 in progress',
+                       'refusal line')
+        finally:
+            for s in stuck:
+                s.close()
+        deadline = time.monotonic() + WAIT
+        while True:
+            rc, _, err = mosq('mosquitto_pub', tp, ['-t', 't', '-m', 'x'] +
+                              ca)
+            if rc == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        eq(rc, 0, 'after the stuck ones left (%s)' % err)
+        keep.close()
 
 
 @test('log_file_reopen')

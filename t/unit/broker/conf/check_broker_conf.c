@@ -46,6 +46,7 @@ START_TEST(broker_conf__defaults)
 	ck_assert_ptr_null(c->bc_password_file);
 	ck_assert_ptr_null(c->bc_acl_file);
 	ck_assert_uint_eq(c->bc_max_packet_size, 1024 * 1024);
+	ck_assert_uint_eq(c->bc_max_tls_handshakes, 1024);
 	/* 0: auto at start (broker.c). */
 	ck_assert_uint_eq(c->bc_max_connections, 0);
 	ck_assert_uint_eq(c->bc_max_sessions, 0);
