@@ -242,8 +242,7 @@ http_new(struct ev_loop *loop, const char *host, uint16_t port,
 		goto fail;
 	}
 	if ((h->h_fd = sock_listen((struct sockaddr *)&ss, sslen, 64,
-	    SOCK_F_REUSEADDR)) <
-	    0) {
+	    SOCK_F_REUSEADDR)) < 0) {
 		snprintf(err, errlen, "http_listen %s: %s",
 		    sock_ntop((struct sockaddr *)&ss, addr, sizeof(addr)),
 		    strerror(errno));

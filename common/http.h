@@ -74,8 +74,9 @@ struct http_conf {
 void		 http_conf_defaults(struct http_conf *c);
 /*
  * Listens on host:port (numeric address; port 0: any) and serves on
- * loop with handler.  Borrows loop and the args; copies c.  NULL with
- * the reason in err.
+ * loop with handler.  Borrows loop, the args and c's strings; copies c
+ * (hc_timeout_ms is rounded up to whole seconds: MHD counts in them).
+ * NULL with the reason in err.
  */
 struct http	*http_new(struct ev_loop *loop, const char *host, uint16_t port,
 		    const struct http_conf *c, http_handler_cb handler,
