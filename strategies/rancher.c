@@ -20,25 +20,19 @@
 #include "common/container.h"
 #include "strategies/strat.h"
 
-#include <sys/socket.h>
-
-#include <arpa/inet.h>
-
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <ev.h>
-#include <jansson.h>
 
 #include "common/bytes.h"
 #include "common/conf.h"
 #include "common/err.h"
 #include "strategies/http_client.h"
+#include "strategies/rancher_meta.h"
 #include "strategies/strat_util.h"
-
-#define RANCHER_MAX_CONTAINERS	10000
 
 struct rancher_conf {
 	char			*basename;
@@ -117,74 +111,12 @@ rancher_body(void *arg, int status, const uint8_t *p, size_t n)
 	return bytes_put(&s->body, p, n) == 0 ? 0 : CAIRN_ERR_NOMEM;
 }
 
-/*
- * {"containers": [{"ips": ["10.42.1.2"], ...}, ...], ...} into
- * basename@IP names; a container without a valid IP address is skipped.
- */
-static int
-rancher_parse(struct strat *s, char ***out, size_t *nout, char *why,
-    size_t whylen)
-{
-	json_error_t je;
-	json_t *j, *cs, *c;
-	const char *ip;
-	unsigned char bin[sizeof(struct in6_addr)];
-	char canon[INET6_ADDRSTRLEN], **v;
-	size_t i, n = 0;
-	int af;
-
-	*out = NULL;
-	*nout = 0;
-	if ((j = json_loadb((const char *)s->body.buf, s->body.len,
-	    JSON_REJECT_DUPLICATES, &je)) == NULL) {
-		snprintf(why, whylen, "bad JSON at line %d column %d: %s",
-		    je.line, je.column, je.text);
-		return CAIRN_ERR_PROTO;
-	}
-	cs = json_object_get(j, "containers");
-	if (!json_is_array(cs)) {
-		snprintf(why, whylen, "no containers in the service");
-		json_decref(j);
-		return CAIRN_ERR_PROTO;
-	}
-	if (json_array_size(cs) > RANCHER_MAX_CONTAINERS) {
-		snprintf(why, whylen, "%zu containers, over the cap of %d",
-		    json_array_size(cs), RANCHER_MAX_CONTAINERS);
-		json_decref(j);
-		return CAIRN_ERR_LIMIT;
-	}
-	if ((v = calloc(json_array_size(cs) + 1, sizeof(*v))) == NULL) {
-		json_decref(j);
-		return CAIRN_ERR_NOMEM;
-	}
-	json_array_foreach(cs, i, c) {
-		ip = json_string_value(json_array_get(json_object_get(c,
-		    "ips"), 0));
-		if (ip == NULL)
-			ip = json_string_value(json_object_get(c,
-			    "primary_ip"));
-		if (ip == NULL)
-			continue;
-		af = strchr(ip, ':') != NULL ? AF_INET6 : AF_INET;
-		if (inet_pton(af, ip, bin) != 1 ||
-		    inet_ntop(af, bin, canon, sizeof(canon)) == NULL)
-			continue;
-		if (asprintf(&v[n], "%s@%s", s->basename, canon) == -1)
-			break;
-		n++;
-	}
-	json_decref(j);
-	*out = v;
-	*nout = n;
-	return 0;
-}
-
 static void
 rancher_done(void *arg, int err, int status, const char *why)
 {
 	struct strat *s = arg;
 	char source[300], msg[512], **nodes = NULL;
-	size_t i, n = 0;
+	size_t n = 0;
 
 	s->req = NULL;
 	snprintf(source, sizeof(source), "%s/rancher", s->env->topology);
@@ -194,14 +126,13 @@ rancher_done(void *arg, int err, int status, const char *why)
 	else if (status != 200)
 		snprintf(msg, sizeof(msg), "HTTP %d from the metadata "
 		    "service", status);
-	else if (rancher_parse(s, &nodes, &n, msg, sizeof(msg)) == 0)
+	else if (rancher_nodes(s->basename, (const char *)s->body.buf,
+	    s->body.len, &nodes, &n, msg, sizeof(msg)) == 0)
 		snprintf(msg, sizeof(msg), "no container with an address");
 	bytes_w_fini(&s->body);
 	s->env->report(s->env->arg, source, (const char *const *)nodes, n,
 	    msg);
-	for (i = 0; i < n; i++)
-		free(nodes[i]);
-	free(nodes);
+	rancher_nodes_free(nodes, n);
 }
 
 static void

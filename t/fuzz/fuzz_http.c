@@ -2,7 +2,8 @@
  * Fuzz target for what the kubernetes and rancher strategies read from
  * the network: the HTTP/1.1 response reader (strategies/http_resp), its
  * line splitter, and each line as a Kubernetes watch event into an
- * EndpointSlice table (strategies/k8s_slices, over jansson).
+ * EndpointSlice table (strategies/k8s_slices, over jansson); the whole
+ * body also as a Rancher metadata answer (strategies/rancher_meta).
  *
  * The first input byte picks how the rest is cut into reads (1 to 256
  * bytes each), so framing that straddles reads is covered.  Invariants:
@@ -26,6 +27,7 @@
 #include "common/err.h"
 #include "strategies/http_resp.h"
 #include "strategies/k8s_slices.h"
+#include "strategies/rancher_meta.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -101,7 +103,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct http_resp r;
 	struct fuzz f;
 	char why[256], **before, **after;
-	size_t off, step, n, used, nb, na, i;
+	size_t off, step, n, used, nb, na, i, k;
 	int rc = CAIRN_ERR_NEED_MORE, done = 0;
 
 	if (size < 1)
@@ -144,6 +146,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		free(before);
 		fuzz_check_table(f.t);
+	}
+	/* And as a Rancher answer: canonical names, no duplicates. */
+	if (done && f.body.err == 0 && rancher_nodes("app",
+	    (const char *)f.body.buf, f.body.len, &after, &na, why,
+	    sizeof(why)) == 0) {
+		for (i = 0; i < na; i++) {
+			FUZZ_ASSERT(strncmp(after[i], "app@", 4) == 0);
+			for (k = 0; k < i; k++)
+				FUZZ_ASSERT(strcmp(after[k], after[i]) != 0);
+		}
+		rancher_nodes_free(after, na);
 	}
 	k8s_slices_free(f.t);
 	http_lines_fini(&f.lines);
