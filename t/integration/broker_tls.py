@@ -24,7 +24,8 @@ openssl s_client.  Output is TAP.
     one and none at all are each refused with their own log line.
   * s_client_versions_and_resumption: min_version tlsv1.3 refuses a TLS
     1.2-only s_client and takes 1.3; the default takes 1.2; a saved
-    session is resumed ("Reused").
+    session is resumed ("Reused"), a TLS 1.2 one and a TLS 1.3 ticket
+    (twice).
   * paho_over_tls: paho-mqtt with tls_set() publishes and receives.
   * slow_handshake_holds_nobody: a ClientHello sent one byte a second
     does not delay another TLS client's connect and publish, and is
@@ -436,6 +437,20 @@ def t_s_client():
         rc, out = s_client(p12, ['-tls1_2', '-sess_in', sess])
         check(re.search(r'^Reused, ', out, re.M),
               'session not resumed: %s' % out[-800:])
+        # TLS 1.3: the ticket comes after the handshake, so the first
+        # client stays until the broker closes it (CONNECT, then
+        # DISCONNECT); the ticket is good twice (stateless).
+        bye = h.connect_pkt(uniq('t13')) + b'\xe0\x00'
+        sess13 = h.scratch(uniq('sess13'))
+        rc, out = s_client(p13, ['-tls1_3', '-ign_eof', '-sess_out', sess13],
+                           bye)
+        check(re.search(r'^New, TLSv1\.3', out, re.M) and
+              os.path.exists(sess13), 'TLS 1.3 session: %s' % out[-800:])
+        for i in range(2):
+            rc, out = s_client(p13, ['-tls1_3', '-ign_eof', '-sess_in',
+                                     sess13], bye)
+            check(re.search(r'^Reused, TLSv1\.3', out, re.M),
+                  'TLS 1.3 session not resumed (%d): %s' % (i, out[-800:]))
         check(b.proc.poll() is None, 'broker died')
 
 
