@@ -291,6 +291,26 @@ view_answer(struct view *v, const char *source, const char *const *nodes,
 	return full ? CAIRN_ERR_LIMIT : added;
 }
 
+/*
+ * Frees the interned names that match (prefix, or exactly when exact);
+ * no node refers to them any more.  Sources that come and go (one per
+ * libcluster gossip node) would otherwise pile up for ever.
+ */
+static void
+view_unintern(struct view *v, const char *name, int exact)
+{
+	size_t i, len = strlen(name);
+
+	for (i = 0; i < v->nsources;) {
+		if (exact ? strcmp(v->sources[i], name) == 0 :
+		    strncmp(v->sources[i], name, len) == 0) {
+			free(v->sources[i]);
+			v->sources[i] = v->sources[--v->nsources];
+		} else
+			i++;
+	}
+}
+
 void
 view_forget_source(struct view *v, const char *prefix)
 {
@@ -308,6 +328,7 @@ view_forget_source(struct view *v, const char *prefix)
 		if (vn->vn_nsrc == 0)
 			view_remove(v, vn);
 	}
+	view_unintern(v, prefix, 0);
 }
 
 void
@@ -327,6 +348,7 @@ view_drop_source(struct view *v, const char *source)
 		if (vn->vn_nsrc == 0)
 			view_remove(v, vn);
 	}
+	view_unintern(v, source, 1);
 }
 
 size_t

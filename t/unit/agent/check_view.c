@@ -142,6 +142,30 @@ START_TEST(view__changed_on_first_miss_and_return)
 }
 END_TEST
 
+/* A source known gone: nodes only it saw leave at once, others stay. */
+START_TEST(view__drop_source)
+{
+	static const char *a[] = { "a@h" }, *ab2[] = { "a@h", "b@h" };
+	int round;
+
+	for (round = 0; round < 3; round++) {
+		view_answer(v, "t/gossip:a@h", a, 1, 0);
+		view_answer(v, "t/gossip", ab2, 2, 0);
+		view_answer(v, "t/gossip:a@hx", a, 1, 0);
+		/* Exact: "t/gossip:a@h" is a prefix of the third. */
+		view_drop_source(v, "t/gossip:a@h");
+		ck_assert_ptr_nonnull(view_find(v, "a@h"));
+		ck_assert_uint_eq(view_node_nsources(view_find(v, "a@h")), 2);
+		view_drop_source(v, "t/gossip");
+		ck_assert_ptr_null(view_find(v, "b@h"));
+		view_drop_source(v, "t/gossip:a@hx");
+		ck_assert_ptr_null(view_find(v, "a@h"));
+		ck_assert_uint_eq(view_count(v), 0);
+	}
+	ck_assert_int_eq(removed, 6);
+}
+END_TEST
+
 START_TEST(view__every_source_must_miss)
 {
 	const char *c_only[] = { "c@h" };
@@ -256,6 +280,7 @@ view_suite(void)
 	tcase_add_test(tc, view__time_alone_is_not_enough);
 	tcase_add_test(tc, view__seen_again_resets_misses);
 	tcase_add_test(tc, view__changed_on_first_miss_and_return);
+	tcase_add_test(tc, view__drop_source);
 	tcase_add_test(tc, view__every_source_must_miss);
 	tcase_add_test(tc, view__forget_source);
 	tcase_add_test(tc, view__max_nodes);
