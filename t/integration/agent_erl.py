@@ -551,6 +551,9 @@ def main():
         def port_without_env():
             # Issue 16: local_epmd's port reaches the connector too; the
             # agent's environment names no epmd port at all.
+            unmesh(['n1', 'n2', 'n3'])
+            ok, out = meshed(['n1', 'n2', 'n3'])
+            bb.check(not ok, 'meshed before the agent: %s' % out)
             a = Agent(conf('  local:\n'
                            '    strategy: local_epmd\n'
                            '    config: {host: localhost, port: %d}\n'
@@ -569,6 +572,7 @@ def main():
         def wait_before_agent():
             # Issue 16: an init container runs `cairn wait` beside the
             # agent, before its socket exists.
+            unmesh(['n1', 'n2', 'n3'])
             wsock = os.path.join(rp.HOME, 'late.sock')
             w = subprocess.Popen([ARGS.cairn, 'wait', '--quorum', '3',
                                   '--timeout', '30s', '-s', wsock],
