@@ -25,7 +25,8 @@
  *	Origin not in wc_origins		403
  *
  * Header values are kept only for the seven headers that matter, each
- * up to WS_MAX_VALUE bytes; everything else is counted and dropped.
+ * up to WS_MAX_VALUE bytes, and only until the request is answered;
+ * everything else is counted and dropped.
  * The path is not looked at: clients use /mqtt, /ws or /, and
  * mosquitto accepts any.
  */
@@ -86,7 +87,9 @@ struct ws {
 	enum ws_hdr		 w_cur;
 	unsigned int		 w_seen;	/* bit per enum ws_hdr */
 	const char		*w_bad;		/* a header broke a rule */
-	char			 w_val[WS_H_COUNT][WS_MAX_VALUE + 1];
+	/* The kept headers' values: WS_H_COUNT of them, freed once the
+	 * request is answered (an open connection keeps no request). */
+	char			(*w_val)[WS_MAX_VALUE + 1];
 	size_t			 w_val_len[WS_H_COUNT];
 
 	/* Frames: wslay's context and, during one call, the buffers. */
@@ -101,6 +104,14 @@ struct ws {
 };
 
 /* ---- the upgrade request ------------------------------------------ */
+
+/* The request is answered: its header values go. */
+static void
+ws_request_done(struct ws *w)
+{
+	free(w->w_val);
+	w->w_val = NULL;
+}
 
 static void
 ws_commit_header(struct ws *w)
@@ -569,6 +580,10 @@ ws_new(const struct ws_conf *conf)
 	w->w_state = WS_UPGRADE;
 	w->w_cur = WS_H_NONE;
 	w->w_proto = "";
+	if ((w->w_val = calloc(WS_H_COUNT, sizeof(*w->w_val))) == NULL) {
+		free(w);
+		return NULL;
+	}
 	http_parser_init(&w->w_hp, HTTP_REQUEST);
 	w->w_hp.data = w;
 	return w;
@@ -581,6 +596,7 @@ ws_free(struct ws *w)
 		return;
 	if (w->w_ev != NULL)
 		wslay_event_context_free(w->w_ev);
+	free(w->w_val);
 	free(w);
 }
 
@@ -589,6 +605,7 @@ ws_input(struct ws *w, const uint8_t *p, size_t len, struct bytes_w *app,
     struct bytes_w *wire_out)
 {
 	size_t room, take, n;
+	int rc;
 
 	if (w->w_err != 0)
 		return w->w_err;
@@ -603,15 +620,21 @@ ws_input(struct ws *w, const uint8_t *p, size_t len, struct bytes_w *app,
 	    take);
 	w->w_req_len += n;
 	if (!w->w_req_done) {
-		if (HTTP_PARSER_ERRNO(&w->w_hp) != HPE_OK)
+		if (HTTP_PARSER_ERRNO(&w->w_hp) != HPE_OK) {
+			ws_request_done(w);
 			return ws_refuse(w, 400, "a malformed HTTP request",
 			    wire_out);
-		if (w->w_req_len >= w->w_conf->wc_max_request)
+		}
+		if (w->w_req_len >= w->w_conf->wc_max_request) {
+			ws_request_done(w);
 			return ws_refuse(w, 400, "an upgrade request over its "
 			    "byte cap", wire_out);
+		}
 		return 0;
 	}
-	if (ws_answer(w, wire_out) != 0)
+	rc = ws_answer(w, wire_out);
+	ws_request_done(w);
+	if (rc != 0)
 		return w->w_err;
 	/* Bytes after the request (a client that did not wait for 101). */
 	if (n < len)
