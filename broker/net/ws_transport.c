@@ -111,6 +111,8 @@ ws_tr_take(struct ws_transport *wt, void *buf, size_t len)
 
 	if (n > len)
 		n = len;
+	if (n == 0)
+		return 0;	/* wt_app.buf may be NULL: no memcpy from it */
 	memcpy(buf, wt->wt_app.buf + wt->wt_app_off, n);
 	wt->wt_app_off += n;
 	if (wt->wt_app_off == wt->wt_app.len) {

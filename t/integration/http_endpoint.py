@@ -337,6 +337,10 @@ def t_attacks():
         c, _ = n.connect()
         eq(ping(c), [], 'MQTT during the attack')
         c.disconnect()
+        # The broker closes that MQTT client's fd when it reads the
+        # DISCONNECT: wait for it (slow under ASan) before counting.
+        wait_until(lambda: fd_count(n.pid) - base <= 8, 5,
+                   'the MQTT client\'s fd closed after DISCONNECT')
         # http_timeout (2s) closes the slow ones that got a slot, then
         # the next ones: three rounds of 8, about 6 s.
         deadline = time.monotonic() + 15

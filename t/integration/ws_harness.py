@@ -105,15 +105,7 @@ class WsBroker(Broker):
                           '      certfile: ' + yaml_str(c['cert']),
                           '      keyfile: ' + yaml_str(c['key'])]
         sc['extra'] = '\n'.join(lines)
-        try:
-            Broker.__init__(self, sc)
-        except Fail as e:
-            # Until TLS listeners are wired (transport.h's TLS), wss
-            # cases cannot run: a skip that says so, never a pass.
-            if tls and 'tls: not yet supported' in str(e):
-                raise Skip('this cairn-broker refuses tls: listeners '
-                           '(TLS not wired yet)')
-            raise
+        Broker.__init__(self, sc)
 
 
 # ------------------------------------------------ a raw WebSocket client
