@@ -27,6 +27,7 @@ Nothing is started but `cairn-broker -n`.
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
