@@ -97,11 +97,6 @@ static void
 dns_check(const void *p, strat_conf_err_fn *err, void *arg)
 {
 	const struct dns_conf *c = p;
-	struct conf_hostport hp;
-	unsigned char a[16];
-	char why[512];
-	size_t i;
-	int ok;
 
 	if (c->query != NULL && strlen(c->query) > 253)
 		err(arg, "query", -1, "a DNS name is at most 253 characters");
@@ -110,19 +105,7 @@ dns_check(const void *p, strat_conf_err_fn *err, void *arg)
 	    strlen(c->node_basename) > 255))
 		err(arg, "node_basename", -1, "a node's base name has no '@' "
 		    "and at most 255 characters");
-	for (i = 0; i < c->resolvers.n && i < INT_MAX; i++) {
-		memset(&hp, 0, sizeof(hp));
-		ok = conf_parse_hostport(c->resolvers.v[i], 53, &hp) == 0 &&
-		    (inet_pton(AF_INET, hp.host, a) == 1 ||
-		    inet_pton(AF_INET6, hp.host, a) == 1);
-		free(hp.host);
-		if (ok)
-			continue;
-		snprintf(why, sizeof(why), "'%.400s' is not an IP address "
-		    "with an optional port (10.0.0.2, 10.0.0.2:53, "
-		    "[fd00::a]:53)", c->resolvers.v[i]);
-		err(arg, "resolvers", (int)i, why);
-	}
+	strat_check_resolvers(&c->resolvers, "10.0.0.2", err, arg);
 }
 
 static void
@@ -197,10 +180,7 @@ dns_start(const struct strat_env *env, const void *cp, char *err,
     size_t errlen)
 {
 	const struct dns_conf *c = cp;
-	struct resolv_opts ro;
 	struct strat *s;
-	char servers[1024] = "";
-	size_t i;
 
 	if (strlen(c->query) >= DNS_MAX_NAME) {
 		snprintf(err, errlen, "query: a DNS name is at most 253 "
@@ -214,28 +194,9 @@ dns_start(const struct strat_env *env, const void *cp, char *err,
 	s->env = env;
 	snprintf(s->qname, sizeof(s->qname), "%s", c->query);
 	snprintf(s->base, sizeof(s->base), "%s", c->node_basename);
-	if (c->resolvers.n > 0) {
-		for (i = 0; i < c->resolvers.n; i++) {
-			if (i > 0)
-				strncat(servers, ",", sizeof(servers) -
-				    strlen(servers) - 1);
-			strncat(servers, c->resolvers.v[i], sizeof(servers) -
-			    strlen(servers) - 1);
-		}
-		memset(&ro, 0, sizeof(ro));
-		ro.servers = servers;
-		ro.no_search = 1;
-		ro.deadline_ms = (int)c->timeout_ms;
-		/* Its own resolver: these servers must not change what
-		 * the other topologies ask. */
-		if ((s->own = resolv_new(env->agent->loop, &ro)) == NULL) {
-			snprintf(err, errlen, "bad resolvers '%s'", servers);
-			free(s);
-			return NULL;
-		}
-		s->resolv = s->own;
-	} else if ((s->resolv = env->agent->resolv) == NULL) {
-		snprintf(err, errlen, "no resolver");
+	if (strat_resolver(env->agent->loop, env->agent->resolv,
+	    &c->resolvers, c->timeout_ms, &s->own, &s->resolv, err,
+	    errlen) != 0) {
 		free(s);
 		return NULL;
 	}

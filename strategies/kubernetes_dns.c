@@ -143,25 +143,8 @@ static void
 k8s_check(const void *p, strat_conf_err_fn *err, void *arg)
 {
 	const struct k8s_conf *c = p;
-	struct conf_hostport hp;
-	unsigned char a[16];
-	char why[512];
-	size_t i;
-	int ok;
 
-	for (i = 0; i < c->resolvers.n && i < INT_MAX; i++) {
-		memset(&hp, 0, sizeof(hp));
-		ok = conf_parse_hostport(c->resolvers.v[i], 53, &hp) == 0 &&
-		    (inet_pton(AF_INET, hp.host, a) == 1 ||
-		    inet_pton(AF_INET6, hp.host, a) == 1);
-		free(hp.host);
-		if (ok)
-			continue;
-		snprintf(why, sizeof(why), "'%.400s' is not an IP address "
-		    "with an optional port (10.96.0.10, 10.96.0.10:53, "
-		    "[fd00::a]:53)", c->resolvers.v[i]);
-		err(arg, "resolvers", (int)i, why);
-	}
+	strat_check_resolvers(&c->resolvers, "10.96.0.10", err, arg);
 }
 
 static void
@@ -325,10 +308,7 @@ static struct strat *
 k8s_start(const struct strat_env *env, const struct k8s_conf *c, int srv,
     char *err, size_t errlen)
 {
-	struct resolv_opts ro;
 	struct strat *s;
-	char servers[1024] = "";
-	size_t i;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -347,28 +327,9 @@ k8s_start(const struct strat_env *env, const struct k8s_conf *c, int srv,
 		    "cluster.local");
 	else
 		snprintf(s->qname, sizeof(s->qname), "%s", c->service);
-	if (c->resolvers.n > 0) {
-		for (i = 0; i < c->resolvers.n; i++) {
-			if (i > 0)
-				strncat(servers, ",", sizeof(servers) -
-				    strlen(servers) - 1);
-			strncat(servers, c->resolvers.v[i], sizeof(servers) -
-			    strlen(servers) - 1);
-		}
-		memset(&ro, 0, sizeof(ro));
-		ro.servers = servers;
-		ro.no_search = 1;
-		ro.deadline_ms = (int)c->timeout_ms;
-		/* A resolver of its own: the tests' and odd networks' servers
-		 * must not change everyone else's. */
-		if ((s->own = resolv_new(env->agent->loop, &ro)) == NULL) {
-			snprintf(err, errlen, "bad resolvers '%s'", servers);
-			free(s);
-			return NULL;
-		}
-		s->resolv = s->own;
-	} else if ((s->resolv = env->agent->resolv) == NULL) {
-		snprintf(err, errlen, "no resolver");
+	if (strat_resolver(env->agent->loop, env->agent->resolv,
+	    &c->resolvers, c->timeout_ms, &s->own, &s->resolv, err,
+	    errlen) != 0) {
 		free(s);
 		return NULL;
 	}
