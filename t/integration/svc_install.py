@@ -32,45 +32,10 @@ import subprocess
 import sys
 import tempfile
 
+from tap import RESULTS, Skip, check, exit_code, step
+
 ARGS = None
-RESULTS = []
 CMD_TIMEOUT = 60
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def step(name, fn):
-    try:
-        fn()
-        res = ('ok', '')
-    except Skip as e:
-        res = ('skip', str(e))
-    except Fail as e:
-        res = ('fail', str(e))
-    except Exception as e:  # a bug in the test is a failure too
-        res = ('fail', '%s: %s' % (type(e).__name__, e))
-    RESULTS.append(res)
-    n = len(RESULTS)
-    if res[0] == 'ok':
-        print('ok %d - %s' % (n, name))
-    elif res[0] == 'skip':
-        print('ok %d - %s # SKIP %s' % (n, name, res[1]))
-    else:
-        print('not ok %d - %s' % (n, name))
-        for ln in res[1].rstrip().splitlines():
-            print('# ' + ln)
-    sys.stdout.flush()
 
 
 def run(cmd, env=None, timeout=CMD_TIMEOUT):
@@ -305,7 +270,7 @@ def main():
             step('units_content', t_units_say)
     finally:
         shutil.rmtree(DEST, ignore_errors=True)
-    return 0 if all(r[0] != 'fail' for r in RESULTS) else 1
+    return exit_code()
 
 
 if __name__ == '__main__':

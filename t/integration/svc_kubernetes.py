@@ -35,45 +35,10 @@ import tempfile
 
 import yaml
 
+from tap import RESULTS, check, exit_code, step
+
 ARGS = None
-RESULTS = []
 DOCS = {}
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def step(name, fn):
-    try:
-        fn()
-        res = ('ok', '')
-    except Skip as e:
-        res = ('skip', str(e))
-    except Fail as e:
-        res = ('fail', str(e))
-    except Exception as e:
-        res = ('fail', '%s: %s' % (type(e).__name__, e))
-    RESULTS.append(res)
-    n = len(RESULTS)
-    if res[0] == 'ok':
-        print('ok %d - %s' % (n, name))
-    elif res[0] == 'skip':
-        print('ok %d - %s # SKIP %s' % (n, name, res[1]))
-    else:
-        print('not ok %d - %s' % (n, name))
-        for ln in res[1].rstrip().splitlines():
-            print('# ' + ln)
-    sys.stdout.flush()
 
 
 def one(kind, pred=lambda d: True):
@@ -264,7 +229,7 @@ def main():
                   % (len(RESULTS), name))
             continue
         step(name, fn)
-    return 0 if all(r[0] != 'fail' for r in RESULTS) else 1
+    return exit_code()
 
 
 if __name__ == '__main__':

@@ -40,47 +40,12 @@ import sys
 import tempfile
 import time
 
+from tap import Fail, Skip, check, exit_code, step
+
 ARGS = None
-RESULTS = []
 PROCS = []
 TMP = None
 WAIT = 10.0
-
-
-class Fail(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def step(name, fn):
-    try:
-        fn()
-        res = ('ok', '')
-    except Skip as e:
-        res = ('skip', str(e))
-    except Fail as e:
-        res = ('fail', str(e))
-    except Exception as e:
-        res = ('fail', '%s: %s' % (type(e).__name__, e))
-    RESULTS.append(res)
-    n = len(RESULTS)
-    if res[0] == 'ok':
-        print('ok %d - %s' % (n, name))
-    elif res[0] == 'skip':
-        print('ok %d - %s # SKIP %s' % (n, name, res[1]))
-    else:
-        print('not ok %d - %s' % (n, name))
-        for ln in res[1].rstrip().splitlines():
-            print('# ' + ln)
-    sys.stdout.flush()
 
 
 def kill_all():
@@ -398,7 +363,7 @@ def main():
                         for ln in fh.read().splitlines()[-20:]:
                             print('# %s: %s' % (f, ln))
         shutil.rmtree(TMP, ignore_errors=True)
-    return 0 if all(r[0] != 'fail' for r in RESULTS) else 1
+    return exit_code()
 
 
 if __name__ == '__main__':
