@@ -1,0 +1,532 @@
+/*
+ * Scram: SCRAM-SHA-256, the server's side (contract in scram.h).
+ *
+ * The exchange is a state machine over one struct in caller storage.
+ * The AuthMessage that both proofs sign is client-first-bare ","
+ * server-first "," client-final-without-proof; the first two parts are
+ * kept in s_am as they are made, so the last step needs no allocation:
+ * it appends client-final-without-proof in a stack buffer and runs the
+ * HMACs.  Every field is parsed by hand over a bounded message (the
+ * grammar is RFC 5802 section 7), never with sscanf or strtok.
+ *
+ * Crypto is libcrypto's: PBKDF2, HMAC, SHA-256, CRYPTO_memcmp,
+ * RAND_bytes.  Nothing here logs; the caller maps the result codes to
+ * MQTT reason codes.
+ */
+#include "broker/core/scram.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "common/err.h"
+#include "common/utf8.h"
+
+static const char scram_b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void
+scram_b64_encode(const uint8_t *in, size_t len, char *out)
+{
+	size_t i;
+	uint32_t v;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		*out++ = scram_b64[v >> 18 & 63];
+		*out++ = scram_b64[v >> 12 & 63];
+		*out++ = scram_b64[v >> 6 & 63];
+		*out++ = scram_b64[v & 63];
+	}
+	if (i < len) {
+		v = (uint32_t)in[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)in[i + 1] << 8;
+		*out++ = scram_b64[v >> 18 & 63];
+		*out++ = scram_b64[v >> 12 & 63];
+		*out++ = i + 1 < len ? scram_b64[v >> 6 & 63] : '=';
+		*out++ = '=';
+	}
+	*out = '\0';
+}
+
+static int
+scram_b64_val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int
+scram_b64_decode(const char *in, size_t len, uint8_t *out, size_t max,
+    size_t *outlen)
+{
+	size_t i, n = 0, pad = 0, need;
+	uint32_t v = 0;
+	int d;
+
+	if (len % 4 != 0)
+		return CAIRN_ERR_PROTO;
+	while (pad < 2 && len > 0 && in[len - 1] == '=') {
+		len--;
+		pad++;
+	}
+	need = len / 4 * 3 + (pad > 0 ? 3 - pad : 0);
+	if (need > max)
+		return CAIRN_ERR_TOO_BIG;
+	for (i = 0; i < len; i++) {
+		if ((d = scram_b64_val(in[i])) < 0)
+			return CAIRN_ERR_PROTO;
+		v = v << 6 | (uint32_t)d;
+		if (i % 4 == 3) {
+			out[n++] = (uint8_t)(v >> 16);
+			out[n++] = (uint8_t)(v >> 8);
+			out[n++] = (uint8_t)v;
+			v = 0;
+		}
+	}
+	/* The bits a padded group does not use must be zero (canonical). */
+	if (pad == 2) {
+		if (v & 0xf)
+			return CAIRN_ERR_PROTO;
+		out[n++] = (uint8_t)(v >> 4);
+	} else if (pad == 1) {
+		if (v & 0x3)
+			return CAIRN_ERR_PROTO;
+		out[n++] = (uint8_t)(v >> 10);
+		out[n++] = (uint8_t)(v >> 2);
+	}
+	*outlen = n;
+	return 0;
+}
+
+void
+scram_init(struct scram *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->s_state = SCRAM_START;
+}
+
+void
+scram_fini(struct scram *s)
+{
+	OPENSSL_cleanse(s, sizeof(*s));
+	s->s_state = SCRAM_FAILED;
+}
+
+/* RFC 5802 "printable": %x21-2B / %x2D-7E, i.e. visible ASCII but ','. */
+static int
+scram_printable(const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] < 0x21 || p[i] > 0x7e || p[i] == ',')
+			return 0;
+	return 1;
+}
+
+/* Length of the attribute value at p[0..len): up to ',' or the end. */
+static size_t
+scram_field(const char *p, size_t len)
+{
+	const char *c = memchr(p, ',', len);
+
+	return c != NULL ? (size_t)(c - p) : len;
+}
+
+/*
+ * Unescapes saslname p[0..len) into s->s_user: "=2C" is ',', "=3D" is
+ * '=', any other '=' is an error.  0 or CAIRN_ERR_PROTO.
+ */
+static int
+scram_unescape_user(struct scram *s, const char *p, size_t len)
+{
+	size_t i, n = 0;
+	char c;
+
+	for (i = 0; i < len; i++) {
+		c = p[i];
+		if (c == '=') {
+			if (len - i < 3)
+				return CAIRN_ERR_PROTO;
+			if (p[i + 1] == '2' && p[i + 2] == 'C')
+				c = ',';
+			else if (p[i + 1] == '3' && p[i + 2] == 'D')
+				c = '=';
+			else
+				return CAIRN_ERR_PROTO;
+			i += 2;
+		}
+		if (n == SCRAM_USER_MAX)
+			return CAIRN_ERR_PROTO;
+		s->s_user[n++] = c;
+	}
+	if (n == 0 || utf8_count((const uint8_t *)s->s_user, n) < 0)
+		return CAIRN_ERR_PROTO;
+	s->s_user[n] = '\0';
+	s->s_userlen = n;
+	return 0;
+}
+
+/*
+ * Checks p[0..len) as extensions: 1*(ALPHA "=" 1*value-char), comma-
+ * separated.  0 or CAIRN_ERR_PROTO.
+ */
+static int
+scram_check_ext(const char *p, size_t len)
+{
+	size_t f;
+
+	while (len > 0) {
+		f = scram_field(p, len);
+		if (f < 3 || p[1] != '=' || !((p[0] >= 'a' && p[0] <= 'z') ||
+		    (p[0] >= 'A' && p[0] <= 'Z')))
+			return CAIRN_ERR_PROTO;
+		if (f == len)
+			return 0;
+		p += f + 1;
+		len -= f + 1;
+		if (len == 0)
+			return CAIRN_ERR_PROTO;		/* a trailing ',' */
+	}
+	return 0;
+}
+
+/*
+ *	client-first	= gs2-header client-first-bare
+ *	gs2-header	= ("n" / "y") "," "," ; no p=, no authzid (ours)
+ *	client-first-bare = "n=" saslname ",r=" c-nonce ["," extensions]
+ */
+int
+scram_client_first(struct scram *s, struct bytes_view msg,
+    struct bytes_view *user)
+{
+	const char *p = (const char *)msg.p, *bare;
+	size_t len = msg.len, f, barelen;
+	int rc = CAIRN_ERR_INVAL;
+
+	if (s->s_state != SCRAM_START)
+		goto fail;
+	rc = CAIRN_ERR_PROTO;
+	if (len < 3 || len > SCRAM_MSG_MAX || memchr(p, '\0', len) != NULL)
+		goto fail;
+	if ((p[0] != 'n' && p[0] != 'y') || p[1] != ',' || p[2] != ',')
+		goto fail;
+	memcpy(s->s_gs2, p, 3);
+	s->s_gs2[3] = '\0';
+	bare = p + 3;
+	barelen = len - 3;
+	p = bare;
+	len = barelen;
+
+	/* "n=" saslname "," */
+	if (len < 2 || p[0] != 'n' || p[1] != '=')
+		goto fail;
+	p += 2;
+	len -= 2;
+	f = scram_field(p, len);
+	if (f == len || scram_unescape_user(s, p, f) != 0)
+		goto fail;
+	p += f + 1;
+	len -= f + 1;
+
+	/* "r=" c-nonce ["," extensions] */
+	if (len < 3 || p[0] != 'r' || p[1] != '=')
+		goto fail;
+	p += 2;
+	len -= 2;
+	f = scram_field(p, len);
+	if (f == 0 || !scram_printable(p, f))
+		goto fail;
+	s->s_cnonceoff = (size_t)(p - bare);
+	s->s_cnoncelen = f;
+	if (f < len && scram_check_ext(p + f + 1, len - f - 1) != 0)
+		goto fail;
+	if (f < len && len - f - 1 == 0)
+		goto fail;
+
+	memcpy(s->s_am, bare, barelen);
+	s->s_am[barelen] = ',';
+	s->s_amlen = barelen + 1;
+	s->s_state = SCRAM_NEED_CRED;
+	user->p = (const uint8_t *)s->s_user;
+	user->len = s->s_userlen;
+	return 0;
+fail:
+	s->s_state = SCRAM_FAILED;
+	return rc;
+}
+
+/*
+ *	server-first	= "r=" c-nonce s-nonce ",s=" salt ",i=" iteration-count
+ */
+int
+scram_server_first(struct scram *s, const struct scram_cred *cred,
+    int known, struct bytes_view snonce, struct bytes_w *out)
+{
+	char salt64[SCRAM_B64_LEN(SCRAM_SALT_MAX) + 1];
+	char *am;
+	int n, rc = CAIRN_ERR_INVAL;
+	size_t room;
+
+	bytes_w_reset(out);
+	if (s->s_state != SCRAM_NEED_CRED)
+		goto fail;
+	if (snonce.len == 0 || snonce.len > 64 ||
+	    !scram_printable((const char *)snonce.p, snonce.len) ||
+	    cred->sc_saltlen == 0 || cred->sc_saltlen > SCRAM_SALT_MAX ||
+	    cred->sc_iter < 1)
+		goto fail;
+	scram_b64_encode(cred->sc_salt, cred->sc_saltlen, salt64);
+	am = s->s_am + s->s_amlen;
+	room = sizeof(s->s_am) - s->s_amlen;
+	/* The client nonce sits at s_am + s_cnonceoff: copy it first. */
+	if (room < 2 + s->s_cnoncelen + snonce.len + 1)
+		goto fail;
+	memcpy(am, "r=", 2);
+	memcpy(am + 2, s->s_am + s->s_cnonceoff, s->s_cnoncelen);
+	memcpy(am + 2 + s->s_cnoncelen, snonce.p, snonce.len);
+	s->s_nonceoff = s->s_amlen + 2;
+	s->s_noncelen = s->s_cnoncelen + snonce.len;
+	room -= 2 + s->s_noncelen;
+	n = snprintf(am + 2 + s->s_noncelen, room, ",s=%s,i=%d,", salt64,
+	    cred->sc_iter);
+	if (n < 0 || (size_t)n >= room)
+		goto fail;
+	n += 2 + (int)s->s_noncelen;
+	/* Sent without the ',' that joins it to client-final. */
+	if ((rc = bytes_put(out, am, (size_t)n - 1)) != 0)
+		goto fail;
+	s->s_amlen += (size_t)n;
+	s->s_cred = *cred;
+	s->s_known = known != 0;
+	s->s_state = SCRAM_FIRST_SENT;
+	return 0;
+fail:
+	bytes_w_reset(out);
+	s->s_state = SCRAM_FAILED;
+	return rc;
+}
+
+/*
+ *	client-final	= "c=" base64(gs2-header) ",r=" nonce
+ *			  ["," extensions] ",p=" base64(proof)
+ */
+int
+scram_client_final(struct scram *s, struct bytes_view msg,
+    struct bytes_w *out)
+{
+	char cb[SCRAM_B64_LEN(3) + 1], sig64[SCRAM_B64_LEN(SCRAM_KEY_LEN) + 1];
+	char am[sizeof(s->s_am) + SCRAM_MSG_MAX];
+	const char *p = (const char *)msg.p, *start = p, *proof = NULL;
+	uint8_t pr[SCRAM_KEY_LEN + 3], csig[SCRAM_KEY_LEN];
+	uint8_t ckey[SCRAM_KEY_LEN], stored[SCRAM_KEY_LEN];
+	uint8_t ssig[SCRAM_KEY_LEN];
+	size_t len = msg.len, f, wplen = 0, prlen = 0, amlen, i;
+	unsigned int mdlen;
+	int rc = CAIRN_ERR_INVAL, bad = 0, ok;
+
+	bytes_w_reset(out);
+	if (s->s_state != SCRAM_FIRST_SENT)
+		goto fail;
+	rc = CAIRN_ERR_PROTO;
+	if (len > SCRAM_MSG_MAX || len < 2 || memchr(p, '\0', len) != NULL)
+		goto fail;
+
+	/* "c=" channel binding: must repeat our GS2 header. */
+	if (p[0] != 'c' || p[1] != '=')
+		goto fail;
+	f = scram_field(p + 2, len - 2);
+	scram_b64_encode((const uint8_t *)s->s_gs2, 3, cb);
+	if (f != strlen(cb) || memcmp(p + 2, cb, f) != 0)
+		bad = 1;
+	p += 2 + f;
+	len -= 2 + f;
+
+	/* ",r=" nonce: all of it, ours included. */
+	if (len < 4 || p[0] != ',' || p[1] != 'r' || p[2] != '=')
+		goto fail;
+	p += 3;
+	len -= 3;
+	f = scram_field(p, len);
+	if (f == 0 || !scram_printable(p, f))
+		goto fail;
+	if (f != s->s_noncelen || memcmp(p, s->s_am + s->s_nonceoff, f) != 0)
+		bad = 1;
+	p += f;
+	len -= f;
+
+	/* ["," extensions] ",p=" proof, the last attribute. */
+	while (len > 0) {
+		if (p[0] != ',' || len < 2)
+			goto fail;
+		p++;
+		len--;
+		f = scram_field(p, len);
+		if (f >= 2 && p[0] == 'p' && p[1] == '=') {
+			if (f != len)
+				goto fail;
+			wplen = (size_t)(p - 1 - start);
+			proof = p + 2;
+			break;
+		}
+		if (scram_check_ext(p, f) != 0)
+			goto fail;
+		p += f;
+		len -= f;
+	}
+	if (proof == NULL || scram_b64_decode(proof, len - 2, pr, sizeof(pr),
+	    &prlen) != 0 || prlen != SCRAM_KEY_LEN)
+		goto fail;
+
+	/* AuthMessage = client-first-bare "," server-first "," c-f-w-p */
+	memcpy(am, s->s_am, s->s_amlen);
+	memcpy(am + s->s_amlen, start, wplen);
+	amlen = s->s_amlen + wplen;
+
+	/*
+	 * The same work whatever failed above or whoever the user is:
+	 * ClientKey = proof XOR HMAC(StoredKey, AM), and H(ClientKey)
+	 * must be StoredKey.
+	 */
+	rc = CAIRN_ERR_IO;
+	if (HMAC(EVP_sha256(), s->s_cred.sc_stored_key, SCRAM_KEY_LEN,
+	    (const uint8_t *)am, amlen, csig, &mdlen) == NULL ||
+	    mdlen != SCRAM_KEY_LEN)
+		goto fail;
+	for (i = 0; i < SCRAM_KEY_LEN; i++)
+		ckey[i] = pr[i] ^ csig[i];
+	if (EVP_Digest(ckey, SCRAM_KEY_LEN, stored, &mdlen, EVP_sha256(),
+	    NULL) != 1 || mdlen != SCRAM_KEY_LEN)
+		goto fail;
+	if (HMAC(EVP_sha256(), s->s_cred.sc_server_key, SCRAM_KEY_LEN,
+	    (const uint8_t *)am, amlen, ssig, &mdlen) == NULL ||
+	    mdlen != SCRAM_KEY_LEN)
+		goto fail;
+	ok = CRYPTO_memcmp(stored, s->s_cred.sc_stored_key,
+	    SCRAM_KEY_LEN) == 0;
+	ok = ok && !bad && s->s_known;
+	rc = CAIRN_ERR_AUTH;
+	if (!ok)
+		goto fail;
+	scram_b64_encode(ssig, SCRAM_KEY_LEN, sig64);
+	bytes_put(out, "v=", 2);
+	bytes_put_str(out, sig64);
+	if ((rc = out->err) != 0)
+		goto fail;
+	s->s_state = SCRAM_DONE;
+	rc = 0;
+	goto done;
+fail:
+	bytes_w_reset(out);
+	s->s_state = SCRAM_FAILED;
+done:
+	OPENSSL_cleanse(ckey, sizeof(ckey));
+	OPENSSL_cleanse(stored, sizeof(stored));
+	OPENSSL_cleanse(csig, sizeof(csig));
+	OPENSSL_cleanse(ssig, sizeof(ssig));
+	OPENSSL_cleanse(pr, sizeof(pr));
+	return rc;
+}
+
+int
+scram_nonce(char buf[SCRAM_SNONCE_LEN + 1])
+{
+	uint8_t raw[SCRAM_SNONCE_RAW];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return CAIRN_ERR_IO;
+	scram_b64_encode(raw, sizeof(raw), buf);
+	return 0;
+}
+
+int
+scram_cred_make(struct bytes_view password, const uint8_t *salt,
+    size_t saltlen, int iter, struct scram_cred *out)
+{
+	const char *pw = password.len > 0 ? (const char *)password.p : "";
+	uint8_t salted[SCRAM_KEY_LEN], ckey[SCRAM_KEY_LEN];
+	struct scram_cred c;
+	unsigned int n;
+	int rc = CAIRN_ERR_INVAL;
+
+	memset(&c, 0, sizeof(c));
+	if (saltlen == 0 || saltlen > SCRAM_SALT_MAX || iter < 1 ||
+	    password.len > INT_MAX)
+		return rc;
+	rc = CAIRN_ERR_IO;
+	c.sc_iter = iter;
+	c.sc_saltlen = saltlen;
+	memcpy(c.sc_salt, salt, saltlen);
+	if (PKCS5_PBKDF2_HMAC(pw, (int)password.len, salt, (int)saltlen, iter,
+	    EVP_sha256(), SCRAM_KEY_LEN, salted) != 1)
+		goto done;
+	if (HMAC(EVP_sha256(), salted, SCRAM_KEY_LEN,
+	    (const uint8_t *)"Client Key", 10, ckey, &n) == NULL ||
+	    n != SCRAM_KEY_LEN)
+		goto done;
+	if (EVP_Digest(ckey, SCRAM_KEY_LEN, c.sc_stored_key, &n, EVP_sha256(),
+	    NULL) != 1 || n != SCRAM_KEY_LEN)
+		goto done;
+	if (HMAC(EVP_sha256(), salted, SCRAM_KEY_LEN,
+	    (const uint8_t *)"Server Key", 10, c.sc_server_key, &n) == NULL ||
+	    n != SCRAM_KEY_LEN)
+		goto done;
+	*out = c;
+	rc = 0;
+done:
+	OPENSSL_cleanse(salted, sizeof(salted));
+	OPENSSL_cleanse(ckey, sizeof(ckey));
+	OPENSSL_cleanse(&c, sizeof(c));
+	return rc;
+}
+
+/* HMAC-SHA-256(secret, label user) into out: 0 or -1. */
+static int
+scram_fake_mac(const uint8_t *secret, const char *label,
+    struct bytes_view user, uint8_t out[SCRAM_KEY_LEN])
+{
+	uint8_t buf[8 + SCRAM_USER_MAX];
+	size_t ll = strlen(label);
+	unsigned int n;
+
+	memcpy(buf, label, ll);
+	if (user.len > 0)
+		memcpy(buf + ll, user.p, user.len);
+	return HMAC(EVP_sha256(), secret, SCRAM_KEY_LEN, buf, ll + user.len,
+	    out, &n) != NULL && n == SCRAM_KEY_LEN ? 0 : -1;
+}
+
+int
+scram_cred_fake(const uint8_t secret[SCRAM_KEY_LEN], struct bytes_view user,
+    int iter, struct scram_cred *out)
+{
+	uint8_t mac[SCRAM_KEY_LEN];
+
+	if (user.len > SCRAM_USER_MAX || iter < 1)
+		return CAIRN_ERR_INVAL;
+	memset(out, 0, sizeof(*out));
+	/* Distinct labels, so no part can be computed from another. */
+	if (scram_fake_mac(secret, "salt", user, mac) != 0 ||
+	    scram_fake_mac(secret, "stored", user, out->sc_stored_key) != 0 ||
+	    scram_fake_mac(secret, "server", user, out->sc_server_key) != 0)
+		return CAIRN_ERR_IO;
+	memcpy(out->sc_salt, mac, SCRAM_SALT_LEN);
+	out->sc_saltlen = SCRAM_SALT_LEN;
+	out->sc_iter = iter;
+	return 0;
+}

@@ -1,0 +1,170 @@
+/*
+ * Scram: the server side of SCRAM-SHA-256 (RFC 5802, RFC 7677), as MQTT
+ * 5.0 enhanced authentication carries it (authentication method
+ * "SCRAM-SHA-256", as EMQX offers it):
+ *
+ *	CONNECT	 auth data = client-first	n,,n=USER,r=CNONCE
+ *	AUTH 0x18 auth data = server-first	r=CNONCE SNONCE,s=SALT,i=ITER
+ *	AUTH 0x18 auth data = client-final	c=biws,r=NONCE,p=PROOF
+ *	CONNACK 0x00 auth data = server-final	v=SIGNATURE
+ *
+ * What is accepted, and nothing more: a GS2 header "n,," or "y,," (no
+ * channel binding, no authorization identity), no "m=" extension, a user
+ * name in saslname form (",", "=" escaped as =2C and =3D; any other '='
+ * is an error) of 1 to SCRAM_USER_MAX bytes of UTF-8 without NUL, a
+ * printable client nonce, and in client-final the channel binding that
+ * repeats our GS2 header ("biws" for "n,,"), the whole nonce and a proof
+ * of exactly 32 bytes.  Extensions after the nonce are kept in the
+ * AuthMessage and otherwise ignored, as the RFC asks.  Every message is
+ * at most SCRAM_MSG_MAX bytes, so a session costs one fixed struct.
+ *
+ * The server never sees a password: an entry holds StoredKey and
+ * ServerKey (struct scram_cred), and checking a proof is three HMACs and
+ * a hash, the same work for a user who is not in the file.  For such a
+ * user the caller passes a fake credential (scram_cred_fake()): its salt
+ * is an HMAC of a server secret and the user name, so asking twice gives
+ * the same salt, as it would for a real user, and the proof then fails.
+ *
+ * Pure: no sockets, no clock, no logging.  Needs libcrypto (HMAC,
+ * SHA-256, PBKDF2, RAND_bytes for nonces).
+ */
+#ifndef CAIRN_BROKER_SCRAM_H
+#define CAIRN_BROKER_SCRAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/bytes.h"
+
+/* The MQTT authentication method name; do not change (clients send it). */
+#define SCRAM_METHOD		"SCRAM-SHA-256"
+#define SCRAM_KEY_LEN		32	/* SHA-256 */
+#define SCRAM_SALT_MIN		8
+#define SCRAM_SALT_MAX		64
+/* Salt written for new entries, and the length of a fake one. */
+#define SCRAM_SALT_LEN		16
+/* RFC 7677: at least 4096 rounds. */
+#define SCRAM_DEFAULT_ITERATIONS	4096
+/* Random bytes in our half of the nonce; sent as base64 (32 characters). */
+#define SCRAM_SNONCE_RAW	24
+#define SCRAM_SNONCE_LEN	32
+/* Longest client message, and longest user name once unescaped. */
+#define SCRAM_MSG_MAX		1024
+#define SCRAM_USER_MAX		255
+/* Longest server message (server-first with the longest client nonce). */
+#define SCRAM_OUT_MAX		(SCRAM_MSG_MAX + 256)
+
+/* What the server keeps for a user (RFC 5802 section 3). */
+struct scram_cred {
+	int		sc_iter;
+	size_t		sc_saltlen;
+	uint8_t		sc_salt[SCRAM_SALT_MAX];
+	uint8_t		sc_stored_key[SCRAM_KEY_LEN];
+	uint8_t		sc_server_key[SCRAM_KEY_LEN];
+};
+
+enum scram_state {
+	SCRAM_START = 0,	/* waiting for client-first */
+	SCRAM_NEED_CRED,	/* client-first read: look the user up */
+	SCRAM_FIRST_SENT,	/* server-first made: waiting for client-final */
+	SCRAM_DONE,		/* proof checked, server-final made */
+	SCRAM_FAILED,		/* any error: every later call fails */
+};
+
+/*
+ * One exchange, in caller storage (about 2 KB): scram_init() it, then
+ * scram_client_first(), scram_server_first(), scram_client_final().
+ * Holds key material: scram_fini() wipes it.
+ */
+struct scram {
+	enum scram_state s_state;
+	int		 s_known;	/* the credential is a real user's */
+	char		 s_gs2[4];	/* "n,," or "y,," */
+	char		 s_user[SCRAM_USER_MAX + 1];
+	size_t		 s_userlen;
+	size_t		 s_cnoncelen;	/* client nonce: starts s_am + 2 */
+	size_t		 s_cnonceoff;
+	/* "client-first-bare,server-first,": the AuthMessage so far. */
+	char		 s_am[SCRAM_MSG_MAX + SCRAM_OUT_MAX + 2];
+	size_t		 s_amlen;
+	size_t		 s_nonceoff;	/* whole nonce, inside s_am */
+	size_t		 s_noncelen;
+	struct scram_cred s_cred;
+};
+
+void	scram_init(struct scram *s);
+/* Wipes s; it may be scram_init()ed again. */
+void	scram_fini(struct scram *s);
+
+/*
+ * Reads client-first (CONNECT's authentication data).  On success the
+ * state is SCRAM_NEED_CRED and *user is the unescaped user name, a view
+ * into s (NUL-terminated at user->p[user->len]).  CAIRN_ERR_PROTO for
+ * anything malformed or refused above (channel binding asked for, an
+ * authorization identity, a name with NUL or bad UTF-8, too long);
+ * CAIRN_ERR_INVAL when called in another state.  On error the state is
+ * SCRAM_FAILED.  Borrows msg.
+ */
+int	scram_client_first(struct scram *s, struct bytes_view msg,
+	    struct bytes_view *user);
+
+/*
+ * Makes server-first into out (cleared first; at least SCRAM_OUT_MAX
+ * bytes of room, or CAIRN_ERR_TOO_BIG) from the user's credential, or a
+ * fake one (known = 0: the exchange then always fails at
+ * scram_client_final(), after the same work).  snonce is our half of the
+ * nonce: printable ASCII, no ',', 1 to 64 bytes (scram_nonce() makes
+ * one; tests pass the RFC's).  0, CAIRN_ERR_INVAL (bad state or
+ * argument).  Copies cred.
+ */
+int	scram_server_first(struct scram *s, const struct scram_cred *cred,
+	    int known, struct bytes_view snonce, struct bytes_w *out);
+
+/*
+ * Reads client-final and checks the proof.  0: the user is who they
+ * claim, out holds server-final ("v=...") and the state is SCRAM_DONE.
+ * CAIRN_ERR_AUTH: well formed but the proof, the nonce or the channel
+ * binding is wrong, or the user is not known.  CAIRN_ERR_PROTO:
+ * malformed.  CAIRN_ERR_INVAL: bad state (a second client-final, a replay
+ * on a finished exchange).  The proof is compared with CRYPTO_memcmp().
+ * On error the state is SCRAM_FAILED and out is empty.
+ */
+int	scram_client_final(struct scram *s, struct bytes_view msg,
+	    struct bytes_w *out);
+
+/*
+ * Our half of a nonce: SCRAM_SNONCE_RAW random bytes in base64, NUL-
+ * terminated in buf.  0, or CAIRN_ERR_IO when there is no randomness.
+ */
+int	scram_nonce(char buf[SCRAM_SNONCE_LEN + 1]);
+
+/*
+ * Derives a user's entry from a password (SaltedPassword by PBKDF2-HMAC-
+ * SHA-256, then ClientKey, StoredKey, ServerKey).  salt is 1 to
+ * SCRAM_SALT_MAX bytes, iter 1 to INT_MAX.  0, CAIRN_ERR_INVAL, or
+ * CAIRN_ERR_IO when libcrypto fails.  The password is used as bytes (no
+ * SASLprep: user names and passwords are taken as given, as EMQX does).
+ */
+int	scram_cred_make(struct bytes_view password, const uint8_t *salt,
+	    size_t saltlen, int iter, struct scram_cred *out);
+
+/*
+ * The credential of a user who does not exist: salt = the first
+ * SCRAM_SALT_LEN bytes of HMAC-SHA-256(secret, "salt" user), keys from
+ * the same HMAC with other labels, iter as given.  The same secret and
+ * user always give the same answer.  0 or CAIRN_ERR_IO.
+ */
+int	scram_cred_fake(const uint8_t secret[SCRAM_KEY_LEN],
+	    struct bytes_view user, int iter, struct scram_cred *out);
+
+/*
+ * Strict base64 (RFC 4648, padded): the encoded length of n bytes, the
+ * encoder (writes a NUL after), and the decoder (0, or CAIRN_ERR_PROTO on
+ * a bad character, padding or length, CAIRN_ERR_TOO_BIG past max).
+ */
+#define SCRAM_B64_LEN(n)	(((n) + 2) / 3 * 4)
+void	scram_b64_encode(const uint8_t *in, size_t len, char *out);
+int	scram_b64_decode(const char *in, size_t len, uint8_t *out, size_t max,
+	    size_t *outlen);
+
+#endif

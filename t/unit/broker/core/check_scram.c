@@ -1,0 +1,469 @@
+/*
+ * Unit tests for broker/core/scram: the RFC 7677 exchange (user "user",
+ * password "pencil") byte for byte, the credential derivation against
+ * the RFC's keys, the fake credential of an unknown user (stable, and it
+ * fails after the same steps), the state machine's order, and every
+ * malformed or refused client-first and client-final.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/core/scram.h"
+#include "common/bytes.h"
+#include "common/err.h"
+
+/* RFC 7677 section 3. */
+#define V_CFIRST	"n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
+#define V_SNONCE	"%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
+#define V_NONCE		"rOprNGfwEbeRWgbNEkqO" V_SNONCE
+#define V_SALT		"W22ZaJ0SNY7soEsUEjb6gQ=="
+#define V_SFIRST	"r=" V_NONCE ",s=" V_SALT ",i=4096"
+#define V_PROOF		"dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+#define V_CFINAL	"c=biws,r=" V_NONCE ",p=" V_PROOF
+#define V_SFINAL	"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+/* StoredKey and ServerKey of "pencil" with that salt (Python hashlib). */
+#define V_STORED	"WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY="
+#define V_SERVER	"wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="
+
+static struct bytes_view
+sv(const char *s)
+{
+	return bytes_view_of(s, strlen(s));
+}
+
+static void
+vector_cred(struct scram_cred *c)
+{
+	uint8_t salt[SCRAM_SALT_MAX];
+	size_t n;
+
+	ck_assert_int_eq(scram_b64_decode(V_SALT, strlen(V_SALT), salt,
+	    sizeof(salt), &n), 0);
+	ck_assert_int_eq(scram_cred_make(sv("pencil"), salt, n, 4096, c), 0);
+}
+
+/* 1 if w holds exactly the string s. */
+static int
+w_is(const struct bytes_w *w, const char *s)
+{
+	return w->len == strlen(s) && memcmp(w->buf, s, w->len) == 0;
+}
+
+/* Runs client-first and server-first of the vector on s. */
+static void
+vector_first(struct scram *s, struct bytes_w *out)
+{
+	struct scram_cred c;
+	struct bytes_view user;
+
+	vector_cred(&c);
+	scram_init(s);
+	ck_assert_int_eq(scram_client_first(s, sv(V_CFIRST), &user), 0);
+	ck_assert_int_eq(scram_server_first(s, &c, 1, sv(V_SNONCE), out), 0);
+}
+
+START_TEST(test_scram__rfc7677_vector)
+{
+	struct scram s;
+	struct scram_cred c;
+	struct bytes_view user;
+	struct bytes_w out;
+	char b64[SCRAM_B64_LEN(SCRAM_KEY_LEN) + 1];
+
+	vector_cred(&c);
+	scram_b64_encode(c.sc_stored_key, SCRAM_KEY_LEN, b64);
+	ck_assert_str_eq(b64, V_STORED);
+	scram_b64_encode(c.sc_server_key, SCRAM_KEY_LEN, b64);
+	ck_assert_str_eq(b64, V_SERVER);
+
+	bytes_w_init(&out, SCRAM_OUT_MAX);
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_first(&s, sv(V_CFIRST), &user), 0);
+	ck_assert_int_eq(s.s_state, SCRAM_NEED_CRED);
+	ck_assert_uint_eq(user.len, 4);
+	ck_assert_int_eq(memcmp(user.p, "user", 4), 0);
+	ck_assert_int_eq(scram_server_first(&s, &c, 1, sv(V_SNONCE), &out), 0);
+	ck_assert(w_is(&out, V_SFIRST));
+	ck_assert_int_eq(scram_client_final(&s, sv(V_CFINAL), &out), 0);
+	ck_assert(w_is(&out, V_SFINAL));
+	ck_assert_int_eq(s.s_state, SCRAM_DONE);
+	/* A replay on a finished exchange is refused. */
+	ck_assert_int_eq(scram_client_final(&s, sv(V_CFINAL), &out),
+	    CAIRN_ERR_INVAL);
+	ck_assert_uint_eq(out.len, 0);
+	scram_fini(&s);
+	bytes_w_fini(&out);
+}
+END_TEST
+
+START_TEST(test_scram__wrong_password)
+{
+	struct scram s;
+	struct scram_cred c;
+	struct bytes_view user;
+	struct bytes_w out;
+	uint8_t salt[SCRAM_SALT_MAX];
+	size_t n;
+
+	ck_assert_int_eq(scram_b64_decode(V_SALT, strlen(V_SALT), salt,
+	    sizeof(salt), &n), 0);
+	ck_assert_int_eq(scram_cred_make(sv("pencil2"), salt, n, 4096, &c), 0);
+	bytes_w_init(&out, SCRAM_OUT_MAX);
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_first(&s, sv(V_CFIRST), &user), 0);
+	ck_assert_int_eq(scram_server_first(&s, &c, 1, sv(V_SNONCE), &out), 0);
+	/* Same salt and count: the server-first cannot tell them apart. */
+	ck_assert(w_is(&out, V_SFIRST));
+	ck_assert_int_eq(scram_client_final(&s, sv(V_CFINAL), &out),
+	    CAIRN_ERR_AUTH);
+	ck_assert_uint_eq(out.len, 0);
+	ck_assert_int_eq(s.s_state, SCRAM_FAILED);
+	bytes_w_fini(&out);
+}
+END_TEST
+
+/* The right keys but marked unknown: still refused. */
+START_TEST(test_scram__unknown_never_passes)
+{
+	struct scram s;
+	struct scram_cred c;
+	struct bytes_view user;
+	struct bytes_w out;
+
+	vector_cred(&c);
+	bytes_w_init(&out, SCRAM_OUT_MAX);
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_first(&s, sv(V_CFIRST), &user), 0);
+	ck_assert_int_eq(scram_server_first(&s, &c, 0, sv(V_SNONCE), &out), 0);
+	ck_assert_int_eq(scram_client_final(&s, sv(V_CFINAL), &out),
+	    CAIRN_ERR_AUTH);
+	bytes_w_fini(&out);
+}
+END_TEST
+
+START_TEST(test_scram__fake_cred_stable)
+{
+	uint8_t k1[SCRAM_KEY_LEN], k2[SCRAM_KEY_LEN];
+	struct scram_cred a, b, c;
+
+	memset(k1, 1, sizeof(k1));
+	memset(k2, 2, sizeof(k2));
+	ck_assert_int_eq(scram_cred_fake(k1, sv("mallory"), 4096, &a), 0);
+	ck_assert_int_eq(scram_cred_fake(k1, sv("mallory"), 4096, &b), 0);
+	ck_assert_uint_eq(a.sc_saltlen, SCRAM_SALT_LEN);
+	ck_assert_int_eq(a.sc_iter, 4096);
+	ck_assert_int_eq(memcmp(&a, &b, sizeof(a)), 0);
+	/* Another user or another secret: another salt. */
+	ck_assert_int_eq(scram_cred_fake(k1, sv("mallorz"), 4096, &c), 0);
+	ck_assert_int_ne(memcmp(a.sc_salt, c.sc_salt, SCRAM_SALT_LEN), 0);
+	ck_assert_int_eq(scram_cred_fake(k2, sv("mallory"), 4096, &c), 0);
+	ck_assert_int_ne(memcmp(a.sc_salt, c.sc_salt, SCRAM_SALT_LEN), 0);
+	ck_assert_int_ne(memcmp(a.sc_stored_key, a.sc_server_key,
+	    SCRAM_KEY_LEN), 0);
+	ck_assert_int_eq(scram_cred_fake(k1, sv("mallory"), 0, &c),
+	    CAIRN_ERR_INVAL);
+}
+END_TEST
+
+START_TEST(test_scram__escaped_user)
+{
+	struct scram s;
+	struct bytes_view user;
+
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_first(&s,
+	    sv("n,,n=a=2Cb=3Dc\xc3\xa9,r=x"), &user), 0);
+	ck_assert_uint_eq(user.len, 7);
+	ck_assert_int_eq(memcmp(user.p, "a,b=c\xc3\xa9", 7), 0);
+	ck_assert_int_eq(user.p[user.len], '\0');
+	/* "y,," (client could bind, thinks we cannot) and extensions. */
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_first(&s, sv("y,,n=u,r=abc,x=1,y=2"),
+	    &user), 0);
+}
+END_TEST
+
+START_TEST(test_scram__y_header_binding)
+{
+	struct scram s;
+	struct scram_cred c;
+	struct bytes_view user;
+	struct bytes_w out;
+
+	vector_cred(&c);
+	bytes_w_init(&out, SCRAM_OUT_MAX);
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_first(&s, sv("y,,n=user,r=abc"), &user),
+	    0);
+	ck_assert_int_eq(scram_server_first(&s, &c, 1, sv("def"), &out), 0);
+	/* c=biws is "n,,": the client changed its header. */
+	ck_assert_int_eq(scram_client_final(&s, sv("c=biws,r=abcdef,p="
+	    V_PROOF), &out), CAIRN_ERR_AUTH);
+	bytes_w_fini(&out);
+}
+END_TEST
+
+/* Client-first messages that must be refused (CAIRN_ERR_PROTO). */
+static const char *const bad_first[] = {
+	"",
+	"n,",
+	"n,,",
+	"p=tls-unique,,n=user,r=abc",	/* channel binding */
+	"n,a=admin,n=user,r=abc",	/* authorization identity */
+	"x,,n=user,r=abc",
+	"n,,m=ext,n=user,r=abc",	/* mandatory extension */
+	"n,,n=,r=abc",			/* empty user */
+	"n,,n=user",			/* no nonce */
+	"n,,n=user,",
+	"n,,n=user,r=",			/* empty nonce */
+	"n,,n=user,r=ab c",		/* space in nonce */
+	"n,,n=user,s=abc",
+	"n,,n=us=2Dr,r=abc",		/* bad escape */
+	"n,,n=user=,r=abc",
+	"n,,n=user=2,r=abc",
+	"n,,n=\xff\xfe,r=abc",		/* not UTF-8 */
+	"n,,n=user,r=abc,",		/* trailing comma */
+	"n,,n=user,r=abc,1=x",		/* bad extension */
+	"n,,n=user,r=abc,x=",
+	"n,,N=user,r=abc",
+};
+
+START_TEST(test_scram__bad_first)
+{
+	struct scram s;
+	struct bytes_view user = { NULL, 0 };
+	const char *m = bad_first[_i];
+
+	scram_init(&s);
+	ck_assert_msg(scram_client_first(&s, sv(m), &user) == CAIRN_ERR_PROTO,
+	    "accepted %s", m);
+	ck_assert_int_eq(s.s_state, SCRAM_FAILED);
+	ck_assert_ptr_null(user.p);
+}
+END_TEST
+
+START_TEST(test_scram__first_limits)
+{
+	char buf[SCRAM_MSG_MAX + 2], user[SCRAM_USER_MAX + 2];
+	struct scram s;
+	struct bytes_view uv;
+	struct bytes_w out;
+	struct scram_cred c;
+
+	/* A NUL inside. */
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_first(&s,
+	    bytes_view_of("n,,n=u\0x,r=abc", 14), &uv), CAIRN_ERR_PROTO);
+	/* A user of exactly SCRAM_USER_MAX bytes, then one more. */
+	memset(user, 'u', sizeof(user));
+	user[SCRAM_USER_MAX] = '\0';
+	snprintf(buf, sizeof(buf), "n,,n=%s,r=abc", user);
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_first(&s, sv(buf), &uv), 0);
+	ck_assert_uint_eq(uv.len, SCRAM_USER_MAX);
+	user[SCRAM_USER_MAX] = 'u';
+	user[SCRAM_USER_MAX + 1] = '\0';
+	snprintf(buf, sizeof(buf), "n,,n=%s,r=abc", user);
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_first(&s, sv(buf), &uv),
+	    CAIRN_ERR_PROTO);
+	/* A message of SCRAM_MSG_MAX bytes (a long nonce), then one more. */
+	memset(buf, 'r', sizeof(buf));
+	memcpy(buf, "n,,n=u,r=", 9);
+	buf[SCRAM_MSG_MAX] = '\0';
+	vector_cred(&c);
+	bytes_w_init(&out, SCRAM_OUT_MAX);
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_first(&s, sv(buf), &uv), 0);
+	/* The longest server-first still fits SCRAM_OUT_MAX. */
+	ck_assert_int_eq(scram_server_first(&s, &c, 1,
+	    sv("0123456789012345678901234567890123456789012345678901234567890123"),
+	    &out), 0);
+	ck_assert_uint_le(out.len, SCRAM_OUT_MAX);
+	buf[SCRAM_MSG_MAX] = 'r';
+	buf[SCRAM_MSG_MAX + 1] = '\0';
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_first(&s, sv(buf), &uv),
+	    CAIRN_ERR_PROTO);
+	bytes_w_fini(&out);
+}
+END_TEST
+
+/* Client-final messages after the vector's first round, and the result. */
+static const struct {
+	const char	*m;
+	int		 rc;
+} bad_final[] = {
+	{ "", CAIRN_ERR_PROTO },
+	{ "c=biws", CAIRN_ERR_PROTO },
+	{ "c=biws,r=" V_NONCE, CAIRN_ERR_PROTO },		/* no proof */
+	{ "c=biws,r=" V_NONCE ",p=", CAIRN_ERR_PROTO },
+	{ "c=biws,r=" V_NONCE ",p=dHzb", CAIRN_ERR_PROTO },	/* short */
+	{ "c=biws,r=" V_NONCE ",p=" V_PROOF "AAAA", CAIRN_ERR_PROTO },
+	{ "c=biws,r=" V_NONCE ",p=" V_PROOF ",x=1", CAIRN_ERR_PROTO },
+	{ "c=biws,r=" V_NONCE ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ",
+	    CAIRN_ERR_PROTO },					/* no pad */
+	{ "c=biws,r=" V_NONCE ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVR=",
+	    CAIRN_ERR_PROTO },					/* not canonical */
+	{ "c=biws,r=" V_NONCE ",p=dHzbZapWIk4jUhN*Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+	    CAIRN_ERR_PROTO },
+	{ "r=" V_NONCE ",p=" V_PROOF, CAIRN_ERR_PROTO },
+	{ "c=biws,p=" V_PROOF, CAIRN_ERR_PROTO },
+	{ "c=biws,r=,p=" V_PROOF, CAIRN_ERR_PROTO },
+	{ "c=biws,,r=" V_NONCE ",p=" V_PROOF, CAIRN_ERR_PROTO },
+	{ "c=biws,r=" V_NONCE ",1=a,p=" V_PROOF, CAIRN_ERR_PROTO },
+	/* Well formed but wrong: AUTH. */
+	{ "c=eSws,r=" V_NONCE ",p=" V_PROOF, CAIRN_ERR_AUTH },	/* y,, */
+	{ "c=biwsx,r=" V_NONCE ",p=" V_PROOF, CAIRN_ERR_AUTH },
+	{ "c=biws,r=rOprNGfwEbeRWgbNEkqO,p=" V_PROOF, CAIRN_ERR_AUTH },
+	{ "c=biws,r=" V_NONCE "x,p=" V_PROOF, CAIRN_ERR_AUTH },
+	{ "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k1,p="
+	    V_PROOF, CAIRN_ERR_AUTH },				/* tampered */
+	{ "c=biws,r=" V_NONCE ",p=eHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+	    CAIRN_ERR_AUTH },					/* one bit */
+	/* An extension is signed too: adding one breaks the proof. */
+	{ "c=biws,r=" V_NONCE ",x=1,p=" V_PROOF, CAIRN_ERR_AUTH },
+};
+
+START_TEST(test_scram__bad_final)
+{
+	struct scram s;
+	struct bytes_w out;
+
+	bytes_w_init(&out, SCRAM_OUT_MAX);
+	vector_first(&s, &out);
+	ck_assert_msg(scram_client_final(&s, sv(bad_final[_i].m), &out) ==
+	    bad_final[_i].rc, "%s", bad_final[_i].m);
+	ck_assert_uint_eq(out.len, 0);
+	ck_assert_int_eq(s.s_state, SCRAM_FAILED);
+	/* Failed is final: even the right answer is refused now. */
+	ck_assert_int_eq(scram_client_final(&s, sv(V_CFINAL), &out),
+	    CAIRN_ERR_INVAL);
+	bytes_w_fini(&out);
+}
+END_TEST
+
+START_TEST(test_scram__order)
+{
+	struct scram s;
+	struct scram_cred c;
+	struct bytes_view user;
+	struct bytes_w out;
+
+	vector_cred(&c);
+	bytes_w_init(&out, SCRAM_OUT_MAX);
+	/* client-final first. */
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_final(&s, sv(V_CFINAL), &out),
+	    CAIRN_ERR_INVAL);
+	/* server-first before client-first. */
+	scram_init(&s);
+	ck_assert_int_eq(scram_server_first(&s, &c, 1, sv(V_SNONCE), &out),
+	    CAIRN_ERR_INVAL);
+	/* client-first twice. */
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_first(&s, sv(V_CFIRST), &user), 0);
+	ck_assert_int_eq(scram_client_first(&s, sv(V_CFIRST), &user),
+	    CAIRN_ERR_INVAL);
+	/* A bad server nonce: ',' or empty. */
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_first(&s, sv(V_CFIRST), &user), 0);
+	ck_assert_int_eq(scram_server_first(&s, &c, 1, sv("a,b"), &out),
+	    CAIRN_ERR_INVAL);
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_first(&s, sv(V_CFIRST), &user), 0);
+	ck_assert_int_eq(scram_server_first(&s, &c, 1, sv(""), &out),
+	    CAIRN_ERR_INVAL);
+	bytes_w_fini(&out);
+}
+END_TEST
+
+START_TEST(test_scram__nonce)
+{
+	char a[SCRAM_SNONCE_LEN + 1], b[SCRAM_SNONCE_LEN + 1];
+
+	ck_assert_int_eq(scram_nonce(a), 0);
+	ck_assert_int_eq(scram_nonce(b), 0);
+	ck_assert_uint_eq(strlen(a), SCRAM_SNONCE_LEN);
+	ck_assert_ptr_null(strchr(a, ','));
+	ck_assert_str_ne(a, b);
+}
+END_TEST
+
+START_TEST(test_scram__b64)
+{
+	static const struct {
+		const char *in, *out;
+	} rows[] = {
+		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" },
+		{ "foo", "Zm9v" }, { "foob", "Zm9vYg==" },
+		{ "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+	};
+	char enc[16];
+	uint8_t dec[8];
+	size_t i, n;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		scram_b64_encode((const uint8_t *)rows[i].in,
+		    strlen(rows[i].in), enc);
+		ck_assert_str_eq(enc, rows[i].out);
+		ck_assert_int_eq(scram_b64_decode(rows[i].out,
+		    strlen(rows[i].out), dec, sizeof(dec), &n), 0);
+		ck_assert_uint_eq(n, strlen(rows[i].in));
+		ck_assert_int_eq(n == 0 || memcmp(dec, rows[i].in, n) == 0, 1);
+	}
+	ck_assert_int_eq(scram_b64_decode("Zg=", 3, dec, 8, &n),
+	    CAIRN_ERR_PROTO);
+	ck_assert_int_eq(scram_b64_decode("Zh==", 4, dec, 8, &n),
+	    CAIRN_ERR_PROTO);
+	ck_assert_int_eq(scram_b64_decode("Z===", 4, dec, 8, &n),
+	    CAIRN_ERR_PROTO);
+	ck_assert_int_eq(scram_b64_decode("Zm9vYmFy", 8, dec, 5, &n),
+	    CAIRN_ERR_TOO_BIG);
+}
+END_TEST
+
+static Suite *
+scram_suite(void)
+{
+	Suite *s = suite_create("scram");
+	TCase *tc;
+
+	tc = tcase_create("exchange");
+	tcase_add_test(tc, test_scram__rfc7677_vector);
+	tcase_add_test(tc, test_scram__wrong_password);
+	tcase_add_test(tc, test_scram__unknown_never_passes);
+	tcase_add_test(tc, test_scram__fake_cred_stable);
+	tcase_add_test(tc, test_scram__escaped_user);
+	tcase_add_test(tc, test_scram__y_header_binding);
+	tcase_add_test(tc, test_scram__order);
+	tcase_add_test(tc, test_scram__nonce);
+	tcase_add_test(tc, test_scram__b64);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("malformed");
+	tcase_add_loop_test(tc, test_scram__bad_first, 0,
+	    (int)(sizeof(bad_first) / sizeof(bad_first[0])));
+	tcase_add_test(tc, test_scram__first_limits);
+	tcase_add_loop_test(tc, test_scram__bad_final, 0,
+	    (int)(sizeof(bad_final) / sizeof(bad_final[0])));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	sr = srunner_create(scram_suite());
+	srunner_set_tap(sr, "-");
+	srunner_run_all(sr, CK_SILENT);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
