@@ -26,8 +26,10 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "broker/core/scram.h"
 #include "common/err.h"
 #include "common/file.h"
 #include "common/utf8.h"
@@ -37,7 +39,11 @@ enum passwd_type {
 	PASSWD_COMMENT = 0,	/* a comment or blank line, kept as text */
 	PASSWD_SHA512 = 6,	/* $6$SALT$HASH */
 	PASSWD_PBKDF2 = 7,	/* $7$ITER$SALT$HASH */
+	/* Cairn's own, $scram-sha-256$...: no number in mosquitto's enum. */
+	PASSWD_SCRAM = 256,
 };
+
+#define PASSWD_SCRAM_TAG	"$scram-sha-256$"
 
 /* Base64 length of n bytes, with padding, plus a NUL. */
 #define B64_LEN(n)	(((n) + 2) / 3 * 4 + 1)
@@ -50,6 +56,7 @@ struct passwd_ent {
 	int		 pe_iter;
 	size_t		 pe_saltlen;
 	uint8_t		 pe_salt[PASSWD_SALT_MAX];
+	/* SCRAM: StoredKey then ServerKey. */
 	uint8_t		 pe_hash[PASSWD_HASH_LEN];
 };
 
@@ -60,6 +67,9 @@ struct passwd_file {
 	struct passwd_ent	**pf_idx;	/* user entries, sorted by name */
 	size_t			  pf_nusers;
 	struct passwd_ent	  pf_dummy;	/* hashed for unknown users */
+	int			  pf_scram_iter; /* largest SCRAM count */
+	/* Keys the fake SCRAM credentials of unknown users. */
+	uint8_t			  pf_secret[SCRAM_KEY_LEN];
 };
 
 /* A user name being looked up: not NUL-terminated. */
@@ -167,6 +177,20 @@ passwd_hash(const struct passwd_ent *pe, struct bytes_view password,
 
 	if (password.len > PASSWD_PASSWORD_MAX)
 		goto done;
+	if (pe->pe_type == PASSWD_SCRAM) {
+		struct scram_cred c;
+
+		/* Only StoredKey is compared; ServerKey is copied as it is. */
+		if (scram_cred_make(password, pe->pe_salt, pe->pe_saltlen,
+		    pe->pe_iter, &c) == 0) {
+			memcpy(out, c.sc_stored_key, SCRAM_KEY_LEN);
+			memcpy(out + SCRAM_KEY_LEN, pe->pe_hash + SCRAM_KEY_LEN,
+			    SCRAM_KEY_LEN);
+			rc = 0;
+		}
+		OPENSSL_cleanse(&c, sizeof(c));
+		goto done;
+	}
 	if (pe->pe_type == PASSWD_PBKDF2) {
 		if (PKCS5_PBKDF2_HMAC(pw, (int)password.len, pe->pe_salt,
 		    (int)pe->pe_saltlen, pe->pe_iter, EVP_sha512(),
@@ -237,16 +261,18 @@ passwd_find(const struct passwd_file *pf, const char *p, size_t len)
 
 /*
  * Sorts the user index again and sets up the dummy entry that unknown
- * users are checked against: PBKDF2 with the largest count in the file
- * (so an unknown user is never cheaper than a known one), or $6$ when
- * the file holds only $6$ entries.  Never allocates.
+ * users are checked against: the KDF of the entry with the largest
+ * count in the file, PBKDF2-SHA512 ($7$) or PBKDF2-SHA256 (SCRAM), so
+ * an unknown user is never cheaper than a known one; or $6$ when the
+ * file holds only $6$ entries.  Also notes the largest SCRAM count, the
+ * one that unknown users get in a SCRAM exchange.  Never allocates.
  */
 static void
 passwd_reindex(struct passwd_file *pf)
 {
 	struct passwd_ent *d = &pf->pf_dummy;
 	size_t i, n = 0;
-	int iter = 0, sha512 = 0;
+	int iter = 0, sha512 = 0, scram = 0;
 
 	for (i = 0; i < pf->pf_nent; i++) {
 		struct passwd_ent *pe = pf->pf_ent[i];
@@ -256,13 +282,20 @@ passwd_reindex(struct passwd_file *pf)
 		pf->pf_idx[n++] = pe;
 		if (pe->pe_type == PASSWD_PBKDF2 && pe->pe_iter > iter)
 			iter = pe->pe_iter;
+		if (pe->pe_type == PASSWD_SCRAM && pe->pe_iter > scram)
+			scram = pe->pe_iter;
 		if (pe->pe_type == PASSWD_SHA512)
 			sha512 = 1;
 	}
 	pf->pf_nusers = n;
+	pf->pf_scram_iter = scram > 0 ? scram : SCRAM_DEFAULT_ITERATIONS;
 	if (n > 1)
 		qsort(pf->pf_idx, n, sizeof(*pf->pf_idx), passwd_cmp_ent);
-	if (iter == 0 && sha512) {
+	/* The dummy's salt is PASSWD_SALT_LEN random bytes: valid for all. */
+	if (scram > iter) {
+		d->pe_type = PASSWD_SCRAM;
+		d->pe_iter = scram;
+	} else if (iter == 0 && sha512) {
 		d->pe_type = PASSWD_SHA512;
 	} else {
 		d->pe_type = PASSWD_PBKDF2;
@@ -308,6 +341,10 @@ passwd_new(void)
 		memset(pf->pf_dummy.pe_salt, 0x5a, PASSWD_SALT_LEN);
 	pf->pf_dummy.pe_type = PASSWD_PBKDF2;
 	pf->pf_dummy.pe_iter = PASSWD_DEFAULT_ITERATIONS;
+	pf->pf_scram_iter = SCRAM_DEFAULT_ITERATIONS;
+	/* passwd_parse() replaces it with one derived from the file. */
+	if (RAND_bytes(pf->pf_secret, sizeof(pf->pf_secret)) != 1)
+		memset(pf->pf_secret, 0xa5, sizeof(pf->pf_secret));
 	return pf;
 }
 
@@ -344,6 +381,49 @@ passwd_trim(const char **p, size_t *len)
 		(*len)--;
 }
 
+/*
+ * Decodes $scram-sha-256$ITER$SALT$STOREDKEY$SERVERKEY (the tag already
+ * checked) into pe: base64 as RFC 4648, padded; SALT 8 to 64 bytes, the
+ * keys 32 each.  NULL or what is wrong.
+ */
+static const char *
+passwd_decode_scram(const char *f, const char *end, struct passwd_ent *pe)
+{
+	const char *s = f + strlen(PASSWD_SCRAM_TAG), *d;
+	size_t n;
+	long iter = 0;
+
+	pe->pe_type = PASSWD_SCRAM;
+	for (d = s; d < end && *d >= '0' && *d <= '9'; d++) {
+		iter = iter * 10 + (*d - '0');
+		if (iter > INT_MAX)
+			return "iteration count too large";
+	}
+	if (d == s || d == end || *d != '$' || iter < 1)
+		return "bad iteration count";
+	pe->pe_iter = (int)iter;
+	s = d + 1;
+	if ((d = memchr(s, '$', (size_t)(end - s))) == NULL)
+		return "no '$' between salt and stored key";
+	if (scram_b64_decode(s, (size_t)(d - s), pe->pe_salt,
+	    sizeof(pe->pe_salt), &n) != 0)
+		return "SCRAM salt is not base64 of at most 64 bytes";
+	if (n < SCRAM_SALT_MIN)
+		return "SCRAM salt must decode to 8 to 64 bytes";
+	pe->pe_saltlen = n;
+	s = d + 1;
+	if ((d = memchr(s, '$', (size_t)(end - s))) == NULL)
+		return "no '$' between stored key and server key";
+	if (scram_b64_decode(s, (size_t)(d - s), pe->pe_hash, SCRAM_KEY_LEN,
+	    &n) != 0 || n != SCRAM_KEY_LEN)
+		return "SCRAM stored key must be 32 bytes of base64";
+	s = d + 1;
+	if (scram_b64_decode(s, (size_t)(end - s), pe->pe_hash + SCRAM_KEY_LEN,
+	    SCRAM_KEY_LEN, &n) != 0 || n != SCRAM_KEY_LEN)
+		return "SCRAM server key must be 32 bytes of base64";
+	return NULL;
+}
+
 /* 1 if p[0..len) holds a byte below 0x20 or 0x7f. */
 static int
 passwd_has_control(const char *p, size_t len)
@@ -367,6 +447,9 @@ passwd_decode_field(const char *f, size_t len, struct passwd_ent *pe)
 	size_t n;
 	long iter;
 
+	if (len >= strlen(PASSWD_SCRAM_TAG) && memcmp(f, PASSWD_SCRAM_TAG,
+	    strlen(PASSWD_SCRAM_TAG)) == 0)
+		return passwd_decode_scram(f, end, pe);
 	if (len < 3 || f[0] != '$' || f[2] != '$')
 		return f[0] == '$' ? "unknown hash type" :
 		    "not a hashed password (mosquitto_passwd -U hashes "
@@ -509,6 +592,18 @@ passwd_parse(const char *text, size_t len, const char *name,
 		p = nl < end ? nl + 1 : end;
 	}
 	passwd_reindex(pf);
+	/*
+	 * The fake SCRAM salts of unknown users hang on this secret: from
+	 * the file, so they stay the same across restarts and reloads of
+	 * the same file, as real users' salts do; secret, because the file
+	 * holds every user's salt and keys.
+	 */
+	if (HMAC(EVP_sha256(), "cairn scram unknown user", 24,
+	    (const unsigned char *)(len > 0 ? text : ""), len, pf->pf_secret,
+	    NULL) == NULL) {
+		passwd_errf(err, errlen, "%s: HMAC failed (libcrypto)", name);
+		goto fail;
+	}
 	for (i = 1; i < pf->pf_nusers; i++) {
 		struct passwd_ent *a = pf->pf_idx[i - 1], *b = pf->pf_idx[i];
 
@@ -595,12 +690,39 @@ passwd_user_valid(const char *user)
 	    !passwd_isblank(user[len - 1]);
 }
 
-int
-passwd_set(struct passwd_file *pf, const char *user,
-    struct bytes_view password, int iterations)
+/* Makes pe_text for a new $7$ or SCRAM entry: 0 or -1. */
+static int
+passwd_format(struct passwd_ent *pe)
+{
+	char salt64[B64_LEN(PASSWD_SALT_MAX)], hash64[B64_LEN(PASSWD_HASH_LEN)];
+	char skey64[B64_LEN(SCRAM_KEY_LEN)];
+	int n;
+
+	b64_encode(pe->pe_salt, pe->pe_saltlen, salt64);
+	if (pe->pe_type == PASSWD_SCRAM) {
+		b64_encode(pe->pe_hash, SCRAM_KEY_LEN, hash64);
+		b64_encode(pe->pe_hash + SCRAM_KEY_LEN, SCRAM_KEY_LEN, skey64);
+		n = asprintf(&pe->pe_text, "%s%d$%s$%s$%s", PASSWD_SCRAM_TAG,
+		    pe->pe_iter, salt64, hash64, skey64);
+	} else {
+		b64_encode(pe->pe_hash, PASSWD_HASH_LEN, hash64);
+		n = asprintf(&pe->pe_text, "$%d$%d$%s$%s", PASSWD_PBKDF2,
+		    pe->pe_iter, salt64, hash64);
+	}
+	if (n == -1) {
+		pe->pe_text = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* passwd_set() and passwd_set_scram(): type is the entry's. */
+static int
+passwd_set_type(struct passwd_file *pf, const char *user,
+    struct bytes_view password, int iterations, enum passwd_type type)
 {
 	struct passwd_ent *pe = NULL, *old;
-	char salt64[B64_LEN(PASSWD_SALT_LEN)], hash64[B64_LEN(PASSWD_HASH_LEN)];
+	struct scram_cred c;
 	size_t i;
 	int rc = CAIRN_ERR_INVAL;
 
@@ -611,22 +733,26 @@ passwd_set(struct passwd_file *pf, const char *user,
 	if ((pe = calloc(1, sizeof(*pe))) == NULL ||
 	    (pe->pe_user = strdup(user)) == NULL)
 		goto fail;
-	pe->pe_type = PASSWD_PBKDF2;
+	pe->pe_type = type;
 	pe->pe_iter = iterations;
-	pe->pe_saltlen = PASSWD_SALT_LEN;
-	if (RAND_bytes(pe->pe_salt, PASSWD_SALT_LEN) != 1) {
+	pe->pe_saltlen = type == PASSWD_SCRAM ? SCRAM_SALT_LEN :
+	    PASSWD_SALT_LEN;
+	if (RAND_bytes(pe->pe_salt, (int)pe->pe_saltlen) != 1) {
 		rc = CAIRN_ERR_IO;
 		goto fail;
 	}
-	if (passwd_hash(pe, password, pe->pe_hash) != 0)
+	if (type == PASSWD_SCRAM) {
+		if (scram_cred_make(password, pe->pe_salt, pe->pe_saltlen,
+		    iterations, &c) != 0)
+			goto fail;
+		memcpy(pe->pe_hash, c.sc_stored_key, SCRAM_KEY_LEN);
+		memcpy(pe->pe_hash + SCRAM_KEY_LEN, c.sc_server_key,
+		    SCRAM_KEY_LEN);
+		OPENSSL_cleanse(&c, sizeof(c));
+	} else if (passwd_hash(pe, password, pe->pe_hash) != 0)
 		goto fail;
-	b64_encode(pe->pe_salt, PASSWD_SALT_LEN, salt64);
-	b64_encode(pe->pe_hash, PASSWD_HASH_LEN, hash64);
-	if (asprintf(&pe->pe_text, "$%d$%d$%s$%s", PASSWD_PBKDF2, iterations,
-	    salt64, hash64) == -1) {
-		pe->pe_text = NULL;
+	if (passwd_format(pe) != 0)
 		goto fail;
-	}
 	if ((old = passwd_find(pf, user, strlen(user))) != NULL) {
 		for (i = 0; pf->pf_ent[i] != old; i++)
 			continue;
@@ -642,6 +768,43 @@ passwd_set(struct passwd_file *pf, const char *user,
 fail:
 	passwd_ent_free(pe);
 	return rc;
+}
+
+int
+passwd_set(struct passwd_file *pf, const char *user,
+    struct bytes_view password, int iterations)
+{
+	return passwd_set_type(pf, user, password, iterations, PASSWD_PBKDF2);
+}
+
+int
+passwd_set_scram(struct passwd_file *pf, const char *user,
+    struct bytes_view password, int iterations)
+{
+	return passwd_set_type(pf, user, password, iterations, PASSWD_SCRAM);
+}
+
+int
+passwd_scram_cred(const struct passwd_file *pf, struct bytes_view user,
+    struct scram_cred *out)
+{
+	const struct passwd_ent *pe;
+
+	pe = passwd_find(pf, (const char *)user.p, user.len);
+	if (pe == NULL || pe->pe_type != PASSWD_SCRAM) {
+		/* Same salt for the same name, every time: see pf_secret. */
+		if (scram_cred_fake(pf->pf_secret, user, pf->pf_scram_iter,
+		    out) != 0)
+			memset(out, 0, sizeof(*out));
+		return CAIRN_ERR_NOENT;
+	}
+	memset(out, 0, sizeof(*out));
+	out->sc_iter = pe->pe_iter;
+	out->sc_saltlen = pe->pe_saltlen;
+	memcpy(out->sc_salt, pe->pe_salt, pe->pe_saltlen);
+	memcpy(out->sc_stored_key, pe->pe_hash, SCRAM_KEY_LEN);
+	memcpy(out->sc_server_key, pe->pe_hash + SCRAM_KEY_LEN, SCRAM_KEY_LEN);
+	return 0;
 }
 
 int

@@ -4,9 +4,18 @@
  *
  *	USER:$7$ITER$SALT$HASH	PBKDF2-HMAC-SHA512, ITER rounds (mosquitto 2.x)
  *	USER:$6$SALT$HASH	SHA-512 over password then salt (mosquitto 1.x)
+ *	USER:$scram-sha-256$ITER$SALT$STOREDKEY$SERVERKEY
+ *				SCRAM-SHA-256 (scram.h), Cairn's own
  *
  * SALT and HASH are standard base64 with '=' padding; SALT decodes to 12
- * bytes (64 is read too: newer mosquitto writes it), HASH to 64.  Lines
+ * bytes (64 is read too: newer mosquitto writes it), HASH to 64.  In a
+ * SCRAM line SALT is 8 to 64 bytes (16 written), STOREDKEY and SERVERKEY
+ * 32 each, all padded base64; ITER is the PBKDF2-SHA-256 count (4096
+ * written, RFC 7677's minimum).  A SCRAM entry serves both a SCRAM
+ * exchange (MQTT 5.0 AUTH) and a plain CONNECT password, which is
+ * checked by deriving StoredKey again; a $7$ or $6$ entry serves only
+ * the plain password, since SCRAM needs keys that only the password
+ * gives.  mosquitto does not read SCRAM lines.  Lines
  * that start with '#' and blank lines are comments.  Blanks around USER
  * and the hash are trimmed, as mosquitto trims them.  Do not change this
  * format: mosquitto reads what passwd_save() writes.
@@ -38,6 +47,7 @@
 
 #include <stddef.h>
 
+#include "broker/core/scram.h"
 #include "common/bytes.h"
 
 #define PASSWD_DEFAULT_ITERATIONS	101
@@ -115,6 +125,27 @@ int	passwd_user_valid(const char *user);
  */
 int	passwd_set(struct passwd_file *pf, const char *user,
 	    struct bytes_view password, int iterations);
+
+/*
+ * As passwd_set(), but the entry is a SCRAM-SHA-256 one (random 16-byte
+ * salt, `iterations` rounds of PBKDF2-SHA-256; SCRAM_DEFAULT_ITERATIONS
+ * is the RFC's minimum).
+ */
+int	passwd_set_scram(struct passwd_file *pf, const char *user,
+	    struct bytes_view password, int iterations);
+
+/*
+ * The SCRAM credential of user for a SCRAM exchange: 0 with *out set when
+ * user has a SCRAM entry.  Else CAIRN_ERR_NOENT, and *out is still a
+ * credential, a fake one (scram_cred_fake()) that no proof matches: its
+ * salt comes from a secret derived from the whole file (so it stays the
+ * same across reloads of an unchanged file) and the user name, and its
+ * count is the largest SCRAM count in the file, so that the server-first
+ * the client sees looks like a real user's.  A user with a $7$ or $6$
+ * entry gets a fake one too.  Borrows everything.
+ */
+int	passwd_scram_cred(const struct passwd_file *pf, struct bytes_view user,
+	    struct scram_cred *out);
 
 /* Removes user: 0, or CAIRN_ERR_NOENT if it has no entry. */
 int	passwd_delete(struct passwd_file *pf, const char *user);

@@ -19,6 +19,9 @@ Without mosquitto, mosquitto_passwd and mosquitto_pub/_sub the plan is
 """
 
 import argparse
+import base64
+import hashlib
+import hmac
 import os
 import shutil
 import signal
@@ -251,6 +254,56 @@ def t_mixed_edits():
             b.accepts('m3', 'pass m3')
             b.refuses('gone', 'pass gone')
         check(cairn('--check', pw, 'm3', 'pass m3').returncode == 0, 'm3')
+
+
+def scram_keys(password, salt, iterations):
+    """RFC 5802's StoredKey and ServerKey, by the standard library."""
+    salted = hashlib.pbkdf2_hmac('sha256', password, salt, iterations)
+    client_key = hmac.new(salted, b'Client Key', 'sha256').digest()
+    return (hashlib.sha256(client_key).digest(),
+            hmac.new(salted, b'Server Key', 'sha256').digest())
+
+
+@test('cairn_scram_entries_derive_from_the_password')
+def t_scram_entries():
+    with tmpdir() as tmp:
+        pw = os.path.join(tmp, 'pw')
+        mosquitto_passwd('-b', '-c', pw, 'm1', 'pass m1')
+        check(cairn('--scram', '-b', pw, 'sam', 'pass sam').returncode == 0,
+              'cairn passwd --scram')
+        p = cairn('--scram', '-I', '5000', pw, 'sue',
+                  stdin=b'typed\ntyped\n')
+        check(p.returncode == 0, 'prompted --scram: %r' % p.stderr)
+        with open(pw) as f:
+            lines = f.read().splitlines()
+        check(len(lines) == 3 and lines[0].startswith('m1:$7$'),
+              'lines: %r' % lines)
+        for line, user, password, iters in (
+                (lines[1], 'sam', b'pass sam', 4096),
+                (lines[2], 'sue', b'typed', 5000)):
+            name, field = line.split(':', 1)
+            parts = field.split('$')
+            check(name == user and parts[:3] == ['', 'scram-sha-256',
+                  str(iters)] and len(parts) == 6, 'format: %r' % line)
+            salt = base64.b64decode(parts[3], validate=True)
+            check(len(salt) == 16, 'salt of %d bytes' % len(salt))
+            stored, server = scram_keys(password, salt, iters)
+            check(base64.b64decode(parts[4]) == stored, 'StoredKey')
+            check(base64.b64decode(parts[5]) == server, 'ServerKey')
+        # The plain password checks against a SCRAM entry too.
+        check(cairn('--check', pw, 'sam', 'pass sam').returncode == 0,
+              'sam right')
+        check(cairn('--check', pw, 'sam', 'pass sam ').returncode == 1,
+              'sam wrong')
+        check(cairn('--check', pw, 'm1', 'pass m1').returncode == 0,
+              'm1 kept')
+        # Back to $7$ without --scram.
+        check(cairn('-b', pw, 'sam', 'again').returncode == 0, 'sam $7$')
+        with open(pw) as f:
+            check(f.read().splitlines()[1].startswith('sam:$7$101$'),
+                  'sam rewritten as $7$')
+        p = cairn('-D', '--scram', pw, 'sue')
+        check(p.returncode == 1, '-D --scram refused: %r' % p.stderr)
 
 
 @test('bad_file_named_with_line')

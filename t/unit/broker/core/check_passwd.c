@@ -65,6 +65,16 @@ static const char mosq_file[] =
 #define GOOD_FIELD	"$7$101$cDNavr2KQ/KOcZnu$lLD3drdsVbuMxTvithkFHBVmB4SDrN7j" \
 			"/kV8oIH1lJw9JpscGtV7IXJjwIfzNF0EUAwg0HXWE15zCQNrT0gybA=="
 
+/*
+ * RFC 7677's user: password "pencil", its salt and count, and the
+ * StoredKey and ServerKey they give (Python's hashlib and hmac).
+ */
+#define SCRAM_SALT64	"W22ZaJ0SNY7soEsUEjb6gQ=="
+#define SCRAM_STORED64	"WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY="
+#define SCRAM_SERVER64	"wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="
+#define SCRAM_FIELD	"$scram-sha-256$4096$" SCRAM_SALT64 "$" \
+			SCRAM_STORED64 "$" SCRAM_SERVER64
+
 static struct bytes_view
 sv(const char *s)
 {
@@ -235,7 +245,147 @@ static const struct bad_row bad_rows[] = {
 	    "pw:2: NUL byte in line" },
 	{ "bob:" GOOD_FIELD "\n# x\nalice:" GOOD_FIELD "\nbob:" GOOD_FIELD
 	    "\n", "pw:4: user 'bob' repeated (first on line 1)" },
+	/* SCRAM lines. */
+	{ "u:$scram-sha-256$\n", "pw:1: bad iteration count" },
+	{ "u:$scram-sha-256$0$" SCRAM_SALT64 "$a$b\n",
+	    "pw:1: bad iteration count" },
+	{ "u:$scram-sha-256$4096x$" SCRAM_SALT64 "$a$b\n",
+	    "pw:1: bad iteration count" },
+	{ "u:$scram-sha-256$99999999999$a$b$c\n",
+	    "pw:1: iteration count too large" },
+	{ "u:$scram-sha-256$4096$" SCRAM_SALT64 "\n",
+	    "pw:1: no '$' between salt and stored key" },
+	{ "u:$scram-sha-256$4096$W22ZaJ0SNY7soEsUEjb6gQ$a$b\n",
+	    "pw:1: SCRAM salt is not base64 of at most 64 bytes" },
+	{ "u:$scram-sha-256$4096$W22ZaJ0=$a$b\n",
+	    "pw:1: SCRAM salt must decode to 8 to 64 bytes" },
+	{ "u:$scram-sha-256$4096$" SCRAM_SALT64 "$" SCRAM_STORED64 "\n",
+	    "pw:1: no '$' between stored key and server key" },
+	{ "u:$scram-sha-256$4096$" SCRAM_SALT64 "$" SCRAM_SALT64 "$"
+	    SCRAM_SERVER64 "\n",
+	    "pw:1: SCRAM stored key must be 32 bytes of base64" },
+	{ "u:$scram-sha-256$4096$" SCRAM_SALT64 "$" SCRAM_STORED64 "$"
+	    SCRAM_SERVER64 "A\n",
+	    "pw:1: SCRAM server key must be 32 bytes of base64" },
+	{ "u:$scram-sha-256$4096$" SCRAM_SALT64 "$" SCRAM_STORED64 "$"
+	    SCRAM_STORED64 "$x\n",
+	    "pw:1: SCRAM server key must be 32 bytes of base64" },
+	{ "u:$SCRAM-SHA-256$4096$a$b$c\n", "pw:1: unknown hash type" },
 };
+
+START_TEST(test_passwd__scram_entry)
+{
+	struct passwd_file *pf = parse_ok("# rfc 7677\nuser:" SCRAM_FIELD
+	    "\nalice:" GOOD_FIELD "\n");
+	struct scram_cred c;
+	char b64[SCRAM_B64_LEN(SCRAM_KEY_LEN) + 1];
+
+	ck_assert_uint_eq(passwd_count(pf), 2);
+	ck_assert_int_eq(passwd_scram_cred(pf, sv("user"), &c), 0);
+	ck_assert_int_eq(c.sc_iter, 4096);
+	scram_b64_encode(c.sc_salt, c.sc_saltlen, b64);
+	ck_assert_str_eq(b64, SCRAM_SALT64);
+	scram_b64_encode(c.sc_stored_key, SCRAM_KEY_LEN, b64);
+	ck_assert_str_eq(b64, SCRAM_STORED64);
+	scram_b64_encode(c.sc_server_key, SCRAM_KEY_LEN, b64);
+	ck_assert_str_eq(b64, SCRAM_SERVER64);
+	/* A plain CONNECT password against a SCRAM entry: one KDF run. */
+	kdf_calls = 0;
+	ck_assert_int_eq(check(pf, "user", "pencil"), 0);
+	ck_assert_int_eq(kdf_calls, 1);
+	ck_assert_int_eq(kdf_last_iter, 4096);
+	ck_assert_int_eq(check(pf, "user", "pencil "), CAIRN_ERR_AUTH);
+	ck_assert_int_eq(check(pf, "alice", "correct horse"), 0);
+	/* An unknown user pays for the largest count, SCRAM's here. */
+	kdf_calls = 0;
+	ck_assert_int_eq(check(pf, "mallory", "pencil"), CAIRN_ERR_AUTH);
+	ck_assert_int_eq(kdf_calls, 1);
+	ck_assert_int_eq(kdf_last_iter, 4096);
+	/* A $7$ user has no SCRAM keys: a fake credential. */
+	ck_assert_int_eq(passwd_scram_cred(pf, sv("alice"), &c),
+	    CAIRN_ERR_NOENT);
+	ck_assert_uint_eq(c.sc_saltlen, SCRAM_SALT_LEN);
+	passwd_free(pf);
+}
+END_TEST
+
+START_TEST(test_passwd__scram_fake_cred)
+{
+	const char *text = "user:" SCRAM_FIELD "\nbig:$scram-sha-256$9000$"
+	    SCRAM_SALT64 "$" SCRAM_STORED64 "$" SCRAM_SERVER64 "\n";
+	struct passwd_file *a = parse_ok(text), *b = parse_ok(text);
+	struct passwd_file *other = parse_ok("user:" SCRAM_FIELD "\n");
+	struct scram_cred ca, cb, cc;
+
+	kdf_calls = 0;
+	ck_assert_int_eq(passwd_scram_cred(a, sv("mallory"), &ca),
+	    CAIRN_ERR_NOENT);
+	/* No KDF: a fake credential costs HMACs only, like a real lookup. */
+	ck_assert_int_eq(kdf_calls, 0);
+	ck_assert_int_eq(ca.sc_iter, 9000);
+	ck_assert_uint_eq(ca.sc_saltlen, SCRAM_SALT_LEN);
+	/* The same file loaded again (a reload) gives the same salt... */
+	ck_assert_int_eq(passwd_scram_cred(b, sv("mallory"), &cb),
+	    CAIRN_ERR_NOENT);
+	ck_assert_int_eq(memcmp(ca.sc_salt, cb.sc_salt, SCRAM_SALT_LEN), 0);
+	ck_assert_int_eq(memcmp(ca.sc_stored_key, cb.sc_stored_key,
+	    SCRAM_KEY_LEN), 0);
+	ck_assert_int_eq(cb.sc_iter, 9000);
+	/* ...another name or another file another one. */
+	ck_assert_int_eq(passwd_scram_cred(a, sv("mallorx"), &cc),
+	    CAIRN_ERR_NOENT);
+	ck_assert_int_ne(memcmp(ca.sc_salt, cc.sc_salt, SCRAM_SALT_LEN), 0);
+	ck_assert_int_eq(passwd_scram_cred(other, sv("mallory"), &cc),
+	    CAIRN_ERR_NOENT);
+	ck_assert_int_ne(memcmp(ca.sc_salt, cc.sc_salt, SCRAM_SALT_LEN), 0);
+	ck_assert_int_eq(cc.sc_iter, 4096);
+	passwd_free(a);
+	passwd_free(b);
+	passwd_free(other);
+}
+END_TEST
+
+START_TEST(test_passwd__scram_set_round_trip)
+{
+	struct passwd_file *pf = passwd_new(), *back;
+	char dir[] = "/tmp/check_passwd.XXXXXX", path[64], err[256];
+	struct scram_cred c, made;
+	FILE *f;
+	char line[512];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pw", dir);
+	ck_assert_int_eq(passwd_set_scram(pf, "sam", sv("s3cret"), 4096), 0);
+	ck_assert_int_eq(passwd_set(pf, "pat", sv("p"), 101), 0);
+	ck_assert_int_eq(passwd_set_scram(pf, "a:b", sv("x"), 4096),
+	    CAIRN_ERR_INVAL);
+	ck_assert_int_eq(passwd_set_scram(pf, "sam", sv("x"), 0),
+	    CAIRN_ERR_INVAL);
+	ck_assert_int_eq(passwd_save(pf, path, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+	fclose(f);
+	ck_assert_int_eq(strncmp(line, "sam:$scram-sha-256$4096$", 24), 0);
+	ck_assert_int_eq(passwd_load(path, &back, err, sizeof(err)), 0);
+	ck_assert_int_eq(check(back, "sam", "s3cret"), 0);
+	ck_assert_int_eq(check(back, "pat", "p"), 0);
+	/* The keys read back are the ones the password derives. */
+	ck_assert_int_eq(passwd_scram_cred(back, sv("sam"), &c), 0);
+	ck_assert_int_eq(scram_cred_make(sv("s3cret"), c.sc_salt,
+	    c.sc_saltlen, c.sc_iter, &made), 0);
+	ck_assert_uint_eq(c.sc_saltlen, SCRAM_SALT_LEN);
+	ck_assert_int_eq(memcmp(c.sc_stored_key, made.sc_stored_key,
+	    SCRAM_KEY_LEN), 0);
+	ck_assert_int_eq(memcmp(c.sc_server_key, made.sc_server_key,
+	    SCRAM_KEY_LEN), 0);
+	ck_assert_int_eq(passwd_scram_cred(back, sv("pat"), &c),
+	    CAIRN_ERR_NOENT);
+	passwd_free(back);
+	passwd_free(pf);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
 
 START_TEST(test_passwd__malformed)
 {
@@ -467,6 +617,9 @@ passwd_suite(void)
 	tcase_add_test(tc, test_passwd__wrong_password);
 	tcase_add_test(tc, test_passwd__unknown_user);
 	tcase_add_test(tc, test_passwd__unknown_user_runs_kdf);
+	tcase_add_test(tc, test_passwd__scram_entry);
+	tcase_add_test(tc, test_passwd__scram_fake_cred);
+	tcase_add_test(tc, test_passwd__scram_set_round_trip);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse");
