@@ -14,6 +14,7 @@
 # Usage: bench/mqtt.sh [--only mosquitto|cairn]
 #        bench/mqtt.sh --http
 #        bench/mqtt.sh --ws [--only mosquitto|cairn]
+#        bench/mqtt.sh --v5 [--only mosquitto|cairn]
 #
 # --http measures the HTTP endpoint's cost on the hot path: two
 # cairn-brokers side by side in the same run, the same interleaving and
@@ -29,6 +30,15 @@
 # -W (an HTTP upgrade, then masked binary frames through libwslay).
 # Scenarios default to 1:1 and 8:8; the idle clients (RSS per
 # connection) are WebSocket clients too; no retained rows.
+#
+# --v5 runs every throughput row twice per broker in the same
+# interleaved rounds: with MQTT 3.1.1 clients and with MQTT 5.0 clients
+# (the generator's -V 5: the same packets with empty properties, a QoS 1
+# window kept within the broker's Receive Maximum).  The table gives
+# msgs per broker CPU-s for both versions on both brokers, cairn's
+# 5.0/3.1.1 ratio (the goal: 0.90 or more in every row) and cairn 5.0
+# against mosquitto 5.0.  The idle clients are 5.0 clients; no retained
+# or TLS rows.
 #
 # Environment:
 #	BUILD_DIR		meson build directory (default: build)
@@ -90,6 +100,7 @@ nhs=${BENCH_HANDSHAKES:-1000}
 only=
 http=0
 ws=0
+v5=0
 
 die() {
 	echo "mqtt.sh: $*" >&2
@@ -115,8 +126,12 @@ while [ $# -gt 0 ]; do
 		ws=1
 		shift
 		;;
+	--v5)
+		v5=1
+		shift
+		;;
 	*)
-		die "usage: mqtt.sh [--only mosquitto|cairn] [--ws] | --http"
+		die "usage: mqtt.sh [--only mosquitto|cairn] [--ws | --v5] | --http"
 		;;
 	esac
 done
@@ -125,6 +140,17 @@ case $only in
 *) die "--only wants mosquitto or cairn, not $only" ;;
 esac
 [ "$http" = 1 ] && [ "$ws" = 1 ] && die "--http and --ws are separate runs"
+[ "$v5" = 1 ] && { [ "$http" = 1 ] || [ "$ws" = 1 ]; } &&
+    die "--v5 is a run of its own (no --http, no --ws)"
+# Protocol versions of the throughput rows: 3 (3.1.1), and 5 with --v5.
+vers=3
+vopt=()
+if [ "$v5" = 1 ]; then
+	vers="3 5"
+	vopt=(-V 5)
+	nretained=0
+	tls_scenarios=
+fi
 if [ "$ws" = 1 ]; then
 	scenarios=${BENCH_SCENARIOS:-1:1 8:8}
 	nretained=0
@@ -397,7 +423,8 @@ idle_run() {
 		port=${WSPORT[$name]}
 		wsopt=(-W)
 	fi
-	"${pin_load[@]}" "$load" idle -p "$port" "${wsopt[@]}" -n "$nidle" \
+	"${pin_load[@]}" "$load" idle -p "$port" "${wsopt[@]}" "${vopt[@]}" \
+	    -n "$nidle" \
 	    -w 64 -t 5000 -h 300 -i -P "$pid" <"$fifo" >"$out" \
 	    2>>"$tmp/load.err" &
 	lpid=$!
@@ -433,10 +460,16 @@ idle_run() {
 	alive "$name" || R[$name.died]=${R[$name.died]:-"during the idle run"}
 }
 
-# one_run NAME SCEN BYTES QOS ROUND: one timed run, added to the pool.
+# one_run NAME SCEN BYTES QOS ROUND [VERSION]: one timed run, added to
+# the pool; VERSION 5: MQTT 5.0 clients, pooled apart (key ".v5").
 one_run() {
-	local name=$1 s=$2 b=$3 q=$4 r=$5 key="$1.$2.$3.$4" line h pc
-	local port=${PORT[$1]} tls=()
+	local name=$1 s=$2 b=$3 q=$4 r=$5 ver=${6:-3}
+	local key="$1.$2.$3.$4" line h pc
+	local port=${PORT[$1]} tls=() vflag=()
+	if [ "$ver" = 5 ]; then
+		key="$key.v5"
+		vflag=(-V 5)
+	fi
 	if [ -n "${R[$name.died]:-}" ]; then
 		return
 	fi
@@ -451,13 +484,13 @@ one_run() {
 		port=${WSPORT[$name]}
 		wsopt=(-W)
 	fi
-	h=$tmp/hist.$name.${s//:/-}.$b.$q.$r
+	h=$tmp/hist.$name.${s//:/-}.$b.$q.$r.v$ver
 	line=$("${pin_load[@]}" timeout -k 5 $((seconds + 90)) "$load" run \
-	    -p "$port" "${wsopt[@]}" -s "${s#tls:}" -b "$b" -q "$q" \
+	    -p "$port" "${wsopt[@]}" "${vflag[@]}" -s "${s#tls:}" -b "$b" -q "$q" \
 	    -d "$seconds" \
 	    -o "$outstanding" -w "$window" -P "${PID[$name]}" -H "$h" \
 	    "${tls[@]}" 2>>"$tmp/load.err")
-	echo "  $name round $r: $line" >&2
+	echo "  $name v$ver round $r: $line" >&2
 	if [ -z "$line" ] || [ "$(kv "$line" setup)" != ok ]; then
 		add "$key.failed" 1
 	else
@@ -477,7 +510,7 @@ one_run() {
 		[ -s "$h" ] && T[$key.hists]="${T[$key.hists]:-} $h"
 	fi
 	if ! alive "$name"; then
-		R[$name.died]="during $s ${b}B QoS $q round $r"
+		R[$name.died]="during $s ${b}B QoS $q round $r (MQTT v$ver)"
 	fi
 }
 
@@ -551,9 +584,10 @@ retained_pool() {
 	R[$key.fail]=${T[$key.failed]:-0}
 }
 
-# pool NAME SCEN BYTES QOS: the pooled figures of the rounds.
+# pool NAME SCEN BYTES QOS [VERSION]: the pooled figures of the rounds.
 pool() {
 	local key="$1.$2.$3.$4" pct
+	[ "${5:-3}" = 5 ] && key="$key.v5"
 	[ -n "${T[$key.n]:-}" ] || return
 	R[$key.rate]=$(awk -v d="${T[$key.delivered]}" -v s="${T[$key.sec]}" \
 	    'BEGIN { if (s > 0) printf "%.0f", d / s }')
@@ -625,12 +659,22 @@ for s in $all_scenarios; do
 				else
 					order=$(printf '%s\n' "${names[@]}" | tac | tr '\n' ' ')
 				fi
+				# Versions alternate too: 3 then 5, then 5 then 3.
+				if [ $((r % 2)) = 1 ]; then
+					vorder=$vers
+				else
+					vorder=$(printf '%s\n' $vers | tac | tr '\n' ' ')
+				fi
 				for name in $order; do
-					one_run "$name" "$s" "$b" "$q" "$r"
+					for ver in $vorder; do
+						one_run "$name" "$s" "$b" "$q" "$r" "$ver"
+					done
 				done
 			done
 			for name in "${names[@]}"; do
-				pool "$name" "$s" "$b" "$q"
+				for ver in $vers; do
+					pool "$name" "$s" "$b" "$q" "$ver"
+				done
 			done
 		done
 	done
@@ -759,6 +803,82 @@ M=mosquitto
 C=cairn
 both=0
 [ -n "${PID[$M]:-}" ] && [ -n "${PID[$C]:-}" ] && both=1
+
+if [ "$v5" = 1 ]; then
+	echo
+	echo "MQTT 5.0 and 3.1.1 clients side by side: mosquitto $("$mosq" -h 2>/dev/null | sed -n 's/^mosquitto version \([^ ]*\).*/\1/p') vs cairn-broker${only:+ (--only $only)}"
+	echo "$(nproc) CPUs; $rounds interleaved runs of ${seconds}s per broker, version and row, pooled;" \
+	    "$outstanding outstanding per stream, QoS 1 window $window (5.0: within the broker's Receive Maximum), broker in-flight $inflight;" \
+	    "mosquitto TCP_NODELAY $([ "$nodelay" = 1 ] && echo on || echo "off (its default)")${pin_broker[*]:+; broker on CPU 0, generator on CPU 1}"
+	echo
+	fmt='%-5s %5s %1s |%7s %7s %7s %7s |%6s %6s |%6s %6s %6s %6s |%5s %5s %5s %5s | %s\n'
+	# shellcheck disable=SC2059
+	printf "$fmt" "scen" "bytes" "q" "msgs/CPU-s" "" "" "" "cairn" "c5" \
+	    "p99 ms" "" "" "" "errors" "" "" "" ""
+	# shellcheck disable=SC2059
+	printf "$fmt" "" "" "" "mosq3" "mosq5" "cairn3" "cairn5" "5/3" "/m5" \
+	    "mosq3" "mosq5" "cairn3" "cairn5" "m3" "m5" "c3" "c5" "target"
+	rows=0
+	met=0
+	for s in $scenarios; do
+		for b in $payloads; do
+			for q in $qoss; do
+				k="$s.$b.$q"
+				verdict=
+				if [ -n "${PID[$C]:-}" ]; then
+					rows=$((rows + 1))
+					c1=$(awk -v a="${R[$C.$k.v5.percpu]:-0}" \
+					    -v b="${R[$C.$k.percpu]:-0}" \
+					    'BEGIN { print (b > 0 && a >= 0.9 * b) ? 1 : 0 }')
+					met=$((met + c1))
+					if [ "$c1" = 1 ]; then verdict=pass; else verdict=miss; fi
+				fi
+				# shellcheck disable=SC2059
+				printf "$fmt" "$s" "$b" "$q" \
+				    "$(val "$M.$k.percpu")" "$(val "$M.$k.v5.percpu")" \
+				    "$(val "$C.$k.percpu")" "$(val "$C.$k.v5.percpu")" \
+				    "$(ratio "${R[$C.$k.v5.percpu]:-}" "${R[$C.$k.percpu]:-}")" \
+				    "$(ratio "${R[$C.$k.v5.percpu]:-}" "${R[$M.$k.v5.percpu]:-}")" \
+				    "$(val "$M.$k.p99")" "$(val "$M.$k.v5.p99")" \
+				    "$(val "$C.$k.p99")" "$(val "$C.$k.v5.p99")" \
+				    "$(val "$M.$k.errs")" "$(val "$M.$k.v5.errs")" \
+				    "$(val "$C.$k.errs")" "$(val "$C.$k.v5.errs")" \
+				    "$verdict"
+			done
+		done
+	done
+	echo
+	row() {
+		printf '%-40s %12s %12s %10s\n' "$1" "$2" "$3" "$4"
+	}
+	row "" "mosquitto" "cairn" "cairn/mosq"
+	row "idle 5.0 clients connected (of $nidle)" "$(val $M.idle_ok)" "$(val $C.idle_ok)" ""
+	m_per=$(per_conn "${R[$M.rss1]:-}" "${R[$M.rss0]:-}" "${R[$M.idle_ok]:-}")
+	c_per=$(per_conn "${R[$C.rss1]:-}" "${R[$C.rss0]:-}" "${R[$C.idle_ok]:-}")
+	row "RSS bytes per idle 5.0 connection" "$m_per" "$c_per" "$(ratio "$c_per" "$m_per")"
+	echo
+	echo "msgs/CPU-s: deliveries per second of broker CPU; mosq3/cairn3 with MQTT 3.1.1 clients, mosq5/cairn5 with MQTT 5.0 clients"
+	echo "errors: e connection errors, l lost, d duplicates, s stalls, f generator failures (raw lines on stderr)"
+	echo "bench time ${elapsed}s"
+	if [ "$rows" -gt 0 ]; then
+		if [ "$met" = "$rows" ]; then
+			echo "target: cairn 5.0 within 10% of cairn 3.1.1 per broker CPU-s in every row: met ($met of $rows)"
+		else
+			echo "target: cairn 5.0 within 10% of cairn 3.1.1 per broker CPU-s in every row: MISSED ($met of $rows)"
+		fi
+	fi
+	for name in "${names[@]}"; do
+		if [ -n "${R[$name.died]:-}" ]; then
+			echo "WARNING: $name died ${R[$name.died]} (exit ${R[$name.status]:-?}); its log:"
+			tail -5 "$tmp/$name.log" | sed 's/^/    /'
+		fi
+	done
+	if [ -s "$tmp/load.err" ]; then
+		echo "generator messages:"
+		sort "$tmp/load.err" | uniq -c | head -10
+	fi
+	exit 0
+fi
 
 echo
 [ "$ws" = 1 ] && echo "Over WebSockets (ws://, binary frames; the generator's -W)"

@@ -46,6 +46,17 @@
  * same non-blocking socket (no loop of its own), so the generator's
  * pacing and counting are the same as over TCP.
  *
+ * -V 5 (run, idle, ping): MQTT 5.0 instead of 3.1.1, as a 5.0 client
+ * with no use for properties would speak it: CONNECT at level 5 with a
+ * property length of 0, SUBSCRIBE and PUBLISH with property length 0
+ * (subscription options = the QoS), PUBACKs of two bytes (reason code
+ * 0 left out, as 5.0 allows).  From the broker it takes the 5.0 forms:
+ * CONNACK, SUBACK, PUBACK with reason codes and properties, and
+ * deliveries with properties, which are skipped (their length is
+ * checked).  A publisher keeps its QoS 1 window within the Receive
+ * Maximum of the broker's CONNACK, as a 5.0 client must (-w is the
+ * upper bound).  The retained mode stays 3.1.1.
+ *
  * For a cluster, run mode can put the publishers on one node and the
  * subscribers on another (--pub-port, --sub-port), sum the CPU time of
  * several broker processes (-P PID,PID...), and wait before the timed
@@ -109,6 +120,7 @@
 #define ML_PINGRESP		13
 #define ML_DISCONNECT		14
 #define ML_LEVEL_311		4	/* protocol level of "MQTT" */
+#define ML_LEVEL_5		5
 #define ML_CLEAN_SESSION	0x02	/* CONNECT flags */
 
 /*
@@ -258,6 +270,7 @@ struct ml_conn {
 	uint64_t	 mc_forgiven;	/* released by a stall */
 	int		 mc_window;	/* QoS 1 PUBLISHes awaiting PUBACK */
 	uint16_t	 mc_next_id;
+	int		 mc_rmax;	/* -w, or the 5.0 Receive Maximum */
 	uint8_t		*mc_ids;	/* bitmap of ids in flight, 8 KiB */
 	double		 mc_progress;	/* last time the stream moved */
 
@@ -321,6 +334,7 @@ struct ml {
 	int		 m_hold_stdin;	/* -i */
 	uint16_t	 m_keepalive;	/* -k */
 	int		 m_ws;		/* -W: over WebSockets */
+	int		 m_v5;		/* -V 5: MQTT 5.0 */
 	int		 m_fail_limit;	/* -f */
 
 	struct ml_conn	*m_pubs;
@@ -389,6 +403,8 @@ static uint64_t	ml_get64(const uint8_t *);
 static void	ml_raise_nofile(void);
 static size_t	ml_put_varint(uint8_t *, size_t);
 static size_t	ml_put_string(uint8_t *, const char *);
+static int	ml_get_varint(const uint8_t *, size_t, size_t *, size_t *);
+static int	ml_v5_props(const uint8_t *, size_t, size_t *, uint32_t *);
 static int	ml_frame(const uint8_t *, size_t, size_t, uint8_t *,
 		    const uint8_t **, size_t *, size_t *);
 static size_t	ml_hist_bucket(double);
@@ -456,12 +472,12 @@ ml_usage(void)
 	    "[-P pid[,pid...]] [-H histfile]\n"
 	    "                      [-k keepalive] [-t ms] [-R] [-W] "
 	    "[--pub-port port] [--sub-port port]\n"
-	    "                      [--tls cafile]\n"
+	    "                      [--tls cafile] [-V 5]\n"
 	    "       mqtt_load idle -p port -n count [-w window] [-h hold] [-i] "
 	    "[-k keepalive]\n"
 	    "                      [-f fails] [-P pid] [-t ms] "
-	    "[--tls cafile]\n"
-	    "       mqtt_load ping -p port [-t ms]\n"
+	    "[--tls cafile] [-V 5]\n"
+	    "       mqtt_load ping -p port [-t ms] [-V 5]\n"
 	    "       mqtt_load retained -p port -n count [-b bytes] [-q 0|1] "
 	    "[-P pid] [-t ms]\n"
 	    "       mqtt_load pct  histfile ...\n"
@@ -666,6 +682,87 @@ ml_put_string(uint8_t *p, const char *s)
 }
 
 /*
+ * A variable byte integer at p[0..len): its value and its size (1 to
+ * 4).  Returns 0, or -1 when it is cut short or longer than 4 bytes.
+ */
+static int
+ml_get_varint(const uint8_t *p, size_t len, size_t *val, size_t *used)
+{
+	size_t n = 0, mult = 1, i;
+
+	for (i = 0; i < 4 && i < len; i++) {
+		n += (size_t)(p[i] & 0x7f) * mult;
+		mult *= 128;
+		if ((p[i] & 0x80) == 0) {
+			*val = n;
+			*used = i + 1;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * The MQTT 5.0 properties at p[0..len): property length, then each
+ * property by its type (MQTT 5 2.2.2.2).  *used is the bytes they
+ * take, length included; *rmax (if not NULL) gets a Receive Maximum
+ * when there is one.  Returns 0, or -1 when they are malformed: cut
+ * short, past len, an unknown identifier.
+ */
+static int
+ml_v5_props(const uint8_t *p, size_t len, size_t *used, uint32_t *rmax)
+{
+	size_t plen, n, i, id, k, slen;
+
+	if (ml_get_varint(p, len, &plen, &n) == -1 || plen > len - n)
+		return -1;
+	*used = n + plen;
+	p += n;
+	for (i = 0; i < plen; i += k) {
+		if (ml_get_varint(p + i, plen - i, &id, &k) == -1)
+			return -1;
+		i += k;
+		switch (id) {
+		case 0x01: case 0x17: case 0x19: case 0x24: case 0x25:
+		case 0x28: case 0x29: case 0x2a:
+			k = 1;
+			break;
+		case 0x13: case 0x21: case 0x22: case 0x23:
+			k = 2;
+			if (id == 0x21 && rmax != NULL && plen - i >= 2)
+				*rmax = ml_get16(p + i);
+			break;
+		case 0x02: case 0x11: case 0x18: case 0x27:
+			k = 4;
+			break;
+		case 0x0b:
+			if (ml_get_varint(p + i, plen - i, &slen, &k) == -1)
+				return -1;
+			break;
+		case 0x03: case 0x08: case 0x09: case 0x12: case 0x15:
+		case 0x16: case 0x1a: case 0x1c: case 0x1f:
+			if (plen - i < 2)
+				return -1;
+			k = 2 + ml_get16(p + i);
+			break;
+		case 0x26:
+			if (plen - i < 2)
+				return -1;
+			slen = 2 + ml_get16(p + i);
+			if (plen - i < slen + 2)
+				return -1;
+			k = slen + 2 + ml_get16(p + i + slen);
+			break;
+		default:
+			return -1;
+		}
+		if (k > plen - i)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * Finds the packet at the start of p[0..len).  Returns 1 with *first
  * (byte 0), *body, *blen and *total (header included), 0 when more
  * bytes are needed, -1 when the header is malformed (a fifth varint
@@ -789,23 +886,28 @@ ml_out_room(struct ml_conn *mc, size_t n)
  * CONNECT, 3.1.1, clean session, no will, user or password:
  *
  *	0x10 | rem | 00 04 'MQTT' | 04 | flags 02 | keepalive(2) | id(2+n)
+ *
+ * -V 5: level 05 and a property length of 0 after the keepalive (clean
+ * start, session expiry 0: the same session as 3.1.1's clean session).
  */
 static int
 ml_queue_connect(struct ml_conn *mc)
 {
 	struct ml *m = mc->mc_ml;
 	char id[ML_CLIENT_ID_MAX];
-	uint8_t body[10 + 2 + ML_CLIENT_ID_MAX], *p;
+	uint8_t body[11 + 2 + ML_CLIENT_ID_MAX], *p;
 	size_t blen;
 
 	snprintf(id, sizeof(id), "cmlb-%ld-%c%u", m->m_self,
 	    mc->mc_role == MR_PUB ? 'p' : mc->mc_role == MR_SUB ? 's' : 'i',
 	    mc->mc_index);
 	blen = ml_put_string(body, "MQTT");
-	body[blen++] = ML_LEVEL_311;
+	body[blen++] = m->m_v5 ? ML_LEVEL_5 : ML_LEVEL_311;
 	body[blen++] = ML_CLEAN_SESSION;
 	ml_put16(body + blen, m->m_keepalive);
 	blen += 2;
+	if (m->m_v5)
+		body[blen++] = 0;
 	blen += ml_put_string(body + blen, id);
 	if (ml_out_room(mc, 1 + 4 + blen) == -1)
 		return -1;
@@ -822,6 +924,9 @@ ml_queue_connect(struct ml_conn *mc)
  *
  *	0x82 | rem | id(2) = 1 | filter(2+n) | QoS
  *
+ * -V 5: a property length of 0 after the id; the options byte is the
+ * QoS (no local, retain as published, retain handling all 0).
+ *
  * Pairs and fan-out subscribe to one publisher's topic, fan-in to all.
  */
 static int
@@ -829,7 +934,7 @@ ml_queue_subscribe(struct ml_conn *mc)
 {
 	struct ml *m = mc->mc_ml;
 	char filter[ML_TOPIC_MAX];
-	uint8_t body[2 + 2 + ML_TOPIC_MAX + 1], *p;
+	uint8_t body[2 + 1 + 2 + ML_TOPIC_MAX + 1], *p;
 	size_t blen;
 
 	if (m->m_nsubs == 1 && m->m_npubs > 1)
@@ -838,7 +943,10 @@ ml_queue_subscribe(struct ml_conn *mc)
 		snprintf(filter, sizeof(filter), "cmlb/%ld/%u", m->m_self,
 		    m->m_npubs == 1 ? 0 : mc->mc_index);
 	ml_put16(body, 1);
-	blen = 2 + ml_put_string(body + 2, filter);
+	blen = 2;
+	if (m->m_v5)
+		body[blen++] = 0;
+	blen += ml_put_string(body + blen, filter);
 	body[blen++] = (uint8_t)m->m_qos;
 	if (ml_out_room(mc, 1 + 4 + blen) == -1)
 		return -1;
@@ -1487,12 +1595,20 @@ ml_handle(struct ml_conn *mc, uint8_t first, const uint8_t *body,
 {
 	struct ml *m = mc->mc_ml;
 	uint8_t type = first >> 4, flags = first & 0x0f;
+	uint32_t rmax;
+	size_t used;
 
 	switch (type) {
 	case ML_CONNACK:
-		/* 0x20 02 | ack flags (0: clean session) | rc */
+		/*
+		 * 0x20 02 | ack flags (0: clean session) | rc
+		 * -V 5: 0x20 rem | flags | reason code | properties
+		 */
+		rmax = 65535;
 		if (mc->mc_state != MS_CONNECTING || flags != 0 ||
-		    blen != 2 || body[0] != 0) {
+		    blen < 2 || body[0] != 0 || (!m->m_v5 && blen != 2) ||
+		    (m->m_v5 && (ml_v5_props(body + 2, blen - 2, &used,
+		    &rmax) == -1 || used != blen - 2 || rmax == 0))) {
 			ml_conn_fail(mc, ME_BAD);
 			return -1;
 		}
@@ -1500,6 +1616,9 @@ ml_handle(struct ml_conn *mc, uint8_t first, const uint8_t *body,
 			ml_conn_fail(mc, ME_REFUSED);
 			return -1;
 		}
+		mc->mc_rmax = m->m_window;
+		if (rmax < (uint32_t)mc->mc_rmax)
+			mc->mc_rmax = (int)rmax;
 		if (mc->mc_role == MR_SUB) {
 			if (ml_queue_subscribe(mc) == -1) {
 				ml_conn_fail(mc, ME_SOCKET);
@@ -1525,13 +1644,19 @@ ml_handle(struct ml_conn *mc, uint8_t first, const uint8_t *body,
 		ml_ready(mc);
 		return 0;
 	case ML_SUBACK:
-		/* 0x90 03 | id 00 01 | granted QoS */
+		/*
+		 * 0x90 03 | id 00 01 | granted QoS
+		 * -V 5: 0x90 rem | id 00 01 | properties | reason code
+		 */
 		if (mc->mc_state != MS_SUBSCRIBING || flags != 0 ||
-		    blen != 3 || ml_get16(body) != 1) {
+		    blen < 3 || ml_get16(body) != 1 ||
+		    (!m->m_v5 && blen != 3) ||
+		    (m->m_v5 && (ml_v5_props(body + 2, blen - 2, &used,
+		    NULL) == -1 || used != blen - 3))) {
 			ml_conn_fail(mc, ME_BAD);
 			return -1;
 		}
-		if (body[2] != m->m_qos) {
+		if (body[blen - 1] != m->m_qos) {
 			ml_conn_fail(mc, ME_REFUSED);
 			return -1;
 		}
@@ -1566,7 +1691,8 @@ ml_handle(struct ml_conn *mc, uint8_t first, const uint8_t *body,
  *	0x30 | DUP<<3 | QoS<<1 | RETAIN, rem | topic(2+n) | [id(2)] | payload
  *
  * It must carry our QoS, an id when QoS 1, and a payload of -b bytes
- * stamped by one of this stream's publishers.
+ * stamped by one of this stream's publishers.  -V 5: properties after
+ * the id, skipped.
  */
 static int
 ml_handle_publish(struct ml_conn *mc, uint8_t flags, const uint8_t *body,
@@ -1576,7 +1702,7 @@ ml_handle_publish(struct ml_conn *mc, uint8_t flags, const uint8_t *body,
 	const uint8_t *pl;
 	uint64_t seq, ns;
 	uint32_t pub, first, count;
-	size_t tlen, hlen;
+	size_t tlen, hlen, used;
 	uint8_t ack[2];
 	double now;
 	int qos = (flags >> 1) & 3;
@@ -1587,7 +1713,14 @@ ml_handle_publish(struct ml_conn *mc, uint8_t flags, const uint8_t *body,
 		goto bad;
 	tlen = ml_get16(body);
 	hlen = 2 + tlen + (qos > 0 ? 2 : 0);
-	if (blen < hlen || blen - hlen != m->m_payload)
+	if (blen < hlen)
+		goto bad;
+	if (m->m_v5) {
+		if (ml_v5_props(body + hlen, blen - hlen, &used, NULL) == -1)
+			goto bad;
+		hlen += used;
+	}
+	if (blen - hlen != m->m_payload)
 		goto bad;
 	if (qos > 0) {
 		memcpy(ack, body + 2 + tlen, 2);
@@ -1632,15 +1765,27 @@ bad:
 	return -1;
 }
 
-/* PUBACK on a publisher: 0x40 02 | id. */
+/*
+ * PUBACK on a publisher: 0x40 02 | id.  -V 5: then a reason code and
+ * properties, or nothing (success); 0x10 (no matching subscribers) is
+ * a success too, anything from 0x80 up an error.
+ */
 static int
 ml_handle_puback(struct ml_conn *mc, const uint8_t *body, size_t blen)
 {
 	struct ml *m = mc->mc_ml;
 	uint16_t id;
+	size_t used = 0;
 
-	if (mc->mc_role != MR_PUB || mc->mc_state != MS_READY || blen != 2) {
+	if (mc->mc_role != MR_PUB || mc->mc_state != MS_READY || blen < 2 ||
+	    (!m->m_v5 && blen != 2) || (m->m_v5 && blen > 3 &&
+	    (ml_v5_props(body + 3, blen - 3, &used, NULL) == -1 ||
+	    used != blen - 3))) {
 		ml_conn_fail(mc, ME_BAD);
+		return -1;
+	}
+	if (blen > 2 && body[2] >= 0x80) {
+		ml_conn_fail(mc, ME_REFUSED);
 		return -1;
 	}
 	id = ml_get16(body);
@@ -1727,7 +1872,8 @@ ml_build_template(struct ml_conn *mc)
 
 	snprintf(topic, sizeof(topic), "cmlb/%ld/%u", m->m_self,
 	    mc->mc_index);
-	rem = 2 + strlen(topic) + (m->m_qos > 0 ? 2 : 0) + m->m_payload;
+	rem = 2 + strlen(topic) + (m->m_qos > 0 ? 2 : 0) +
+	    (m->m_v5 ? 1 : 0) + m->m_payload;
 	if ((p = malloc(1 + 4 + rem)) == NULL)
 		return -1;
 	p[0] = (uint8_t)(ML_PUBLISH << 4 | m->m_qos << 1);
@@ -1736,6 +1882,8 @@ ml_build_template(struct ml_conn *mc)
 	mc->mc_idoff = n;
 	if (m->m_qos > 0)
 		n += 2;
+	if (m->m_v5)
+		p[n++] = 0;	/* property length */
 	mc->mc_stampoff = n;
 	memset(p + n, 'x', m->m_payload);
 	ml_put32(p + n, mc->mc_index);
@@ -1766,7 +1914,7 @@ ml_pub_fill(struct ml_conn *mc)
 	base = mc->mc_acked > mc->mc_forgiven ? mc->mc_acked :
 	    mc->mc_forgiven;
 	while (mc->mc_seq - base < m->m_cap &&
-	    (m->m_qos == 0 || mc->mc_window < m->m_window) &&
+	    (m->m_qos == 0 || mc->mc_window < mc->mc_rmax) &&
 	    mc->mc_outlen - mc->mc_outoff < ML_OUT_HIGH) {
 		if (ml_out_room(mc, mc->mc_tmpllen) == -1)
 			break;
@@ -1810,13 +1958,15 @@ ml_probe_send(struct ml_conn *mc, double now)
 		return;
 	snprintf(topic, sizeof(topic), "cmlb/%ld/%u", m->m_self,
 	    mc->mc_index);
-	rem = 2 + strlen(topic) + m->m_payload;
+	rem = 2 + strlen(topic) + (m->m_v5 ? 1 : 0) + m->m_payload;
 	if (ml_out_room(mc, 1 + 4 + rem) == -1)
 		return;
 	p = mc->mc_out + mc->mc_outlen;
 	p[0] = ML_PUBLISH << 4;
 	n = 1 + ml_put_varint(p + 1, rem);
 	n += ml_put_string(p + n, topic);
+	if (m->m_v5)
+		p[n++] = 0;	/* property length */
 	memset(p + n, 'x', m->m_payload);
 	ml_put32(p + n, mc->mc_index);
 	ml_put64(p + n + 4, 0);
@@ -2052,7 +2202,7 @@ ml_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			base = mc->mc_acked > mc->mc_forgiven ? mc->mc_acked :
 			    mc->mc_forgiven;
 			if ((mc->mc_seq - base >= m->m_cap ||
-			    (m->m_qos > 0 && mc->mc_window >= m->m_window)) &&
+			    (m->m_qos > 0 && mc->mc_window >= mc->mc_rmax)) &&
 			    now - mc->mc_progress > m->m_stall) {
 				m->m_stalls++;
 				mc->mc_forgiven = mc->mc_seq;
@@ -2916,7 +3066,7 @@ main(int argc, char *argv[])
 
 	optind = 2;
 	while ((ch = getopt_long(argc, argv,
-	    "A:B:b:d:f:H:h:ik:n:o:P:p:Rq:S:s:t:Ww:", longopts, NULL)) != -1) {
+	    "A:B:b:d:f:H:h:ik:n:o:P:p:Rq:S:s:t:V:Ww:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'A':
 			m.m_pub_port = (uint16_t)ml_num(optarg, 1, 65535,
@@ -2947,6 +3097,13 @@ main(int argc, char *argv[])
 
 		case 'W':
 			m.m_ws = 1;
+			break;
+		case 'V':
+			if (strcmp(optarg, "5") == 0)
+				m.m_v5 = 1;
+			else if (strcmp(optarg, "4") != 0 &&
+			    strcmp(optarg, "3.1.1") != 0)
+				ml_usage();
 			break;
 		case 'b':
 			m.m_payload = (size_t)ml_num(optarg, ML_STAMP,
