@@ -1,6 +1,7 @@
 /*
- * MQTT wire codec for MQTT 3.1.1 (OASIS, protocol level 4) and MQTT 3.1
- * (IBM "MQIsdp", protocol level 3), both directions: the broker decodes
+ * MQTT wire codec for MQTT 5.0 (OASIS, protocol level 5), MQTT 3.1.1
+ * (OASIS, protocol level 4) and MQTT 3.1 (IBM "MQIsdp", protocol level
+ * 3), both directions: the broker decodes
  * what clients send and encodes its replies; tests, benchmarks and the
  * cluster's load tools do the opposite, so every packet encodes and
  * decodes.  Pure: no sockets, clock, logging or globals.  Decoders return
@@ -32,6 +33,15 @@
  * them with DUP set) and on a QoS 0 PUBLISH, and a username or password
  * flag without its field (mosquitto accepts that from 3.1 clients too).
  * Decoders after CONNECT take the connection's level.
+ *
+ * MQTT 5.0 adds a property block (mqtt5_props.h) to most packets, a
+ * reason code to the acknowledgements, DISCONNECT and CONNACK, an
+ * options byte per SUBSCRIBE filter, reason codes to UNSUBACK, and the
+ * AUTH packet (type 15, reserved before 5.0).  Its failures carry the
+ * reason code the spec gives them (0x81 malformed, 0x82 protocol error,
+ * ...) in struct mqtt_err, which mqtt_decode_ex() and
+ * mqtt_decode_connect_ex() fill; the older per-type decoders keep their
+ * 3.1.1 contract.
  */
 #ifndef CAIRN_BROKER_MQTT_CODEC_H
 #define CAIRN_BROKER_MQTT_CODEC_H
@@ -39,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/mqtt/mqtt5_props.h"
 #include "common/bytes.h"
 
 /* Wire limits: do not change. */
@@ -66,7 +77,8 @@ enum mqtt_type {
 	MQTT_UNSUBACK = 11,	/* server to client */
 	MQTT_PINGREQ = 12,	/* client to server */
 	MQTT_PINGRESP = 13,	/* server to client */
-	MQTT_DISCONNECT = 14,	/* client to server */
+	MQTT_DISCONNECT = 14,	/* client to server; 5.0: both ways */
+	MQTT_AUTH = 15,		/* 5.0 only: both ways */
 };
 
 /* CONNACK return codes (3.1 and 3.1.1 share them). */
@@ -82,6 +94,25 @@ enum mqtt_connack_rc {
 /* The SUBACK code for a refused filter (3.1.1); 0 to 2 grant a QoS. */
 #define MQTT_SUBACK_FAILURE	0x80
 
+/* 5.0 subscription options, the byte after each SUBSCRIBE filter. */
+#define MQTT_SUBOPT_QOS_MASK	0x03
+#define MQTT_SUBOPT_NO_LOCAL	0x04
+#define MQTT_SUBOPT_RAP		0x08	/* retain as published */
+#define MQTT_SUBOPT_RH_SHIFT	4	/* retain handling 0..2 */
+#define MQTT_SUBOPT_RH_MASK	0x30
+#define MQTT_SUBOPT_RESERVED	0xc0
+
+/*
+ * Why a decoder refused a packet: a static reason, and the MQTT 5.0
+ * reason code for it (MQTT5_RC_MALFORMED, MQTT5_RC_PROTOCOL_ERROR,
+ * MQTT5_RC_TOPIC_ALIAS_INVALID ...).  For 3.1/3.1.1 the code is still
+ * set but has no wire use.
+ */
+struct mqtt_err {
+	const char	*why;
+	uint8_t		 reason;
+};
+
 /* A fixed header. */
 struct mqtt_hdr {
 	uint8_t		 type;		/* enum mqtt_type */
@@ -95,8 +126,8 @@ struct mqtt_hdr {
  * on: see mqtt_decode_connect().
  */
 struct mqtt_connect {
-	uint8_t			 level;		/* MQTT_LEVEL_31 or _311 */
-	uint8_t			 clean_session;
+	uint8_t			 level;		/* MQTT_LEVEL_31, _311 or _5 */
+	uint8_t			 clean_session;	/* 5.0: clean start */
 	uint8_t			 will_flag;
 	uint8_t			 will_qos;
 	uint8_t			 will_retain;
@@ -109,15 +140,23 @@ struct mqtt_connect {
 	struct bytes_view	 will_message;	/* binary */
 	struct bytes_view	 username;
 	struct bytes_view	 password;	/* binary */
+	/* 5.0: CONNECT's properties and the will's (empty otherwise). */
+	struct mqtt5_props	 props;
+	struct mqtt5_props	 will_props;
 };
 
 /* CONNACK. */
 struct mqtt_connack {
 	uint8_t		 session_present;	/* always 0 for 3.1 */
-	uint8_t		 rc;			/* enum mqtt_connack_rc */
+	uint8_t		 rc;			/* enum mqtt_connack_rc; 5.0:
+						   enum mqtt5_rc */
+	struct mqtt5_props props;		/* 5.0 */
 };
 
-/* PUBLISH.  id is 0 for QoS 0, else non-zero. */
+/*
+ * PUBLISH.  id is 0 for QoS 0, else non-zero.  5.0: props; the topic
+ * may be empty when props has a topic alias (3.3.2.1).
+ */
 struct mqtt_publish {
 	uint8_t			 qos;
 	uint8_t			 dup;
@@ -125,6 +164,24 @@ struct mqtt_publish {
 	uint16_t		 id;
 	struct bytes_view	 topic;
 	struct bytes_view	 payload;
+	struct mqtt5_props	 props;		/* decoded at level 5 only */
+};
+
+/*
+ * 5.0 PUBACK, PUBREC, PUBREL, PUBCOMP: id first, so that a 3.1.1
+ * decode's mqtt_packet u.id is the same field.  rc is 0 when the packet
+ * leaves it out.
+ */
+struct mqtt_ack {
+	uint16_t		 id;
+	uint8_t			 rc;
+	struct mqtt5_props	 props;
+};
+
+/* 5.0 DISCONNECT and AUTH: rc 0 and no properties when left out. */
+struct mqtt_disconnect {
+	uint8_t			 rc;
+	struct mqtt5_props	 props;
 };
 
 /*
@@ -135,12 +192,14 @@ struct mqtt_subscribe {
 	uint16_t		 id;
 	size_t			 count;		/* >= 1 */
 	struct bytes_view	 list;
+	struct mqtt5_props	 props;		/* 5.0 */
 };
 
-/* SUBACK: one return code per filter, in order. */
+/* SUBACK (and 5.0 UNSUBACK): one return code per filter, in order. */
 struct mqtt_suback {
 	uint16_t		 id;
 	struct bytes_view	 codes;		/* >= 1 byte */
+	struct mqtt5_props	 props;		/* 5.0 */
 };
 
 /* One SUBSCRIBE entry, for the encoder. */
@@ -156,9 +215,12 @@ struct mqtt_packet {
 		struct mqtt_connect	 connect;	/* CONNECT */
 		struct mqtt_connack	 connack;	/* CONNACK */
 		struct mqtt_publish	 publish;	/* PUBLISH */
-		uint16_t		 id;		/* PUBACK..PUBCOMP, UNSUBACK */
+		uint16_t		 id;		/* PUBACK..PUBCOMP, UNSUBACK
+							   (3.1.1; == ack.id) */
+		struct mqtt_ack		 ack;		/* PUBACK..PUBCOMP */
 		struct mqtt_subscribe	 subscribe;	/* (UN)SUBSCRIBE */
-		struct mqtt_suback	 suback;	/* SUBACK */
+		struct mqtt_suback	 suback;	/* SUBACK; 5.0 UNSUBACK */
+		struct mqtt_disconnect	 disconnect;	/* 5.0 DISCONNECT, AUTH */
 	} u;
 };
 
@@ -169,11 +231,12 @@ struct mqtt_packet {
  * *body views its body inside `in`, and *consumed is the packet's whole
  * size (header included).  Borrows `in`.
  *   CAIRN_ERR_NEED_MORE  `in` is a proper prefix of a packet;
- *   CAIRN_ERR_PROTO      reserved type 0 or 15, or a bad varint (a fifth
+ *   CAIRN_ERR_PROTO      reserved type 0, or a bad varint (a fifth
  *                        byte, or an overlong form such as 80 00);
  *   CAIRN_ERR_TOO_BIG    header plus body would exceed max_packet bytes,
  *                        told as soon as the header is in.
- * Flags are not checked here: the decoders do.  Pass SIZE_MAX for no cap.
+ * Flags are not checked here: the decoders do, and refuse type 15 (AUTH)
+ * below level 5.  Pass SIZE_MAX for no cap.
  */
 int	mqtt_frame(struct bytes_view in, size_t max_packet,
 	    struct mqtt_hdr *hdr, struct bytes_view *body, size_t *consumed);
@@ -190,6 +253,25 @@ int	mqtt_frame(struct bytes_view in, size_t max_packet,
  */
 int	mqtt_decode(const struct mqtt_hdr *, struct bytes_view body,
 	    uint8_t level, struct mqtt_packet *out, const char **why);
+/*
+ * As mqtt_decode(), and at level 5 the 5.0 forms: every packet with its
+ * properties (mqtt5_props.h says which are refused, with which code).
+ * On failure *err says why and with which reason code (err may be NULL).
+ *
+ *	CONNACK      ack flags | reason code | properties
+ *	PUBLISH      topic | [id] | properties | payload
+ *	PUBACK..PUBCOMP  id [| reason code [| properties]]
+ *	SUBSCRIBE    id | properties | (filter, options)+
+ *	             options: 7-6 reserved (0: else 0x81), 5-4 retain
+ *	             handling (3: 0x82), 3 retain as published, 2 no local,
+ *	             1-0 QoS (3: 0x81)
+ *	UNSUBSCRIBE  id | properties | filter+
+ *	SUBACK, UNSUBACK  id | properties | reason code+
+ *	DISCONNECT, AUTH  [reason code [| properties]]
+ * A reason code not defined for the packet is malformed (0x81).
+ */
+int	mqtt_decode_ex(const struct mqtt_hdr *, struct bytes_view body,
+	    uint8_t level, struct mqtt_packet *out, struct mqtt_err *err);
 
 /*
  * CONNECT:
@@ -218,6 +300,19 @@ int	mqtt_decode(const struct mqtt_hdr *, struct bytes_view body,
  */
 int	mqtt_decode_connect(const struct mqtt_hdr *, struct bytes_view body,
 	    struct mqtt_connect *out, const char **why);
+/*
+ * As mqtt_decode_connect(), with the reason code of a refusal in *err.
+ * Level 5 ("MQTT" 5) is decoded:
+ *
+ *	name level flags keepalive properties client-id [will-properties
+ *	will-topic will-payload] [user] [password]
+ *
+ * where a password needs no user name and an empty client id is allowed
+ * with clean start 0 too (the server assigns one, 3.1.3.1).  A 5.0
+ * failure's code is to be sent in a CONNACK before closing (3.1.4).
+ */
+int	mqtt_decode_connect_ex(const struct mqtt_hdr *, struct bytes_view body,
+	    struct mqtt_connect *out, struct mqtt_err *err);
 
 /*
  * CONNACK (flags 0000, 2 bytes):  ack flags (bit 0 session present; 7-1
@@ -319,13 +414,39 @@ int	mqtt_encode_suback(struct bytes_w *, uint16_t id,
 /* PINGREQ, PINGRESP or DISCONNECT.  INVAL: another type. */
 int	mqtt_encode_empty(struct bytes_w *, enum mqtt_type);
 
+/*
+ * 5.0 forms.  props may be NULL (no properties: an empty block).
+ * CONNACK: INVAL for a reason code not defined for CONNACK.
+ */
+int	mqtt_encode_connack5(struct bytes_w *, int session_present,
+	    uint8_t rc, const struct mqtt5_props *props);
+/* PUBLISH with properties; the topic may be empty with a topic alias. */
+int	mqtt_encode_publish5(struct bytes_w *, const struct mqtt_publish *,
+	    const struct mqtt5_props *props);
+/* The exact size mqtt_encode_publish5() writes, or 0 if it would fail. */
+size_t	mqtt_publish5_size(const struct mqtt_publish *,
+	    const struct mqtt5_props *props);
+/*
+ * PUBACK, PUBREC, PUBREL, PUBCOMP in their shortest form: the 2-byte
+ * one for rc 0 without properties, 3 bytes with rc and no properties.
+ */
+int	mqtt_encode_ack5(struct bytes_w *, enum mqtt_type, uint16_t id,
+	    uint8_t rc, const struct mqtt5_props *props);
+/* SUBACK or UNSUBACK with n >= 1 reason codes. */
+int	mqtt_encode_suback5(struct bytes_w *, enum mqtt_type, uint16_t id,
+	    const uint8_t *codes, size_t n, const struct mqtt5_props *props);
+/* DISCONNECT or AUTH; rc 0 without properties is the empty form. */
+int	mqtt_encode_disconnect5(struct bytes_w *, enum mqtt_type, uint8_t rc,
+	    const struct mqtt5_props *props);
+
 /* Client side. */
 
 /*
  * CONNECT from c's fields: the protocol name follows c->level ("MQTT"
- * for 4, "MQIsdp" for 3), the flags the has_/will_ fields; absent fields
- * are not written.  connack_rc is ignored.  INVAL: a level other than 3
- * and 4, will QoS > 2, a string over 65535 bytes.
+ * for 4 and 5, "MQIsdp" for 3), the flags the has_/will_ fields; absent
+ * fields are not written; level 5 writes props and will_props.
+ * connack_rc is ignored.  INVAL: a level other than 3, 4 and 5, will QoS
+ * > 2, a string over 65535 bytes.
  */
 int	mqtt_encode_connect(struct bytes_w *, const struct mqtt_connect *c);
 /* SUBSCRIBE with n >= 1 entries.  INVAL: n == 0, a filter too long. */
@@ -334,5 +455,13 @@ int	mqtt_encode_subscribe(struct bytes_w *, uint16_t id,
 /* UNSUBSCRIBE with n >= 1 filters.  INVAL: n == 0, a filter too long. */
 int	mqtt_encode_unsubscribe(struct bytes_w *, uint16_t id,
 	    const struct bytes_view *filters, size_t n);
+/* 5.0 SUBSCRIBE: each entry's qos is the whole options byte. */
+int	mqtt_encode_subscribe5(struct bytes_w *, uint16_t id,
+	    const struct mqtt_topic_qos *subs, size_t n,
+	    const struct mqtt5_props *props);
+/* 5.0 UNSUBSCRIBE. */
+int	mqtt_encode_unsubscribe5(struct bytes_w *, uint16_t id,
+	    const struct bytes_view *filters, size_t n,
+	    const struct mqtt5_props *props);
 
 #endif

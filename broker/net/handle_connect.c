@@ -96,6 +96,13 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 	int present = 0;
 
 	c->c_level = p->level;
+	/* Until this layer speaks 5.0 (properties on every packet), its
+	 * clients are told so in their own CONNACK form (3.2.2.2). */
+	if (p->level == MQTT_LEVEL_5) {
+		connect_refuse(c, MQTT5_RC_UNSUPPORTED_VERSION,
+		    "MQTT 5.0 not served yet");
+		return;
+	}
 	if (p->connack_rc == MQTT_CONNACK_BAD_PROTOCOL) {
 		connect_refuse(c, p->connack_rc, "unacceptable protocol level");
 		return;

@@ -5,8 +5,11 @@ usage: mqtt_capture.py OUT_DIR
 
 Starts Debian's `mosquitto` on a free loopback port, puts a recording
 relay in front of it on another, and runs mosquitto_pub / mosquitto_sub
-through the relay at MQTT 3.1.1 and 3.1 (QoS 0, 1, 2, retain, a will,
-user name and password, several filters, unsubscribe).  Each connection
+through the relay at MQTT 5.0, 3.1.1 and 3.1 (QoS 0, 1, 2, retain, a
+will, user name and password, several filters, unsubscribe), then 5.0
+with properties on every packet that has them (mosquitto_pub/sub -D)
+and Debian's paho-mqtt as an MQTTv5 client (subscription options,
+topic alias, DISCONNECT with reason 0x04; run with /usr/bin/python3).  Each connection
 gives two files: what the client sent (c2s) and what the broker sent
 (s2c), each the raw stream of whole packets, so the fuzz target frames
 them as a peer would.  Everything stays on 127.0.0.1; the broker and the
@@ -115,6 +118,89 @@ def run(args, timeout=10):
         p.wait()
 
 
+def capture_v5(relay, rp, bport):
+    """5.0 with properties: mosquitto's clients, then paho."""
+    relay.expect('v5_pub_props')
+    run(['mosquitto_pub', '-V', 'mqttv5'] + rp +
+        ['-i', 'v5pub', '-q', '1', '-t', 't/v5', '-m', 'h\u00e9llo',
+         '-D', 'connect', 'session-expiry-interval', '60',
+         '-D', 'connect', 'receive-maximum', '10',
+         '-D', 'connect', 'maximum-packet-size', '100000',
+         '-D', 'connect', 'topic-alias-maximum', '5',
+         '-D', 'connect', 'request-problem-information', '1',
+         '-D', 'connect', 'request-response-information', '1',
+         '-D', 'connect', 'user-property', 'who', 'fuzz',
+         '-D', 'publish', 'user-property', 'a', 'b',
+         '-D', 'publish', 'user-property', 'a', 'c',
+         '-D', 'publish', 'content-type', 'text/plain',
+         '-D', 'publish', 'response-topic', 'resp/1',
+         '-D', 'publish', 'correlation-data', '1234',
+         '-D', 'publish', 'message-expiry-interval', '30',
+         '-D', 'publish', 'payload-format-indicator', '1',
+         '-D', 'publish', 'topic-alias', '1',
+         '--will-topic', 'w/v5', '--will-payload', 'gone',
+         '-D', 'will', 'will-delay-interval', '5',
+         '-D', 'will', 'content-type', 'text/plain',
+         '-D', 'will', 'user-property', 'k', 'v',
+         '-D', 'disconnect', 'session-expiry-interval', '0'])
+    relay.expect('v5_sub_props')
+    sub = subprocess.Popen(
+        ['mosquitto_sub', '-V', 'mqttv5'] + rp +
+        ['-i', 'v5sub', '-q', '2', '-C', '1', '-W', '5', '-t', 'v5/#',
+         '-D', 'subscribe', 'subscription-identifier', '7',
+         '-D', 'subscribe', 'user-property', 's', 'v',
+         '-D', 'connect', 'session-expiry-interval', '3600'],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.4)
+    run(['mosquitto_pub', '-V', 'mqttv5', '-h', HOST, '-p', str(bport),
+         '-t', 'v5/a', '-q', '2', '-m', 'x',
+         '-D', 'publish', 'user-property', 'u', 'p',
+         '-D', 'publish', 'correlation-data', 'c0'])
+    try:
+        sub.wait(8)
+    except subprocess.TimeoutExpired:
+        sub.kill()
+        sub.wait()
+    relay.expect('v5_unsub_props')
+    run(['mosquitto_sub', '-V', 'mqttv5'] + rp +
+        ['-i', 'v5unsub', '-t', 'a/b', '-U', 'a/b', '-E',
+         '-D', 'unsubscribe', 'user-property', 'x', 'y'])
+    try:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.properties import Properties
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.subscribeoptions import SubscribeOptions
+    except ImportError:
+        return
+    relay.expect('v5_paho')
+    c = mqtt.Client(client_id='v5paho', protocol=mqtt.MQTTv5)
+    cp = Properties(PacketTypes.CONNECT)
+    cp.SessionExpiryInterval = 30
+    cp.TopicAliasMaximum = 4
+    c.connect(HOST, relay.port, 10, clean_start=True, properties=cp)
+    c.loop_start()
+    time.sleep(0.3)
+    c.subscribe('req/#', options=SubscribeOptions(
+        qos=1, noLocal=True, retainAsPublished=True, retainHandling=1))
+    c.subscribe('resp/#', options=SubscribeOptions(qos=2))
+    pp = Properties(PacketTypes.PUBLISH)
+    pp.ResponseTopic = 'resp/v5paho'
+    pp.CorrelationData = b'\x00\x01\x02'
+    pp.UserProperty = ('trace', '42')
+    pp.TopicAlias = 2
+    c.publish('resp/v5paho', b'ping', qos=1, properties=pp).wait_for_publish(3)
+    c.publish('req/x', b'', qos=2, retain=True).wait_for_publish(3)
+    c.unsubscribe('req/#')
+    time.sleep(0.5)
+    dp = Properties(PacketTypes.DISCONNECT)
+    dp.SessionExpiryInterval = 0
+    c.disconnect(reasoncode=mqtt.ReasonCodes(PacketTypes.DISCONNECT,
+                                             'Disconnect with will message'),
+                 properties=dp)
+    time.sleep(0.3)
+    c.loop_stop()
+
+
 def main(argv):
     if len(argv) != 2:
         sys.stderr.write(__doc__)
@@ -129,7 +215,8 @@ def main(argv):
         time.sleep(0.5)
         relay = Relay(bport)
         rp = ['-h', HOST, '-p', str(relay.port)]
-        for v, tag in (('mqttv311', 'v311'), ('mqttv31', 'v31')):
+        for v, tag in (('mqttv5', 'v5'), ('mqttv311', 'v311'),
+                       ('mqttv31', 'v31')):
             for q in ('0', '1', '2'):
                 relay.expect('%s_pub_qos%s' % (tag, q))
                 run(['mosquitto_pub', '-V', v] + rp +
@@ -170,6 +257,7 @@ def main(argv):
             run(['mosquitto_sub', '-V', v] + rp +
                 ['-i', 'unsub', '-t', 'a/b', '-U', 'a/b', '-U', 'c/+',
                  '-E'])
+        capture_v5(relay, rp, bport)
         time.sleep(0.5)
         n = 0
         for name, c2s, s2c in relay.records:
