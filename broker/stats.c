@@ -78,6 +78,7 @@ broker_mem_get(struct broker *b, struct broker_mem *m)
 	m->bm_drop_messages = a->sa_drop_messages;
 	m->bm_drop_bytes = a->sa_drop_bytes;
 	m->bm_drop_total = a->sa_drop_total;
+	m->bm_drop_expired = a->sa_drop_expired;
 	m->bm_drop_output = b->b_stats.bs_drop_output;
 	m->bm_drop_output_total = b->b_stats.bs_drop_output_total;
 	m->bm_expired = b->b_stats.bs_sessions_expired;
@@ -87,6 +88,7 @@ broker_mem_get(struct broker *b, struct broker_mem *m)
 	m->bm_retained_bytes = rs.rs_bytes;
 	for (i = 0; i < RETAIN_LIMIT_N; i++)
 		m->bm_retained_refused += rs.rs_refused[i];
+	m->bm_retained_expired = rs.rs_expired;
 	if (b->b_cluster != NULL)
 		stats_cluster(b->b_cluster, m);
 #ifdef STATS_HAVE_MALLINFO2
@@ -119,18 +121,22 @@ broker_stats_json(struct broker *b, struct bytes_w *w)
 	bytes_printf(w, "\"queued\":{\"messages\":%zu,\"bytes\":%zu,"
 	    "\"max_bytes\":%zu,\"dropped\":{\"max_queued_messages\":%llu,"
 	    "\"max_queued_bytes\":%llu,\"max_queued_bytes_total\":%llu,"
-	    "\"max_output_buffer\":%llu,\"max_output_bytes_total\":%llu}},",
+	    "\"max_output_buffer\":%llu,\"max_output_bytes_total\":%llu,"
+	    "\"expired\":%llu}},",
 	    m.bm_queued, m.bm_queued_bytes,
 	    m.bm_max_queued_bytes, (unsigned long long)m.bm_drop_messages,
 	    (unsigned long long)m.bm_drop_bytes,
 	    (unsigned long long)m.bm_drop_total,
 	    (unsigned long long)m.bm_drop_output,
-	    (unsigned long long)m.bm_drop_output_total);
+	    (unsigned long long)m.bm_drop_output_total,
+	    (unsigned long long)m.bm_drop_expired);
 	bytes_printf(w, "\"expired\":%llu,\"persistent_refused\":%llu,"
-	    "\"retained\":{\"count\":%zu,\"bytes\":%zu,\"refused\":%llu}",
+	    "\"retained\":{\"count\":%zu,\"bytes\":%zu,\"refused\":%llu,"
+	    "\"expired\":%llu}",
 	    (unsigned long long)m.bm_expired,
 	    (unsigned long long)m.bm_persistent_refused, m.bm_retained,
-	    m.bm_retained_bytes, (unsigned long long)m.bm_retained_refused);
+	    m.bm_retained_bytes, (unsigned long long)m.bm_retained_refused,
+	    (unsigned long long)m.bm_retained_expired);
 	if (m.bm_cluster)
 		bytes_printf(w, ",\"claims\":{\"count\":%zu,\"bytes\":%zu},"
 		    "\"tombstones\":{\"count\":%zu,\"bytes\":%zu},"

@@ -45,6 +45,8 @@ struct broker_mem {
 	uint64_t	bm_drop_total;		/* max_queued_bytes_total */
 	uint64_t	bm_drop_output;		/* max_output_buffer (QoS 0) */
 	uint64_t	bm_drop_output_total;	/* max_output_bytes_total */
+	uint64_t	bm_drop_expired;	/* message expiry, while queued */
+	uint64_t	bm_retained_expired;	/* retained, at their expiry */
 	uint64_t	bm_expired;		/* persistent_client_expiration */
 	uint64_t	bm_persistent_refused;	/* max_persistent_sessions */
 	size_t		bm_retained;
@@ -83,9 +85,9 @@ void	broker_mem_get(struct broker *b, struct broker_mem *m);
  *    "queued":{"messages":0,"bytes":0,"max_bytes":536870912,
  *     "dropped":{"max_queued_messages":0,"max_queued_bytes":0,
  *     "max_queued_bytes_total":0,"max_output_buffer":0,
- *     "max_output_bytes_total":0}},
+ *     "max_output_bytes_total":0,"expired":0}},
  *    "expired":0,"persistent_refused":0,
- *    "retained":{"count":1,"bytes":900,"refused":0},
+ *    "retained":{"count":1,"bytes":900,"refused":0,"expired":0},
  *    "claims":{"count":3,"bytes":290},
  *    "tombstones":{"count":0,"bytes":0},
  *    "routes":{"local":2,"local_bytes":120,"peers":2,"peers_bytes":120},

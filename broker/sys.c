@@ -198,6 +198,7 @@ sys_publish(struct broker *b)
 	    m.bm_drop_output);
 	sys_put_u64(b, "store/messages/dropped/max_output_bytes_total",
 	    m.bm_drop_output_total);
+	sys_put_u64(b, "store/messages/dropped/expired", m.bm_drop_expired);
 	if (!m.bm_cluster)
 		return;
 	sys_put_u64(b, "cluster/claims/count", m.bm_claims);

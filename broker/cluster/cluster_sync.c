@@ -648,10 +648,12 @@ session_data(struct cluster *c, struct peer *p, const struct link_session *d)
 {
 	struct broker *b = c->c_broker;
 	struct bytes_view list, filter, topic, payload;
+	struct session_deliv dl;
 	struct session *s;
 	struct msg *msg;
 	uint8_t qos;
 
+	memset(&dl, 0, sizeof(dl));
 	s = session_table_find(b->b_sessions, (const char *)d->id.p,
 	    d->id.len);
 	if (s == NULL || s->s_clean) {
@@ -670,7 +672,8 @@ session_data(struct cluster *c, struct peer *p, const struct link_session *d)
 	while (link_session_msg_next(&list, &qos, &topic, &payload)) {
 		if ((msg = msg_new(topic, payload, qos, 0)) == NULL)
 			break;
-		broker_deliver(s, msg, qos, b);
+		dl.sd_qos = qos;
+		broker_deliver(s, msg, &dl, b);
 		msg_unref(msg);
 	}
 	/* The first frame of a move has the subscriptions; the rest follow

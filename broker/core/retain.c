@@ -20,6 +20,16 @@ struct retain {
 	size_t			 r_max_msg;	/* payload bytes of one */
 	size_t			 r_msg_bytes;
 	uint64_t		 r_refused[RETAIN_LIMIT_N];
+	/*
+	 * The messages with an expiry, a binary min-heap on m_expire_at;
+	 * each knows its slot (m_retain_slot), so a replaced or cleared
+	 * one leaves in O(log n) and the heap holds exactly the stored
+	 * messages that expire.
+	 */
+	struct msg		**r_exp;
+	size_t			 r_nexp;
+	size_t			 r_capexp;
+	uint64_t		 r_expired;
 };
 
 static const char *const retain_limit_names[RETAIN_LIMIT_N] = {
@@ -27,11 +37,100 @@ static const char *const retain_limit_names[RETAIN_LIMIT_N] = {
 	"max_retained_bytes",
 };
 
-/* What msg_new() allocated for m. */
+/* What msg_new_ex() allocated for m. */
 static size_t
 retain_msg_size(const struct msg *m)
 {
-	return sizeof(*m) + m->m_topic_len + 1 + m->m_payload_len;
+	return msg_alloc_size(m);
+}
+
+static void
+retain_heap_set(struct retain *r, size_t i, struct msg *m)
+{
+	r->r_exp[i] = m;
+	m->m_retain_slot = i;
+}
+
+static void
+retain_heap_up(struct retain *r, size_t i)
+{
+	struct msg *m = r->r_exp[i];
+	size_t parent;
+
+	while (i > 0) {
+		parent = (i - 1) / 2;
+		if (r->r_exp[parent]->m_expire_at <= m->m_expire_at)
+			break;
+		retain_heap_set(r, i, r->r_exp[parent]);
+		i = parent;
+	}
+	retain_heap_set(r, i, m);
+}
+
+static void
+retain_heap_down(struct retain *r, size_t i)
+{
+	struct msg *m = r->r_exp[i];
+	size_t c;
+
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= r->r_nexp)
+			break;
+		if (c + 1 < r->r_nexp &&
+		    r->r_exp[c + 1]->m_expire_at < r->r_exp[c]->m_expire_at)
+			c++;
+		if (m->m_expire_at <= r->r_exp[c]->m_expire_at)
+			break;
+		retain_heap_set(r, i, r->r_exp[c]);
+		i = c;
+	}
+	retain_heap_set(r, i, m);
+}
+
+/* Room for one more heap entry: 0 or CAIRN_ERR_NOMEM. */
+static int
+retain_heap_room(struct retain *r)
+{
+	struct msg **n;
+	size_t ncap;
+
+	if (r->r_nexp < r->r_capexp)
+		return 0;
+	ncap = r->r_capexp == 0 ? 16 : r->r_capexp * 2;
+	if ((n = reallocarray(r->r_exp, ncap, sizeof(*n))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	r->r_exp = n;
+	r->r_capexp = ncap;
+	return 0;
+}
+
+/* Adds m (with an expiry); retain_heap_room() made room. */
+static void
+retain_heap_push(struct retain *r, struct msg *m)
+{
+	r->r_exp[r->r_nexp] = m;
+	retain_heap_up(r, r->r_nexp++);
+}
+
+/* Takes m out of the heap if it is in. */
+static void
+retain_heap_del(struct retain *r, struct msg *m)
+{
+	size_t i = m->m_retain_slot;
+	struct msg *last;
+
+	if (i == SIZE_MAX || i >= r->r_nexp || r->r_exp[i] != m)
+		return;
+	m->m_retain_slot = SIZE_MAX;
+	last = r->r_exp[--r->r_nexp];
+	if (i == r->r_nexp)
+		return;
+	retain_heap_set(r, i, last);
+	if (i > 0 && r->r_exp[(i - 1) / 2]->m_expire_at > last->m_expire_at)
+		retain_heap_up(r, i);
+	else
+		retain_heap_down(r, i);
 }
 
 struct retain *
@@ -63,6 +162,7 @@ retain_free(struct retain *r)
 	if (r == NULL)
 		return;
 	retain_index_free(r->r_ix, retain_unref);
+	free(r->r_exp);
 	free(r);
 }
 
@@ -83,6 +183,7 @@ retain_clear(struct retain *r, struct bytes_view topic)
 
 	if ((old = retain_index_del(r->r_ix, topic)) == NULL)
 		return;
+	retain_heap_del(r, old);
 	r->r_msg_bytes -= retain_msg_size(old);
 	msg_unref(old);
 }
@@ -135,12 +236,24 @@ retain_store(struct retain *r, struct msg *m, enum retain_limit *why)
 		return lim == RETAIN_LIMIT_SIZE ? CAIRN_ERR_TOO_BIG :
 		    CAIRN_ERR_LIMIT;
 	}
+	/*
+	 * A message is in one store at most: its slot is this store's.
+	 * Storing the one that is there already changes nothing.
+	 */
+	if (old == m)
+		return 0;
+	if (m->m_expire_at != 0 && (m->m_retain_slot != SIZE_MAX ||
+	    retain_heap_room(r) != 0))
+		return CAIRN_ERR_NOMEM;
 	if ((rc = retain_index_put(r->r_ix, topic, m, &was)) != 0)
 		return rc;
 	msg_ref(m);
 	r->r_msg_bytes += retain_msg_size(m);
+	if (m->m_expire_at != 0)
+		retain_heap_push(r, m);
 	if (was != NULL) {
 		old = was;
+		retain_heap_del(r, old);
 		r->r_msg_bytes -= retain_msg_size(old);
 		msg_unref(old);
 	}
@@ -165,6 +278,41 @@ struct msg *
 retain_get(struct retain *r, struct bytes_view topic)
 {
 	return retain_index_get(r->r_ix, topic);
+}
+
+struct msg *
+retain_get_at(struct retain *r, struct bytes_view topic, uint64_t now)
+{
+	struct msg *m;
+
+	if ((m = retain_index_get(r->r_ix, topic)) == NULL ||
+	    !msg_expired(m, now))
+		return m;
+	r->r_expired++;
+	retain_clear(r, topic);
+	return NULL;
+}
+
+size_t
+retain_expire(struct retain *r, uint64_t now, size_t max)
+{
+	struct msg *m;
+	size_t n = 0;
+
+	while (n < max && r->r_nexp > 0 &&
+	    msg_expired((m = r->r_exp[0]), now)) {
+		/* retain_clear() takes it out of the heap. */
+		retain_clear(r, msg_topic(m));
+		r->r_expired++;
+		n++;
+	}
+	return n;
+}
+
+uint64_t
+retain_next_expiry(const struct retain *r)
+{
+	return r->r_nexp > 0 ? r->r_exp[0]->m_expire_at : 0;
 }
 
 size_t
@@ -231,4 +379,6 @@ retain_stats(const struct retain *r, struct retain_stats *st)
 	st->rs_index_bytes = retain_index_bytes(r->r_ix);
 	st->rs_bytes = st->rs_msg_bytes + st->rs_index_bytes;
 	memcpy(st->rs_refused, r->r_refused, sizeof(st->rs_refused));
+	st->rs_expiring = r->r_nexp;
+	st->rs_expired = r->r_expired;
 }

@@ -16,7 +16,15 @@
  * refused message is not stored; if it would have replaced one, that
  * one is cleared too, so the store never holds a message older than the
  * last retained PUBLISH of its topic.  Delivering it live is the
- * caller's.  Pure: no I/O, no logging.
+ * caller's.
+ *
+ * MQTT 5.0 message expiry [MQTT-3.3.2-5]: a message with m_expire_at
+ * vanishes when it expires, lazily (retain_get_at()) and through the
+ * caller's periodic retain_expire().  A cursor may still return one
+ * that expired since the last sweep: the session queue drops it before
+ * it is sent (session_next_at()).  A message lives in one store at
+ * most (its heap slot is inside it).  Pure: no I/O, no clock, no
+ * logging.
  */
 #ifndef CAIRN_BROKER_RETAIN_H
 #define CAIRN_BROKER_RETAIN_H
@@ -45,6 +53,8 @@ struct retain_stats {
 	size_t		rs_msg_bytes;	/* messages: struct, topic, payload */
 	size_t		rs_index_bytes;	/* the index's nodes and tables */
 	uint64_t	rs_refused[RETAIN_LIMIT_N];	/* by limit */
+	size_t		rs_expiring;	/* messages with an expiry */
+	uint64_t	rs_expired;	/* dropped at their expiry */
 };
 
 /* Called once per retained message matching a filter; m is borrowed. */
@@ -95,6 +105,21 @@ size_t		 retain_match(struct retain *, struct bytes_view filter,
 		    retain_match_cb cb, void *arg);
 /* The retained message of exactly `topic`, or NULL; borrowed. */
 struct msg	*retain_get(struct retain *, struct bytes_view topic);
+/*
+ * retain_get() at now (monotonic ms): a message past its expiry is
+ * dropped there and then (counted in rs_expired) and NULL returned.
+ */
+struct msg	*retain_get_at(struct retain *, struct bytes_view topic,
+		    uint64_t now);
+/*
+ * Drops at most max messages whose expiry is at or before now, soonest
+ * first, and returns how many: the bounded periodic sweep.  The store
+ * keeps its expiring messages in a heap, so a sweep costs O(log n) per
+ * message dropped and nothing for those that live on.
+ */
+size_t		 retain_expire(struct retain *, uint64_t now, size_t max);
+/* The soonest expiry of a stored message (monotonic ms), 0 if none. */
+uint64_t	 retain_next_expiry(const struct retain *);
 
 /*
  * A resumable walk of the messages `filter` matches, as retained now

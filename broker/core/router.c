@@ -29,9 +29,22 @@
 
 #define ROUTER_HITS_MIN		16
 
+/*
+ * A session's trie entry packs its subscription's options in the
+ * entry's byte: the granted QoS, no local, retain as published, and
+ * whether it has a subscription identifier (kept in the session's
+ * record of the subscription, found by filter when a message matches).
+ */
+#define RO_QOS		0x03
+#define RO_NO_LOCAL	0x04
+#define RO_RAP		0x08
+#define RO_HAS_ID	0x10
+
 struct share_member {
 	struct session	*sm_session;	/* borrowed */
 	uint8_t		 sm_qos;
+	uint8_t		 sm_rap;
+	uint32_t	 sm_sub_id;
 };
 
 struct share_group {
@@ -57,9 +70,8 @@ struct route_pick {
 };
 
 struct route_hit {
-	struct session	*rh_session;
-	int		 rh_shared;	/* qos in rh_qos, else in the session */
-	uint8_t		 rh_qos;
+	struct session		*rh_session;
+	struct session_deliv	 rh_d;
 };
 
 struct router {
@@ -68,6 +80,9 @@ struct router {
 	size_t				 r_count;
 	size_t				 r_shared;	/* of r_count: $share */
 	uint64_t			 r_epoch;
+	struct msg			*r_msg;		/* the one routed */
+	char				*r_fbuf;	/* a filter, for sub ids */
+	size_t				 r_fbufsz;
 	struct route_hit		*r_hits;
 	size_t				 r_nhits;
 	size_t				 r_caphits;
@@ -132,6 +147,7 @@ router_free(struct router *r)
 	free(r->r_fwd);
 	free(r->r_picks);
 	free(r->r_gviews);
+	free(r->r_fbuf);
 	free(r);
 }
 
@@ -307,9 +323,17 @@ router_group_drop(struct router *r, struct share_group *g)
 }
 
 /* Adds or updates s in the group of a $share filter. */
+static void
+router_member_set(struct share_member *m, const struct sub_opts *o)
+{
+	m->sm_qos = o->qos;
+	m->sm_rap = o->rap ? 1 : 0;
+	m->sm_sub_id = o->sub_id;
+}
+
 static int
 router_share_add(struct router *r, struct session *s, struct bytes_view key,
-    struct bytes_view real, uint8_t qos, int *was_new)
+    struct bytes_view real, const struct sub_opts *o, int *was_new)
 {
 	struct share_group *g;
 	struct share_member *m, *nm;
@@ -322,7 +346,7 @@ router_share_add(struct router *r, struct session *s, struct bytes_view key,
 		created = 1;
 	}
 	if ((m = router_member_find(g, s)) != NULL) {
-		m->sm_qos = qos;
+		router_member_set(m, o);
 		*was_new = 0;
 		return 0;
 	}
@@ -338,7 +362,7 @@ router_share_add(struct router *r, struct session *s, struct bytes_view key,
 		g->sg_cap = ncap;
 	}
 	g->sg_members[g->sg_n].sm_session = s;
-	g->sg_members[g->sg_n].sm_qos = qos;
+	router_member_set(&g->sg_members[g->sg_n], o);
 	g->sg_n++;
 	r->r_shared++;
 	*was_new = 1;
@@ -370,22 +394,46 @@ int
 router_subscribe(struct router *r, struct session *s,
     struct bytes_view filter, uint8_t qos, int *was_new)
 {
+	struct sub_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.qos = qos;
+	return router_subscribe_opts(r, s, filter, &o, was_new);
+}
+
+static uint8_t
+router_pack_opts(const struct sub_opts *o)
+{
+	return (uint8_t)((o->qos & RO_QOS) | (o->no_local ? RO_NO_LOCAL : 0) |
+	    (o->rap ? RO_RAP : 0) | (o->sub_id != 0 ? RO_HAS_ID : 0));
+}
+
+int
+router_subscribe_opts(struct router *r, struct session *s,
+    struct bytes_view filter, const struct sub_opts *o, int *was_new)
+{
 	struct bytes_view group, real, key;
 	int rc, shared, added = 0;
 
 	if ((shared = mqtt_topic_share_parse(filter, &group, &real)) < 0)
 		return CAIRN_ERR_PROTO;
+	/* No local on a shared subscription is a protocol error [MQTT-3.8.3-4]. */
+	if (shared && o->no_local)
+		return CAIRN_ERR_PROTO;
+	if (o->qos > 2 || o->rh > 2 || o->sub_id > SUB_ID_MAX)
+		return CAIRN_ERR_INVAL;
 	/* The byte caps first: a refused filter never reaches the trie. */
 	if ((rc = session_sub_room(s, filter)) != 0)
 		return rc;
 	if (shared) {
 		key = filter;
-		rc = router_share_add(r, s, key, real, qos, &added);
+		rc = router_share_add(r, s, key, real, o, &added);
 	} else
-		rc = trie_add(r->r_trie, filter, &s->s_ref, qos, &added);
+		rc = trie_add(r->r_trie, filter, &s->s_ref,
+		    router_pack_opts(o), &added);
 	if (rc != 0)
 		return rc;
-	if ((rc = session_sub_set(s, filter, qos, NULL)) != 0) {
+	if ((rc = session_sub_set_opts(s, filter, o, NULL)) != 0) {
 		/* Undo, so that the trie and the session agree. */
 		if (added && shared)
 			router_share_del(r, s, key);
@@ -434,8 +482,28 @@ router_unsubscribe_all(struct router *r, struct session *s)
 		    bytes_view_of(sub->ss_filter, sub->ss_len));
 }
 
-static int
-router_hit(struct router *r, struct session *s, int shared, uint8_t qos)
+int
+router_sub_gets_retained(struct bytes_view filter, const struct sub_opts *o,
+    int was_new)
+{
+	struct bytes_view group, real;
+
+	/* Never on a shared subscription [MQTT-4.8.2, 3.8.3.1]. */
+	if (mqtt_topic_share_parse(filter, &group, &real) != 0)
+		return 0;
+	switch (o->rh) {
+	case 0:
+		return 1;
+	case 1:
+		return was_new;
+	default:
+		return 0;
+	}
+}
+
+/* A new hit for s, zeroed; NULL on ENOMEM. */
+static struct route_hit *
+router_hit(struct router *r, struct session *s)
 {
 	struct route_hit *nh;
 	size_t ncap;
@@ -443,15 +511,52 @@ router_hit(struct router *r, struct session *s, int shared, uint8_t qos)
 	if (r->r_nhits == r->r_caphits) {
 		ncap = r->r_caphits == 0 ? ROUTER_HITS_MIN : r->r_caphits * 2;
 		if ((nh = reallocarray(r->r_hits, ncap, sizeof(*nh))) == NULL)
-			return CAIRN_ERR_NOMEM;
+			return NULL;
 		r->r_hits = nh;
 		r->r_caphits = ncap;
 	}
 	nh = &r->r_hits[r->r_nhits++];
+	memset(nh, 0, sizeof(*nh));
 	nh->rh_session = s;
-	nh->rh_shared = shared;
-	nh->rh_qos = qos;
-	return 0;
+	return nh;
+}
+
+/* Adds a subscription identifier to a delivery: once, and bounded. */
+static void
+router_hit_id(struct route_hit *h, uint32_t id)
+{
+	size_t i;
+
+	if (id == 0)
+		return;
+	for (i = 0; i < h->rh_d.sd_nids; i++)
+		if (h->rh_d.sd_ids[i] == id)
+			return;
+	if (h->rh_d.sd_nids < SESSION_MAX_SUB_IDS)
+		h->rh_d.sd_ids[h->rh_d.sd_nids++] = id;
+}
+
+/* The subscription identifier of s's subscription at trie node f. */
+static uint32_t
+router_sub_id(struct router *r, struct session *s,
+    const struct trie_node *f)
+{
+	struct session_sub *sub;
+	size_t len;
+	char *nb;
+
+	len = trie_filter_str(f, r->r_fbuf, r->r_fbufsz);
+	if (len >= r->r_fbufsz) {
+		if ((nb = realloc(r->r_fbuf, len + 1)) == NULL)
+			return 0;
+		r->r_fbuf = nb;
+		r->r_fbufsz = len + 1;
+		(void)trie_filter_str(f, r->r_fbuf, r->r_fbufsz);
+	}
+	if ((sub = session_sub_find(s, bytes_view_of(r->r_fbuf, len))) ==
+	    NULL)
+		return 0;
+	return sub->ss_sub_id;
 }
 
 /*
@@ -549,20 +654,31 @@ router_on_match(void *sub, uint8_t opts, const struct trie_node *filter,
 	struct share_group *g;
 	struct share_member *m;
 	struct router_remote *rr;
+	struct route_hit *h;
 	size_t k;
 
 	switch (ref->sr_kind) {
 	case SUB_SESSION:
 		s = container_of(ref, struct session, s_ref);
-		if (s->s_route_epoch == r->r_epoch) {
-			if (opts > s->s_route_qos)
-				s->s_route_qos = opts;
+		/* No local: not back to the publisher [MQTT-3.8.3-3]. */
+		if ((opts & RO_NO_LOCAL) &&
+		    msg_from_is(r->r_msg, s->s_id, s->s_id_len))
 			return;
-		}
-		if (router_hit(r, s, 0, 0) == 0) {
+		if (s->s_route_epoch == r->r_epoch)
+			h = &r->r_hits[s->s_route_hit];
+		else {
+			if ((h = router_hit(r, s)) == NULL)
+				return;
 			s->s_route_epoch = r->r_epoch;
-			s->s_route_qos = opts;
+			s->s_route_hit = r->r_nhits - 1;
 		}
+		if ((opts & RO_QOS) > h->rh_d.sd_qos)
+			h->rh_d.sd_qos = opts & RO_QOS;
+		/* Retain as published [MQTT-3.3.1-12], else 0 [-13]. */
+		if (opts & RO_RAP)
+			h->rh_d.sd_retain |= r->r_msg->m_retain;
+		if (opts & RO_HAS_ID)
+			router_hit_id(h, router_sub_id(r, s, filter));
 		break;
 	case SUB_SHARED:
 		g = container_of(ref, struct share_group, sg_ref);
@@ -580,7 +696,13 @@ router_on_match(void *sub, uint8_t opts, const struct trie_node *filter,
 			return;
 		}
 		m = &g->sg_members[k];
-		(void)router_hit(r, m->sm_session, 1, m->sm_qos);
+		/* A pick is a delivery of its own (see router.h). */
+		if ((h = router_hit(r, m->sm_session)) == NULL)
+			return;
+		h->rh_d.sd_qos = m->sm_qos;
+		if (m->sm_rap)
+			h->rh_d.sd_retain = r->r_msg->m_retain;
+		router_hit_id(h, m->sm_sub_id);
 		break;
 	case SUB_REMOTE:
 		rr = container_of(ref, struct router_remote, rr_ref);
@@ -621,7 +743,6 @@ router_route_one(struct router *r, struct msg *m, int local,
 {
 	struct route_hit *h;
 	size_t i, n;
-	uint8_t qos;
 
 	if (r->r_busy)
 		return 0;	/* a deliver callback routed: a bug of the caller */
@@ -633,14 +754,14 @@ router_route_one(struct router *r, struct msg *m, int local,
 	r->r_local = local || r->r_fwd_cb == NULL;
 	r->r_sel = local ? sel : NULL;
 	r->r_nsel = local ? nsel : 0;
+	r->r_msg = m;
 	trie_match(r->r_trie, msg_topic(m), router_on_match, r);
 	n = r->r_nhits;
 	for (i = 0; i < n; i++) {
 		h = &r->r_hits[i];
-		qos = h->rh_shared ? h->rh_qos : h->rh_session->s_route_qos;
-		if (qos > m->m_qos)
-			qos = m->m_qos;
-		deliver(h->rh_session, m, qos, arg);
+		if (h->rh_d.sd_qos > m->m_qos)
+			h->rh_d.sd_qos = m->m_qos;
+		deliver(h->rh_session, m, &h->rh_d, arg);
 	}
 	for (i = 0; i < r->r_nfwd; i++)
 		router_forward(r, r->r_fwd[i], m);
@@ -649,6 +770,7 @@ router_route_one(struct router *r, struct msg *m, int local,
 	r->r_npicks = 0;
 	r->r_sel = NULL;
 	r->r_nsel = 0;
+	r->r_msg = NULL;
 	r->r_busy = 0;
 	return n;
 }

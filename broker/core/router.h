@@ -27,6 +27,14 @@
  * pick is a delivery of its own, besides any ordinary subscription of
  * the same session.
  *
+ * MQTT 5.0 options (struct sub_opts): a subscription with no local does
+ * not match a message whose m_from is the session's client id (the
+ * others of the session still may); the one copy carries RETAIN if any
+ * matching subscription has retain as published, and the identifiers
+ * of the matching subscriptions (MQTT 5.0 3.3.4 lets one PUBLISH carry
+ * them all; at most SESSION_MAX_SUB_IDS).  Identifiers are local: the
+ * cluster never sees them.
+ *
  * Pure: no I/O, no logging.  Sessions are borrowed; the router never
  * frees them.
  */
@@ -43,13 +51,16 @@
 struct router;
 
 /*
- * Receives one delivery from router_route(): session s gets m at qos
- * (min of granted and published).  m and s are borrowed for the call
- * (take a reference to keep m).  It must not call router_route() nor
- * change the router's subscriptions of any session other than s.
+ * Receives one delivery from router_route(): session s gets m as d
+ * says: d->sd_qos (min of granted and published), d->sd_retain (m's
+ * RETAIN where a matching subscription has retain as published, else
+ * 0), d->sd_ids (the matching subscriptions' identifiers).  m, s and d
+ * are borrowed for the call (take a reference to keep m).  It must not
+ * call router_route() nor change the router's subscriptions of any
+ * session other than s.
  */
 typedef void	(*router_deliver_cb)(struct session *s, struct msg *m,
-		    uint8_t qos, void *arg);
+		    const struct session_deliv *d, void *arg);
 
 /* A cluster node's entry in the trie (SUB_REMOTE); the owner embeds it. */
 struct router_remote {
@@ -96,6 +107,24 @@ void		 router_free(struct router *);
  */
 int		 router_subscribe(struct router *, struct session *s,
 		    struct bytes_view filter, uint8_t qos, int *was_new);
+/*
+ * router_subscribe() with MQTT 5.0 options (struct sub_opts; replaced
+ * whole on an existing subscription).  Also CAIRN_ERR_PROTO for no local
+ * on a $share filter [MQTT-3.8.3-4], CAIRN_ERR_INVAL for a QoS or retain
+ * handling over 2 or an identifier over SUB_ID_MAX.
+ */
+int		 router_subscribe_opts(struct router *, struct session *s,
+		    struct bytes_view filter, const struct sub_opts *o,
+		    int *was_new);
+/*
+ * 1 if a subscription just made (was_new: it did not exist before) is
+ * sent the retained messages its filter matches: by retain handling 0
+ * always, 1 if new, 2 never [MQTT-3.3.1-9..11]; never for a $share
+ * filter [MQTT-4.8.2].  Retained messages sent for a SUBSCRIBE carry
+ * RETAIN 1 whatever retain as published says.
+ */
+int		 router_sub_gets_retained(struct bytes_view filter,
+		    const struct sub_opts *o, int was_new);
 /* Removes one subscription of s: 0 or CAIRN_ERR_NOENT. */
 int		 router_unsubscribe(struct router *, struct session *s,
 		    struct bytes_view filter);

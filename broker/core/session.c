@@ -171,6 +171,8 @@ session_drop_name(enum session_drop d)
 		return "max_queued_bytes";
 	case SESSION_DROP_TOTAL:
 		return "max_queued_bytes_total";
+	case SESSION_DROP_EXPIRED:
+		return "expired";
 	case SESSION_DROP_NONE:
 		break;
 	}
@@ -181,6 +183,21 @@ int
 session_enqueue(struct session *s, struct msg *m, uint8_t qos,
     uint8_t retain)
 {
+	struct session_deliv d;
+
+	d.sd_qos = qos;
+	d.sd_retain = retain;
+	d.sd_nids = 0;
+	return session_enqueue_d(s, m, &d);
+}
+
+int
+session_enqueue_d(struct session *s, struct msg *m,
+    const struct session_deliv *d)
+{
+	uint8_t qos = d->sd_qos;
+	size_t nids = d->sd_nids > SESSION_MAX_SUB_IDS ? SESSION_MAX_SUB_IDS :
+	    d->sd_nids;
 	struct session_acct *a = s->s_lim.sl_acct;
 	struct session_out *o;
 	size_t bytes = msg_bytes(m);
@@ -207,12 +224,15 @@ session_enqueue(struct session *s, struct msg *m, uint8_t qos,
 			a->sa_drop_total++;
 		return CAIRN_ERR_LIMIT;
 	}
-	if ((o = calloc(1, sizeof(*o))) == NULL)
+	if ((o = calloc(1, sizeof(*o) + nids * sizeof(o->so_ids[0]))) == NULL)
 		return CAIRN_ERR_NOMEM;
 	o->so_msg = msg_ref(m);
 	o->so_state = SESSION_OUT_QUEUED;
 	o->so_qos = qos > 2 ? 2 : qos;
-	o->so_retain = retain ? 1 : 0;
+	o->so_retain = d->sd_retain ? 1 : 0;
+	o->so_nids = (uint8_t)nids;
+	if (nids > 0)
+		memcpy(o->so_ids, d->sd_ids, nids * sizeof(o->so_ids[0]));
 	TAILQ_INSERT_TAIL(&s->s_queue, o, so_entry);
 	s->s_queued++;
 	s->s_queued_bytes += bytes;
@@ -274,12 +294,37 @@ session_sendable(const struct session *s)
 	return o->so_qos == 0 || s->s_ninflight < s->s_lim.sl_max_inflight;
 }
 
+/* Drops queued delivery o, whose message expired. */
+static void
+session_drop_expired(struct session *s, struct session_out *o)
+{
+	struct session_acct *a = s->s_lim.sl_acct;
+
+	TAILQ_REMOVE(&s->s_queue, o, so_entry);
+	s->s_queued--;
+	s->s_queued_bytes -= msg_bytes(o->so_msg);
+	session_acct_msg(s, msg_bytes(o->so_msg), -1);
+	s->s_expired++;
+	if (a != NULL)
+		a->sa_drop_expired++;
+	session_out_free(o);
+}
+
 struct session_out *
 session_next(struct session *s)
 {
+	return session_next_at(s, 0);
+}
+
+struct session_out *
+session_next_at(struct session *s, uint64_t now)
+{
 	struct session_out *o;
 
-	if ((o = TAILQ_FIRST(&s->s_queue)) == NULL)
+	while ((o = TAILQ_FIRST(&s->s_queue)) != NULL && now != 0 &&
+	    msg_expired(o->so_msg, now))
+		session_drop_expired(s, o);
+	if (o == NULL)
 		return NULL;
 	if (o->so_qos > 0 && s->s_ninflight >= s->s_lim.sl_max_inflight)
 		return NULL;
@@ -297,6 +342,22 @@ session_next(struct session *s)
 	s->s_ninflight++;
 	s->s_inflight_bytes += msg_bytes(o->so_msg);
 	return o;
+}
+
+size_t
+session_expire_queue(struct session *s, uint64_t now)
+{
+	struct session_out *o, *next;
+	size_t n = 0;
+
+	for (o = TAILQ_FIRST(&s->s_queue); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, so_entry);
+		if (msg_expired(o->so_msg, now)) {
+			session_drop_expired(s, o);
+			n++;
+		}
+	}
+	return n;
 }
 
 int
@@ -421,12 +482,43 @@ int
 session_sub_set(struct session *s, struct bytes_view filter, uint8_t qos,
     int *was_new)
 {
+	struct sub_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.qos = qos;
+	return session_sub_set_opts(s, filter, &o, was_new);
+}
+
+static void
+session_sub_put_opts(struct session_sub *sub, const struct sub_opts *o)
+{
+	sub->ss_qos = o->qos;
+	sub->ss_no_local = o->no_local ? 1 : 0;
+	sub->ss_rap = o->rap ? 1 : 0;
+	sub->ss_rh = o->rh;
+	sub->ss_sub_id = o->sub_id;
+}
+
+void
+session_sub_opts(const struct session_sub *sub, struct sub_opts *o)
+{
+	o->qos = sub->ss_qos;
+	o->no_local = sub->ss_no_local;
+	o->rap = sub->ss_rap;
+	o->rh = sub->ss_rh;
+	o->sub_id = sub->ss_sub_id;
+}
+
+int
+session_sub_set_opts(struct session *s, struct bytes_view filter,
+    const struct sub_opts *opts, int *was_new)
+{
 	struct session_acct *a = s->s_lim.sl_acct;
 	struct session_sub *sub;
 	int rc;
 
 	if ((sub = session_sub_find(s, filter)) != NULL) {
-		sub->ss_qos = qos;
+		session_sub_put_opts(sub, opts);
 		if (was_new != NULL)
 			*was_new = 0;
 		return 0;
@@ -435,7 +527,7 @@ session_sub_set(struct session *s, struct bytes_view filter, uint8_t qos,
 		return rc;
 	if ((sub = malloc(SESSION_SUB_COST(filter.len))) == NULL)
 		return CAIRN_ERR_NOMEM;
-	sub->ss_qos = qos;
+	session_sub_put_opts(sub, opts);
 	sub->ss_len = filter.len;
 	memcpy(sub->ss_filter, filter.p, filter.len);
 	sub->ss_filter[filter.len] = '\0';
@@ -468,6 +560,23 @@ session_sub_del(struct session *s, struct bytes_view filter)
 	}
 	free(sub);
 	return 0;
+}
+
+int
+session_expiry_due(const struct session *s, uint64_t now,
+    uint64_t default_ms)
+{
+	uint64_t after;
+
+	if (s->s_client != NULL || s->s_offline_ms == 0)
+		return 0;
+	if (s->s_has_expiry) {
+		if (s->s_expiry == SESSION_EXPIRY_NEVER)
+			return 0;
+		after = (uint64_t)s->s_expiry * 1000;
+	} else if ((after = default_ms) == 0)
+		return 0;
+	return now >= s->s_offline_ms && now - s->s_offline_ms >= after;
 }
 
 /* The table: chained buckets, doubled when the load passes 1. */

@@ -48,12 +48,47 @@
  */
 #define SESSION_SUB_COST(len)	(sizeof(struct session_sub) + (len) + 1)
 
+/*
+ * MQTT 5.0 subscription options [MQTT-3.8.3.1] and identifier
+ * [MQTT-3.8.2.1.2]; a 3.1.1 subscription is { qos } with the rest 0,
+ * and behaves as before.
+ */
+struct sub_opts {
+	uint8_t		qos;		/* granted, 0..2 */
+	uint8_t		no_local;	/* not to the publisher's own id */
+	uint8_t		rap;		/* retain as published */
+	uint8_t		rh;		/* retain handling 0..2 (SUBSCRIBE) */
+	uint32_t	sub_id;		/* 0: none, else 1..268435455 */
+};
+#define SUB_ID_MAX		268435455u	/* a variable byte integer */
+
+/*
+ * The subscription identifiers one delivery carries at most: a message
+ * matching more of one session's overlapping subscriptions with ids
+ * carries the first this many [MQTT-3.3.4-3 allows one PUBLISH with
+ * all of them; a bound keeps the work of one message bounded].
+ */
+#define SESSION_MAX_SUB_IDS	8
+
+/*
+ * What one delivery of a message to a session is: the QoS (min of
+ * granted and published), the RETAIN flag to send, and the matching
+ * subscription identifiers.
+ */
+struct session_deliv {
+	uint8_t		sd_qos;
+	uint8_t		sd_retain;
+	uint8_t		sd_nids;
+	uint32_t	sd_ids[SESSION_MAX_SUB_IDS];
+};
+
 /* Why session_enqueue() last refused a delivery (CAIRN_ERR_LIMIT). */
 enum session_drop {
 	SESSION_DROP_NONE = 0,
 	SESSION_DROP_MESSAGES,	/* the session's max_queued_messages */
 	SESSION_DROP_BYTES,	/* the session's max_queued_bytes */
 	SESSION_DROP_TOTAL,	/* every session's, max_queued_bytes_total */
+	SESSION_DROP_EXPIRED,	/* its message expiry passed while queued */
 };
 
 /*
@@ -75,6 +110,7 @@ struct session_acct {
 	uint64_t	sa_drop_messages;	/* by enum session_drop */
 	uint64_t	sa_drop_bytes;
 	uint64_t	sa_drop_total;
+	uint64_t	sa_drop_expired;	/* expired while queued */
 	uint64_t	sa_sub_refused;		/* at a subscription byte cap */
 };
 
@@ -101,7 +137,9 @@ struct session_out {
 	enum session_out_state		 so_state;
 	uint16_t			 so_id;		/* 0 while queued */
 	uint8_t				 so_qos;	/* min(granted, published) */
-	uint8_t				 so_retain;	/* sent because retained */
+	uint8_t				 so_retain;	/* the RETAIN flag to send */
+	uint8_t				 so_nids;	/* of so_ids */
+	uint32_t			 so_ids[];	/* subscription ids */
 };
 TAILQ_HEAD(session_outq, session_out);
 
@@ -109,6 +147,10 @@ TAILQ_HEAD(session_outq, session_out);
 struct session_sub {
 	TAILQ_ENTRY(session_sub)	 ss_entry;
 	uint8_t				 ss_qos;	/* granted */
+	uint8_t				 ss_no_local;	/* MQTT 5.0 options */
+	uint8_t				 ss_rap;
+	uint8_t				 ss_rh;
+	uint32_t			 ss_sub_id;	/* 0: none */
 	size_t				 ss_len;
 	char				 ss_filter[];	/* NUL-terminated */
 };
@@ -133,16 +175,25 @@ struct session {
 	enum session_drop	 s_drop_reason;	/* the last refusal's */
 	uint64_t		 s_offline_ms;	/* the broker's: when it went
 						   offline (expiry); 0 online */
+	/*
+	 * MQTT 5.0 session expiry interval [MQTT-3.1.2-23], in seconds,
+	 * from CONNECT (or a DISCONNECT's change) and s_has_expiry set;
+	 * unset, the broker's persistent_client_expiration applies (3.1.1).
+	 * SESSION_EXPIRY_NEVER: kept until taken over.
+	 */
+	uint32_t		 s_expiry;
+	uint8_t			 s_has_expiry;
+	uint8_t			 s_v5;		/* the last connection was 5.0 */
 	uint16_t		 s_next_id;
 	uint8_t			*s_in_qos2;	/* bitmap of 65536 ids, or NULL */
 	size_t			 s_nin_qos2;
 	uint64_t		 s_dropped;	/* deliveries dropped at a limit */
+	uint64_t		 s_expired;	/* deliveries that expired queued */
 	int			 s_drop_logged;	/* the broker's: one line per burst */
 	char			*s_username;	/* last connection's, owned; for ACLs */
 	/* The router's, for one route: deliver once, with the highest QoS. */
 	uint64_t		 s_route_epoch;
-	uint8_t			 s_route_qos;
-	uint8_t			 s_route_retain;
+	size_t			 s_route_hit;	/* the route's hit of s */
 	struct session		*s_hnext;	/* the table's chain */
 	int			 s_in_table;
 };
@@ -182,6 +233,9 @@ const char	*session_drop_name(enum session_drop);
  */
 int		 session_enqueue(struct session *, struct msg *m, uint8_t qos,
 		    uint8_t retain);
+/* session_enqueue() of one delivery d (QoS, RETAIN, subscription ids). */
+int		 session_enqueue_d(struct session *, struct msg *m,
+		    const struct session_deliv *d);
 /*
  * The next delivery to send, taken off the queue, or NULL when the queue
  * is empty or its head is QoS 1/2 and the window is full.  A QoS 1/2
@@ -190,6 +244,19 @@ int		 session_enqueue(struct session *, struct msg *m, uint8_t qos,
  * the caller's, to free with session_out_free() once sent.
  */
 struct session_out *session_next(struct session *);
+/*
+ * session_next() at now (monotonic ms): queued deliveries whose message
+ * expired are dropped on the way (never sent: [MQTT-3.3.2-5]) and
+ * counted in sa_drop_expired and s_expired.  session_next() is
+ * session_next_at() that never expires anything.
+ */
+struct session_out *session_next_at(struct session *, uint64_t now);
+/*
+ * Drops every queued delivery of s whose message expired at now, and
+ * returns how many (counted as above): for a session offline, whose
+ * queue is not being sent.  O(queue).
+ */
+size_t		 session_expire_queue(struct session *, uint64_t now);
 /*
  * 1 if session_next() would give a delivery now (the queue has one and
  * the window lets its QoS through), else 0.  Does not change s.
@@ -237,6 +304,11 @@ int		 session_in_pubrel(struct session *, uint16_t id);
  */
 int		 session_sub_set(struct session *, struct bytes_view filter,
 		    uint8_t qos, int *was_new);
+/* session_sub_set() with every MQTT 5.0 option (all replaced). */
+int		 session_sub_set_opts(struct session *, struct bytes_view filter,
+		    const struct sub_opts *, int *was_new);
+/* The options of a subscription. */
+void		 session_sub_opts(const struct session_sub *, struct sub_opts *);
 /*
  * 0 if `filter` is subscribed already or a new subscription of it fits
  * the byte caps, else CAIRN_ERR_LIMIT (counted as session_sub_set()
@@ -247,6 +319,17 @@ int		 session_sub_room(struct session *, struct bytes_view filter);
 int		 session_sub_del(struct session *, struct bytes_view filter);
 /* The subscription with that filter, or NULL; borrowed. */
 struct session_sub *session_sub_find(struct session *, struct bytes_view);
+
+/*
+ * Session expiry [MQTT-3.1.2-23]: 1 if s, offline since s_offline_ms
+ * (the broker's clock, ms, nonzero), is due for removal at now, given
+ * the broker's default for sessions without an interval of their own
+ * (persistent_client_expiration, ms; 0: never).  A session online, or
+ * one never offline, is never due.
+ */
+#define SESSION_EXPIRY_NEVER	UINT32_MAX
+int		 session_expiry_due(const struct session *, uint64_t now,
+		    uint64_t default_ms);
 
 /*
  * Client id -> session.  The table borrows its sessions; freeing it

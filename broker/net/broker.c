@@ -27,6 +27,7 @@
 #include "broker/net/transport.h"
 #include "broker/net/ws_transport.h"
 #include "broker/mqtt/mqtt_topic.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/sock.h"
@@ -39,6 +40,8 @@
 /* persistent_client_expiration: a sweep slice every second. */
 #define BROKER_EXPIRE_EVERY	1.0
 #define BROKER_EXPIRE_SLICE	256
+/* Retained messages dropped at their expiry per sweep, at most. */
+#define BROKER_RETAIN_EXPIRE	4096
 
 /* Out of fds (EMFILE...): accepting pauses this long, as epmd's does. */
 #define BROKER_ACCEPT_PAUSE	0.1
@@ -307,18 +310,24 @@ broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-/* Drops s when it has been offline for persistent_client_expiration. */
+/*
+ * Drops s when it has been offline for its session expiry interval
+ * (5.0) or persistent_client_expiration (3.1.1), and the messages of an
+ * offline session's queue that expired (no client pumps it).
+ */
 static void
 broker_expire_one(struct session *s, void *arg)
 {
 	struct broker *b = arg;
 	uint64_t now = (uint64_t)(ev_now(b->b_loop) * 1000.0);
 
-	if (s->s_client != NULL || s->s_offline_ms == 0 ||
-	    now - s->s_offline_ms < b->b_conf->bc_persistent_expiration_ms)
+	if (s->s_client == NULL && s->s_queued > 0)
+		(void)session_expire_queue(s, clock_ms());
+	if (!session_expiry_due(s, now, b->b_conf->bc_persistent_expiration_ms))
 		return;
-	log_rate_info(&expired_lr, "client %s: offline session expired "
-	    "(persistent_client_expiration)", s->s_id);
+	log_rate_info(&expired_lr, "client %s: offline session expired (%s)",
+	    s->s_id, s->s_has_expiry ? "session expiry interval" :
+	    "persistent_client_expiration");
 	b->b_stats.bs_sessions_expired++;
 	broker_session_drop(b, s);
 }
@@ -332,6 +341,7 @@ broker_on_expire(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)session_table_sweep(b->b_sessions, n < BROKER_EXPIRE_SLICE ?
 	    BROKER_EXPIRE_SLICE : n, broker_expire_one, b);
+	(void)retain_expire(b->b_retain, clock_ms(), BROKER_RETAIN_EXPIRE);
 	(void)log_rate_flush(&expired_lr, "offline session expired");
 	(void)log_rate_flush(&refused_lr, "refused at max_connections");
 	(void)log_rate_flush(&accept_lr, "accept failures");
@@ -469,8 +479,11 @@ broker_start(struct broker *b, char *err, size_t errlen)
 	b->b_started = ev_now(b->b_loop);
 	ev_timer_init(&b->b_expire_w, broker_on_expire, BROKER_EXPIRE_EVERY,
 	    BROKER_EXPIRE_EVERY);
-	if (c->bc_persistent_expiration_ms > 0)
-		ev_timer_start(b->b_loop, &b->b_expire_w);
+	/*
+	 * Always on: a 5.0 session brings its own expiry interval, and
+	 * messages expire in offline queues and the retained store.
+	 */
+	ev_timer_start(b->b_loop, &b->b_expire_w);
 	return 0;
 }
 
@@ -703,8 +716,9 @@ broker_acl(struct broker *b, const char *client_id, const char *username,
 /* Queues one copy for s; the common part of live and retained copies. */
 static void
 broker_enqueue(struct broker *b, struct session *s, struct msg *m,
-    uint8_t qos, uint8_t retain)
+    const struct session_deliv *d)
 {
+	uint8_t qos = d->sd_qos;
 	struct client *c = s->s_client;
 	const char *why = "out of memory";
 	int rc;
@@ -722,8 +736,7 @@ broker_enqueue(struct broker *b, struct session *s, struct msg *m,
 		rc = CAIRN_ERR_LIMIT;
 		why = "max_output_bytes_total";
 		b->b_stats.bs_drop_output_total++;
-	} else if ((rc = session_enqueue(s, m, qos, retain)) ==
-	    CAIRN_ERR_LIMIT)
+	} else if ((rc = session_enqueue_d(s, m, d)) == CAIRN_ERR_LIMIT)
 		why = session_drop_name(s->s_drop_reason);
 	if (rc == 0)
 		s->s_drop_logged = 0;
@@ -743,16 +756,30 @@ broker_enqueue(struct broker *b, struct session *s, struct msg *m,
 }
 
 void
-broker_deliver(struct session *s, struct msg *m, uint8_t qos, void *arg)
+broker_deliver(struct session *s, struct msg *m,
+    const struct session_deliv *d, void *arg)
 {
-	broker_enqueue(arg, s, m, qos, 0);
+	broker_enqueue(arg, s, m, d);
 }
 
 void
 broker_deliver_retained(struct broker *b, struct session *s, struct msg *m,
     uint8_t qos)
 {
-	broker_enqueue(b, s, m, qos, 1);
+	broker_deliver_retained_id(b, s, m, qos, 0);
+}
+
+void
+broker_deliver_retained_id(struct broker *b, struct session *s,
+    struct msg *m, uint8_t qos, uint32_t sub_id)
+{
+	struct session_deliv d;
+
+	d.sd_qos = qos;
+	d.sd_retain = 1;
+	d.sd_nids = sub_id != 0 ? 1 : 0;
+	d.sd_ids[0] = sub_id;
+	broker_enqueue(b, s, m, &d);
 }
 
 /* A client can push the retained store to its limits at will. */

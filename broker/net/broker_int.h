@@ -189,11 +189,14 @@ struct broker {
 int	broker_publish(struct broker *, struct bytes_view topic,
 	    struct bytes_view payload, uint8_t qos, uint8_t retain);
 /* Queues m for session s (read ACL, limits) and sends what it can. */
-void	broker_deliver(struct session *s, struct msg *m, uint8_t qos,
-	    void *arg);
+void	broker_deliver(struct session *s, struct msg *m,
+	    const struct session_deliv *d, void *arg);
 /* As broker_deliver(), with the RETAIN flag of a retained message. */
 void	broker_deliver_retained(struct broker *, struct session *s,
 	    struct msg *m, uint8_t qos);
+/* broker_deliver_retained() for a subscription with identifier sub_id. */
+void	broker_deliver_retained_id(struct broker *, struct session *s,
+	    struct msg *m, uint8_t qos, uint32_t sub_id);
 /* 1 if the ACL hook lets the client have access to topic. */
 int	broker_acl(struct broker *, const char *client_id,
 	    const char *username, struct bytes_view topic, int access);

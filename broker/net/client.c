@@ -35,6 +35,7 @@
 
 #include "broker/net/broker_int.h"
 #include "broker/net/transport.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/sock.h"
@@ -384,7 +385,7 @@ client_pump(struct client *c)
 		return;
 	while (c->c_broken == NULL && c->c_out.len < cap &&
 	    c->c_out.len - start < CLIENT_PUMP_SLICE && !client_out_over(c) &&
-	    (o = session_next(s)) != NULL) {
+	    (o = session_next_at(s, clock_ms())) != NULL) {
 		rc = send_publish(c, o, 0);
 		if (o->so_qos == 0)
 			session_out_free(o);

@@ -277,6 +277,106 @@ START_TEST(retain__cursor)
 }
 END_TEST
 
+/* A retained message on topic expiring at `at` (0: never). */
+static struct msg *
+mkexp(const char *topic, uint64_t at)
+{
+	struct msg_args a;
+	struct msg *m;
+
+	memset(&a, 0, sizeof(a));
+	a.ma_topic = v(topic);
+	a.ma_payload = v("x");
+	a.ma_props = v("\x03\x00\x01c");	/* content type "c" */
+	a.ma_qos = 1;
+	a.ma_retain = 1;
+	a.ma_expire_at = at;
+	m = msg_new_ex(&a);
+	ck_assert_ptr_nonnull(m);
+	return m;
+}
+
+/* Expiring messages go in expiry order, bounded per call, and lazily. */
+START_TEST(retain__expiry)
+{
+	struct retain_stats st;
+	struct msg *m[6];
+	uint64_t at[6] = { 500, 100, 0, 300, 200, 400 };
+	char t[8];
+	size_t i, bytes0;
+
+	retain_set_limits(r, 100, SIZE_MAX, SIZE_MAX);
+	bytes0 = retain_bytes(r);
+	for (i = 0; i < 6; i++) {
+		snprintf(t, sizeof(t), "e/%zu", i);
+		m[i] = mkexp(t, at[i]);
+		ck_assert_int_eq(retain_set(r, m[i]), 0);
+	}
+	ck_assert_uint_eq(retain_next_expiry(r), 100);
+	/* Replacing one takes its old expiry out: e/4 lives on. */
+	msg_unref(m[4]);
+	m[4] = mkexp("e/4", 0);
+	ck_assert_int_eq(retain_set(r, m[4]), 0);
+	retain_stats(r, &st);
+	ck_assert_uint_eq(st.rs_expiring, 4);
+	ck_assert_uint_eq(retain_expire(r, 99, 100), 0);
+	ck_assert_uint_eq(retain_expire(r, 1000, 1), 1);	/* e/1 */
+	ck_assert_ptr_null(retain_get(r, v("e/1")));
+	ck_assert_ptr_nonnull(retain_get(r, v("e/3")));
+	/* A lookup past the expiry drops it there and then. */
+	ck_assert_ptr_eq(retain_get_at(r, v("e/3"), 299), m[3]);
+	ck_assert_ptr_null(retain_get_at(r, v("e/3"), 300));
+	ck_assert_ptr_null(retain_get(r, v("e/3")));
+	/* Clearing one by an empty payload takes it out of the heap. */
+	ck_assert_int_eq(set("e/5", ""), 0);
+	retain_stats(r, &st);
+	ck_assert_uint_eq(st.rs_expiring, 1);
+	ck_assert_uint_eq(st.rs_expired, 2);
+	ck_assert_uint_eq(retain_next_expiry(r), 500);
+	ck_assert_uint_eq(retain_expire(r, UINT64_MAX, 100), 1);
+	ck_assert_uint_eq(retain_next_expiry(r), 0);
+	ck_assert_uint_eq(retain_count(r), 2);	/* e/2, e/4: no expiry */
+	ck_assert_int_eq(set("e/2", ""), 0);
+	ck_assert_int_eq(set("e/4", ""), 0);
+	retain_stats(r, &st);
+	ck_assert_uint_eq(st.rs_msg_bytes, 0);
+	ck_assert_uint_eq(retain_bytes(r), bytes0);
+	for (i = 0; i < 6; i++) {
+		/* Only the test's reference is left on each. */
+		ck_assert_uint_eq(m[i]->m_refs, 1);
+		msg_unref(m[i]);
+	}
+}
+END_TEST
+
+/* A heap of many: the sweep drops exactly those due, in order. */
+START_TEST(retain__expiry_many)
+{
+	struct msg *m;
+	char t[16];
+	uint64_t at, last = 0;
+	size_t i, n = 0, left;
+
+	retain_set_limits(r, 1000, SIZE_MAX, SIZE_MAX);
+	for (i = 0; i < 1000; i++) {
+		snprintf(t, sizeof(t), "m/%zu", i);
+		at = 1 + (i * 7919) % 1000;
+		m = mkexp(t, at);
+		ck_assert_int_eq(retain_set(r, m), 0);
+		msg_unref(m);
+	}
+	while ((at = retain_next_expiry(r)) != 0) {
+		ck_assert_uint_ge(at, last);
+		last = at;
+		n += retain_expire(r, at, 3);
+	}
+	ck_assert_uint_eq(n, 1000);
+	ck_assert_uint_eq(retain_count(r), 0);
+	left = retain_expire(r, UINT64_MAX, 10);
+	ck_assert_uint_eq(left, 0);
+}
+END_TEST
+
 static Suite *
 retain_suite(void)
 {
@@ -295,6 +395,8 @@ retain_suite(void)
 	tcase_add_test(tc, retain__size_limit);
 	tcase_add_test(tc, retain__bytes_limit);
 	tcase_add_test(tc, retain__cursor);
+	tcase_add_test(tc, retain__expiry);
+	tcase_add_test(tc, retain__expiry_many);
 	suite_add_tcase(su, tc);
 	return su;
 }

@@ -30,19 +30,23 @@ static struct session *ss[NSESS];
 static int online_token;
 
 struct got {
-	struct session	*s[64];
-	uint8_t		 qos[64];
-	size_t		 n;
+	struct session		*s[64];
+	uint8_t			 qos[64];
+	struct session_deliv	 d[64];
+	size_t			 n;
 };
 
 static void
-on_deliver(struct session *s, struct msg *m, uint8_t qos, void *arg)
+on_deliver(struct session *s, struct msg *m, const struct session_deliv *d,
+    void *arg)
 {
 	struct got *g = arg;
 
 	ck_assert_uint_lt(g->n, 64);
+	ck_assert_uint_le(d->sd_nids, SESSION_MAX_SUB_IDS);
 	g->s[g->n] = s;
-	g->qos[g->n] = qos;
+	g->qos[g->n] = d->sd_qos;
+	g->d[g->n] = *d;
 	g->n++;
 }
 
@@ -124,6 +128,55 @@ route_fwd(const char *topic, const char *groups, struct got *g)
 	ck_assert_uint_eq(got, g->n);
 	ck_assert_uint_eq(fw.n, 0);	/* never forwarded again */
 	return got;
+}
+
+/* Routes a message from client `from` with the RETAIN flag given. */
+static size_t
+route_from(const char *topic, const char *from, uint8_t qos, uint8_t retain,
+    struct got *g)
+{
+	struct msg_args a;
+	struct msg *m;
+	size_t n;
+
+	memset(&a, 0, sizeof(a));
+	a.ma_topic = v(topic);
+	a.ma_payload = v("p");
+	a.ma_from = v(from);
+	a.ma_qos = qos;
+	a.ma_retain = retain;
+	m = msg_new_ex(&a);
+	ck_assert_ptr_nonnull(m);
+	memset(g, 0, sizeof(*g));
+	n = router_route(r, m, on_deliver, g);
+	msg_unref(m);
+	ck_assert_uint_eq(n, g->n);
+	return n;
+}
+
+/* The delivery of session s in g, or NULL. */
+static const struct session_deliv *
+got_of(const struct got *g, const struct session *s)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		if (g->s[i] == s)
+			return &g->d[i];
+	return NULL;
+}
+
+static struct sub_opts
+so(uint8_t qos, uint8_t nl, uint8_t rap, uint32_t id)
+{
+	struct sub_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.qos = qos;
+	o.no_local = nl;
+	o.rap = rap;
+	o.sub_id = id;
+	return o;
 }
 
 static void
@@ -500,6 +553,206 @@ START_TEST(router__share_forwarded_serves_named_groups)
 }
 END_TEST
 
+/* No local: the publisher's own session is skipped, others are not. */
+START_TEST(router__no_local)
+{
+	struct sub_opts o = so(1, 1, 0, 0);
+	struct got g;
+
+	ck_assert_int_eq(router_subscribe_opts(r, ss[0], v("a/b"), &o, NULL),
+	    0);
+	ck_assert_int_eq(router_subscribe_opts(r, ss[1], v("a/b"), &o, NULL),
+	    0);
+	ck_assert_uint_eq(route_from("a/b", "s0", 1, 0, &g), 1);
+	ck_assert_ptr_eq(g.s[0], ss[1]);
+	/* Another publisher: both get it. */
+	ck_assert_uint_eq(route_from("a/b", "s9", 1, 0, &g), 2);
+	/* No publisher id (a 3.1.1 path that sets none): both. */
+	ck_assert_uint_eq(route_from("a/b", "", 1, 0, &g), 2);
+	/* An overlapping filter of s0 without no local still matches. */
+	ck_assert_int_eq(router_subscribe(r, ss[0], v("a/#"), 0, NULL), 0);
+	ck_assert_uint_eq(route_from("a/b", "s0", 1, 0, &g), 2);
+	ck_assert_uint_eq(got_of(&g, ss[0])->sd_qos, 0);
+	ck_assert_uint_eq(got_of(&g, ss[1])->sd_qos, 1);
+}
+END_TEST
+
+/* Retain as published keeps RETAIN; without it a live copy has 0. */
+START_TEST(router__retain_as_published)
+{
+	struct sub_opts rap = so(1, 0, 1, 0), plain = so(1, 0, 0, 0);
+	struct got g;
+
+	ck_assert_int_eq(router_subscribe_opts(r, ss[0], v("t"), &rap, NULL),
+	    0);
+	ck_assert_int_eq(router_subscribe_opts(r, ss[1], v("t"), &plain,
+	    NULL), 0);
+	ck_assert_uint_eq(route_from("t", "x", 1, 1, &g), 2);
+	ck_assert_uint_eq(got_of(&g, ss[0])->sd_retain, 1);
+	ck_assert_uint_eq(got_of(&g, ss[1])->sd_retain, 0);
+	ck_assert_uint_eq(route_from("t", "x", 1, 0, &g), 2);
+	ck_assert_uint_eq(got_of(&g, ss[0])->sd_retain, 0);
+	/* A plain 3.1.1 re-subscribe replaces the options. */
+	ck_assert_int_eq(router_subscribe(r, ss[0], v("t"), 1, NULL), 0);
+	ck_assert_uint_eq(route_from("t", "x", 1, 1, &g), 2);
+	ck_assert_uint_eq(got_of(&g, ss[0])->sd_retain, 0);
+}
+END_TEST
+
+/* Overlapping subscriptions with ids: one delivery with every id. */
+START_TEST(router__sub_ids_collected)
+{
+	struct sub_opts a = so(0, 0, 0, 7), b = so(2, 0, 0, 9),
+	    c = so(1, 0, 0, 0);
+	const struct session_deliv *d;
+	struct got g;
+
+	ck_assert_int_eq(router_subscribe_opts(r, ss[0], v("x/+"), &a, NULL),
+	    0);
+	ck_assert_int_eq(router_subscribe_opts(r, ss[0], v("x/#"), &b, NULL),
+	    0);
+	ck_assert_int_eq(router_subscribe_opts(r, ss[0], v("x/y"), &c, NULL),
+	    0);
+	ck_assert_int_eq(router_subscribe_opts(r, ss[1], v("x/y"), &a, NULL),
+	    0);
+	ck_assert_uint_eq(route_from("x/y", "p", 2, 0, &g), 2);
+	d = got_of(&g, ss[0]);
+	ck_assert_uint_eq(d->sd_qos, 2);
+	ck_assert_uint_eq(d->sd_nids, 2);
+	ck_assert(d->sd_ids[0] + d->sd_ids[1] == 16 &&
+	    (d->sd_ids[0] == 7 || d->sd_ids[0] == 9));
+	d = got_of(&g, ss[1]);
+	ck_assert_uint_eq(d->sd_nids, 1);
+	ck_assert_uint_eq(d->sd_ids[0], 7);
+	/* Identifiers are per subscription: dropping one drops its id. */
+	ck_assert_int_eq(router_unsubscribe(r, ss[0], v("x/#")), 0);
+	ck_assert_uint_eq(route_from("x/y", "p", 2, 0, &g), 2);
+	d = got_of(&g, ss[0]);
+	ck_assert_uint_eq(d->sd_nids, 1);
+	ck_assert_uint_eq(d->sd_ids[0], 7);
+	ck_assert_uint_eq(d->sd_qos, 1);
+	/* A topic only the id-less filter matches carries none. */
+	ck_assert_int_eq(router_unsubscribe(r, ss[0], v("x/+")), 0);
+	ck_assert_uint_eq(route_from("x/y", "p", 2, 0, &g), 2);
+	ck_assert_uint_eq(got_of(&g, ss[0])->sd_nids, 0);
+}
+END_TEST
+
+/* More matching ids than a delivery holds: bounded, no duplicates. */
+START_TEST(router__sub_ids_bounded)
+{
+	char f[32];
+	struct sub_opts o;
+	const struct session_deliv *d;
+	struct got g;
+	size_t i, j;
+
+	/* 12 filters matching "a/b/c": a/b/c, +/b/c, a/+/c, ... and #. */
+	static const char *const fs[] = { "a/b/c", "+/b/c", "a/+/c",
+	    "a/b/+", "+/+/c", "+/b/+", "a/+/+", "+/+/+", "#", "a/#",
+	    "a/b/#", "+/#" };
+	for (i = 0; i < sizeof(fs) / sizeof(fs[0]); i++) {
+		o = so(1, 0, 0, (uint32_t)(100 + i));
+		snprintf(f, sizeof(f), "%s", fs[i]);
+		ck_assert_int_eq(router_subscribe_opts(r, ss[0], v(f), &o,
+		    NULL), 0);
+	}
+	ck_assert_uint_eq(route_from("a/b/c", "p", 1, 0, &g), 1);
+	d = got_of(&g, ss[0]);
+	ck_assert_uint_eq(d->sd_nids, SESSION_MAX_SUB_IDS);
+	for (i = 0; i < d->sd_nids; i++) {
+		ck_assert(d->sd_ids[i] >= 100 && d->sd_ids[i] < 112);
+		for (j = 0; j < i; j++)
+			ck_assert_uint_ne(d->sd_ids[i], d->sd_ids[j]);
+	}
+}
+END_TEST
+
+/* Shared: no local refused; members' own qos, rap and id per pick. */
+START_TEST(router__shared_v5_rules)
+{
+	struct sub_opts nl = so(1, 1, 0, 0), m0 = so(1, 0, 1, 42),
+	    m1 = so(2, 0, 0, 0), bad = so(3, 0, 0, 0);
+	const struct session_deliv *d;
+	struct got g;
+	int picked0 = 0, picked1 = 0, i;
+
+	ck_assert_int_eq(router_subscribe_opts(r, ss[0], v("$share/g/t"),
+	    &nl, NULL), CAIRN_ERR_PROTO);
+	ck_assert_int_eq(router_subscribe_opts(r, ss[0], v("t"), &bad,
+	    NULL), CAIRN_ERR_INVAL);
+	bad = so(1, 0, 0, SUB_ID_MAX + 1);
+	ck_assert_int_eq(router_subscribe_opts(r, ss[0], v("t"), &bad,
+	    NULL), CAIRN_ERR_INVAL);
+	ck_assert_uint_eq(router_count(r), 0);
+	ck_assert_int_eq(router_subscribe_opts(r, ss[0], v("$share/g/t"),
+	    &m0, NULL), 0);
+	ck_assert_int_eq(router_subscribe_opts(r, ss[1], v("$share/g/t"),
+	    &m1, NULL), 0);
+	for (i = 0; i < 4; i++) {
+		ck_assert_uint_eq(route_from("t", "s0", 2, 1, &g), 1);
+		d = &g.d[0];
+		if (g.s[0] == ss[0]) {
+			picked0++;
+			ck_assert_uint_eq(d->sd_qos, 1);
+			ck_assert_uint_eq(d->sd_retain, 1);
+			ck_assert_uint_eq(d->sd_nids, 1);
+			ck_assert_uint_eq(d->sd_ids[0], 42);
+		} else {
+			picked1++;
+			ck_assert_uint_eq(d->sd_qos, 2);
+			ck_assert_uint_eq(d->sd_retain, 0);
+			ck_assert_uint_eq(d->sd_nids, 0);
+		}
+	}
+	ck_assert_int_eq(picked0, 2);
+	ck_assert_int_eq(picked1, 2);
+}
+END_TEST
+
+/* Retain handling and $share decide whether retained messages go. */
+START_TEST(router__retain_handling)
+{
+	struct sub_opts o = so(1, 0, 0, 0);
+
+	o.rh = 0;
+	ck_assert_int_eq(router_sub_gets_retained(v("a/#"), &o, 1), 1);
+	ck_assert_int_eq(router_sub_gets_retained(v("a/#"), &o, 0), 1);
+	o.rh = 1;
+	ck_assert_int_eq(router_sub_gets_retained(v("a/#"), &o, 1), 1);
+	ck_assert_int_eq(router_sub_gets_retained(v("a/#"), &o, 0), 0);
+	o.rh = 2;
+	ck_assert_int_eq(router_sub_gets_retained(v("a/#"), &o, 1), 0);
+	ck_assert_int_eq(router_sub_gets_retained(v("a/#"), &o, 0), 0);
+	o.rh = 0;
+	ck_assert_int_eq(router_sub_gets_retained(v("$share/g/a/#"), &o, 1),
+	    0);
+	/* A 3.1.1 subscription (all options 0) gets them, as before. */
+	ck_assert_int_eq(router_sub_gets_retained(v("a"), &o, 0), 1);
+}
+END_TEST
+
+/* The session keeps the options of each subscription. */
+START_TEST(router__session_keeps_opts)
+{
+	struct sub_opts o = so(2, 1, 1, 5), got;
+	struct session_sub *sub;
+
+	o.rh = 2;
+	ck_assert_int_eq(router_subscribe_opts(r, ss[0], v("k"), &o, NULL),
+	    0);
+	sub = session_sub_find(ss[0], v("k"));
+	ck_assert_ptr_nonnull(sub);
+	session_sub_opts(sub, &got);
+	ck_assert_uint_eq(got.qos, 2);
+	ck_assert_uint_eq(got.no_local, 1);
+	ck_assert_uint_eq(got.rap, 1);
+	ck_assert_uint_eq(got.rh, 2);
+	ck_assert_uint_eq(got.sub_id, 5);
+	ck_assert_uint_eq(sub->ss_qos, 2);
+}
+END_TEST
+
 static Suite *
 router_suite(void)
 {
@@ -520,6 +773,17 @@ router_suite(void)
 	tcase_add_test(tc, router__shared_prefers_online);
 	tcase_add_test(tc, router__shared_bad_filters);
 	tcase_add_test(tc, router__shared_and_plain_same_session);
+	suite_add_tcase(su, tc);
+
+	tc = tcase_create("mqtt5");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, router__no_local);
+	tcase_add_test(tc, router__retain_as_published);
+	tcase_add_test(tc, router__sub_ids_collected);
+	tcase_add_test(tc, router__sub_ids_bounded);
+	tcase_add_test(tc, router__shared_v5_rules);
+	tcase_add_test(tc, router__retain_handling);
+	tcase_add_test(tc, router__session_keeps_opts);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("cluster");

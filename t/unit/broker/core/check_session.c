@@ -565,6 +565,158 @@ START_TEST(session__table_sweep)
 }
 END_TEST
 
+/* A message with props, a publisher and an expiry at `at` (0: none). */
+static struct msg *
+mk5(const char *payload, const char *props, uint64_t at)
+{
+	struct msg_args a;
+	struct msg *m;
+
+	memset(&a, 0, sizeof(a));
+	a.ma_topic = bytes_view_of("t", 1);
+	a.ma_payload = bytes_view_of(payload, strlen(payload));
+	a.ma_props = bytes_view_of(props, strlen(props));
+	a.ma_from = bytes_view_of("pub", 3);
+	a.ma_qos = 1;
+	a.ma_expire_at = at;
+	m = msg_new_ex(&a);
+	ck_assert_ptr_nonnull(m);
+	return m;
+}
+
+/* Expired queued messages are dropped, never handed out, and counted. */
+START_TEST(session__expired_dropped_not_sent)
+{
+	struct session_acct a;
+	struct session_limits l = lim;
+	struct session *x;
+	struct session_out *o;
+	struct msg *m1 = mk5("a", "", 1000), *m2 = mk5("b", "", 0),
+	    *m3 = mk5("c", "", 5000);
+
+	memset(&a, 0, sizeof(a));
+	l.sl_acct = &a;
+	x = session_new("x", 1, &l);
+	x->s_client = &online_token;
+	ck_assert_int_eq(session_enqueue(x, m1, 1, 0), 0);
+	ck_assert_int_eq(session_enqueue(x, m2, 1, 0), 0);
+	ck_assert_int_eq(session_enqueue(x, m3, 0, 0), 0);
+	ck_assert_uint_eq(a.sa_msgs, 3);
+	/* Before its expiry m1 would go; at 1000 it is gone. */
+	o = session_next_at(x, 1000);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_ptr_eq(o->so_msg, m2);
+	ck_assert_uint_eq(x->s_expired, 1);
+	ck_assert_uint_eq(a.sa_drop_expired, 1);
+	ck_assert_uint_eq(a.sa_msgs, 2);
+	ck_assert_uint_eq(a.sa_msg_bytes, msg_bytes(m2) + msg_bytes(m3));
+	/* In flight, a message is not expired any more (delivery began). */
+	o = session_next_at(x, 6000);
+	ck_assert_ptr_null(o);
+	ck_assert_uint_eq(x->s_expired, 2);
+	ck_assert_uint_eq(x->s_queued, 0);
+	ck_assert_uint_eq(x->s_queued_bytes, 0);
+	ck_assert_ptr_eq(session_inflight_first(x)->so_msg, m2);
+	/* session_expire_queue() drops from the middle of a queue too. */
+	ck_assert_int_eq(session_enqueue(x, m2, 1, 0), 0);
+	ck_assert_int_eq(session_enqueue(x, m3, 1, 0), 0);
+	ck_assert_int_eq(session_enqueue(x, m2, 1, 0), 0);
+	ck_assert_uint_eq(session_expire_queue(x, 4999), 0);
+	ck_assert_uint_eq(session_expire_queue(x, 5000), 1);
+	ck_assert_uint_eq(x->s_queued, 2);
+	ck_assert_uint_eq(a.sa_drop_expired, 3);
+	ck_assert_str_eq(session_drop_name(SESSION_DROP_EXPIRED), "expired");
+	session_free(x);
+	ck_assert_uint_eq(a.sa_msgs, 0);
+	ck_assert_uint_eq(a.sa_msg_bytes, 0);
+	msg_unref(m1);
+	msg_unref(m2);
+	msg_unref(m3);
+}
+END_TEST
+
+/* Properties and publisher id count against max_queued_bytes. */
+START_TEST(session__props_count_in_bytes)
+{
+	char props[600];
+	struct msg *m;
+
+	memset(props, 'p', sizeof(props) - 1);
+	props[sizeof(props) - 1] = '\0';
+	m = mk5("12345", props, 0);
+	ck_assert_uint_eq(msg_bytes(m), 1 + 5 + 599 + 3);
+	/* 1000 bytes: one fits, the second would pass the cap. */
+	ck_assert_int_eq(session_enqueue(s, m, 1, 0), 0);
+	ck_assert_uint_eq(s->s_queued_bytes, 608);
+	ck_assert_int_eq(session_enqueue(s, m, 1, 0), CAIRN_ERR_LIMIT);
+	ck_assert_int_eq(s->s_drop_reason, SESSION_DROP_BYTES);
+	msg_unref(m);
+}
+END_TEST
+
+/* A delivery keeps its subscription ids and RETAIN flag, bounded. */
+START_TEST(session__deliv_ids)
+{
+	struct session_deliv d;
+	struct session_out *o;
+	struct msg *m = mk("t", "x", 1);
+	size_t i;
+
+	memset(&d, 0, sizeof(d));
+	d.sd_qos = 1;
+	d.sd_retain = 1;
+	d.sd_nids = 3;
+	d.sd_ids[0] = 4;
+	d.sd_ids[1] = SUB_ID_MAX;
+	d.sd_ids[2] = 1;
+	ck_assert_int_eq(session_enqueue_d(s, m, &d), 0);
+	d.sd_nids = 200;	/* past the bound: clamped */
+	for (i = 0; i < SESSION_MAX_SUB_IDS; i++)
+		d.sd_ids[i] = (uint32_t)i + 10;
+	ck_assert_int_eq(session_enqueue_d(s, m, &d), 0);
+	o = session_next(s);
+	ck_assert_uint_eq(o->so_retain, 1);
+	ck_assert_uint_eq(o->so_nids, 3);
+	ck_assert_uint_eq(o->so_ids[0], 4);
+	ck_assert_uint_eq(o->so_ids[1], SUB_ID_MAX);
+	ck_assert_uint_eq(o->so_ids[2], 1);
+	o = session_next(s);
+	ck_assert_uint_eq(o->so_nids, SESSION_MAX_SUB_IDS);
+	ck_assert_uint_eq(o->so_ids[SESSION_MAX_SUB_IDS - 1],
+	    SESSION_MAX_SUB_IDS - 1 + 10);
+	msg_unref(m);
+}
+END_TEST
+
+/* Session expiry: the 5.0 interval, else the broker's default. */
+START_TEST(session__expiry_due)
+{
+	s->s_client = NULL;
+	s->s_offline_ms = 10000;
+	/* 3.1.1: persistent_client_expiration, 0 never. */
+	ck_assert_int_eq(session_expiry_due(s, 1000000, 0), 0);
+	ck_assert_int_eq(session_expiry_due(s, 14999, 5000), 0);
+	ck_assert_int_eq(session_expiry_due(s, 15000, 5000), 1);
+	/* 5.0: its own interval wins, both ways. */
+	s->s_has_expiry = 1;
+	s->s_expiry = 60;
+	ck_assert_int_eq(session_expiry_due(s, 15000, 5000), 0);
+	ck_assert_int_eq(session_expiry_due(s, 69999, 0), 0);
+	ck_assert_int_eq(session_expiry_due(s, 70000, 0), 1);
+	s->s_expiry = 0;
+	ck_assert_int_eq(session_expiry_due(s, 10000, 0), 1);
+	s->s_expiry = SESSION_EXPIRY_NEVER;
+	ck_assert_int_eq(session_expiry_due(s, UINT64_MAX, 1), 0);
+	/* Online, or never offline: never due. */
+	s->s_expiry = 0;
+	s->s_offline_ms = 0;
+	ck_assert_int_eq(session_expiry_due(s, 99999, 1), 0);
+	s->s_offline_ms = 10000;
+	s->s_client = &online_token;
+	ck_assert_int_eq(session_expiry_due(s, 99999, 1), 0);
+}
+END_TEST
+
 static Suite *
 session_suite(void)
 {
@@ -604,6 +756,14 @@ session_suite(void)
 	tcase_add_test(tc, session__acct_totals);
 	tcase_add_test(tc, session__sub_byte_caps);
 	tcase_add_test(tc, session__queue_total_cap);
+	suite_add_tcase(su, tc);
+
+	tc = tcase_create("mqtt5");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, session__expired_dropped_not_sent);
+	tcase_add_test(tc, session__props_count_in_bytes);
+	tcase_add_test(tc, session__deliv_ids);
+	tcase_add_test(tc, session__expiry_due);
 	suite_add_tcase(su, tc);
 	return su;
 }
