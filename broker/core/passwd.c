@@ -790,14 +790,16 @@ passwd_scram_cred(const struct passwd_file *pf, struct bytes_view user,
 {
 	const struct passwd_ent *pe;
 
+	/*
+	 * The fake is made for every user, known or not, so that a lookup
+	 * costs the same three HMACs either way.  Same salt for the same
+	 * name, every time: see pf_secret.
+	 */
+	if (scram_cred_fake(pf->pf_secret, user, pf->pf_scram_iter, out) != 0)
+		memset(out, 0, sizeof(*out));
 	pe = passwd_find(pf, (const char *)user.p, user.len);
-	if (pe == NULL || pe->pe_type != PASSWD_SCRAM) {
-		/* Same salt for the same name, every time: see pf_secret. */
-		if (scram_cred_fake(pf->pf_secret, user, pf->pf_scram_iter,
-		    out) != 0)
-			memset(out, 0, sizeof(*out));
+	if (pe == NULL || pe->pe_type != PASSWD_SCRAM)
 		return CAIRN_ERR_NOENT;
-	}
 	memset(out, 0, sizeof(*out));
 	out->sc_iter = pe->pe_iter;
 	out->sc_saltlen = pe->pe_saltlen;
