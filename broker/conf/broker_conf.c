@@ -156,6 +156,8 @@ static const struct conf_key broker_keys[] = {
 	  .offset = RAW(c.bc_max_qos), .min = 0, .max = 2 },
 	{ .name = "max_keepalive", .type = CONF_UINT,
 	  .offset = RAW(c.bc_max_keepalive), .min = 0, .max = 65535 },
+	{ .name = "max_topic_alias", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_topic_alias), .min = 0, .max = 65535 },
 	{ .name = "max_client_id_length", .type = CONF_UINT,
 	  .offset = RAW(c.bc_max_client_id_length), .min = 23, .max = 65535 },
 	{ .name = "max_output_buffer", .type = CONF_SIZE,
@@ -273,6 +275,7 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_max_subscriptions = BROKER_DEFAULT_MAX_SUBSCRIPTIONS;
 	c->bc_max_qos = BROKER_DEFAULT_MAX_QOS;
 	c->bc_max_keepalive = BROKER_DEFAULT_MAX_KEEPALIVE;
+	c->bc_max_topic_alias = BROKER_DEFAULT_MAX_TOPIC_ALIAS;
 	c->bc_max_client_id_length = BROKER_DEFAULT_MAX_CLIENT_ID_LENGTH;
 	c->bc_max_output_buffer = BROKER_DEFAULT_MAX_OUTPUT_BUFFER;
 	c->bc_max_retained_messages = BROKER_DEFAULT_MAX_RETAINED_MESSAGES;

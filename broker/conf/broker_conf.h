@@ -46,6 +46,8 @@ struct agent_conf;
 #define BROKER_DEFAULT_MAX_SUBSCRIPTIONS	1000
 #define BROKER_DEFAULT_MAX_QOS			2
 #define BROKER_DEFAULT_MAX_KEEPALIVE		65535
+/* MQTT 5.0 topic aliases a client may set on one connection. */
+#define BROKER_DEFAULT_MAX_TOPIC_ALIAS		10
 #define BROKER_DEFAULT_MAX_CLIENT_ID_LENGTH	256
 #define BROKER_DEFAULT_MAX_OUTPUT_BUFFER	(4 * 1024 * 1024)
 #define BROKER_DEFAULT_MAX_RETAINED_MESSAGES	100000
@@ -144,6 +146,7 @@ struct broker_conf {
 	unsigned int		 bc_max_subscriptions;
 	unsigned int		 bc_max_qos;
 	unsigned int		 bc_max_keepalive;
+	unsigned int		 bc_max_topic_alias;	/* MQTT 5.0 */
 	unsigned int		 bc_max_client_id_length;
 	uint64_t		 bc_max_output_buffer;
 	unsigned int		 bc_max_retained_messages;

@@ -496,7 +496,7 @@ broker_start(struct broker *b, char *err, size_t errlen)
  */
 static const char *const broker_reloadable[] = {
 	"allow_anonymous", "password_file", "acl_file", "max_connections",
-	"max_keepalive", "max_client_id_length", "max_qos",
+	"max_keepalive", "max_client_id_length", "max_qos", "max_topic_alias",
 	"max_topic_levels", "max_subscriptions", "connect_timeout",
 	"max_tls_handshakes", "log_file", NULL,
 };
@@ -619,6 +619,7 @@ broker_reload(struct broker *b, struct broker_conf *nc,
 	oc->bc_allow_anonymous = nc->bc_allow_anonymous;
 	oc->bc_max_connections = nc->bc_max_connections;
 	oc->bc_max_keepalive = nc->bc_max_keepalive;
+	oc->bc_max_topic_alias = nc->bc_max_topic_alias;
 	oc->bc_max_client_id_length = nc->bc_max_client_id_length;
 	oc->bc_max_qos = nc->bc_max_qos;
 	oc->bc_max_topic_levels = nc->bc_max_topic_levels;
@@ -665,9 +666,10 @@ broker_free(struct broker *b)
 		ev_prepare_stop(b->b_loop, &b->b_prepare_w);
 	for (i = 0; i < b->b_nlisteners; i++)
 		broker_listener_close(b, &b->b_listeners[i]);
-	/* Before the listeners go: a closing client counts down its own. */
+	/* Before the listeners go: a closing client counts down its own.
+	 * A 5.0 client is told why (0x8B, server shutting down). */
 	while ((c = TAILQ_FIRST(&b->b_clients)) != NULL)
-		client_close(c, 0, NULL);
+		client_disconnect(c, MQTT5_RC_SERVER_SHUTTING_DOWN, 0, NULL);
 	free(b->b_listeners);
 	while ((c = TAILQ_FIRST(&b->b_dead)) != NULL) {
 		TAILQ_REMOVE(&b->b_dead, c, c_entry);

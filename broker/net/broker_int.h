@@ -7,7 +7,8 @@
  *	handle_connect.c	CONNECT -> CONNACK, sessions, takeover
  *	handle_publish.c	PUBLISH and the four acks, both directions
  *	handle_subscribe.c	SUBSCRIBE, UNSUBSCRIBE
- *	send.c			encoders into a client's output buffer
+ *	send.c			encoders into a client's output buffer, in
+ *				the form of the client's protocol level
  *	transport.h		the byte stream under a connection (plain: none)
  *	tls.c			the TLS transport and listener contexts
  *
@@ -100,10 +101,25 @@ struct client {
 	struct sub_work		*c_sub;
 	int			 c_paused;	/* a (UN)SUBSCRIBE is being applied:
 					   later input waits */
+	/*
+	 * MQTT 5.0 (c_level MQTT_LEVEL_5), what CONNECT and CONNACK
+	 * agreed; unused at 3.1.x.  c_aliases[1..c_alias_max] are the
+	 * client's topic aliases (NUL-terminated copies, owned), the array
+	 * made at the first one.
+	 */
+	uint8_t			 c_problem_info;  /* reason strings allowed */
+	uint16_t		 c_alias_max;	  /* ours, from max_topic_alias */
+	uint16_t		 c_in_qos2;	  /* inbound QoS 2 before PUBREL */
+	uint32_t		 c_max_out;	  /* client's max packet size; 0: none */
+	uint32_t		 c_expiry;	  /* session expiry interval (s) */
+	char			**c_aliases;
 };
 
 /* Counters for $SYS; mosquitto's names in comments. */
 struct broker_stats {
+	/* MQTT 5.0: deliveries over the client's maximum packet size,
+	 * dropped for it as 3.1.4 says. */
+	uint64_t	bs_drop_too_large;
 	uint64_t	bs_msgs_received;	/* messages/received: packets */
 	uint64_t	bs_msgs_sent;		/* messages/sent */
 	uint64_t	bs_pub_received;	/* publish/messages/received */
@@ -238,6 +254,11 @@ int	client_flush(struct client *);
 void	client_dirty(struct client *);
 /* Sends queued deliveries while the window and output buffer allow. */
 void	client_pump(struct client *);
+/*
+ * A delivery send_publish() would not send (over a 5.0 client's
+ * maximum packet size) is done with as if sent and acknowledged.
+ */
+void	client_drop_sent(struct client *, struct session_out *);
 /* 1 if c holds output while every client's is at the total's cap. */
 int	client_out_over(const struct client *);
 /* Restarts the keepalive timer (1.5 x keepalive) or stops it. */
@@ -253,6 +274,8 @@ void	handle_connect(struct client *, const struct mqtt_connect *);
 /* handle_publish.c */
 void	handle_publish(struct client *, const struct mqtt_publish *);
 void	handle_ack(struct client *, int type, uint16_t id);
+/* 5.0 DISCONNECT from the client (closes it). */
+void	handle_disconnect5(struct client *, const struct mqtt_disconnect *);
 /* handle_subscribe.c */
 void	handle_subscribe(struct client *, const struct mqtt_subscribe *);
 void	handle_unsubscribe(struct client *, const struct mqtt_subscribe *);
@@ -277,11 +300,32 @@ void	subscribe_log_flush(void);
  * is broken.
  */
 int	send_connack(struct client *, int session_present, uint8_t rc);
+/* 5.0 CONNACK with properties (the caller builds them). */
+int	send_connack5(struct client *, int session_present, uint8_t rc,
+	    const struct mqtt5_props *);
+/*
+ * A delivery.  For a 5.0 client over its maximum packet size: 1, and
+ * nothing is sent: the caller drops it as if sent [MQTT-3.1.2-25].
+ */
 int	send_publish(struct client *, struct session_out *, int dup);
+/* An ack; rc (a 5.0 reason code) is sent to a 5.0 client only. */
 int	send_ack(struct client *, enum mqtt_type, uint16_t id);
+int	send_ack_rc(struct client *, enum mqtt_type, uint16_t id, uint8_t rc);
+/* SUBACK; for UNSUBACK at 5.0 too (codes per filter). */
 int	send_suback(struct client *, uint16_t id, const uint8_t *codes,
 	    size_t n);
+int	send_unsuback(struct client *, uint16_t id, const uint8_t *codes,
+	    size_t n);
 int	send_empty(struct client *, enum mqtt_type);
+/* 5.0 DISCONNECT with reason rc (nothing at 3.1.x). */
+int	send_disconnect(struct client *, uint8_t rc);
+
+/*
+ * client.c, 5.0: tells a 5.0 client why (DISCONNECT rc) and closes it
+ * as client_close() does; a 3.1.x client is just closed.
+ */
+void	client_disconnect(struct client *c, uint8_t rc, int will,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 
 #endif

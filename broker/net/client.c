@@ -43,7 +43,7 @@
 static const char *const client_type_names[] = {
 	"reserved 0", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC",
 	"PUBREL", "PUBCOMP", "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE",
-	"UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "reserved 15",
+	"UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH",
 };
 
 /* CONNECT's fixed header byte 1: type 1 << 4, flags 0 [MQTT-2.2.2-2]. */
@@ -146,6 +146,20 @@ client_watchers(struct client *c)
 		ev_feed_event(loop, &c->c_rd_w, EV_READ);
 }
 
+/* Frees a 5.0 client's topic aliases. */
+static void
+client_aliases_free(struct client *c)
+{
+	size_t i;
+
+	if (c->c_aliases == NULL)
+		return;
+	for (i = 0; i <= c->c_alias_max; i++)
+		free(c->c_aliases[i]);
+	free(c->c_aliases);
+	c->c_aliases = NULL;
+}
+
 struct client *
 client_new(struct broker *b, struct broker_listener *l, int fd,
     const struct sockaddr *sa, struct transport *tr)
@@ -187,6 +201,7 @@ client_free(struct client *c)
 	c->c_broker->b_out_bytes -= c->c_out_counted;
 	bytes_w_fini(&c->c_out);
 	msg_unref(c->c_will);
+	client_aliases_free(c);
 	c->c_broker->b_in_bytes -= c->c_in_cap;
 	free(c->c_in);
 	free(c->c_id);
@@ -233,6 +248,20 @@ client_log_flush(struct broker *b)
 
 static void	client_vclose(struct client *, int, const void *,
 		    const char *, va_list) __attribute__((format(printf, 4, 0)));
+
+void
+client_disconnect(struct client *c, uint8_t rc, int will, const char *fmt,
+    ...)
+{
+	va_list ap;
+
+	/* Best effort: a client whose output is full is closed anyway. */
+	if (c->c_state == CLIENT_CONNECTED && c->c_broken == NULL)
+		(void)send_disconnect(c, rc);
+	va_start(ap, fmt);
+	client_vclose(c, will, fmt, fmt, ap);
+	va_end(ap);
+}
 
 void
 client_close(struct client *c, int will, const char *fmt, ...)
@@ -373,6 +402,26 @@ client_flush(struct client *c)
 }
 
 void
+client_drop_sent(struct client *c, struct session_out *o)
+{
+	struct session *s = c->c_session;
+	uint16_t id = o->so_id;
+
+	switch (o->so_qos) {
+	case 0:
+		session_out_free(o);
+		break;
+	case 1:
+		(void)session_ack(s, MQTT_PUBACK, id);
+		break;
+	default:
+		(void)session_ack(s, MQTT_PUBREC, id);
+		(void)session_ack(s, MQTT_PUBCOMP, id);
+		break;
+	}
+}
+
+void
 client_pump(struct client *c)
 {
 	struct session *s = c->c_session;
@@ -387,9 +436,11 @@ client_pump(struct client *c)
 	    c->c_out.len - start < CLIENT_PUMP_SLICE && !client_out_over(c) &&
 	    (o = session_next_at(s, clock_ms())) != NULL) {
 		rc = send_publish(c, o, 0);
-		if (o->so_qos == 0)
+		if (rc == 1)
+			client_drop_sent(c, o);
+		else if (o->so_qos == 0)
 			session_out_free(o);
-		if (rc != 0)
+		if (rc < 0)
 			return;
 	}
 	/* Room again: retained messages owed to a SUBSCRIBE may go on. */
@@ -422,7 +473,26 @@ client_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	else if (c->c_state == CLIENT_NEW)
 		client_close(c, 0, "no CONNECT within connect_timeout");
 	else
-		client_close(c, 1, "keepalive %us expired", c->c_keepalive);
+		client_disconnect(c, MQTT5_RC_KEEP_ALIVE_TIMEOUT, 1,
+		    "keepalive %us expired", c->c_keepalive);
+}
+
+/*
+ * A CONNECT that does not decode.  A 5.0 one is answered with a CONNACK
+ * carrying the reason (3.1.4: the server MAY), then closed; others are
+ * closed at once [MQTT-3.1.4-1].
+ */
+static void
+client_bad_connect(struct client *c, struct bytes_view body,
+    const struct mqtt_err *e)
+{
+	/* The level byte follows the 2-byte length and "MQTT". */
+	if (body.len >= 7 && body.p[0] == 0 && body.p[1] == 4 &&
+	    memcmp(body.p + 2, "MQTT", 4) == 0 && body.p[6] == MQTT_LEVEL_5) {
+		c->c_level = MQTT_LEVEL_5;
+		(void)send_connack5(c, 0, e->reason, NULL);
+	}
+	client_close_kind(c, 0, e->why, "malformed CONNECT: %s", e->why);
 }
 
 /* Decodes one framed packet and hands it to its handler. */
@@ -431,7 +501,7 @@ client_dispatch(struct client *c, const struct mqtt_hdr *hdr,
     struct bytes_view body)
 {
 	struct mqtt_packet p;
-	const char *why = "malformed";
+	struct mqtt_err e = { "malformed", MQTT5_RC_MALFORMED };
 
 	c->c_broker->b_stats.bs_msgs_received++;
 	if (c->c_state == CLIENT_NEW) {
@@ -440,8 +510,8 @@ client_dispatch(struct client *c, const struct mqtt_hdr *hdr,
 			    client_type_names[hdr->type & 15]);
 			return;
 		}
-		if (mqtt_decode_connect(hdr, body, &p.u.connect, &why) != 0) {
-			client_close(c, 0, "malformed CONNECT: %s", why);
+		if (mqtt_decode_connect_ex(hdr, body, &p.u.connect, &e) != 0) {
+			client_bad_connect(c, body, &e);
 			return;
 		}
 		handle_connect(c, &p.u.connect);
@@ -451,21 +521,22 @@ client_dispatch(struct client *c, const struct mqtt_hdr *hdr,
 		ev_timer_again(c->c_broker->b_loop, &c->c_ka_w);
 	switch (hdr->type) {
 	case MQTT_CONNECT:
-		client_close(c, 1, "second CONNECT");
+		client_disconnect(c, MQTT5_RC_PROTOCOL_ERROR, 1,
+		    "second CONNECT");
 		return;
 	case MQTT_CONNACK:
 	case MQTT_SUBACK:
 	case MQTT_UNSUBACK:
 	case MQTT_PINGRESP:
-		client_close(c, 1, "%s from a client",
-		    client_type_names[hdr->type]);
+		client_disconnect(c, MQTT5_RC_PROTOCOL_ERROR, 1,
+		    "%s from a client", client_type_names[hdr->type]);
 		return;
 	default:
 		break;
 	}
-	if (mqtt_decode(hdr, body, c->c_level, &p, &why) != 0) {
-		client_close(c, 1, "malformed %s: %s",
-		    client_type_names[hdr->type & 15], why);
+	if (mqtt_decode_ex(hdr, body, c->c_level, &p, &e) != 0) {
+		client_disconnect(c, e.reason, 1, "malformed %s: %s",
+		    client_type_names[hdr->type & 15], e.why);
 		return;
 	}
 	switch (hdr->type) {
@@ -488,9 +559,19 @@ client_dispatch(struct client *c, const struct mqtt_hdr *hdr,
 		(void)send_empty(c, MQTT_PINGRESP);
 		break;
 	case MQTT_DISCONNECT:
+		if (c->c_level == MQTT_LEVEL_5) {
+			handle_disconnect5(c, &p.u.disconnect);
+			break;
+		}
 		/* A clean goodbye: no will [MQTT-3.14.4-3]. */
 		log_debug("client %s (%s): DISCONNECT", c->c_id, c->c_addr);
 		client_close(c, 0, NULL);
+		break;
+	case MQTT_AUTH:
+		/* No authentication method was agreed in CONNECT (none is
+		 * offered yet): an AUTH is out of place (4.12). */
+		client_disconnect(c, MQTT5_RC_PROTOCOL_ERROR, 1,
+		    "AUTH without an authentication method");
 		break;
 	}
 }
@@ -543,12 +624,14 @@ client_parse_buf(struct client *c, const uint8_t *buf, size_t len)
 		if (rc == CAIRN_ERR_NEED_MORE)
 			break;
 		if (rc == CAIRN_ERR_TOO_BIG) {
-			client_close(c, 1, "packet over max_packet_size %llu",
+			client_disconnect(c, MQTT5_RC_PACKET_TOO_LARGE, 1,
+			    "packet over max_packet_size %llu",
 			    (unsigned long long)conf->bc_max_packet_size);
 			return SIZE_MAX;
 		}
 		if (rc != 0) {
-			client_close(c, 1, "malformed fixed header");
+			client_disconnect(c, MQTT5_RC_MALFORMED, 1,
+			    "malformed fixed header");
 			return SIZE_MAX;
 		}
 		client_dispatch(c, &hdr, body);

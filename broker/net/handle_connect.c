@@ -20,6 +20,22 @@
  * With use_identity_as_username (a TLS listener), the user name is the
  * client certificate's identity and the certificate is the credential,
  * as in mosquitto: CONNECT's user name and password are ignored.
+ *
+ * MQTT 5.0 (3.1, 3.2) on the same listeners: the refusals carry 5.0
+ * reason codes (0x85 client id, 0x87 not authorized, 0x86 bad user name
+ * or password, 0x97 quota exceeded for the session caps, 0x88 out of
+ * memory, 0x8C an authentication method: none is offered), a keepalive
+ * over max_keepalive is accepted and answered with it as server keep
+ * alive, an empty client id is assigned one (assigned client
+ * identifier, with clean start 0 too), clean start drops the old
+ * session and a session expiry interval of 0 ends the new one at
+ * disconnect.  The CONNACK tells the limits from the same keys:
+ * receive maximum (max_inflight), maximum packet size
+ * (max_packet_size), topic alias maximum (max_topic_alias), maximum QoS
+ * (max_qos, when under 2), and that subscription identifiers are not
+ * available (yet); wildcards and shared subscriptions are.  The
+ * client's receive maximum narrows its session's in-flight window; its
+ * maximum packet size bounds what is sent to it (send.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +47,33 @@
 #include "common/err.h"
 #include "common/log.h"
 
+/* The 5.0 reason code for a 3.1.1 CONNACK refusal. */
+static uint8_t
+connect_rc5(uint8_t rc)
+{
+	switch (rc) {
+	case MQTT_CONNACK_ID_REJECTED:
+		return MQTT5_RC_CLIENT_ID_INVALID;
+	case MQTT_CONNACK_BAD_AUTH:
+		return MQTT5_RC_BAD_USER_OR_PASSWORD;
+	case MQTT_CONNACK_NOT_AUTHORIZED:
+		return MQTT5_RC_NOT_AUTHORIZED;
+	case MQTT_CONNACK_BAD_PROTOCOL:
+		return MQTT5_RC_UNSUPPORTED_VERSION;
+	default:
+		return MQTT5_RC_SERVER_UNAVAILABLE;
+	}
+}
+
+/* rc is 3.1.1's code, or a 5.0 reason code (>= 0x80) for 5.0 only. */
 static void
 connect_refuse(struct client *c, uint8_t rc, const char *why)
 {
-	(void)send_connack(c, 0, rc);
+	if (c->c_level == MQTT_LEVEL_5)
+		(void)send_connack5(c, 0, rc >= 0x80 ? rc : connect_rc5(rc),
+		    NULL);
+	else
+		(void)send_connack(c, 0, rc);
 	/* A bad password from one client must not hide max_sessions. */
 	client_close_kind(c, 0, why, "CONNECT refused (%u): %s", rc, why);
 }
@@ -72,17 +111,48 @@ connect_gen_id(struct broker *b)
 static void
 connect_redeliver(struct client *c)
 {
-	struct session_out *o;
+	struct session_out *o, *next;
+	int rc;
 
-	for (o = session_inflight_first(c->c_session); o != NULL;
-	    o = session_inflight_next(o)) {
+	for (o = session_inflight_first(c->c_session); o != NULL; o = next) {
+		next = session_inflight_next(o);
 		if (o->so_state == SESSION_OUT_RELEASED) {
 			if (send_ack(c, MQTT_PUBREL, o->so_id) != 0)
 				return;
-		} else if (send_publish(c, o, 1) != 0)
+		} else if ((rc = send_publish(c, o, 1)) == 1)
+			client_drop_sent(c, o);	/* frees o */
+		else if (rc != 0)
 			return;
 	}
 	client_pump(c);
+}
+
+/* The CONNACK properties every 5.0 client is told: the limits. */
+static void
+connect_ack5(struct client *c, struct mqtt5_props *ack)
+{
+	const struct broker_conf *conf = c->c_broker->b_conf;
+
+	if (conf->bc_max_inflight < 65535) {
+		ack->receive_max = (uint16_t)conf->bc_max_inflight;
+		MQTT5_SET(ack, MQTT5_PROP_RECEIVE_MAX);
+	}
+	if (conf->bc_max_packet_size < UINT32_MAX) {
+		ack->max_packet_size = (uint32_t)conf->bc_max_packet_size;
+		MQTT5_SET(ack, MQTT5_PROP_MAX_PACKET_SIZE);
+	}
+	if (c->c_alias_max > 0) {
+		ack->topic_alias_max = c->c_alias_max;
+		MQTT5_SET(ack, MQTT5_PROP_TOPIC_ALIAS_MAX);
+	}
+	/* 3.2.2.3.4: only 0 or 1 may be told; absent means 2. */
+	if (conf->bc_max_qos < 2) {
+		ack->max_qos = (uint8_t)conf->bc_max_qos;
+		MQTT5_SET(ack, MQTT5_PROP_MAX_QOS);
+	}
+	/* Subscription identifiers are not kept on subscriptions yet. */
+	ack->sub_id_available = 0;
+	MQTT5_SET(ack, MQTT5_PROP_SUB_ID_AVAILABLE);
 }
 
 void
@@ -95,13 +165,26 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 	const char *ident;
 	int present = 0;
 
-	c->c_level = p->level;
-	/* Until this layer speaks 5.0 (properties on every packet), its
-	 * clients are told so in their own CONNACK form (3.2.2.2). */
-	if (p->level == MQTT_LEVEL_5) {
-		connect_refuse(c, MQTT5_RC_UNSUPPORTED_VERSION,
-		    "MQTT 5.0 not served yet");
-		return;
+	struct mqtt5_props ack;
+	uint16_t keepalive = p->keepalive;
+	int v5 = p->level == MQTT_LEVEL_5, clean = p->clean_session;
+
+	/* A level this codec does not know is answered in 3.1.1's form. */
+	c->c_level = p->connack_rc == MQTT_CONNACK_BAD_PROTOCOL ?
+	    MQTT_LEVEL_311 : p->level;
+	mqtt5_props_init(&ack);
+	if (v5) {
+		c->c_problem_info = p->props.request_problem;
+		c->c_max_out = p->props.max_packet_size;
+		c->c_expiry = p->props.session_expiry;
+		c->c_alias_max = (uint16_t)conf->bc_max_topic_alias;
+		/* 3.1.2.11.2: a session ends at disconnect when 0. */
+		clean = c->c_expiry == 0;
+		if (MQTT5_HAS(&p->props, MQTT5_PROP_AUTH_METHOD)) {
+			connect_refuse(c, MQTT5_RC_BAD_AUTH_METHOD,
+			    "authentication method not supported");
+			return;
+		}
 	}
 	if (p->connack_rc == MQTT_CONNACK_BAD_PROTOCOL) {
 		connect_refuse(c, p->connack_rc, "unacceptable protocol level");
@@ -116,10 +199,18 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 		    "client id over max_client_id_length");
 		return;
 	}
-	if (p->keepalive > conf->bc_max_keepalive) {
-		connect_refuse(c, MQTT_CONNACK_ID_REJECTED,
-		    "keepalive over max_keepalive");
-		return;
+	/* 5.0: none (0) is more than a max_keepalive under 65535. */
+	if (p->keepalive > conf->bc_max_keepalive || (v5 &&
+	    p->keepalive == 0 && conf->bc_max_keepalive < 65535)) {
+		if (!v5) {
+			connect_refuse(c, MQTT_CONNACK_ID_REJECTED,
+			    "keepalive over max_keepalive");
+			return;
+		}
+		/* 3.2.2.3.14: the server's keep alive is the one used. */
+		keepalive = (uint16_t)conf->bc_max_keepalive;
+		ack.server_keep_alive = keepalive;
+		MQTT5_SET(&ack, MQTT5_PROP_SERVER_KEEP_ALIVE);
 	}
 	if (c->c_tls_flags & CLIENT_TLS_IDENTITY) {
 		ident = transport_identity(c->c_tr);
@@ -160,6 +251,11 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 		connect_refuse(c, MQTT_CONNACK_UNAVAILABLE, "out of memory");
 		return;
 	}
+	if (v5 && p->client_id.len == 0) {
+		ack.assigned_client_id = bytes_view_of(c->c_id,
+		    strlen(c->c_id));
+		MQTT5_SET(&ack, MQTT5_PROP_ASSIGNED_CLIENT_ID);
+	}
 	if (p->will_flag) {
 		if (mqtt_topic_levels(p->will_topic) >
 		    conf->bc_max_topic_levels) {
@@ -178,25 +274,26 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 	/* Takeover: the first connection goes [MQTT-3.1.4-2], will and all. */
 	s = session_table_find(b->b_sessions, c->c_id, strlen(c->c_id));
 	if (s != NULL && (old = s->s_client) != NULL) {
-		client_close(old, 1, "taken over by a new connection from %s",
-		    c->c_addr);
+		client_disconnect(old, MQTT5_RC_SESSION_TAKEN_OVER, 1,
+		    "taken over by a new connection from %s", c->c_addr);
 		s = session_table_find(b->b_sessions, c->c_id,
 		    strlen(c->c_id));
 	}
-	if (s != NULL && p->clean_session) {
+	if (s != NULL && p->clean_session) {	/* 5.0: clean start */
 		broker_session_drop(b, s);
 		s = NULL;
 	}
 	if (s == NULL) {
 		if (session_table_count(b->b_sessions) >= conf->bc_max_sessions) {
-			connect_refuse(c, MQTT_CONNACK_UNAVAILABLE,
-			    "max_sessions reached");
+			connect_refuse(c, v5 ? MQTT5_RC_QUOTA_EXCEEDED :
+			    MQTT_CONNACK_UNAVAILABLE, "max_sessions reached");
 			return;
 		}
-		if (!p->clean_session && b->b_acct.sa_persistent >=
+		if (!clean && b->b_acct.sa_persistent >=
 		    conf->bc_max_persistent_sessions) {
 			b->b_stats.bs_persistent_refused++;
-			connect_refuse(c, MQTT_CONNACK_UNAVAILABLE,
+			connect_refuse(c, v5 ? MQTT5_RC_QUOTA_EXCEEDED :
+			    MQTT_CONNACK_UNAVAILABLE,
 			    "max_persistent_sessions reached");
 			return;
 		}
@@ -211,28 +308,37 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 	} else
 		present = 1;
 
-	session_set_clean(s, p->clean_session);
+	session_set_clean(s, clean);
+	/* The client's receive maximum narrows the window (3.3.4); a 3.1.1
+	 * client on a session a 5.0 one had gets max_inflight back. */
+	s->s_lim.sl_max_inflight = b->b_limits.sl_max_inflight;
+	if (v5 && p->props.receive_max > 0 &&
+	    p->props.receive_max < s->s_lim.sl_max_inflight)
+		s->s_lim.sl_max_inflight = p->props.receive_max;
 	s->s_offline_ms = 0;
 	free(s->s_username);
 	s->s_username = c->c_username != NULL ? strdup(c->c_username) : NULL;
 	s->s_client = c;
 	c->c_session = s;
 	c->c_state = CLIENT_CONNECTED;
-	c->c_keepalive = p->keepalive;
+	c->c_keepalive = keepalive;
 	b->b_stats.bs_connects++;
 	if (b->b_nclients > b->b_stats.bs_clients_max)
 		b->b_stats.bs_clients_max = b->b_nclients;
 	log_debug("client %s (%s): connected, MQTT %s, clean %d, keepalive "
 	    "%u, session present %d", c->c_id, c->c_addr,
-	    c->c_level == MQTT_LEVEL_31 ? "3.1" : "3.1.1", p->clean_session,
-	    p->keepalive, present);
+	    c->c_level == MQTT_LEVEL_31 ? "3.1" : v5 ? "5.0" : "3.1.1",
+	    p->clean_session, keepalive, present);
 	/* One connection per client id in the cluster; a session may move. */
 	if (b->b_hooks.bh_connected != NULL)
 		b->b_hooks.bh_connected(b->b_hooks.bh_arg, c->c_id,
-		    strlen(c->c_id), !p->clean_session && !present);
+		    strlen(c->c_id), !clean && !present);
 	if (c->c_state != CLIENT_CONNECTED)
 		return;
-	if (send_connack(c, present, MQTT_CONNACK_ACCEPTED) != 0)
+	if (v5)
+		connect_ack5(c, &ack);
+	if ((v5 ? send_connack5(c, present, MQTT5_RC_SUCCESS, &ack) :
+	    send_connack(c, present, MQTT_CONNACK_ACCEPTED)) != 0)
 		return;
 	client_keepalive(c);
 	connect_redeliver(c);

@@ -13,13 +13,26 @@
  *
  * A PUBLISH the ACL refuses (and any to $SYS or $share topics) is
  * acknowledged as usual and dropped, as mosquitto does for 3.1.1.
+ *
+ * MQTT 5.0 adds, before the message is routed: topic aliases (3.3.2.3.4;
+ * an alias of 0 or over our topic alias maximum, or one never set, is
+ * DISCONNECT 0x94, one never set 0x82; each set alias holds a copy of
+ * its topic), the
+ * receive maximum (more QoS 2 PUBLISHes awaiting PUBREL than
+ * max_inflight: DISCONNECT 0x93), no subscription identifier from a
+ * client [MQTT-3.3.4-6] (0x82), QoS over max_qos (0x9B), and a payload
+ * format indicator of 1 with a payload that is not UTF-8 (PUBACK or
+ * PUBREC 0x99, the message dropped).  The acks carry reason codes: 0x87
+ * where the ACL refuses, 0x97 when memory runs out.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "broker/net/broker_int.h"
 #include "broker/mqtt/mqtt_topic.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 /* Per packet, so a client can repeat it at will: first, then a count. */
 static struct log_rate publish_nomem_lr = LOG_RATE_INIT(10);
@@ -35,26 +48,111 @@ publish_allowed(struct client *c, struct bytes_view topic)
 	    BROKER_ACL_WRITE);
 }
 
-static void
+/* Routes p; its 5.0 reason code (0 routed). */
+static uint8_t
 publish_route(struct client *c, const struct mqtt_publish *p)
 {
 	if (!publish_allowed(c, p->topic)) {
 		log_debug("client %s: PUBLISH to %.*s denied", c->c_id,
 		    (int)p->topic.len, (const char *)p->topic.p);
-		return;
+		return MQTT5_RC_NOT_AUTHORIZED;
 	}
 	if (broker_publish(c->c_broker, p->topic, p->payload, p->qos,
-	    p->retain) != 0)
+	    p->retain) != 0) {
 		log_rate_warnx(&publish_nomem_lr, "client %s: PUBLISH "
 		    "dropped: out of memory", c->c_id);
+		return MQTT5_RC_QUOTA_EXCEEDED;
+	}
+	return MQTT5_RC_SUCCESS;
+}
+
+/*
+ * A 5.0 PUBLISH's topic alias (3.3.2.3.4): sets it (topic given) or
+ * resolves it into *topic (topic empty).  0, or -1 with c closed.
+ */
+static int
+publish_alias(struct client *c, const struct mqtt5_props *props,
+    struct bytes_view *topic)
+{
+	uint16_t a = props->topic_alias;
+	char *t;
+
+	if (!MQTT5_HAS(props, MQTT5_PROP_TOPIC_ALIAS))
+		return 0;
+	if (a == 0 || a > c->c_alias_max) {
+		client_disconnect(c, MQTT5_RC_TOPIC_ALIAS_INVALID, 1,
+		    "topic alias %u over topic alias maximum %u", a,
+		    c->c_alias_max);
+		return -1;
+	}
+	if (topic->len == 0) {
+		/* No topic and no mapping: a protocol error (3.3.4). */
+		if (c->c_aliases == NULL || c->c_aliases[a] == NULL) {
+			client_disconnect(c, MQTT5_RC_PROTOCOL_ERROR, 1,
+			    "topic alias %u never set", a);
+			return -1;
+		}
+		*topic = bytes_view_of(c->c_aliases[a], strlen(c->c_aliases[a]));
+		return 0;
+	}
+	if (c->c_aliases == NULL && (c->c_aliases = calloc(
+	    (size_t)c->c_alias_max + 1, sizeof(*c->c_aliases))) == NULL)
+		goto nomem;
+	if ((t = malloc(topic->len + 1)) == NULL)
+		goto nomem;
+	memcpy(t, topic->p, topic->len);
+	t[topic->len] = '\0';
+	free(c->c_aliases[a]);
+	c->c_aliases[a] = t;
+	return 0;
+nomem:
+	client_disconnect(c, MQTT5_RC_QUOTA_EXCEEDED, 1,
+	    "out of memory for a topic alias");
+	return -1;
+}
+
+/* The 5.0 checks before routing; 0, -1 with c closed, or an ack code. */
+static int
+publish_check5(struct client *c, struct mqtt_publish *p)
+{
+	const struct mqtt5_props *props = &p->props;
+
+	if (props->n_sub_ids > 0) {
+		client_disconnect(c, MQTT5_RC_PROTOCOL_ERROR, 1,
+		    "subscription identifier in a client's PUBLISH");
+		return -1;
+	}
+	if (p->qos > c->c_broker->b_conf->bc_max_qos) {
+		client_disconnect(c, MQTT5_RC_QOS_NOT_SUPPORTED, 1,
+		    "PUBLISH QoS %u over max_qos %u", p->qos,
+		    c->c_broker->b_conf->bc_max_qos);
+		return -1;
+	}
+	if (publish_alias(c, props, &p->topic) != 0)
+		return -1;
+	/* 3.3.2.3.2: the receiver MAY check; issue 13 asks it. */
+	if (props->payload_format == 1 &&
+	    utf8_count(p->payload.p, p->payload.len) < 0)
+		return MQTT5_RC_PAYLOAD_FORMAT_INVALID;
+	return 0;
 }
 
 void
-handle_publish(struct client *c, const struct mqtt_publish *p)
+handle_publish(struct client *c, const struct mqtt_publish *in)
 {
 	struct broker *b = c->c_broker;
-	size_t levels = mqtt_topic_levels(p->topic);
-	int rc;
+	struct mqtt_publish v5p;
+	const struct mqtt_publish *p = in;
+	size_t levels;
+	int rc, why = 0;
+
+	if (c->c_level == MQTT_LEVEL_5) {
+		v5p = *in;
+		p = &v5p;
+		if ((why = publish_check5(c, &v5p)) < 0)
+			return;
+	}
+	levels = mqtt_topic_levels(p->topic);
 
 	if (levels > b->b_conf->bc_max_topic_levels) {
 		client_close(c, 1, "PUBLISH topic of %zu levels over "
@@ -67,22 +165,64 @@ handle_publish(struct client *c, const struct mqtt_publish *p)
 	b->b_stats.bs_pub_bytes_received_qos[p->qos % 3] += p->payload.len;
 	switch (p->qos) {
 	case 0:
-		publish_route(c, p);
+		if (why == 0)
+			(void)publish_route(c, p);
 		break;
 	case 1:
-		publish_route(c, p);
-		(void)send_ack(c, MQTT_PUBACK, p->id);
+		if (why == 0)
+			why = publish_route(c, p);
+		(void)send_ack_rc(c, MQTT_PUBACK, p->id, (uint8_t)why);
 		break;
 	case 2:
+		/* 4.3.3: a PUBREC of 0x80 or more ends the exchange. */
+		if (why != 0) {
+			(void)send_ack_rc(c, MQTT_PUBREC, p->id, (uint8_t)why);
+			break;
+		}
 		if ((rc = session_in_qos2(c->c_session, p->id)) < 0) {
-			client_close(c, 1, "out of memory for QoS 2 state");
+			client_disconnect(c, MQTT5_RC_QUOTA_EXCEEDED, 1,
+			    "out of memory for QoS 2 state");
+			return;
+		}
+		if (rc == 1 && c->c_level == MQTT_LEVEL_5 &&
+		    ++c->c_in_qos2 > b->b_conf->bc_max_inflight) {
+			client_disconnect(c, MQTT5_RC_RECEIVE_MAX_EXCEEDED, 1,
+			    "over receive maximum %u", b->b_conf->bc_max_inflight);
 			return;
 		}
 		if (rc == 1)
-			publish_route(c, p);
-		(void)send_ack(c, MQTT_PUBREC, p->id);
+			why = publish_route(c, p);
+		/* 5.0: a refused message is not awaited (4.3.3), so a
+		 * PUBREL for it finds no id. */
+		if (why >= 0x80 && c->c_level == MQTT_LEVEL_5 &&
+		    session_in_pubrel(c->c_session, p->id) == 0 &&
+		    c->c_in_qos2 > 0)
+			c->c_in_qos2--;
+		(void)send_ack_rc(c, MQTT_PUBREC, p->id, (uint8_t)why);
 		break;
 	}
+}
+
+void
+handle_disconnect5(struct client *c, const struct mqtt_disconnect *d)
+{
+	const struct mqtt5_props *props = &d->props;
+
+	/* 3.14.2.2.2: from 0 at CONNECT to non-zero is a protocol error. */
+	if (MQTT5_HAS(props, MQTT5_PROP_SESSION_EXPIRY)) {
+		if (c->c_expiry == 0 && props->session_expiry != 0) {
+			client_disconnect(c, MQTT5_RC_PROTOCOL_ERROR, 1,
+			    "DISCONNECT sets a session expiry after 0");
+			return;
+		}
+		c->c_expiry = props->session_expiry;
+		if (c->c_session != NULL)
+			session_set_clean(c->c_session, c->c_expiry == 0);
+	}
+	log_debug("client %s (%s): DISCONNECT 0x%02x", c->c_id, c->c_addr,
+	    d->rc);
+	/* 0x04 asks for the will (3.14.2.1); any other code does not. */
+	client_close(c, d->rc == MQTT5_RC_DISCONNECT_WITH_WILL, NULL);
 }
 
 void
@@ -92,9 +232,15 @@ handle_ack(struct client *c, int type, uint16_t id)
 
 	switch (type) {
 	case MQTT_PUBREL:
-		/* Answered even when unknown: the sender may have retried. */
-		(void)session_in_pubrel(s, id);
-		(void)send_ack(c, MQTT_PUBCOMP, id);
+		/* Answered even when unknown: the sender may have retried
+		 * (5.0: 0x92, packet identifier not found). */
+		if (session_in_pubrel(s, id) == 0) {
+			if (c->c_in_qos2 > 0)
+				c->c_in_qos2--;
+			(void)send_ack(c, MQTT_PUBCOMP, id);
+		} else
+			(void)send_ack_rc(c, MQTT_PUBCOMP, id,
+			    MQTT5_RC_PACKET_ID_NOT_FOUND);
 		return;
 	case MQTT_PUBREC:
 		if (session_ack(s, MQTT_PUBREC, id) != 0)

@@ -8,6 +8,13 @@
  * was already subscribed [MQTT-3.8.4-3].  Shared subscriptions get no
  * retained messages (as MQTT 5 rules for them).
  *
+ * MQTT 5.0 clients get reason codes per filter instead of 0x80: 0x8F
+ * (topic levels, a bad $share), 0x97 (max_subscriptions, the byte caps,
+ * memory), 0x87 for a filter naming one topic the ACL never lets the
+ * client read; and per filter in UNSUBACK, 0x11 for one not subscribed.
+ * A subscription identifier is refused with DISCONNECT 0xA1 (CONNACK
+ * says they are not available), no local on a $share filter with 0x82.
+ *
  * A filter repeated in one SUBSCRIBE is applied in order, as a sequence
  * of SUBSCRIBEs would be [MQTT-3.8.4-4], so the last occurrence's QoS
  * is the one granted, and each occurrence gets its own return code; its
@@ -112,17 +119,20 @@ subscribe_one(struct client *c, struct bytes_view filter, uint8_t qos)
 	struct session *s = c->c_session;
 	struct bytes_view group, real;
 	size_t levels;
-	int rc;
+	int rc, sh;
 
 	levels = mqtt_topic_levels(filter);
-	if (mqtt_topic_share_parse(filter, &group, &real) == 1)
+	if ((sh = mqtt_topic_share_parse(filter, &group, &real)) == 1)
 		levels = mqtt_topic_levels(real);
+	else
+		real = filter;
 	if (levels > conf->bc_max_topic_levels) {
 		log_rate_info(&sub_refused_lr, "client %s: filter %.*s "
 		    "refused: over max_topic_levels %u", c->c_id,
 		    (int)filter.len, (const char *)filter.p,
 		    conf->bc_max_topic_levels);
-		return MQTT_SUBACK_FAILURE;
+		return c->c_level == MQTT_LEVEL_5 ?
+		    MQTT5_RC_TOPIC_FILTER_INVALID : MQTT_SUBACK_FAILURE;
 	}
 	/* The count first: the lookup is a walk of the session's list. */
 	if (s->s_nsubs >= conf->bc_max_subscriptions &&
@@ -131,8 +141,16 @@ subscribe_one(struct client *c, struct bytes_view filter, uint8_t qos)
 		    "refused: max_subscriptions %u reached", c->c_id,
 		    (int)filter.len, (const char *)filter.p,
 		    conf->bc_max_subscriptions);
-		return MQTT_SUBACK_FAILURE;
+		return c->c_level == MQTT_LEVEL_5 ? MQTT5_RC_QUOTA_EXCEEDED :
+		    MQTT_SUBACK_FAILURE;
 	}
+	/* 5.0: a filter naming one topic the client may never read is
+	 * refused (0x87); 3.1.1 grants it and filters per message, as
+	 * mosquitto does. */
+	if (c->c_level == MQTT_LEVEL_5 && sh != CAIRN_ERR_PROTO &&
+	    mqtt_topic_name_valid(real) &&
+	    !broker_acl(b, c->c_id, c->c_username, real, BROKER_ACL_READ))
+		return MQTT5_RC_NOT_AUTHORIZED;
 	if (qos > conf->bc_max_qos)
 		qos = (uint8_t)conf->bc_max_qos;
 	if ((rc = router_subscribe(b->b_router, s, filter, qos, NULL)) != 0) {
@@ -140,7 +158,10 @@ subscribe_one(struct client *c, struct bytes_view filter, uint8_t qos)
 		    "refused: %s", c->c_id, (int)filter.len,
 		    (const char *)filter.p, rc == CAIRN_ERR_PROTO ?
 		    "bad $share group or filter" : cairn_strerror(rc));
-		return MQTT_SUBACK_FAILURE;
+		if (c->c_level != MQTT_LEVEL_5)
+			return MQTT_SUBACK_FAILURE;
+		return rc == CAIRN_ERR_PROTO ? MQTT5_RC_TOPIC_FILTER_INVALID :
+		    MQTT5_RC_QUOTA_EXCEEDED;
 	}
 	return qos;
 }
@@ -375,16 +396,22 @@ sub_apply(struct client *c, struct sub_work *sw, uint64_t deadline)
 		if (!more)
 			break;
 		if (sw->sw_type == MQTT_SUBSCRIBE) {
+			/* 5.0: the options byte; its QoS bits are the QoS.
+			 * No local, retain as published and retain handling
+			 * are not kept on subscriptions yet. */
+			if (c->c_level == MQTT_LEVEL_5)
+				qos &= MQTT_SUBOPT_QOS_MASK;
 			code = subscribe_one(c, filter, qos);
 			sw->sw_codes[sw->sw_done] = code;
-			if (code != MQTT_SUBACK_FAILURE &&
+			if (code < MQTT_SUBACK_FAILURE &&
 			    mqtt_topic_share_parse(filter, &group, &real) == 0)
 				sub_fresh_add(c, sw, filter, code);
 		} else {
 			/* Unknown filters are fine: UNSUBACK all the same
-			 * [MQTT-3.10.4-5]. */
-			(void)router_unsubscribe(c->c_broker->b_router,
-			    c->c_session, filter);
+			 * [MQTT-3.10.4-5]; 5.0 tells them apart (0x11). */
+			sw->sw_codes[sw->sw_done] = router_unsubscribe(
+			    c->c_broker->b_router, c->c_session, filter) == 0 ?
+			    MQTT5_RC_SUCCESS : MQTT5_RC_NO_SUBSCRIPTION_EXISTED;
 			sub_retained_drop(&sw->sw_retained, filter);
 		}
 		sw->sw_done++;
@@ -402,7 +429,7 @@ sub_finish(struct client *c, struct sub_work *sw)
 	if (sw->sw_type == MQTT_SUBSCRIBE)
 		rc = send_suback(c, sw->sw_id, sw->sw_codes, sw->sw_count);
 	else
-		rc = send_ack(c, MQTT_UNSUBACK, sw->sw_id);
+		rc = send_unsuback(c, sw->sw_id, sw->sw_codes, sw->sw_count);
 	if (rc == 0)
 		TAILQ_CONCAT(&sw->sw_retained, &sw->sw_fresh, sr_entry);
 	while ((sr = TAILQ_FIRST(&sw->sw_fresh)) != NULL) {
@@ -455,9 +482,10 @@ sub_start(struct client *c, int type, uint16_t id, struct bytes_view list,
 	sw->sw_count = count;
 	sw->sw_done = 0;
 	sw->sw_rest = list;
-	if (type == MQTT_SUBSCRIBE && (sw->sw_codes = malloc(count)) == NULL) {
+	if ((sw->sw_codes = malloc(count)) == NULL) {
 		sw->sw_type = 0;
-		client_close(c, 1, "out of memory for SUBACK");
+		client_close(c, 1, "out of memory for %sSUBACK",
+		    type == MQTT_SUBSCRIBE ? "" : "UN");
 		return;
 	}
 	if (!sub_apply(c, sw, b->b_sub_until)) {
@@ -475,9 +503,38 @@ sub_start(struct client *c, int type, uint16_t id, struct bytes_view list,
 	sub_work_settle(c, sub_retained_run(c, sw, b->b_sub_until));
 }
 
+/*
+ * The 5.0 rules on a whole SUBSCRIBE before any filter is applied: no
+ * subscription identifier while CONNACK said they are not available
+ * (3.8.2.1.2: 0xA1), no "no local" on a shared subscription
+ * [MQTT-3.8.3-4] (0x82).  0, or -1 with c closed.
+ */
+static int
+sub_check5(struct client *c, const struct mqtt_subscribe *p)
+{
+	struct bytes_view list = p->list, filter, group, real;
+	uint8_t o;
+
+	if (p->props.n_sub_ids > 0) {
+		client_disconnect(c, MQTT5_RC_SUB_IDS_NOT_SUPPORTED, 1,
+		    "subscription identifier, not available");
+		return -1;
+	}
+	while (mqtt_subscribe_next(&list, &filter, &o))
+		if ((o & MQTT_SUBOPT_NO_LOCAL) &&
+		    mqtt_topic_share_parse(filter, &group, &real) == 1) {
+			client_disconnect(c, MQTT5_RC_PROTOCOL_ERROR, 1,
+			    "no local on a shared subscription");
+			return -1;
+		}
+	return 0;
+}
+
 void
 handle_subscribe(struct client *c, const struct mqtt_subscribe *p)
 {
+	if (c->c_level == MQTT_LEVEL_5 && sub_check5(c, p) != 0)
+		return;
 	sub_start(c, MQTT_SUBSCRIBE, p->id, p->list, p->count);
 }
 

@@ -1,6 +1,8 @@
 /*
  * Encoders into a client's output buffer (mosquitto's send_*.c, in one
- * file: each is a few lines over the pure codec).  Nothing here writes
+ * file: each is a few lines over the pure codec), in the form of the
+ * client's protocol level: an MQTT 5.0 client gets property blocks and
+ * reason codes, a 3.1.x client the forms it knows.  Nothing here writes
  * to the socket; broker.c's ev_prepare flushes each dirty client once
  * per loop iteration.
  */
@@ -37,6 +39,28 @@ send_connack(struct client *c, int session_present, uint8_t rc)
 }
 
 int
+send_connack5(struct client *c, int session_present, uint8_t rc,
+    const struct mqtt5_props *props)
+{
+	return send_done(c, mqtt_encode_connack5(&c->c_out, session_present,
+	    rc, props));
+}
+
+/* A 5.0 PUBLISH: its size checked against the client's maximum. */
+static int
+send_publish5(struct client *c, const struct mqtt_publish *p)
+{
+	struct mqtt5_props props;
+
+	mqtt5_props_init(&props);
+	if (c->c_max_out > 0 && mqtt_publish5_size(p, &props) > c->c_max_out) {
+		c->c_broker->b_stats.bs_drop_too_large++;
+		return 1;
+	}
+	return send_done(c, mqtt_encode_publish5(&c->c_out, p, &props));
+}
+
+int
 send_publish(struct client *c, struct session_out *o, int dup)
 {
 	struct mqtt_publish p;
@@ -48,7 +72,11 @@ send_publish(struct client *c, struct session_out *o, int dup)
 	p.id = o->so_qos > 0 ? o->so_id : 0;
 	p.topic = msg_topic(o->so_msg);
 	p.payload = msg_payload(o->so_msg);
-	if ((rc = send_done(c, mqtt_encode_publish(&c->c_out, &p))) == 0) {
+	if (c->c_level == MQTT_LEVEL_5)
+		rc = send_publish5(c, &p);
+	else
+		rc = send_done(c, mqtt_encode_publish(&c->c_out, &p));
+	if (rc == 0) {
 		c->c_broker->b_stats.bs_pub_sent++;
 		c->c_broker->b_stats.bs_pub_sent_qos[p.qos % 3]++;
 		c->c_broker->b_stats.bs_pub_bytes_sent_qos[p.qos % 3] +=
@@ -60,13 +88,43 @@ send_publish(struct client *c, struct session_out *o, int dup)
 int
 send_ack(struct client *c, enum mqtt_type type, uint16_t id)
 {
+	return send_ack_rc(c, type, id, 0);
+}
+
+int
+send_ack_rc(struct client *c, enum mqtt_type type, uint16_t id, uint8_t rc)
+{
+	if (c->c_level == MQTT_LEVEL_5)
+		return send_done(c, mqtt_encode_ack5(&c->c_out, type, id, rc,
+		    NULL));
 	return send_done(c, mqtt_encode_ack(&c->c_out, type, id));
 }
 
 int
 send_suback(struct client *c, uint16_t id, const uint8_t *codes, size_t n)
 {
+	if (c->c_level == MQTT_LEVEL_5)
+		return send_done(c, mqtt_encode_suback5(&c->c_out, MQTT_SUBACK,
+		    id, codes, n, NULL));
 	return send_done(c, mqtt_encode_suback(&c->c_out, id, codes, n));
+}
+
+int
+send_unsuback(struct client *c, uint16_t id, const uint8_t *codes, size_t n)
+{
+	if (c->c_level == MQTT_LEVEL_5)
+		return send_done(c, mqtt_encode_suback5(&c->c_out,
+		    MQTT_UNSUBACK, id, codes, n, NULL));
+	return send_done(c, mqtt_encode_ack(&c->c_out, MQTT_UNSUBACK, id));
+}
+
+int
+send_disconnect(struct client *c, uint8_t rc)
+{
+	if (c->c_level != MQTT_LEVEL_5)
+		return 0;
+	return send_done(c, mqtt_encode_disconnect5(&c->c_out,
+	    MQTT_DISCONNECT, rc, NULL));
 }
 
 int
