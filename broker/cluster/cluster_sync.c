@@ -31,6 +31,7 @@
 #include "broker/net/broker_int.h"
 #include "broker/cluster/cluster_int.h"
 #include "broker/mqtt/mqtt_topic.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/sock.h"
@@ -165,6 +166,9 @@ retain_send(struct cluster *c, struct link *l, const struct msg *msg,
 	m.u.ret.topic = msg_topic(msg);
 	m.u.ret.qos = msg->m_qos;
 	m.u.ret.payload = msg_payload(msg);
+	/* 5.0: what is left of its expiry, and its carried properties. */
+	m.u.ret.expiry_ms = msg_expiry_left_ms(msg, clock_ms());
+	m.u.ret.props = msg_props(msg);
 	return link_send(l, &m);
 }
 
@@ -269,6 +273,7 @@ retain_recv(struct cluster *c, struct peer *p, const struct link_retain *r)
 	struct broker *b = c->c_broker;
 	enum retain_limit why;
 	struct ctab_ent *e;
+	struct msg_args a;
 	struct msg *msg;
 	char origin[LINK_MAX_NAME + 1];
 	int rc;
@@ -281,8 +286,14 @@ retain_recv(struct cluster *c, struct peer *p, const struct link_retain *r)
 	    !cluster_lww_wins(r->stamp, origin, e->ce_num,
 	    e->ce_aux != NULL ? e->ce_aux : ""))
 		return;		/* ours is newer, or the same write */
-	if ((msg = msg_new(r->topic, r->payload, r->qos, 1)) == NULL ||
-	    retain_stamp(c, r->topic, r->stamp, origin,
+	memset(&a, 0, sizeof(a));
+	a.ma_topic = r->topic;
+	a.ma_payload = r->payload;
+	a.ma_props = r->props;
+	a.ma_qos = r->qos;
+	a.ma_retain = 1;
+	a.ma_expire_at = msg_expire_at(clock_ms(), r->expiry_ms);
+	if ((msg = msg_new_ex(&a)) == NULL || retain_stamp(c, r->topic, r->stamp, origin,
 	    r->payload.len == 0) != 0) {
 		msg_unref(msg);
 		log_warnx("cluster: retained message from %s: out of memory",
@@ -508,17 +519,28 @@ session_move_frame(struct session_move *mv, struct link *l,
 	struct session_out *o;
 	struct bytes_w msgs;
 	struct link_msg m;
+	struct link_smsg sm;
 	size_t room = c->c_lconf.lc_max_frame - CLUSTER_FRAME_SLACK;
+	uint64_t now = clock_ms();
 	uint32_t n = 0;
 	int rc;
 
 	bytes_w_init(&msgs, room);
 	while (msgs.len < SESSION_MOVE_SLICE &&
 	    (o = session_take_first(s)) != NULL) {
+		memset(&sm, 0, sizeof(sm));
+		sm.qos = o->so_qos;
+		sm.topic = msg_topic(o->so_msg);
+		sm.payload = msg_payload(o->so_msg);
+		sm.v5.from = msg_from(o->so_msg);
+		sm.v5.expiry_ms = msg_expiry_left_ms(o->so_msg, now);
+		sm.v5.props = msg_props(o->so_msg);
 		/* One message past the slice goes if the frame has room. */
-		if (subs.len + msgs.len + msg_bytes(o->so_msg) + 16 > room ||
-		    link_put_session_msg(&msgs, o->so_qos,
-		    msg_topic(o->so_msg), msg_payload(o->so_msg)) != 0)
+		if (o->so_state == SESSION_OUT_QUEUED &&
+		    msg_expired(o->so_msg, now))
+			s->s_expired++;		/* never sent: it expired */
+		else if (subs.len + msgs.len + msg_bytes(o->so_msg) + 32 >
+		    room || link_put_session_msg5(&msgs, &sm) != 0)
 			mv->sm_lost++;
 		else
 			n++;
@@ -530,6 +552,9 @@ session_move_frame(struct session_move *mv, struct link *l,
 	m.u.sess.subs = subs;
 	m.u.sess.nmsgs = n;
 	m.u.sess.msgs = bytes_view_of(msgs.buf, msgs.len);
+	m.u.sess.flags = (s->s_has_expiry ? LINK_SESS_EXPIRY : 0) |
+	    (s->s_v5 ? LINK_SESS_V5 : 0);
+	m.u.sess.expiry = s->s_has_expiry ? s->s_expiry : 0;
 	rc = link_send(l, &m);
 	bytes_w_fini(&msgs);
 	if (rc != 0)
@@ -591,6 +616,7 @@ session_take(struct cluster *c, struct peer *p, struct bytes_view id)
 	struct broker *b = c->c_broker;
 	struct session *s;
 	struct session_sub *sub;
+	struct link_sub ls;
 	struct session_move *mv;
 	struct bytes_w subs;
 	size_t room = c->c_lconf.lc_max_frame - CLUSTER_FRAME_SLACK;
@@ -620,10 +646,16 @@ session_take(struct cluster *c, struct peer *p, struct bytes_view id)
 	ev_timer_init(&mv->sm_retry_w, session_move_on_retry,
 	    SESSION_MOVE_RETRY, 0.);
 	bytes_w_init(&subs, room);
-	TAILQ_FOREACH(sub, &s->s_subs, ss_entry)
-		if (link_put_session_sub(&subs, bytes_view_of(sub->ss_filter,
-		    sub->ss_len), sub->ss_qos) == 0)
+	TAILQ_FOREACH(sub, &s->s_subs, ss_entry) {
+		ls.filter = bytes_view_of(sub->ss_filter, sub->ss_len);
+		ls.qos = sub->ss_qos;
+		ls.no_local = sub->ss_no_local;
+		ls.rap = sub->ss_rap;
+		ls.rh = sub->ss_rh;
+		ls.sub_id = sub->ss_sub_id;
+		if (link_put_session_sub5(&subs, &ls) == 0)
 			nsubs++;
+	}
 	mv->sm_nsubs = nsubs;
 	/* Out of the router and the table now: the client is on p. */
 	router_unsubscribe_all(b->b_router, s);
@@ -647,11 +679,15 @@ static void
 session_data(struct cluster *c, struct peer *p, const struct link_session *d)
 {
 	struct broker *b = c->c_broker;
-	struct bytes_view list, filter, topic, payload;
+	struct bytes_view list;
 	struct session_deliv dl;
+	struct link_sub ls;
+	struct link_smsg sm;
+	struct sub_opts so;
+	struct msg_args a;
 	struct session *s;
 	struct msg *msg;
-	uint8_t qos;
+	uint64_t now = clock_ms();
 
 	memset(&dl, 0, sizeof(dl));
 	s = session_table_find(b->b_sessions, (const char *)d->id.p,
@@ -662,17 +698,43 @@ session_data(struct cluster *c, struct peer *p, const struct link_session *d)
 		    (const char *)d->id.p, p->p_name);
 		return;
 	}
+	/*
+	 * The session's 5.0 state comes with it (the first frame of a move
+	 * and every later one say the same), unless the client is back here
+	 * on a connection of its own, whose CONNECT said what holds now.
+	 */
+	if (!session_online(s)) {
+		s->s_has_expiry = (d->flags & LINK_SESS_EXPIRY) ? 1 : 0;
+		s->s_expiry = d->expiry;
+		s->s_v5 = (d->flags & LINK_SESS_V5) ? 1 : 0;
+	}
 	list = d->subs;
-	while (link_session_sub_next(&list, &filter, &qos))
-		if (session_sub_find(s, filter) == NULL &&
-		    s->s_nsubs < b->b_conf->bc_max_subscriptions)
-			(void)router_subscribe(b->b_router, s, filter, qos,
-			    NULL);
+	while (link_session_sub_next5(&list, &ls)) {
+		if (session_sub_find(s, ls.filter) != NULL ||
+		    s->s_nsubs >= b->b_conf->bc_max_subscriptions)
+			continue;
+		memset(&so, 0, sizeof(so));
+		so.qos = ls.qos;
+		so.no_local = ls.no_local;
+		so.rap = ls.rap;
+		so.rh = ls.rh;
+		so.sub_id = ls.sub_id;
+		(void)router_subscribe_opts(b->b_router, s, ls.filter, &so,
+		    NULL);
+	}
 	list = d->msgs;
-	while (link_session_msg_next(&list, &qos, &topic, &payload)) {
-		if ((msg = msg_new(topic, payload, qos, 0)) == NULL)
+	while (link_session_msg_next5(&list, &sm)) {
+		memset(&a, 0, sizeof(a));
+		a.ma_topic = sm.topic;
+		a.ma_payload = sm.payload;
+		a.ma_props = sm.v5.props;
+		a.ma_from = sm.v5.from;
+		a.ma_qos = sm.qos;
+		/* Re-based on this node's clock: it keeps counting down. */
+		a.ma_expire_at = msg_expire_at(now, sm.v5.expiry_ms);
+		if ((msg = msg_new_ex(&a)) == NULL)
 			break;
-		dl.sd_qos = qos;
+		dl.sd_qos = sm.qos;
 		broker_deliver(s, msg, &dl, b);
 		msg_unref(msg);
 	}
@@ -704,6 +766,14 @@ forward_send(struct link *l, uint64_t seq, const struct msg *msg,
 	m.u.fwd.payload = msg_payload(msg);
 	m.u.fwd.ngroups = ngroups;
 	m.u.fwd.groups = groups;
+	/*
+	 * 5.0: the publisher (for no local there), the expiry left (the
+	 * receiver re-bases it on its clock) and the carried properties.
+	 * Subscription identifiers stay: they are the receiver's.
+	 */
+	m.u.fwd.v5.from = msg_from(msg);
+	m.u.fwd.v5.expiry_ms = msg_expiry_left_ms(msg, clock_ms());
+	m.u.fwd.v5.props = msg_props(msg);
 	return link_send(l, &m);
 }
 
@@ -851,6 +921,7 @@ forward_recv(struct cluster *c, struct peer *p, const struct link_forward *f)
 {
 	struct broker *b = c->c_broker;
 	struct link_msg m;
+	struct msg_args a;
 	struct msg *msg;
 
 	if (f->seq != 0) {
@@ -862,7 +933,15 @@ forward_recv(struct cluster *c, struct peer *p, const struct link_forward *f)
 		if (!cluster_dedup_check(&p->p_dedup, f->seq))
 			return;
 	}
-	if ((msg = msg_new(f->topic, f->payload, f->qos, f->retain)) == NULL) {
+	memset(&a, 0, sizeof(a));
+	a.ma_topic = f->topic;
+	a.ma_payload = f->payload;
+	a.ma_props = f->v5.props;
+	a.ma_from = f->v5.from;
+	a.ma_qos = f->qos;
+	a.ma_retain = f->retain;
+	a.ma_expire_at = msg_expire_at(clock_ms(), f->v5.expiry_ms);
+	if ((msg = msg_new_ex(&a)) == NULL) {
 		log_warnx("cluster: forward from %s dropped: out of memory",
 		    p->p_name);
 		return;

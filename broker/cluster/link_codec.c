@@ -15,6 +15,8 @@
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
 
+#include "broker/mqtt/mqtt5_props.h"
+#include "broker/mqtt/mqtt_codec.h"
 #include "broker/mqtt/mqtt_topic.h"
 #include "common/err.h"
 #include "common/utf8.h"
@@ -135,6 +137,94 @@ get_qos(struct bytes_r *r, uint8_t *qos)
 	return 0;
 }
 
+/* A publisher's client id on the link: may be empty, UTF-8, no NUL. */
+static int
+link_from_valid(struct bytes_view v)
+{
+	if (v.len == 0)
+		return 1;
+	if (v.len > UINT16_MAX || memchr(v.p, '\0', v.len) != NULL)
+		return 0;
+	return utf8_count(v.p, v.len) >= 0;
+}
+
+/*
+ * A message's carried properties: a PUBLISH's property block that the
+ * MQTT 5.0 decoder accepts, holding none of the per-delivery ones.
+ * *props is the block without its length.
+ */
+static int
+get_props(struct bytes_r *r, struct bytes_view *props)
+{
+	struct mqtt5_props p;
+	const char *why;
+
+	if (mqtt5_props_decode(r, MQTT_PUBLISH, &p, &why) != 0 ||
+	    MQTT5_HAS(&p, MQTT5_PROP_TOPIC_ALIAS) ||
+	    MQTT5_HAS(&p, MQTT5_PROP_MESSAGE_EXPIRY) ||
+	    MQTT5_HAS(&p, MQTT5_PROP_SUB_ID))
+		return CAIRN_ERR_PROTO;
+	*props = p.raw;
+	return 0;
+}
+
+static int
+get_expiry(struct bytes_r *r, uint64_t *ms)
+{
+	if (get_u64(r, ms) != 0 || *ms > LINK_EXPIRY_MAX_MS)
+		return CAIRN_ERR_PROTO;
+	return 0;
+}
+
+/*	msg5	from str16 | expiry u64 | property block */
+static int
+get_msg5(struct bytes_r *r, struct link_msg5 *v)
+{
+	if (bytes_get_view16(r, &v->from) != 0 || !link_from_valid(v->from) ||
+	    get_expiry(r, &v->expiry_ms) != 0 || get_props(r, &v->props) != 0)
+		return CAIRN_ERR_PROTO;
+	return 0;
+}
+
+static int
+msg5_empty(const struct link_msg5 *v)
+{
+	return v->from.len == 0 && v->expiry_ms == 0 && v->props.len == 0;
+}
+
+/*	sub	filter str16 | qos u8 | options u8 | sub id u32 */
+static int
+get_sub5(struct bytes_r *r, struct link_sub *s)
+{
+	struct bytes_view group, real;
+	uint8_t o;
+
+	if (get_filter(r, &s->filter) != 0 || get_qos(r, &s->qos) != 0 ||
+	    get_u8(r, &o) != 0 || (o & ~0x0f) != 0 || get_u32(r, &s->sub_id) ||
+	    s->sub_id > LINK_SUB_ID_MAX)
+		return CAIRN_ERR_PROTO;
+	s->no_local = o & 1;
+	s->rap = (o >> 1) & 1;
+	s->rh = (o >> 2) & 3;
+	if (s->rh > 2)
+		return CAIRN_ERR_PROTO;
+	/* No local on a shared subscription is refused at SUBSCRIBE. */
+	if (s->no_local &&
+	    mqtt_topic_share_parse(s->filter, &group, &real) != 0)
+		return CAIRN_ERR_PROTO;
+	return 0;
+}
+
+/*	smsg	qos u8 | topic str16 | payload bytes32 | msg5 */
+static int
+get_smsg5(struct bytes_r *r, struct link_smsg *m)
+{
+	if (get_qos(r, &m->qos) != 0 || get_topic(r, &m->topic) != 0 ||
+	    get_bytes32(r, &m->payload) != 0 || get_msg5(r, &m->v5) != 0)
+		return CAIRN_ERR_PROTO;
+	return 0;
+}
+
 /*
  *	HELLO	version u8 (>= 1) | name str16 | nonce [32]
  */
@@ -154,10 +244,12 @@ decode_hello(struct bytes_r *r, struct link_hello *h)
 /*
  *	FORWARD	seq u64 | qos u8 | retain u8 (0/1) | topic str16 |
  *		payload bytes32 |
- *		[ ngroups u16 (>= 1) | ngroups x $share filter str16 ]
+ *		[ ngroups u16 | ngroups x $share filter str16 |
+ *		  [ msg5 (not empty) ] ]
  *
- * The group list is there only when the sender picked the receiver for
- * shared groups; an empty list is written as no list (canonical).
+ * The group list is there when the sender picked the receiver for
+ * shared groups or a 5.0 trailer follows; otherwise an empty list is
+ * written as no list (canonical).
  */
 static int
 decode_forward(struct bytes_r *r, struct link_forward *f)
@@ -172,19 +264,24 @@ decode_forward(struct bytes_r *r, struct link_forward *f)
 		return CAIRN_ERR_PROTO;
 	if (bytes_r_left(r) == 0)
 		return 0;
-	if (get_u16(r, &f->ngroups) != 0 || f->ngroups == 0)
+	if (get_u16(r, &f->ngroups) != 0)
 		return CAIRN_ERR_PROTO;
 	start = r->off;
 	for (i = 0; i < f->ngroups; i++)
 		if (bytes_get_view16(r, &v) != 0 || !link_share_valid(v))
 			return CAIRN_ERR_PROTO;
 	f->groups = bytes_view_of(r->p + start, r->off - start);
+	if (bytes_r_left(r) == 0)
+		return f->ngroups > 0 ? 0 : CAIRN_ERR_PROTO;
+	if (get_msg5(r, &f->v5) != 0 || msg5_empty(&f->v5))
+		return CAIRN_ERR_PROTO;
 	return 0;
 }
 
 /*
  *	RETAIN	stamp u64 | origin str16 | topic str16 | qos u8 |
- *		payload bytes32 (empty: clear)
+ *		payload bytes32 (empty: clear) |
+ *		[ expiry u64 | property block (not both empty) ]
  */
 static int
 decode_retain(struct bytes_r *r, struct link_retain *t)
@@ -192,6 +289,11 @@ decode_retain(struct bytes_r *r, struct link_retain *t)
 	if (get_u64(r, &t->stamp) != 0 || get_name(r, &t->origin) != 0 ||
 	    get_topic(r, &t->topic) != 0 || get_qos(r, &t->qos) != 0 ||
 	    get_bytes32(r, &t->payload) != 0)
+		return CAIRN_ERR_PROTO;
+	if (bytes_r_left(r) == 0)
+		return 0;
+	if (get_expiry(r, &t->expiry_ms) != 0 || get_props(r, &t->props) != 0 ||
+	    (t->expiry_ms == 0 && t->props.len == 0))
 		return CAIRN_ERR_PROTO;
 	return 0;
 }
@@ -210,33 +312,36 @@ decode_claim(struct bytes_r *r, struct link_claim *c)
 
 /*
  *	SESSION_DATA	client id str16 |
- *			nsubs u32 | nsubs x (filter str16 | qos u8) |
- *			nmsgs u32 | nmsgs x (qos u8 | topic str16 |
- *			    payload bytes32)
+ *			nsubs u32 | nsubs x sub |
+ *			nmsgs u32 | nmsgs x smsg |
+ *			flags u8 | expiry u32
  */
 static int
 decode_session(struct bytes_r *r, struct link_session *s)
 {
-	struct bytes_view v;
+	struct link_sub sub;
+	struct link_smsg sm;
 	size_t start;
 	uint32_t i;
-	uint8_t qos;
 
 	if (get_name(r, &s->id) != 0 || get_u32(r, &s->nsubs) != 0)
 		return CAIRN_ERR_PROTO;
 	start = r->off;
 	for (i = 0; i < s->nsubs; i++)
-		if (get_filter(r, &v) != 0 || get_qos(r, &qos) != 0)
+		if (get_sub5(r, &sub) != 0)
 			return CAIRN_ERR_PROTO;
 	s->subs = bytes_view_of(r->p + start, r->off - start);
 	if (get_u32(r, &s->nmsgs) != 0)
 		return CAIRN_ERR_PROTO;
 	start = r->off;
 	for (i = 0; i < s->nmsgs; i++)
-		if (get_qos(r, &qos) != 0 || get_topic(r, &v) != 0 ||
-		    get_bytes32(r, &v) != 0)
+		if (get_smsg5(r, &sm) != 0)
 			return CAIRN_ERR_PROTO;
 	s->msgs = bytes_view_of(r->p + start, r->off - start);
+	if (get_u8(r, &s->flags) != 0 || get_u32(r, &s->expiry) != 0 ||
+	    (s->flags & ~(LINK_SESS_EXPIRY | LINK_SESS_V5)) != 0 ||
+	    (!(s->flags & LINK_SESS_EXPIRY) && s->expiry != 0))
+		return CAIRN_ERR_PROTO;
 	return 0;
 }
 
@@ -352,26 +457,117 @@ put_bytes32(struct bytes_w *w, struct bytes_view v)
 	return bytes_put_view(w, v);
 }
 
+/*
+ * Writes a property block: the length, then the carried properties, and
+ * checks what was written as the decoder will (so that what goes out
+ * decodes).  0, CAIRN_ERR_INVAL or w's error; on INVAL, w->len is where
+ * it was.
+ */
+static int
+put_props(struct bytes_w *w, struct bytes_view props)
+{
+	struct bytes_view v;
+	struct bytes_r r;
+	size_t start = w->len;
+
+	if (props.len > 268435455u)	/* the largest varint */
+		return CAIRN_ERR_INVAL;
+	bytes_put_varint(w, (uint32_t)props.len);
+	bytes_put_view(w, props);
+	if (w->err != 0)
+		return w->err;
+	if (props.len == 0)
+		return 0;
+	bytes_r_init(&r, w->buf + start, w->len - start);
+	if (get_props(&r, &v) != 0) {
+		w->len = start;
+		return CAIRN_ERR_INVAL;
+	}
+	return 0;
+}
+
+static int
+msg5_check(const struct link_msg5 *v)
+{
+	return link_from_valid(v->from) && v->expiry_ms <= LINK_EXPIRY_MAX_MS ?
+	    0 : CAIRN_ERR_INVAL;
+}
+
+static int
+put_msg5(struct bytes_w *w, const struct link_msg5 *v)
+{
+	put_str16(w, v->from);
+	bytes_put_u64be(w, v->expiry_ms);
+	return put_props(w, v->props);
+}
+
+static int
+sub5_check(const struct link_sub *s)
+{
+	struct bytes_view group, real;
+
+	if (!link_filter_valid(s->filter) || s->filter.len > UINT16_MAX ||
+	    s->qos > 2 || s->no_local > 1 || s->rap > 1 || s->rh > 2 ||
+	    s->sub_id > LINK_SUB_ID_MAX)
+		return CAIRN_ERR_INVAL;
+	if (s->no_local &&
+	    mqtt_topic_share_parse(s->filter, &group, &real) != 0)
+		return CAIRN_ERR_INVAL;
+	return 0;
+}
+
+int
+link_put_session_sub5(struct bytes_w *w, const struct link_sub *s)
+{
+	if (sub5_check(s) != 0)
+		return CAIRN_ERR_INVAL;
+	put_str16(w, s->filter);
+	bytes_put_u8(w, s->qos);
+	bytes_put_u8(w, (uint8_t)(s->no_local | s->rap << 1 | s->rh << 2));
+	return bytes_put_u32be(w, s->sub_id);
+}
+
+int
+link_put_session_msg5(struct bytes_w *w, const struct link_smsg *m)
+{
+	size_t start = w->len;
+	int rc;
+
+	if (m->qos > 2 || !link_topic_valid(m->topic) ||
+	    m->topic.len > UINT16_MAX || m->payload.len > UINT32_MAX ||
+	    msg5_check(&m->v5) != 0)
+		return CAIRN_ERR_INVAL;
+	bytes_put_u8(w, m->qos);
+	put_str16(w, m->topic);
+	put_bytes32(w, m->payload);
+	if ((rc = put_msg5(w, &m->v5)) == CAIRN_ERR_INVAL)
+		w->len = start;
+	return rc;
+}
+
 int
 link_put_session_sub(struct bytes_w *w, struct bytes_view filter,
     uint8_t qos)
 {
-	if (!link_filter_valid(filter) || filter.len > UINT16_MAX || qos > 2)
-		return CAIRN_ERR_INVAL;
-	put_str16(w, filter);
-	return bytes_put_u8(w, qos);
+	struct link_sub s;
+
+	memset(&s, 0, sizeof(s));
+	s.filter = filter;
+	s.qos = qos;
+	return link_put_session_sub5(w, &s);
 }
 
 int
 link_put_session_msg(struct bytes_w *w, uint8_t qos, struct bytes_view topic,
     struct bytes_view payload)
 {
-	if (qos > 2 || !link_topic_valid(topic) || topic.len > UINT16_MAX ||
-	    payload.len > UINT32_MAX)
-		return CAIRN_ERR_INVAL;
-	bytes_put_u8(w, qos);
-	put_str16(w, topic);
-	return put_bytes32(w, payload);
+	struct link_smsg m;
+
+	memset(&m, 0, sizeof(m));
+	m.qos = qos;
+	m.topic = topic;
+	m.payload = payload;
+	return link_put_session_msg5(w, &m);
 }
 
 int
@@ -394,9 +590,11 @@ link_put_peer(struct bytes_w *w, struct bytes_view name)
 static int
 encode_check(const struct link_msg *m)
 {
-	struct bytes_view l, a, b;
+	struct bytes_view l, a;
+	struct link_sub sub;
+	struct link_smsg sm;
+	struct bytes_r r;
 	uint32_t i;
-	uint8_t q;
 
 	switch (m->type) {
 	case LINK_HELLO:
@@ -423,12 +621,16 @@ encode_check(const struct link_msg *m)
 			if (!link_forward_group_next(&l, &a) ||
 			    !link_share_valid(a))
 				return CAIRN_ERR_INVAL;
+		if (msg5_check(&m->u.fwd.v5) != 0)
+			return CAIRN_ERR_INVAL;
 		return l.len == 0 ? 0 : CAIRN_ERR_INVAL;
 	case LINK_RETAIN:
 		return m->u.ret.qos <= 2 && link_name_valid(m->u.ret.origin) &&
 		    link_topic_valid(m->u.ret.topic) &&
 		    m->u.ret.topic.len <= UINT16_MAX &&
-		    m->u.ret.payload.len <= UINT32_MAX ? 0 : CAIRN_ERR_INVAL;
+		    m->u.ret.payload.len <= UINT32_MAX &&
+		    m->u.ret.expiry_ms <= LINK_EXPIRY_MAX_MS ?
+		    0 : CAIRN_ERR_INVAL;
 	case LINK_CLAIM:
 		return link_name_valid(m->u.claim.id) &&
 		    link_name_valid(m->u.claim.node) ? 0 : CAIRN_ERR_INVAL;
@@ -438,28 +640,21 @@ encode_check(const struct link_msg *m)
 		/* The lists must hold exactly their counts of valid items. */
 		if (!link_name_valid(m->u.sess.id))
 			return CAIRN_ERR_INVAL;
-		l = m->u.sess.subs;
-		for (i = 0; i < m->u.sess.nsubs; i++) {
-			struct bytes_r r;
-
-			bytes_r_init(&r, l.p, l.len);
-			if (get_filter(&r, &a) != 0 || get_qos(&r, &q) != 0)
-				return CAIRN_ERR_INVAL;
-			l = bytes_r_rest(&r);
-		}
-		if (l.len != 0)
+		if ((m->u.sess.flags & ~(LINK_SESS_EXPIRY | LINK_SESS_V5)) !=
+		    0 || (!(m->u.sess.flags & LINK_SESS_EXPIRY) &&
+		    m->u.sess.expiry != 0))
 			return CAIRN_ERR_INVAL;
-		l = m->u.sess.msgs;
-		for (i = 0; i < m->u.sess.nmsgs; i++) {
-			struct bytes_r r;
-
-			bytes_r_init(&r, l.p, l.len);
-			if (get_qos(&r, &q) != 0 || get_topic(&r, &a) != 0 ||
-			    get_bytes32(&r, &b) != 0)
+		bytes_r_init(&r, m->u.sess.subs.p, m->u.sess.subs.len);
+		for (i = 0; i < m->u.sess.nsubs; i++)
+			if (get_sub5(&r, &sub) != 0)
 				return CAIRN_ERR_INVAL;
-			l = bytes_r_rest(&r);
-		}
-		return l.len == 0 ? 0 : CAIRN_ERR_INVAL;
+		if (bytes_r_left(&r) != 0)
+			return CAIRN_ERR_INVAL;
+		bytes_r_init(&r, m->u.sess.msgs.p, m->u.sess.msgs.len);
+		for (i = 0; i < m->u.sess.nmsgs; i++)
+			if (get_smsg5(&r, &sm) != 0)
+				return CAIRN_ERR_INVAL;
+		return bytes_r_left(&r) == 0 ? 0 : CAIRN_ERR_INVAL;
 	case LINK_PEERS:
 		l = m->u.peers.names;
 		for (i = 0; i < m->u.peers.n; i++)
@@ -470,7 +665,7 @@ encode_check(const struct link_msg *m)
 	return CAIRN_ERR_INVAL;
 }
 
-static void
+static int
 encode_body(struct bytes_w *w, const struct link_msg *m)
 {
 	switch (m->type) {
@@ -496,10 +691,12 @@ encode_body(struct bytes_w *w, const struct link_msg *m)
 		bytes_put_u8(w, m->u.fwd.retain);
 		put_str16(w, m->u.fwd.topic);
 		put_bytes32(w, m->u.fwd.payload);
-		if (m->u.fwd.ngroups > 0) {
+		if (m->u.fwd.ngroups > 0 || !msg5_empty(&m->u.fwd.v5)) {
 			bytes_put_u16be(w, m->u.fwd.ngroups);
 			bytes_put_view(w, m->u.fwd.groups);
 		}
+		if (!msg5_empty(&m->u.fwd.v5))
+			return put_msg5(w, &m->u.fwd.v5);
 		break;
 	case LINK_FORWARD_ACK:
 		bytes_put_u64be(w, m->u.ack_seq);
@@ -510,6 +707,10 @@ encode_body(struct bytes_w *w, const struct link_msg *m)
 		put_str16(w, m->u.ret.topic);
 		bytes_put_u8(w, m->u.ret.qos);
 		put_bytes32(w, m->u.ret.payload);
+		if (m->u.ret.expiry_ms != 0 || m->u.ret.props.len != 0) {
+			bytes_put_u64be(w, m->u.ret.expiry_ms);
+			return put_props(w, m->u.ret.props);
+		}
 		break;
 	case LINK_CLAIM:
 		put_str16(w, m->u.claim.id);
@@ -525,12 +726,15 @@ encode_body(struct bytes_w *w, const struct link_msg *m)
 		bytes_put_view(w, m->u.sess.subs);
 		bytes_put_u32be(w, m->u.sess.nmsgs);
 		bytes_put_view(w, m->u.sess.msgs);
+		bytes_put_u8(w, m->u.sess.flags);
+		bytes_put_u32be(w, m->u.sess.expiry);
 		break;
 	case LINK_PEERS:
 		bytes_put_u16be(w, m->u.peers.n);
 		bytes_put_view(w, m->u.peers.names);
 		break;
 	}
+	return 0;
 }
 
 int
@@ -545,9 +749,10 @@ link_encode(struct bytes_w *w, const struct link_msg *m, size_t max_frame)
 		return rc;
 	bytes_put_u32be(w, 0);
 	bytes_put_u8(w, (uint8_t)m->type);
-	encode_body(w, m);
-	if (w->err != 0) {
-		rc = w->err;
+	rc = encode_body(w, m);
+	if (w->err != 0 || rc != 0) {
+		if (w->err != 0)
+			rc = w->err;
 		w->len = start;
 		w->err = 0;
 		return rc;
@@ -565,15 +770,39 @@ link_encode(struct bytes_w *w, const struct link_msg *m, size_t max_frame)
 }
 
 int
-link_session_sub_next(struct bytes_view *list, struct bytes_view *filter,
-    uint8_t *qos)
+link_session_sub_next5(struct bytes_view *list, struct link_sub *s)
 {
 	struct bytes_r r;
 
 	bytes_r_init(&r, list->p, list->len);
-	if (bytes_get_view16(&r, filter) != 0 || bytes_get_u8(&r, qos) != 0)
+	if (get_sub5(&r, s) != 0)
 		return 0;
 	*list = bytes_r_rest(&r);
+	return 1;
+}
+
+int
+link_session_msg_next5(struct bytes_view *list, struct link_smsg *m)
+{
+	struct bytes_r r;
+
+	bytes_r_init(&r, list->p, list->len);
+	if (get_smsg5(&r, m) != 0)
+		return 0;
+	*list = bytes_r_rest(&r);
+	return 1;
+}
+
+int
+link_session_sub_next(struct bytes_view *list, struct bytes_view *filter,
+    uint8_t *qos)
+{
+	struct link_sub s;
+
+	if (!link_session_sub_next5(list, &s))
+		return 0;
+	*filter = s.filter;
+	*qos = s.qos;
 	return 1;
 }
 
@@ -581,13 +810,13 @@ int
 link_session_msg_next(struct bytes_view *list, uint8_t *qos,
     struct bytes_view *topic, struct bytes_view *payload)
 {
-	struct bytes_r r;
+	struct link_smsg m;
 
-	bytes_r_init(&r, list->p, list->len);
-	if (bytes_get_u8(&r, qos) != 0 || bytes_get_view16(&r, topic) != 0 ||
-	    get_bytes32(&r, payload) != 0)
+	if (!link_session_msg_next5(list, &m))
 		return 0;
-	*list = bytes_r_rest(&r);
+	*qos = m.qos;
+	*topic = m.topic;
+	*payload = m.payload;
 	return 1;
 }
 

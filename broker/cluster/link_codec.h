@@ -31,8 +31,13 @@
  * Version 2: the handshake of CLUSTER.md ("The handshake").  Version 1
  * (HMAC over unprefixed fields, no direction) is refused: do not add it
  * back as a fallback, that would be the downgrade the transcript stops.
+ * Version 3: MQTT 5.0 on the link (FORWARD's and RETAIN's trailers,
+ * SESSION_DATA's options, message parts and session expiry); a version
+ * 2 node is refused as any other version is (upgrade every node).  The
+ * labels below keep their "/2": they only separate the uses of the
+ * cookie, and the version itself is in the transcript.
  */
-#define LINK_VERSION		2
+#define LINK_VERSION		3
 #define LINK_HDR_LEN		5	/* length u32 + type u8 */
 #define LINK_NONCE_LEN		32
 #define LINK_CHALLENGE_LEN	LINK_NONCE_LEN
@@ -41,6 +46,10 @@
 #define LINK_MIN_FRAME		1024	/* smallest max_frame accepted */
 /* The largest frame read before authentication: a HELLO is < 300 bytes. */
 #define LINK_PREAUTH_MAX_FRAME	1024
+/* A message's expiry on the link: ms left, at most MQTT's u32 seconds. */
+#define LINK_EXPIRY_MAX_MS	((uint64_t)UINT32_MAX * 1000)
+/* A subscription identifier: a variable byte integer, not 0. */
+#define LINK_SUB_ID_MAX		268435455u
 /* The TLS exporter's output bound into the transcript (RFC 8446 7.5). */
 #define LINK_BINDING_LEN	32
 #define LINK_EXPORTER_LABEL	"EXPORTER-cairn-link/2"
@@ -80,12 +89,33 @@ struct link_hello {
 };
 
 /*
+ * The MQTT 5.0 parts of a message on the link: the publisher's client
+ * id (str16, empty or UTF-8 without NUL: for no local on the receiving
+ * node), the expiry as ms left when the frame was written (u64, 0:
+ * none, at most LINK_EXPIRY_MAX_MS: the receiver re-bases it on its own
+ * clock, so it keeps counting down across nodes), and the carried
+ * properties as an MQTT 5.0 property block (varint length, then the
+ * properties, as in a PUBLISH, checked as such; only those a broker
+ * carries: no topic alias, message expiry or subscription identifier).
+ * props is the block without its length (struct msg's m_props).
+ */
+struct link_msg5 {
+	struct bytes_view	from;
+	uint64_t		expiry_ms;
+	struct bytes_view	props;
+};
+
+/*
  * FORWARD: seq u64, qos u8, retain u8, topic str16, payload bytes32,
- * then, only when the receiver was picked for shared groups, ngroups
- * u16 (at least 1) and that many "$share/G/F" filters (str16): the
- * receiver delivers to one of its own members of each of those groups,
- * and to no other group.  A FORWARD without the list is byte for byte
- * the first release's.
+ * then the group list: ngroups u16 and that many "$share/G/F" filters
+ * (str16), for the shared groups the receiver was picked for (it
+ * delivers to one of its own members of each of those groups, and to
+ * no other group); then the 5.0 trailer (struct link_msg5: from,
+ * expiry, props).  Canonical: a message with no 5.0 part has no
+ * trailer, and then an empty group list is no list at all (a 3.1.1
+ * FORWARD is byte for byte the first release's); with a trailer the
+ * group count is always there.  Subscription identifiers never cross:
+ * they are the receiving node's subscribers'.
  */
 struct link_forward {
 	uint64_t		seq;
@@ -95,11 +125,14 @@ struct link_forward {
 	struct bytes_view	payload;
 	uint16_t		ngroups;	/* 0: no list */
 	struct bytes_view	groups;	/* the items; link_forward_group_next() */
+	struct link_msg5	v5;	/* all empty: no trailer */
 };
 
 /*
  * RETAIN: stamp u64, origin str16, topic str16, qos u8, payload
- * bytes32 (empty: the topic is cleared).
+ * bytes32 (empty: the topic is cleared), then, for a message with an
+ * expiry or properties only, expiry u64 and the property block as in
+ * FORWARD's trailer (no publisher: retained messages ignore no local).
  */
 struct link_retain {
 	uint64_t		stamp;	/* ms, origin's wall clock */
@@ -107,6 +140,8 @@ struct link_retain {
 	struct bytes_view	topic;
 	uint8_t			qos;
 	struct bytes_view	payload;
+	uint64_t		expiry_ms;	/* ms left; 0: none */
+	struct bytes_view	props;		/* carried, without length */
 };
 
 /* CLAIM: client id str16, stamp u64, node str16. */
@@ -118,9 +153,15 @@ struct link_claim {
 
 /*
  * SESSION_DATA: client id str16; nsubs u32, then nsubs times (filter
- * str16, qos u8); nmsgs u32, then nmsgs times (qos u8, topic str16,
- * payload bytes32).  The lists stay encoded: walk them with
- * link_session_sub_next() and link_session_msg_next().
+ * str16, qos u8, options u8, subscription id u32); nmsgs u32, then
+ * nmsgs times (qos u8, topic str16, payload bytes32, from str16, expiry
+ * u64, property block: struct link_msg5); then the session's flags u8
+ * and expiry interval u32 (seconds).  Options: bit 0 no local (never
+ * with a $share filter), bit 1 retain as published, bits 2-3 retain
+ * handling (0..2), the others 0; a subscription id 0 is none.  Session
+ * flags: bit 0 the expiry interval is set (5.0), bit 1 the last
+ * connection was 5.0, the others 0.  The lists stay encoded: walk them
+ * with link_session_sub_next5() and link_session_msg_next5().
  */
 struct link_session {
 	struct bytes_view	id;
@@ -128,6 +169,28 @@ struct link_session {
 	struct bytes_view	subs;	/* the nsubs items */
 	uint32_t		nmsgs;
 	struct bytes_view	msgs;	/* the nmsgs items */
+	uint8_t			flags;	/* LINK_SESS_* */
+	uint32_t		expiry;	/* seconds, with LINK_SESS_EXPIRY */
+};
+#define LINK_SESS_EXPIRY	0x01
+#define LINK_SESS_V5		0x02
+
+/* One subscription of SESSION_DATA. */
+struct link_sub {
+	struct bytes_view	filter;
+	uint8_t			qos;
+	uint8_t			no_local;
+	uint8_t			rap;
+	uint8_t			rh;
+	uint32_t		sub_id;
+};
+
+/* One queued message of SESSION_DATA. */
+struct link_smsg {
+	uint8_t			qos;
+	struct bytes_view	topic;
+	struct bytes_view	payload;
+	struct link_msg5	v5;
 };
 
 /* PEERS: n u16, then n node names (str16). */
@@ -179,6 +242,9 @@ int	link_encode(struct bytes_w *w, const struct link_msg *m,
  * buffer whose contents become link_session.subs, .msgs,
  * link_peers.names or link_forward.groups).  0 or CAIRN_ERR_INVAL / w's error.
  */
+int	link_put_session_sub5(struct bytes_w *, const struct link_sub *);
+int	link_put_session_msg5(struct bytes_w *, const struct link_smsg *);
+/* The same with the 5.0 parts empty (a 3.1.1 subscription or message). */
 int	link_put_session_sub(struct bytes_w *, struct bytes_view filter,
 	    uint8_t qos);
 int	link_put_session_msg(struct bytes_w *, uint8_t qos,
@@ -191,6 +257,9 @@ int	link_put_group(struct bytes_w *, struct bytes_view filter);
  * Iterators over a decoded (hence valid) list: each takes the next
  * item off the front of *list and returns 1, or 0 at the end.
  */
+int	link_session_sub_next5(struct bytes_view *list, struct link_sub *);
+int	link_session_msg_next5(struct bytes_view *list, struct link_smsg *);
+/* The same without the 5.0 parts. */
 int	link_session_sub_next(struct bytes_view *list,
 	    struct bytes_view *filter, uint8_t *qos);
 int	link_session_msg_next(struct bytes_view *list, uint8_t *qos,

@@ -6,11 +6,19 @@ import os, struct, sys
 def s16(b): return struct.pack('>H', len(b)) + b
 def b32(b): return struct.pack('>I', len(b)) + b
 def frame(t, body=b''): return struct.pack('>IB', 1 + len(body), t) + body
+# An MQTT 5.0 property block (lengths under 128: a one-byte varint).
+def props(b): return bytes([len(b)]) + b
+CARRIED = props(b'\x01\x01' + b'\x03' + s16(b'text/plain') + b'\x08' +
+    s16(b'reply/to') + b'\x09' + s16(b'\x00\x01') + b'\x26' + s16(b'k') +
+    s16(b'v'))
+# The 5.0 trailer: publisher id, expiry (ms left), carried properties.
+def msg5(frm, ms, pr): return s16(frm) + struct.pack('>Q', ms) + pr
 
 HELLO, AUTH, TICK, RADD, RDEL, RBEGIN, REND, FWD, ACK, RET, CLAIM, TAKE, \
     SDATA, PEERS = range(1, 15)
 frames = {
-    'hello': frame(HELLO, b'\x02' + s16(b'b1@host') + bytes(range(32))),
+    'hello': frame(HELLO, b'\x03' + s16(b'b1@host') + bytes(range(32))),
+    'hello_v2': frame(HELLO, b'\x02' + s16(b'b1@host') + bytes(range(32))),
     'hello_v1': frame(HELLO, b'\x01' + s16(b'b1@host') + bytes(range(32))),
     'auth': frame(AUTH, bytes(32)),
     'tick': frame(TICK),
@@ -23,15 +31,37 @@ frames = {
     'forward_groups': frame(FWD, struct.pack('>QBB', 8, 1, 0) +
         s16(b'a/b') + b32(b'shared') + struct.pack('>H', 2) +
         s16(b'$share/g/a/+') + s16(b'$share/h/#')),
+    'forward_v5': frame(FWD, struct.pack('>QBB', 9, 1, 1) + s16(b'a/b') +
+        b32(b'req') + struct.pack('>H', 0) +
+        msg5(b'client-1', 30000, CARRIED)),
+    'forward_v5_groups': frame(FWD, struct.pack('>QBB', 10, 2, 0) +
+        s16(b'a/b') + b32(b'x') + struct.pack('>H', 1) +
+        s16(b'$share/g/a/+') + msg5(b'', 1, props(b''))),
     'forward_ack': frame(ACK, struct.pack('>Q', 7)),
     'retain': frame(RET, struct.pack('>Q', 1700000000000) + s16(b'b2@h') +
         s16(b'r/t') + b'\x01' + b32(b'kept')),
+    'retain_v5': frame(RET, struct.pack('>Q', 1700000000001) +
+        s16(b'b2@h') + s16(b'r/t') + b'\x01' + b32(b'kept') +
+        struct.pack('>Q', 60000) + CARRIED),
     'claim': frame(CLAIM, s16(b'client-1') + struct.pack('>Q', 5) +
         s16(b'b1@h')),
     'session_take': frame(TAKE, s16(b'client-1')),
+    # Subscriptions: filter, qos, options (no local 1, retain as published
+    # 2, retain handling << 2), subscription id; messages: qos, topic,
+    # payload, msg5; then the session's flags and expiry interval.
     'session_data': frame(SDATA, s16(b'client-1') + struct.pack('>I', 2) +
-        s16(b'a/#') + b'\x01' + s16(b'b') + b'\x02' + struct.pack('>I', 1) +
-        b'\x01' + s16(b'a/x') + b32(b'queued')),
+        s16(b'a/#') + b'\x01\x00' + struct.pack('>I', 0) + s16(b'b') +
+        b'\x02\x00' + struct.pack('>I', 0) + struct.pack('>I', 1) +
+        b'\x01' + s16(b'a/x') + b32(b'queued') + msg5(b'', 0, props(b'')) +
+        b'\x00' + struct.pack('>I', 0)),
+    'session_data_v5': frame(SDATA, s16(b'client-5') + struct.pack('>I', 2) +
+        s16(b'a/#') + b'\x01' + bytes([1 | 2 | 2 << 2]) +
+        struct.pack('>I', 268435455) + s16(b'$share/g/b') + b'\x02\x02' +
+        struct.pack('>I', 7) + struct.pack('>I', 2) +
+        b'\x01' + s16(b'a/x') + b32(b'queued') +
+        msg5(b'client-9', 5000, CARRIED) +
+        b'\x02' + s16(b'a/y') + b32(b'') + msg5(b'', 0, props(b'')) +
+        b'\x03' + struct.pack('>I', 3600)),
     'peers': frame(PEERS, struct.pack('>H', 2) +
         s16(b'b2@h 127.0.0.1:4370') + s16(b'b3@h')),
 }
@@ -42,10 +72,11 @@ for name, data in frames.items():
     open(os.path.join(out, name), 'wb').write(data)
 open(os.path.join(out, 'stream_snapshot'), 'wb').write(
     frames['routes_begin'] + frames['route_add'] + frames['routes_end'] +
-    frames['retain'] + frames['claim'] + frames['peers'])
+    frames['retain'] + frames['claim'] + frames['peers'] +
+    frames['retain_v5'])
 open(os.path.join(out, 'stream_handshake'), 'wb').write(
     frames['hello'] + frames['auth'] + frames['tick'] + frames['forward'] +
-    frames['forward_ack'][:7])
+    frames['forward_v5'] + frames['forward_ack'][:7])
 
 # fuzz_link_hs: a side byte (even: responder, odd: initiator), then frames.
 hs = os.path.join(os.path.dirname(out.rstrip('/')), 'link_hs')

@@ -86,7 +86,7 @@ TYPE_NAMES = {1: 'HELLO', 2: 'AUTH', 3: 'TICK', 4: 'ROUTE_ADD',
               5: 'ROUTE_DEL', 6: 'ROUTES_BEGIN', 7: 'ROUTES_END',
               8: 'FORWARD', 9: 'FORWARD_ACK', 10: 'RETAIN', 11: 'CLAIM',
               12: 'SESSION_TAKE', 13: 'SESSION_DATA', 14: 'PEERS'}
-VERSION = 2
+VERSION = 3
 NONCE_LEN = 32
 PREAUTH_MAX = 1024          # largest length field read before auth
 LABEL = b'cairn-link/2'
@@ -1422,8 +1422,8 @@ def t_version_1():
     # Version 1 is the broken handshake; a version-1 node must not get a
     # fallback (that would be the downgrade).  Guards: a version 1 HELLO
     # (its layout: version, name, 32-byte challenge) gets no HELLO_R and
-    # is closed, with a line saying the peer speaks version 1; a version 3
-    # HELLO is closed the same way.
+    # is closed, with a line saying the peer speaks version 1; a HELLO of
+    # a version newer than ours is closed the same way.
     require_control()
     ep, a = start_node('kv1', verbose=False)
     try:
@@ -1432,8 +1432,8 @@ def t_version_1():
         lines = wait_until(lambda: logged(a, r'version 1\b'), 2.0,
                            'a line naming version 1', (a,))
         note('version 1: %s' % lines[0])
-        l = Initiator(a.cport, 'newnode@127.0.0.1', version=3).l
-        l.refused('a version 3 HELLO')
+        l = Initiator(a.cport, 'newnode@127.0.0.1', version=VERSION + 1).l
+        l.refused('a version %d HELLO' % (VERSION + 1))
         eq(listed(a, ['oldnode@127.0.0.1', 'newnode@127.0.0.1']), [],
            'listed in status')
     finally:

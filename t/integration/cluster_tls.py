@@ -63,7 +63,7 @@ from cluster_harness import (Node, Epmd, NsPair, wait_until,  # noqa: E402
                              wait_mesh, probe_until, yq)
 
 HELLO, AUTH = 1, 2
-VERSION = 2
+VERSION = 3
 EPMD_PORT = 4369
 REFUSE_WAIT = 8.0       # for the refusal lines of a few redials
 

@@ -222,6 +222,310 @@ START_TEST(link_codec__forward_groups)
 }
 END_TEST
 
+/* Carried properties: content type "c", user property k=v. */
+static const char carried[] = "\x03\x00\x01" "c" "\x26\x00\x01k\x00\x01v";
+#define CARRIED_LEN	(sizeof(carried) - 1)
+
+/* Encodes m into a fresh buffer: 0 or the encoder's error. */
+static int
+enc(struct bytes_w *w, const struct link_msg *m)
+{
+	bytes_w_reset(w);
+	return link_encode(w, m, MAXF);
+}
+
+START_TEST(link_codec__forward_v5)
+{
+	struct link_msg m, d;
+	struct bytes_w w, l;
+	size_t used, len31;
+
+	bytes_w_init(&w, MAXF);
+	bytes_w_init(&l, 1024);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_FORWARD;
+	m.u.fwd.seq = 9;
+	m.u.fwd.qos = 1;
+	m.u.fwd.retain = 1;
+	m.u.fwd.topic = V("req/x");
+	m.u.fwd.payload = V("ping");
+	/* 3.1.1: no trailer, the bytes of before. */
+	ck_assert_int_eq(enc(&w, &m), 0);
+	len31 = w.len;
+	ck_assert_uint_eq(len31, 4 + 1 + 8 + 2 + 2 + 5 + 4 + 4);
+	/* Each 5.0 part alone brings the trailer, and round trips. */
+	m.u.fwd.v5.from = V("client-1");
+	roundtrip(&m);
+	m.u.fwd.v5.from = V("");
+	m.u.fwd.v5.expiry_ms = 1;
+	roundtrip(&m);
+	m.u.fwd.v5.expiry_ms = 0;
+	m.u.fwd.v5.props = bytes_view_of(carried, CARRIED_LEN);
+	roundtrip(&m);
+	m.u.fwd.v5.from = V("client-1");
+	m.u.fwd.v5.expiry_ms = LINK_EXPIRY_MAX_MS;
+	roundtrip(&m);
+	ck_assert_int_eq(enc(&w, &m), 0);
+	ck_assert_uint_eq(w.len, len31 + 2 + 2 + 8 + 8 + 1 + CARRIED_LEN);
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+	ck_assert_uint_eq(d.u.fwd.ngroups, 0);
+	ck_assert(bytes_view_eq_str(d.u.fwd.v5.from, "client-1"));
+	ck_assert_uint_eq(d.u.fwd.v5.expiry_ms, LINK_EXPIRY_MAX_MS);
+	ck_assert_uint_eq(d.u.fwd.v5.props.len, CARRIED_LEN);
+	ck_assert_mem_eq(d.u.fwd.v5.props.p, carried, CARRIED_LEN);
+	/* With groups too. */
+	ck_assert_int_eq(link_put_group(&l, V("$share/g/req/+")), 0);
+	m.u.fwd.ngroups = 1;
+	m.u.fwd.groups = bytes_view_of(l.buf, l.len);
+	roundtrip(&m);
+	ck_assert_int_eq(enc(&w, &m), 0);
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+	ck_assert_uint_eq(d.u.fwd.ngroups, 1);
+	ck_assert(bytes_view_eq_str(d.u.fwd.v5.from, "client-1"));
+	/* The encoder refuses what would not decode; w is left as it was. */
+	m.u.fwd.ngroups = 0;
+	m.u.fwd.groups = bytes_view_of("", 0);
+	m.u.fwd.v5.expiry_ms = LINK_EXPIRY_MAX_MS + 1;
+	ck_assert_int_eq(enc(&w, &m), CAIRN_ERR_INVAL);
+	ck_assert_uint_eq(w.len, 0);
+	m.u.fwd.v5.expiry_ms = 5;
+	m.u.fwd.v5.from = bytes_view_of("a\0b", 3);
+	ck_assert_int_eq(enc(&w, &m), CAIRN_ERR_INVAL);
+	m.u.fwd.v5.from = V("\xff");
+	ck_assert_int_eq(enc(&w, &m), CAIRN_ERR_INVAL);
+	m.u.fwd.v5.from = V("c");
+	/* Per delivery, never carried: expiry, topic alias, sub id. */
+	m.u.fwd.v5.props = bytes_view_of("\x02\x00\x00\x00\x05", 5);
+	ck_assert_int_eq(enc(&w, &m), CAIRN_ERR_INVAL);
+	ck_assert_uint_eq(w.len, 0);
+	m.u.fwd.v5.props = bytes_view_of("\x23\x00\x01", 3);
+	ck_assert_int_eq(enc(&w, &m), CAIRN_ERR_INVAL);
+	m.u.fwd.v5.props = bytes_view_of("\x0b\x05", 2);
+	ck_assert_int_eq(enc(&w, &m), CAIRN_ERR_INVAL);
+	/* Not a property block: a string that runs past it, a bad id. */
+	m.u.fwd.v5.props = bytes_view_of("\x03\x00\x09" "c", 4);
+	ck_assert_int_eq(enc(&w, &m), CAIRN_ERR_INVAL);
+	m.u.fwd.v5.props = bytes_view_of("\x7f\x00", 2);
+	ck_assert_int_eq(enc(&w, &m), CAIRN_ERR_INVAL);
+	/* A property twice that may be there once. */
+	m.u.fwd.v5.props = bytes_view_of("\x01\x01\x01\x00", 4);
+	ck_assert_int_eq(enc(&w, &m), CAIRN_ERR_INVAL);
+	bytes_w_fini(&w);
+	bytes_w_fini(&l);
+}
+END_TEST
+
+/* What the decoder refuses in FORWARD's trailer, by hand-made bytes. */
+START_TEST(link_codec__forward_v5_refusals)
+{
+	/* FORWARD seq 0, qos 0, retain 0, topic "t", payload "" */
+	static const uint8_t base[] = { 0, 0, 0, 18, LINK_FORWARD,
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 't', 0, 0, 0, 0 };
+	struct link_msg d;
+	uint8_t buf[128];
+	size_t n, used;
+
+#define TRAILER(bytes, len) do {					\
+	memcpy(buf, base, sizeof(base));				\
+	memcpy(buf + sizeof(base), (bytes), (len));			\
+	n = sizeof(base) + (len);					\
+	buf[3] = (uint8_t)(n - 4);					\
+} while (0)
+	/* groups 0, from "", expiry 0, props empty: an empty trailer. */
+	TRAILER("\0\0" "\0\0" "\0\0\0\0\0\0\0\0" "\0", 13);
+	ck_assert_int_eq(link_decode(buf, n, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	/* The same with expiry 1: fine. */
+	TRAILER("\0\0" "\0\0" "\0\0\0\0\0\0\0\1" "\0", 13);
+	ck_assert_int_eq(link_decode(buf, n, MAXF, &d, &used), 0);
+	ck_assert_uint_eq(d.u.fwd.v5.expiry_ms, 1);
+	/* A trailer cut short: the frame is whole, so PROTO. */
+	TRAILER("\0\0" "\0\0" "\0\0\0\0\0\0\0\1", 12);
+	ck_assert_int_eq(link_decode(buf, n, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	/* Trailing bytes after the trailer. */
+	TRAILER("\0\0" "\0\0" "\0\0\0\0\0\0\0\1" "\0" "x", 14);
+	ck_assert_int_eq(link_decode(buf, n, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	/* Expiry past MQTT's u32 seconds. */
+	TRAILER("\0\0" "\0\0" "\0\0\x03\xe8\0\0\0\0" "\0", 13);
+	ck_assert_int_eq(link_decode(buf, n, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	/* A publisher id with a NUL. */
+	TRAILER("\0\0" "\0\2a\0" "\0\0\0\0\0\0\0\1" "\0", 15);
+	ck_assert_int_eq(link_decode(buf, n, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	/* A message expiry property inside the carried block. */
+	TRAILER("\0\0" "\0\1a" "\0\0\0\0\0\0\0\0" "\5\2\0\0\0\5", 19);
+	ck_assert_int_eq(link_decode(buf, n, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	/* A payload format indicator of 2 (only 0 or 1). */
+	TRAILER("\0\0" "\0\1a" "\0\0\0\0\0\0\0\0" "\2\1\2", 16);
+	ck_assert_int_eq(link_decode(buf, n, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	/* The same with 1: fine. */
+	TRAILER("\0\0" "\0\1a" "\0\0\0\0\0\0\0\0" "\2\1\1", 16);
+	ck_assert_int_eq(link_decode(buf, n, MAXF, &d, &used), 0);
+	ck_assert(bytes_view_eq_str(d.u.fwd.v5.from, "a"));
+	ck_assert_uint_eq(d.u.fwd.v5.props.len, 2);
+#undef TRAILER
+}
+END_TEST
+
+START_TEST(link_codec__retain_v5)
+{
+	struct link_msg m, d;
+	struct bytes_w w;
+	size_t used, len31;
+
+	bytes_w_init(&w, MAXF);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_RETAIN;
+	m.u.ret.stamp = 5;
+	m.u.ret.origin = V("n@h");
+	m.u.ret.topic = V("r/t");
+	m.u.ret.qos = 1;
+	m.u.ret.payload = V("kept");
+	ck_assert_int_eq(enc(&w, &m), 0);
+	len31 = w.len;
+	m.u.ret.expiry_ms = 60000;
+	roundtrip(&m);
+	m.u.ret.props = bytes_view_of(carried, CARRIED_LEN);
+	roundtrip(&m);
+	ck_assert_int_eq(enc(&w, &m), 0);
+	ck_assert_uint_eq(w.len, len31 + 8 + 1 + CARRIED_LEN);
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+	ck_assert_uint_eq(d.u.ret.expiry_ms, 60000);
+	ck_assert_mem_eq(d.u.ret.props.p, carried, CARRIED_LEN);
+	/* An empty trailer is not canonical. */
+	bytes_w_reset(&w);
+	m.u.ret.expiry_ms = 0;
+	m.u.ret.props = bytes_view_of("", 0);
+	ck_assert_int_eq(enc(&w, &m), 0);
+	ck_assert_uint_eq(w.len, len31);
+	bytes_put(&w, "\0\0\0\0\0\0\0\0\0", 9);
+	w.buf[3] += 9;
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	m.u.ret.expiry_ms = LINK_EXPIRY_MAX_MS + 1;
+	ck_assert_int_eq(enc(&w, &m), CAIRN_ERR_INVAL);
+	bytes_w_fini(&w);
+}
+END_TEST
+
+START_TEST(link_codec__session_data_v5)
+{
+	struct link_msg m, d;
+	struct bytes_w w, subs, msgs;
+	struct bytes_view l;
+	struct link_sub sub, gs;
+	struct link_smsg sm, gm;
+	size_t used;
+
+	bytes_w_init(&w, MAXF);
+	bytes_w_init(&subs, MAXF);
+	bytes_w_init(&msgs, MAXF);
+	memset(&sub, 0, sizeof(sub));
+	sub.filter = V("a/#");
+	sub.qos = 2;
+	sub.no_local = 1;
+	sub.rap = 1;
+	sub.rh = 2;
+	sub.sub_id = LINK_SUB_ID_MAX;
+	ck_assert_int_eq(link_put_session_sub5(&subs, &sub), 0);
+	ck_assert_int_eq(link_put_session_sub(&subs, V("$share/g/b"), 1), 0);
+	/* Refused items leave the list as it was. */
+	sub.sub_id = LINK_SUB_ID_MAX + 1;
+	ck_assert_int_eq(link_put_session_sub5(&subs, &sub), CAIRN_ERR_INVAL);
+	sub.sub_id = 1;
+	sub.rh = 3;
+	ck_assert_int_eq(link_put_session_sub5(&subs, &sub), CAIRN_ERR_INVAL);
+	sub.rh = 0;
+	sub.filter = V("$share/g/x");
+	ck_assert_int_eq(link_put_session_sub5(&subs, &sub), CAIRN_ERR_INVAL);
+	memset(&sm, 0, sizeof(sm));
+	sm.qos = 1;
+	sm.topic = V("a/x");
+	sm.payload = V("queued");
+	sm.v5.from = V("client-9");
+	sm.v5.expiry_ms = 5000;
+	sm.v5.props = bytes_view_of(carried, CARRIED_LEN);
+	ck_assert_int_eq(link_put_session_msg5(&msgs, &sm), 0);
+	ck_assert_int_eq(link_put_session_msg(&msgs, 0, V("a/y"), V("")), 0);
+	used = msgs.len;
+	sm.v5.props = bytes_view_of("\x02\x00\x00\x00\x05", 5);
+	ck_assert_int_eq(link_put_session_msg5(&msgs, &sm), CAIRN_ERR_INVAL);
+	ck_assert_uint_eq(msgs.len, used);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_SESSION_DATA;
+	m.u.sess.id = V("client-5");
+	m.u.sess.nsubs = 2;
+	m.u.sess.subs = bytes_view_of(subs.buf, subs.len);
+	m.u.sess.nmsgs = 2;
+	m.u.sess.msgs = bytes_view_of(msgs.buf, msgs.len);
+	m.u.sess.flags = LINK_SESS_EXPIRY | LINK_SESS_V5;
+	m.u.sess.expiry = 3600;
+	roundtrip(&m);
+	ck_assert_int_eq(enc(&w, &m), 0);
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+	ck_assert_uint_eq(d.u.sess.flags, LINK_SESS_EXPIRY | LINK_SESS_V5);
+	ck_assert_uint_eq(d.u.sess.expiry, 3600);
+	l = d.u.sess.subs;
+	ck_assert(link_session_sub_next5(&l, &gs));
+	ck_assert(bytes_view_eq_str(gs.filter, "a/#"));
+	ck_assert_uint_eq(gs.qos, 2);
+	ck_assert_uint_eq(gs.no_local, 1);
+	ck_assert_uint_eq(gs.rap, 1);
+	ck_assert_uint_eq(gs.rh, 2);
+	ck_assert_uint_eq(gs.sub_id, LINK_SUB_ID_MAX);
+	ck_assert(link_session_sub_next5(&l, &gs));
+	ck_assert(bytes_view_eq_str(gs.filter, "$share/g/b"));
+	ck_assert_uint_eq(gs.no_local + gs.rap + gs.rh + gs.sub_id, 0);
+	ck_assert(!link_session_sub_next5(&l, &gs));
+	l = d.u.sess.msgs;
+	ck_assert(link_session_msg_next5(&l, &gm));
+	ck_assert(bytes_view_eq_str(gm.v5.from, "client-9"));
+	ck_assert_uint_eq(gm.v5.expiry_ms, 5000);
+	ck_assert_mem_eq(gm.v5.props.p, carried, CARRIED_LEN);
+	ck_assert(link_session_msg_next5(&l, &gm));
+	ck_assert(bytes_view_eq_str(gm.topic, "a/y"));
+	ck_assert_uint_eq(gm.v5.from.len + gm.v5.expiry_ms + gm.v5.props.len,
+	    0);
+	ck_assert(!link_session_msg_next5(&l, &gm));
+	/* Session flags: unknown bits, or an expiry without its flag. */
+	m.u.sess.flags = 4;
+	ck_assert_int_eq(enc(&w, &m), CAIRN_ERR_INVAL);
+	m.u.sess.flags = LINK_SESS_V5;
+	ck_assert_int_eq(enc(&w, &m), CAIRN_ERR_INVAL);
+	m.u.sess.expiry = 0;
+	roundtrip(&m);
+	/* The decoder refuses the same, by patching the bytes. */
+	ck_assert_int_eq(enc(&w, &m), 0);
+	w.buf[w.len - 1] = 1;		/* expiry 1 without the flag */
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	w.buf[w.len - 1] = 0;
+	w.buf[w.len - 5] = 0x80;	/* an unknown flag */
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	/* A subscription's options byte with retain handling 3. */
+	ck_assert_int_eq(enc(&w, &m), 0);
+	/* header 5, id 2+8, nsubs 4, filter 2+3, qos 1: then options. */
+	ck_assert_uint_eq(w.buf[5 + 10 + 4 + 5 + 1], 1 | 2 | 2 << 2);
+	w.buf[5 + 10 + 4 + 5 + 1] = 3 << 2;
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	w.buf[5 + 10 + 4 + 5 + 1] = 0x10;
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	w.buf[5 + 10 + 4 + 5 + 1] = 0;
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+	bytes_w_fini(&w);
+	bytes_w_fini(&subs);
+	bytes_w_fini(&msgs);
+}
+END_TEST
+
 START_TEST(link_codec__decode_refusals)
 {
 	struct link_msg m;
@@ -339,7 +643,8 @@ tr_init(struct link_transcript *t)
 	memset(N1, 1, sizeof(N1));
 	memset(N2, 2, sizeof(N2));
 	memset(t, 0, sizeof(*t));
-	t->version_i = t->version_r = LINK_VERSION;
+	/* The vector below is of a version 2 transcript: fixed, not LINK_VERSION. */
+	t->version_i = t->version_r = 2;
 	t->name_i = V("a@h");
 	t->nonce_i = N1;
 	t->name_r = V("b@h");
@@ -567,6 +872,10 @@ link_codec_suite(void)
 
 	tcase_add_test(tc, link_codec__roundtrip_every_type);
 	tcase_add_test(tc, link_codec__forward_groups);
+	tcase_add_test(tc, link_codec__forward_v5);
+	tcase_add_test(tc, link_codec__forward_v5_refusals);
+	tcase_add_test(tc, link_codec__retain_v5);
+	tcase_add_test(tc, link_codec__session_data_v5);
 	tcase_add_test(tc, link_codec__decode_refusals);
 	tcase_add_test(tc, link_codec__max_frame_exact);
 	tcase_add_test(tc, link_codec__encode_refusals);
