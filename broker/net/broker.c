@@ -791,12 +791,25 @@ int
 broker_publish(struct broker *b, struct bytes_view topic,
     struct bytes_view payload, uint8_t qos, uint8_t retain)
 {
-	enum retain_limit why;
-	struct msg *m, *clr;
+	struct msg *m;
 	int rc;
 
 	if ((m = msg_new(topic, payload, qos, retain)) == NULL)
 		return CAIRN_ERR_NOMEM;
+	rc = broker_publish_msg(b, m);
+	msg_unref(m);
+	return rc;
+}
+
+int
+broker_publish_msg(struct broker *b, struct msg *m)
+{
+	struct bytes_view topic = msg_topic(m);
+	enum retain_limit why;
+	struct msg *clr;
+	uint8_t qos = m->m_qos, retain = m->m_retain;
+	int rc;
+
 	if (retain && (rc = retain_store(b->b_retain, m, &why)) != 0) {
 		log_rate_warnx(&retain_lr, "retained message on %s (%zu "
 		    "bytes) not kept, delivered live only: %s%s", m->m_topic,
@@ -818,6 +831,5 @@ broker_publish(struct broker *b, struct bytes_view topic,
 		b->b_hooks.bh_retained(b->b_hooks.bh_arg, m);
 	/* Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9]. */
 	router_route(b->b_router, m, broker_deliver, b);
-	msg_unref(m);
 	return 0;
 }

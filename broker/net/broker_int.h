@@ -204,6 +204,9 @@ struct broker {
  */
 int	broker_publish(struct broker *, struct bytes_view topic,
 	    struct bytes_view payload, uint8_t qos, uint8_t retain);
+/* broker_publish() of a message made by the caller (5.0: properties,
+ * publisher, expiry); borrows m. */
+int	broker_publish_msg(struct broker *, struct msg *m);
 /* Queues m for session s (read ACL, limits) and sends what it can. */
 void	broker_deliver(struct session *s, struct msg *m,
 	    const struct session_deliv *d, void *arg);

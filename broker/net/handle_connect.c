@@ -32,8 +32,8 @@
  * disconnect.  The CONNACK tells the limits from the same keys:
  * receive maximum (max_inflight), maximum packet size
  * (max_packet_size), topic alias maximum (max_topic_alias), maximum QoS
- * (max_qos, when under 2), and that subscription identifiers are not
- * available (yet); wildcards and shared subscriptions are.  The
+ * (max_qos, when under 2); wildcards, subscription identifiers and
+ * shared subscriptions are available.  The
  * client's receive maximum narrows its session's in-flight window; its
  * maximum packet size bounds what is sent to it (send.c).
  */
@@ -150,9 +150,8 @@ connect_ack5(struct client *c, struct mqtt5_props *ack)
 		ack->max_qos = (uint8_t)conf->bc_max_qos;
 		MQTT5_SET(ack, MQTT5_PROP_MAX_QOS);
 	}
-	/* Subscription identifiers are not kept on subscriptions yet. */
-	ack->sub_id_available = 0;
-	MQTT5_SET(ack, MQTT5_PROP_SUB_ID_AVAILABLE);
+	/* Wildcards, subscription identifiers and shared subscriptions
+	 * are available: absent says so (3.2.2.3.11-13). */
 }
 
 void
@@ -309,6 +308,10 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 		present = 1;
 
 	session_set_clean(s, clean);
+	/* 5.0: the session's own expiry interval; 3.1.x: the broker's. */
+	s->s_v5 = v5;
+	s->s_has_expiry = v5;
+	s->s_expiry = v5 ? c->c_expiry : 0;
 	/* The client's receive maximum narrows the window (3.3.4); a 3.1.1
 	 * client on a session a 5.0 one had gets max_inflight back. */
 	s->s_lim.sl_max_inflight = b->b_limits.sl_max_inflight;

@@ -30,6 +30,7 @@
 
 #include "broker/net/broker_int.h"
 #include "broker/mqtt/mqtt_topic.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/utf8.h"
@@ -48,17 +49,66 @@ publish_allowed(struct client *c, struct bytes_view topic)
 	    BROKER_ACL_WRITE);
 }
 
+/*
+ * A 5.0 PUBLISH as a message: the properties it carries (without topic
+ * alias, message expiry and subscription identifiers: mqtt5_props.h),
+ * the publisher's client id (no local), the absolute expiry.  Routed as
+ * broker_publish() does.  0 or CAIRN_ERR_NOMEM.
+ */
+static int
+publish_route5(struct client *c, const struct mqtt_publish *p)
+{
+	struct msg_args a;
+	struct msg *m;
+	uint8_t small[256], *buf = NULL;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.ma_topic = p->topic;
+	a.ma_payload = p->payload;
+	a.ma_qos = p->qos;
+	a.ma_retain = p->retain;
+	a.ma_from = bytes_view_of(c->c_id, strlen(c->c_id));
+	if (!mqtt5_props_carried_view(&p->props, &a.ma_props)) {
+		/* No more than the block itself, bounded by the packet. */
+		if (p->props.raw.len > sizeof(small) &&
+		    (buf = malloc(p->props.raw.len)) == NULL)
+			return CAIRN_ERR_NOMEM;
+		a.ma_props = bytes_view_of(buf != NULL ? buf : small, 0);
+		a.ma_props.len = mqtt5_props_carry(&p->props,
+		    buf != NULL ? buf : small);
+	}
+	/* [MQTT-3.3.2-5]: counted from now (0, as absent: no expiry, as
+	 * mosquitto reads it). */
+	if (p->props.message_expiry > 0)
+		a.ma_expire_at = msg_expire_at(clock_ms(),
+		    (uint64_t)p->props.message_expiry * 1000);
+	m = msg_new_ex(&a);
+	free(buf);
+	if (m == NULL)
+		return CAIRN_ERR_NOMEM;
+	rc = broker_publish_msg(c->c_broker, m);
+	msg_unref(m);
+	return rc;
+}
+
 /* Routes p; its 5.0 reason code (0 routed). */
 static uint8_t
 publish_route(struct client *c, const struct mqtt_publish *p)
 {
+	int rc;
+
 	if (!publish_allowed(c, p->topic)) {
 		log_debug("client %s: PUBLISH to %.*s denied", c->c_id,
 		    (int)p->topic.len, (const char *)p->topic.p);
 		return MQTT5_RC_NOT_AUTHORIZED;
 	}
-	if (broker_publish(c->c_broker, p->topic, p->payload, p->qos,
-	    p->retain) != 0) {
+	if (c->c_level == MQTT_LEVEL_5)
+		rc = publish_route5(c, p);
+	else
+		rc = broker_publish(c->c_broker, p->topic, p->payload, p->qos,
+		    p->retain);
+	if (rc != 0) {
 		log_rate_warnx(&publish_nomem_lr, "client %s: PUBLISH "
 		    "dropped: out of memory", c->c_id);
 		return MQTT5_RC_QUOTA_EXCEEDED;
@@ -216,8 +266,11 @@ handle_disconnect5(struct client *c, const struct mqtt_disconnect *d)
 			return;
 		}
 		c->c_expiry = props->session_expiry;
-		if (c->c_session != NULL)
+		if (c->c_session != NULL) {
 			session_set_clean(c->c_session, c->c_expiry == 0);
+			c->c_session->s_expiry = c->c_expiry;
+			c->c_session->s_has_expiry = 1;
+		}
 	}
 	log_debug("client %s (%s): DISCONNECT 0x%02x", c->c_id, c->c_addr,
 	    d->rc);

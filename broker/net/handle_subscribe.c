@@ -12,8 +12,10 @@
  * (topic levels, a bad $share), 0x97 (max_subscriptions, the byte caps,
  * memory), 0x87 for a filter naming one topic the ACL never lets the
  * client read; and per filter in UNSUBACK, 0x11 for one not subscribed.
- * A subscription identifier is refused with DISCONNECT 0xA1 (CONNACK
- * says they are not available), no local on a $share filter with 0x82.
+ * The options (no local, retain as published, retain handling) and the
+ * subscription identifier are kept with the subscription (core/); retain
+ * handling decides whether retained messages follow the SUBACK, and they
+ * carry the identifier.  No local on a $share filter is DISCONNECT 0x82.
  *
  * A filter repeated in one SUBSCRIBE is applied in order, as a sequence
  * of SUBSCRIBEs would be [MQTT-3.8.4-4], so the last occurrence's QoS
@@ -70,6 +72,7 @@ struct sub_retained {
 	TAILQ_ENTRY(sub_retained)	 sr_entry;
 	struct retain_index_cursor	*sr_cur;	/* NULL: not started */
 	uint8_t				 sr_qos;	/* granted */
+	uint32_t			 sr_sub_id;	/* 5.0; 0: none */
 	size_t				 sr_len;
 	char				 sr_filter[];	/* not NUL-terminated */
 };
@@ -83,6 +86,7 @@ struct sub_work {
 	/* The packet being applied; sw_type 0: none. */
 	int			 sw_type;	/* MQTT_SUBSCRIBE, _UNSUBSCRIBE */
 	uint16_t		 sw_id;
+	uint32_t		 sw_sub_id;	/* 5.0 subscription id; 0: none */
 	uint8_t			*sw_list;	/* what was left of it, owned */
 	struct bytes_view	 sw_rest;	/* into sw_list */
 	uint8_t			*sw_codes;	/* SUBACK: sw_count codes */
@@ -110,10 +114,19 @@ sub_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The SUBACK code for one filter, subscribing it when granted. */
+/*
+ * The SUBACK code for one filter, subscribing it when granted; *retained
+ * says whether its retained messages are to be sent (retain handling,
+ * never for $share).  opt is the requested QoS (3.1.x) or the 5.0
+ * options byte.
+ */
 static uint8_t
-subscribe_one(struct client *c, struct bytes_view filter, uint8_t qos)
+subscribe_one(struct client *c, struct bytes_view filter, uint8_t opt,
+    uint32_t sub_id, int *retained)
 {
+	struct sub_opts o;
+	uint8_t qos = opt & MQTT_SUBOPT_QOS_MASK;
+	int was_new = 0;
 	struct broker *b = c->c_broker;
 	const struct broker_conf *conf = b->b_conf;
 	struct session *s = c->c_session;
@@ -153,7 +166,16 @@ subscribe_one(struct client *c, struct bytes_view filter, uint8_t qos)
 		return MQTT5_RC_NOT_AUTHORIZED;
 	if (qos > conf->bc_max_qos)
 		qos = (uint8_t)conf->bc_max_qos;
-	if ((rc = router_subscribe(b->b_router, s, filter, qos, NULL)) != 0) {
+	memset(&o, 0, sizeof(o));
+	o.qos = qos;
+	if (c->c_level == MQTT_LEVEL_5) {
+		o.no_local = (opt & MQTT_SUBOPT_NO_LOCAL) != 0;
+		o.rap = (opt & MQTT_SUBOPT_RAP) != 0;
+		o.rh = (opt & MQTT_SUBOPT_RH_MASK) >> MQTT_SUBOPT_RH_SHIFT;
+		o.sub_id = sub_id;
+	}
+	if ((rc = router_subscribe_opts(b->b_router, s, filter, &o,
+	    &was_new)) != 0) {
 		log_rate_info(&sub_refused_lr, "client %s: filter %.*s "
 		    "refused: %s", c->c_id, (int)filter.len,
 		    (const char *)filter.p, rc == CAIRN_ERR_PROTO ?
@@ -163,6 +185,7 @@ subscribe_one(struct client *c, struct bytes_view filter, uint8_t qos)
 		return rc == CAIRN_ERR_PROTO ? MQTT5_RC_TOPIC_FILTER_INVALID :
 		    MQTT5_RC_QUOTA_EXCEEDED;
 	}
+	*retained = router_sub_gets_retained(filter, &o, was_new);
 	return qos;
 }
 
@@ -213,6 +236,7 @@ sub_fresh_add(struct client *c, struct sub_work *sw, struct bytes_view filter,
 
 	if ((sr = sub_retained_find(&sw->sw_fresh, filter)) != NULL) {
 		sr->sr_qos = qos;
+		sr->sr_sub_id = sw->sw_sub_id;
 		return;
 	}
 	/* Under way from an earlier SUBSCRIBE: start over [MQTT-3.8.4-3]. */
@@ -226,6 +250,7 @@ sub_fresh_add(struct client *c, struct sub_work *sw, struct bytes_view filter,
 	}
 	sr->sr_cur = NULL;
 	sr->sr_qos = qos;
+	sr->sr_sub_id = sw->sw_sub_id;
 	sr->sr_len = filter.len;
 	memcpy(sr->sr_filter, filter.p, filter.len);
 	TAILQ_INSERT_TAIL(&sw->sw_fresh, sr, sr_entry);
@@ -282,8 +307,9 @@ sub_retained_run(struct client *c, struct sub_work *sw, uint64_t deadline)
 		}
 		budget = SUB_WALK_BUDGET;
 		if ((m = retain_cursor_next(sr->sr_cur, &budget)) != NULL)
-			broker_deliver_retained(b, c->c_session, m,
-			    m->m_qos < sr->sr_qos ? m->m_qos : sr->sr_qos);
+			broker_deliver_retained_id(b, c->c_session, m,
+			    m->m_qos < sr->sr_qos ? m->m_qos : sr->sr_qos,
+			    sr->sr_sub_id);
 		else if (retain_index_cursor_done(sr->sr_cur)) {
 			TAILQ_REMOVE(&sw->sw_retained, sr, sr_entry);
 			sub_retained_free(sr);
@@ -379,9 +405,9 @@ sub_work_settle(struct client *c, enum sub_run r)
 static int
 sub_apply(struct client *c, struct sub_work *sw, uint64_t deadline)
 {
-	struct bytes_view filter, group, real;
+	struct bytes_view filter;
 	uint8_t qos, code;
-	int more;
+	int more, retained = 0;
 
 	for (;;) {
 		/* Before the first filter too: see sub_start(). */
@@ -396,15 +422,11 @@ sub_apply(struct client *c, struct sub_work *sw, uint64_t deadline)
 		if (!more)
 			break;
 		if (sw->sw_type == MQTT_SUBSCRIBE) {
-			/* 5.0: the options byte; its QoS bits are the QoS.
-			 * No local, retain as published and retain handling
-			 * are not kept on subscriptions yet. */
-			if (c->c_level == MQTT_LEVEL_5)
-				qos &= MQTT_SUBOPT_QOS_MASK;
-			code = subscribe_one(c, filter, qos);
+			/* qos: 5.0's options byte, 3.1.x's QoS. */
+			code = subscribe_one(c, filter, qos, sw->sw_sub_id,
+			    &retained);
 			sw->sw_codes[sw->sw_done] = code;
-			if (code < MQTT_SUBACK_FAILURE &&
-			    mqtt_topic_share_parse(filter, &group, &real) == 0)
+			if (code < MQTT_SUBACK_FAILURE && retained)
 				sub_fresh_add(c, sw, filter, code);
 		} else {
 			/* Unknown filters are fine: UNSUBACK all the same
@@ -452,7 +474,7 @@ sub_finish(struct client *c, struct sub_work *sw)
  */
 static void
 sub_start(struct client *c, int type, uint16_t id, struct bytes_view list,
-    size_t count)
+    size_t count, uint32_t sub_id)
 {
 	struct broker *b = c->c_broker;
 	struct sub_work *sw;
@@ -479,6 +501,7 @@ sub_start(struct client *c, int type, uint16_t id, struct bytes_view list,
 	}
 	sw->sw_type = type;
 	sw->sw_id = id;
+	sw->sw_sub_id = sub_id;
 	sw->sw_count = count;
 	sw->sw_done = 0;
 	sw->sw_rest = list;
@@ -504,10 +527,9 @@ sub_start(struct client *c, int type, uint16_t id, struct bytes_view list,
 }
 
 /*
- * The 5.0 rules on a whole SUBSCRIBE before any filter is applied: no
- * subscription identifier while CONNACK said they are not available
- * (3.8.2.1.2: 0xA1), no "no local" on a shared subscription
- * [MQTT-3.8.3-4] (0x82).  0, or -1 with c closed.
+ * The 5.0 rule on a whole SUBSCRIBE before any filter is applied: no
+ * "no local" on a shared subscription [MQTT-3.8.3-4] (0x82).  0, or -1
+ * with c closed.
  */
 static int
 sub_check5(struct client *c, const struct mqtt_subscribe *p)
@@ -515,11 +537,6 @@ sub_check5(struct client *c, const struct mqtt_subscribe *p)
 	struct bytes_view list = p->list, filter, group, real;
 	uint8_t o;
 
-	if (p->props.n_sub_ids > 0) {
-		client_disconnect(c, MQTT5_RC_SUB_IDS_NOT_SUPPORTED, 1,
-		    "subscription identifier, not available");
-		return -1;
-	}
 	while (mqtt_subscribe_next(&list, &filter, &o))
 		if ((o & MQTT_SUBOPT_NO_LOCAL) &&
 		    mqtt_topic_share_parse(filter, &group, &real) == 1) {
@@ -535,13 +552,14 @@ handle_subscribe(struct client *c, const struct mqtt_subscribe *p)
 {
 	if (c->c_level == MQTT_LEVEL_5 && sub_check5(c, p) != 0)
 		return;
-	sub_start(c, MQTT_SUBSCRIBE, p->id, p->list, p->count);
+	sub_start(c, MQTT_SUBSCRIBE, p->id, p->list, p->count,
+	    c->c_level == MQTT_LEVEL_5 ? p->props.sub_id : 0);
 }
 
 void
 handle_unsubscribe(struct client *c, const struct mqtt_subscribe *p)
 {
-	sub_start(c, MQTT_UNSUBSCRIBE, p->id, p->list, p->count);
+	sub_start(c, MQTT_UNSUBSCRIBE, p->id, p->list, p->count, 0);
 }
 
 static void

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "broker/net/broker_int.h"
+#include "common/clock.h"
 #include "common/err.h"
 
 static int
@@ -46,13 +47,28 @@ send_connack5(struct client *c, int session_present, uint8_t rc,
 	    rc, props));
 }
 
-/* A 5.0 PUBLISH: its size checked against the client's maximum. */
+/*
+ * A 5.0 PUBLISH: the message's carried properties as they came, the
+ * message expiry interval left (rounded up), the matching subscription
+ * identifiers; its size checked against the client's maximum.
+ */
 static int
-send_publish5(struct client *c, const struct mqtt_publish *p)
+send_publish5(struct client *c, const struct mqtt_publish *p,
+    const struct session_out *o)
 {
 	struct mqtt5_props props;
+	const struct msg *m = o->so_msg;
+	size_t i;
 
 	mqtt5_props_init(&props);
+	props.user = msg_props(m);
+	if (m->m_expire_at != 0) {
+		props.message_expiry = msg_expiry_left(m, clock_ms());
+		MQTT5_SET(&props, MQTT5_PROP_MESSAGE_EXPIRY);
+	}
+	for (i = 0; i < o->so_nids && i < MQTT5_SUB_IDS_MAX; i++)
+		props.sub_ids[i] = o->so_ids[i];
+	props.n_sub_ids = i;
 	if (c->c_max_out > 0 && mqtt_publish5_size(p, &props) > c->c_max_out) {
 		c->c_broker->b_stats.bs_drop_too_large++;
 		return 1;
@@ -73,7 +89,7 @@ send_publish(struct client *c, struct session_out *o, int dup)
 	p.topic = msg_topic(o->so_msg);
 	p.payload = msg_payload(o->so_msg);
 	if (c->c_level == MQTT_LEVEL_5)
-		rc = send_publish5(c, &p);
+		rc = send_publish5(c, &p, o);
 	else
 		rc = send_done(c, mqtt_encode_publish(&c->c_out, &p));
 	if (rc == 0) {
