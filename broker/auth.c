@@ -35,6 +35,14 @@ auth_check_password(void *arg, const char *username,
 }
 
 static int
+auth_scram_cred(void *arg, struct bytes_view user, struct scram_cred *out)
+{
+	struct auth_files *af = arg;
+
+	return passwd_scram_cred(af->af_passwd, user, out);
+}
+
+static int
 auth_check_acl(void *arg, const char *client_id, const char *username,
     struct bytes_view topic, int access)
 {
@@ -86,6 +94,8 @@ broker_auth_build(const struct broker_conf *c, struct broker_auth *a,
 		goto fail;
 	a->ba_check_password = af->af_passwd != NULL ? auth_check_password :
 	    NULL;
+	/* SCRAM's keys live in the password file: none, no SCRAM. */
+	a->ba_scram_cred = af->af_passwd != NULL ? auth_scram_cred : NULL;
 	a->ba_check_acl = auth_check_acl;
 	a->ba_arg = af;
 	a->ba_free = auth_free;

@@ -34,9 +34,20 @@ typedef int	(*broker_password_cb)(void *arg, const char *username,
 typedef int	(*broker_acl_cb)(void *arg, const char *client_id,
 		    const char *username, struct bytes_view topic, int access);
 
+/*
+ * The SCRAM-SHA-256 credential of user (core/scram.h) for MQTT 5.0
+ * enhanced authentication: 0 with *out set for a known user, anything
+ * else for an unknown one, with *out still set to a fake credential
+ * that no proof matches and that is the same for the same name.
+ */
+struct scram_cred;
+typedef int	(*broker_scram_cb)(void *arg, struct bytes_view user,
+		    struct scram_cred *out);
+
 struct broker_auth {
 	broker_password_cb	 ba_check_password;	/* NULL: no check */
 	broker_acl_cb		 ba_check_acl;		/* NULL: allow all */
+	broker_scram_cb		 ba_scram_cred;		/* NULL: no SCRAM */
 	void			*ba_arg;		/* borrowed */
 	void			(*ba_free)(void *arg);	/* NULL: none */
 };

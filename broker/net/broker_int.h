@@ -113,6 +113,8 @@ struct client {
 	uint32_t		 c_max_out;	  /* client's max packet size; 0: none */
 	uint32_t		 c_expiry;	  /* session expiry interval (s) */
 	char			**c_aliases;
+	/* Enhanced authentication (handle_auth.c); owned, NULL: none. */
+	struct client_auth	*c_auth;
 };
 
 /* Counters for $SYS; mosquitto's names in comments. */
@@ -274,6 +276,28 @@ void	client_input_resume(struct client *);
 
 /* handle_connect.c */
 void	handle_connect(struct client *, const struct mqtt_connect *);
+/* handle_auth.c: MQTT 5.0 enhanced authentication (SCRAM-SHA-256) */
+/*
+ * For a CONNECT just decoded (hdr and body: its bytes, copied to decode
+ * again later): 0 when handle_connect() is to go on (no method, or the
+ * exchange is done), 1 when the exchange took it (AUTH sent, or
+ * refused: c is closed).
+ */
+int	handle_auth_connect(struct client *, const struct mqtt_hdr *,
+	    struct bytes_view body, const struct mqtt_connect *);
+/* An AUTH packet, before CONNACK or once connected. */
+void	handle_auth(struct client *, const struct mqtt_disconnect *);
+/* 1 once enhanced authentication succeeded (c_username is its user). */
+int	handle_auth_ok(const struct client *);
+/* 1 while the CONNECT's exchange runs: only AUTH may come. */
+int	handle_auth_pending(const struct client *);
+/* Adds the method and server-final to a success CONNACK's props. */
+void	handle_auth_connack_props(const struct client *,
+	    struct mqtt5_props *);
+/* Another packet during the exchange: CONNACK 0x82 and close. */
+void	handle_auth_refuse(struct client *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	handle_auth_free(struct client *);
 /* handle_publish.c */
 void	handle_publish(struct client *, const struct mqtt_publish *);
 void	handle_ack(struct client *, int type, uint16_t id);
@@ -322,6 +346,8 @@ int	send_unsuback(struct client *, uint16_t id, const uint8_t *codes,
 int	send_empty(struct client *, enum mqtt_type);
 /* 5.0 DISCONNECT with reason rc (nothing at 3.1.x). */
 int	send_disconnect(struct client *, uint8_t rc);
+/* 5.0 AUTH with reason rc and properties (method, data). */
+int	send_auth(struct client *, uint8_t rc, const struct mqtt5_props *);
 
 /*
  * client.c, 5.0: tells a 5.0 client why (DISCONNECT rc) and closes it

@@ -201,6 +201,7 @@ client_free(struct client *c)
 	c->c_broker->b_out_bytes -= c->c_out_counted;
 	bytes_w_fini(&c->c_out);
 	msg_unref(c->c_will);
+	handle_auth_free(c);
 	client_aliases_free(c);
 	c->c_broker->b_in_bytes -= c->c_in_cap;
 	free(c->c_in);
@@ -504,6 +505,20 @@ client_dispatch(struct client *c, const struct mqtt_hdr *hdr,
 	struct mqtt_err e = { "malformed", MQTT5_RC_MALFORMED };
 
 	c->c_broker->b_stats.bs_msgs_received++;
+	if (c->c_state == CLIENT_NEW && handle_auth_pending(c)) {
+		/* Between CONNECT and CONNACK only AUTH (4.12). */
+		if (hdr->type != MQTT_AUTH) {
+			handle_auth_refuse(c, "%s during authentication",
+			    client_type_names[hdr->type & 15]);
+			return;
+		}
+		if (mqtt_decode_ex(hdr, body, MQTT_LEVEL_5, &p, &e) != 0) {
+			handle_auth_refuse(c, "malformed AUTH: %s", e.why);
+			return;
+		}
+		handle_auth(c, &p.u.disconnect);
+		return;
+	}
 	if (c->c_state == CLIENT_NEW) {
 		if (hdr->type != MQTT_CONNECT) {
 			client_close(c, 0, "%s before CONNECT",
@@ -514,6 +529,9 @@ client_dispatch(struct client *c, const struct mqtt_hdr *hdr,
 			client_bad_connect(c, body, &e);
 			return;
 		}
+		/* A method in CONNECT: the exchange first (handle_auth.c). */
+		if (handle_auth_connect(c, hdr, body, &p.u.connect) != 0)
+			return;
 		handle_connect(c, &p.u.connect);
 		return;
 	}
@@ -568,10 +586,8 @@ client_dispatch(struct client *c, const struct mqtt_hdr *hdr,
 		client_close(c, 0, NULL);
 		break;
 	case MQTT_AUTH:
-		/* No authentication method was agreed in CONNECT (none is
-		 * offered yet): an AUTH is out of place (4.12). */
-		client_disconnect(c, MQTT5_RC_PROTOCOL_ERROR, 1,
-		    "AUTH without an authentication method");
+		/* Re-authentication, or 0x82 without a method (4.12). */
+		handle_auth(c, &p.u.disconnect);
 		break;
 	}
 }
@@ -614,7 +630,7 @@ client_parse_buf(struct client *c, const uint8_t *buf, size_t len)
 	int rc;
 
 	while (c->c_state != CLIENT_CLOSED && off < len && !c->c_paused) {
-		if (c->c_state == CLIENT_NEW &&
+		if (c->c_state == CLIENT_NEW && !handle_auth_pending(c) &&
 		    buf[off] != CLIENT_CONNECT_BYTE0) {
 			client_refuse_first(c, buf[off]);
 			return SIZE_MAX;

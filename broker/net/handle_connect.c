@@ -152,6 +152,8 @@ connect_ack5(struct client *c, struct mqtt5_props *ack)
 	}
 	/* Wildcards, subscription identifiers and shared subscriptions
 	 * are available: absent says so (3.2.2.3.11-13). */
+	/* Enhanced authentication's last word: server-final. */
+	handle_auth_connack_props(c, ack);
 }
 
 void
@@ -179,7 +181,9 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 		c->c_alias_max = (uint16_t)conf->bc_max_topic_alias;
 		/* 3.1.2.11.2: a session ends at disconnect when 0. */
 		clean = c->c_expiry == 0;
-		if (MQTT5_HAS(&p->props, MQTT5_PROP_AUTH_METHOD)) {
+		/* handle_auth.c ran the exchange, or refused the method. */
+		if (MQTT5_HAS(&p->props, MQTT5_PROP_AUTH_METHOD) &&
+		    !handle_auth_ok(c)) {
 			connect_refuse(c, MQTT5_RC_BAD_AUTH_METHOD,
 			    "authentication method not supported");
 			return;
@@ -224,18 +228,21 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 			    "out of memory");
 			return;
 		}
+	} else if (handle_auth_ok(c)) {
+		/* Enhanced authentication set c_username (handle_auth.c). */
 	} else if (!p->has_username && !conf->bc_allow_anonymous) {
 		connect_refuse(c, MQTT_CONNACK_NOT_AUTHORIZED,
 		    "anonymous, and allow_anonymous is false");
 		return;
 	}
-	if (!(c->c_tls_flags & CLIENT_TLS_IDENTITY) && p->has_username &&
+	if (!(c->c_tls_flags & CLIENT_TLS_IDENTITY) && !handle_auth_ok(c) &&
+	    p->has_username &&
 	    (c->c_username = connect_strdup(p->username)) == NULL) {
 		connect_refuse(c, MQTT_CONNACK_UNAVAILABLE, "out of memory");
 		return;
 	}
-	if (!(c->c_tls_flags & CLIENT_TLS_IDENTITY) && p->has_username &&
-	    b->b_auth.ba_check_password != NULL &&
+	if (!(c->c_tls_flags & CLIENT_TLS_IDENTITY) && !handle_auth_ok(c) &&
+	    p->has_username && b->b_auth.ba_check_password != NULL &&
 	    b->b_auth.ba_check_password(b->b_auth.ba_arg, c->c_username,
 	    p->has_password ? p->password : bytes_view_of("", 0)) != 0) {
 		connect_refuse(c, MQTT_CONNACK_BAD_AUTH,

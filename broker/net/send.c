@@ -47,6 +47,13 @@ send_connack5(struct client *c, int session_present, uint8_t rc,
 	    rc, props));
 }
 
+int
+send_auth(struct client *c, uint8_t rc, const struct mqtt5_props *props)
+{
+	return send_done(c, mqtt_encode_disconnect5(&c->c_out, MQTT_AUTH, rc,
+	    props));
+}
+
 /*
  * A 5.0 PUBLISH: the message's carried properties as they came, the
  * message expiry interval left (rounded up), the matching subscription

@@ -1,0 +1,452 @@
+#!/usr/bin/env python3
+"""MQTT 5.0 enhanced authentication with SCRAM-SHA-256, black-box.
+
+Usage:
+    broker_scram.py --broker-cmd PATH --cairn PATH [--mode cairn]
+                    [--only REGEX] [--deadline SECONDS] [-v]
+
+The client is written here, over raw MQTT 5.0 bytes, with the standard
+library's hashlib and hmac (RFC 5802 and RFC 7677): CONNECT carries
+authentication method "SCRAM-SHA-256" and client-first, the broker answers
+AUTH 0x18 with server-first, the client sends AUTH 0x18 with client-final,
+and the broker's CONNACK 0x00 carries server-final, which the client
+checks (the broker proves it holds the user's ServerKey).  The password
+file is written by `cairn passwd --scram`.
+
+Cases: success (and the connection then works), a wrong password (CONNACK
+0x86), an unknown user (a server-first that looks like a real user's: the
+same salt every time, the real round count; then 0x86), another method
+(0x8C, no AUTH sent), a tampered nonce, a client-final replayed on a new
+connection, AUTH without a method at CONNECT (protocol error), a changed
+method in AUTH (protocol error), the exchange bounded by connect_timeout,
+re-authentication, and a 3.1.1 client with the plain password of a SCRAM
+entry.
+
+mosquitto has no SCRAM (its enhanced authentication is plugin-only), so
+there is no mosquitto run of this file: --mode cairn only.  Output is TAP;
+each case starts its own broker on a free loopback port and kills it by pid.
+"""
+
+import argparse
+import base64
+import hashlib
+import hmac
+import os
+import re
+import struct
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mqtt_harness as h  # noqa: E402
+from mqtt_harness import (Broker, Closed, Conn, Fail, check, eq, test,  # noqa
+                          uniq, fixed, mstr, varint, connect_pkt, CONNACK,
+                          PINGREQ, PINGRESP, DISCONNECT, SUBACK, PUBLISH)
+
+AUTH = 15
+METHOD = 'SCRAM-SHA-256'
+P_METHOD, P_DATA = 0x15, 0x16
+RC_CONTINUE, RC_REAUTH = 0x18, 0x19
+CAIRN = None            # the cairn CLI, for `cairn passwd`
+USERS = {'sam': 'pencil', 'a,b=c': 'odd name', 'plain': 'plain pw'}
+
+
+# --------------------------------------------------------- MQTT 5.0 bytes
+
+def props(*items):
+    """Property block from (id, value) pairs: 0x15 a string, 0x16 bytes."""
+    out = b''
+    for pid, val in items:
+        if isinstance(val, str):
+            val = val.encode()
+        out += bytes([pid]) + struct.pack('>H', len(val)) + val
+    return varint(len(out)) + out
+
+
+def read_varint(b, i):
+    n, mult = 0, 1
+    while True:
+        n += (b[i] & 0x7f) * mult
+        mult *= 128
+        i += 1
+        if not b[i - 1] & 0x80:
+            return n, i
+
+
+def parse_props(b, i):
+    """{id: value} of a property block at b[i:], and the offset after it.
+    Only the properties this test meets are understood."""
+    n, i = read_varint(b, i)
+    end, out = i + n, {}
+    while i < end:
+        pid = b[i]
+        i += 1
+        if pid in (0x15, 0x16, 0x1f, 0x12, 0x1a, 0x1c):   # string/binary
+            ln = struct.unpack('>H', b[i:i + 2])[0]
+            out[pid] = b[i + 2:i + 2 + ln]
+            i += 2 + ln
+        elif pid in (0x24, 0x25, 0x28, 0x29, 0x2a, 0x17, 0x19, 0x01):
+            out[pid] = b[i]
+            i += 1
+        elif pid in (0x13, 0x21, 0x22, 0x23):
+            out[pid] = struct.unpack('>H', b[i:i + 2])[0]
+            i += 2
+        elif pid in (0x11, 0x27, 0x02, 0x18):
+            out[pid] = struct.unpack('>I', b[i:i + 4])[0]
+            i += 4
+        elif pid == 0x0b:
+            out[pid], i = read_varint(b, i)
+        elif pid == 0x26:
+            for _ in range(2):
+                ln = struct.unpack('>H', b[i:i + 2])[0]
+                i += 2 + ln
+        else:
+            raise Fail('unexpected property 0x%02x in %r' % (pid, b))
+    return out, end
+
+
+def connect5(client_id, method=None, data=None, username=None,
+             keepalive=60):
+    """A clean-start 5.0 CONNECT, with authentication method and data."""
+    items = []
+    if method is not None:
+        items.append((P_METHOD, method))
+    if data is not None:
+        items.append((P_DATA, data))
+    flags = 0x02 | (0x80 if username is not None else 0)
+    body = mstr('MQTT') + bytes([5, flags]) + struct.pack('>H', keepalive)
+    body += props(*items) + mstr(client_id)
+    if username is not None:
+        body += mstr(username)
+    return fixed(1, 0, body)
+
+
+def auth_pkt(rc, method=None, data=None):
+    items = []
+    if method is not None:
+        items.append((P_METHOD, method))
+    if data is not None:
+        items.append((P_DATA, data))
+    return fixed(AUTH, 0, bytes([rc]) + props(*items))
+
+
+def reason(p):
+    """Reason code and properties of a CONNACK, AUTH or DISCONNECT."""
+    if p.type == CONNACK:
+        pr, _ = parse_props(p.body, 2) if len(p.body) > 2 else ({}, 2)
+        return p.body[1], pr
+    if not p.body:
+        return 0, {}
+    pr, _ = parse_props(p.body, 1) if len(p.body) > 1 else ({}, 1)
+    return p.body[0], pr
+
+
+def expect_any(c, what):
+    try:
+        p = c.recv()
+    except Closed as e:
+        raise Fail('%s: closed (%s)' % (what, e))
+    if p is None:
+        raise Fail('%s: nothing within %.1fs' % (what, h.IO_TIMEOUT))
+    return p
+
+
+def expect_connack(c, rc, what):
+    p = expect_any(c, what)
+    check(p.type == CONNACK, '%s: got %r, want CONNACK' % (what, p))
+    got, pr = reason(p)
+    eq(got, rc, '%s: CONNACK reason code' % what)
+    return pr
+
+
+def expect_closed(c, what):
+    got = c.wait_closed()
+    check(all(p.type in (DISCONNECT,) for p in got),
+          '%s: sent %r before closing' % (what, got))
+    return got
+
+
+# ------------------------------------------------------------- SCRAM client
+
+def saslname(user):
+    return user.replace('=', '=3D').replace(',', '=2C')
+
+
+class Scram:
+    """The client side of one exchange (RFC 5802 section 3)."""
+
+    def __init__(self, user, password, cnonce=None):
+        self.user, self.password = user, password.encode()
+        self.cnonce = cnonce or base64.b64encode(os.urandom(18)).decode()
+        self.bare = 'n=%s,r=%s' % (saslname(user), self.cnonce)
+
+    def first(self):
+        return ('n,,' + self.bare).encode()
+
+    def final(self, server_first, nonce=None):
+        """client-final for server_first; nonce overrides the one to send
+        (a tampered one).  Keeps the ServerSignature to expect."""
+        sf = server_first.decode()
+        m = re.fullmatch(r'r=([^,]+),s=([^,]+),i=(\d+)', sf)
+        check(m is not None, 'server-first %r' % sf)
+        full, salt, iters = m.group(1), base64.b64decode(m.group(2)), \
+            int(m.group(3))
+        check(full.startswith(self.cnonce) and len(full) > len(self.cnonce),
+              'server nonce does not extend ours: %r' % full)
+        self.salt, self.iters, self.snonce = salt, iters, full
+        salted = hashlib.pbkdf2_hmac('sha256', self.password, salt, iters)
+        ckey = hmac.new(salted, b'Client Key', 'sha256').digest()
+        stored = hashlib.sha256(ckey).digest()
+        skey = hmac.new(salted, b'Server Key', 'sha256').digest()
+        without = 'c=biws,r=%s' % (nonce or full)
+        am = ('%s,%s,%s' % (self.bare, sf, without)).encode()
+        sig = hmac.new(stored, am, 'sha256').digest()
+        proof = bytes(a ^ b for a, b in zip(ckey, sig))
+        self.want = b'v=' + base64.b64encode(
+            hmac.new(skey, am, 'sha256').digest())
+        return ('%s,p=%s' % (without, base64.b64encode(proof).decode())
+                ).encode()
+
+
+def server_first(c, sc, cid=None, what='server-first'):
+    """CONNECT with client-first; the AUTH 0x18's server-first."""
+    c.send(connect5(cid or uniq('s'), METHOD, sc.first()))
+    p = expect_any(c, what)
+    check(p.type == AUTH, '%s: got %r, want AUTH' % (what, p))
+    rc, pr = reason(p)
+    eq(rc, RC_CONTINUE, '%s: AUTH reason code' % what)
+    eq(pr.get(P_METHOD), METHOD.encode(), '%s: method' % what)
+    check(P_DATA in pr, '%s: no authentication data' % what)
+    return pr[P_DATA]
+
+
+def login(port, user, password, cid=None):
+    """A whole exchange that must succeed: (conn, the client-final)."""
+    c = Conn(port)
+    sc = Scram(user, password)
+    cf = sc.final(server_first(c, sc, cid))
+    c.send(auth_pkt(RC_CONTINUE, METHOD, cf))
+    pr = expect_connack(c, 0x00, 'client-final of %s' % user)
+    eq(pr.get(P_METHOD), METHOD.encode(), 'CONNACK method')
+    eq(pr.get(P_DATA), sc.want, 'CONNACK server-final')
+    return c, cf
+
+
+def password_file():
+    path = h.scratch(uniq('pw'))
+    for i, (user, pw) in enumerate(sorted(USERS.items())):
+        args = [CAIRN, 'passwd', '-b'] + (['-c'] if i == 0 else []) + \
+            ([] if user == 'plain' else ['--scram']) + [path, user, pw]
+        p = subprocess.run(args, capture_output=True, timeout=30)
+        check(p.returncode == 0, 'cairn passwd: %r' % p.stderr)
+    return path
+
+
+def broker(**kw):
+    sc = {'allow_anonymous': False, 'password_file': password_file()}
+    sc.update(kw)
+    return Broker(sc)
+
+
+def ping5(c, what):
+    c.send(fixed(PINGREQ, 0, b''))
+    p = expect_any(c, what)
+    check(p.type == PINGRESP, '%s: got %r, want PINGRESP' % (what, p))
+
+
+# ------------------------------------------------------------------- cases
+
+@test('scram_success_and_server_signature')
+def t_success():
+    with broker() as b:
+        for user in ('sam', 'a,b=c'):
+            c, _ = login(b.port, user, USERS[user])
+            ping5(c, 'PINGREQ after SCRAM')
+            # Subscribe and get our own message back: a full session.
+            c.send(fixed(8, 2, struct.pack('>H', 1) + varint(0) +
+                         mstr('scram/t') + bytes([0])))
+            p = c.expect(SUBACK, 'SUBACK')
+            eq(p.body[-1], 0, 'SUBACK reason')
+            c.send(fixed(3, 0, mstr('scram/t') + varint(0) + b'hi'))
+            p = c.expect(PUBLISH, 'own PUBLISH')
+            check(p.body.endswith(b'hi'), 'payload %r' % p.body)
+            c.send(fixed(DISCONNECT, 0, b''))
+            c.close()
+
+
+@test('scram_wrong_password_0x86')
+def t_wrong_password():
+    with broker() as b:
+        c = Conn(b.port)
+        sc = Scram('sam', 'pencil2')
+        c.send(auth_pkt(RC_CONTINUE, METHOD, sc.final(server_first(c, sc))))
+        expect_connack(c, 0x86, 'wrong password')
+        expect_closed(c, 'wrong password')
+
+
+@test('scram_unknown_user_looks_known_then_0x86')
+def t_unknown_user():
+    with broker() as b:
+        seen = []
+        for _ in range(2):
+            c = Conn(b.port)
+            sc = Scram('mallory', 'pencil')
+            cf = sc.final(server_first(c, sc))
+            seen.append((sc.salt, sc.iters))
+            c.send(auth_pkt(RC_CONTINUE, METHOD, cf))
+            expect_connack(c, 0x86, 'unknown user')
+            expect_closed(c, 'unknown user')
+        eq(seen[0], seen[1], 'salt and count asked twice')
+        eq(len(seen[0][0]), 16, 'fake salt length (a real one is 16)')
+        eq(seen[0][1], 4096, 'round count (the real users have 4096)')
+        # A user with a $7$ entry (no SCRAM keys) fails the same way.
+        c = Conn(b.port)
+        sc = Scram('plain', USERS['plain'])
+        c.send(auth_pkt(RC_CONTINUE, METHOD, sc.final(server_first(c, sc))))
+        expect_connack(c, 0x86, '$7$ user over SCRAM')
+
+
+@test('other_method_0x8c')
+def t_other_method():
+    with broker() as b:
+        c = Conn(b.port)
+        c.send(connect5(uniq('m'), 'PLAIN-X', b'\x00sam\x00pencil'))
+        expect_connack(c, 0x8C, 'method PLAIN-X')
+        expect_closed(c, 'method PLAIN-X')
+        # The name is exact: no case folding.
+        c = Conn(b.port)
+        c.send(connect5(uniq('m'), 'scram-sha-256', Scram('sam', 'x').first()))
+        expect_connack(c, 0x8C, 'method scram-sha-256')
+
+
+@test('scram_tampered_nonce_0x86')
+def t_tampered_nonce():
+    with broker() as b:
+        c = Conn(b.port)
+        sc = Scram('sam', USERS['sam'])
+        first = server_first(c, sc)
+        full = re.match(rb'r=([^,]+)', first).group(1).decode()
+        bad = full[:-1] + ('A' if full[-1] != 'A' else 'B')
+        # The proof is right for the tampered AuthMessage: only the nonce
+        # is wrong.
+        c.send(auth_pkt(RC_CONTINUE, METHOD, sc.final(first, nonce=bad)))
+        expect_connack(c, 0x86, 'tampered nonce')
+        expect_closed(c, 'tampered nonce')
+
+
+@test('scram_replayed_client_final_0x86')
+def t_replay():
+    with broker() as b:
+        c, cf = login(b.port, 'sam', USERS['sam'])
+        c.close()
+        # Same client nonce, new connection: the server's half differs,
+        # so the old proof is worthless.
+        old = re.search(rb'r=([^,]+)', cf).group(1).decode()
+        c = Conn(b.port)
+        sc = Scram('sam', USERS['sam'], cnonce=old[:24])
+        c.send(connect5(uniq('r'), METHOD, sc.first()))
+        p = expect_any(c, 'replay server-first')
+        eq(p.type, AUTH, 'replay: AUTH')
+        _, pr = reason(p)
+        check(not pr[P_DATA].startswith(b'r=' + old.encode()),
+              'server nonce repeated')
+        c.send(auth_pkt(RC_CONTINUE, METHOD, cf))
+        expect_connack(c, 0x86, 'replayed client-final')
+        expect_closed(c, 'replayed client-final')
+
+
+@test('auth_without_method_is_protocol_error')
+def t_auth_without_method():
+    with broker(allow_anonymous=True) as b:
+        # CONNECT without a method, then AUTH: 0x82 [MQTT-4.12.0-6].
+        c = Conn(b.port)
+        c.send(connect5(uniq('n')))
+        expect_connack(c, 0x00, 'CONNECT without a method')
+        c.send(auth_pkt(RC_REAUTH, METHOD, Scram('sam', 'x').first()))
+        got = expect_closed(c, 'AUTH after CONNECT without a method')
+        check(got and reason(got[0])[0] == 0x82,
+              'DISCONNECT 0x82, got %r' % got)
+        # Authentication data without a method: a protocol error, which
+        # the server MAY answer with CONNACK 0x82 before closing (3.1.4).
+        c = Conn(b.port)
+        c.send(connect5(uniq('n'), None, b'n,,n=sam,r=abc'))
+        got = c.wait_closed()
+        check(all(p.type == CONNACK and reason(p)[0] == 0x82 for p in got),
+              'data without method: %r' % got)
+
+
+@test('auth_changed_method_is_protocol_error')
+def t_changed_method():
+    with broker() as b:
+        c = Conn(b.port)
+        sc = Scram('sam', USERS['sam'])
+        cf = sc.final(server_first(c, sc))
+        c.send(auth_pkt(RC_CONTINUE, 'SCRAM-SHA-1', cf))
+        expect_connack(c, 0x82, 'AUTH with another method')
+        expect_closed(c, 'AUTH with another method')
+
+
+@test('connect_timeout_bounds_the_exchange')
+def t_timeout():
+    with broker(connect_timeout=1) as b:
+        c = Conn(b.port)
+        sc = Scram('sam', USERS['sam'])
+        server_first(c, sc)
+        # No client-final: the broker closes once connect_timeout passed
+        # (wait_closed allows 10 s; this checks that, not the timing).
+        got = c.wait_closed(timeout=10)
+        check(all(p.type in (CONNACK, DISCONNECT) for p in got),
+              'sent %r' % got)
+
+
+@test('reauthentication')
+def t_reauth():
+    with broker() as b:
+        c, _ = login(b.port, 'sam', USERS['sam'])
+        sc = Scram('sam', USERS['sam'])
+        c.send(auth_pkt(RC_REAUTH, METHOD, sc.first()))
+        p = expect_any(c, 're-auth server-first')
+        eq(p.type, AUTH, 're-auth: AUTH')
+        rc, pr = reason(p)
+        eq(rc, RC_CONTINUE, 're-auth: continue')
+        c.send(auth_pkt(RC_CONTINUE, METHOD, sc.final(pr[P_DATA])))
+        p = expect_any(c, 're-auth server-final')
+        eq(p.type, AUTH, 're-auth: AUTH success')
+        rc, pr = reason(p)
+        eq(rc, 0x00, 're-auth: success')
+        eq(pr.get(P_DATA), sc.want, 're-auth server-final')
+        ping5(c, 'PINGREQ after re-authentication')
+        # Re-authenticating as someone else is refused: 0x87... by
+        # DISCONNECT, and the connection closes.
+        sc = Scram('a,b=c', USERS['a,b=c'])
+        c.send(auth_pkt(RC_REAUTH, METHOD, sc.first()))
+        got = expect_closed(c, 're-auth as another user')
+        check(got and got[0].type == DISCONNECT, 'DISCONNECT: %r' % got)
+
+
+@test('plain_password_of_a_scram_entry_311')
+def t_plain_311():
+    with broker() as b:
+        c = Conn(b.port)
+        c.send(connect_pkt(uniq('p'), username='sam', password='pencil'))
+        p = c.expect(CONNACK, '3.1.1 CONNECT')
+        eq(p.body[1], 0, 'CONNACK for the right password')
+        c.close()
+        c = Conn(b.port)
+        c.send(connect_pkt(uniq('p'), username='sam', password='pencil!'))
+        p = c.expect(CONNACK, '3.1.1 CONNECT')
+        eq(p.body[1], 4, 'CONNACK for a wrong password')
+
+
+def setup():
+    global CAIRN
+    CAIRN = h.ARGS.cairn
+    if h.ARGS.mode != 'cairn':
+        return 'SCRAM is cairn-broker\'s: mosquitto has no SCRAM method'
+    return None
+
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--cairn', required=True)
+    sys.exit(h.main(ap, setup=setup))
