@@ -24,7 +24,8 @@
  * MQTT 5.0 (3.1, 3.2) on the same listeners: the refusals carry 5.0
  * reason codes (0x85 client id, 0x87 not authorized, 0x86 bad user name
  * or password, 0x97 quota exceeded for the session caps, 0x88 out of
- * memory, 0x8C an authentication method: none is offered), a keepalive
+ * memory, 0x8C an authentication method but SCRAM-SHA-256, which
+ * handle_auth.c runs before this), a keepalive
  * over max_keepalive is accepted and answered with it as server keep
  * alive, an empty client id is assigned one (assigned client
  * identifier, with clean start 0 too), clean start drops the old
