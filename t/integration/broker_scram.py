@@ -19,8 +19,9 @@ same salt every time, the real round count; then 0x86), another method
 (0x8C, no AUTH sent), a tampered nonce, a client-final replayed on a new
 connection, AUTH without a method at CONNECT (protocol error), a changed
 method in AUTH (protocol error), the exchange bounded by connect_timeout,
-re-authentication, and a 3.1.1 client with the plain password of a SCRAM
-entry.
+re-authentication, another packet during the exchange (0x82), a user added
+to the password file and read on SIGHUP, and a 3.1.1 client with the plain
+password of a SCRAM entry.
 
 mosquitto has no SCRAM (its enhanced authentication is plugin-only), so
 there is no mosquitto run of this file: --mode cairn only.  Output is TAP;
@@ -33,9 +34,11 @@ import hashlib
 import hmac
 import os
 import re
+import signal
 import struct
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mqtt_harness as h  # noqa: E402
@@ -384,6 +387,45 @@ def t_changed_method():
         c.send(auth_pkt(RC_CONTINUE, 'SCRAM-SHA-1', cf))
         expect_connack(c, 0x82, 'AUTH with another method')
         expect_closed(c, 'AUTH with another method')
+
+
+@test('other_packet_during_exchange_0x82')
+def t_other_packet():
+    with broker() as b:
+        c = Conn(b.port)
+        server_first(c, Scram('sam', USERS['sam']))
+        c.send(fixed(PINGREQ, 0, b''))
+        expect_connack(c, 0x82, 'PINGREQ during the exchange')
+        expect_closed(c, 'PINGREQ during the exchange')
+
+
+@test('sighup_reload_reads_new_scram_users')
+def t_reload():
+    with broker() as b:
+        pw = b.sc['password_file']
+        c = Conn(b.port)
+        sc = Scram('newbie', 'fresh pw')
+        c.send(auth_pkt(RC_CONTINUE, METHOD, sc.final(server_first(c, sc))))
+        expect_connack(c, 0x86, 'newbie before the reload')
+        p = subprocess.run([CAIRN, 'passwd', '-b', '--scram', pw, 'newbie',
+                            'fresh pw'], capture_output=True, timeout=30)
+        check(p.returncode == 0, 'cairn passwd: %r' % p.stderr)
+        os.kill(b.pid, signal.SIGHUP)
+        # The reload is asynchronous: try a bounded number of times.
+        for _ in range(50):
+            c = Conn(b.port)
+            sc = Scram('newbie', 'fresh pw')
+            c.send(auth_pkt(RC_CONTINUE, METHOD,
+                            sc.final(server_first(c, sc))))
+            p = expect_any(c, 'newbie after the reload')
+            c.close()
+            if p.type == CONNACK and reason(p)[0] == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise Fail('newbie refused after SIGHUP: %r' % p)
+        eq(reason(p)[1].get(P_DATA), sc.want, 'server-final after reload')
+        login(b.port, 'sam', USERS['sam'])[0].close()
 
 
 @test('connect_timeout_bounds_the_exchange')
