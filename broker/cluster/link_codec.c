@@ -24,7 +24,8 @@
 static const char *const link_type_names[] = {
 	"unknown", "HELLO", "AUTH", "TICK", "ROUTE_ADD", "ROUTE_DEL",
 	"ROUTES_BEGIN", "ROUTES_END", "FORWARD", "FORWARD_ACK", "RETAIN",
-	"CLAIM", "SESSION_TAKE", "SESSION_DATA", "PEERS",
+	"CLAIM", "SESSION_TAKE", "SESSION_DATA", "PEERS", "REPL_SESSION",
+	"REPL_SUB", "REPL_MSGS", "REPL_STATE", "REPL_DROP",
 };
 
 const char *
@@ -365,6 +366,90 @@ decode_peers(struct bytes_r *r, struct link_peers *p)
 	return 0;
 }
 
+/*
+ * One REPL_MSGS item: seq u64 | qos u8 | retain u8 | state u8 |
+ * packet id u16 | topic str16 | payload bytes32.  A queued delivery has
+ * no packet id, a sent one has one and QoS 1/2, a released one QoS 2.
+ */
+static int
+get_repl_msg(struct bytes_r *r, struct link_repl_msg *d)
+{
+	if (get_u64(r, &d->seq) != 0 || get_qos(r, &d->qos) != 0 ||
+	    get_u8(r, &d->retain) != 0 || d->retain > 1 ||
+	    get_u8(r, &d->state) != 0 || get_u16(r, &d->pid) != 0 ||
+	    get_topic(r, &d->topic) != 0 || get_bytes32(r, &d->payload) != 0)
+		return CAIRN_ERR_PROTO;
+	switch (d->state) {
+	case LINK_REPL_QUEUED:
+		return d->pid == 0 ? 0 : CAIRN_ERR_PROTO;
+	case LINK_REPL_PUBLISHED:
+		return d->pid != 0 && d->qos > 0 ? 0 : CAIRN_ERR_PROTO;
+	case LINK_REPL_RELEASED:
+		return d->pid != 0 && d->qos == 2 ? 0 : CAIRN_ERR_PROTO;
+	}
+	return CAIRN_ERR_PROTO;
+}
+
+/* One REPL_STATE item: seq u64 | state u8 (1..3) | packet id u16. */
+static int
+get_repl_state(struct bytes_r *r, uint64_t *seq, uint8_t *state,
+    uint16_t *pid)
+{
+	if (get_u64(r, seq) != 0 || get_u8(r, state) != 0 ||
+	    get_u16(r, pid) != 0)
+		return CAIRN_ERR_PROTO;
+	switch (*state) {
+	case LINK_REPL_PUBLISHED:
+	case LINK_REPL_RELEASED:
+		return *pid != 0 ? 0 : CAIRN_ERR_PROTO;
+	case LINK_REPL_DONE:
+		return *pid == 0 ? 0 : CAIRN_ERR_PROTO;
+	}
+	return CAIRN_ERR_PROTO;
+}
+
+/* The REPL_* bodies (link_codec.h); every one starts with the id. */
+static int
+decode_repl(struct bytes_r *r, enum link_type type, struct link_repl *p)
+{
+	struct link_repl_msg d;
+	struct link_sub sub;
+	size_t start;
+	uint64_t seq;
+	uint32_t i;
+	uint16_t pid;
+	uint8_t state;
+
+	if (get_name(r, &p->id) != 0)
+		return CAIRN_ERR_PROTO;
+	switch (type) {
+	case LINK_REPL_DROP:
+		return 0;
+	case LINK_REPL_SUB:
+		if (get_filter(r, &p->filter) != 0 || get_u8(r, &p->qos) != 0 ||
+		    (p->qos > 2 && p->qos != LINK_REPL_UNSUB))
+			return CAIRN_ERR_PROTO;
+		return 0;
+	default:
+		break;
+	}
+	if (get_u32(r, &p->n) != 0)
+		return CAIRN_ERR_PROTO;
+	start = r->off;
+	for (i = 0; i < p->n; i++) {
+		if (type == LINK_REPL_SESSION) {
+			if (get_sub5(r, &sub) != 0)
+				return CAIRN_ERR_PROTO;
+		} else if (type == LINK_REPL_MSGS) {
+			if (get_repl_msg(r, &d) != 0)
+				return CAIRN_ERR_PROTO;
+		} else if (get_repl_state(r, &seq, &state, &pid) != 0)
+			return CAIRN_ERR_PROTO;
+	}
+	p->items = bytes_view_of(r->p + start, r->off - start);
+	return 0;
+}
+
 static int
 decode_body(struct bytes_r *r, struct link_msg *m)
 {
@@ -399,6 +484,12 @@ decode_body(struct bytes_r *r, struct link_msg *m)
 		return decode_session(r, &m->u.sess);
 	case LINK_PEERS:
 		return decode_peers(r, &m->u.peers);
+	case LINK_REPL_SESSION:
+	case LINK_REPL_SUB:
+	case LINK_REPL_MSGS:
+	case LINK_REPL_STATE:
+	case LINK_REPL_DROP:
+		return decode_repl(r, m->type, &m->u.repl);
 	}
 	return CAIRN_ERR_PROTO;
 }
@@ -586,6 +677,86 @@ link_put_peer(struct bytes_w *w, struct bytes_view name)
 	return put_str16(w, name);
 }
 
+int
+link_put_repl_msg(struct bytes_w *w, const struct link_repl_msg *d)
+{
+	struct bytes_r r;
+	struct link_repl_msg x;
+	size_t start = w->len;
+	int rc;
+
+	if (d->topic.len > UINT16_MAX || d->payload.len > UINT32_MAX)
+		return CAIRN_ERR_INVAL;
+	bytes_put_u64be(w, d->seq);
+	bytes_put_u8(w, d->qos);
+	bytes_put_u8(w, d->retain);
+	bytes_put_u8(w, d->state);
+	bytes_put_u16be(w, d->pid);
+	put_str16(w, d->topic);
+	if ((rc = put_bytes32(w, d->payload)) != 0)
+		return rc;
+	/* What the decoder would refuse never goes out. */
+	bytes_r_init(&r, w->buf + start, w->len - start);
+	if (get_repl_msg(&r, &x) != 0) {
+		w->len = start;
+		return CAIRN_ERR_INVAL;
+	}
+	return 0;
+}
+
+int
+link_put_repl_state(struct bytes_w *w, uint64_t seq, uint8_t state,
+    uint16_t pid)
+{
+	if ((state != LINK_REPL_PUBLISHED && state != LINK_REPL_RELEASED &&
+	    state != LINK_REPL_DONE) || ((state == LINK_REPL_DONE) !=
+	    (pid == 0)))
+		return CAIRN_ERR_INVAL;
+	bytes_put_u64be(w, seq);
+	bytes_put_u8(w, state);
+	return bytes_put_u16be(w, pid);
+}
+
+/* 0 if the n items of a REPL_* list decode exactly, else INVAL. */
+static int
+encode_check_repl(const struct link_msg *m)
+{
+	const struct link_repl *p = &m->u.repl;
+	struct bytes_r r;
+	struct link_repl_msg d;
+	struct link_sub sub;
+	uint64_t seq;
+	uint32_t i;
+	uint16_t pid;
+	uint8_t state;
+
+	if (!link_name_valid(p->id))
+		return CAIRN_ERR_INVAL;
+	switch (m->type) {
+	case LINK_REPL_DROP:
+		return 0;
+	case LINK_REPL_SUB:
+		return link_filter_valid(p->filter) &&
+		    p->filter.len <= UINT16_MAX &&
+		    (p->qos <= 2 || p->qos == LINK_REPL_UNSUB) ? 0 :
+		    CAIRN_ERR_INVAL;
+	default:
+		break;
+	}
+	bytes_r_init(&r, p->items.p, p->items.len);
+	for (i = 0; i < p->n; i++) {
+		if (m->type == LINK_REPL_SESSION) {
+			if (get_sub5(&r, &sub) != 0)
+				return CAIRN_ERR_INVAL;
+		} else if (m->type == LINK_REPL_MSGS) {
+			if (get_repl_msg(&r, &d) != 0)
+				return CAIRN_ERR_INVAL;
+		} else if (get_repl_state(&r, &seq, &state, &pid) != 0)
+			return CAIRN_ERR_INVAL;
+	}
+	return bytes_r_left(&r) == 0 ? 0 : CAIRN_ERR_INVAL;
+}
+
 /* Checks what the decoder would refuse; 0 or CAIRN_ERR_INVAL. */
 static int
 encode_check(const struct link_msg *m)
@@ -661,6 +832,12 @@ encode_check(const struct link_msg *m)
 			if (!link_peers_next(&l, &a) || !link_name_valid(a))
 				return CAIRN_ERR_INVAL;
 		return l.len == 0 ? 0 : CAIRN_ERR_INVAL;
+	case LINK_REPL_SESSION:
+	case LINK_REPL_SUB:
+	case LINK_REPL_MSGS:
+	case LINK_REPL_STATE:
+	case LINK_REPL_DROP:
+		return encode_check_repl(m);
 	}
 	return CAIRN_ERR_INVAL;
 }
@@ -732,6 +909,20 @@ encode_body(struct bytes_w *w, const struct link_msg *m)
 	case LINK_PEERS:
 		bytes_put_u16be(w, m->u.peers.n);
 		bytes_put_view(w, m->u.peers.names);
+		break;
+	case LINK_REPL_SESSION:
+	case LINK_REPL_SUB:
+	case LINK_REPL_MSGS:
+	case LINK_REPL_STATE:
+	case LINK_REPL_DROP:
+		put_str16(w, m->u.repl.id);
+		if (m->type == LINK_REPL_SUB) {
+			put_str16(w, m->u.repl.filter);
+			bytes_put_u8(w, m->u.repl.qos);
+		} else if (m->type != LINK_REPL_DROP) {
+			bytes_put_u32be(w, m->u.repl.n);
+			bytes_put_view(w, m->u.repl.items);
+		}
 		break;
 	}
 	return 0;
@@ -817,6 +1008,31 @@ link_session_msg_next(struct bytes_view *list, uint8_t *qos,
 	*qos = m.qos;
 	*topic = m.topic;
 	*payload = m.payload;
+	return 1;
+}
+
+int
+link_repl_msg_next(struct bytes_view *list, struct link_repl_msg *d)
+{
+	struct bytes_r r;
+
+	bytes_r_init(&r, list->p, list->len);
+	if (get_repl_msg(&r, d) != 0)
+		return 0;
+	*list = bytes_r_rest(&r);
+	return 1;
+}
+
+int
+link_repl_state_next(struct bytes_view *list, uint64_t *seq,
+    uint8_t *state, uint16_t *pid)
+{
+	struct bytes_r r;
+
+	bytes_r_init(&r, list->p, list->len);
+	if (get_repl_state(&r, seq, state, pid) != 0)
+		return 0;
+	*list = bytes_r_rest(&r);
 	return 1;
 }
 

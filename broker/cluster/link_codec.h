@@ -74,8 +74,14 @@ enum link_type {
 	LINK_SESSION_TAKE = 12,
 	LINK_SESSION_DATA = 13,
 	LINK_PEERS = 14,
+	/* Session replicas (CLUSTER.md, "Session replicas"). */
+	LINK_REPL_SESSION = 15,
+	LINK_REPL_SUB = 16,
+	LINK_REPL_MSGS = 17,
+	LINK_REPL_STATE = 18,
+	LINK_REPL_DROP = 19,
 };
-#define LINK_TYPE_MAX	LINK_PEERS
+#define LINK_TYPE_MAX	LINK_REPL_DROP
 
 /*
  * HELLO: version u8, name str16, nonce 32 bytes.  Any version >= 1
@@ -199,6 +205,40 @@ struct link_peers {
 	struct bytes_view	names;	/* the n items; link_peers_next() */
 };
 
+/*
+ * The replica frames, from a session's owner to its replica holder.
+ * All start with the client id (str16).
+ *
+ *	REPL_SESSION	id | n u32 | n x SESSION_DATA's subscription
+ *			items: a replica anew with these subscriptions and
+ *			no message
+ *	REPL_SUB	id | filter str16 | qos u8 (0..2, or
+ *			LINK_REPL_UNSUB: the filter is unsubscribed)
+ *	REPL_MSGS	id | n u32 | n x (seq u64 | qos u8 | retain u8 |
+ *			state u8 | packet id u16 | topic str16 |
+ *			payload bytes32): deliveries added, in order
+ *	REPL_STATE	id | n u32 | n x (seq u64 | state u8 | packet id
+ *			u16): deliveries that changed state or ended
+ *	REPL_DROP	id: the session is gone from the owner
+ *
+ * seq numbers a session's deliveries (per session, increasing).  A
+ * delivery's state: LINK_REPL_QUEUED (packet id 0), _PUBLISHED (QoS
+ * 1/2, id != 0), _RELEASED (QoS 2 after PUBREC, id != 0), and in
+ * REPL_STATE only _DONE (id 0: acknowledged or sent, forget it).
+ */
+#define LINK_REPL_UNSUB		0x80
+#define LINK_REPL_QUEUED	0
+#define LINK_REPL_PUBLISHED	1
+#define LINK_REPL_RELEASED	2
+#define LINK_REPL_DONE		3
+struct link_repl {
+	struct bytes_view	id;
+	struct bytes_view	filter;	/* REPL_SUB */
+	uint8_t			qos;	/* REPL_SUB */
+	uint32_t		n;	/* REPL_SESSION, _MSGS, _STATE */
+	struct bytes_view	items;	/* the n items, encoded */
+};
+
 /* One decoded frame; the member of `type` is set, views into the input. */
 struct link_msg {
 	enum link_type	type;
@@ -213,6 +253,7 @@ struct link_msg {
 		struct bytes_view	take_id;	/* SESSION_TAKE */
 		struct link_session	sess;
 		struct link_peers	peers;
+		struct link_repl	repl;	/* REPL_* */
 	} u;	/* TICK, ROUTES_BEGIN, ROUTES_END: no body */
 };
 
@@ -250,6 +291,19 @@ int	link_put_session_sub(struct bytes_w *, struct bytes_view filter,
 int	link_put_session_msg(struct bytes_w *, uint8_t qos,
 	    struct bytes_view topic, struct bytes_view payload);
 int	link_put_peer(struct bytes_w *, struct bytes_view name);
+/* REPL_SESSION's items are link_put_session_sub()'s; the others: */
+struct link_repl_msg {
+	uint64_t		seq;
+	uint8_t			qos;
+	uint8_t			retain;
+	uint8_t			state;	/* LINK_REPL_QUEUED.._RELEASED */
+	uint16_t		pid;	/* packet id; 0 iff queued */
+	struct bytes_view	topic;
+	struct bytes_view	payload;
+};
+int	link_put_repl_msg(struct bytes_w *, const struct link_repl_msg *);
+int	link_put_repl_state(struct bytes_w *, uint64_t seq, uint8_t state,
+	    uint16_t pid);
 /* One FORWARD group: a valid "$share/GROUP/FILTER" filter. */
 int	link_put_group(struct bytes_w *, struct bytes_view filter);
 
@@ -265,6 +319,9 @@ int	link_session_sub_next(struct bytes_view *list,
 int	link_session_msg_next(struct bytes_view *list, uint8_t *qos,
 	    struct bytes_view *topic, struct bytes_view *payload);
 int	link_peers_next(struct bytes_view *list, struct bytes_view *name);
+int	link_repl_msg_next(struct bytes_view *list, struct link_repl_msg *);
+int	link_repl_state_next(struct bytes_view *list, uint64_t *seq,
+	    uint8_t *state, uint16_t *pid);
 int	link_forward_group_next(struct bytes_view *list,
 	    struct bytes_view *filter);
 

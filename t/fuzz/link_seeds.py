@@ -15,7 +15,10 @@ CARRIED = props(b'\x01\x01' + b'\x03' + s16(b'text/plain') + b'\x08' +
 def msg5(frm, ms, pr): return s16(frm) + struct.pack('>Q', ms) + pr
 
 HELLO, AUTH, TICK, RADD, RDEL, RBEGIN, REND, FWD, ACK, RET, CLAIM, TAKE, \
-    SDATA, PEERS = range(1, 15)
+    SDATA, PEERS, RSESS, RSUB, RMSGS, RSTATE, RDROP = range(1, 20)
+def rmsg(seq, qos, retain, state, pid, topic, payload):
+    return struct.pack('>QBBBH', seq, qos, retain, state, pid) + \
+        s16(topic) + b32(payload)
 frames = {
     'hello': frame(HELLO, b'\x03' + s16(b'b1@host') + bytes(range(32))),
     'hello_v2': frame(HELLO, b'\x02' + s16(b'b1@host') + bytes(range(32))),
@@ -64,6 +67,19 @@ frames = {
         b'\x03' + struct.pack('>I', 3600)),
     'peers': frame(PEERS, struct.pack('>H', 2) +
         s16(b'b2@h 127.0.0.1:4370') + s16(b'b3@h')),
+    'repl_session': frame(RSESS, s16(b'client-1') + struct.pack('>I', 2) +
+        s16(b'a/#') + b'\x01\x00' + struct.pack('>I', 0) + s16(b'b') +
+        b'\x02\x06' + struct.pack('>I', 9)),
+    'repl_sub': frame(RSUB, s16(b'client-1') + s16(b'c/+') + b'\x01'),
+    'repl_unsub': frame(RSUB, s16(b'client-1') + s16(b'b') + b'\x80'),
+    'repl_msgs': frame(RMSGS, s16(b'client-1') + struct.pack('>I', 3) +
+        rmsg(1, 1, 0, 0, 0, b'a/x', b'queued') +
+        rmsg(2, 1, 0, 1, 7, b'a/y', b'sent') +
+        rmsg(3, 2, 1, 2, 8, b'b', b'released')),
+    'repl_state': frame(RSTATE, s16(b'client-1') + struct.pack('>I', 3) +
+        struct.pack('>QBH', 1, 1, 9) + struct.pack('>QBH', 2, 3, 0) +
+        struct.pack('>QBH', 3, 2, 8)),
+    'repl_drop': frame(RDROP, s16(b'client-1')),
 }
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.path.dirname(__file__), 'corpus', 'link')
@@ -74,6 +90,9 @@ open(os.path.join(out, 'stream_snapshot'), 'wb').write(
     frames['routes_begin'] + frames['route_add'] + frames['routes_end'] +
     frames['retain'] + frames['claim'] + frames['peers'] +
     frames['retain_v5'])
+open(os.path.join(out, 'stream_replica'), 'wb').write(
+    frames['repl_session'] + frames['repl_msgs'] + frames['repl_sub'] +
+    frames['repl_state'] + frames['repl_unsub'] + frames['repl_drop'])
 open(os.path.join(out, 'stream_handshake'), 'wb').write(
     frames['hello'] + frames['auth'] + frames['tick'] + frames['forward'] +
     frames['forward_v5'] + frames['forward_ack'][:7])

@@ -526,6 +526,181 @@ START_TEST(link_codec__session_data_v5)
 }
 END_TEST
 
+/*
+ * The replica frames: each round trips, its items walk back out, and
+ * what would not make sense is refused both ways: a packet id on a
+ * queued delivery or none on a sent one, a released QoS 1, a state
+ * past DONE, an unsubscribe QoS other than 0x80, a count that does not
+ * match its list.
+ */
+START_TEST(link_codec__repl_frames)
+{
+	struct link_msg m, d;
+	struct link_repl_msg rm, got;
+	struct bytes_w l, w;
+	struct bytes_view list;
+	uint64_t seq;
+	uint16_t pid;
+	uint8_t state;
+	size_t used;
+	/* REPL_SUB "c" "a" qos 3 */
+	static const uint8_t badsub[] = { 0, 0, 0, 8, LINK_REPL_SUB,
+	    0, 1, 'c', 0, 1, 'a', 3 };
+	/* REPL_STATE "c", 1 item: seq 1, DONE, packet id 5 */
+	static const uint8_t donepid[] = { 0, 0, 0, 19, LINK_REPL_STATE,
+	    0, 1, 'c', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1,
+	    LINK_REPL_DONE, 0, 5 };
+	/* REPL_MSGS "c", 1 item: seq 1, qos 1, retain 0, QUEUED, id 7 */
+	static const uint8_t queuedpid[] = { 0, 0, 0, 28, LINK_REPL_MSGS,
+	    0, 1, 'c', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0,
+	    LINK_REPL_QUEUED, 0, 7, 0, 1, 't', 0, 0, 0, 0 };
+	uint8_t buf[64];
+
+	bytes_w_init(&l, MAXF);
+	bytes_w_init(&w, MAXF);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_REPL_DROP;
+	m.u.repl.id = V("client-1");
+	roundtrip(&m);
+	m.type = LINK_REPL_SUB;
+	m.u.repl.filter = V("a/+");
+	m.u.repl.qos = 2;
+	roundtrip(&m);
+	m.u.repl.qos = LINK_REPL_UNSUB;
+	roundtrip(&m);
+	m.u.repl.qos = 3;
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	ck_assert_int_eq(link_put_session_sub(&l, V("a/#"), 1), 0);
+	ck_assert_int_eq(link_put_session_sub(&l, V("b"), 2), 0);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_REPL_SESSION;
+	m.u.repl.id = V("client-1");
+	m.u.repl.n = 2;
+	m.u.repl.items = bytes_view_of(l.buf, l.len);
+	roundtrip(&m);
+	m.u.repl.n = 0;
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	m.u.repl.items = V("");
+	roundtrip(&m);
+
+	bytes_w_reset(&l);
+	memset(&rm, 0, sizeof(rm));
+	rm.seq = 1;
+	rm.qos = 1;
+	rm.topic = V("a/x");
+	rm.payload = V("p1");
+	ck_assert_int_eq(link_put_repl_msg(&l, &rm), 0);
+	rm.seq = 2;
+	rm.qos = 2;
+	rm.retain = 1;
+	rm.state = LINK_REPL_RELEASED;
+	rm.pid = 9;
+	ck_assert_int_eq(link_put_repl_msg(&l, &rm), 0);
+	/* Refused items leave the list as it was. */
+	used = l.len;
+	rm.qos = 1;		/* released QoS 1 */
+	ck_assert_int_eq(link_put_repl_msg(&l, &rm), CAIRN_ERR_INVAL);
+	rm.qos = 2;
+	rm.pid = 0;		/* released without a packet id */
+	ck_assert_int_eq(link_put_repl_msg(&l, &rm), CAIRN_ERR_INVAL);
+	rm.state = LINK_REPL_DONE;	/* not a state of a held delivery */
+	ck_assert_int_eq(link_put_repl_msg(&l, &rm), CAIRN_ERR_INVAL);
+	rm.state = LINK_REPL_PUBLISHED;
+	rm.pid = 3;
+	rm.qos = 0;		/* a QoS 0 delivery is never in flight */
+	ck_assert_int_eq(link_put_repl_msg(&l, &rm), CAIRN_ERR_INVAL);
+	rm.qos = 1;
+	rm.topic = V("a/#");	/* not a topic name */
+	ck_assert_int_eq(link_put_repl_msg(&l, &rm), CAIRN_ERR_INVAL);
+	ck_assert_uint_eq(l.len, used);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_REPL_MSGS;
+	m.u.repl.id = V("client-1");
+	m.u.repl.n = 2;
+	m.u.repl.items = bytes_view_of(l.buf, l.len);
+	roundtrip(&m);
+	m.u.repl.n = 3;
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	m.u.repl.n = 2;
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), 0);
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+	list = d.u.repl.items;
+	ck_assert(link_repl_msg_next(&list, &got));
+	ck_assert(got.seq == 1 && got.qos == 1 && got.state ==
+	    LINK_REPL_QUEUED && got.pid == 0 && got.retain == 0);
+	ck_assert(bytes_view_eq_str(got.topic, "a/x"));
+	ck_assert(bytes_view_eq_str(got.payload, "p1"));
+	ck_assert(link_repl_msg_next(&list, &got));
+	ck_assert(got.seq == 2 && got.qos == 2 && got.state ==
+	    LINK_REPL_RELEASED && got.pid == 9 && got.retain == 1);
+	ck_assert(!link_repl_msg_next(&list, &got));
+
+	bytes_w_reset(&l);
+	ck_assert_int_eq(link_put_repl_state(&l, 1, LINK_REPL_DONE, 0), 0);
+	ck_assert_int_eq(link_put_repl_state(&l, 2, LINK_REPL_PUBLISHED, 4),
+	    0);
+	ck_assert_int_eq(link_put_repl_state(&l, 3, LINK_REPL_DONE, 4),
+	    CAIRN_ERR_INVAL);
+	ck_assert_int_eq(link_put_repl_state(&l, 3, LINK_REPL_RELEASED, 0),
+	    CAIRN_ERR_INVAL);
+	ck_assert_int_eq(link_put_repl_state(&l, 3, LINK_REPL_QUEUED, 0),
+	    CAIRN_ERR_INVAL);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_REPL_STATE;
+	m.u.repl.id = V("client-1");
+	m.u.repl.n = 2;
+	m.u.repl.items = bytes_view_of(l.buf, l.len);
+	roundtrip(&m);
+	bytes_w_reset(&w);
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), 0);
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+	list = d.u.repl.items;
+	ck_assert(link_repl_state_next(&list, &seq, &state, &pid));
+	ck_assert(seq == 1 && state == LINK_REPL_DONE && pid == 0);
+	ck_assert(link_repl_state_next(&list, &seq, &state, &pid));
+	ck_assert(seq == 2 && state == LINK_REPL_PUBLISHED && pid == 4);
+	ck_assert(!link_repl_state_next(&list, &seq, &state, &pid));
+
+	/* Malformed on the wire. */
+	ck_assert_int_eq(link_decode(badsub, sizeof(badsub), MAXF, &d,
+	    &used), CAIRN_ERR_PROTO);
+	memcpy(buf, badsub, sizeof(badsub));
+	buf[sizeof(badsub) - 1] = LINK_REPL_UNSUB;
+	ck_assert_int_eq(link_decode(buf, sizeof(badsub), MAXF, &d, &used), 0);
+	ck_assert_int_eq(link_decode(donepid, sizeof(donepid), MAXF, &d,
+	    &used), CAIRN_ERR_PROTO);
+	memcpy(buf, donepid, sizeof(donepid));
+	buf[sizeof(donepid) - 1] = 0;
+	ck_assert_int_eq(link_decode(buf, sizeof(donepid), MAXF, &d, &used),
+	    0);
+	buf[sizeof(donepid) - 3] = LINK_REPL_DONE + 1;
+	ck_assert_int_eq(link_decode(buf, sizeof(donepid), MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	/* A count of 2 with one item runs past the body. */
+	memcpy(buf, donepid, sizeof(donepid));
+	buf[sizeof(donepid) - 1] = 0;
+	buf[11] = 2;
+	ck_assert_int_eq(link_decode(buf, sizeof(donepid), MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	ck_assert_int_eq(link_decode(queuedpid, sizeof(queuedpid), MAXF, &d,
+	    &used), CAIRN_ERR_PROTO);
+	memcpy(buf, queuedpid, sizeof(queuedpid));
+	buf[24] = 0;
+	ck_assert_int_eq(link_decode(buf, sizeof(queuedpid), MAXF, &d, &used),
+	    0);
+	buf[21] = 2;		/* retain 2 */
+	ck_assert_int_eq(link_decode(buf, sizeof(queuedpid), MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	/* REPL_DROP with an empty id. */
+	memcpy(buf, "\0\0\0\3\23\0\0", 7);
+	ck_assert_int_eq(link_decode(buf, 7, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	ck_assert_str_eq(link_type_name(LINK_REPL_DROP), "REPL_DROP");
+	bytes_w_fini(&l);
+	bytes_w_fini(&w);
+}
+END_TEST
+
 START_TEST(link_codec__decode_refusals)
 {
 	struct link_msg m;
@@ -876,6 +1051,7 @@ link_codec_suite(void)
 	tcase_add_test(tc, link_codec__forward_v5_refusals);
 	tcase_add_test(tc, link_codec__retain_v5);
 	tcase_add_test(tc, link_codec__session_data_v5);
+	tcase_add_test(tc, link_codec__repl_frames);
 	tcase_add_test(tc, link_codec__decode_refusals);
 	tcase_add_test(tc, link_codec__max_frame_exact);
 	tcase_add_test(tc, link_codec__encode_refusals);
