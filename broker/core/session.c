@@ -32,6 +32,23 @@ struct session_table {
 	size_t		  st_sweep;	/* session_table_sweep()'s next bucket */
 };
 
+static struct session_out *session_inflight_find(struct session *,
+		    uint16_t);
+
+/* Tells the observer, if any (session.h, struct session_obs). */
+static void
+session_tell(struct session *s, enum session_ev ev,
+    const struct session_out *o, struct bytes_view filter, uint8_t qos)
+{
+	const struct session_obs *ob = s->s_lim.sl_obs;
+
+	if (ob != NULL && ob->sob_cb != NULL)
+		ob->sob_cb(ob->sob_arg, s, ev, o, filter, qos);
+}
+
+#define SESSION_TELL(s, ev, o)	\
+	session_tell((s), (ev), (o), bytes_view_of("", 0), 0)
+
 /* What a session costs before it holds anything. */
 static size_t
 session_fixed_bytes(const struct session *s)
@@ -116,6 +133,9 @@ session_free(struct session *s)
 
 	if (s == NULL)
 		return;
+	/* One FREE, not an UNSUB per subscription or a DONE per delivery. */
+	SESSION_TELL(s, SESSION_EV_FREE, NULL);
+	s->s_lim.sl_obs = NULL;
 	session_outq_clear(s, &s->s_queue);
 	session_outq_clear(s, &s->s_inflight);
 	while ((sub = TAILQ_FIRST(&s->s_subs)) != NULL)
@@ -144,6 +164,8 @@ session_set_clean(struct session *s, int clean)
 {
 	struct session_acct *a = s->s_lim.sl_acct;
 
+	int was = s->s_clean;
+
 	clean = clean ? 1 : 0;
 	if (a != NULL && clean != s->s_clean) {
 		if (clean)
@@ -152,6 +174,8 @@ session_set_clean(struct session *s, int clean)
 			a->sa_persistent++;
 	}
 	s->s_clean = clean;
+	if (clean != was)
+		SESSION_TELL(s, SESSION_EV_CLEAN, NULL);
 }
 
 size_t
@@ -233,10 +257,44 @@ session_enqueue_d(struct session *s, struct msg *m,
 	o->so_nids = (uint8_t)nids;
 	if (nids > 0)
 		memcpy(o->so_ids, d->sd_ids, nids * sizeof(o->so_ids[0]));
+	o->so_seq = ++s->s_next_seq;
 	TAILQ_INSERT_TAIL(&s->s_queue, o, so_entry);
 	s->s_queued++;
 	s->s_queued_bytes += bytes;
 	session_acct_msg(s, bytes, 1);
+	SESSION_TELL(s, SESSION_EV_QUEUED, o);
+	return 0;
+}
+
+int
+session_restore(struct session *s, struct msg *m, uint8_t qos,
+    uint8_t retain, enum session_out_state st, uint16_t id)
+{
+	struct session_out *o;
+	size_t bytes = msg_bytes(m);
+
+	qos = qos > 2 ? 2 : qos;
+	if (st == SESSION_OUT_QUEUED || id == 0 || qos == 0 ||
+	    (st == SESSION_OUT_RELEASED && qos != 2) ||
+	    session_inflight_find(s, id) != NULL)
+		return session_enqueue(s, m, qos, retain);
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		return CAIRN_ERR_NOMEM;
+	o->so_msg = msg_ref(m);
+	o->so_state = st;
+	o->so_id = id;
+	o->so_qos = qos;
+	o->so_retain = retain ? 1 : 0;
+	o->so_seq = ++s->s_next_seq;
+	TAILQ_INSERT_TAIL(&s->s_inflight, o, so_entry);
+	s->s_ninflight++;
+	s->s_inflight_bytes += bytes;
+	session_acct_msg(s, bytes, 1);
+	/* As queued then sent (then released): an observer sees it all. */
+	SESSION_TELL(s, SESSION_EV_QUEUED, o);
+	SESSION_TELL(s, SESSION_EV_SENT, o);
+	if (st == SESSION_OUT_RELEASED)
+		SESSION_TELL(s, SESSION_EV_RELEASED, o);
 	return 0;
 }
 
@@ -307,6 +365,7 @@ session_drop_expired(struct session *s, struct session_out *o)
 	s->s_expired++;
 	if (a != NULL)
 		a->sa_drop_expired++;
+	SESSION_TELL(s, SESSION_EV_DONE, o);
 	session_out_free(o);
 }
 
@@ -334,6 +393,7 @@ session_next_at(struct session *s, uint64_t now)
 	if (o->so_qos == 0) {
 		/* The caller's now: it leaves the session's accounts. */
 		session_acct_msg(s, msg_bytes(o->so_msg), -1);
+		SESSION_TELL(s, SESSION_EV_DONE, o);
 		return o;
 	}
 	o->so_id = session_alloc_id(s);
@@ -341,6 +401,7 @@ session_next_at(struct session *s, uint64_t now)
 	TAILQ_INSERT_TAIL(&s->s_inflight, o, so_entry);
 	s->s_ninflight++;
 	s->s_inflight_bytes += msg_bytes(o->so_msg);
+	SESSION_TELL(s, SESSION_EV_SENT, o);
 	return o;
 }
 
@@ -375,7 +436,10 @@ session_ack(struct session *s, int type, uint16_t id)
 	case MQTT_PUBREC:
 		if (o->so_qos != 2)
 			return CAIRN_ERR_NOENT;
-		o->so_state = SESSION_OUT_RELEASED;
+		if (o->so_state != SESSION_OUT_RELEASED) {
+			o->so_state = SESSION_OUT_RELEASED;
+			SESSION_TELL(s, SESSION_EV_RELEASED, o);
+		}
 		return 0;
 	case MQTT_PUBCOMP:
 		if (o->so_qos != 2 || o->so_state != SESSION_OUT_RELEASED)
@@ -388,6 +452,7 @@ session_ack(struct session *s, int type, uint16_t id)
 	s->s_ninflight--;
 	s->s_inflight_bytes -= msg_bytes(o->so_msg);
 	session_acct_msg(s, msg_bytes(o->so_msg), -1);
+	SESSION_TELL(s, SESSION_EV_DONE, o);
 	session_out_free(o);
 	return 0;
 }
@@ -515,10 +580,14 @@ session_sub_set_opts(struct session *s, struct bytes_view filter,
 {
 	struct session_acct *a = s->s_lim.sl_acct;
 	struct session_sub *sub;
-	int rc;
+	int rc, changed;
 
 	if ((sub = session_sub_find(s, filter)) != NULL) {
+		changed = sub->ss_qos != opts->qos;
 		session_sub_put_opts(sub, opts);
+		if (changed)
+			session_tell(s, SESSION_EV_SUB, NULL, filter,
+			    sub->ss_qos);
 		if (was_new != NULL)
 			*was_new = 0;
 		return 0;
@@ -540,6 +609,7 @@ session_sub_set_opts(struct session *s, struct bytes_view filter,
 	}
 	if (was_new != NULL)
 		*was_new = 1;
+	session_tell(s, SESSION_EV_SUB, NULL, filter, opts->qos);
 	return 0;
 }
 
@@ -558,6 +628,7 @@ session_sub_del(struct session *s, struct bytes_view filter)
 		a->sa_subs--;
 		a->sa_sub_bytes -= SESSION_SUB_COST(sub->ss_len);
 	}
+	session_tell(s, SESSION_EV_UNSUB, NULL, filter, 0);
 	free(sub);
 	return 0;
 }

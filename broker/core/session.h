@@ -114,6 +114,31 @@ struct session_acct {
 	uint64_t	sa_sub_refused;		/* at a subscription byte cap */
 };
 
+/*
+ * What happened to a session, told to an observer (the cluster's
+ * session replicas, broker/cluster/replica.c) as it happens, so that
+ * one hook sees every change whichever path made it.
+ */
+enum session_ev {
+	SESSION_EV_SUB = 1,	/* filter subscribed at qos (new or changed) */
+	SESSION_EV_UNSUB,	/* filter unsubscribed */
+	SESSION_EV_QUEUED,	/* o queued (its so_seq is new) */
+	SESSION_EV_SENT,	/* o (QoS 1/2) got its packet id, in flight */
+	SESSION_EV_RELEASED,	/* o (QoS 2) PUBREC'd: PUBREL goes now */
+	SESSION_EV_DONE,	/* o is finished (acked, or QoS 0 sent) */
+	SESSION_EV_CLEAN,	/* s_clean changed */
+	SESSION_EV_FREE,	/* s is being freed */
+};
+struct session_out;
+struct session;
+struct session_obs {
+	/* o: the delivery (QUEUED..DONE); filter, qos: SUB and UNSUB. */
+	void	(*sob_cb)(void *arg, struct session *s, enum session_ev ev,
+		    const struct session_out *o, struct bytes_view filter,
+		    uint8_t qos);
+	void	*sob_arg;
+};
+
 struct session_limits {
 	size_t	sl_max_inflight;		/* >= 1 */
 	size_t	sl_max_queued_messages;
@@ -121,6 +146,8 @@ struct session_limits {
 	size_t	sl_max_sub_bytes;		/* per session; 0: none */
 	int	sl_queue_qos0_offline;
 	struct session_acct *sl_acct;		/* borrowed; NULL: no totals */
+	/* Borrowed; NULL, or a NULL sob_cb: nobody listens. */
+	const struct session_obs *sl_obs;
 };
 
 /* Where an outgoing delivery stands. */
@@ -139,6 +166,7 @@ struct session_out {
 	uint8_t				 so_qos;	/* min(granted, published) */
 	uint8_t				 so_retain;	/* the RETAIN flag to send */
 	uint8_t				 so_nids;	/* of so_ids */
+	uint64_t			 so_seq;	/* the session's count, from 1 */
 	uint32_t			 so_ids[];	/* subscription ids */
 };
 TAILQ_HEAD(session_outq, session_out);
@@ -185,6 +213,7 @@ struct session {
 	uint8_t			 s_has_expiry;
 	uint8_t			 s_v5;		/* the last connection was 5.0 */
 	uint16_t		 s_next_id;
+	uint64_t		 s_next_seq;	/* so_seq of the last delivery */
 	uint8_t			*s_in_qos2;	/* bitmap of 65536 ids, or NULL */
 	size_t			 s_nin_qos2;
 	uint64_t		 s_dropped;	/* deliveries dropped at a limit */
@@ -269,6 +298,17 @@ int		 session_sendable(const struct session *);
  * The counts and totals follow.
  */
 struct session_out *session_take_first(struct session *);
+/*
+ * Puts back a delivery as it stood on another node (a session replica
+ * promoted here): SESSION_OUT_QUEUED at the end of the queue (as
+ * session_enqueue(), caps and all), or PUBLISHED / RELEASED with packet
+ * id `id` at the end of the in-flight list, even past max_inflight
+ * (they were in flight there: the reconnecting client gets them again,
+ * a PUBREL for a released one).  An id already in flight here makes it
+ * queued instead.  0, or session_enqueue()'s errors.
+ */
+int		 session_restore(struct session *, struct msg *m, uint8_t qos,
+		    uint8_t retain, enum session_out_state st, uint16_t id);
 /* Frees a delivery session_next() gave away (QoS 0). Accepts NULL. */
 void		 session_out_free(struct session_out *);
 

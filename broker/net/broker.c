@@ -154,6 +154,7 @@ broker_new(struct ev_loop *loop, struct broker_conf *c, char *err,
 	broker_limits_auto(c);
 	b->b_limits.sl_max_sub_bytes = (size_t)c->bc_max_subscription_bytes;
 	b->b_limits.sl_acct = &b->b_acct;
+	b->b_limits.sl_obs = &b->b_sobs;
 	b->b_acct.sa_max_sub_bytes = (size_t)c->bc_max_subscription_bytes_total;
 	b->b_acct.sa_max_msg_bytes = (size_t)c->bc_max_queued_bytes_total;
 	broker_random(key, sizeof(key));
@@ -660,6 +661,7 @@ broker_free(struct broker *b)
 		return;
 	/* The cluster and $SYS, above, were stopped by their owner. */
 	memset(&b->b_hooks, 0, sizeof(b->b_hooks));
+	memset(&b->b_sobs, 0, sizeof(b->b_sobs));
 	if (ev_is_active(&b->b_expire_w))
 		ev_timer_stop(b->b_loop, &b->b_expire_w);
 	if (ev_is_active(&b->b_prepare_w))

@@ -185,6 +185,8 @@ struct broker {
 	ev_tstamp		 b_started;
 	uint64_t		 b_id_seed;
 	struct broker_hooks	 b_hooks;	/* the layer above's (cluster) */
+	/* Every session's observer (b_limits.sl_obs): the cluster's. */
+	struct session_obs	 b_sobs;
 	/*
 	 * The program's cluster, for stats.c's snapshot: set by node.c;
 	 * this layer never looks inside it nor calls it.  NULL: none.
