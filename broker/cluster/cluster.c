@@ -201,6 +201,10 @@ cluster_new(struct broker *b, struct ev_loop *loop, char *err, size_t errlen)
 	c->c_lops.lo_closed = cluster_lo_closed;
 	bytes_w_init(&c->c_gbuf, c->c_lconf.lc_max_frame -
 	    CLUSTER_FRAME_SLACK);
+	if ((c->c_repl = replica_new(c)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	router_set_hooks(b->b_router, cluster_on_forward, cluster_on_sub, c);
 	hooks.bh_retained = cluster_hook_retained;
 	hooks.bh_connected = cluster_hook_connected;
@@ -258,6 +262,8 @@ peer_free(struct cluster *c, struct peer *p)
 
 	ev_timer_stop(c->c_loop, &p->p_redial_w);
 	ev_timer_stop(c->c_loop, &p->p_grace_w);
+	if (p->p_link != NULL)
+		replica_peer_down(c, p, 1);
 	cluster_sync_down(c, p);
 	TAILQ_FOREACH_SAFE(l, &c->c_links, l_entry, n)
 		if (l->l_peer == p)
@@ -290,6 +296,8 @@ cluster_free(struct cluster *c)
 	if (c == NULL)
 		return;
 	c->c_freeing = 1;
+	replica_free(c->c_repl);
+	c->c_repl = NULL;
 	cluster_sync_free(c);
 	if (c->c_broker->b_router != NULL)
 		router_set_hooks(c->c_broker->b_router, NULL, NULL, NULL);
@@ -875,6 +883,8 @@ cluster_lo_up(void *arg, struct link *l)
 	backoff_reset(&p->p_backoff);
 	ev_timer_stop(c->c_loop, &p->p_redial_w);
 	cluster_sync_up(c, p);
+	if (p->p_link == l)
+		replica_peer_up(c, p);
 	if (p->p_link == l && c->c_link_cb != NULL)
 		c->c_link_cb(c->c_link_arg, p->p_name, 1);
 	if (p->p_link == l)
@@ -916,6 +926,7 @@ cluster_lo_closed(void *arg, struct link *l)
 		p->p_link = NULL;
 		cluster_sync_down(c, p);
 		peer_away(c, p);
+		replica_peer_down(c, p, 0);
 		if (c->c_link_cb != NULL && !c->c_freeing)
 			c->c_link_cb(c->c_link_arg, p->p_name, 0);
 	}
@@ -966,12 +977,14 @@ cluster_status_json(struct cluster *c, struct bytes_w *w)
 			npend++;
 	bytes_printf(w, "],\"routes_local\":%zu,\"retained_stamps\":%zu,"
 	    "\"claims\":%zu,\"tls\":%s,\"handshakes\":{\"pending\":%zu,"
-	    "\"refused\":%llu,\"evicted\":%llu},\"memory\":",
+	    "\"refused\":%llu,\"evicted\":%llu},",
 	    c->c_routes.ct_count,
 	    c->c_retained.ct_count, c->c_claims.ct_count,
 	    c->c_lconf.lc_tls != NULL ? "true" : "false", npend,
 	    (unsigned long long)c->c_hs_refused,
 	    (unsigned long long)c->c_hs_evicted);
+	replica_status_json(c, w);
+	bytes_put_str(w, ",\"memory\":");
 	if (c->c_status_cb != NULL)
 		(void)c->c_status_cb(c->c_status_arg, w);
 	else

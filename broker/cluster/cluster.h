@@ -127,8 +127,17 @@ int		 cluster_remove(struct cluster *, const char *node);
  *    "forward_dropped":0,"addr":"127.0.0.1:4371","rtt_ms":0.4}],
  *    "routes_local":2,"retained_stamps":1,"claims":1,"tls":false,
  *    "handshakes":{"pending":0,"refused":0,"evicted":0},
+ *    "replicas":{"held":1,"held_messages":3,"held_bytes":900,
+ *    "max_bytes":67108864,"dropped":0,"refused":0,"owned":2,
+ *    "unplaced":0,"synced":2,"promoted":0,"resent":0},
  *    "memory":{...}}
  *
+ * replicas (CLUSTER.md, "Session replicas"): held for peers (count,
+ * messages, bytes, the cap, messages dropped and replicas refused at
+ * it); owned: this node's persistent sessions, unplaced: those whose
+ * replica is not in place yet, synced: whole replicas sent, promoted:
+ * replicas made sessions here, resent: changes that did not go (a
+ * full link) and made a whole resend.
  * handshakes: inbound handshakes in progress now, connections refused
  * at accept for want of a slot, and slots taken back from unproven
  * handshakes for newcomers (CLUSTER.md, "Strangers").

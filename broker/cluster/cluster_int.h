@@ -6,7 +6,9 @@
  *	cluster_sync.c	what flows on an UP link: the snapshot, routes,
  *			forwards and their acks, retained, claims, sessions,
  *			PEERS
- *	cluster_core.c	the pure parts (cluster_core.h)
+ *	replica.c	session replicas: a session's changes streamed to
+ *			its holder, promotion when its owner dies
+ *	cluster_core.c	the pure parts (cluster_core.h, replica_core.h)
  */
 #ifndef CAIRN_BROKER_CLUSTER_INT_H
 #define CAIRN_BROKER_CLUSTER_INT_H
@@ -88,6 +90,7 @@ struct peer {
 TAILQ_HEAD(peer_list, peer);
 TAILQ_HEAD(link_list, link);
 struct session_move;			/* cluster_sync.c's */
+struct replica;				/* replica.c's */
 TAILQ_HEAD(session_move_list, session_move);
 
 struct cluster {
@@ -127,6 +130,7 @@ struct cluster {
 	uint64_t		 c_hs_evicted;	/* slots taken back for a newcomer */
 	/* Forward round trips, all peers (cluster_rtt_get()). */
 	struct cluster_rtt	 c_rtt;
+	struct replica		*c_repl;	/* replica.c's */
 };
 
 /* cluster.c */
@@ -154,6 +158,12 @@ void		 cluster_sync_init(struct peer *p);
 void		 cluster_sync_down(struct cluster *, struct peer *p);
 /* Ends every session move still going (cluster_free()). */
 void		 cluster_sync_free(struct cluster *);
+/*
+ * The persistent session id here, offline, goes to p (as a SESSION_TAKE
+ * from p would move it).
+ */
+void		 cluster_session_give(struct cluster *, struct peer *p,
+		    struct bytes_view id);
 /* Sends PEERS to every UP peer (a link came up). */
 void		 cluster_sync_peers_all(struct cluster *);
 /* The router's hooks. */
@@ -161,5 +171,53 @@ void		 cluster_on_forward(struct router_remote *, struct msg *m,
 		    const struct bytes_view *groups, size_t ngroups,
 		    void *arg);
 void		 cluster_on_sub(void *arg, struct bytes_view filter, int delta);
+
+/*
+ * replica.c: session replicas (CLUSTER.md, "Session replicas"): each
+ * persistent session of this node has a standby copy on one peer, the
+ * holder, placed by the hash ring over the UP peers (replica_core.h);
+ * this node streams every change of the session to it as it happens
+ * (REPL_* frames), and holds the replicas of its peers' sessions.  When
+ * an owner's link goes down, the replicas held of its sessions become
+ * local offline sessions here (promoted): their routes come back at
+ * once, so what is published meanwhile is queued, and a client that
+ * connects anywhere gets the session by the usual SESSION_TAKE.
+ *
+ * The replicas of cluster c; sets the broker's session observer.  NULL
+ * on ENOMEM.  replica_free() clears the observer (accepts NULL).
+ */
+struct replica	*replica_new(struct cluster *c);
+void		 replica_free(struct replica *);
+
+/* p's link came up: the ring changes, some replicas move to it. */
+void		 replica_peer_up(struct cluster *, struct peer *p);
+/*
+ * p's link went down, or p is forgotten (gone = 1, p leaves the list
+ * after the call): the ring changes, our replicas on p go elsewhere,
+ * and the replicas held of p's sessions are promoted.
+ */
+void		 replica_peer_down(struct cluster *, struct peer *p, int gone);
+/* A REPL_* frame from p. */
+void		 replica_recv(struct cluster *, struct peer *p,
+		    const struct link_msg *m);
+/*
+ * Client id wants its session (a CLAIM or SESSION_TAKE): a replica of
+ * it whose owner is not UP is promoted now.  1 if a replica of id is
+ * held here still (its owner is up), else 0.
+ */
+int		 replica_wanted(struct cluster *, struct bytes_view id);
+/*
+ * A CLAIM of id by p (UP) made at stamp was applied: a session promoted
+ * here and still offline goes to it (its node came back, or the client
+ * reconnected there).
+ */
+void		 replica_claimed(struct cluster *, struct peer *p,
+		    struct bytes_view id, uint64_t stamp);
+/* 1 if a replica of id is held here (no side effect). */
+int		 replica_holds(struct cluster *, struct bytes_view id);
+/* A link drained: replicas waiting for room go on. */
+void		 replica_pump(struct cluster *);
+/* Appends `"replicas":{...}` (no comma) for cluster status. */
+void		 replica_status_json(struct cluster *, struct bytes_w *w);
 
 #endif

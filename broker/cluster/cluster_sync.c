@@ -337,7 +337,9 @@ claim_stale(const struct ctab_ent *e, void *arg)
 	s = session_table_find(c->c_broker->b_sessions, e->ce_key, e->ce_len);
 	if (strcmp(e->ce_aux, c->c_self) == 0)
 		return s == NULL || s->s_client == NULL;
-	if (s == NULL)
+	/* A replica held here may become the session: its claim stays. */
+	if (s == NULL && !replica_holds(c, bytes_view_of(e->ce_key,
+	    e->ce_len)))
 		return 1;
 	p = cluster_peer_find(c, e->ce_aux);
 	return p == NULL || (p->p_link == NULL && !p->p_away);
@@ -380,7 +382,9 @@ claim_recv(struct cluster *c, struct peer *p, const struct link_claim *cl)
 	struct broker *b = c->c_broker;
 	struct ctab_ent *e;
 	struct session *s;
+	struct peer *by;
 	char node[LINK_MAX_NAME + 1];
+	int held;
 
 	memcpy(node, cl->node.p, cl->node.len);
 	node[cl->node.len] = '\0';
@@ -388,9 +392,11 @@ claim_recv(struct cluster *c, struct peer *p, const struct link_claim *cl)
 		return;		/* ours, echoed by a snapshot */
 	(void)ctab_sweep(&c->c_claims, CLAIM_SWEEP, claim_stale, c);
 	e = ctab_get(&c->c_claims, cl->id);
+	/* A replica whose owner is gone becomes the session now. */
+	held = replica_wanted(c, cl->id);
 	s = session_table_find(b->b_sessions, (const char *)cl->id.p,
 	    cl->id.len);
-	if (s == NULL) {
+	if (s == NULL && !held) {
 		/* Nothing of that id here to close or to keep. */
 		if (e != NULL)
 			ctab_del(&c->c_claims, e);
@@ -411,9 +417,11 @@ claim_recv(struct cluster *c, struct peer *p, const struct link_claim *cl)
 		e->ce_num = cl->stamp;
 		(void)ctab_set_aux(&c->c_claims, e, node);
 	}
-	if (s->s_client != NULL)
+	if (s != NULL && s->s_client != NULL)
 		client_close(s->s_client, 1, "taken over by a connection on "
 		    "node %s", node);
+	if (s != NULL && (by = cluster_peer_find(c, node)) != NULL)
+		replica_claimed(c, by, cl->id, cl->stamp);
 }
 
 struct claim_walk {
@@ -622,6 +630,8 @@ session_take(struct cluster *c, struct peer *p, struct bytes_view id)
 	size_t room = c->c_lconf.lc_max_frame - CLUSTER_FRAME_SLACK;
 	uint32_t nsubs = 0;
 
+	/* A replica whose owner is gone becomes the session now. */
+	(void)replica_wanted(c, id);
 	s = session_table_find(b->b_sessions, (const char *)id.p, id.len);
 	if (s == NULL || s->s_clean)
 		return;
@@ -672,6 +682,12 @@ session_take(struct cluster *c, struct peer *p, struct bytes_view id)
 		return;
 	}
 	ev_idle_start(c->c_loop, &mv->sm_idle_w);
+}
+
+void
+cluster_session_give(struct cluster *c, struct peer *p, struct bytes_view id)
+{
+	session_take(c, p, id);
 }
 
 /* SESSION_DATA: merge a moved session into the local one of that id. */
@@ -792,6 +808,7 @@ void
 cluster_sync_pump(struct cluster *c, struct peer *p)
 {
 	snap_pump(c, p);
+	replica_pump(c);
 }
 
 static void
@@ -1305,6 +1322,13 @@ cluster_sync_msg(struct cluster *c, struct peer *p, const struct link_msg *m)
 		break;
 	case LINK_PEERS:
 		peers_recv(c, p, &m->u.peers);
+		break;
+	case LINK_REPL_SESSION:
+	case LINK_REPL_SUB:
+	case LINK_REPL_MSGS:
+	case LINK_REPL_STATE:
+	case LINK_REPL_DROP:
+		replica_recv(c, p, m);
 		break;
 	default:
 		break;

@@ -196,6 +196,8 @@ static const struct conf_key broker_keys[] = {
 	  .offset = RAW(c.bc_max_forward_buffer), .min = 1, .max = 10000000 },
 	{ .name = "max_forward_buffer_bytes", .type = CONF_SIZE,
 	  .offset = RAW(c.bc_max_forward_buffer_bytes), .min = 1024 },
+	{ .name = "max_replica_bytes", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_replica_bytes) },
 	{ .name = "max_retained_tombstone_bytes", .type = CONF_SIZE,
 	  .offset = RAW(c.bc_max_retained_tombstone_bytes), .min = 1024 },
 	{ .name = "max_peers", .type = CONF_UINT,
@@ -265,6 +267,7 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_max_input_bytes_total = BROKER_DEFAULT_MAX_INPUT_BYTES_TOTAL;
 	c->bc_max_output_bytes_total = BROKER_DEFAULT_MAX_OUTPUT_BYTES_TOTAL;
 	c->bc_max_forward_buffer_bytes = BROKER_DEFAULT_MAX_FORWARD_BUFFER_BYTES;
+	c->bc_max_replica_bytes = BROKER_DEFAULT_MAX_REPLICA_BYTES;
 	c->bc_max_retained_tombstone_bytes =
 	    BROKER_DEFAULT_MAX_RETAINED_TOMBSTONE_BYTES;
 	c->bc_max_inflight = BROKER_DEFAULT_MAX_INFLIGHT;

@@ -37,6 +37,8 @@ struct agent_conf;
 #define BROKER_DEFAULT_MAX_INPUT_BYTES_TOTAL	(256ull * 1024 * 1024)
 #define BROKER_DEFAULT_MAX_OUTPUT_BYTES_TOTAL	(512ull * 1024 * 1024)
 #define BROKER_DEFAULT_MAX_FORWARD_BUFFER_BYTES	(32ull * 1024 * 1024)
+/* Session replicas held for other nodes (0: none held, none placed). */
+#define BROKER_DEFAULT_MAX_REPLICA_BYTES	(64ull * 1024 * 1024)
 /* Topics of up to 64 KiB: 10000 tombstones alone could be 650 MB. */
 #define BROKER_DEFAULT_MAX_RETAINED_TOMBSTONE_BYTES (16ull * 1024 * 1024)
 #define BROKER_DEFAULT_MAX_INFLIGHT		20
@@ -137,6 +139,7 @@ struct broker_conf {
 	uint64_t		 bc_max_input_bytes_total;	/* partial packets */
 	uint64_t		 bc_max_output_bytes_total;	/* unwritten */
 	uint64_t		 bc_max_forward_buffer_bytes;	/* per peer */
+	uint64_t		 bc_max_replica_bytes;	/* all replicas held */
 	uint64_t		 bc_max_retained_tombstone_bytes;
 	unsigned int		 bc_max_inflight;
 	unsigned int		 bc_max_queued_messages;

@@ -59,6 +59,7 @@ START_TEST(broker_conf__defaults)
 	ck_assert_uint_eq(c->bc_max_input_bytes_total, 256ull * 1024 * 1024);
 	ck_assert_uint_eq(c->bc_max_output_bytes_total, 512ull * 1024 * 1024);
 	ck_assert_uint_eq(c->bc_max_forward_buffer_bytes, 32ull * 1024 * 1024);
+	ck_assert_uint_eq(c->bc_max_replica_bytes, 64ull * 1024 * 1024);
 	ck_assert_uint_eq(c->bc_max_retained_tombstone_bytes,
 	    16ull * 1024 * 1024);
 	ck_assert_uint_eq(c->bc_max_inflight, 20);
