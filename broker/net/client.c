@@ -471,6 +471,9 @@ client_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	if (!transport_ready(c->c_tr))
 		client_close(c, 0, "%s handshake not done within "
 		    "connect_timeout", c->c_tr->t_ops->to_name);
+	else if (c->c_state == CLIENT_NEW && handle_auth_pending(c))
+		client_close(c, 0, "authentication not done within "
+		    "connect_timeout");
 	else if (c->c_state == CLIENT_NEW)
 		client_close(c, 0, "no CONNECT within connect_timeout");
 	else
