@@ -449,10 +449,14 @@ mqtt5_props_next(struct bytes_view *it, uint8_t *id, struct bytes_view *a,
 	return 1;
 }
 
-/* Properties a broker does not carry: they are per hop or per delivery. */
+/*
+ * Properties a broker does not carry: they are per hop or per delivery,
+ * or (will delay) the will's, not its message's.
+ */
 #define MQTT5_NOT_CARRIED	((uint64_t)1 << MQTT5_PROP_TOPIC_ALIAS | \
 	(uint64_t)1 << MQTT5_PROP_MESSAGE_EXPIRY | \
-	(uint64_t)1 << MQTT5_PROP_SUB_ID)
+	(uint64_t)1 << MQTT5_PROP_SUB_ID | \
+	(uint64_t)1 << MQTT5_PROP_WILL_DELAY)
 
 int
 mqtt5_props_carried_view(const struct mqtt5_props *p, struct bytes_view *out)

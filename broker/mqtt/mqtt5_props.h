@@ -220,7 +220,8 @@ int	mqtt5_props_next(struct bytes_view *it, uint8_t *id,
  * The properties of a PUBLISH a broker carries to subscribers unchanged
  * (payload format, content type, response topic, correlation data, user
  * properties, in the order received): the block without topic alias,
- * message expiry interval and subscription identifiers.  When the block
+ * message expiry interval and subscription identifiers (and, in a
+ * will's block, the will delay interval).  When the block
  * holds none of those, 1 and *out = the raw view (no copy).  Otherwise
  * 0: copy them with mqtt5_props_carry() into a buffer of raw.len bytes.
  */

@@ -48,6 +48,8 @@
 
 static struct log_rate refused_lr = LOG_RATE_INIT(10);
 static struct log_rate accept_lr = LOG_RATE_INIT(10);
+
+static void	broker_will_end(struct broker *, struct will_wait *, int);
 static struct log_rate tls_busy_lr = LOG_RATE_INIT(10);
 static struct log_rate expired_lr = LOG_RATE_INIT(10);
 
@@ -146,6 +148,7 @@ broker_new(struct ev_loop *loop, struct broker_conf *c, char *err,
 	b->b_conf = c;
 	TAILQ_INIT(&b->b_clients);
 	TAILQ_INIT(&b->b_dead);
+	TAILQ_INIT(&b->b_wills);
 	TAILQ_INIT(&b->b_dirty);
 	b->b_limits.sl_max_inflight = c->bc_max_inflight;
 	b->b_limits.sl_max_queued_messages = c->bc_max_queued_messages;
@@ -655,6 +658,7 @@ broker_free(struct broker *b)
 {
 	struct client *c;
 	struct session *s;
+	struct will_wait *ww;
 	size_t i;
 
 	if (b == NULL)
@@ -677,6 +681,9 @@ broker_free(struct broker *b)
 		TAILQ_REMOVE(&b->b_dead, c, c_entry);
 		client_free(c);
 	}
+	/* Not sent: the server goes away, not the sessions' clients. */
+	while ((ww = TAILQ_FIRST(&b->b_wills)) != NULL)
+		broker_will_end(b, ww, 0);
 	if (b->b_sessions != NULL) {
 		while ((s = session_table_any(b->b_sessions)) != NULL)
 			broker_session_drop(b, s);
@@ -699,9 +706,76 @@ broker_set_hooks(struct broker *b, const struct broker_hooks *h)
 		memset(&b->b_hooks, 0, sizeof(b->b_hooks));
 }
 
+static struct will_wait *
+broker_will_find(struct broker *b, const char *id)
+{
+	struct will_wait *ww;
+
+	TAILQ_FOREACH(ww, &b->b_wills, ww_entry)
+		if (strcmp(ww->ww_id, id) == 0)
+			return ww;
+	return NULL;
+}
+
+/* Takes ww off the list; publishes its will first when `send`. */
+static void
+broker_will_end(struct broker *b, struct will_wait *ww, int send)
+{
+	TAILQ_REMOVE(&b->b_wills, ww, ww_entry);
+	ev_timer_stop(b->b_loop, &ww->ww_timer);
+	if (send)
+		(void)broker_publish_msg(b, ww->ww_msg);
+	msg_unref(ww->ww_msg);
+	free(ww);
+}
+
+static void
+broker_on_will(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct will_wait *ww = container_of(w, struct will_wait, ww_timer);
+
+	broker_will_end(ww->ww_broker, ww, 1);
+}
+
+void
+broker_will(struct broker *b, const char *id, struct msg *w, uint32_t delay)
+{
+	struct will_wait *ww;
+	size_t len = strlen(id);
+
+	if ((ww = broker_will_find(b, id)) != NULL)
+		broker_will_end(b, ww, 1);
+	if (delay == 0 || (ww = malloc(sizeof(*ww) + len + 1)) == NULL) {
+		/* Out of memory: sooner rather than never. */
+		(void)broker_publish_msg(b, w);
+		msg_unref(w);
+		return;
+	}
+	ww->ww_broker = b;
+	ww->ww_msg = w;
+	memcpy(ww->ww_id, id, len + 1);
+	ev_timer_init(&ww->ww_timer, broker_on_will, (ev_tstamp)delay, 0.);
+	ev_timer_start(b->b_loop, &ww->ww_timer);
+	TAILQ_INSERT_TAIL(&b->b_wills, ww, ww_entry);
+}
+
+void
+broker_will_cancel(struct broker *b, const char *id)
+{
+	struct will_wait *ww;
+
+	if (!TAILQ_EMPTY(&b->b_wills) && (ww = broker_will_find(b, id)) != NULL)
+		broker_will_end(b, ww, 0);
+}
+
 void
 broker_session_drop(struct broker *b, struct session *s)
 {
+	struct will_wait *ww;
+
+	if (!TAILQ_EMPTY(&b->b_wills) &&
+	    (ww = broker_will_find(b, s->s_id)) != NULL)
+		broker_will_end(b, ww, 1);
 	router_unsubscribe_all(b->b_router, s);
 	session_table_remove(b->b_sessions, s);
 	session_free(s);

@@ -96,6 +96,8 @@ struct client {
 	char			*c_id;		/* client id, owned (log lines) */
 	char			*c_username;	/* owned, NULL: none */
 	struct msg		*c_will;	/* owned; NULL: none */
+	uint32_t		 c_will_delay;	/* 5.0 will delay interval (s) */
+	uint32_t		 c_will_expiry;	/* 5.0 message expiry of the will */
 	const char		*c_broken;	/* a send failed: why; closed at flush */
 	/* handle_subscribe.c's work in slices; owned, NULL: none. */
 	struct sub_work		*c_sub;
@@ -158,6 +160,20 @@ struct broker_listener {
 	char		 bl_addr[SOCK_NTOP_LEN];
 };
 
+/*
+ * A 5.0 will waiting for its delay (3.1.3.2.2): sent when the timer
+ * fires or the session ends, whichever comes first; dropped when the
+ * client id connects again to its session.  One per client id.
+ */
+struct will_wait {
+	TAILQ_ENTRY(will_wait)	 ww_entry;
+	struct broker		*ww_broker;
+	ev_timer		 ww_timer;
+	struct msg		*ww_msg;	/* owned */
+	char			 ww_id[];	/* client id, NUL-terminated */
+};
+TAILQ_HEAD(will_waitq, will_wait);
+
 struct broker {
 	struct ev_loop		*b_loop;
 	struct broker_conf	*b_conf;
@@ -170,6 +186,7 @@ struct broker {
 	size_t			 b_tls_handshakes;
 	TAILQ_HEAD(, client)	 b_dead;	/* closed, freed by b_prepare_w */
 	TAILQ_HEAD(, client)	 b_dirty;	/* output to write this iteration */
+	struct will_waitq	 b_wills;	/* delayed 5.0 wills */
 	struct session_table	*b_sessions;
 	struct session_limits	 b_limits;
 	struct session_acct	 b_acct;	/* every session's totals */
@@ -223,8 +240,19 @@ void	broker_deliver_retained_id(struct broker *, struct session *s,
 /* 1 if the ACL hook lets the client have access to topic. */
 int	broker_acl(struct broker *, const char *client_id,
 	    const char *username, struct bytes_view topic, int access);
-/* Ends a session: its subscriptions, its table entry, its memory. */
+/*
+ * Ends a session: its subscriptions, its table entry, its memory; a
+ * delayed will of its client id is sent now (the session ended).
+ */
 void	broker_session_drop(struct broker *, struct session *);
+/*
+ * Publishes will w of client id now (delay 0) or after delay seconds
+ * (a will_wait, replacing any of that id).  Takes w.
+ */
+void	broker_will(struct broker *, const char *id, struct msg *w,
+	    uint32_t delay);
+/* Client id connected to its session again: its delayed will is dropped. */
+void	broker_will_cancel(struct broker *, const char *id);
 
 /* client.c */
 /*

@@ -292,6 +292,7 @@ client_vclose(struct client *c, int will, const void *kind,
 	struct broker *b = c->c_broker;
 	struct session *s;
 	struct msg *w;
+	uint32_t delay;
 	enum client_state was = c->c_state;
 	char why[256];
 
@@ -340,13 +341,23 @@ client_vclose(struct client *c, int will, const void *kind,
 	/* The will goes out last, when the session no longer receives. */
 	w = c->c_will;
 	c->c_will = NULL;
-	if (w != NULL && will && was == CLIENT_CONNECTED) {
-		if (broker_acl(b, c->c_id, c->c_username, msg_topic(w),
-		    BROKER_ACL_WRITE))
-			(void)broker_publish(b, msg_topic(w), msg_payload(w),
-			    w->m_qos, w->m_retain);
-	}
-	msg_unref(w);
+	if (w != NULL && will && was == CLIENT_CONNECTED &&
+	    broker_acl(b, c->c_id, c->c_username, msg_topic(w),
+	    BROKER_ACL_WRITE)) {
+		/*
+		 * 5.0: after the will delay, or when the session ends if
+		 * sooner (its expiry interval; 0: now) [MQTT-3.1.3-9]; its
+		 * message expiry counts from then.
+		 */
+		delay = c->c_will_delay < c->c_expiry ? c->c_will_delay :
+		    c->c_expiry;
+		if (c->c_will_expiry > 0)
+			w->m_expire_at = msg_expire_at(clock_ms() +
+			    (uint64_t)delay * 1000,
+			    (uint64_t)c->c_will_expiry * 1000);
+		broker_will(b, c->c_id, w, delay);
+	} else
+		msg_unref(w);
 }
 
 void

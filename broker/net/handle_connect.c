@@ -47,6 +47,7 @@
 #include "broker/mqtt/mqtt_topic.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 /* The 5.0 reason code for a 3.1.1 CONNACK refusal. */
 static uint8_t
@@ -126,6 +127,40 @@ connect_redeliver(struct client *c)
 			return;
 	}
 	client_pump(c);
+}
+
+/*
+ * The will as a message: at 5.0 with its properties (those a PUBLISH
+ * carries, not the will delay nor its expiry, which start when it is
+ * sent), the publisher's id; c keeps the delay and the expiry.
+ */
+static struct msg *
+connect_will(struct client *c, const struct mqtt_connect *p)
+{
+	const struct mqtt5_props *wp = &p->will_props;
+	struct msg_args a;
+	struct msg *m;
+	uint8_t *buf = NULL;
+
+	if (p->level != MQTT_LEVEL_5)
+		return msg_new(p->will_topic, p->will_message, p->will_qos,
+		    p->will_retain);
+	c->c_will_delay = wp->will_delay;
+	c->c_will_expiry = wp->message_expiry;
+	memset(&a, 0, sizeof(a));
+	a.ma_topic = p->will_topic;
+	a.ma_payload = p->will_message;
+	a.ma_qos = p->will_qos;
+	a.ma_retain = p->will_retain;
+	a.ma_from = bytes_view_of(c->c_id, strlen(c->c_id));
+	if (!mqtt5_props_carried_view(wp, &a.ma_props)) {
+		if ((buf = malloc(wp->raw.len)) == NULL)
+			return NULL;
+		a.ma_props = bytes_view_of(buf, mqtt5_props_carry(wp, buf));
+	}
+	m = msg_new_ex(&a);
+	free(buf);
+	return m;
 }
 
 /* The CONNACK properties every 5.0 client is told: the limits. */
@@ -270,10 +305,16 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 			return;
 		}
 		if (p->will_message.len > conf->bc_max_packet_size ||
-		    (c->c_will = msg_new(p->will_topic, p->will_message,
-		    p->will_qos, p->will_retain)) == NULL) {
+		    (c->c_will = connect_will(c, p)) == NULL) {
 			connect_refuse(c, MQTT_CONNACK_UNAVAILABLE,
 			    "out of memory for the will");
+			return;
+		}
+		/* A will's payload format is the publisher's promise too. */
+		if (v5 && p->will_props.payload_format == 1 &&
+		    utf8_count(p->will_message.p, p->will_message.len) < 0) {
+			connect_refuse(c, MQTT5_RC_PAYLOAD_FORMAT_INVALID,
+			    "will payload is not UTF-8");
 			return;
 		}
 	}
@@ -312,8 +353,11 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 			    "out of memory for the session");
 			return;
 		}
-	} else
+	} else {
 		present = 1;
+		/* Back before its will's delay ran out: no will (3.1.3.2.2). */
+		broker_will_cancel(b, c->c_id);
+	}
 
 	session_set_clean(s, clean);
 	/* 5.0: the session's own expiry interval; 3.1.x: the broker's. */
