@@ -417,9 +417,10 @@ claim_recv(struct cluster *c, struct peer *p, const struct link_claim *cl)
 		e->ce_num = cl->stamp;
 		(void)ctab_set_aux(&c->c_claims, e, node);
 	}
+	/* 5.0: the old connection hears why (0x8E), as on one node. */
 	if (s != NULL && s->s_client != NULL)
-		client_close(s->s_client, 1, "taken over by a connection on "
-		    "node %s", node);
+		client_disconnect(s->s_client, MQTT5_RC_SESSION_TAKEN_OVER, 1,
+		    "taken over by a connection on node %s", node);
 	if (s != NULL && (by = cluster_peer_find(c, node)) != NULL)
 		replica_claimed(c, by, cl->id, cl->stamp);
 }
@@ -543,11 +544,16 @@ session_move_frame(struct session_move *mv, struct link *l,
 		sm.v5.from = msg_from(o->so_msg);
 		sm.v5.expiry_ms = msg_expiry_left_ms(o->so_msg, now);
 		sm.v5.props = msg_props(o->so_msg);
+		/* The session's own subscription ids move with it. */
+		sm.retain = o->so_retain;
+		for (sm.nids = 0; sm.nids < o->so_nids &&
+		    sm.nids < LINK_MAX_SUB_IDS; sm.nids++)
+			sm.ids[sm.nids] = o->so_ids[sm.nids];
 		/* One message past the slice goes if the frame has room. */
 		if (o->so_state == SESSION_OUT_QUEUED &&
 		    msg_expired(o->so_msg, now))
 			s->s_expired++;		/* never sent: it expired */
-		else if (subs.len + msgs.len + msg_bytes(o->so_msg) + 32 >
+		else if (subs.len + msgs.len + msg_bytes(o->so_msg) + 64 >
 		    room || link_put_session_msg5(&msgs, &sm) != 0)
 			mv->sm_lost++;
 		else
@@ -636,8 +642,8 @@ session_take(struct cluster *c, struct peer *p, struct bytes_view id)
 	if (s == NULL || s->s_clean)
 		return;
 	if (s->s_client != NULL)
-		client_close(s->s_client, 1, "session moved to node %s",
-		    p->p_name);
+		client_disconnect(s->s_client, MQTT5_RC_SESSION_TAKEN_OVER, 1,
+		    "session moved to node %s", p->p_name);
 	if ((s = session_table_find(b->b_sessions, (const char *)id.p,
 	    id.len)) == NULL || p->p_link == NULL)
 		return;
@@ -751,6 +757,10 @@ session_data(struct cluster *c, struct peer *p, const struct link_session *d)
 		if ((msg = msg_new_ex(&a)) == NULL)
 			break;
 		dl.sd_qos = sm.qos;
+		dl.sd_retain = sm.retain;
+		for (dl.sd_nids = 0; dl.sd_nids < sm.nids &&
+		    dl.sd_nids < SESSION_MAX_SUB_IDS; dl.sd_nids++)
+			dl.sd_ids[dl.sd_nids] = sm.ids[dl.sd_nids];
 		broker_deliver(s, msg, &dl, b);
 		msg_unref(msg);
 	}

@@ -216,13 +216,25 @@ get_sub5(struct bytes_r *r, struct link_sub *s)
 	return 0;
 }
 
-/*	smsg	qos u8 | topic str16 | payload bytes32 | msg5 */
+/*
+ *	smsg	qos u8 | topic str16 | payload bytes32 | msg5 |
+ *		flags u8 (bit 0 retain) | nids u8 | nids x sub id u32
+ */
 static int
 get_smsg5(struct bytes_r *r, struct link_smsg *m)
 {
+	uint8_t f, i;
+
 	if (get_qos(r, &m->qos) != 0 || get_topic(r, &m->topic) != 0 ||
-	    get_bytes32(r, &m->payload) != 0 || get_msg5(r, &m->v5) != 0)
+	    get_bytes32(r, &m->payload) != 0 || get_msg5(r, &m->v5) != 0 ||
+	    get_u8(r, &f) != 0 || (f & ~1) != 0 || get_u8(r, &m->nids) != 0 ||
+	    m->nids > LINK_MAX_SUB_IDS)
 		return CAIRN_ERR_PROTO;
+	m->retain = f;
+	for (i = 0; i < m->nids; i++)
+		if (get_u32(r, &m->ids[i]) != 0 || m->ids[i] == 0 ||
+		    m->ids[i] > LINK_SUB_ID_MAX)
+			return CAIRN_ERR_PROTO;
 	return 0;
 }
 
@@ -622,18 +634,29 @@ int
 link_put_session_msg5(struct bytes_w *w, const struct link_smsg *m)
 {
 	size_t start = w->len;
+	uint8_t i;
 	int rc;
 
 	if (m->qos > 2 || !link_topic_valid(m->topic) ||
 	    m->topic.len > UINT16_MAX || m->payload.len > UINT32_MAX ||
-	    msg5_check(&m->v5) != 0)
+	    msg5_check(&m->v5) != 0 || m->retain > 1 ||
+	    m->nids > LINK_MAX_SUB_IDS)
 		return CAIRN_ERR_INVAL;
+	for (i = 0; i < m->nids; i++)
+		if (m->ids[i] == 0 || m->ids[i] > LINK_SUB_ID_MAX)
+			return CAIRN_ERR_INVAL;
 	bytes_put_u8(w, m->qos);
 	put_str16(w, m->topic);
 	put_bytes32(w, m->payload);
-	if ((rc = put_msg5(w, &m->v5)) == CAIRN_ERR_INVAL)
+	if ((rc = put_msg5(w, &m->v5)) == CAIRN_ERR_INVAL) {
 		w->len = start;
-	return rc;
+		return rc;
+	}
+	bytes_put_u8(w, m->retain);
+	bytes_put_u8(w, m->nids);
+	for (i = 0; i < m->nids; i++)
+		bytes_put_u32be(w, m->ids[i]);
+	return w->err;
 }
 
 int

@@ -50,6 +50,8 @@
 #define LINK_EXPIRY_MAX_MS	((uint64_t)UINT32_MAX * 1000)
 /* A subscription identifier: a variable byte integer, not 0. */
 #define LINK_SUB_ID_MAX		268435455u
+/* The identifiers one queued delivery of SESSION_DATA carries at most. */
+#define LINK_MAX_SUB_IDS	8
 /* The TLS exporter's output bound into the transcript (RFC 8446 7.5). */
 #define LINK_BINDING_LEN	32
 #define LINK_EXPORTER_LABEL	"EXPORTER-cairn-link/2"
@@ -161,8 +163,10 @@ struct link_claim {
  * SESSION_DATA: client id str16; nsubs u32, then nsubs times (filter
  * str16, qos u8, options u8, subscription id u32); nmsgs u32, then
  * nmsgs times (qos u8, topic str16, payload bytes32, from str16, expiry
- * u64, property block: struct link_msg5); then the session's flags u8
- * and expiry interval u32 (seconds).  Options: bit 0 no local (never
+ * u64, property block: struct link_msg5, then the delivery's flags u8
+ * (bit 0: RETAIN to send), nids u8 (at most LINK_MAX_SUB_IDS) and nids
+ * subscription ids u32, 1..LINK_SUB_ID_MAX: the moving session's own);
+ * then the session's flags u8 and expiry interval u32 (seconds).  Options: bit 0 no local (never
  * with a $share filter), bit 1 retain as published, bits 2-3 retain
  * handling (0..2), the others 0; a subscription id 0 is none.  Session
  * flags: bit 0 the expiry interval is set (5.0), bit 1 the last
@@ -197,6 +201,9 @@ struct link_smsg {
 	struct bytes_view	topic;
 	struct bytes_view	payload;
 	struct link_msg5	v5;
+	uint8_t			retain;		/* the RETAIN flag to send */
+	uint8_t			nids;
+	uint32_t		ids[LINK_MAX_SUB_IDS];
 };
 
 /* PEERS: n u16, then n node names (str16). */

@@ -51,20 +51,22 @@ frames = {
     'session_take': frame(TAKE, s16(b'client-1')),
     # Subscriptions: filter, qos, options (no local 1, retain as published
     # 2, retain handling << 2), subscription id; messages: qos, topic,
-    # payload, msg5; then the session's flags and expiry interval.
+    # payload, msg5, flags (1: retain), n ids, ids; then the session's
+    # flags and expiry interval.
     'session_data': frame(SDATA, s16(b'client-1') + struct.pack('>I', 2) +
         s16(b'a/#') + b'\x01\x00' + struct.pack('>I', 0) + s16(b'b') +
         b'\x02\x00' + struct.pack('>I', 0) + struct.pack('>I', 1) +
         b'\x01' + s16(b'a/x') + b32(b'queued') + msg5(b'', 0, props(b'')) +
-        b'\x00' + struct.pack('>I', 0)),
+        b'\x00\x00' + b'\x00' + struct.pack('>I', 0)),
     'session_data_v5': frame(SDATA, s16(b'client-5') + struct.pack('>I', 2) +
         s16(b'a/#') + b'\x01' + bytes([1 | 2 | 2 << 2]) +
         struct.pack('>I', 268435455) + s16(b'$share/g/b') + b'\x02\x02' +
         struct.pack('>I', 7) + struct.pack('>I', 2) +
         b'\x01' + s16(b'a/x') + b32(b'queued') +
-        msg5(b'client-9', 5000, CARRIED) +
+        msg5(b'client-9', 5000, CARRIED) + b'\x01\x02' +
+        struct.pack('>II', 268435455, 7) +
         b'\x02' + s16(b'a/y') + b32(b'') + msg5(b'', 0, props(b'')) +
-        b'\x03' + struct.pack('>I', 3600)),
+        b'\x00\x00' + b'\x03' + struct.pack('>I', 3600)),
     'peers': frame(PEERS, struct.pack('>H', 2) +
         s16(b'b2@h 127.0.0.1:4370') + s16(b'b3@h')),
     'repl_session': frame(RSESS, s16(b'client-1') + struct.pack('>I', 2) +

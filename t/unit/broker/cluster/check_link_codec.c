@@ -450,10 +450,25 @@ START_TEST(link_codec__session_data_v5)
 	sm.v5.from = V("client-9");
 	sm.v5.expiry_ms = 5000;
 	sm.v5.props = bytes_view_of(carried, CARRIED_LEN);
+	sm.retain = 1;
+	sm.nids = 2;
+	sm.ids[0] = 77;
+	sm.ids[1] = LINK_SUB_ID_MAX;
 	ck_assert_int_eq(link_put_session_msg5(&msgs, &sm), 0);
 	ck_assert_int_eq(link_put_session_msg(&msgs, 0, V("a/y"), V("")), 0);
 	used = msgs.len;
 	sm.v5.props = bytes_view_of("\x02\x00\x00\x00\x05", 5);
+	ck_assert_int_eq(link_put_session_msg5(&msgs, &sm), CAIRN_ERR_INVAL);
+	sm.v5.props = bytes_view_of("", 0);
+	sm.ids[1] = 0;
+	ck_assert_int_eq(link_put_session_msg5(&msgs, &sm), CAIRN_ERR_INVAL);
+	sm.ids[1] = LINK_SUB_ID_MAX + 1;
+	ck_assert_int_eq(link_put_session_msg5(&msgs, &sm), CAIRN_ERR_INVAL);
+	sm.ids[1] = 1;
+	sm.nids = LINK_MAX_SUB_IDS + 1;
+	ck_assert_int_eq(link_put_session_msg5(&msgs, &sm), CAIRN_ERR_INVAL);
+	sm.nids = 1;
+	sm.retain = 2;
 	ck_assert_int_eq(link_put_session_msg5(&msgs, &sm), CAIRN_ERR_INVAL);
 	ck_assert_uint_eq(msgs.len, used);
 	memset(&m, 0, sizeof(m));
@@ -487,10 +502,14 @@ START_TEST(link_codec__session_data_v5)
 	ck_assert(bytes_view_eq_str(gm.v5.from, "client-9"));
 	ck_assert_uint_eq(gm.v5.expiry_ms, 5000);
 	ck_assert_mem_eq(gm.v5.props.p, carried, CARRIED_LEN);
+	ck_assert_uint_eq(gm.retain, 1);
+	ck_assert_uint_eq(gm.nids, 2);
+	ck_assert_uint_eq(gm.ids[0], 77);
+	ck_assert_uint_eq(gm.ids[1], LINK_SUB_ID_MAX);
 	ck_assert(link_session_msg_next5(&l, &gm));
 	ck_assert(bytes_view_eq_str(gm.topic, "a/y"));
-	ck_assert_uint_eq(gm.v5.from.len + gm.v5.expiry_ms + gm.v5.props.len,
-	    0);
+	ck_assert_uint_eq(gm.v5.from.len + gm.v5.expiry_ms + gm.v5.props.len +
+	    gm.retain + gm.nids, 0);
 	ck_assert(!link_session_msg_next5(&l, &gm));
 	/* Session flags: unknown bits, or an expiry without its flag. */
 	m.u.sess.flags = 4;
