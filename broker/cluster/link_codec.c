@@ -389,7 +389,8 @@ get_repl_msg(struct bytes_r *r, struct link_repl_msg *d)
 	if (get_u64(r, &d->seq) != 0 || get_qos(r, &d->qos) != 0 ||
 	    get_u8(r, &d->retain) != 0 || d->retain > 1 ||
 	    get_u8(r, &d->state) != 0 || get_u16(r, &d->pid) != 0 ||
-	    get_topic(r, &d->topic) != 0 || get_bytes32(r, &d->payload) != 0)
+	    get_topic(r, &d->topic) != 0 || get_bytes32(r, &d->payload) != 0 ||
+	    get_msg5(r, &d->v5) != 0)
 		return CAIRN_ERR_PROTO;
 	switch (d->state) {
 	case LINK_REPL_QUEUED:
@@ -420,6 +421,26 @@ get_repl_state(struct bytes_r *r, uint64_t *seq, uint8_t *state,
 	return CAIRN_ERR_PROTO;
 }
 
+/*
+ * REPL_SUB's qos, options and subscription id, as SESSION_DATA's
+ * subscriptions have them, or an unsubscribe (0x80) with neither.
+ */
+static int
+repl_sub_check(const struct link_repl *p)
+{
+	struct bytes_view group, real;
+
+	if (p->qos == LINK_REPL_UNSUB)
+		return p->opts == 0 && p->sub_id == 0 ? 0 : CAIRN_ERR_PROTO;
+	if (p->qos > 2 || (p->opts & ~0x0f) != 0 || ((p->opts >> 2) & 3) > 2 ||
+	    p->sub_id > LINK_SUB_ID_MAX)
+		return CAIRN_ERR_PROTO;
+	if ((p->opts & 1) &&
+	    mqtt_topic_share_parse(p->filter, &group, &real) != 0)
+		return CAIRN_ERR_PROTO;
+	return 0;
+}
+
 /* The REPL_* bodies (link_codec.h); every one starts with the id. */
 static int
 decode_repl(struct bytes_r *r, enum link_type type, struct link_repl *p)
@@ -439,7 +460,8 @@ decode_repl(struct bytes_r *r, enum link_type type, struct link_repl *p)
 		return 0;
 	case LINK_REPL_SUB:
 		if (get_filter(r, &p->filter) != 0 || get_u8(r, &p->qos) != 0 ||
-		    (p->qos > 2 && p->qos != LINK_REPL_UNSUB))
+		    get_u8(r, &p->opts) != 0 || get_u32(r, &p->sub_id) != 0 ||
+		    repl_sub_check(p) != 0)
 			return CAIRN_ERR_PROTO;
 		return 0;
 	default:
@@ -716,7 +738,12 @@ link_put_repl_msg(struct bytes_w *w, const struct link_repl_msg *d)
 	bytes_put_u8(w, d->state);
 	bytes_put_u16be(w, d->pid);
 	put_str16(w, d->topic);
-	if ((rc = put_bytes32(w, d->payload)) != 0)
+	put_bytes32(w, d->payload);
+	if (msg5_check(&d->v5) != 0) {
+		w->len = start;
+		return CAIRN_ERR_INVAL;
+	}
+	if ((rc = put_msg5(w, &d->v5)) != 0)
 		return rc;
 	/* What the decoder would refuse never goes out. */
 	bytes_r_init(&r, w->buf + start, w->len - start);
@@ -760,8 +787,7 @@ encode_check_repl(const struct link_msg *m)
 		return 0;
 	case LINK_REPL_SUB:
 		return link_filter_valid(p->filter) &&
-		    p->filter.len <= UINT16_MAX &&
-		    (p->qos <= 2 || p->qos == LINK_REPL_UNSUB) ? 0 :
+		    p->filter.len <= UINT16_MAX && repl_sub_check(p) == 0 ? 0 :
 		    CAIRN_ERR_INVAL;
 	default:
 		break;
@@ -942,6 +968,8 @@ encode_body(struct bytes_w *w, const struct link_msg *m)
 		if (m->type == LINK_REPL_SUB) {
 			put_str16(w, m->u.repl.filter);
 			bytes_put_u8(w, m->u.repl.qos);
+			bytes_put_u8(w, m->u.repl.opts);
+			bytes_put_u32be(w, m->u.repl.sub_id);
 		} else if (m->type != LINK_REPL_DROP) {
 			bytes_put_u32be(w, m->u.repl.n);
 			bytes_put_view(w, m->u.repl.items);

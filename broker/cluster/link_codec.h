@@ -220,10 +220,14 @@ struct link_peers {
  *			items: a replica anew with these subscriptions and
  *			no message
  *	REPL_SUB	id | filter str16 | qos u8 (0..2, or
- *			LINK_REPL_UNSUB: the filter is unsubscribed)
+ *			LINK_REPL_UNSUB: the filter is unsubscribed) |
+ *			options u8 | subscription id u32 (as SESSION_DATA's;
+ *			both 0 with LINK_REPL_UNSUB)
  *	REPL_MSGS	id | n u32 | n x (seq u64 | qos u8 | retain u8 |
  *			state u8 | packet id u16 | topic str16 |
- *			payload bytes32): deliveries added, in order
+ *			payload bytes32 | msg5 as SESSION_DATA's: publisher
+ *			id, expiry left in ms, carried properties):
+ *			deliveries added, in order
  *	REPL_STATE	id | n u32 | n x (seq u64 | state u8 | packet id
  *			u16): deliveries that changed state or ended
  *	REPL_DROP	id: the session is gone from the owner
@@ -242,6 +246,8 @@ struct link_repl {
 	struct bytes_view	id;
 	struct bytes_view	filter;	/* REPL_SUB */
 	uint8_t			qos;	/* REPL_SUB */
+	uint8_t			opts;	/* REPL_SUB: no local 1, rap 2, rh << 2 */
+	uint32_t		sub_id;	/* REPL_SUB */
 	uint32_t		n;	/* REPL_SESSION, _MSGS, _STATE */
 	struct bytes_view	items;	/* the n items, encoded */
 };
@@ -307,6 +313,7 @@ struct link_repl_msg {
 	uint16_t		pid;	/* packet id; 0 iff queued */
 	struct bytes_view	topic;
 	struct bytes_view	payload;
+	struct link_msg5	v5;
 };
 int	link_put_repl_msg(struct bytes_w *, const struct link_repl_msg *);
 int	link_put_repl_state(struct bytes_w *, uint64_t seq, uint8_t state,

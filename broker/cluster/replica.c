@@ -36,6 +36,7 @@
 #include "broker/cluster/cluster_int.h"
 #include "broker/cluster/replica_core.h"
 #include "broker/net/broker_int.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -279,7 +280,27 @@ replica_put_out(struct bytes_w *w, const struct session_out *o)
 	}
 	d.topic = msg_topic(o->so_msg);
 	d.payload = msg_payload(o->so_msg);
+	d.v5.from = msg_from(o->so_msg);
+	d.v5.props = msg_props(o->so_msg);
+	/* What is left of it: the holder counts down from when it gets it. */
+	d.v5.expiry_ms = msg_expiry_left_ms(o->so_msg, clock_ms());
 	return link_put_repl_msg(w, &d);
+}
+
+/* A subscription as SESSION_DATA's items have it (5.0 options too). */
+static int
+replica_put_sub(struct bytes_w *w, const struct session_sub *sub)
+{
+	struct link_sub ls;
+
+	memset(&ls, 0, sizeof(ls));
+	ls.filter = bytes_view_of(sub->ss_filter, sub->ss_len);
+	ls.qos = sub->ss_qos;
+	ls.no_local = sub->ss_no_local;
+	ls.rap = sub->ss_rap;
+	ls.rh = sub->ss_rh;
+	ls.sub_id = sub->ss_sub_id;
+	return link_put_session_sub5(w, &ls);
 }
 
 /* Sends the REPL_MSGS frame of the n items in rp_items; empties it. */
@@ -323,9 +344,7 @@ replica_sync(struct cluster *c, struct peer *p, struct session *s,
 
 	bytes_w_reset(&rp->rp_items);
 	TAILQ_FOREACH(sub, &s->s_subs, ss_entry)
-		if (link_put_session_sub(&rp->rp_items,
-		    bytes_view_of(sub->ss_filter, sub->ss_len),
-		    sub->ss_qos) == 0)
+		if (replica_put_sub(&rp->rp_items, sub) == 0)
 			n++;
 	msg_init(&m, LINK_REPL_SESSION, s);
 	m.u.repl.n = n;
@@ -491,6 +510,7 @@ replica_on_event(void *arg, struct session *s, enum session_ev ev,
 	struct cluster *c = arg;
 	struct replica *rp = c->c_repl;
 	struct ctab_ent *e;
+	struct session_sub *sub;
 	struct link_msg m;
 	struct peer *p;
 	uint8_t state = LINK_REPL_DONE;
@@ -531,7 +551,15 @@ replica_on_event(void *arg, struct session *s, enum session_ev ev,
 	case SESSION_EV_UNSUB:
 		msg_init(&m, LINK_REPL_SUB, s);
 		m.u.repl.filter = filter;
-		m.u.repl.qos = ev == SESSION_EV_SUB ? qos : LINK_REPL_UNSUB;
+		m.u.repl.qos = LINK_REPL_UNSUB;
+		if (ev == SESSION_EV_SUB && (sub = session_sub_find(s,
+		    filter)) != NULL) {
+			m.u.repl.qos = sub->ss_qos;
+			m.u.repl.opts = (sub->ss_no_local ? 1 : 0) |
+			    (sub->ss_rap ? 2 : 0) | (uint8_t)(sub->ss_rh << 2);
+			m.u.repl.sub_id = sub->ss_sub_id;
+		} else if (ev == SESSION_EV_SUB)
+			return;
 		break;
 	case SESSION_EV_QUEUED:
 		if (o->so_qos == 0)
@@ -615,6 +643,7 @@ replica_promote(struct cluster *c, struct rsess *r, size_t *nmsgs)
 	struct session *s;
 	struct rsub *u;
 	struct rmsg *m;
+	struct sub_opts so;
 	enum session_out_state st;
 	struct peer *p;
 	char owner[LINK_MAX_NAME + 1];
@@ -641,12 +670,19 @@ replica_promote(struct cluster *c, struct rsess *r, size_t *nmsgs)
 		s->s_offline_ms = (uint64_t)(ev_now(c->c_loop) * 1000.0) | 1;
 		session_set_clean(s, 0);
 	}
-	TAILQ_FOREACH(u, &r->r_subs, rs_entry)
+	TAILQ_FOREACH(u, &r->r_subs, rs_entry) {
 		if (session_sub_find(s, bytes_view_of(u->rs_filter,
-		    u->rs_len)) == NULL && s->s_nsubs < bc->bc_max_subscriptions)
-			(void)router_subscribe(b->b_router, s,
-			    bytes_view_of(u->rs_filter, u->rs_len), u->rs_qos,
-			    NULL);
+		    u->rs_len)) != NULL || s->s_nsubs >= bc->bc_max_subscriptions)
+			continue;
+		memset(&so, 0, sizeof(so));
+		so.qos = u->rs_qos;
+		so.no_local = u->rs_no_local;
+		so.rap = u->rs_rap;
+		so.rh = u->rs_rh;
+		so.sub_id = u->rs_sub_id;
+		(void)router_subscribe_opts(b->b_router, s,
+		    bytes_view_of(u->rs_filter, u->rs_len), &so, NULL);
+	}
 	TAILQ_FOREACH(m, &r->r_msgs, rm_entry) {
 		/*
 		 * A client connected here already had its CONNACK: it
@@ -762,7 +798,7 @@ replica_recv(struct cluster *c, struct peer *p, const struct link_msg *m)
 	    m->u.repl.id)) != NULL && e->ce_aux != NULL &&
 	    strcmp(e->ce_aux, p->p_name) == 0)
 		replica_give_back(c, p, e, 1);
-	if ((rc = rstore_apply(&rp->rp_store, p->p_name, m)) != 0)
+	if ((rc = rstore_apply(&rp->rp_store, p->p_name, m, clock_ms())) != 0)
 		log_rate_warnx(&rp->rp_lr, "cluster: replica of client %.*s "
 		    "from %s: %s (%zu bytes held; %llu messages dropped, "
 		    "%llu replicas refused so far)", (int)m->u.repl.id.len,

@@ -184,21 +184,34 @@ rsub_find(struct rsess *s, struct bytes_view f)
 	return NULL;
 }
 
-/* Subscribes (qos 0..2) or unsubscribes (LINK_REPL_UNSUB) filter f. */
-static int
-rsess_sub(struct rstore *st, struct rsess *s, struct bytes_view f,
-    uint8_t qos)
+static void
+rsub_set(struct rsub *u, const struct link_sub *o)
 {
+	u->rs_qos = o->qos;
+	u->rs_no_local = o->no_local;
+	u->rs_rap = o->rap;
+	u->rs_rh = o->rh;
+	u->rs_sub_id = o->sub_id;
+}
+
+/*
+ * Subscribes o->filter with its options, or unsubscribes it (o->qos
+ * LINK_REPL_UNSUB).
+ */
+static int
+rsess_sub(struct rstore *st, struct rsess *s, const struct link_sub *o)
+{
+	struct bytes_view f = o->filter;
 	struct rsub *u;
 
 	if ((u = rsub_find(s, f)) != NULL) {
-		if (qos == LINK_REPL_UNSUB)
+		if (o->qos == LINK_REPL_UNSUB)
 			rsub_free(st, s, u);
 		else
-			u->rs_qos = qos;
+			rsub_set(u, o);
 		return 0;
 	}
-	if (qos == LINK_REPL_UNSUB)
+	if (o->qos == LINK_REPL_UNSUB)
 		return 0;
 	if (!rstore_fits(st, RSUB_COST(f.len))) {
 		st->rs_dropped++;
@@ -206,7 +219,7 @@ rsess_sub(struct rstore *st, struct rsess *s, struct bytes_view f,
 	}
 	if ((u = malloc(sizeof(*u) + f.len + 1)) == NULL)
 		return CAIRN_ERR_NOMEM;
-	u->rs_qos = qos;
+	rsub_set(u, o);
 	u->rs_len = f.len;
 	memcpy(u->rs_filter, f.p, f.len);
 	u->rs_filter[f.len] = '\0';
@@ -221,10 +234,12 @@ rsess_sub(struct rstore *st, struct rsess *s, struct bytes_view f,
  * a repeat (dropped as stale).
  */
 static int
-rsess_msg(struct rstore *st, struct rsess *s, const struct link_repl_msg *d)
+rsess_msg(struct rstore *st, struct rsess *s, const struct link_repl_msg *d,
+    uint64_t now)
 {
 	struct rmsg *m, *last;
 	struct msg *msg;
+	struct msg_args a;
 	size_t cost;
 
 	if ((last = TAILQ_LAST(&s->r_msgs, rmsgq)) != NULL &&
@@ -233,14 +248,23 @@ rsess_msg(struct rstore *st, struct rsess *s, const struct link_repl_msg *d)
 		return 0;
 	}
 	cost = sizeof(struct rmsg) + sizeof(struct msg) + d->topic.len +
-	    d->payload.len;
+	    d->payload.len + d->v5.from.len + d->v5.props.len;
 	if (!rstore_fits(st, cost)) {
 		s->r_dropped++;
 		st->rs_dropped++;
 		return CAIRN_ERR_LIMIT;
 	}
+	memset(&a, 0, sizeof(a));
+	a.ma_topic = d->topic;
+	a.ma_payload = d->payload;
+	a.ma_props = d->v5.props;
+	a.ma_from = d->v5.from;
+	a.ma_qos = d->qos;
+	a.ma_retain = d->retain;
+	/* The expiry goes on counting down from here. */
+	a.ma_expire_at = msg_expire_at(now, d->v5.expiry_ms);
 	if ((m = calloc(1, sizeof(*m))) == NULL ||
-	    (msg = msg_new(d->topic, d->payload, d->qos, d->retain)) == NULL) {
+	    (msg = msg_new_ex(&a)) == NULL) {
 		free(m);
 		return CAIRN_ERR_NOMEM;
 	}
@@ -333,24 +357,26 @@ rstore_session(struct rstore *st, const char *owner, const struct link_repl *p,
 }
 
 int
-rstore_apply(struct rstore *st, const char *owner, const struct link_msg *m)
+rstore_apply(struct rstore *st, const char *owner, const struct link_msg *m,
+    uint64_t now)
 {
 	const struct link_repl *p = &m->u.repl;
 	struct link_repl_msg d;
-	struct bytes_view list, f;
+	struct link_sub sub;
+	struct bytes_view list;
 	struct rsess *s = NULL;
 	struct ctab_ent *e;
 	uint64_t seq;
 	uint16_t pid;
-	uint8_t qos, state;
+	uint8_t state;
 	int rc = 0, rc1;
 
 	if (m->type == LINK_REPL_SESSION) {
 		if ((rc = rstore_session(st, owner, p, &s)) != 0)
 			return rc;
 		list = p->items;
-		while (link_session_sub_next(&list, &f, &qos))
-			if ((rc1 = rsess_sub(st, s, f, qos)) != 0)
+		while (link_session_sub_next5(&list, &sub))
+			if ((rc1 = rsess_sub(st, s, &sub)) != 0)
 				rc = rc1;
 		return rc;
 	}
@@ -365,12 +391,19 @@ rstore_apply(struct rstore *st, const char *owner, const struct link_msg *m)
 		rstore_del(st, s);
 		break;
 	case LINK_REPL_SUB:
-		rc = rsess_sub(st, s, p->filter, p->qos);
+		memset(&sub, 0, sizeof(sub));
+		sub.filter = p->filter;
+		sub.qos = p->qos;
+		sub.no_local = p->opts & 1;
+		sub.rap = (p->opts >> 1) & 1;
+		sub.rh = (p->opts >> 2) & 3;
+		sub.sub_id = p->sub_id;
+		rc = rsess_sub(st, s, &sub);
 		break;
 	case LINK_REPL_MSGS:
 		list = p->items;
 		while (link_repl_msg_next(&list, &d))
-			if ((rc1 = rsess_msg(st, s, &d)) != 0)
+			if ((rc1 = rsess_msg(st, s, &d, now)) != 0)
 				rc = rc1;
 		break;
 	case LINK_REPL_STATE:

@@ -52,6 +52,10 @@ TAILQ_HEAD(rmsgq, rmsg);
 struct rsub {
 	TAILQ_ENTRY(rsub)	 rs_entry;
 	uint8_t			 rs_qos;
+	uint8_t			 rs_no_local;	/* MQTT 5.0 options */
+	uint8_t			 rs_rap;
+	uint8_t			 rs_rh;
+	uint32_t		 rs_sub_id;
 	size_t			 rs_len;
 	char			 rs_filter[];	/* NUL-terminated */
 };
@@ -85,10 +89,11 @@ void		 rstore_fini(struct rstore *);
  * session moved); the others apply to a replica of that owner only
  * (else counted in rs_stale and ignored).  0, CAIRN_ERR_LIMIT (at the
  * byte cap: what did not fit is dropped and counted, the rest applied)
- * or CAIRN_ERR_NOMEM.
+ * or CAIRN_ERR_NOMEM.  now: CLOCK_MONOTONIC ms (clock_ms()), from which
+ * a message's expiry left is counted again.
  */
 int		 rstore_apply(struct rstore *, const char *owner,
-		    const struct link_msg *m);
+		    const struct link_msg *m, uint64_t now);
 /* The replica of id, or NULL. */
 struct rsess	*rstore_get(struct rstore *, const char *id, size_t len);
 /* A replica's client id and owner node (NUL-terminated, borrowed). */

@@ -136,7 +136,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m.type >= LINK_REPL_SESSION && m.type <= LINK_REPL_DROP) {
 			/* Two owners, so that frames of the other are seen. */
 			rc = rstore_apply(&st, (data[off + 4] & 1) ? "a@h" :
-			    "b@h", &m);
+			    "b@h", &m, 1000);
 			FUZZ_ASSERT(rc == 0 || rc == CAIRN_ERR_LIMIT);
 			FUZZ_ASSERT(st.rs_bytes <= FUZZ_REPLICA_CAP);
 		}

@@ -16,9 +16,9 @@ def msg5(frm, ms, pr): return s16(frm) + struct.pack('>Q', ms) + pr
 
 HELLO, AUTH, TICK, RADD, RDEL, RBEGIN, REND, FWD, ACK, RET, CLAIM, TAKE, \
     SDATA, PEERS, RSESS, RSUB, RMSGS, RSTATE, RDROP = range(1, 20)
-def rmsg(seq, qos, retain, state, pid, topic, payload):
+def rmsg(seq, qos, retain, state, pid, topic, payload, v5=None):
     return struct.pack('>QBBBH', seq, qos, retain, state, pid) + \
-        s16(topic) + b32(payload)
+        s16(topic) + b32(payload) + (v5 or msg5(b'', 0, props(b'')))
 frames = {
     'hello': frame(HELLO, b'\x03' + s16(b'b1@host') + bytes(range(32))),
     'hello_v2': frame(HELLO, b'\x02' + s16(b'b1@host') + bytes(range(32))),
@@ -72,12 +72,15 @@ frames = {
     'repl_session': frame(RSESS, s16(b'client-1') + struct.pack('>I', 2) +
         s16(b'a/#') + b'\x01\x00' + struct.pack('>I', 0) + s16(b'b') +
         b'\x02\x06' + struct.pack('>I', 9)),
-    'repl_sub': frame(RSUB, s16(b'client-1') + s16(b'c/+') + b'\x01'),
-    'repl_unsub': frame(RSUB, s16(b'client-1') + s16(b'b') + b'\x80'),
+    'repl_sub': frame(RSUB, s16(b'client-1') + s16(b'c/+') + b'\x01' +
+        bytes([1 | 2 | 2 << 2]) + struct.pack('>I', 42)),
+    'repl_unsub': frame(RSUB, s16(b'client-1') + s16(b'b') + b'\x80\x00' +
+        struct.pack('>I', 0)),
     'repl_msgs': frame(RMSGS, s16(b'client-1') + struct.pack('>I', 3) +
         rmsg(1, 1, 0, 0, 0, b'a/x', b'queued') +
         rmsg(2, 1, 0, 1, 7, b'a/y', b'sent') +
-        rmsg(3, 2, 1, 2, 8, b'b', b'released')),
+        rmsg(3, 2, 1, 2, 8, b'b', b'released',
+             msg5(b'client-9', 5000, CARRIED))),
     'repl_state': frame(RSTATE, s16(b'client-1') + struct.pack('>I', 3) +
         struct.pack('>QBH', 1, 1, 9) + struct.pack('>QBH', 2, 3, 0) +
         struct.pack('>QBH', 3, 2, 8)),

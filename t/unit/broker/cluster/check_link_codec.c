@@ -562,17 +562,19 @@ START_TEST(link_codec__repl_frames)
 	uint16_t pid;
 	uint8_t state;
 	size_t used;
-	/* REPL_SUB "c" "a" qos 3 */
-	static const uint8_t badsub[] = { 0, 0, 0, 8, LINK_REPL_SUB,
-	    0, 1, 'c', 0, 1, 'a', 3 };
+	/* REPL_SUB "c" "a" qos 3, options 0, subscription id 0 */
+	static const uint8_t badsub[] = { 0, 0, 0, 13, LINK_REPL_SUB,
+	    0, 1, 'c', 0, 1, 'a', 3, 0, 0, 0, 0, 0 };
 	/* REPL_STATE "c", 1 item: seq 1, DONE, packet id 5 */
 	static const uint8_t donepid[] = { 0, 0, 0, 19, LINK_REPL_STATE,
 	    0, 1, 'c', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1,
 	    LINK_REPL_DONE, 0, 5 };
-	/* REPL_MSGS "c", 1 item: seq 1, qos 1, retain 0, QUEUED, id 7 */
-	static const uint8_t queuedpid[] = { 0, 0, 0, 28, LINK_REPL_MSGS,
+	/* REPL_MSGS "c", 1 item: seq 1, qos 1, retain 0, QUEUED, id 7,
+	 * no publisher id, no expiry, no properties */
+	static const uint8_t queuedpid[] = { 0, 0, 0, 39, LINK_REPL_MSGS,
 	    0, 1, 'c', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0,
-	    LINK_REPL_QUEUED, 0, 7, 0, 1, 't', 0, 0, 0, 0 };
+	    LINK_REPL_QUEUED, 0, 7, 0, 1, 't', 0, 0, 0, 0,
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 	uint8_t buf[64];
 
 	bytes_w_init(&l, MAXF);
@@ -614,7 +616,12 @@ START_TEST(link_codec__repl_frames)
 	rm.retain = 1;
 	rm.state = LINK_REPL_RELEASED;
 	rm.pid = 9;
+	/* A 5.0 message: publisher, expiry left, a content type. */
+	rm.v5.from = V("pub-1");
+	rm.v5.expiry_ms = 5000;
+	rm.v5.props = bytes_view_of("\x03\x00\x01x", 4);
 	ck_assert_int_eq(link_put_repl_msg(&l, &rm), 0);
+	memset(&rm.v5, 0, sizeof(rm.v5));
 	/* Refused items leave the list as it was. */
 	used = l.len;
 	rm.qos = 1;		/* released QoS 1 */
@@ -652,6 +659,8 @@ START_TEST(link_codec__repl_frames)
 	ck_assert(link_repl_msg_next(&list, &got));
 	ck_assert(got.seq == 2 && got.qos == 2 && got.state ==
 	    LINK_REPL_RELEASED && got.pid == 9 && got.retain == 1);
+	ck_assert(bytes_view_eq_str(got.v5.from, "pub-1"));
+	ck_assert(got.v5.expiry_ms == 5000 && got.v5.props.len == 4);
 	ck_assert(!link_repl_msg_next(&list, &got));
 
 	bytes_w_reset(&l);
@@ -684,8 +693,17 @@ START_TEST(link_codec__repl_frames)
 	ck_assert_int_eq(link_decode(badsub, sizeof(badsub), MAXF, &d,
 	    &used), CAIRN_ERR_PROTO);
 	memcpy(buf, badsub, sizeof(badsub));
-	buf[sizeof(badsub) - 1] = LINK_REPL_UNSUB;
+	buf[11] = LINK_REPL_UNSUB;
 	ck_assert_int_eq(link_decode(buf, sizeof(badsub), MAXF, &d, &used), 0);
+	buf[12] = 1;		/* an unsubscribe with options */
+	ck_assert_int_eq(link_decode(buf, sizeof(badsub), MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	buf[11] = 1;		/* QoS 1, no local */
+	ck_assert_int_eq(link_decode(buf, sizeof(badsub), MAXF, &d, &used), 0);
+	ck_assert(d.u.repl.qos == 1 && d.u.repl.opts == 1);
+	buf[12] = 3 << 2;	/* retain handling 3 */
+	ck_assert_int_eq(link_decode(buf, sizeof(badsub), MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
 	ck_assert_int_eq(link_decode(donepid, sizeof(donepid), MAXF, &d,
 	    &used), CAIRN_ERR_PROTO);
 	memcpy(buf, donepid, sizeof(donepid));

@@ -84,7 +84,7 @@ apply(struct rstore *st, const char *owner, const struct link_msg *m)
 	bytes_w_init(&w, MAXF * 2);
 	ck_assert_int_eq(link_encode(&w, m, MAXF), 0);
 	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
-	rc = rstore_apply(st, owner, &d);
+	rc = rstore_apply(st, owner, &d, 1000);
 	bytes_w_fini(&w);
 	return rc;
 }
@@ -194,6 +194,10 @@ START_TEST(replica_core__store)
 	struct rstore st;
 	struct rsess *s;
 	struct rmsg *m;
+	struct rsub *u;
+	struct link_msg fm;
+	struct link_repl_msg d5;
+	struct bytes_w l;
 	uint64_t seqs[8];
 	size_t n;
 
@@ -209,6 +213,43 @@ START_TEST(replica_core__store)
 	ck_assert_uint_eq(TAILQ_FIRST(&s->r_subs)->rs_qos, 2);
 	ck_assert_int_eq(sub(&st, "a@h", "c1", "u", LINK_REPL_UNSUB), 0);
 	ck_assert_uint_eq(s->r_nsubs, 1);
+	/* MQTT 5.0 options and a subscription identifier are kept. */
+	memset(&fm, 0, sizeof(fm));
+	fm.type = LINK_REPL_SUB;
+	fm.u.repl.id = V("c1");
+	fm.u.repl.filter = V("n/+");
+	fm.u.repl.qos = 1;
+	fm.u.repl.opts = 1 | 2 | 1 << 2;
+	fm.u.repl.sub_id = 77;
+	ck_assert_int_eq(apply(&st, "a@h", &fm), 0);
+	u = TAILQ_LAST(&s->r_subs, rsubq);
+	ck_assert(u->rs_qos == 1 && u->rs_no_local == 1 && u->rs_rap == 1 &&
+	    u->rs_rh == 1 && u->rs_sub_id == 77);
+	ck_assert_int_eq(sub(&st, "a@h", "c1", "n/+", LINK_REPL_UNSUB), 0);
+	ck_assert_uint_eq(s->r_nsubs, 1);
+	/* A 5.0 message: its publisher, properties and expiry left. */
+	bytes_w_init(&l, MAXF);
+	memset(&d5, 0, sizeof(d5));
+	d5.seq = 5;
+	d5.qos = 1;
+	d5.topic = V("a/b");
+	d5.payload = V("x");
+	d5.v5.from = V("pub-1");
+	d5.v5.expiry_ms = 5000;
+	ck_assert_int_eq(link_put_repl_msg(&l, &d5), 0);
+	memset(&fm, 0, sizeof(fm));
+	fm.type = LINK_REPL_MSGS;
+	fm.u.repl.id = V("c1");
+	fm.u.repl.n = 1;
+	fm.u.repl.items = bytes_view_of(l.buf, l.len);
+	ck_assert_int_eq(apply(&st, "a@h", &fm), 0);
+	m = TAILQ_LAST(&s->r_msgs, rmsgq);
+	ck_assert(bytes_view_eq_str(msg_from(m->rm_msg), "pub-1"));
+	/* Applied at 1000 ms: 4000 left at 2000. */
+	ck_assert_uint_eq(msg_expiry_left_ms(m->rm_msg, 2000), 4000);
+	ck_assert_int_eq(state(&st, "a@h", "c1", 5, LINK_REPL_DONE, 0), 0);
+	ck_assert_uint_eq(s->r_nmsgs, 0);
+	bytes_w_fini(&l);
 	ck_assert_int_eq(msgs(&st, "a@h", "c1", 10, 6, 1, 5), 0);
 	ck_assert_uint_eq(s->r_nmsgs, 6);
 	/* A repeat (seq not above the last) is stale. */
