@@ -37,6 +37,9 @@ Those are:
     standard lets a server choose, so the case accepts both, checking
     only that an alias used is within the client's maximum and
     resolves.
+Status against cairn-broker (main at 8e0f026 and after, build and
+ASan build): all 31 cases pass; registered in both modes.
+
 Cairn has no keys that turn off shared subscriptions, subscription
 identifiers or wildcards, and neither has mosquitto 2.0.11: the reason
 codes 0x9E/0xA1/0xA2 are therefore not tested here (both brokers
@@ -67,7 +70,7 @@ def cfg(**kw):
     """A scenario with broker keys beyond mqtt_harness's: each k=v is
     written in the dialect of the mode (mosquitto.conf name, cairn YAML
     name) through 'extra'.  Known: max_keepalive, max_qos,
-    topic_alias_max (mosquitto only), persistent_client_expiration."""
+    topic_alias_max, persistent_client_expiration."""
     sc = {}
     extra = []
     for k, v in kw.items():
@@ -82,8 +85,8 @@ def cfg(**kw):
             extra.append('max_qos %d' % v if h.mode() == 'mosquitto'
                          else 'max_qos: %d' % v)
         elif k == 'topic_alias_max':
-            if h.mode() == 'mosquitto':
-                extra.append('max_topic_alias %d' % v)
+            extra.append('max_topic_alias %d' % v if h.mode() == 'mosquitto'
+                         else 'max_topic_alias: %d' % v)
         elif k == 'persistent_client_expiration':
             extra.append('persistent_client_expiration %s' % v
                          if h.mode() == 'mosquitto'
