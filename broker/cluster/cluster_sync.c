@@ -1199,8 +1199,9 @@ snap_step(struct cluster *c, struct peer *p)
 			budget = 4 * SNAP_SLICE;
 			for (sent = 0; sent < SNAP_SLICE && link_writable(l);
 			    sent++) {
-				if ((msg = retain_cursor_next(p->p_snap_cur,
-				    &budget)) == NULL)
+				if ((msg = retain_cursor_next_at(
+				    c->c_broker->b_retain, p->p_snap_cur,
+				    &budget, clock_ms())) == NULL)
 					break;
 				retain_send_one(msg, &rw);
 			}

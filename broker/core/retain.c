@@ -352,6 +352,21 @@ retain_cursor_next(struct retain_index_cursor *c, size_t *budget)
 	return retain_index_cursor_next(c, budget);
 }
 
+struct msg *
+retain_cursor_next_at(struct retain *r, struct retain_index_cursor *c,
+    size_t *budget, uint64_t now)
+{
+	struct msg *m;
+
+	while ((m = retain_index_cursor_next(c, budget)) != NULL &&
+	    msg_expired(m, now)) {
+		r->r_expired++;
+		/* Safe under a cursor: the index keeps the nodes it is on. */
+		retain_clear(r, msg_topic(m));
+	}
+	return m;
+}
+
 void
 retain_cursor_free(struct retain_index_cursor *c)
 {

@@ -20,9 +20,9 @@
  *
  * MQTT 5.0 message expiry [MQTT-3.3.2-5]: a message with m_expire_at
  * vanishes when it expires, lazily (retain_get_at()) and through the
- * caller's periodic retain_expire().  A cursor may still return one
- * that expired since the last sweep: the session queue drops it before
- * it is sent (session_next_at()).  A message lives in one store at
+ * caller's periodic retain_expire(), and as a walk meets them
+ * (retain_cursor_next_at(); retain_cursor_next() returns them, and the
+ * session queue drops them before they are sent: session_next_at()).  A message lives in one store at
  * most (its heap slot is inside it).  Pure: no I/O, no clock, no
  * logging.
  */
@@ -135,6 +135,14 @@ struct retain_index_cursor *retain_cursor_new(struct retain *,
  */
 struct msg	*retain_cursor_next(struct retain_index_cursor *,
 		    size_t *budget);
+/*
+ * retain_cursor_next() at now (monotonic ms): a message past its expiry
+ * is dropped from r as the walk meets it (counted in rs_expired) and
+ * the walk goes on, so a subscriber or a peer never gets one.
+ */
+struct msg	*retain_cursor_next_at(struct retain *r,
+		    struct retain_index_cursor *, size_t *budget,
+		    uint64_t now);
 void		 retain_cursor_free(struct retain_index_cursor *);
 
 /* What the store holds: for $SYS and memory reports. */

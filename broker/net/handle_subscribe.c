@@ -54,6 +54,7 @@
 
 #include "broker/net/broker_int.h"
 #include "broker/mqtt/mqtt_topic.h"
+#include "common/clock.h"
 #include "common/container.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -306,7 +307,8 @@ sub_retained_run(struct client *c, struct sub_work *sw, uint64_t deadline)
 			continue;
 		}
 		budget = SUB_WALK_BUDGET;
-		if ((m = retain_cursor_next(sr->sr_cur, &budget)) != NULL)
+		if ((m = retain_cursor_next_at(b->b_retain, sr->sr_cur,
+		    &budget, clock_ms())) != NULL)
 			broker_deliver_retained_id(b, c->c_session, m,
 			    m->m_qos < sr->sr_qos ? m->m_qos : sr->sr_qos,
 			    sr->sr_sub_id);

@@ -377,6 +377,47 @@ START_TEST(retain__expiry_many)
 }
 END_TEST
 
+/* A walk drops the expired messages it meets and goes on. */
+START_TEST(retain__cursor_skips_expired)
+{
+	struct retain_index_cursor *c;
+	struct retain_stats st;
+	struct msg *m;
+	size_t budget = SIZE_MAX, n = 0;
+	char t[8];
+	int i;
+
+	retain_set_limits(r, 100, SIZE_MAX, SIZE_MAX);
+	for (i = 0; i < 6; i++) {
+		snprintf(t, sizeof(t), "c/%d", i);
+		/* Odd ones expire at 100, even ones never. */
+		m = mkexp(t, i % 2 ? 100 : 0);
+		ck_assert_int_eq(retain_set(r, m), 0);
+		msg_unref(m);
+	}
+	c = retain_cursor_new(r, v("c/#"));
+	ck_assert_ptr_nonnull(c);
+	/* Before 100 all six come; at 100 only the three that live. */
+	while ((m = retain_cursor_next_at(r, c, &budget, 99)) != NULL)
+		n++;
+	ck_assert_uint_eq(n, 6);
+	retain_cursor_free(c);
+	c = retain_cursor_new(r, v("c/#"));
+	n = 0;
+	while ((m = retain_cursor_next_at(r, c, &budget, 100)) != NULL) {
+		ck_assert_uint_eq(m->m_expire_at, 0);
+		n++;
+	}
+	ck_assert_uint_eq(n, 3);
+	ck_assert(retain_index_cursor_done(c));
+	retain_cursor_free(c);
+	retain_stats(r, &st);
+	ck_assert_uint_eq(st.rs_count, 3);
+	ck_assert_uint_eq(st.rs_expired, 3);
+	ck_assert_uint_eq(st.rs_expiring, 0);
+}
+END_TEST
+
 static Suite *
 retain_suite(void)
 {
@@ -397,6 +438,7 @@ retain_suite(void)
 	tcase_add_test(tc, retain__cursor);
 	tcase_add_test(tc, retain__expiry);
 	tcase_add_test(tc, retain__expiry_many);
+	tcase_add_test(tc, retain__cursor_skips_expired);
 	suite_add_tcase(su, tc);
 	return su;
 }
