@@ -8,10 +8,12 @@ same layer or a lower one, never up:
     broker/core/      1  messages, sessions, trie, router, retained store,
                          password and ACL rules (no sockets, no cluster)
     broker/conf/      2  the YAML configuration (pure: text in, struct out)
-    broker/net/       3  listeners, connections, packet handlers, output
-    broker/cluster/   4  link codec and handshake, links, peers, sync,
+    broker/store/     3  the node's durable state (data_dir) on LMDB;
+                         its record codec is pure
+    broker/net/       4  listeners, connections, packet handlers, output
+    broker/cluster/   5  link codec and handshake, links, peers, sync,
                          epmd registration and membership
-    broker/           5  the program: main, $SYS, memory stats, auth files
+    broker/           6  the program: main, $SYS, memory stats, auth files
 
 Includes come from the compiler (`cc -MM` for every .c, with the
 project's include path), not from a regex, so a header pulled in through
@@ -33,9 +35,10 @@ import tempfile
 from contextlib import redirect_stdout
 
 LAYERS = [('broker/mqtt/', 0), ('broker/core/', 1), ('broker/conf/', 2),
-          ('broker/net/', 3), ('broker/cluster/', 4), ('broker/', 5)]
-NAMES = {0: 'mqtt', 1: 'core', 2: 'conf', 3: 'net', 4: 'cluster',
-         5: 'program'}
+          ('broker/store/', 3), ('broker/net/', 4), ('broker/cluster/', 5),
+          ('broker/', 6)]
+NAMES = {0: 'mqtt', 1: 'core', 2: 'conf', 3: 'store', 4: 'net',
+         5: 'cluster', 6: 'program'}
 INC = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 

@@ -1,0 +1,756 @@
+/*
+ * The store on LMDB; see store.h.  One environment, its unnamed
+ * database, the keys and values of store_codec.h.  A batch is one write
+ * transaction, opened by the first mutation and committed by
+ * store_commit(); readers (store_load()) use their own read
+ * transaction.  The map size is store_max_bytes: LMDB's MDB_MAP_FULL is
+ * our "store full", reported as CAIRN_ERR_LIMIT.
+ */
+#include "broker/store/store.h"
+
+#include <sys/types.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "common/err.h"
+
+struct store {
+	MDB_env		*st_env;	/* NULL: read-only and no file yet */
+	MDB_dbi		 st_dbi;
+	MDB_txn		*st_txn;	/* the open batch, or NULL */
+	int		 st_failed;	/* the batch failed: MDB error */
+	int		 st_lock_fd;
+	int		 st_readonly;
+	uint8_t		 st_hash_key[STORE_HASH_KEY_LEN];
+	uint64_t	 st_next_sid;
+	uint64_t	 st_next_seq;
+	struct bytes_w	 st_buf;	/* one value being encoded */
+	struct store_stats st_stats;
+	char		*st_dir;
+	char		*st_path;	/* DIR/data.mdb */
+};
+
+/* A value is at most a whole packet and its frame: far under this. */
+#define STORE_VALUE_MAX	(512ull * 1024 * 1024)
+
+static int
+store_err(int rc)
+{
+	return rc == MDB_MAP_FULL ? CAIRN_ERR_LIMIT : CAIRN_ERR_IO;
+}
+
+const char *
+store_path(const struct store *st)
+{
+	return st->st_path;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->st_txn != NULL)
+		mdb_txn_abort(st->st_txn);
+	if (st->st_env != NULL)
+		mdb_env_close(st->st_env);
+	if (st->st_lock_fd != -1)
+		close(st->st_lock_fd);
+	bytes_w_fini(&st->st_buf);
+	free(st->st_dir);
+	free(st->st_path);
+	free(st);
+}
+
+/* dir exists as a directory we may write in, or is made. */
+static int
+store_dir(const char *dir, int readonly, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (stat(dir, &sb) == -1) {
+		if (errno != ENOENT || readonly) {
+			if (errno == ENOENT)
+				snprintf(err, errlen, "data_dir %s: does not "
+				    "exist (start makes it if its parent does)",
+				    dir);
+			else
+				snprintf(err, errlen, "data_dir %s: %s", dir,
+				    strerror(errno));
+			/* -n: a missing dir whose parent exists is fine. */
+			if (errno == ENOENT && readonly) {
+				char *p = strdup(dir), *slash;
+				int ok;
+
+				if (p == NULL)
+					return -1;
+				slash = strrchr(p, '/');
+				if (slash == p)
+					slash[1] = '\0';
+				else if (slash != NULL)
+					*slash = '\0';
+				else
+					strcpy(p, ".");
+				ok = stat(p, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+				    access(p, W_OK | X_OK) == 0;
+				free(p);
+				return ok ? 1 : -1;
+			}
+			return -1;
+		}
+		if (mkdir(dir, 0700) == -1) {
+			snprintf(err, errlen, "data_dir %s: cannot make it: %s",
+			    dir, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "data_dir %s: not a directory", dir);
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) == -1) {
+		snprintf(err, errlen, "data_dir %s: not writable: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The meta record: written into a new store, checked in an old one.
+ * A store with records but no meta is not ours.
+ */
+static int
+store_meta(struct store *st, const char *node, char *err, size_t errlen)
+{
+	struct store_meta m;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	uint8_t kb[STORE_KEY_MAX];
+	size_t nlen = node != NULL ? strlen(node) : 0;
+	int rc, write = 0;
+
+	if ((rc = mdb_txn_begin(st->st_env, NULL, st->st_readonly ?
+	    MDB_RDONLY : 0, &txn)) != 0 ||
+	    (rc = mdb_dbi_open(txn, NULL, 0, &st->st_dbi)) != 0)
+		goto mdb_fail;
+	k.mv_size = store_key_meta(kb);
+	k.mv_data = kb;
+	rc = mdb_get(txn, st->st_dbi, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		if ((rc = mdb_cursor_open(txn, st->st_dbi, &cur)) != 0)
+			goto mdb_fail;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		mdb_cursor_close(cur);
+		if (rc == 0) {
+			snprintf(err, errlen, "%s: not a cairn store (records "
+			    "but no meta record); refusing to use it",
+			    st->st_path);
+			goto fail;
+		}
+		if (rc != MDB_NOTFOUND)
+			goto mdb_fail;
+		if (st->st_readonly) {
+			mdb_txn_abort(txn);
+			return 0;
+		}
+		memset(&m, 0, sizeof(m));
+		m.sm_version = STORE_FORMAT_VERSION;
+		m.sm_node = bytes_view_of(node != NULL ? node : "", nlen);
+		if (getrandom(st->st_hash_key, sizeof(st->st_hash_key), 0) !=
+		    (ssize_t)sizeof(st->st_hash_key)) {
+			snprintf(err, errlen, "%s: getrandom: %s", st->st_path,
+			    strerror(errno));
+			goto fail;
+		}
+		write = 1;
+	} else if (rc != 0)
+		goto mdb_fail;
+	else {
+		if (store_rec_type(bytes_view_of(v.mv_data, v.mv_size),
+		    NULL) != STORE_REC_META ||
+		    store_decode_meta(bytes_view_of(v.mv_data, v.mv_size),
+		    &m) != 0) {
+			snprintf(err, errlen, "%s: the meta record is damaged "
+			    "or of another format (this broker reads format "
+			    "%d); refusing to use it", st->st_path,
+			    STORE_FORMAT_VERSION);
+			goto fail;
+		}
+		if (m.sm_node.len > 0 && !(m.sm_node.len == nlen &&
+		    memcmp(m.sm_node.p, node, nlen) == 0)) {
+			snprintf(err, errlen, "%s: the store of node %.*s, not "
+			    "of %s; refusing to use it", st->st_path,
+			    (int)(m.sm_node.len > 255 ? 255 : m.sm_node.len),
+			    (const char *)m.sm_node.p, nlen > 0 ? node :
+			    "this node (no node_name)");
+			goto fail;
+		}
+		memcpy(st->st_hash_key, m.sm_hash_key, STORE_HASH_KEY_LEN);
+		/* A store made without node_name takes the node's name. */
+		if (m.sm_node.len == 0 && nlen > 0 && !st->st_readonly) {
+			m.sm_node = bytes_view_of(node, nlen);
+			write = 1;
+		}
+	}
+	if (write) {
+		memcpy(m.sm_hash_key, st->st_hash_key, STORE_HASH_KEY_LEN);
+		bytes_w_reset(&st->st_buf);
+		if (store_encode_meta(&st->st_buf, &m) != 0) {
+			snprintf(err, errlen, "%s: cannot encode the meta "
+			    "record", st->st_path);
+			goto fail;
+		}
+		k.mv_size = store_key_meta(kb);
+		k.mv_data = kb;
+		v.mv_size = st->st_buf.len;
+		v.mv_data = st->st_buf.buf;
+		if ((rc = mdb_put(txn, st->st_dbi, &k, &v, 0)) != 0)
+			goto mdb_fail;
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+		if (rc != 0)
+			goto mdb_fail;
+		return 0;
+	}
+	mdb_txn_abort(txn);
+	return 0;
+mdb_fail:
+	snprintf(err, errlen, "%s: %s", st->st_path, mdb_strerror(rc));
+fail:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return -1;
+}
+
+struct store *
+store_open(const char *dir, uint64_t max_bytes, const char *node,
+    int readonly, char *err, size_t errlen)
+{
+	struct store *st;
+	struct stat sb;
+	size_t len;
+	int rc, d;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	st->st_lock_fd = -1;
+	st->st_readonly = readonly;
+	st->st_next_sid = st->st_next_seq = 1;
+	bytes_w_init(&st->st_buf, STORE_VALUE_MAX);
+	len = strlen(dir) + sizeof("/data.mdb");
+	if ((st->st_dir = strdup(dir)) == NULL ||
+	    (st->st_path = malloc(len)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	snprintf(st->st_path, len, "%s/data.mdb", dir);
+	if ((d = store_dir(dir, readonly, err, errlen)) == -1)
+		goto fail;
+	if (readonly && (d == 1 || stat(st->st_path, &sb) == -1))
+		return st;	/* -n: start will make it */
+	if (!readonly) {
+		char lock[4096];
+
+		snprintf(lock, sizeof(lock), "%s/lock.cairn", dir);
+		if ((st->st_lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC,
+		    0600)) == -1) {
+			snprintf(err, errlen, "data_dir %s: %s: %s", dir, lock,
+			    strerror(errno));
+			goto fail;
+		}
+		if (flock(st->st_lock_fd, LOCK_EX | LOCK_NB) == -1) {
+			snprintf(err, errlen, "data_dir %s: in use by another "
+			    "process (%s)", dir, errno == EWOULDBLOCK ?
+			    "locked" : strerror(errno));
+			goto fail;
+		}
+	}
+	if ((rc = mdb_env_create(&st->st_env)) != 0 ||
+	    (rc = mdb_env_set_mapsize(st->st_env, (size_t)max_bytes)) != 0) {
+		snprintf(err, errlen, "%s: %s", st->st_path, mdb_strerror(rc));
+		goto fail;
+	}
+	/*
+	 * MDB_NORDAHEAD: the map is read by keys, not in sequence.  The
+	 * default sync stays: a commit is on disk when it returns.
+	 */
+	if ((rc = mdb_env_open(st->st_env, dir, MDB_NORDAHEAD |
+	    (readonly ? MDB_RDONLY : 0), 0600)) != 0) {
+		snprintf(err, errlen, "%s: %s%s", st->st_path,
+		    mdb_strerror(rc), rc == MDB_INVALID || rc ==
+		    MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED ?
+		    " (not a cairn store, or damaged); refusing to use it" :
+		    "");
+		goto fail;
+	}
+	if (store_meta(st, node, err, errlen) != 0)
+		goto fail;
+	return st;
+fail:
+	store_close(st);
+	return NULL;
+}
+
+/* --- loading ------------------------------------------------------------ */
+
+/* "session 3, queued message 17", for the record at k. */
+static void
+store_key_name(const struct store_key *k, int type, char *buf, size_t len)
+{
+	switch (k->sk_type) {
+	case 'M':
+		snprintf(buf, len, "meta");
+		break;
+	case 'R':
+		snprintf(buf, len, "retained message %016" PRIx64,
+		    k->sk_hash);
+		break;
+	case 'S':
+		if (k->sk_kind == STORE_SK_HEADER)
+			snprintf(buf, len, "session %" PRIu64, k->sk_sid);
+		else
+			snprintf(buf, len, "session %" PRIu64 ", %s %" PRIu64,
+			    k->sk_sid, store_rec_name(type), k->sk_arg);
+		break;
+	default:
+		snprintf(buf, len, "?");
+		break;
+	}
+}
+
+/* The record type a key holds. */
+static int
+store_key_rec(const struct store_key *k)
+{
+	if (k->sk_type == 'M')
+		return STORE_REC_META;
+	if (k->sk_type == 'R')
+		return STORE_REC_RETAINED;
+	switch (k->sk_kind) {
+	case STORE_SK_HEADER:
+		return STORE_REC_SESSION;
+	case STORE_SK_SUB:
+		return STORE_REC_SUB;
+	case STORE_SK_OUT:
+		return STORE_REC_OUT;
+	}
+	return STORE_REC_INQ2;
+}
+
+int
+store_load(struct store *st, const struct store_load_ops *ops, void *arg,
+    char *err, size_t errlen)
+{
+	struct store_key k;
+	struct store_msg m;
+	struct store_session s;
+	struct store_sub sb;
+	struct store_out o;
+	struct bytes_view kv, vv;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val mk, mv;
+	uint64_t n = 0, sid = 0;
+	int rc, type, have_sid = 0, cb;
+	uint16_t id = 0;
+	char name[96];
+
+	memset(&m, 0, sizeof(m));
+	memset(&sb, 0, sizeof(sb));
+	if (st->st_env == NULL)
+		return 0;
+	if ((rc = mdb_txn_begin(st->st_env, NULL, MDB_RDONLY, &txn)) != 0 ||
+	    (rc = mdb_cursor_open(txn, st->st_dbi, &cur)) != 0) {
+		snprintf(err, errlen, "%s: %s", st->st_path, mdb_strerror(rc));
+		goto fail;
+	}
+	for (rc = mdb_cursor_get(cur, &mk, &mv, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &mk, &mv, MDB_NEXT)) {
+		n++;
+		kv = bytes_view_of(mk.mv_data, mk.mv_size);
+		vv = bytes_view_of(mv.mv_data, mv.mv_size);
+		if (store_key_decode(kv, &k) != 0) {
+			snprintf(err, errlen, "%s: record %" PRIu64 ": a key "
+			    "of no known shape (%zu bytes); damaged or not a "
+			    "cairn store, refusing to start", st->st_path, n,
+			    kv.len);
+			goto fail;
+		}
+		type = store_key_rec(&k);
+		store_key_name(&k, type, name, sizeof(name));
+		if (store_rec_type(vv, NULL) != type) {
+			snprintf(err, errlen, "%s: record %" PRIu64 " (%s): "
+			    "not a valid %s record of format %d (damaged: "
+			    "bad length, version or check); refusing to "
+			    "start", st->st_path, n, name,
+			    store_rec_name(type), STORE_FORMAT_VERSION);
+			goto fail;
+		}
+		if (k.sk_type == 'S' && k.sk_kind != STORE_SK_HEADER &&
+		    (!have_sid || sid != k.sk_sid)) {
+			snprintf(err, errlen, "%s: record %" PRIu64 " (%s): "
+			    "no session header before it; damaged, refusing "
+			    "to start", st->st_path, n, name);
+			goto fail;
+		}
+		cb = 0;
+		switch (type) {
+		case STORE_REC_META:
+			continue;
+		case STORE_REC_RETAINED:
+			if ((rc = store_decode_retained(vv, &m)) != 0 ||
+			    store_hash(st->st_hash_key, m.smg_topic) !=
+			    k.sk_hash)
+				break;
+			cb = ops->sl_retained(arg, &m);
+			break;
+		case STORE_REC_SESSION:
+			if ((rc = store_decode_session(vv, &s)) != 0)
+				break;
+			sid = k.sk_sid;
+			have_sid = 1;
+			if (sid >= st->st_next_sid)
+				st->st_next_sid = sid + 1;
+			cb = ops->sl_session(arg, sid, &s);
+			break;
+		case STORE_REC_SUB:
+			if ((rc = store_decode_sub(vv, &sb)) != 0 ||
+			    store_hash(st->st_hash_key, sb.ssb_filter) !=
+			    k.sk_arg)
+				break;
+			cb = ops->sl_sub(arg, sid, &sb);
+			break;
+		case STORE_REC_OUT:
+			if ((rc = store_decode_out(vv, &o)) != 0)
+				break;
+			if (k.sk_arg >= st->st_next_seq)
+				st->st_next_seq = k.sk_arg + 1;
+			cb = ops->sl_out(arg, sid, k.sk_arg, &o);
+			break;
+		case STORE_REC_INQ2:
+			if ((rc = store_decode_inq2(vv, &id)) != 0 ||
+			    id != k.sk_arg)
+				break;
+			cb = ops->sl_inq2(arg, sid, id);
+			break;
+		}
+		if (rc != 0 || (type == STORE_REC_RETAINED &&
+		    store_hash(st->st_hash_key, m.smg_topic) != k.sk_hash) ||
+		    (type == STORE_REC_SUB && store_hash(st->st_hash_key,
+		    sb.ssb_filter) != k.sk_arg) ||
+		    (type == STORE_REC_INQ2 && id != k.sk_arg)) {
+			snprintf(err, errlen, "%s: record %" PRIu64 " (%s): "
+			    "its fields are invalid or do not match its key; "
+			    "damaged, refusing to start", st->st_path, n,
+			    name);
+			goto fail;
+		}
+		if (cb != 0) {
+			snprintf(err, errlen, "%s: record %" PRIu64 " (%s): "
+			    "cannot be loaded: %s", st->st_path, n, name,
+			    cairn_strerror(cb));
+			goto fail;
+		}
+	}
+	if (rc != MDB_NOTFOUND) {
+		snprintf(err, errlen, "%s: after record %" PRIu64 ": %s; "
+		    "damaged, refusing to start", st->st_path, n,
+		    mdb_strerror(rc));
+		goto fail;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+fail:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return -1;
+}
+
+uint64_t
+store_new_sid(struct store *st)
+{
+	return st->st_next_sid++;
+}
+
+uint64_t
+store_new_seq(struct store *st)
+{
+	return st->st_next_seq++;
+}
+
+/* --- batches ------------------------------------------------------------ */
+
+/* The batch's transaction, opened if none is; NULL once it failed. */
+static MDB_txn *
+store_txn(struct store *st)
+{
+	int rc;
+
+	if (st->st_failed != 0 || st->st_env == NULL || st->st_readonly)
+		return NULL;
+	if (st->st_txn == NULL &&
+	    (rc = mdb_txn_begin(st->st_env, NULL, 0, &st->st_txn)) != 0) {
+		st->st_txn = NULL;
+		st->st_failed = rc;
+		return NULL;
+	}
+	return st->st_txn;
+}
+
+/* A mutation failed: the batch is gone. */
+static int
+store_fail(struct store *st, int rc)
+{
+	if (st->st_txn != NULL)
+		mdb_txn_abort(st->st_txn);
+	st->st_txn = NULL;
+	st->st_failed = rc;
+	return store_err(rc);
+}
+
+static int
+store_put(struct store *st, const uint8_t *key, size_t klen)
+{
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	if (st->st_buf.err != 0) {
+		rc = st->st_buf.err;
+		bytes_w_reset(&st->st_buf);
+		return rc;
+	}
+	if ((txn = store_txn(st)) == NULL)
+		return st->st_failed != 0 ? store_err(st->st_failed) :
+		    CAIRN_ERR_INVAL;
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	v.mv_data = st->st_buf.buf;
+	v.mv_size = st->st_buf.len;
+	if ((rc = mdb_put(txn, st->st_dbi, &k, &v, 0)) != 0)
+		return store_fail(st, rc);
+	st->st_stats.sst_puts++;
+	return 0;
+}
+
+static int
+store_del(struct store *st, const uint8_t *key, size_t klen)
+{
+	MDB_txn *txn;
+	MDB_val k;
+	int rc;
+
+	if ((txn = store_txn(st)) == NULL)
+		return st->st_failed != 0 ? store_err(st->st_failed) :
+		    CAIRN_ERR_INVAL;
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	if ((rc = mdb_del(txn, st->st_dbi, &k, NULL)) != 0 &&
+	    rc != MDB_NOTFOUND)
+		return store_fail(st, rc);
+	st->st_stats.sst_dels++;
+	return 0;
+}
+
+int
+store_put_retained(struct store *st, const struct store_msg *m)
+{
+	uint8_t kb[STORE_KEY_MAX];
+	size_t kl = store_key_retained(kb, store_hash(st->st_hash_key,
+	    m->smg_topic));
+	int rc;
+
+	if (m->smg_payload.len == 0)
+		return store_del(st, kb, kl);
+	bytes_w_reset(&st->st_buf);
+	if ((rc = store_encode_retained(&st->st_buf, m)) != 0)
+		return rc;
+	return store_put(st, kb, kl);
+}
+
+int
+store_put_session(struct store *st, uint64_t sid,
+    const struct store_session *s)
+{
+	uint8_t kb[STORE_KEY_MAX];
+	size_t kl = store_key_session(kb, sid, STORE_SK_HEADER, 0);
+	int rc;
+
+	bytes_w_reset(&st->st_buf);
+	if ((rc = store_encode_session(&st->st_buf, s)) != 0)
+		return rc;
+	return store_put(st, kb, kl);
+}
+
+int
+store_del_session(struct store *st, uint64_t sid)
+{
+	uint8_t kb[STORE_KEY_MAX];
+	size_t kl = store_key_session_prefix(kb, sid);
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	if ((txn = store_txn(st)) == NULL)
+		return st->st_failed != 0 ? store_err(st->st_failed) :
+		    CAIRN_ERR_INVAL;
+	if ((rc = mdb_cursor_open(txn, st->st_dbi, &cur)) != 0)
+		return store_fail(st, rc);
+	/* Found again from the prefix after each delete: plain and safe. */
+	for (;;) {
+		k.mv_data = kb;
+		k.mv_size = kl;
+		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0)
+			break;
+		if (k.mv_size < kl || memcmp(k.mv_data, kb, kl) != 0)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		st->st_stats.sst_dels++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_fail(st, rc);
+	return 0;
+}
+
+int
+store_put_sub(struct store *st, uint64_t sid, const struct store_sub *s)
+{
+	uint8_t kb[STORE_KEY_MAX];
+	size_t kl = store_key_session(kb, sid, STORE_SK_SUB,
+	    store_hash(st->st_hash_key, s->ssb_filter));
+	int rc;
+
+	bytes_w_reset(&st->st_buf);
+	if ((rc = store_encode_sub(&st->st_buf, s)) != 0)
+		return rc;
+	return store_put(st, kb, kl);
+}
+
+int
+store_del_sub(struct store *st, uint64_t sid, struct bytes_view filter)
+{
+	uint8_t kb[STORE_KEY_MAX];
+	size_t kl = store_key_session(kb, sid, STORE_SK_SUB,
+	    store_hash(st->st_hash_key, filter));
+
+	return store_del(st, kb, kl);
+}
+
+int
+store_put_out(struct store *st, uint64_t sid, uint64_t seq,
+    const struct store_out *o)
+{
+	uint8_t kb[STORE_KEY_MAX];
+	size_t kl = store_key_session(kb, sid, STORE_SK_OUT, seq);
+	int rc;
+
+	bytes_w_reset(&st->st_buf);
+	if ((rc = store_encode_out(&st->st_buf, o)) != 0)
+		return rc;
+	return store_put(st, kb, kl);
+}
+
+int
+store_del_out(struct store *st, uint64_t sid, uint64_t seq)
+{
+	uint8_t kb[STORE_KEY_MAX];
+	size_t kl = store_key_session(kb, sid, STORE_SK_OUT, seq);
+
+	return store_del(st, kb, kl);
+}
+
+int
+store_put_inq2(struct store *st, uint64_t sid, uint16_t id)
+{
+	uint8_t kb[STORE_KEY_MAX];
+	size_t kl = store_key_session(kb, sid, STORE_SK_INQ2, id);
+	int rc;
+
+	bytes_w_reset(&st->st_buf);
+	if ((rc = store_encode_inq2(&st->st_buf, id)) != 0)
+		return rc;
+	return store_put(st, kb, kl);
+}
+
+int
+store_del_inq2(struct store *st, uint64_t sid, uint16_t id)
+{
+	uint8_t kb[STORE_KEY_MAX];
+	size_t kl = store_key_session(kb, sid, STORE_SK_INQ2, id);
+
+	return store_del(st, kb, kl);
+}
+
+int
+store_pending(const struct store *st)
+{
+	return st->st_txn != NULL || st->st_failed != 0;
+}
+
+int
+store_commit(struct store *st, char *err, size_t errlen)
+{
+	int rc;
+
+	if (st->st_failed != 0) {
+		rc = st->st_failed;
+		st->st_failed = 0;
+		st->st_stats.sst_failed++;
+		snprintf(err, errlen, "%s: %s%s", st->st_path,
+		    mdb_strerror(rc), rc == MDB_MAP_FULL ?
+		    " (store_max_bytes reached)" : "");
+		return store_err(rc);
+	}
+	if (st->st_txn == NULL)
+		return 0;
+	rc = mdb_txn_commit(st->st_txn);
+	st->st_txn = NULL;
+	if (rc != 0) {
+		st->st_stats.sst_failed++;
+		snprintf(err, errlen, "%s: commit: %s%s", st->st_path,
+		    mdb_strerror(rc), rc == MDB_MAP_FULL ?
+		    " (store_max_bytes reached)" : "");
+		return store_err(rc);
+	}
+	st->st_stats.sst_commits++;
+	return 0;
+}
+
+void
+store_stats(const struct store *st, struct store_stats *out)
+{
+	MDB_envinfo ei;
+	MDB_stat ms;
+
+	*out = st->st_stats;
+	if (st->st_env == NULL)
+		return;
+	if (mdb_env_info(st->st_env, &ei) == 0 &&
+	    mdb_env_stat(st->st_env, &ms) == 0) {
+		out->sst_map_bytes = ei.me_mapsize;
+		out->sst_used_bytes = (uint64_t)(ei.me_last_pgno + 1) *
+		    ms.ms_psize;
+	}
+}
