@@ -300,6 +300,11 @@ main(int argc, char **argv)
 			}
 			SSL_CTX_free(ctx);
 		}
+		if (node_check(c, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: %s\n", path, err);
+			broker_conf_free(c);
+			return 1;
+		}
 		broker_conf_free(c);
 		printf("configuration OK\n");
 		return 0;

@@ -56,6 +56,9 @@ node_new(struct ev_loop *loop, struct broker_conf *c, char *err,
 	}
 	if (broker_auth_load(n->n_broker, err, errlen) != 0)
 		goto fail;
+	/* data_dir: what the node kept, loaded before anyone connects. */
+	if (persist_open(n->n_broker, err, errlen) != 0)
+		goto fail;
 	if (c->bc_cluster) {
 		if ((n->n_cluster = cluster_new(n->n_broker, loop, err,
 		    errlen)) == NULL)
@@ -112,6 +115,12 @@ node_free(struct node *n)
 	sys_stop(n->n_broker);
 	broker_free(n->n_broker);
 	free(n);
+}
+
+int
+node_check(const struct broker_conf *c, char *err, size_t errlen)
+{
+	return persist_check(c, err, errlen);
 }
 
 int

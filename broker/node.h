@@ -48,6 +48,13 @@ int		 node_start(struct node *, char *err, size_t errlen);
 /* Stops and frees all of it, the cluster before the broker.  NULL ok. */
 void		 node_free(struct node *);
 /*
+ * -n's checks of what start would open beyond the files: data_dir is a
+ * writable directory (or can be made) and its store, if any, opens and
+ * reads whole.  0, or -1 with err.
+ */
+int		 node_check(const struct broker_conf *c, char *err,
+		    size_t errlen);
+/*
  * SIGHUP: applies c (taken) to the running node: the password and ACL
  * files read again, then broker_reload().  All or nothing: 0, or -1
  * with err and the node as it was.

@@ -167,6 +167,11 @@ static const struct conf_key broker_keys[] = {
 	  .max = 100000000 },
 	{ .name = "max_retained_bytes", .type = CONF_SIZE,
 	  .offset = RAW(c.bc_max_retained_bytes), .min = 0 },
+	{ .name = "data_dir", .type = CONF_STRING,
+	  .offset = RAW(c.bc_data_dir), .flags = CONF_NONEMPTY },
+	{ .name = "store_max_bytes", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_store_max_bytes), .min = 1024 * 1024,
+	  .max = 1ull << 40 },
 	{ .name = "max_retained_message_size", .type = CONF_SIZE,
 	  .offset = RAW(c.bc_max_retained_message_size), .min = 0 },
 	{ .name = "connect_timeout", .type = CONF_DURATION,
@@ -283,6 +288,7 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_max_output_buffer = BROKER_DEFAULT_MAX_OUTPUT_BUFFER;
 	c->bc_max_retained_messages = BROKER_DEFAULT_MAX_RETAINED_MESSAGES;
 	c->bc_max_retained_bytes = BROKER_DEFAULT_MAX_RETAINED_BYTES;
+	c->bc_store_max_bytes = BROKER_DEFAULT_STORE_MAX_BYTES;
 	c->bc_max_retained_message_size =
 	    BROKER_DEFAULT_MAX_RETAINED_MESSAGE_SIZE;
 	c->bc_connect_timeout_ms = BROKER_DEFAULT_CONNECT_TIMEOUT_MS;
@@ -485,6 +491,7 @@ broker_conf_free(struct broker_conf *c)
 		broker_listener_conf_fini(&c->bc_listeners[i]);
 	free(c->bc_listeners);
 	free(c->bc_password_file);
+	free(c->bc_data_dir);
 	free(c->bc_acl_file);
 	free(c->bc_log_file);
 	free(c->bc_node_name);

@@ -55,6 +55,8 @@ struct agent_conf;
 #define BROKER_DEFAULT_MAX_RETAINED_MESSAGES	100000
 #define BROKER_DEFAULT_MAX_RETAINED_BYTES	(64 * 1024 * 1024)
 #define BROKER_DEFAULT_MAX_RETAINED_MESSAGE_SIZE	(256 * 1024)
+/* data_dir's LMDB map: address space, not memory; the file grows as used. */
+#define BROKER_DEFAULT_STORE_MAX_BYTES		(1024ull * 1024 * 1024)
 #define BROKER_DEFAULT_CONNECT_TIMEOUT_MS	10000
 /* TLS handshakes in progress, all listeners together. */
 #define BROKER_DEFAULT_MAX_TLS_HANDSHAKES	1024
@@ -154,6 +156,8 @@ struct broker_conf {
 	uint64_t		 bc_max_output_buffer;
 	unsigned int		 bc_max_retained_messages;
 	uint64_t		 bc_max_retained_bytes;	/* messages and index */
+	char			*bc_data_dir;		/* NULL: nothing on disk */
+	uint64_t		 bc_store_max_bytes;	/* data_dir's map */
 	uint64_t		 bc_max_retained_message_size;	/* payload */
 	uint64_t		 bc_connect_timeout_ms;
 	unsigned int		 bc_max_tls_handshakes;	/* in progress */

@@ -167,6 +167,7 @@ struct session_out {
 	uint8_t				 so_retain;	/* the RETAIN flag to send */
 	uint8_t				 so_nids;	/* of so_ids */
 	uint64_t			 so_seq;	/* the session's count, from 1 */
+	uint64_t			 so_store_seq;	/* its record in data_dir; 0: none */
 	uint32_t			 so_ids[];	/* subscription ids */
 };
 TAILQ_HEAD(session_outq, session_out);
@@ -225,6 +226,7 @@ struct session {
 	size_t			 s_route_hit;	/* the route's hit of s */
 	struct session		*s_hnext;	/* the table's chain */
 	int			 s_in_table;
+	uint64_t		 s_store_id;	/* its records in data_dir; 0: none */
 };
 
 /*

@@ -187,7 +187,15 @@ broker_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 	struct broker *b = container_of(w, struct broker, b_prepare_w);
 	struct client *c;
 
+	/*
+	 * data_dir: this iteration's mutations in one commit, before any
+	 * ack that depends on them is written (persist.c).  Again before
+	 * each flush, as a flush may close a client and publish its will.
+	 */
 	while ((c = TAILQ_FIRST(&b->b_dirty)) != NULL) {
+		if (b->b_store != NULL && c->c_store_wait &&
+		    persist_commit(b) != 0)
+			continue;	/* the failure closed some clients */
 		TAILQ_REMOVE(&b->b_dirty, c, c_dirty_entry);
 		c->c_dirty = 0;
 		(void)client_flush(c);
@@ -196,6 +204,9 @@ broker_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 		TAILQ_REMOVE(&b->b_dead, c, c_entry);
 		client_free(c);
 	}
+	/* What no ack waits on (a will, a retained clear) goes too. */
+	if (b->b_store != NULL)
+		(void)persist_commit(b);
 	/* The counts of close lines held back by a flood that stopped. */
 	client_log_flush(b);
 }
@@ -666,6 +677,8 @@ broker_free(struct broker *b)
 	/* The cluster and $SYS, above, were stopped by their owner. */
 	memset(&b->b_hooks, 0, sizeof(b->b_hooks));
 	memset(&b->b_sobs, 0, sizeof(b->b_sobs));
+	/* The acks owed go out with the last writes below. */
+	(void)persist_commit(b);
 	if (ev_is_active(&b->b_expire_w))
 		ev_timer_stop(b->b_loop, &b->b_expire_w);
 	if (ev_is_active(&b->b_prepare_w))
@@ -684,6 +697,8 @@ broker_free(struct broker *b)
 	/* Not sent: the server goes away, not the sessions' clients. */
 	while ((ww = TAILQ_FIRST(&b->b_wills)) != NULL)
 		broker_will_end(b, ww, 0);
+	/* Closed before the sessions are freed: they stay on disk. */
+	persist_close(b);
 	if (b->b_sessions != NULL) {
 		while ((s = session_table_any(b->b_sessions)) != NULL)
 			broker_session_drop(b, s);
@@ -776,6 +791,8 @@ broker_session_drop(struct broker *b, struct session *s)
 	if (!TAILQ_EMPTY(&b->b_wills) &&
 	    (ww = broker_will_find(b, s->s_id)) != NULL)
 		broker_will_end(b, ww, 1);
+	if (b->b_store != NULL && s->s_store_id != 0)
+		persist_session_drop(b, s);
 	router_unsubscribe_all(b->b_router, s);
 	session_table_remove(b->b_sessions, s);
 	session_free(s);
@@ -816,9 +833,13 @@ broker_enqueue(struct broker *b, struct session *s, struct msg *m,
 		b->b_stats.bs_drop_output_total++;
 	} else if ((rc = session_enqueue_d(s, m, d)) == CAIRN_ERR_LIMIT)
 		why = session_drop_name(s->s_drop_reason);
-	if (rc == 0)
+	if (rc == 0) {
 		s->s_drop_logged = 0;
-	else if (rc == CAIRN_ERR_LIMIT || rc == CAIRN_ERR_NOMEM) {
+		/* Kept before it can be sent: session_next() may take it. */
+		if (b->b_store != NULL && s->s_store_id != 0 && qos > 0)
+			persist_out(b, s, TAILQ_LAST(&s->s_queue,
+			    session_outq));
+	} else if (rc == CAIRN_ERR_LIMIT || rc == CAIRN_ERR_NOMEM) {
 		b->b_stats.bs_pub_dropped++;
 		if (!s->s_drop_logged) {
 			log_warnx("client %s: dropping messages (%s): queue "
@@ -899,12 +920,18 @@ broker_publish_msg(struct broker *b, struct msg *m)
 		 */
 		if (why != RETAIN_LIMIT_NONE && (clr = msg_new(topic,
 		    bytes_view_of("", 0), qos, 1)) != NULL) {
+			if (b->b_store != NULL)
+				persist_retained(b, clr);
 			if (b->b_hooks.bh_retained != NULL)
 				b->b_hooks.bh_retained(b->b_hooks.bh_arg, clr);
 			msg_unref(clr);
 		}
-	} else if (retain && b->b_hooks.bh_retained != NULL)
-		b->b_hooks.bh_retained(b->b_hooks.bh_arg, m);
+	} else if (retain) {
+		if (b->b_store != NULL)
+			persist_retained(b, m);
+		if (b->b_hooks.bh_retained != NULL)
+			b->b_hooks.bh_retained(b->b_hooks.bh_arg, m);
+	}
 	/* Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9]. */
 	router_route(b->b_router, m, broker_deliver, b);
 	return 0;

@@ -11,6 +11,7 @@
  *				the form of the client's protocol level
  *	transport.h		the byte stream under a connection (plain: none)
  *	tls.c			the TLS transport and listener contexts
+ *	persist.c		data_dir: what the store keeps, loaded at start
  *
  * Above this layer (broker/cluster/ and the program in broker/) and
  * out of its sight: the cluster, told of retained messages and
@@ -45,6 +46,7 @@
 #include "common/sock.h"
 
 struct cluster;
+struct store;
 struct broker_listener;
 struct transport;
 struct ws_tconf;
@@ -117,6 +119,9 @@ struct client {
 	char			**c_aliases;
 	/* Enhanced authentication (handle_auth.c); owned, NULL: none. */
 	struct client_auth	*c_auth;
+	/* Output holds an ack of the store's open batch: written only
+	 * once it is committed (persist.c). */
+	int			 c_store_wait;
 };
 
 /* Counters for $SYS; mosquitto's names in comments. */
@@ -143,6 +148,8 @@ struct broker_stats {
 	uint64_t	bs_pub_bytes_sent_qos[3];
 	uint64_t	bs_connects;		/* CONNECTs accepted (load/connections) */
 	uint64_t	bs_sockets;		/* connections accepted (load/sockets) */
+	/* data_dir: clients whose acks a failed commit withheld. */
+	uint64_t	bs_store_refused;
 };
 
 struct broker_listener {
@@ -194,6 +201,7 @@ struct broker {
 	size_t			 b_out_bytes;	/* clients' c_out_counted, summed */
 	struct router		*b_router;
 	struct retain		*b_retain;
+	struct store		*b_store;	/* data_dir; NULL: none */
 	struct broker_stats	 b_stats;
 	ev_prepare		 b_prepare_w;	/* flush dirty, free dead */
 	ev_timer		 b_sys_w;
@@ -303,6 +311,43 @@ void	client_keepalive(struct client *);
  * buffer and reads again.  c may be closed on return (check c_state).
  */
 void	client_input_resume(struct client *);
+
+/*
+ * persist.c: data_dir.  Every function but persist_check(),
+ * persist_open(), persist_close(), persist_commit() and persist_ack_seq()
+ * is called only with b_store set (the caller's NULL check), and the
+ * session ones only for a session with s_store_id set (persistent and
+ * stored), but persist_session().
+ */
+/* -n: the store opens read-only and every record decodes.  0 or -1. */
+int	persist_check(const struct broker_conf *, char *err, size_t errlen);
+/* Opens data_dir's store and loads it into b (before broker_start()). */
+int	persist_open(struct broker *, char *err, size_t errlen);
+/* Commits what is pending and closes the store. */
+void	persist_close(struct broker *);
+/* Commits the open batch: 0, or -1 after closing the clients it owed. */
+int	persist_commit(struct broker *);
+/* 1 while the store has a batch not yet committed. */
+int	persist_pending(const struct broker *);
+/* c was just given an ack: it waits for the open batch, if any. */
+void	persist_hold(struct client *);
+void	persist_retained(struct broker *, const struct msg *m);
+/* s (re)connected: stored when persistent (header, subs, deliveries). */
+void	persist_session(struct broker *, struct session *);
+void	persist_session_drop(struct broker *, struct session *);
+void	persist_sub(struct broker *, struct session *,
+	    struct bytes_view filter, uint8_t qos);
+void	persist_unsub(struct broker *, struct session *,
+	    struct bytes_view filter);
+/* A QoS 1/2 delivery queued, or a QoS 2 one sent (its packet id). */
+void	persist_out(struct broker *, struct session *, struct session_out *);
+/* s's QoS 2 delivery `id` got its PUBREC: stored as released. */
+void	persist_released(struct broker *, struct session *, uint16_t id);
+/* The so_store_seq of s's in-flight delivery `id`, or 0. */
+uint64_t persist_ack_seq(struct session *, int type, uint16_t id);
+void	persist_out_done(struct broker *, struct session *, uint64_t seq);
+void	persist_inq2(struct broker *, struct session *, uint16_t id,
+	    int add);
 
 /* handle_connect.c */
 void	handle_connect(struct client *, const struct mqtt_connect *);

@@ -304,7 +304,10 @@ client_vclose(struct client *c, int will, const void *kind,
 		    "client %s (%s): closed: %s",
 		    c->c_id != NULL ? c->c_id : "-", c->c_addr, why);
 	}
-	/* One last try for what is owed (a refusing CONNACK, say). */
+	/* One last try for what is owed (a refusing CONNACK, say); not an
+	 * ack whose batch is not yet on disk (persist.c). */
+	if (c->c_store_wait && persist_pending(b))
+		bytes_w_reset(&c->c_out);
 	if (c->c_out.len > 0 && c->c_broken == NULL)
 		(void)transport_write(c->c_tr, c->c_fd, c->c_out.buf,
 		    c->c_out.len);
@@ -380,6 +383,14 @@ client_flush(struct client *c)
 		client_close_kind(c, 1, c->c_broken, "%s", c->c_broken);
 		return -1;
 	}
+	/* Acks of data_dir's open batch wait for its commit (prepare). */
+	if (c->c_store_wait) {
+		if (persist_pending(c->c_broker)) {
+			client_dirty(c);
+			return 0;
+		}
+		c->c_store_wait = 0;
+	}
 	if (c->c_out.len > 0) {
 		/* All of it in one call: TLS makes its records from it. */
 		n = transport_write(c->c_tr, c->c_fd, c->c_out.buf,
@@ -448,9 +459,19 @@ client_pump(struct client *c)
 	    c->c_out.len - start < CLIENT_PUMP_SLICE && !client_out_over(c) &&
 	    (o = session_next_at(s, clock_ms())) != NULL) {
 		rc = send_publish(c, o, 0);
-		if (rc == 1)
+		if (rc == 1) {
+			/* Never sendable here: done, on disk too. */
+			if (o->so_store_seq != 0 && s->s_store_id != 0 &&
+			    c->c_broker->b_store != NULL)
+				persist_out_done(c->c_broker, s,
+				    o->so_store_seq);
 			client_drop_sent(c, o);
-		else if (o->so_qos == 0)
+		} else if (o->so_qos == 2 && s->s_store_id != 0 &&
+		    c->c_broker->b_store != NULL) {
+			/* QoS 2 is resent with the same id after a restart. */
+			persist_out(c->c_broker, s, o);
+			persist_hold(c);
+		} else if (o->so_qos == 0)
 			session_out_free(o);
 		if (rc < 0)
 			return;

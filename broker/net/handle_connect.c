@@ -390,11 +390,16 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 		    strlen(c->c_id), !clean && !present);
 	if (c->c_state != CLIENT_CONNECTED)
 		return;
+	/* data_dir: a persistent session is stored before its CONNACK. */
+	if (b->b_store != NULL)
+		persist_session(b, s);
 	if (v5)
 		connect_ack5(c, &ack);
 	if ((v5 ? send_connack5(c, present, MQTT5_RC_SUCCESS, &ack) :
 	    send_connack(c, present, MQTT_CONNACK_ACCEPTED)) != 0)
 		return;
+	if (b->b_store != NULL)
+		persist_hold(c);
 	client_keepalive(c);
 	connect_redeliver(c);
 }

@@ -24,6 +24,11 @@
  * format indicator of 1 with a payload that is not UTF-8 (PUBACK or
  * PUBREC 0x99, the message dropped).  The acks carry reason codes: 0x87
  * where the ACL refuses, 0x97 when memory runs out.
+ *
+ * With data_dir, PUBACK, PUBREC and PUBCOMP are appended at once but
+ * written only after the commit of what they acknowledge: the message
+ * queued for persistent sessions, the retained message, the inbound
+ * QoS 2 id (persist_hold(); persist.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +227,8 @@ handle_publish(struct client *c, const struct mqtt_publish *in)
 		if (why == 0)
 			why = publish_route(c, p);
 		(void)send_ack_rc(c, MQTT_PUBACK, p->id, (uint8_t)why);
+		if (b->b_store != NULL)
+			persist_hold(c);
 		break;
 	case 2:
 		/* 4.3.3: a PUBREC of 0x80 or more ends the exchange. */
@@ -240,15 +247,23 @@ handle_publish(struct client *c, const struct mqtt_publish *in)
 			    "over receive maximum %u", b->b_conf->bc_max_inflight);
 			return;
 		}
-		if (rc == 1)
+		if (rc == 1) {
+			if (b->b_store != NULL && c->c_session->s_store_id != 0)
+				persist_inq2(b, c->c_session, p->id, 1);
 			why = publish_route(c, p);
+		}
 		/* 5.0: a refused message is not awaited (4.3.3), so a
 		 * PUBREL for it finds no id. */
 		if (why >= 0x80 && c->c_level == MQTT_LEVEL_5 &&
-		    session_in_pubrel(c->c_session, p->id) == 0 &&
-		    c->c_in_qos2 > 0)
-			c->c_in_qos2--;
+		    session_in_pubrel(c->c_session, p->id) == 0) {
+			if (c->c_in_qos2 > 0)
+				c->c_in_qos2--;
+			if (b->b_store != NULL && c->c_session->s_store_id != 0)
+				persist_inq2(b, c->c_session, p->id, 0);
+		}
 		(void)send_ack_rc(c, MQTT_PUBREC, p->id, (uint8_t)why);
+		if (b->b_store != NULL)
+			persist_hold(c);
 		break;
 	}
 }
@@ -282,6 +297,8 @@ void
 handle_ack(struct client *c, int type, uint16_t id)
 {
 	struct session *s = c->c_session;
+	struct broker *b = c->c_broker;
+	uint64_t seq = 0;
 
 	switch (type) {
 	case MQTT_PUBREL:
@@ -290,21 +307,37 @@ handle_ack(struct client *c, int type, uint16_t id)
 		if (session_in_pubrel(s, id) == 0) {
 			if (c->c_in_qos2 > 0)
 				c->c_in_qos2--;
+			if (b->b_store != NULL && s->s_store_id != 0)
+				persist_inq2(b, s, id, 0);
 			(void)send_ack(c, MQTT_PUBCOMP, id);
 		} else
 			(void)send_ack_rc(c, MQTT_PUBCOMP, id,
 			    MQTT5_RC_PACKET_ID_NOT_FOUND);
+		/* Until the id is gone from disk, a new PUBLISH with it
+		 * would be taken for a duplicate after a restart. */
+		if (b->b_store != NULL)
+			persist_hold(c);
 		return;
 	case MQTT_PUBREC:
 		if (session_ack(s, MQTT_PUBREC, id) != 0)
 			log_debug("client %s: PUBREC for unknown id %u",
 			    c->c_id, id);
+		else if (b->b_store != NULL && s->s_store_id != 0)
+			persist_released(b, s, id);
 		(void)send_ack(c, MQTT_PUBREL, id);
+		/* The PUBREL once "released" is on disk: after a restart
+		 * the broker sends PUBREL again, never the PUBLISH. */
+		if (b->b_store != NULL)
+			persist_hold(c);
 		break;
 	default:
+		if (b->b_store != NULL && s->s_store_id != 0)
+			seq = persist_ack_seq(s, type, id);
 		if (session_ack(s, type, id) != 0)
 			log_debug("client %s: %s for unknown id %u", c->c_id,
 			    type == MQTT_PUBACK ? "PUBACK" : "PUBCOMP", id);
+		else if (seq != 0)
+			persist_out_done(b, s, seq);
 		break;
 	}
 	client_pump(c);

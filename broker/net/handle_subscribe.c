@@ -187,6 +187,8 @@ subscribe_one(struct client *c, struct bytes_view filter, uint8_t opt,
 		    MQTT5_RC_QUOTA_EXCEEDED;
 	}
 	*retained = router_sub_gets_retained(filter, &o, was_new);
+	if (b->b_store != NULL && s->s_store_id != 0)
+		persist_sub(b, s, filter, qos);
 	return qos;
 }
 
@@ -436,6 +438,11 @@ sub_apply(struct client *c, struct sub_work *sw, uint64_t deadline)
 			sw->sw_codes[sw->sw_done] = router_unsubscribe(
 			    c->c_broker->b_router, c->c_session, filter) == 0 ?
 			    MQTT5_RC_SUCCESS : MQTT5_RC_NO_SUBSCRIPTION_EXISTED;
+			if (sw->sw_codes[sw->sw_done] == MQTT5_RC_SUCCESS &&
+			    c->c_broker->b_store != NULL &&
+			    c->c_session->s_store_id != 0)
+				persist_unsub(c->c_broker, c->c_session,
+				    filter);
 			sub_retained_drop(&sw->sw_retained, filter);
 		}
 		sw->sw_done++;
@@ -454,6 +461,9 @@ sub_finish(struct client *c, struct sub_work *sw)
 		rc = send_suback(c, sw->sw_id, sw->sw_codes, sw->sw_count);
 	else
 		rc = send_unsuback(c, sw->sw_id, sw->sw_codes, sw->sw_count);
+	/* data_dir: the ack after the commit of what it acknowledges. */
+	if (rc == 0 && c->c_broker->b_store != NULL)
+		persist_hold(c);
 	if (rc == 0)
 		TAILQ_CONCAT(&sw->sw_retained, &sw->sw_fresh, sr_entry);
 	while ((sr = TAILQ_FIRST(&sw->sw_fresh)) != NULL) {

@@ -1,0 +1,553 @@
+/*
+ * The broker's durable state (`data_dir`): what net/ tells the store
+ * (store/store.h) and what it reads back at start.  Without data_dir
+ * b_store is NULL and every caller's first test is that NULL check, so
+ * the path of a node without it is what it was.
+ *
+ * What is kept: retained messages; persistent sessions (clean session
+ * 0): a header (client id, user name), their subscriptions, their QoS 1
+ * and 2 deliveries from the moment they are queued until PUBACK or
+ * PUBCOMP ends them (a QoS 2 one also when it is sent, with its packet
+ * id, so that it is resent with the same id), and their inbound QoS 2
+ * ids until PUBREL.  QoS 0 and clean sessions are not kept.
+ *
+ * The promise: every mutation goes into the store's open batch; the
+ * broker's prepare watcher commits the batch (broker.c) before it
+ * writes any client's output.  A client that was given an ack while a
+ * batch was open (PUBACK, PUBREC, PUBCOMP, SUBACK, CONNACK) has
+ * c_store_wait set: its output is not written (client_flush(), the last
+ * write of client_close()) until the batch is committed.  If the commit
+ * fails (the map is full at store_max_bytes, or I/O), those clients are
+ * disconnected with their output unsent: nothing the batch carried was
+ * acknowledged, and each publisher sends again when it reconnects.
+ *
+ * At start, persist_open() loads the store into the broker: retained
+ * messages into the retained store, sessions into the table (offline),
+ * their subscriptions into the router, deliveries back into the queue
+ * or the in-flight list (resent with DUP on reconnect by
+ * handle_connect.c), inbound QoS 2 ids into their bitmaps.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker/net/broker_int.h"
+#include "broker/mqtt/mqtt_topic.h"
+#include "broker/store/store.h"
+#include "common/err.h"
+#include "common/log.h"
+
+static struct log_rate persist_lr = LOG_RATE_INIT(10);
+static struct log_rate persist_commit_lr = LOG_RATE_INIT(10);
+
+static uint64_t
+persist_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A mutation failed: the batch is lost; its commit says so. */
+static void
+persist_failed(struct broker *b, const char *what, int rc)
+{
+	log_rate_warnx(&persist_lr, "data_dir: %s not stored: %s; the "
+	    "acks of this batch are held back", what, cairn_strerror(rc));
+}
+
+static struct store_msg
+persist_msg(const struct msg *m)
+{
+	struct store_msg sm;
+
+	sm.smg_qos = m->m_qos;
+	sm.smg_retain = m->m_retain;
+	sm.smg_topic = msg_topic(m);
+	sm.smg_payload = msg_payload(m);
+	return sm;
+}
+
+/* --- loading ------------------------------------------------------------ */
+
+struct persist_load {
+	struct broker	*pl_b;
+	uint64_t	 pl_sid;
+	struct session	*pl_s;		/* the session of pl_sid */
+	size_t		 pl_retained, pl_sessions, pl_subs, pl_msgs;
+	size_t		 pl_refused;	/* retained over today's limits */
+	size_t		 pl_over;	/* queued over today's session caps */
+};
+
+static int
+persist_on_retained(void *arg, const struct store_msg *sm)
+{
+	struct persist_load *pl = arg;
+	struct msg *m;
+	enum retain_limit why;
+	int rc;
+
+	if (!mqtt_topic_name_valid(sm->smg_topic))
+		return CAIRN_ERR_PROTO;
+	if ((m = msg_new(sm->smg_topic, sm->smg_payload, sm->smg_qos, 1)) ==
+	    NULL)
+		return CAIRN_ERR_NOMEM;
+	rc = retain_store(pl->pl_b->b_retain, m, &why);
+	msg_unref(m);
+	if (rc == CAIRN_ERR_NOMEM)
+		return rc;
+	if (rc != 0)
+		pl->pl_refused++;
+	else
+		pl->pl_retained++;
+	return 0;
+}
+
+static int
+persist_on_session(void *arg, uint64_t sid, const struct store_session *ss)
+{
+	struct persist_load *pl = arg;
+	struct broker *b = pl->pl_b;
+	struct session *s;
+	char *user = NULL;
+
+	if (memchr(ss->ss_id.p, '\0', ss->ss_id.len) != NULL)
+		return CAIRN_ERR_PROTO;
+	if (session_table_find(b->b_sessions, (const char *)ss->ss_id.p,
+	    ss->ss_id.len) != NULL)
+		return CAIRN_ERR_EXIST;
+	if (ss->ss_has_username) {
+		if ((user = malloc(ss->ss_username.len + 1)) == NULL)
+			return CAIRN_ERR_NOMEM;
+		memcpy(user, ss->ss_username.p, ss->ss_username.len);
+		user[ss->ss_username.len] = '\0';
+	}
+	if ((s = session_new((const char *)ss->ss_id.p, ss->ss_id.len,
+	    &b->b_limits)) == NULL || session_table_add(b->b_sessions,
+	    s) != 0) {
+		session_free(s);
+		free(user);
+		return CAIRN_ERR_NOMEM;
+	}
+	session_set_clean(s, 0);
+	s->s_username = user;
+	/* Offline from now: persistent_client_expiration counts again. */
+	s->s_offline_ms = (uint64_t)(ev_now(b->b_loop) * 1000.0) | 1;
+	s->s_store_id = sid;
+	pl->pl_sid = sid;
+	pl->pl_s = s;
+	pl->pl_sessions++;
+	return 0;
+}
+
+static int
+persist_on_sub(void *arg, uint64_t sid, const struct store_sub *sb)
+{
+	struct persist_load *pl = arg;
+
+	if (pl->pl_s == NULL || pl->pl_sid != sid)
+		return CAIRN_ERR_PROTO;
+	if (!mqtt_topic_filter_valid(sb->ssb_filter))
+		return CAIRN_ERR_PROTO;
+	pl->pl_subs++;
+	return router_subscribe(pl->pl_b->b_router, pl->pl_s, sb->ssb_filter,
+	    sb->ssb_qos, NULL);
+}
+
+static int
+persist_on_out(void *arg, uint64_t sid, uint64_t seq,
+    const struct store_out *so)
+{
+	struct persist_load *pl = arg;
+	struct session_out *o;
+	struct msg *m;
+	int rc;
+
+	if (pl->pl_s == NULL || pl->pl_sid != sid)
+		return CAIRN_ERR_PROTO;
+	if (!mqtt_topic_name_valid(so->so_msg.smg_topic))
+		return CAIRN_ERR_PROTO;
+	if ((m = msg_new(so->so_msg.smg_topic, so->so_msg.smg_payload,
+	    so->so_msg.smg_qos, so->so_msg.smg_retain)) == NULL)
+		return CAIRN_ERR_NOMEM;
+	/*
+	 * The numbers are core/session.h's (store_codec.h says so).  In
+	 * flight: at the end of the in-flight list with its id; queued (or
+	 * an id in flight twice): at the end of the queue, under today's
+	 * caps, which may refuse it (counted, said at the end).
+	 */
+	rc = session_restore(pl->pl_s, m, so->so_qos, so->so_retain,
+	    (enum session_out_state)so->so_state, so->so_id);
+	msg_unref(m);
+	if (rc == CAIRN_ERR_LIMIT) {
+		pl->pl_over++;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	/* Where it went: its list's tail (m is compared, not used). */
+	o = NULL;
+	if (so->so_state != SESSION_OUT_QUEUED)
+		o = TAILQ_LAST(&pl->pl_s->s_inflight, session_outq);
+	if (o == NULL || o->so_msg != m || o->so_id != so->so_id)
+		o = TAILQ_LAST(&pl->pl_s->s_queue, session_outq);
+	if (o == NULL || o->so_msg != m)
+		return CAIRN_ERR_INVAL;
+	o->so_store_seq = seq;
+	pl->pl_msgs++;
+	return 0;
+}
+
+static int
+persist_on_inq2(void *arg, uint64_t sid, uint16_t id)
+{
+	struct persist_load *pl = arg;
+	int rc;
+
+	if (pl->pl_s == NULL || pl->pl_sid != sid)
+		return CAIRN_ERR_PROTO;
+	rc = session_in_qos2(pl->pl_s, id);
+	return rc < 0 ? rc : 0;
+}
+
+static const struct store_load_ops persist_load_ops = {
+	persist_on_retained, persist_on_session, persist_on_sub,
+	persist_on_out, persist_on_inq2,
+};
+
+/* -n: every record decodes; nothing is kept. */
+static int
+persist_check_retained(void *arg, const struct store_msg *m)
+{
+	return mqtt_topic_name_valid(m->smg_topic) ? 0 : CAIRN_ERR_PROTO;
+}
+
+static int
+persist_check_session(void *arg, uint64_t sid, const struct store_session *s)
+{
+	return 0;
+}
+
+static int
+persist_check_sub(void *arg, uint64_t sid, const struct store_sub *s)
+{
+	return mqtt_topic_filter_valid(s->ssb_filter) ? 0 : CAIRN_ERR_PROTO;
+}
+
+static int
+persist_check_out(void *arg, uint64_t sid, uint64_t seq,
+    const struct store_out *o)
+{
+	return mqtt_topic_name_valid(o->so_msg.smg_topic) ? 0 :
+	    CAIRN_ERR_PROTO;
+}
+
+static int
+persist_check_inq2(void *arg, uint64_t sid, uint16_t id)
+{
+	return 0;
+}
+
+static const struct store_load_ops persist_check_ops = {
+	persist_check_retained, persist_check_session, persist_check_sub,
+	persist_check_out, persist_check_inq2,
+};
+
+int
+persist_check(const struct broker_conf *c, char *err, size_t errlen)
+{
+	struct store *st;
+	int rc;
+
+	if (c->bc_data_dir == NULL)
+		return 0;
+	if ((st = store_open(c->bc_data_dir, c->bc_store_max_bytes,
+	    c->bc_node_name, 1, err, errlen)) == NULL)
+		return -1;
+	rc = store_load(st, &persist_check_ops, NULL, err, errlen);
+	store_close(st);
+	return rc;
+}
+
+int
+persist_open(struct broker *b, char *err, size_t errlen)
+{
+	const struct broker_conf *c = b->b_conf;
+	struct persist_load pl;
+	struct store *st;
+
+	if (c->bc_data_dir == NULL)
+		return 0;
+	if ((st = store_open(c->bc_data_dir, c->bc_store_max_bytes,
+	    c->bc_node_name, 0, err, errlen)) == NULL)
+		return -1;
+	memset(&pl, 0, sizeof(pl));
+	pl.pl_b = b;
+	if (store_load(st, &persist_load_ops, &pl, err, errlen) != 0) {
+		store_close(st);
+		return -1;
+	}
+	b->b_store = st;
+	log_info("data_dir %s: %zu retained messages, %zu persistent "
+	    "sessions, %zu subscriptions, %zu queued or in-flight messages",
+	    c->bc_data_dir, pl.pl_retained, pl.pl_sessions, pl.pl_subs,
+	    pl.pl_msgs);
+	if (pl.pl_over > 0)
+		log_warnx("data_dir %s: %zu queued messages over today's "
+		    "max_queued_* limits not loaded (their records stay until "
+		    "the session ends)", c->bc_data_dir, pl.pl_over);
+	if (pl.pl_refused > 0)
+		log_warnx("data_dir %s: %zu retained messages over today's "
+		    "max_retained_* limits not loaded (they stay on disk "
+		    "until their topic is retained again)", c->bc_data_dir,
+		    pl.pl_refused);
+	return 0;
+}
+
+void
+persist_close(struct broker *b)
+{
+	if (b->b_store == NULL)
+		return;
+	(void)persist_commit(b);
+	store_close(b->b_store);
+	b->b_store = NULL;
+}
+
+/* --- mutations ----------------------------------------------------------- */
+
+void
+persist_retained(struct broker *b, const struct msg *m)
+{
+	struct store_msg sm = persist_msg(m);
+	int rc;
+
+	/* $SYS is made again every sys_interval: not worth a write. */
+	if (m->m_topic_len >= 5 && memcmp(m->m_topic, "$SYS/", 5) == 0)
+		return;
+	if ((rc = store_put_retained(b->b_store, &sm)) != 0)
+		persist_failed(b, "retained message", rc);
+}
+
+/* s's header: client id, user name, time. */
+static int
+persist_header(struct broker *b, struct session *s)
+{
+	struct store_session ss;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_id = bytes_view_of(s->s_id, s->s_id_len);
+	if (s->s_username != NULL) {
+		ss.ss_has_username = 1;
+		ss.ss_username = bytes_view_of(s->s_username,
+		    strlen(s->s_username));
+	}
+	ss.ss_created_ms = ss.ss_seen_ms = persist_wall_ms();
+	ss.ss_expiry = UINT32_MAX;
+	return store_put_session(b->b_store, s->s_store_id, &ss);
+}
+
+static int
+persist_out_put(struct broker *b, struct session *s, struct session_out *o)
+{
+	struct store_out so;
+
+	if (o->so_store_seq == 0)
+		o->so_store_seq = store_new_seq(b->b_store);
+	memset(&so, 0, sizeof(so));
+	so.so_state = (uint8_t)o->so_state;
+	so.so_id = o->so_state == SESSION_OUT_QUEUED ? 0 : o->so_id;
+	so.so_qos = o->so_qos;
+	so.so_retain = o->so_retain;
+	so.so_msg = persist_msg(o->so_msg);
+	return store_put_out(b->b_store, s->s_store_id, o->so_store_seq, &so);
+}
+
+void
+persist_session(struct broker *b, struct session *s)
+{
+	struct session_sub *sub;
+	struct session_out *o;
+	struct store_sub sb;
+	unsigned int id;
+	int rc;
+
+	if (s->s_clean) {
+		/* Persistent no more: its records go. */
+		if (s->s_store_id != 0)
+			persist_session_drop(b, s);
+		return;
+	}
+	if (s->s_store_id != 0) {
+		if ((rc = persist_header(b, s)) != 0)
+			persist_failed(b, "session", rc);
+		return;
+	}
+	/* New here, or moved in from a peer with what it holds. */
+	s->s_store_id = store_new_sid(b->b_store);
+	if ((rc = persist_header(b, s)) != 0)
+		goto fail;
+	TAILQ_FOREACH(sub, &s->s_subs, ss_entry) {
+		memset(&sb, 0, sizeof(sb));
+		sb.ssb_qos = sub->ss_qos;
+		sb.ssb_filter = bytes_view_of(sub->ss_filter, sub->ss_len);
+		if ((rc = store_put_sub(b->b_store, s->s_store_id, &sb)) != 0)
+			goto fail;
+	}
+	TAILQ_FOREACH(o, &s->s_inflight, so_entry)
+		if ((rc = persist_out_put(b, s, o)) != 0)
+			goto fail;
+	TAILQ_FOREACH(o, &s->s_queue, so_entry)
+		if (o->so_qos > 0 && (rc = persist_out_put(b, s, o)) != 0)
+			goto fail;
+	if (s->s_in_qos2 != NULL && s->s_nin_qos2 > 0)
+		for (id = 1; id <= UINT16_MAX; id++)
+			if ((s->s_in_qos2[id >> 3] & (1u << (id & 7))) &&
+			    (rc = store_put_inq2(b->b_store, s->s_store_id,
+			    (uint16_t)id)) != 0)
+				goto fail;
+	return;
+fail:
+	persist_failed(b, "session", rc);
+}
+
+void
+persist_session_drop(struct broker *b, struct session *s)
+{
+	int rc;
+
+	if ((rc = store_del_session(b->b_store, s->s_store_id)) != 0)
+		persist_failed(b, "session removal", rc);
+	s->s_store_id = 0;
+}
+
+void
+persist_sub(struct broker *b, struct session *s, struct bytes_view filter,
+    uint8_t qos)
+{
+	struct store_sub sb;
+	int rc;
+
+	memset(&sb, 0, sizeof(sb));
+	sb.ssb_qos = qos;
+	sb.ssb_filter = filter;
+	if ((rc = store_put_sub(b->b_store, s->s_store_id, &sb)) != 0)
+		persist_failed(b, "subscription", rc);
+}
+
+void
+persist_unsub(struct broker *b, struct session *s, struct bytes_view filter)
+{
+	int rc;
+
+	if ((rc = store_del_sub(b->b_store, s->s_store_id, filter)) != 0)
+		persist_failed(b, "unsubscription", rc);
+}
+
+void
+persist_out(struct broker *b, struct session *s, struct session_out *o)
+{
+	int rc;
+
+	if ((rc = persist_out_put(b, s, o)) != 0)
+		persist_failed(b, "queued message", rc);
+}
+
+void
+persist_released(struct broker *b, struct session *s, uint16_t id)
+{
+	struct session_out *o;
+
+	for (o = session_inflight_first(s); o != NULL;
+	    o = session_inflight_next(o))
+		if (o->so_id == id) {
+			if (o->so_store_seq != 0)
+				persist_out(b, s, o);
+			return;
+		}
+}
+
+uint64_t
+persist_ack_seq(struct session *s, int type, uint16_t id)
+{
+	struct session_out *o;
+
+	for (o = session_inflight_first(s); o != NULL;
+	    o = session_inflight_next(o))
+		if (o->so_id == id)
+			return o->so_store_seq;
+	return 0;
+}
+
+void
+persist_out_done(struct broker *b, struct session *s, uint64_t seq)
+{
+	int rc;
+
+	if ((rc = store_del_out(b->b_store, s->s_store_id, seq)) != 0)
+		persist_failed(b, "message removal", rc);
+}
+
+void
+persist_inq2(struct broker *b, struct session *s, uint16_t id, int add)
+{
+	int rc;
+
+	rc = add ? store_put_inq2(b->b_store, s->s_store_id, id) :
+	    store_del_inq2(b->b_store, s->s_store_id, id);
+	if (rc != 0)
+		persist_failed(b, "QoS 2 id", rc);
+}
+
+/* --- commit -------------------------------------------------------------- */
+
+int
+persist_pending(const struct broker *b)
+{
+	return b->b_store != NULL && store_pending(b->b_store);
+}
+
+void
+persist_hold(struct client *c)
+{
+	if (store_pending(c->c_broker->b_store))
+		c->c_store_wait = 1;
+}
+
+int
+persist_commit(struct broker *b)
+{
+	struct client *c;
+	char err[512];
+	size_t n = 0;
+
+	if (b->b_store == NULL || !store_pending(b->b_store))
+		return 0;
+	if (store_commit(b->b_store, err, sizeof(err)) == 0) {
+		TAILQ_FOREACH(c, &b->b_dirty, c_dirty_entry)
+			c->c_store_wait = 0;
+		return 0;
+	}
+	/*
+	 * Nothing of the batch is on disk: the clients it owed acks to
+	 * lose their output and their connection, so that no ack of it is
+	 * ever sent.  Their publishers send again.  A close may publish a
+	 * will into a new batch: scan again from the head each time.
+	 */
+again:
+	TAILQ_FOREACH(c, &b->b_dirty, c_dirty_entry) {
+		if (!c->c_store_wait)
+			continue;
+		c->c_store_wait = 0;
+		bytes_w_reset(&c->c_out);
+		n++;
+		client_close_kind(c, 1, "data_dir", "data_dir: not stored, "
+		    "acks withheld");
+		goto again;
+	}
+	b->b_stats.bs_store_refused += n;
+	log_rate_warnx(&persist_commit_lr, "data_dir: %s; %zu clients "
+	    "disconnected without the acks of that batch", err, n);
+	return -1;
+}
