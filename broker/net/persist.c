@@ -135,6 +135,10 @@ persist_on_session(void *arg, uint64_t sid, const struct store_session *ss)
 	/* Offline from now: persistent_client_expiration counts again. */
 	s->s_offline_ms = (uint64_t)(ev_now(b->b_loop) * 1000.0) | 1;
 	s->s_store_id = sid;
+	if (ss->ss_expiry != UINT32_MAX) {
+		s->s_expiry = ss->ss_expiry;
+		s->s_has_expiry = 1;
+	}
 	pl->pl_sid = sid;
 	pl->pl_s = s;
 	pl->pl_sessions++;
@@ -344,7 +348,9 @@ persist_header(struct broker *b, struct session *s)
 		    strlen(s->s_username));
 	}
 	ss.ss_created_ms = ss.ss_seen_ms = persist_wall_ms();
-	ss.ss_expiry = UINT32_MAX;
+	/* 5.0's session expiry interval; else (and for 5.0's "never",
+	 * 0xffffffff too) the broker's persistent_client_expiration. */
+	ss.ss_expiry = s->s_has_expiry ? s->s_expiry : UINT32_MAX;
 	return store_put_session(b->b_store, s->s_store_id, &ss);
 }
 
