@@ -12,6 +12,9 @@
  *			over the model, message for message
  *	  3 cursor	filter: a new cursor (the old one is freed)
  *	  4 step	budget byte: the cursor walks that many nodes
+ *	  5 put5	topic, payload length byte, expiry byte: a put of a
+ *			message expiring at 1 + byte (MQTT 5.0)
+ *	  6 expire	now byte, max byte: retain_expire(now, max % 8)
  *
  * A topic or filter is a length byte (0..15) and that many bytes, each
  * mapped onto "ab/$+#c/", so that levels, wildcards and '$' collide
@@ -22,7 +25,9 @@
  * return is a message that matched and was retained when the cursor was
  * made, is still the topic's message, and comes once; at its end every
  * such message whose topic was not touched meanwhile has come; clearing
- * everything gives every byte back.
+ * everything gives every byte back; an expiry sweep drops only expired
+ * messages, as many as it says, all of them when under its max, and
+ * the soonest expiry left is the model's.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -54,7 +59,8 @@ static const char fz_alpha[8] = { 'a', 'b', '/', '$', '+', '#', 'c', '/' };
 struct fz_ent {
 	char		 topic[FZ_TOPIC];
 	size_t		 len;
-	struct msg	*m;		/* NULL: free slot */
+	struct msg	*m;		/* NULL: free slot; the store's */
+	uint64_t	 at;		/* its expiry (the store may free m) */
 	int		 initial;	/* retained when the cursor was made */
 	int		 touched;	/* set or cleared since */
 	int		 seen;		/* returned by the cursor */
@@ -127,12 +133,16 @@ fz_touch(struct fz_ent *e)
 	e->touched = 1;
 }
 
-/* Stores (or clears, when plen is 0) topic t and mirrors it. */
+/*
+ * Stores (or clears, when plen is 0) topic t and mirrors it; the
+ * message expires at `at` (0: never).
+ */
 static void
-fz_set(struct fz *f, const char *t, size_t len, size_t plen)
+fz_set(struct fz *f, const char *t, size_t len, size_t plen, uint64_t at)
 {
 	static const uint8_t zeros[256];
 	struct fz_ent *e = fz_find(f, t, len);
+	struct msg_args a;
 	struct msg *m;
 	enum retain_limit why;
 	size_t i;
@@ -142,7 +152,13 @@ fz_set(struct fz *f, const char *t, size_t len, size_t plen)
 		return;
 	if (e == NULL && plen > 0 && fz_count(f) == FZ_MODEL)
 		return;
-	m = msg_new(bytes_view_of(t, len), bytes_view_of(zeros, plen), 1, 1);
+	memset(&a, 0, sizeof(a));
+	a.ma_topic = bytes_view_of(t, len);
+	a.ma_payload = bytes_view_of(zeros, plen);
+	a.ma_qos = 1;
+	a.ma_retain = 1;
+	a.ma_expire_at = at;
+	m = msg_new_ex(&a);
 	FUZZ_ASSERT(m != NULL);
 	rc = retain_store(f->r, m, &why);
 	FUZZ_ASSERT(rc == 0 || rc == CAIRN_ERR_LIMIT ||
@@ -163,6 +179,7 @@ fz_set(struct fz *f, const char *t, size_t len, size_t plen)
 			e->touched = 1;
 		}
 		e->m = m;
+		e->at = at;
 		FUZZ_ASSERT(retain_get(f->r, msg_topic(m)) == m);
 	} else
 		FUZZ_ASSERT(retain_get(f->r, bytes_view_of(t, len)) == NULL);
@@ -250,6 +267,50 @@ fz_cursor(struct fz *f, const char *flt, size_t len)
 	}
 }
 
+/* The soonest expiry in the model, 0 if none. */
+static uint64_t
+fz_next_expiry(const struct fz *f)
+{
+	uint64_t at = 0;
+	size_t i;
+
+	for (i = 0; i < FZ_MODEL; i++)
+		if (f->ents[i].m != NULL && f->ents[i].at != 0 &&
+		    (at == 0 || f->ents[i].at < at))
+			at = f->ents[i].at;
+	return at;
+}
+
+static void
+fz_expire(struct fz *f, uint64_t now, size_t max)
+{
+	struct fz_ent *e;
+	size_t i, n, gone = 0, left = 0;
+
+	FUZZ_ASSERT(retain_next_expiry(f->r) == fz_next_expiry(f));
+	n = retain_expire(f->r, now, max);
+	FUZZ_ASSERT(n <= max);
+	for (i = 0; i < FZ_MODEL; i++) {
+		e = &f->ents[i];
+		if (e->m == NULL)
+			continue;
+		/* A message the sweep dropped is freed: the model's copy of
+		 * its topic and expiry are what is left to check. */
+		if (retain_get(f->r, bytes_view_of(e->topic, e->len)) != NULL) {
+			left += e->at != 0 && e->at <= now;
+			continue;
+		}
+		FUZZ_ASSERT(e->at != 0 && e->at <= now);
+		fz_touch(e);
+		e->m = NULL;
+		gone++;
+	}
+	FUZZ_ASSERT(gone == n);
+	FUZZ_ASSERT(n == max || left == 0);
+	FUZZ_ASSERT(retain_count(f->r) == fz_count(f));
+	FUZZ_ASSERT(retain_next_expiry(f->r) == fz_next_expiry(f));
+}
+
 static void
 fz_step(struct fz *f, size_t budget)
 {
@@ -275,7 +336,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f;
 	char buf[FZ_TOPIC];
-	uint8_t b0, b1, b2, op, n;
+	uint8_t b0, b1, b2, op, n, x;
 	size_t empty, i;
 	int len;
 
@@ -290,16 +351,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f.max_bytes = empty + 64 * (size_t)b1;
 	retain_set_limits(f.r, 1 + b0 % 64, f.max_bytes, b2);
 	while (fz_byte(&f, &op)) {
-		switch (op % 5) {
+		switch (op % 7) {
 		case 0:
 			if ((len = fz_string(&f, buf)) < 0 || !fz_byte(&f, &n))
 				goto out;
-			fz_set(&f, buf, (size_t)len, n);
+			fz_set(&f, buf, (size_t)len, n, 0);
 			break;
 		case 1:
 			if ((len = fz_string(&f, buf)) < 0)
 				goto out;
-			fz_set(&f, buf, (size_t)len, 0);
+			fz_set(&f, buf, (size_t)len, 0, 0);
 			break;
 		case 2:
 			if ((len = fz_string(&f, buf)) < 0)
@@ -316,6 +377,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				goto out;
 			fz_step(&f, n % 8);
 			break;
+		case 5:
+			if ((len = fz_string(&f, buf)) < 0 ||
+			    !fz_byte(&f, &n) || !fz_byte(&f, &x))
+				goto out;
+			fz_set(&f, buf, (size_t)len, n, 1 + (uint64_t)x);
+			break;
+		case 6:
+			if (!fz_byte(&f, &n) || !fz_byte(&f, &x))
+				goto out;
+			fz_expire(&f, n, x % 8);
+			break;
 		}
 	}
 out:
@@ -324,7 +396,7 @@ out:
 	fz_cursor_end(&f);
 	for (i = 0; i < FZ_MODEL; i++)
 		if (f.ents[i].m != NULL)
-			fz_set(&f, f.ents[i].topic, f.ents[i].len, 0);
+			fz_set(&f, f.ents[i].topic, f.ents[i].len, 0, 0);
 	FUZZ_ASSERT(retain_count(f.r) == 0);
 	FUZZ_ASSERT(retain_bytes(f.r) == empty);
 	retain_free(f.r);

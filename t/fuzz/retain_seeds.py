@@ -5,7 +5,7 @@
 import os, sys
 
 ALPHA = {'a': 0, 'b': 1, '/': 2, '$': 3, '+': 4, '#': 5, 'c': 6}
-PUT, CLEAR, MATCH, CURSOR, STEP = range(5)
+PUT, CLEAR, MATCH, CURSOR, STEP, PUT5, EXPIRE = range(7)
 
 def s(t):
     assert len(t) < 16
@@ -16,12 +16,20 @@ def clear(t): return bytes([CLEAR]) + s(t)
 def match(f): return bytes([MATCH]) + s(f)
 def cursor(f): return bytes([CURSOR]) + s(f)
 def step(n): return bytes([STEP, n])
+# MQTT 5.0: a put expiring at 1 + x; a sweep at now of at most m.
+def put5(t, x, n=4): return bytes([PUT5]) + s(t) + bytes([n, x])
+def expire(now, m): return bytes([EXPIRE, now, m])
 
 def prog(maxmsg, maxbytes, maxsize, *ops):
     return bytes([maxmsg - 1, maxbytes, maxsize]) + b''.join(ops)
 
 TOPICS = ['a/b', 'a/c', 'a', 'b/a/c', '$a/b', '$a', 'a//b', '/a', 'c/c/c/c']
 seeds = {
+    'expiry': prog(64, 255, 255, put5('a/b', 10), put5('a/c', 5), put('a'),
+                   put5('b/a/c', 10), put5('$a', 1), cursor('#'), step(1),
+                   expire(3, 7), step(2), put5('a/c', 20), expire(12, 1),
+                   expire(12, 7), match('#'), clear('b/a/c'), expire(255, 7),
+                   step(7)),
     'matches': prog(64, 255, 255, *[put(t) for t in TOPICS],
                     *[match(f) for f in ['#', '+', '+/b', 'a/#', '$a/#',
                                          '+/+', '/+', 'a/+/b', '+/#', 'a']]),
