@@ -35,6 +35,8 @@ cairn_strerror(int code)
 		return "not found";
 	case CAIRN_ERR_AUTH:
 		return "authentication failed";
+	case CAIRN_ERR_DENIED:
+		return "refused by policy";
 	}
 	return "unknown error";
 }

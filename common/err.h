@@ -22,6 +22,7 @@ enum cairn_err {
 	CAIRN_ERR_EXIST = -11,		/* the key is already present */
 	CAIRN_ERR_NOENT = -12,		/* no such key */
 	CAIRN_ERR_AUTH = -13,		/* the peer refused our credentials */
+	CAIRN_ERR_DENIED = -14,		/* refused by this side's policy */
 };
 
 /* A static English string for code; never NULL. */

@@ -41,13 +41,17 @@
 #include "common/sock.h"
 
 #define CLUSTER_BACKLOG		64
+/* The first redial; they double up to redial_max (jittered). */
 #define CLUSTER_REDIAL_MIN_MS	200
-#define CLUSTER_REDIAL_MAX_MS	10000
 #define CLUSTER_COOKIE_MAX	1024
 
 static void	cluster_on_accept(struct ev_loop *, ev_io *, int);
 static void	peer_on_redial(struct ev_loop *, ev_timer *, int);
 static void	peer_on_grace(struct ev_loop *, ev_timer *, int);
+static void	cluster_on_forget(struct ev_loop *, ev_timer *, int);
+static int	ban_any(const struct ctab_ent *, void *);
+static struct ctab_ent *cluster_banned(struct cluster *, const char *);
+static void	cluster_unban(struct cluster *, const char *);
 static const char *cluster_lo_hello(void *, struct link *, const char *,
 		    const uint8_t *);
 static void	cluster_lo_up(void *, struct link *);
@@ -162,6 +166,7 @@ cluster_new(struct broker *b, struct ev_loop *loop, char *err, size_t errlen)
 	TAILQ_INIT(&c->c_peers);
 	TAILQ_INIT(&c->c_links);
 	TAILQ_INIT(&c->c_moves);
+	TAILQ_INIT(&c->c_takes);
 	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
 		seed[0] = seed[1] = seed[2] = (uint64_t)time(NULL);
 	if (ctab_init(&c->c_routes, seed[0]) != 0 ||
@@ -194,6 +199,20 @@ cluster_new(struct broker *b, struct ev_loop *loop, char *err, size_t errlen)
 	    bc->bc_cluster_keyfile, bc->bc_cluster_cafile, err,
 	    errlen)) == NULL)
 		goto fail;
+	if (custody_init(c) != 0 ||
+	    ctab_init(&c->c_banned, seed[0] ^ seed[2]) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	ev_init(&c->c_forget_w, cluster_on_forget);
+	if (bc->bc_forget_after_ms > 0) {
+		/* A sweep every quarter of it, at most every 5s. */
+		c->c_forget_w.repeat = (ev_tstamp)bc->bc_forget_after_ms /
+		    4000.0;
+		if (c->c_forget_w.repeat > 5.0)
+			c->c_forget_w.repeat = 5.0;
+		ev_timer_again(loop, &c->c_forget_w);
+	}
 	c->c_lops.lo_hello = cluster_lo_hello;
 	c->c_lops.lo_up = cluster_lo_up;
 	c->c_lops.lo_msg = cluster_lo_msg;
@@ -233,6 +252,7 @@ peer_new(struct cluster *c, const char *name)
 	}
 	p->p_cluster = c;
 	p->p_rtt_ms = -1;
+	p->p_seen = ev_now(c->c_loop);
 	router_remote_init(&p->p_rr);
 	/*
 	 * Forward seqs start at the wall clock in ms << 20 when the peer is
@@ -245,10 +265,11 @@ peer_new(struct cluster *c, const char *name)
 	cluster_fwdq_set_max_bytes(&p->p_fwdq,
 	    (size_t)c->c_broker->b_conf->bc_max_forward_buffer_bytes);
 	backoff_init(&p->p_backoff, CLUSTER_REDIAL_MIN_MS,
-	    CLUSTER_REDIAL_MAX_MS);
+	    c->c_broker->b_conf->bc_redial_max_ms);
 	ev_init(&p->p_redial_w, peer_on_redial);
 	ev_init(&p->p_grace_w, peer_on_grace);
 	cluster_sync_init(p);
+	custody_peer_init(p);
 	TAILQ_INSERT_TAIL(&c->c_peers, p, p_entry);
 	c->c_npeers++;
 	return p;
@@ -265,6 +286,8 @@ peer_free(struct cluster *c, struct peer *p)
 	if (p->p_link != NULL)
 		replica_peer_down(c, p, 1);
 	cluster_sync_down(c, p);
+	if (!c->c_freeing)
+		cluster_sync_peer_gone(c, p);
 	TAILQ_FOREACH_SAFE(l, &c->c_links, l_entry, n)
 		if (l->l_peer == p)
 			l->l_peer = NULL;
@@ -280,6 +303,8 @@ peer_free(struct cluster *c, struct peer *p)
 	}
 	cluster_peer_routes_clear(p);
 	ctab_fini(&p->p_routes);
+	custody_peer_fini(c, p);
+	c->c_cst.cs_drop_forgotten += p->p_fwdq.cq_n;
 	cluster_fwdq_fini(&p->p_fwdq);
 	TAILQ_REMOVE(&c->c_peers, p, p_entry);
 	c->c_npeers--;
@@ -315,6 +340,9 @@ cluster_free(struct cluster *c)
 		ev_io_stop(c->c_loop, &c->c_accept_w);
 		close(c->c_fd);
 	}
+	custody_fini(c);
+	ev_timer_stop(c->c_loop, &c->c_forget_w);
+	ctab_fini(&c->c_banned);
 	ctab_fini(&c->c_routes);
 	ctab_fini(&c->c_retained);
 	ctab_fini(&c->c_claims);
@@ -629,15 +657,56 @@ peer_redial_later(struct cluster *c, struct peer *p)
 	ev_timer_start(c->c_loop, &p->p_redial_w);
 }
 
-/* The grace of an away peer is over: its routes and buffer go. */
+void
+cluster_peer_caps(struct cluster *c, struct peer *p)
+{
+	const struct broker_conf *bc = c->c_broker->b_conf;
+
+	if (p->p_link != NULL) {
+		/*
+		 * Up: publishers here wait at max_forward_buffer (custody.c);
+		 * twice it is what they may have sent before they noticed.
+		 */
+		p->p_fwdq.cq_max = 2 * (size_t)bc->bc_max_forward_buffer;
+		cluster_fwdq_set_max_bytes(&p->p_fwdq,
+		    2 * (size_t)bc->bc_max_forward_buffer_bytes);
+	} else if (bc->bc_max_peer_spool_bytes > 0) {
+		/* Away: the spool, bounded in bytes (the oldest go). */
+		p->p_fwdq.cq_max = SIZE_MAX;
+		cluster_fwdq_set_max_bytes(&p->p_fwdq,
+		    (size_t)bc->bc_max_peer_spool_bytes);
+	} else {
+		p->p_fwdq.cq_max = bc->bc_max_forward_buffer;
+		cluster_fwdq_set_max_bytes(&p->p_fwdq,
+		    (size_t)bc->bc_max_forward_buffer_bytes);
+	}
+}
+
+/*
+ * The grace of an away peer is over: without a spool its routes and
+ * buffer go; with one (max_peer_spool_bytes), its routes stay and its
+ * QoS 1/2 forwards keep going to the spool until it is back or
+ * forgotten.
+ */
 static void
 peer_on_grace(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct peer *p = container_of(w, struct peer, p_grace_w);
+	struct cluster *c = p->p_cluster;
 	size_t n;
 
 	if (!p->p_away || p->p_link != NULL)
 		return;
+	if (c->c_broker->b_conf->bc_max_peer_spool_bytes > 0) {
+		log_warnx("cluster: node %s not back within peer_grace: its "
+		    "routes kept, %zu QoS 1/2 forwards (%zu bytes) spooled "
+		    "for it (max_peer_spool_bytes %llu, %llu oldest dropped "
+		    "so far)", p->p_name, p->p_fwdq.cq_n, p->p_fwdq.cq_bytes,
+		    (unsigned long long)c->c_broker->b_conf->
+		    bc_max_peer_spool_bytes,
+		    (unsigned long long)p->p_away_dropped);
+		return;
+	}
 	p->p_away = 0;
 	p->p_rr.rr_away = 0;
 	cluster_peer_routes_clear(p);
@@ -667,6 +736,8 @@ peer_away(struct cluster *c, struct peer *p)
 	p->p_away = 1;
 	p->p_rr.rr_away = 1;
 	p->p_away_dropped = 0;
+	cluster_peer_caps(c, p);
+	custody_sender_check(c, p);
 	ev_timer_stop(c->c_loop, &p->p_grace_w);
 	ev_timer_set(&p->p_grace_w, (ev_tstamp)grace / 1000.0, 0.);
 	ev_timer_start(c->c_loop, &p->p_grace_w);
@@ -684,9 +755,10 @@ peer_back(struct cluster *c, struct peer *p)
 	p->p_away = 0;
 	p->p_rr.rr_away = 0;
 	ev_timer_stop(c->c_loop, &p->p_grace_w);
-	log_info("cluster: node %s back within peer_grace: resending %zu "
-	    "buffered forwards (%llu oldest dropped at max_forward_buffer)",
-	    p->p_name, p->p_fwdq.cq_n, (unsigned long long)p->p_away_dropped);
+	log_info("cluster: node %s back: resending %zu buffered forwards "
+	    "(%llu oldest dropped while away, at max_peer_spool_bytes or "
+	    "max_forward_buffer)", p->p_name, p->p_fwdq.cq_n,
+	    (unsigned long long)p->p_away_dropped);
 }
 
 int
@@ -701,6 +773,9 @@ cluster_connect(struct cluster *c, const char *node,
 	    strchr(node, '@') == NULL || strcmp(node, c->c_self) == 0 ||
 	    salen > sizeof(p->p_ss))
 		return CAIRN_ERR_INVAL;
+	/* Left, or removed: discovery and PEERS do not bring it back. */
+	if (c->c_left || cluster_banned(c, node) != NULL)
+		return CAIRN_ERR_DENIED;
 	if ((p = cluster_peer_find(c, node)) == NULL) {
 		if (c->c_npeers >= c->c_broker->b_conf->bc_max_peers)
 			return CAIRN_ERR_LIMIT;
@@ -709,6 +784,7 @@ cluster_connect(struct cluster *c, const char *node,
 	}
 	memcpy(&p->p_ss, sa, salen);
 	p->p_sl = salen;
+	p->p_seen = ev_now(c->c_loop);
 	if (p->p_link != NULL || p->p_dial != NULL)
 		return 0;
 	ev_timer_stop(c->c_loop, &p->p_redial_w);
@@ -722,6 +798,8 @@ cluster_link_up(struct cluster *c, const char *node)
 
 	if (c == NULL || (p = cluster_peer_find(c, node)) == NULL)
 		return 0;
+	/* Asked by discovery's health check: the node is still listed. */
+	p->p_seen = ev_now(c->c_loop);
 	return p->p_link != NULL && p->p_link->l_state == LINK_UP;
 }
 
@@ -736,14 +814,20 @@ cluster_join(struct cluster *c, const char *node)
 
 	if (c == NULL || (at = strchr(node, '@')) == NULL)
 		return CAIRN_ERR_INVAL;
+	/* Joining again ends a leave, and the removal of that node. */
+	if (c->c_left)
+		log_info("cluster: joining again after a leave");
+	c->c_left = 0;
 	if (strchr(at, ':') != NULL) {
 		if (cluster_split(node, name, sizeof(name), &ss, &sl) != 0)
 			return CAIRN_ERR_INVAL;
+		cluster_unban(c, name);
 		if ((rc = cluster_connect(c, name, (struct sockaddr *)&ss,
 		    sl)) == 0)
 			cluster_mark_explicit(c, name);
 		return rc;
 	}
+	cluster_unban(c, node);
 	if (c->c_resolve_cb == NULL)
 		return CAIRN_ERR_NOENT;
 	if ((rc = c->c_resolve_cb(c->c_resolve_arg, node)) == 0 &&
@@ -760,25 +844,89 @@ cluster_leave(struct cluster *c)
 
 	if (c == NULL)
 		return 0;
+	c->c_left = 1;
 	while ((p = TAILQ_FIRST(&c->c_peers)) != NULL) {
 		if (p->p_link != NULL)
 			n++;
 		peer_free(c, p);
 	}
-	log_info("cluster: left the cluster, %zu links closed", n);
+	log_info("cluster: left the cluster, %zu links closed; no link is "
+	    "made or accepted until `cluster join`", n);
 	return n;
 }
 
 int
 cluster_remove(struct cluster *c, const char *node)
 {
+	struct ctab_ent *e;
 	struct peer *p;
 
 	if (c == NULL || (p = cluster_peer_find(c, node)) == NULL)
 		return CAIRN_ERR_NOENT;
-	log_info("cluster: node %s removed", node);
+	/* Bounded: one entry per removal, at most max_peers of them. */
+	if (c->c_banned.ct_count >= c->c_broker->b_conf->bc_max_peers)
+		(void)ctab_sweep(&c->c_banned, c->c_banned.ct_nbuckets,
+		    ban_any, NULL);
+	if ((e = ctab_put(&c->c_banned, bytes_view_of(node, strlen(node)),
+	    NULL)) != NULL)
+		e->ce_num = p->p_incarnation;
+	log_info("cluster: node %s removed: not linked again until `cluster "
+	    "join` or its restart", node);
 	peer_free(c, p);
 	return 0;
+}
+
+/* Forgets every removal (ctab_sweep()'s test: all of them). */
+static int
+ban_any(const struct ctab_ent *e, void *arg)
+{
+	(void)e;
+	(void)arg;
+	return 1;
+}
+
+static struct ctab_ent *
+cluster_banned(struct cluster *c, const char *node)
+{
+	if (c->c_banned.ct_count == 0)
+		return NULL;
+	return ctab_get(&c->c_banned, bytes_view_of(node, strlen(node)));
+}
+
+static void
+cluster_unban(struct cluster *c, const char *node)
+{
+	struct ctab_ent *e;
+
+	if ((e = cluster_banned(c, node)) != NULL)
+		ctab_del(&c->c_banned, e);
+}
+
+/*
+ * forget_after: a peer with no link that no discovery source named for
+ * that long (a killed node epmd no longer lists, a host gone) is
+ * forgotten: no longer listed, no longer dialled; its spool is dropped
+ * (counted).  Those named by `peers` or `cluster join` stay.
+ */
+static void
+cluster_on_forget(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct cluster *c = container_of(w, struct cluster, c_forget_w);
+	ev_tstamp after;
+	struct peer *p, *n;
+
+	(void)revents;
+	after = (ev_tstamp)c->c_broker->b_conf->bc_forget_after_ms / 1000.0;
+	TAILQ_FOREACH_SAFE(p, &c->c_peers, p_entry, n) {
+		if (p->p_link != NULL || p->p_explicit ||
+		    ev_now(loop) - p->p_seen < after)
+			continue;
+		log_info("cluster: node %s forgotten: no link and named by no "
+		    "discovery source for forget_after %.1fs (%zu spooled "
+		    "forwards dropped)", p->p_name, after, p->p_fwdq.cq_n);
+		c->c_forgotten++;
+		peer_free(c, p);
+	}
 }
 
 void
@@ -803,6 +951,9 @@ cluster_lo_hello(void *arg, struct link *l, const char *name,
 
 	if (strchr(name, '@') == NULL)
 		return "the peer's name is not name@host";
+	if (c->c_left)
+		return "this node left the cluster (`cluster join` to link "
+		    "again)";
 	/* One of our own nonces back, from any of our handshakes: reflection. */
 	TAILQ_FOREACH(o, &c->c_links, l_entry)
 		if (o != l && o->l_state == LINK_HANDSHAKE &&
@@ -848,6 +999,14 @@ cluster_lo_up(void *arg, struct link *l)
 	const char *io, *in;
 
 	if (!l->l_outbound && p == NULL) {
+		/*
+		 * A removed node: its CREDIT (its first frame) says whether
+		 * it restarted since; nothing is made for it until then.
+		 */
+		if (cluster_banned(c, l->l_name) != NULL) {
+			l->l_ban_check = 1;
+			return;
+		}
 		/* Authenticated now: the peer may have an entry. */
 		if ((p = cluster_peer_find(c, l->l_name)) == NULL &&
 		    (p = peer_new(c, l->l_name)) == NULL) {
@@ -879,6 +1038,7 @@ cluster_lo_up(void *arg, struct link *l)
 	p->p_link = l;
 	p->p_link_gen++;
 	p->p_ever_up = 1;
+	p->p_seen = ev_now(c->c_loop);
 	peer_back(c, p);
 	backoff_reset(&p->p_backoff);
 	ev_timer_stop(c->c_loop, &p->p_redial_w);
@@ -891,11 +1051,43 @@ cluster_lo_up(void *arg, struct link *l)
 		cluster_sync_peers_all(c);
 }
 
+/* Removed nodes dial in until they are told apart by a restart. */
+static struct log_rate ban_lr = LOG_RATE_INIT(10);
+
+/* The first frame of a removed node's link: its CREDIT, or it goes. */
+static void
+cluster_ban_check(struct cluster *c, struct link *l, const struct link_msg *m)
+{
+	struct ctab_ent *e = cluster_banned(c, l->l_name);
+
+	l->l_ban_check = 0;
+	if (e != NULL && (m->type != LINK_CREDIT || e->ce_num == 0 ||
+	    e->ce_num == m->u.credit.incarnation)) {
+		log_rate_info(&ban_lr, "cluster: link from %s (%s) refused: "
+		    "removed by `cluster remove` (until `cluster join` or its "
+		    "restart)", l->l_name, l->l_addr);
+		link_close(l, NULL);
+		return;
+	}
+	if (e != NULL) {
+		log_info("cluster: node %s restarted since its removal: "
+		    "linked again", l->l_name);
+		ctab_del(&c->c_banned, e);
+	}
+	cluster_lo_up(c, l);
+	if (l->l_state == LINK_UP && l->l_peer != NULL)
+		cluster_lo_msg(c, l, m);
+}
+
 static void
 cluster_lo_msg(void *arg, struct link *l, const struct link_msg *m)
 {
 	struct peer *p = l->l_peer;
 
+	if (p == NULL && l->l_ban_check) {
+		cluster_ban_check(arg, l, m);
+		return;
+	}
 	if (p == NULL || p->p_link != l)
 		return;		/* a duplicate about to close */
 	cluster_sync_msg(arg, p, m);
@@ -925,6 +1117,8 @@ cluster_lo_closed(void *arg, struct link *l)
 	if (p->p_link == l) {
 		p->p_link = NULL;
 		cluster_sync_down(c, p);
+		if (!c->c_freeing)
+			cluster_sync_peer_gone(c, p);
 		peer_away(c, p);
 		replica_peer_down(c, p, 0);
 		if (c->c_link_cb != NULL && !c->c_freeing)
@@ -965,6 +1159,9 @@ cluster_status_json(struct cluster *c, struct bytes_w *w)
 		    p->p_routes.ct_count, p->p_fwdq.cq_n,
 		    (unsigned long long)p->p_dropped);
 		json_put_str(w, l != NULL ? l->l_addr : "");
+		bytes_printf(w, ",\"forward_bytes\":%zu,\"held\":%zu,"
+		    "\"holding_publishers\":%s", p->p_fwdq.cq_bytes,
+		    p->p_nheld, p->p_holding ? "true" : "false");
 		if (p->p_rtt_ms >= 0)
 			bytes_printf(w, ",\"rtt_ms\":%.3f", p->p_rtt_ms);
 		else
@@ -975,7 +1172,19 @@ cluster_status_json(struct cluster *c, struct bytes_w *w)
 	TAILQ_FOREACH(l, &c->c_links, l_entry)
 		if (link_pending_in(l))
 			npend++;
-	bytes_printf(w, "],\"routes_local\":%zu,\"retained_stamps\":%zu,"
+	bytes_printf(w, "],\"custody\":{\"held_now\":%zu,\"held\":%llu,"
+	    "\"hold_timeouts\":%llu,\"publisher_holds\":%llu,"
+	    "\"publishers_held\":%s,\"dropped\":{\"spool_full\":%llu,"
+	    "\"buffer_full\":%llu,\"forgotten\":%llu,\"nomem\":%llu}}",
+	    c->c_nheld, (unsigned long long)c->c_cst.cs_held,
+	    (unsigned long long)c->c_cst.cs_hold_timeouts,
+	    (unsigned long long)c->c_cst.cs_publisher_holds,
+	    c->c_nholding > 0 ? "true" : "false",
+	    (unsigned long long)c->c_cst.cs_drop_spool_full,
+	    (unsigned long long)c->c_cst.cs_drop_buffer_full,
+	    (unsigned long long)c->c_cst.cs_drop_forgotten,
+	    (unsigned long long)c->c_cst.cs_drop_nomem);
+	bytes_printf(w, ",\"routes_local\":%zu,\"retained_stamps\":%zu,"
 	    "\"claims\":%zu,\"tls\":%s,\"handshakes\":{\"pending\":%zu,"
 	    "\"refused\":%llu,\"evicted\":%llu},",
 	    c->c_routes.ct_count,

@@ -93,7 +93,10 @@ void		 cluster_set_status_cb(struct cluster *, cluster_status_cb,
  * or being set up (then nothing changes).  Returns 0 (started, or
  * already there), CAIRN_ERR_INVAL (a bad name, or this node's),
  * CAIRN_ERR_LIMIT (max_peers links), CAIRN_ERR_IO (socket(2) failed;
- * errno) or CAIRN_ERR_NOMEM.  The outcome is told later through the
+ * errno), CAIRN_ERR_DENIED (this node left the cluster, or node was
+ * removed: cluster_leave(), cluster_remove()) or CAIRN_ERR_NOMEM.  A
+ * call counts as node named by discovery (forget_after).  The outcome
+ * is told later through the
  * link callback and cluster_link_up(); a node the cluster has been told
  * about is redialled with backoff while the address is good.
  */
@@ -110,13 +113,15 @@ int		 cluster_link_up(struct cluster *, const char *node);
 int		 cluster_join(struct cluster *, const char *node);
 /*
  * `cairn cluster leave`: closes every link and forgets every peer,
- * dropping their routes.  Strategies may find them again; a leave is
- * not a ban.  Returns the number of links closed.
+ * dropping their routes; until cluster_join(), no link is made or
+ * accepted (strategies and PEERS do not bring peers back).  Returns
+ * the number of links closed.
  */
 size_t		 cluster_leave(struct cluster *);
 /*
  * `cairn cluster remove NODE`: closes the link to node and forgets it
- * (its routes go at once).  0 or CAIRN_ERR_NOENT.
+ * (its routes go at once); it is not linked again until cluster_join()
+ * of it or its restart (a new incarnation).  0 or CAIRN_ERR_NOENT.
  */
 int		 cluster_remove(struct cluster *, const char *node);
 /*
@@ -124,7 +129,11 @@ int		 cluster_remove(struct cluster *, const char *node);
  *
  *   {"node":"b1@h","port":4370,"peers":[{"node":"b2@h","state":"up",
  *    "away":false,"dir":"out","routes":3,"forward_pending":0,
- *    "forward_dropped":0,"addr":"127.0.0.1:4371","rtt_ms":0.4}],
+ *    "forward_dropped":0,"addr":"127.0.0.1:4371","forward_bytes":0,
+ *    "held":0,"holding_publishers":false,"rtt_ms":0.4}],
+ *    "custody":{"held_now":0,"held":0,"hold_timeouts":0,
+ *    "publisher_holds":0,"publishers_held":false,"dropped":{
+ *    "spool_full":0,"buffer_full":0,"forgotten":0,"nomem":0}},
  *    "routes_local":2,"retained_stamps":1,"claims":1,"tls":false,
  *    "handshakes":{"pending":0,"refused":0,"evicted":0},
  *    "replicas":{"held":1,"held_messages":3,"held_bytes":900,
@@ -175,6 +184,25 @@ struct cluster_peer_info {
 	uint64_t	 pi_forward_dropped;
 	double		 pi_rtt_ms;	/* < 0: none measured */
 };
+/*
+ * Custody counters (CLUSTER.md, "Custody"), for cluster status,
+ * /metrics and $SYS: forwards held here for a full subscriber queue,
+ * those that waited past forward_hold_timeout (then queued or dropped
+ * by the session's limits), forwards dropped by reason at the sending
+ * side, and how often publishers here were held.
+ */
+struct cluster_custody_stats {
+	uint64_t	 cs_held;		/* forwards that had to wait */
+	uint64_t	 cs_hold_timeouts;	/* past forward_hold_timeout */
+	uint64_t	 cs_drop_spool_full;	/* max_peer_spool_bytes */
+	uint64_t	 cs_drop_buffer_full;	/* hard cap while up */
+	uint64_t	 cs_drop_forgotten;	/* peer forgotten or removed */
+	uint64_t	 cs_drop_nomem;
+	uint64_t	 cs_publisher_holds;	/* times publishers were held */
+};
+const struct cluster_custody_stats *cluster_custody_get(
+		    const struct cluster *);
+
 /* Calls fn for each peer cluster status lists. */
 void		 cluster_peers_each(struct cluster *,
 		    void (*fn)(void *arg, const struct cluster_peer_info *),

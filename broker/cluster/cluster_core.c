@@ -300,6 +300,12 @@ cluster_fwdq_init(struct cluster_fwdq *q, size_t max, uint64_t first_seq)
 	q->cq_next_seq = first_seq == 0 ? 1 : first_seq;
 	q->cq_bytes = 0;
 	q->cq_max_bytes = 0;
+	q->cq_gen = 0;
+	q->cq_next = NULL;
+	q->cq_credit = 0;
+	q->cq_credit_bytes = 0;
+	q->cq_infl = 0;
+	q->cq_infl_bytes = 0;
 }
 
 void
@@ -332,6 +338,9 @@ cluster_fwdq_fini(struct cluster_fwdq *q)
 	}
 	q->cq_n = 0;
 	q->cq_bytes = 0;
+	q->cq_next = NULL;
+	q->cq_infl = 0;
+	q->cq_infl_bytes = 0;
 }
 
 struct cluster_fwd *
@@ -354,6 +363,8 @@ cluster_fwdq_push(struct cluster_fwdq *q, struct msg *m, uint8_t qos,
 	TAILQ_INSERT_TAIL(&q->cq_list, f, cf_entry);
 	q->cq_n++;
 	q->cq_bytes += CLUSTER_FWD_COST(m);
+	if (q->cq_next == NULL)
+		q->cq_next = f;
 	return f;
 }
 
@@ -392,15 +403,74 @@ cluster_fwdq_ack(struct cluster_fwdq *q, uint64_t seq)
 	return CAIRN_ERR_NOENT;
 }
 
+/* 1 if f went out on the current link and awaits its ack there. */
+static int
+cluster_fwd_in_flight(const struct cluster_fwdq *q,
+    const struct cluster_fwd *f)
+{
+	return q->cq_gen != 0 && f->cf_sent_gen == q->cq_gen;
+}
+
 static void
 cluster_fwd_free(struct cluster_fwdq *q, struct cluster_fwd *f)
 {
+	if (cluster_fwd_in_flight(q, f)) {
+		q->cq_infl--;
+		q->cq_infl_bytes -= CLUSTER_FWD_COST(f->cf_msg);
+	}
+	if (q->cq_next == f)
+		q->cq_next = TAILQ_NEXT(f, cf_entry);
 	TAILQ_REMOVE(&q->cq_list, f, cf_entry);
 	q->cq_n--;
 	q->cq_bytes -= CLUSTER_FWD_COST(f->cf_msg);
 	msg_unref(f->cf_msg);
 	free(f->cf_groups);
 	free(f);
+}
+
+void
+cluster_fwdq_link(struct cluster_fwdq *q, uint64_t gen)
+{
+	q->cq_gen = gen;
+	q->cq_next = TAILQ_FIRST(&q->cq_list);
+	q->cq_credit = 0;
+	q->cq_credit_bytes = 0;
+	q->cq_infl = 0;
+	q->cq_infl_bytes = 0;
+}
+
+void
+cluster_fwdq_credit(struct cluster_fwdq *q, size_t forwards, uint64_t bytes)
+{
+	q->cq_credit = forwards;
+	q->cq_credit_bytes = bytes;
+}
+
+struct cluster_fwd *
+cluster_fwdq_sendable(const struct cluster_fwdq *q)
+{
+	struct cluster_fwd *f = q->cq_next;
+
+	if (f == NULL || q->cq_infl >= q->cq_credit)
+		return NULL;
+	/* One forward bigger than the byte credit goes alone. */
+	if (q->cq_infl > 0 && (q->cq_infl_bytes >= q->cq_credit_bytes ||
+	    CLUSTER_FWD_COST(f->cf_msg) > q->cq_credit_bytes -
+	    q->cq_infl_bytes))
+		return NULL;
+	return f;
+}
+
+void
+cluster_fwdq_sent(struct cluster_fwdq *q, struct cluster_fwd *f)
+{
+	if (!cluster_fwd_in_flight(q, f)) {
+		f->cf_sent_gen = q->cq_gen;
+		q->cq_infl++;
+		q->cq_infl_bytes += CLUSTER_FWD_COST(f->cf_msg);
+	}
+	if (q->cq_next == f)
+		q->cq_next = TAILQ_NEXT(f, cf_entry);
 }
 
 int

@@ -139,6 +139,14 @@ TAILQ_HEAD(cluster_fwdq_head, cluster_fwd);
 /*
  * The resend buffer of one peer, in seq order, at most cq_max entries
  * and cq_max_bytes bytes (CLUSTER_FWD_COST each).
+ *
+ * Credit (CLUSTER.md, "Custody"): on the link of generation cq_gen the
+ * receiver takes at most cq_credit forwards and cq_credit_bytes bytes
+ * sent and not yet acknowledged (cq_infl, cq_infl_bytes; a forward
+ * bigger than the byte credit goes alone).  Sends are in seq order:
+ * cq_next is the first entry not sent on this link, so that finding
+ * the next one to send costs O(1) however many wait for their ack.
+ * No credit (0, until the link's CREDIT arrives): nothing goes.
  */
 struct cluster_fwdq {
 	struct cluster_fwdq_head cq_list;
@@ -147,6 +155,12 @@ struct cluster_fwdq {
 	uint64_t	 cq_next_seq;
 	size_t		 cq_bytes;
 	size_t		 cq_max_bytes;	/* 0: no byte cap */
+	uint64_t	 cq_gen;	/* the link's; 0: none yet */
+	struct cluster_fwd *cq_next;	/* first unsent on cq_gen, NULL: none */
+	size_t		 cq_credit;
+	uint64_t	 cq_credit_bytes;
+	size_t		 cq_infl;
+	size_t		 cq_infl_bytes;
 };
 
 /* What one forward costs against max_forward_buffer_bytes. */
@@ -178,6 +192,23 @@ int		 cluster_fwd_set_groups(struct cluster_fwd *f,
 		    struct bytes_view list, uint16_t n);
 /* FORWARD_ACK seq: frees that entry; 0 or CAIRN_ERR_NOENT. */
 int		 cluster_fwdq_ack(struct cluster_fwdq *, uint64_t seq);
+/*
+ * A new link (generation gen, counting up from 1) carries the forwards:
+ * nothing is in flight on it, every entry is to be sent again from the
+ * oldest, and no credit until the link's CREDIT (cluster_fwdq_credit()).
+ */
+void		 cluster_fwdq_link(struct cluster_fwdq *, uint64_t gen);
+/* The receiver's CREDIT on the current link: forwards (>= 1), bytes. */
+void		 cluster_fwdq_credit(struct cluster_fwdq *, size_t forwards,
+		    uint64_t bytes);
+/*
+ * The next entry to send on the current link if the credit lets it go
+ * now, else NULL (all sent, or out of credit).  Borrowed.
+ */
+struct cluster_fwd *cluster_fwdq_sendable(const struct cluster_fwdq *);
+/* f (what cluster_fwdq_sendable() gave) went out: it takes credit. */
+void		 cluster_fwdq_sent(struct cluster_fwdq *, struct cluster_fwd *f);
+
 /*
  * Frees the oldest entry (an away peer's buffer is full: the newest
  * matter more); 1 if there was one, else 0.

@@ -8,6 +8,8 @@
  *			PEERS
  *	replica.c	session replicas: a session's changes streamed to
  *			its holder, promotion when its owner dies
+ *	custody.c	forwards acked once queued, held for full
+ *			subscribers, credit, publishers held
  *	cluster_core.c	the pure parts (cluster_core.h, replica_core.h)
  */
 #ifndef CAIRN_BROKER_CLUSTER_INT_H
@@ -39,6 +41,33 @@
 /* Room left in a frame for the fixed fields around a list. */
 #define CLUSTER_FRAME_SLACK	1024
 
+/*
+ * Custody (custody.c): a QoS 1/2 forward received and not yet queued
+ * for every local subscriber it matched, because one of them (online)
+ * had a full queue.  Held in arrival order per peer; its FORWARD_ACK
+ * goes once the last owed session took it.
+ */
+struct custody_owed {
+	char		*co_id;		/* the session's client id, owned */
+	size_t		 co_len;
+	struct session_deliv co_deliv;	/* QoS, RETAIN, identifiers */
+};
+
+struct custody_held {
+	TAILQ_ENTRY(custody_held) ch_entry;
+	uint64_t	 ch_seq;
+	struct msg	*ch_msg;	/* one reference, owned */
+	uint8_t		*ch_groups;	/* the FORWARD's group list, owned */
+	size_t		 ch_glen;
+	uint16_t	 ch_ngroups;
+	int		 ch_routed;	/* matched once; ch_owed is what is left */
+	ev_tstamp	 ch_since;	/* loop time it first waited */
+	struct custody_owed *ch_owed;
+	size_t		 ch_nowed;
+	size_t		 ch_capowed;
+};
+TAILQ_HEAD(custody_heldq, custody_held);
+
 struct peer {
 	TAILQ_ENTRY(peer)	 p_entry;
 	struct cluster		*p_cluster;
@@ -65,6 +94,13 @@ struct peer {
 	 */
 	int			 p_away;
 	uint64_t		 p_away_dropped;
+	/* Custody (custody.c): its forwards held here, in arrival order. */
+	struct custody_heldq	 p_held;
+	size_t			 p_nheld;
+	size_t			 p_held_bytes;
+	/* Its buffer is past max_forward_buffer: publishers here wait. */
+	int			 p_holding;
+	uint64_t		 p_incarnation;	/* its CREDIT's; 0: none yet */
 	/* Forward round trip (FORWARD to its ACK), smoothed; < 0: none yet. */
 	double			 p_rtt_ms;
 	ev_timer		 p_grace_w;
@@ -75,6 +111,12 @@ struct peer {
 	 */
 	int			 p_ever_up;
 	int			 p_explicit;
+	/*
+	 * When a discovery source (cluster_connect(), cluster_link_up(),
+	 * PEERS) last named it or its link was up: a peer with no link,
+	 * not explicit, unnamed for forget_after is forgotten.
+	 */
+	ev_tstamp		 p_seen;
 	/*
 	 * The snapshot going out on p_link in slices (cluster_sync.c):
 	 * routes, retained, tombstones, claims, then the resends.  Each
@@ -92,6 +134,8 @@ TAILQ_HEAD(link_list, link);
 struct session_move;			/* cluster_sync.c's */
 struct replica;				/* replica.c's */
 TAILQ_HEAD(session_move_list, session_move);
+struct take_wait;			/* cluster_sync.c's */
+TAILQ_HEAD(take_wait_list, take_wait);
 
 struct cluster {
 	struct broker		*c_broker;	/* borrowed */
@@ -123,6 +167,9 @@ struct cluster {
 	void			*c_status_arg;
 	int			 c_freeing;
 	struct session_move_list c_moves;	/* sessions going out in slices */
+	/* CONNACKs waiting for the peers' SESSION_DATA or SESSION_NONE. */
+	struct take_wait_list	 c_takes;
+	size_t			 c_ntakes;
 	/* Strangers (CLUSTER.md): their one rate limit, and what we refused. */
 	struct link_prelog	 c_prelog;	/* lines of inbound links before UP */
 	struct log_rate		 c_refuselog;	/* connections refused at accept */
@@ -131,6 +178,23 @@ struct cluster {
 	/* Forward round trips, all peers (cluster_rtt_get()). */
 	struct cluster_rtt	 c_rtt;
 	struct replica		*c_repl;	/* replica.c's */
+	/* Custody (custody.c). */
+	uint64_t		 c_incarnation;	/* this run's, random, not 0 */
+	ev_timer		 c_hold_w;	/* retries held forwards */
+	size_t			 c_nheld;	/* held forwards, all peers */
+	size_t			 c_nholding;	/* peers with p_holding set */
+	struct ctab		 c_stuck;	/* client ids past forward_hold_timeout */
+	struct cluster_custody_stats c_cst;
+	/*
+	 * Membership that sticks: after `cluster leave` no link is made or
+	 * accepted until `cluster join`; a node removed by `cluster remove`
+	 * is in c_banned (ce_num: its incarnation then, 0 unknown) until
+	 * joined again or seen with another incarnation (restarted).
+	 */
+	int			 c_left;
+	struct ctab		 c_banned;
+	ev_timer		 c_forget_w;	/* forget_after sweeps */
+	uint64_t		 c_forgotten;	/* peers forgotten so far */
 };
 
 /* cluster.c */
@@ -141,8 +205,28 @@ uint64_t	 cluster_stamp(struct cluster *);
 void		 cluster_broadcast(struct cluster *, const struct link_msg *m);
 /* Drops every route peer p announced, from the trie and its table. */
 void		 cluster_peer_routes_clear(struct peer *);
+/* Sets p's resend buffer caps for its state: up, away (spool), gone. */
+void		 cluster_peer_caps(struct cluster *, struct peer *p);
 /* ms on the loop's clock, for tombstones' ages. */
 uint64_t	 cluster_now_ms(struct cluster *);
+
+/* custody.c */
+/* c's custody state (c_hold_w, c_stuck); 0 or CAIRN_ERR_NOMEM. */
+int		 custody_init(struct cluster *);
+void		 custody_fini(struct cluster *);
+/* A new peer's (peer_new()), and its held forwards dropped (peer_free()). */
+void		 custody_peer_init(struct peer *);
+void		 custody_peer_fini(struct cluster *, struct peer *);
+/* p's link just came up: our CREDIT goes first. */
+void		 custody_credit_send(struct cluster *, struct peer *);
+/* A QoS 1/2 FORWARD from p (seq != 0): dedup, deliver or hold, ack. */
+void		 custody_forward(struct cluster *, struct peer *,
+		    const struct link_forward *f);
+/*
+ * p's resend buffer changed (push, ack, link up or down, forgotten):
+ * hold or release the publishers here (broker_hold_publishers()).
+ */
+void		 custody_sender_check(struct cluster *, struct peer *);
 
 /* cluster_sync.c */
 /* The link to p just came up: snapshot, resends, PEERS. */
@@ -164,8 +248,12 @@ void		 cluster_sync_free(struct cluster *);
  */
 void		 cluster_session_give(struct cluster *, struct peer *p,
 		    struct bytes_view id);
+/* p's link went or p is forgotten: it answers no SESSION_TAKE. */
+void		 cluster_sync_peer_gone(struct cluster *, struct peer *p);
 /* Sends PEERS to every UP peer (a link came up). */
 void		 cluster_sync_peers_all(struct cluster *);
+/* A received FORWARD's message (5.0 parts, expiry re-based here). */
+struct msg	*cluster_forward_msg(const struct link_forward *f);
 /* The router's hooks. */
 void		 cluster_on_forward(struct router_remote *, struct msg *m,
 		    const struct bytes_view *groups, size_t ngroups,

@@ -345,6 +345,147 @@ claim_stale(const struct ctab_ent *e, void *arg)
 	return p == NULL || (p->p_link == NULL && !p->p_away);
 }
 
+/*
+ * Session present after a move (MQTT-3.2.2-2).  A persistent CONNECT
+ * with no session here asks every UP peer (SESSION_TAKE); each answers
+ * SESSION_DATA (the session moves here) or SESSION_NONE.  The CONNACK
+ * waits (broker_connack_defer()) until every peer asked has answered,
+ * its link went, or session_take_timeout passed, then says session
+ * present 1 if any session data came.  At most one wait per client
+ * connecting, each with at most max_peers names.
+ */
+struct take_wait {
+	TAILQ_ENTRY(take_wait)	 tw_entry;	/* c_takes */
+	struct cluster		*tw_cluster;
+	ev_timer		 tw_timer_w;
+	struct peer		**tw_peers;	/* asked; NULL once answered */
+	size_t			 tw_npeers;
+	size_t			 tw_left;
+	int			 tw_moved;
+	size_t			 tw_idlen;
+	char			 tw_id[];
+};
+
+static void	take_wait_on_timer(struct ev_loop *, ev_timer *, int);
+
+static void
+take_wait_free(struct cluster *c, struct take_wait *tw)
+{
+	ev_timer_stop(c->c_loop, &tw->tw_timer_w);
+	TAILQ_REMOVE(&c->c_takes, tw, tw_entry);
+	c->c_ntakes--;
+	free(tw->tw_peers);
+	free(tw);
+}
+
+/* Every answer is in (or the time is up): the CONNACK goes. */
+static void
+take_wait_end(struct cluster *c, struct take_wait *tw)
+{
+	char id[LINK_MAX_NAME + 1];
+	size_t len = tw->tw_idlen;
+	int moved = tw->tw_moved;
+
+	memcpy(id, tw->tw_id, len + 1);
+	take_wait_free(c, tw);
+	broker_connack_ready(c->c_broker, id, len, moved);
+}
+
+static struct take_wait *
+take_wait_find(struct cluster *c, const char *id, size_t len)
+{
+	struct take_wait *tw;
+
+	TAILQ_FOREACH(tw, &c->c_takes, tw_entry)
+		if (tw->tw_idlen == len && memcmp(tw->tw_id, id, len) == 0)
+			return tw;
+	return NULL;
+}
+
+static void
+take_wait_start(struct cluster *c, const char *id, size_t len)
+{
+	const struct broker_conf *bc = c->c_broker->b_conf;
+	struct take_wait *tw;
+	struct peer *p;
+	size_t n = 0;
+
+	if (bc->bc_session_take_timeout_ms == 0 || len > LINK_MAX_NAME)
+		return;
+	/* A client connecting again: the older wait is its no more. */
+	if ((tw = take_wait_find(c, id, len)) != NULL)
+		take_wait_free(c, tw);
+	TAILQ_FOREACH(p, &c->c_peers, p_entry)
+		if (p->p_link != NULL)
+			n++;
+	if (n == 0 || (tw = calloc(1, sizeof(*tw) + len + 1)) == NULL)
+		return;
+	if ((tw->tw_peers = calloc(n, sizeof(*tw->tw_peers))) == NULL) {
+		free(tw);
+		return;
+	}
+	TAILQ_FOREACH(p, &c->c_peers, p_entry)
+		if (p->p_link != NULL && tw->tw_npeers < n)
+			tw->tw_peers[tw->tw_npeers++] = p;
+	tw->tw_left = tw->tw_npeers;
+	tw->tw_cluster = c;
+	tw->tw_idlen = len;
+	memcpy(tw->tw_id, id, len);
+	tw->tw_id[len] = '\0';
+	if (broker_connack_defer(c->c_broker, id, len) != 0) {
+		free(tw->tw_peers);
+		free(tw);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&c->c_takes, tw, tw_entry);
+	c->c_ntakes++;
+	ev_timer_init(&tw->tw_timer_w, take_wait_on_timer,
+	    (ev_tstamp)bc->bc_session_take_timeout_ms / 1000.0, 0.);
+	ev_timer_start(c->c_loop, &tw->tw_timer_w);
+}
+
+static void
+take_wait_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct take_wait *tw = container_of(w, struct take_wait, tw_timer_w);
+
+	(void)loop;
+	(void)revents;
+	log_info("client %s: %zu of %zu nodes did not answer for its session "
+	    "within session_take_timeout: CONNACK says session present %d",
+	    tw->tw_id, tw->tw_left, tw->tw_npeers, tw->tw_moved);
+	take_wait_end(tw->tw_cluster, tw);
+}
+
+/* p answered for id (moved: with the session), or cannot any more. */
+static void
+take_wait_answer(struct cluster *c, struct take_wait *tw, struct peer *p,
+    int moved)
+{
+	size_t i;
+
+	for (i = 0; i < tw->tw_npeers; i++) {
+		if (tw->tw_peers[i] != p)
+			continue;
+		tw->tw_peers[i] = NULL;
+		tw->tw_left--;
+		break;
+	}
+	if (moved)
+		tw->tw_moved = 1;
+	if (tw->tw_left == 0)
+		take_wait_end(c, tw);
+}
+
+void
+cluster_sync_peer_gone(struct cluster *c, struct peer *p)
+{
+	struct take_wait *tw, *n;
+
+	TAILQ_FOREACH_SAFE(tw, &c->c_takes, tw_entry, n)
+		take_wait_answer(c, tw, p, 0);
+}
+
 void
 cluster_claim(struct cluster *c, const char *id, size_t len, int persistent)
 {
@@ -373,6 +514,7 @@ cluster_claim(struct cluster *c, const char *id, size_t len, int persistent)
 		return;
 	msg_init(&m, LINK_SESSION_TAKE);
 	m.u.take_id = bytes_view_of(id, len);
+	take_wait_start(c, id, len);
 	cluster_broadcast(c, &m);
 }
 
@@ -513,9 +655,12 @@ void
 cluster_sync_free(struct cluster *c)
 {
 	struct session_move *mv;
+	struct take_wait *tw;
 
 	while ((mv = TAILQ_FIRST(&c->c_moves)) != NULL)
 		session_move_end(mv, "the node is stopping");
+	while ((tw = TAILQ_FIRST(&c->c_takes)) != NULL)
+		take_wait_free(c, tw);
 }
 
 /* One SESSION_DATA of id with subs (may be empty) and up to a slice. */
@@ -619,6 +764,19 @@ session_move_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_idle_start(loop, &mv->sm_idle_w);
 }
 
+/* SESSION_NONE: no session of id here (the CONNACK there may go). */
+static void
+session_none(struct peer *p, struct bytes_view id)
+{
+	struct link_msg m;
+
+	if (p->p_link == NULL)
+		return;
+	msg_init(&m, LINK_SESSION_NONE);
+	m.u.take_id = id;
+	(void)link_send(p->p_link, &m);
+}
+
 /*
  * SESSION_TAKE: the client is on p now.  A persistent session here goes
  * there: its subscriptions in one SESSION_DATA at once, its in-flight
@@ -639,20 +797,25 @@ session_take(struct cluster *c, struct peer *p, struct bytes_view id)
 	/* A replica whose owner is gone becomes the session now. */
 	(void)replica_wanted(c, id);
 	s = session_table_find(b->b_sessions, (const char *)id.p, id.len);
-	if (s == NULL || s->s_clean)
+	if (s == NULL || s->s_clean) {
+		session_none(p, id);
 		return;
+	}
 	if (s->s_client != NULL)
 		client_disconnect(s->s_client, MQTT5_RC_SESSION_TAKEN_OVER, 1,
 		    "session moved to node %s", p->p_name);
 	if ((s = session_table_find(b->b_sessions, (const char *)id.p,
-	    id.len)) == NULL || p->p_link == NULL)
+	    id.len)) == NULL || p->p_link == NULL) {
+		session_none(p, id);
 		return;
+	}
 	if ((mv = calloc(1, sizeof(*mv))) == NULL ||
 	    (mv->sm_peer = strdup(p->p_name)) == NULL) {
 		free(mv);
 		log_warnx("client %s: session not moved to %s: out of memory",
 		    s->s_id, p->p_name);
 		broker_session_drop(b, s);
+		session_none(p, id);
 		return;
 	}
 	mv->sm_cluster = c;
@@ -695,23 +858,17 @@ cluster_session_give(struct cluster *c, struct peer *p, struct bytes_view id)
 {
 	session_take(c, p, id);
 }
+static void	session_data_merge(struct cluster *, struct peer *,
+		    struct session *, const struct link_session *);
 
 /* SESSION_DATA: merge a moved session into the local one of that id. */
 static void
 session_data(struct cluster *c, struct peer *p, const struct link_session *d)
 {
 	struct broker *b = c->c_broker;
-	struct bytes_view list;
-	struct session_deliv dl;
-	struct link_sub ls;
-	struct link_smsg sm;
-	struct sub_opts so;
-	struct msg_args a;
+	struct take_wait *tw;
 	struct session *s;
-	struct msg *msg;
-	uint64_t now = clock_ms();
 
-	memset(&dl, 0, sizeof(dl));
 	s = session_table_find(b->b_sessions, (const char *)d->id.p,
 	    d->id.len);
 	if (s == NULL || s->s_clean) {
@@ -730,6 +887,31 @@ session_data(struct cluster *c, struct peer *p, const struct link_session *d)
 		s->s_expiry = d->expiry;
 		s->s_v5 = (d->flags & LINK_SESS_V5) ? 1 : 0;
 	}
+	/* Merged before the CONNACK goes, so it says present 1. */
+	if ((tw = take_wait_find(c, (const char *)d->id.p,
+	    d->id.len)) != NULL) {
+		session_data_merge(c, p, s, d);
+		take_wait_answer(c, tw, p, 1);
+		return;
+	}
+	session_data_merge(c, p, s, d);
+}
+
+static void
+session_data_merge(struct cluster *c, struct peer *p, struct session *s,
+    const struct link_session *d)
+{
+	struct broker *b = c->c_broker;
+	struct bytes_view list;
+	struct session_deliv dl;
+	struct link_sub ls;
+	struct link_smsg sm;
+	struct sub_opts so;
+	struct msg_args a;
+	struct msg *msg;
+	uint64_t now = clock_ms();
+
+	memset(&dl, 0, sizeof(dl));
 	list = d->subs;
 	while (link_session_sub_next5(&list, &ls)) {
 		if (session_sub_find(s, ls.filter) != NULL ||
@@ -821,21 +1003,19 @@ cluster_sync_pump(struct cluster *c, struct peer *p)
 	replica_pump(c);
 }
 
+/* What the link and the receiver's credit take, in seq order. */
 static void
 cluster_sync_resend(struct cluster *c, struct peer *p)
 {
 	struct cluster_fwd *f;
 
-	TAILQ_FOREACH(f, &p->p_fwdq.cq_list, cf_entry) {
-		if (p->p_link == NULL || !link_writable(p->p_link))
-			return;
-		if (f->cf_sent_gen == p->p_link_gen)
-			continue;
+	while (p->p_link != NULL && link_writable(p->p_link) &&
+	    (f = cluster_fwdq_sendable(&p->p_fwdq)) != NULL) {
 		if (forward_send(p->p_link, f->cf_seq, f->cf_msg,
 		    f->cf_qos, bytes_view_of(f->cf_groups, f->cf_glen),
 		    f->cf_ngroups) != 0)
 			return;
-		f->cf_sent_gen = p->p_link_gen;
+		cluster_fwdq_sent(&p->p_fwdq, f);
 		f->cf_sent_at = ev_now(c->c_loop);
 	}
 }
@@ -903,23 +1083,29 @@ cluster_on_forward(struct router_remote *rr, struct msg *msg,
 			p->p_drop_logged = 0;
 		return;
 	}
-	/* An away peer's buffer keeps the newest: the oldest go. */
+	/* An away peer's spool keeps the newest: the oldest go. */
 	while (p->p_away && cluster_fwdq_full(&p->p_fwdq, msg) &&
 	    cluster_fwdq_drop_oldest(&p->p_fwdq)) {
 		p->p_away_dropped++;
 		p->p_dropped++;
+		c->c_cst.cs_drop_spool_full++;
 	}
 	if ((f = cluster_fwdq_push(&p->p_fwdq, msg, msg->m_qos,
 	    &err)) == NULL) {
+		if (err == CAIRN_ERR_LIMIT)
+			c->c_cst.cs_drop_buffer_full++;
+		else
+			c->c_cst.cs_drop_nomem++;
 		forward_dropped(p, err == CAIRN_ERR_LIMIT ?
-		    "max_forward_buffer or max_forward_buffer_bytes reached" :
-		    "out of memory");
+		    "twice max_forward_buffer(_bytes) reached while "
+		    "publishers were held" : "out of memory");
 		return;
 	}
 	if (ng > 0 && cluster_fwd_set_groups(f, gl, ng) != 0)
 		log_warnx("cluster: forward to %s: out of memory for its "
 		    "shared groups", p->p_name);
 	p->p_drop_logged = 0;
+	custody_sender_check(c, p);
 	cluster_sync_pump(c, p);
 }
 
@@ -943,23 +1129,11 @@ forward_groups(struct cluster *c, const struct link_forward *f)
 	return n;
 }
 
-static void
-forward_recv(struct cluster *c, struct peer *p, const struct link_forward *f)
+struct msg *
+cluster_forward_msg(const struct link_forward *f)
 {
-	struct broker *b = c->c_broker;
-	struct link_msg m;
 	struct msg_args a;
-	struct msg *msg;
 
-	if (f->seq != 0) {
-		/* Acked even when seen: the first ack may have been lost. */
-		msg_init(&m, LINK_FORWARD_ACK);
-		m.u.ack_seq = f->seq;
-		if (link_send(p->p_link, &m) == CAIRN_ERR_CLOSED)
-			return;
-		if (!cluster_dedup_check(&p->p_dedup, f->seq))
-			return;
-	}
 	memset(&a, 0, sizeof(a));
 	a.ma_topic = f->topic;
 	a.ma_payload = f->payload;
@@ -968,7 +1142,21 @@ forward_recv(struct cluster *c, struct peer *p, const struct link_forward *f)
 	a.ma_qos = f->qos;
 	a.ma_retain = f->retain;
 	a.ma_expire_at = msg_expire_at(clock_ms(), f->v5.expiry_ms);
-	if ((msg = msg_new_ex(&a)) == NULL) {
+	return msg_new_ex(&a);
+}
+
+static void
+forward_recv(struct cluster *c, struct peer *p, const struct link_forward *f)
+{
+	struct broker *b = c->c_broker;
+	struct msg *msg;
+
+	if (f->seq != 0) {
+		/* QoS 1/2: acked once queued here (custody.c). */
+		custody_forward(c, p, f);
+		return;
+	}
+	if ((msg = cluster_forward_msg(f)) == NULL) {
 		log_warnx("cluster: forward from %s dropped: out of memory",
 		    p->p_name);
 		return;
@@ -1287,6 +1475,13 @@ cluster_sync_up(struct cluster *c, struct peer *p)
 	struct link_msg m;
 
 	cluster_sync_down(c, p);
+	/* Our credit first: the peer sends no forward before it. */
+	custody_credit_send(c, p);
+	if (p->p_link == NULL)
+		return;
+	cluster_fwdq_link(&p->p_fwdq, p->p_link_gen);
+	cluster_peer_caps(c, p);
+	custody_sender_check(c, p);
 	msg_init(&m, LINK_ROUTES_BEGIN);
 	if (link_send(p->p_link, &m) != 0)
 		return;
@@ -1297,6 +1492,8 @@ cluster_sync_up(struct cluster *c, struct peer *p)
 void
 cluster_sync_msg(struct cluster *c, struct peer *p, const struct link_msg *m)
 {
+	struct take_wait *tw;
+
 	switch (m->type) {
 	case LINK_ROUTES_BEGIN:
 		p->p_snap++;
@@ -1315,9 +1512,20 @@ cluster_sync_msg(struct cluster *c, struct peer *p, const struct link_msg *m)
 		break;
 	case LINK_FORWARD_ACK:
 		forward_rtt(c, p, m->u.ack_seq);
-		if (cluster_fwdq_ack(&p->p_fwdq, m->u.ack_seq) != 0)
+		if (cluster_fwdq_ack(&p->p_fwdq, m->u.ack_seq) != 0) {
 			log_debug("cluster: %s acked unknown seq %llu",
 			    p->p_name, (unsigned long long)m->u.ack_seq);
+			break;
+		}
+		/* Its credit is back: more may go. */
+		cluster_sync_pump(c, p);
+		custody_sender_check(c, p);
+		break;
+	case LINK_CREDIT:
+		p->p_incarnation = m->u.credit.incarnation;
+		cluster_fwdq_credit(&p->p_fwdq, m->u.credit.forwards,
+		    m->u.credit.bytes);
+		cluster_sync_pump(c, p);
 		break;
 	case LINK_RETAIN:
 		retain_recv(c, p, &m->u.ret);
@@ -1330,6 +1538,11 @@ cluster_sync_msg(struct cluster *c, struct peer *p, const struct link_msg *m)
 		break;
 	case LINK_SESSION_DATA:
 		session_data(c, p, &m->u.sess);
+		break;
+	case LINK_SESSION_NONE:
+		if ((tw = take_wait_find(c, (const char *)m->u.take_id.p,
+		    m->u.take_id.len)) != NULL)
+			take_wait_answer(c, tw, p, 0);
 		break;
 	case LINK_PEERS:
 		peers_recv(c, p, &m->u.peers);

@@ -118,6 +118,8 @@ struct link {
 	char			 l_addr[SOCK_NTOP_LEN];
 	char			*l_name;	/* the peer's, once UP (or dialled) */
 	int			 l_known;	/* owner's mark: HELLO named a known node */
+	int			 l_ban_check;	/* owner's mark: UP, a removed node's
+						   name: its CREDIT decides */
 	struct link_hs		 l_hs;		/* until UP */
 	SSL			*l_ssl;		/* NULL: plain */
 	int			 l_tls_want_wr;	/* TLS wants the socket writable */

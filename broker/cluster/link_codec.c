@@ -25,7 +25,8 @@ static const char *const link_type_names[] = {
 	"unknown", "HELLO", "AUTH", "TICK", "ROUTE_ADD", "ROUTE_DEL",
 	"ROUTES_BEGIN", "ROUTES_END", "FORWARD", "FORWARD_ACK", "RETAIN",
 	"CLAIM", "SESSION_TAKE", "SESSION_DATA", "PEERS", "REPL_SESSION",
-	"REPL_SUB", "REPL_MSGS", "REPL_STATE", "REPL_DROP",
+	"REPL_SUB", "REPL_MSGS", "REPL_STATE", "REPL_DROP", "CREDIT",
+	"SESSION_NONE",
 };
 
 const char *
@@ -513,6 +514,7 @@ decode_body(struct bytes_r *r, struct link_msg *m)
 	case LINK_CLAIM:
 		return decode_claim(r, &m->u.claim);
 	case LINK_SESSION_TAKE:
+	case LINK_SESSION_NONE:
 		return get_name(r, &m->u.take_id);
 	case LINK_SESSION_DATA:
 		return decode_session(r, &m->u.sess);
@@ -524,6 +526,13 @@ decode_body(struct bytes_r *r, struct link_msg *m)
 	case LINK_REPL_STATE:
 	case LINK_REPL_DROP:
 		return decode_repl(r, m->type, &m->u.repl);
+	case LINK_CREDIT:
+		if (bytes_get_u32be(r, &m->u.credit.forwards) != 0 ||
+		    get_u64(r, &m->u.credit.bytes) != 0 ||
+		    get_u64(r, &m->u.credit.incarnation) != 0 ||
+		    m->u.credit.forwards == 0 || m->u.credit.incarnation == 0)
+			return CAIRN_ERR_PROTO;
+		return 0;
 	}
 	return CAIRN_ERR_PROTO;
 }
@@ -855,6 +864,7 @@ encode_check(const struct link_msg *m)
 		return link_name_valid(m->u.claim.id) &&
 		    link_name_valid(m->u.claim.node) ? 0 : CAIRN_ERR_INVAL;
 	case LINK_SESSION_TAKE:
+	case LINK_SESSION_NONE:
 		return link_name_valid(m->u.take_id) ? 0 : CAIRN_ERR_INVAL;
 	case LINK_SESSION_DATA:
 		/* The lists must hold exactly their counts of valid items. */
@@ -887,6 +897,9 @@ encode_check(const struct link_msg *m)
 	case LINK_REPL_STATE:
 	case LINK_REPL_DROP:
 		return encode_check_repl(m);
+	case LINK_CREDIT:
+		return m->u.credit.forwards > 0 &&
+		    m->u.credit.incarnation != 0 ? 0 : CAIRN_ERR_INVAL;
 	}
 	return CAIRN_ERR_INVAL;
 }
@@ -944,6 +957,7 @@ encode_body(struct bytes_w *w, const struct link_msg *m)
 		put_str16(w, m->u.claim.node);
 		break;
 	case LINK_SESSION_TAKE:
+	case LINK_SESSION_NONE:
 		put_str16(w, m->u.take_id);
 		break;
 	case LINK_SESSION_DATA:
@@ -974,6 +988,11 @@ encode_body(struct bytes_w *w, const struct link_msg *m)
 			bytes_put_u32be(w, m->u.repl.n);
 			bytes_put_view(w, m->u.repl.items);
 		}
+		break;
+	case LINK_CREDIT:
+		bytes_put_u32be(w, m->u.credit.forwards);
+		bytes_put_u64be(w, m->u.credit.bytes);
+		bytes_put_u64be(w, m->u.credit.incarnation);
 		break;
 	}
 	return 0;

@@ -32,10 +32,12 @@
  * (HMAC over unprefixed fields, no direction) is refused: do not add it
  * back as a fallback, that would be the downgrade the transcript stops.
  * Version 3: MQTT 5.0 on the link (FORWARD's and RETAIN's trailers,
- * SESSION_DATA's options, message parts and session expiry); a version
- * 2 node is refused as any other version is (upgrade every node).  The
- * labels below keep their "/2": they only separate the uses of the
- * cookie, and the version itself is in the transcript.
+ * SESSION_DATA's options, message parts and session expiry), and
+ * custody (CREDIT, SESSION_NONE; issue 12); a version 2 node is refused
+ * as any other version is (upgrade every node).  The labels below keep
+ * their "/2": they only separate the uses of the cookie, and the
+ * version itself is in the transcript.  Bump it here only, and say why
+ * in CLUSTER.md.
  */
 #define LINK_VERSION		3
 #define LINK_HDR_LEN		5	/* length u32 + type u8 */
@@ -82,8 +84,11 @@ enum link_type {
 	LINK_REPL_MSGS = 17,
 	LINK_REPL_STATE = 18,
 	LINK_REPL_DROP = 19,
+	/* Custody (CLUSTER.md, "Custody"). */
+	LINK_CREDIT = 20,
+	LINK_SESSION_NONE = 21,
 };
-#define LINK_TYPE_MAX	LINK_REPL_DROP
+#define LINK_TYPE_MAX	LINK_SESSION_NONE
 
 /*
  * HELLO: version u8, name str16, nonce 32 bytes.  Any version >= 1
@@ -252,6 +257,22 @@ struct link_repl {
 	struct bytes_view	items;	/* the n items, encoded */
 };
 
+/*
+ * CREDIT: forwards u32, bytes u64, incarnation u64: how many QoS 1/2
+ * FORWARDs (and bytes, CLUSTER_FWD_COST each) the sender of CREDIT
+ * takes unacknowledged on this link; it acks each once it is queued for
+ * its subscribers, which gives its credit back (CLUSTER.md, "Custody").
+ * incarnation: random, fixed for the sender's run (not 0), so that a
+ * node removed by `cluster remove` is known again once restarted.  Sent
+ * when the link comes up, before anything else; a later one replaces
+ * it.  forwards >= 1.
+ */
+struct link_credit {
+	uint32_t		forwards;
+	uint64_t		bytes;
+	uint64_t		incarnation;
+};
+
 /* One decoded frame; the member of `type` is set, views into the input. */
 struct link_msg {
 	enum link_type	type;
@@ -263,10 +284,11 @@ struct link_msg {
 		uint64_t		ack_seq;	/* FORWARD_ACK */
 		struct link_retain	ret;
 		struct link_claim	claim;
-		struct bytes_view	take_id;	/* SESSION_TAKE */
+		struct bytes_view	take_id;	/* SESSION_TAKE, _NONE */
 		struct link_session	sess;
 		struct link_peers	peers;
 		struct link_repl	repl;	/* REPL_* */
+		struct link_credit	credit;
 	} u;	/* TICK, ROUTES_BEGIN, ROUTES_END: no body */
 };
 

@@ -209,6 +209,24 @@ static const struct conf_key broker_keys[] = {
 	  .offset = RAW(c.bc_max_peers), .min = 1, .max = 65535 },
 	{ .name = "peer_grace", .type = CONF_DURATION,
 	  .offset = RAW(c.bc_peer_grace_ms), .min = 0, .max = 86400000 },
+	{ .name = "forward_credit", .type = CONF_UINT,
+	  .offset = RAW(c.bc_forward_credit), .min = 1, .max = 1000000 },
+	{ .name = "forward_credit_bytes", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_forward_credit_bytes), .min = 1024,
+	  .max = 0xffffffffu },
+	{ .name = "forward_hold_timeout", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_forward_hold_timeout_ms), .min = 100,
+	  .max = 3600000 },
+	{ .name = "max_peer_spool_bytes", .type = CONF_SIZE,
+	  .offset = RAW(c.bc_max_peer_spool_bytes), .min = 0 },
+	{ .name = "forget_after", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_forget_after_ms), .min = 0,
+	  .max = 31536000000ull },
+	{ .name = "session_take_timeout", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_session_take_timeout_ms), .min = 0,
+	  .max = 60000 },
+	{ .name = "redial_max", .type = CONF_DURATION,
+	  .offset = RAW(c.bc_redial_max_ms), .min = 200, .max = 86400000 },
 	{ .name = "max_retained_tombstones", .type = CONF_UINT,
 	  .offset = RAW(c.bc_max_retained_tombstones), .min = 0,
 	  .max = 100000000 },
@@ -300,6 +318,13 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_max_forward_buffer = BROKER_DEFAULT_MAX_FORWARD_BUFFER;
 	c->bc_max_peers = BROKER_DEFAULT_MAX_PEERS;
 	c->bc_peer_grace_ms = BROKER_DEFAULT_PEER_GRACE_MS;
+	c->bc_forward_credit = BROKER_DEFAULT_FORWARD_CREDIT;
+	c->bc_forward_credit_bytes = BROKER_DEFAULT_FORWARD_CREDIT_BYTES;
+	c->bc_forward_hold_timeout_ms = BROKER_DEFAULT_FORWARD_HOLD_TIMEOUT_MS;
+	c->bc_max_peer_spool_bytes = BROKER_DEFAULT_MAX_PEER_SPOOL_BYTES;
+	c->bc_forget_after_ms = BROKER_DEFAULT_FORGET_AFTER_MS;
+	c->bc_redial_max_ms = BROKER_DEFAULT_REDIAL_MAX_MS;
+	c->bc_session_take_timeout_ms = BROKER_DEFAULT_SESSION_TAKE_TIMEOUT_MS;
 	c->bc_max_retained_tombstones = BROKER_DEFAULT_MAX_RETAINED_TOMBSTONES;
 	c->bc_retained_tombstone_ttl_ms =
 	    BROKER_DEFAULT_RETAINED_TOMBSTONE_TTL_MS;

@@ -70,6 +70,14 @@ struct agent_conf;
 #define BROKER_DEFAULT_MAX_FORWARD_BUFFER	10000
 #define BROKER_DEFAULT_MAX_PEERS		64
 #define BROKER_DEFAULT_PEER_GRACE_MS		10000
+/* Custody across links (broker/cluster/CLUSTER.md, "Custody"). */
+#define BROKER_DEFAULT_FORWARD_CREDIT		1000
+#define BROKER_DEFAULT_FORWARD_CREDIT_BYTES	(16ull * 1024 * 1024)
+#define BROKER_DEFAULT_FORWARD_HOLD_TIMEOUT_MS	30000
+#define BROKER_DEFAULT_MAX_PEER_SPOOL_BYTES	(64ull * 1024 * 1024)
+#define BROKER_DEFAULT_FORGET_AFTER_MS		300000
+#define BROKER_DEFAULT_REDIAL_MAX_MS		10000
+#define BROKER_DEFAULT_SESSION_TAKE_TIMEOUT_MS	2000
 #define BROKER_DEFAULT_MAX_RETAINED_TOMBSTONES	10000
 #define BROKER_DEFAULT_RETAINED_TOMBSTONE_TTL_MS	3600000
 #define BROKER_DEFAULT_HANDSHAKE_TIMEOUT_MS	3000
@@ -175,6 +183,13 @@ struct broker_conf {
 	unsigned int		 bc_max_forward_buffer;	/* per peer */
 	unsigned int		 bc_max_peers;
 	uint64_t		 bc_peer_grace_ms;	/* 0: routes go at once */
+	unsigned int		 bc_forward_credit;	/* granted per link */
+	uint64_t		 bc_forward_credit_bytes;
+	uint64_t		 bc_forward_hold_timeout_ms;
+	uint64_t		 bc_max_peer_spool_bytes;	/* 0: no spool */
+	uint64_t		 bc_forget_after_ms;	/* 0: never */
+	uint64_t		 bc_redial_max_ms;
+	uint64_t		 bc_session_take_timeout_ms;	/* 0: no wait */
 	unsigned int		 bc_max_retained_tombstones;
 	uint64_t		 bc_retained_tombstone_ttl_ms;
 	/* Links before authentication (broker/cluster/CLUSTER.md, "Strangers"). */

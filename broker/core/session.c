@@ -298,6 +298,20 @@ session_restore(struct session *s, struct msg *m, uint8_t qos,
 	return 0;
 }
 
+int
+session_room(const struct session *s, const struct msg *m)
+{
+	const struct session_acct *a = s->s_lim.sl_acct;
+	size_t bytes = msg_bytes(m);
+
+	if (s->s_queued >= s->s_lim.sl_max_queued_messages ||
+	    bytes > s->s_lim.sl_max_queued_bytes - s->s_queued_bytes)
+		return 0;
+	return a == NULL || a->sa_max_msg_bytes == 0 ||
+	    (a->sa_msg_bytes < a->sa_max_msg_bytes &&
+	    bytes <= a->sa_max_msg_bytes - a->sa_msg_bytes);
+}
+
 static struct session_out *
 session_inflight_find(struct session *s, uint16_t id)
 {

@@ -268,6 +268,11 @@ int		 session_enqueue(struct session *, struct msg *m, uint8_t qos,
 int		 session_enqueue_d(struct session *, struct msg *m,
 		    const struct session_deliv *d);
 /*
+ * 1 if session_enqueue() of m would not be refused at a limit (the
+ * session's queue or the total), else 0.  Changes and counts nothing.
+ */
+int		 session_room(const struct session *, const struct msg *m);
+/*
  * The next delivery to send, taken off the queue, or NULL when the queue
  * is empty or its head is QoS 1/2 and the window is full.  A QoS 1/2
  * delivery gets a packet id not in flight and moves to the in-flight

@@ -861,6 +861,78 @@ broker_deliver(struct session *s, struct msg *m,
 	broker_enqueue(arg, s, m, d);
 }
 
+int
+broker_deliver_hold(struct broker *b, struct session *s, struct msg *m,
+    const struct session_deliv *d)
+{
+	if (d->sd_qos > 0 && s->s_client != NULL && !session_room(s, m))
+		return CAIRN_ERR_LIMIT;
+	broker_enqueue(b, s, m, d);
+	return 0;
+}
+
+/* The client connecting as id whose CONNACK waits, or NULL. */
+static struct client *
+broker_connack_client(struct broker *b, const char *id, size_t len)
+{
+	struct session *s;
+	struct client *c;
+
+	if ((s = session_table_find(b->b_sessions, id, len)) == NULL ||
+	    (c = s->s_client) == NULL || c->c_state != CLIENT_CONNECTED)
+		return NULL;
+	return c;
+}
+
+int
+broker_connack_defer(struct broker *b, const char *id, size_t len)
+{
+	struct client *c;
+
+	if ((c = broker_connack_client(b, id, len)) == NULL)
+		return CAIRN_ERR_NOENT;
+	c->c_connack_wait = 1;
+	c->c_paused = 1;
+	return 0;
+}
+
+void
+broker_connack_ready(struct broker *b, const char *id, size_t len,
+    int moved)
+{
+	struct client *c;
+
+	if ((c = broker_connack_client(b, id, len)) == NULL ||
+	    !c->c_connack_wait)
+		return;
+	c->c_connack_wait = 0;
+	c->c_paused = 0;
+	connect_accept(c, moved ? 1 : 0);
+	if (c->c_state == CLIENT_CONNECTED)
+		client_input_resume(c);
+}
+
+void
+broker_hold_publishers(struct broker *b, int hold)
+{
+	struct client *c, *n;
+
+	if (b->b_pub_hold == (hold != 0))
+		return;
+	b->b_pub_hold = hold != 0;
+	if (hold)
+		return;
+	/* A resumed client may publish and hold everyone again: it stops
+	 * at its next PUBLISH, as the others will. */
+	for (c = TAILQ_FIRST(&b->b_clients); c != NULL; c = n) {
+		n = TAILQ_NEXT(c, c_entry);
+		if (!c->c_pub_held || c->c_state == CLIENT_CLOSED)
+			continue;
+		c->c_pub_held = 0;
+		client_input_resume(c);
+	}
+}
+
 void
 broker_deliver_retained(struct broker *b, struct session *s, struct msg *m,
     uint8_t qos)

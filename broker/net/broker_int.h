@@ -122,6 +122,13 @@ struct client {
 	/* Output holds an ack of the store's open batch: written only
 	 * once it is committed (persist.c). */
 	int			 c_store_wait;
+	int			 c_pub_held;	/* a PUBLISH waits for b_pub_hold
+					   to end (cluster backpressure) */
+	int			 c_connack_wait; /* the cluster looks for its
+					   session: CONNACK and input wait */
+	uint8_t			 c_connack_ska;	/* then: 5.0 CONNACK says server
+					   keep alive (c_keepalive) */
+	uint8_t			 c_connack_aci;	/* ... and assigned id (c_id) */
 };
 
 /* Counters for $SYS; mosquitto's names in comments. */
@@ -221,6 +228,12 @@ struct broker {
 	 * loop iteration, all clients together, ends at b_sub_until (ns). */
 	unsigned int		 b_sub_iter;
 	uint64_t		 b_sub_until;
+	/*
+	 * The cluster's backpressure (broker_hold_publishers()): while set,
+	 * a client's next PUBLISH waits unread (c_pub_held), its other
+	 * packets (acks, pings) before it go on.
+	 */
+	int			 b_pub_hold;
 	/* Reads land here first; a client keeps only a partial packet. */
 	uint8_t			 b_scratch[CLIENT_READ_CHUNK];
 };
@@ -239,6 +252,35 @@ int	broker_publish_msg(struct broker *, struct msg *m);
 /* Queues m for session s (read ACL, limits) and sends what it can. */
 void	broker_deliver(struct session *s, struct msg *m,
 	    const struct session_deliv *d, void *arg);
+/*
+ * As broker_deliver() for a QoS 1/2 message a peer node hands over
+ * (custody, broker/cluster/CLUSTER.md): when s is online and its queue
+ * has no room for m, nothing is done or counted and CAIRN_ERR_LIMIT is
+ * returned, so that the caller can hold m and try again as the client
+ * drains; else as broker_deliver() (an offline session's queue limits
+ * drop, as for a local publish), and 0.
+ */
+int	broker_deliver_hold(struct broker *, struct session *s,
+	    struct msg *m, const struct session_deliv *d);
+/*
+ * From bh_connected: the CONNACK of the client connected as id waits
+ * (its input too) until broker_connack_ready().  0, or CAIRN_ERR_NOENT
+ * (no such client connecting: nothing waits).
+ */
+int	broker_connack_defer(struct broker *, const char *id, size_t len);
+/*
+ * The cluster's answer for id: CONNACK with session present 1 if
+ * `moved` (a session came from another node), else as it was at
+ * CONNECT (0: bh_connected is only asked without a local session).
+ * Nothing if no client of id waits.
+ */
+void	broker_connack_ready(struct broker *, const char *id, size_t len,
+	    int moved);
+/*
+ * The cluster's backpressure: hold (1) or release (0) every client's
+ * next PUBLISH; a release reads the held clients again.
+ */
+void	broker_hold_publishers(struct broker *, int hold);
 /* As broker_deliver(), with the RETAIN flag of a retained message. */
 void	broker_deliver_retained(struct broker *, struct session *s,
 	    struct msg *m, uint8_t qos);
@@ -373,6 +415,11 @@ void	handle_auth_connack_props(const struct client *,
 void	handle_auth_refuse(struct client *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	handle_auth_free(struct client *);
+/*
+ * A CONNACK that waited for the cluster (c_connack_wait): accepted with
+ * session present, then keepalive and redelivery.
+ */
+void	connect_accept(struct client *, int present);
 /* handle_publish.c */
 void	handle_publish(struct client *, const struct mqtt_publish *);
 void	handle_ack(struct client *, int type, uint16_t id);

@@ -108,7 +108,7 @@ static int
 client_reading(const struct client *c)
 {
 	return c->c_out.len < c->c_broker->b_conf->bc_max_output_buffer &&
-	    !c->c_paused;
+	    !c->c_paused && !(c->c_pub_held && c->c_broker->b_pub_hold);
 }
 
 /*
@@ -134,7 +134,7 @@ client_watchers(struct client *c)
 		ev_io_stop(loop, &c->c_rd_w);
 	/* Also while the session queue has a slice to send: client_pump(). */
 	want = c->c_out.len > 0 || ((tw & TRANSPORT_WANT_WRITE) && rd) ||
-	    (c->c_state == CLIENT_CONNECTED &&
+	    (c->c_state == CLIENT_CONNECTED && !c->c_connack_wait &&
 	    c->c_session != NULL && c->c_out.len < cap &&
 	    c->c_broken == NULL && !client_out_over(c) &&
 	    session_sendable(c->c_session));
@@ -453,7 +453,8 @@ client_pump(struct client *c)
 	size_t start = c->c_out.len;
 	int rc;
 
-	if (c->c_state != CLIENT_CONNECTED || s == NULL)
+	/* Nothing before the CONNACK, which may wait for the cluster. */
+	if (c->c_state != CLIENT_CONNECTED || s == NULL || c->c_connack_wait)
 		return;
 	while (c->c_broken == NULL && c->c_out.len < cap &&
 	    c->c_out.len - start < CLIENT_PUMP_SLICE && !client_out_over(c) &&
@@ -670,6 +671,12 @@ client_parse_buf(struct client *c, const uint8_t *buf, size_t len)
 			client_refuse_first(c, buf[off]);
 			return SIZE_MAX;
 		}
+		/* The cluster cannot take more now: the PUBLISH waits. */
+		if (c->c_broker->b_pub_hold && c->c_state == CLIENT_CONNECTED &&
+		    buf[off] >> 4 == MQTT_PUBLISH) {
+			c->c_pub_held = 1;
+			break;
+		}
 		rc = mqtt_frame(bytes_view_of(buf + off, len - off),
 		    conf->bc_max_packet_size, &hdr, &body, &used);
 		if (rc == CAIRN_ERR_NEED_MORE)
@@ -846,7 +853,8 @@ client_input_resume(struct client *c)
 {
 	size_t off;
 
-	if (c->c_state == CLIENT_CLOSED || c->c_paused)
+	if (c->c_state == CLIENT_CLOSED || c->c_paused ||
+	    (c->c_pub_held && c->c_broker->b_pub_hold))
 		return;
 	if (c->c_in_len > 0) {
 		if ((off = client_parse_buf(c, c->c_in, c->c_in_len)) ==

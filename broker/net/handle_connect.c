@@ -164,6 +164,9 @@ connect_will(struct client *c, const struct mqtt_connect *p)
 }
 
 /* The CONNACK properties every 5.0 client is told: the limits. */
+static void	connect_send_ack(struct client *, int,
+		    struct mqtt5_props *);
+
 static void
 connect_ack5(struct client *c, struct mqtt5_props *ack)
 {
@@ -388,18 +391,59 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 	if (b->b_hooks.bh_connected != NULL)
 		b->b_hooks.bh_connected(b->b_hooks.bh_arg, c->c_id,
 		    strlen(c->c_id), !clean && !present);
+	/* The cluster may answer later: broker_connack_defer(). */
 	if (c->c_state != CLIENT_CONNECTED)
 		return;
+	if (c->c_connack_wait) {
+		/* What of ack connect_accept() cannot derive again. */
+		c->c_connack_ska = MQTT5_HAS(&ack,
+		    MQTT5_PROP_SERVER_KEEP_ALIVE);
+		c->c_connack_aci = MQTT5_HAS(&ack,
+		    MQTT5_PROP_ASSIGNED_CLIENT_ID);
+		return;
+	}
 	/* data_dir: a persistent session is stored before its CONNACK. */
 	if (b->b_store != NULL)
 		persist_session(b, s);
+	connect_send_ack(c, present, &ack);
+}
+
+/* CONNACK (3.1.x or 5.0 with ack), then keepalive and redelivery. */
+static void
+connect_send_ack(struct client *c, int present, struct mqtt5_props *ack)
+{
+	struct broker *b = c->c_broker;
+	int v5 = c->c_level == MQTT_LEVEL_5;
+
 	if (v5)
-		connect_ack5(c, &ack);
-	if ((v5 ? send_connack5(c, present, MQTT5_RC_SUCCESS, &ack) :
+		connect_ack5(c, ack);
+	if ((v5 ? send_connack5(c, present, MQTT5_RC_SUCCESS, ack) :
 	    send_connack(c, present, MQTT_CONNACK_ACCEPTED)) != 0)
 		return;
 	if (b->b_store != NULL)
 		persist_hold(c);
 	client_keepalive(c);
 	connect_redeliver(c);
+}
+
+void
+connect_accept(struct client *c, int present)
+{
+	struct broker *b = c->c_broker;
+	struct mqtt5_props ack;
+
+	/* data_dir: as in handle_connect(), with what the cluster merged. */
+	if (b->b_store != NULL && c->c_session != NULL)
+		persist_session(b, c->c_session);
+	mqtt5_props_init(&ack);
+	if (c->c_connack_ska) {
+		ack.server_keep_alive = c->c_keepalive;
+		MQTT5_SET(&ack, MQTT5_PROP_SERVER_KEEP_ALIVE);
+	}
+	if (c->c_connack_aci) {
+		ack.assigned_client_id = bytes_view_of(c->c_id,
+		    strlen(c->c_id));
+		MQTT5_SET(&ack, MQTT5_PROP_ASSIGNED_CLIENT_ID);
+	}
+	connect_send_ack(c, present, &ack);
 }

@@ -15,7 +15,8 @@ CARRIED = props(b'\x01\x01' + b'\x03' + s16(b'text/plain') + b'\x08' +
 def msg5(frm, ms, pr): return s16(frm) + struct.pack('>Q', ms) + pr
 
 HELLO, AUTH, TICK, RADD, RDEL, RBEGIN, REND, FWD, ACK, RET, CLAIM, TAKE, \
-    SDATA, PEERS, RSESS, RSUB, RMSGS, RSTATE, RDROP = range(1, 20)
+    SDATA, PEERS, RSESS, RSUB, RMSGS, RSTATE, RDROP, CREDIT, SNONE = \
+    range(1, 22)
 def rmsg(seq, qos, retain, state, pid, topic, payload, v5=None):
     return struct.pack('>QBBBH', seq, qos, retain, state, pid) + \
         s16(topic) + b32(payload) + (v5 or msg5(b'', 0, props(b'')))
@@ -85,6 +86,9 @@ frames = {
         struct.pack('>QBH', 1, 1, 9) + struct.pack('>QBH', 2, 3, 0) +
         struct.pack('>QBH', 3, 2, 8)),
     'repl_drop': frame(RDROP, s16(b'client-1')),
+    'credit': frame(CREDIT, struct.pack('>IQQ', 1000, 16 << 20, 7)),
+    'credit_zero': frame(CREDIT, struct.pack('>IQQ', 0, 0, 0)),
+    'session_none': frame(SNONE, s16(b'client-1')),
 }
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.path.dirname(__file__), 'corpus', 'link')
@@ -99,8 +103,8 @@ open(os.path.join(out, 'stream_replica'), 'wb').write(
     frames['repl_session'] + frames['repl_msgs'] + frames['repl_sub'] +
     frames['repl_state'] + frames['repl_unsub'] + frames['repl_drop'])
 open(os.path.join(out, 'stream_handshake'), 'wb').write(
-    frames['hello'] + frames['auth'] + frames['tick'] + frames['forward'] +
-    frames['forward_v5'] + frames['forward_ack'][:7])
+    frames['hello'] + frames['auth'] + frames['credit'] + frames['tick'] +
+    frames['forward'] + frames['forward_v5'] + frames['forward_ack'][:7])
 
 # fuzz_link_hs: a side byte (even: responder, odd: initiator), then frames.
 hs = os.path.join(os.path.dirname(out.rstrip('/')), 'link_hs')
@@ -110,6 +114,8 @@ for side in (0, 1):
         bytes([side]) + frames['hello'] + frames['auth'])
     open(os.path.join(hs, 'v1_%d' % side), 'wb').write(
         bytes([side]) + frames['hello_v1'] + frames['auth'])
+    open(os.path.join(hs, 'v2_%d' % side), 'wb').write(
+        bytes([side]) + frames['hello_v2'] + frames['auth'])
     open(os.path.join(hs, 'auth_first_%d' % side), 'wb').write(
         bytes([side]) + frames['auth'] + frames['hello'])
     open(os.path.join(hs, 'two_hellos_%d' % side), 'wb').write(

@@ -85,7 +85,10 @@ FORWARD, FORWARD_ACK, RETAIN, CLAIM, SESSION_TAKE, SESSION_DATA, PEERS = \
 TYPE_NAMES = {1: 'HELLO', 2: 'AUTH', 3: 'TICK', 4: 'ROUTE_ADD',
               5: 'ROUTE_DEL', 6: 'ROUTES_BEGIN', 7: 'ROUTES_END',
               8: 'FORWARD', 9: 'FORWARD_ACK', 10: 'RETAIN', 11: 'CLAIM',
-              12: 'SESSION_TAKE', 13: 'SESSION_DATA', 14: 'PEERS'}
+              12: 'SESSION_TAKE', 13: 'SESSION_DATA', 14: 'PEERS',
+              15: 'REPL_SESSION', 16: 'REPL_SUB', 17: 'REPL_MSGS',
+              18: 'REPL_STATE', 19: 'REPL_DROP', 20: 'CREDIT',
+              21: 'SESSION_NONE'}
 VERSION = 3
 NONCE_LEN = 32
 PREAUTH_MAX = 1024          # largest length field read before auth
@@ -429,10 +432,13 @@ def new_epmd():
 
 
 def start_node(tag, extra=(), peers=(), verbose=True, cookie=COOKIE):
-    """One node with its own epmd: (epmd, node)."""
+    """One node with its own epmd: (epmd, node).  session_take_timeout
+    0: our Python peers do not answer SESSION_TAKE (a real node answers
+    SESSION_DATA or SESSION_NONE), and a persistent client's CONNACK
+    would wait for them while their links, not ticking meanwhile, die."""
     ep = new_epmd()
-    n = Node(tag, ep, cookie=cookie, extra=list(extra), peers=list(peers),
-             verbose=verbose)
+    n = Node(tag, ep, cookie=cookie, extra=['session_take_timeout: 0'] +
+             list(extra), peers=list(peers), verbose=verbose)
     return ep, n
 
 
@@ -1422,8 +1428,9 @@ def t_version_1():
     # Version 1 is the broken handshake; a version-1 node must not get a
     # fallback (that would be the downgrade).  Guards: a version 1 HELLO
     # (its layout: version, name, 32-byte challenge) gets no HELLO_R and
-    # is closed, with a line saying the peer speaks version 1; a HELLO of
-    # a version newer than ours is closed the same way.
+    # is closed, with a line saying the peer speaks version 1; a version 2
+    # HELLO (the handshake of version 3, without CREDIT after it: issue
+    # 12) and a version VERSION + 1 HELLO are closed the same way.
     require_control()
     ep, a = start_node('kv1', verbose=False)
     try:
@@ -1432,10 +1439,12 @@ def t_version_1():
         lines = wait_until(lambda: logged(a, r'version 1\b'), 2.0,
                            'a line naming version 1', (a,))
         note('version 1: %s' % lines[0])
+        l = Initiator(a.cport, 'v2node@127.0.0.1', version=2).l
+        l.refused('a version 2 HELLO')
         l = Initiator(a.cport, 'newnode@127.0.0.1', version=VERSION + 1).l
         l.refused('a version %d HELLO' % (VERSION + 1))
-        eq(listed(a, ['oldnode@127.0.0.1', 'newnode@127.0.0.1']), [],
-           'listed in status')
+        eq(listed(a, ['oldnode@127.0.0.1', 'v2node@127.0.0.1',
+                      'newnode@127.0.0.1']), [], 'listed in status')
     finally:
         stop(a, ep)
 

@@ -49,8 +49,8 @@ Found by this suite at 3b8e78a and fixed since (kept as the repros):
     (c2 SIGSTOPped for twice dead_after, within peer_grace) and
     cluster_netns.py's link down/up.
 
-The kill -9 case sets peer_grace 2s: a dead peer's routes stay for
-peer_grace (default 10s) in case its link comes back, then go.
+The kill -9 case sets peer_grace 2s and no spool: a dead peer's routes
+stay for peer_grace (default 10s) in case its link comes back, then go.
 """
 
 import argparse
@@ -557,8 +557,11 @@ def t_mosquitto_clients():
 def t_kill9():
     # A dead peer keeps its routes for peer_grace (default 10s) in case
     # its link comes back; 2s here, so that the wait below covers
-    # dead_after + peer_grace.
-    with Cluster(3, extra=['peer_grace: 2s']) as cl:
+    # dead_after + peer_grace.  Without a spool (max_peer_spool_bytes
+    # 0): with one, its routes and forwards stay past the grace until
+    # forget_after (cluster_custody.py).
+    with Cluster(3, extra=['peer_grace: 2s',
+                           'max_peer_spool_bytes: 0']) as cl:
         c1, c2, c3 = cl.nodes
         u = uniq('k9')
         s3 = sub_conn(c3, [('%s/#' % u, 1)])

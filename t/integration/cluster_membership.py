@@ -13,8 +13,9 @@ left alone ("not a Cairn broker: ignored", logged once and not per
 retry); two brokers find each other and link with no config beyond that;
 `cairn cluster status` shows the peer up (table and --json); a message
 published on one node reaches a subscriber on the other (mosquitto's
-clients, skipped when missing); `cluster remove` drops the link and the
-agent links again; `cluster join` of an unknown node fails.
+clients, skipped when missing); `cluster remove` drops the link and it
+stays dropped while epmd lists the node, until `cluster join` (issue
+12); `cluster join` of an unknown node fails.
 
 Output is TAP.  Every process is killed by pid when the run ends; every
 wait is bounded.
@@ -175,7 +176,7 @@ def main():
     HOME = tempfile.mkdtemp(prefix='cairn-membership.')
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    print('1..13', flush=True)
+    print('1..14', flush=True)
     eport = free_port()
     epmd = start([ARGS.epmd, '-port', str(eport)],
                  os.path.join(HOME, 'epmd.log'))
@@ -266,13 +267,22 @@ def main():
         check('published on one node, received on the other',
               out.strip() == 'across', out)
 
-    # 9-10: remove, then the agent links again.
+    # 9-10: remove sticks while epmd lists b2 (before issue 12 the agent
+    # linked it again within 100-500 ms), until `cluster join`.
     r = cairn('cluster', 'remove', 'b2@localhost', '-s',
               os.path.join(HOME, 'b1.sock'))
     check('cairn cluster remove answers', r.returncode == 0 and
           'removed b2@localhost' in r.stdout, r.stdout + r.stderr)
+    back = wait_for(lambda: peer_state('b1', 'b2@localhost') is not None,
+                    4)
+    names = epmd_names(eport)
+    check('a removed peer stays out for 4s while epmd lists it',
+          not back and 'name b2 at port' in names, names + logtext('b1'))
+    r = cairn('cluster', 'join', 'b2@localhost', '--wait', '15', '-s',
+              os.path.join(HOME, 'b1.sock'))
     ok = wait_for(lambda: peer_state('b1', 'b2@localhost') == 'up', 20)
-    check('the agent links a removed peer again', ok, logtext('b1'))
+    check('`cluster join` links a removed peer again', r.returncode == 0
+          and ok, r.stdout + r.stderr + logtext('b1'))
 
     # 11: join by name@host with the node's epmd.
     r = cairn('cluster', 'leave', '-s', os.path.join(HOME, 'b2.sock'))

@@ -372,6 +372,81 @@ START_TEST(cluster_core__fwdq_bytes)
 END_TEST
 
 /* Tombstones of long topics: the byte cap drops the oldest. */
+/*
+ * Credit: nothing goes before the link's CREDIT; then at most the
+ * credit in flight, in seq order, each ack giving one back; a new link
+ * sends everything unacked again from the oldest; a forward bigger
+ * than the byte credit goes alone.
+ */
+START_TEST(cluster_core__fwdq_credit)
+{
+	struct cluster_fwdq q;
+	struct cluster_fwd *f, *fs[6];
+	struct msg *m, *big;
+	size_t i;
+	int err;
+
+	cluster_fwdq_init(&q, 100, 10);
+	m = msg_new(V("t"), V("p"), 1, 0);
+	big = msg_new(V("t"), V("0123456789012345678901234567890123456789"),
+	    1, 0);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(big);
+	for (i = 0; i < 5; i++)
+		ck_assert_ptr_nonnull(fs[i] = cluster_fwdq_push(&q, m, 1,
+		    &err));
+	/* No link, then a link without credit: nothing to send. */
+	ck_assert_ptr_null(cluster_fwdq_sendable(&q));
+	cluster_fwdq_link(&q, 1);
+	ck_assert_ptr_null(cluster_fwdq_sendable(&q));
+	cluster_fwdq_credit(&q, 2, 1u << 20);
+	for (i = 0; i < 2; i++) {
+		ck_assert_ptr_eq(f = cluster_fwdq_sendable(&q), fs[i]);
+		cluster_fwdq_sent(&q, f);
+	}
+	ck_assert_uint_eq(q.cq_infl, 2);
+	ck_assert_ptr_null(cluster_fwdq_sendable(&q));
+	/* An ack gives one credit back: the next in seq order. */
+	ck_assert_int_eq(cluster_fwdq_ack(&q, 10), 0);
+	ck_assert_uint_eq(q.cq_infl, 1);
+	ck_assert_ptr_eq(f = cluster_fwdq_sendable(&q), fs[2]);
+	cluster_fwdq_sent(&q, f);
+	ck_assert_ptr_null(cluster_fwdq_sendable(&q));
+	/* A new link: 11 and 12 go again first, nothing in flight. */
+	cluster_fwdq_link(&q, 2);
+	ck_assert_uint_eq(q.cq_infl, 0);
+	ck_assert_ptr_null(cluster_fwdq_sendable(&q));
+	cluster_fwdq_credit(&q, 10, 1u << 20);
+	for (i = 1; i < 5; i++) {
+		ck_assert_ptr_eq(f = cluster_fwdq_sendable(&q), fs[i]);
+		cluster_fwdq_sent(&q, f);
+	}
+	ck_assert_ptr_null(cluster_fwdq_sendable(&q));
+	ck_assert_uint_eq(q.cq_infl, 4);
+	/* Dropping the oldest in flight gives its credit back too. */
+	ck_assert_int_eq(cluster_fwdq_drop_oldest(&q), 1);
+	ck_assert_uint_eq(q.cq_infl, 3);
+	/* Byte credit: the big one waits while others are in flight... */
+	cluster_fwdq_credit(&q, 10, CLUSTER_FWD_COST(m) * 3 + 1);
+	ck_assert_ptr_nonnull(fs[5] = cluster_fwdq_push(&q, big, 1, &err));
+	ck_assert_ptr_null(cluster_fwdq_sendable(&q));
+	while (cluster_fwdq_drop_oldest(&q) && q.cq_n > 1)
+		;
+	/* ...and goes alone. */
+	ck_assert_uint_eq(q.cq_infl, 0);
+	ck_assert_ptr_eq(cluster_fwdq_sendable(&q), fs[5]);
+	cluster_fwdq_sent(&q, fs[5]);
+	ck_assert_uint_eq(q.cq_infl_bytes, CLUSTER_FWD_COST(big));
+	ck_assert_int_eq(cluster_fwdq_ack(&q, fs[5]->cf_seq), 0);
+	ck_assert_uint_eq(q.cq_infl, 0);
+	ck_assert_uint_eq(q.cq_infl_bytes, 0);
+	ck_assert_uint_eq(q.cq_n, 0);
+	cluster_fwdq_fini(&q);
+	msg_unref(m);
+	msg_unref(big);
+}
+END_TEST
+
 START_TEST(cluster_core__tombs_bytes)
 {
 	struct cluster_tombs t;
@@ -421,6 +496,7 @@ cluster_core_suite(void)
 	tcase_add_test(tc, cluster_core__ctab_foreach_slice);
 	tcase_add_test(tc, cluster_core__fwdq_bytes);
 	tcase_add_test(tc, cluster_core__tombs_bytes);
+	tcase_add_test(tc, cluster_core__fwdq_credit);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -110,6 +110,8 @@ START_TEST(link_codec__roundtrip_every_type)
 	m.type = LINK_SESSION_TAKE;
 	m.u.take_id = V("client-1");
 	roundtrip(&m);
+	m.type = LINK_SESSION_NONE;
+	roundtrip(&m);
 	bytes_w_init(&l1, MAXF);
 	bytes_w_init(&l2, MAXF);
 	ck_assert_int_eq(link_put_session_sub(&l1, V("a/#"), 1), 0);
@@ -143,6 +145,58 @@ START_TEST(link_codec__roundtrip_every_type)
 	roundtrip(&m);
 	bytes_w_fini(&l1);
 	bytes_w_fini(&l2);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_CREDIT;
+	m.u.credit.forwards = 1000;
+	m.u.credit.bytes = 16u << 20;
+	m.u.credit.incarnation = 0x1122334455667788ull;
+	roundtrip(&m);
+}
+END_TEST
+
+/*
+ * CREDIT: forwards u32 (at least 1), bytes u64, incarnation u64 (not
+ * 0); a credit of no forward would stop the sender for good, so it does
+ * not decode (nor encode).
+ */
+START_TEST(link_codec__credit)
+{
+	static const uint8_t ok[] = { 0, 0, 0, 21, LINK_CREDIT,
+	    0, 0, 0x03, 0xe8,			/* forwards 1000 */
+	    0, 0, 0, 0, 0, 0x10, 0, 0,		/* bytes 1 MiB */
+	    0, 0, 0, 0, 0, 0, 0, 7 };		/* incarnation 7 */
+	static const uint8_t zero[] = { 0, 0, 0, 21, LINK_CREDIT,
+	    0, 0, 0, 0,				/* forwards 0 */
+	    0, 0, 0, 0, 0, 0x10, 0, 0,
+	    0, 0, 0, 0, 0, 0, 0, 7 };
+	static const uint8_t noinc[] = { 0, 0, 0, 21, LINK_CREDIT,
+	    0, 0, 0x03, 0xe8,
+	    0, 0, 0, 0, 0, 0x10, 0, 0,
+	    0, 0, 0, 0, 0, 0, 0, 0 };		/* incarnation 0 */
+	static const uint8_t shortb[] = { 0, 0, 0, 13, LINK_CREDIT,
+	    0, 0, 0x03, 0xe8, 0, 0, 0, 0, 0, 0x10, 0, 0 };	/* no incarnation */
+	struct link_msg m;
+	struct bytes_w w;
+	size_t used;
+
+	ck_assert_int_eq(link_decode(ok, sizeof(ok), MAXF, &m, &used), 0);
+	ck_assert_uint_eq(used, sizeof(ok));
+	ck_assert_int_eq(m.type, LINK_CREDIT);
+	ck_assert_uint_eq(m.u.credit.forwards, 1000);
+	ck_assert_uint_eq(m.u.credit.bytes, 1u << 20);
+	ck_assert_uint_eq(m.u.credit.incarnation, 7);
+	ck_assert_int_eq(link_decode(zero, sizeof(zero), MAXF, &m, &used),
+	    CAIRN_ERR_PROTO);
+	ck_assert_int_eq(link_decode(noinc, sizeof(noinc), MAXF, &m, &used),
+	    CAIRN_ERR_PROTO);
+	ck_assert_int_eq(link_decode(shortb, sizeof(shortb), MAXF, &m, &used),
+	    CAIRN_ERR_PROTO);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_CREDIT;
+	bytes_w_init(&w, MAXF);
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	ck_assert_uint_eq(w.len, 0);
+	bytes_w_fini(&w);
 }
 END_TEST
 
@@ -1089,6 +1143,7 @@ link_codec_suite(void)
 	tcase_add_test(tc, link_codec__retain_v5);
 	tcase_add_test(tc, link_codec__session_data_v5);
 	tcase_add_test(tc, link_codec__repl_frames);
+	tcase_add_test(tc, link_codec__credit);
 	tcase_add_test(tc, link_codec__decode_refusals);
 	tcase_add_test(tc, link_codec__max_frame_exact);
 	tcase_add_test(tc, link_codec__encode_refusals);
