@@ -18,6 +18,7 @@
  */
 #include "broker/cluster/cluster.h"
 
+#include <sys/param.h>
 #include <sys/types.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -665,11 +666,16 @@ cluster_peer_caps(struct cluster *c, struct peer *p)
 	if (p->p_link != NULL) {
 		/*
 		 * Up: publishers here wait at max_forward_buffer (custody.c);
-		 * twice it is what they may have sent before they noticed.
+		 * twice it is what they may have sent before they noticed,
+		 * and a spool just back may hold more (in bytes, the spool's
+		 * cap): it drains, with publishers held meanwhile.
 		 */
-		p->p_fwdq.cq_max = 2 * (size_t)bc->bc_max_forward_buffer;
-		cluster_fwdq_set_max_bytes(&p->p_fwdq,
-		    2 * (size_t)bc->bc_max_forward_buffer_bytes);
+		p->p_fwdq.cq_max = SIZE_MAX;
+		cluster_fwdq_set_max_bytes(&p->p_fwdq, (size_t)MAX(
+		    2 * bc->bc_max_forward_buffer_bytes,
+		    bc->bc_max_peer_spool_bytes));
+		if (bc->bc_max_peer_spool_bytes == 0)
+			p->p_fwdq.cq_max = 2 * (size_t)bc->bc_max_forward_buffer;
 	} else if (bc->bc_max_peer_spool_bytes > 0) {
 		/* Away: the spool, bounded in bytes (the oldest go). */
 		p->p_fwdq.cq_max = SIZE_MAX;

@@ -27,9 +27,9 @@
  * its link is up, publishers here are held (broker_hold_publishers():
  * each client's next PUBLISH waits unread) until the buffer is down to
  * three quarters, instead of dropping what the publisher was promised.
- * The buffer's hard cap while up is twice that (what publishers sent
- * before they noticed); while the peer is away it is the spool
- * (cluster.c).
+ * The buffer's hard cap while up is twice that, or the spool's bytes
+ * when larger (cluster_peer_caps()); while the peer is away it is the
+ * spool.
  *
  * Store hook: with data_dir, a held or queued forward must be durable
  * before its ack (custody_ack() is the one place acks go from).
