@@ -8,9 +8,10 @@
  *	join NODE	link to NODE (name@host: its epmd is asked; or
  *			name@host:port), then wait up to --wait seconds
  *			(default 10; 0: do not wait) for the link to be up
- *	leave		close every link (strategies may find the peers
- *			again: a leave is not a ban)
- *	remove NODE	close the link to NODE and forget its routes
+ *	leave		close every link; no link is made or accepted
+ *			until a join (strategies do not bring peers back)
+ *	remove NODE	close the link to NODE and forget its routes; NODE
+ *			stays out until joined again or restarted
  *
  * A table by default; --json prints the broker's JSON as it is.  The
  * socket is -s, else $CAIRN_BROKER_SOCKET, else CLUSTER_DEFAULT_SOCKET.
