@@ -169,6 +169,8 @@ static const struct conf_key broker_keys[] = {
 	  .offset = RAW(c.bc_max_retained_bytes), .min = 0 },
 	{ .name = "data_dir", .type = CONF_STRING,
 	  .offset = RAW(c.bc_data_dir), .flags = CONF_NONEMPTY },
+	{ .name = "store_sync", .type = CONF_BOOL,
+	  .offset = RAW(c.bc_store_sync) },
 	{ .name = "store_max_bytes", .type = CONF_SIZE,
 	  .offset = RAW(c.bc_store_max_bytes), .min = 1024 * 1024,
 	  .max = 1ull << 40 },
@@ -307,6 +309,7 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_max_retained_messages = BROKER_DEFAULT_MAX_RETAINED_MESSAGES;
 	c->bc_max_retained_bytes = BROKER_DEFAULT_MAX_RETAINED_BYTES;
 	c->bc_store_max_bytes = BROKER_DEFAULT_STORE_MAX_BYTES;
+	c->bc_store_sync = true;
 	c->bc_max_retained_message_size =
 	    BROKER_DEFAULT_MAX_RETAINED_MESSAGE_SIZE;
 	c->bc_connect_timeout_ms = BROKER_DEFAULT_CONNECT_TIMEOUT_MS;

@@ -166,6 +166,7 @@ struct broker_conf {
 	uint64_t		 bc_max_retained_bytes;	/* messages and index */
 	char			*bc_data_dir;		/* NULL: nothing on disk */
 	uint64_t		 bc_store_max_bytes;	/* data_dir's map */
+	bool			 bc_store_sync;		/* fsync each commit */
 	uint64_t		 bc_max_retained_message_size;	/* payload */
 	uint64_t		 bc_connect_timeout_ms;
 	unsigned int		 bc_max_tls_handshakes;	/* in progress */

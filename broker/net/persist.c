@@ -292,6 +292,7 @@ persist_open(struct broker *b, char *err, size_t errlen)
 		store_close(st);
 		return -1;
 	}
+	store_set_sync(st, c->bc_store_sync);
 	b->b_store = st;
 	log_info("data_dir %s: %zu retained messages, %zu persistent "
 	    "sessions, %zu subscriptions, %zu queued or in-flight messages",

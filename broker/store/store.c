@@ -485,6 +485,13 @@ fail:
 	return -1;
 }
 
+void
+store_set_sync(struct store *st, int sync)
+{
+	if (st->st_env != NULL && !st->st_readonly)
+		(void)mdb_env_set_flags(st->st_env, MDB_NOSYNC, sync ? 0 : 1);
+}
+
 uint64_t
 store_new_sid(struct store *st)
 {

@@ -67,6 +67,12 @@ struct store_load_ops {
  */
 struct store	*store_open(const char *dir, uint64_t max_bytes,
 		    const char *node, int readonly, char *err, size_t errlen);
+/*
+ * sync 0: a commit is written to the file but not fsync'd (LMDB's
+ * MDB_NOSYNC): it survives the death of the process, not of the
+ * machine.  1 (store_open()'s default): fsync'd before it returns.
+ */
+void		 store_set_sync(struct store *, int sync);
 /* Aborts an open batch and closes.  Accepts NULL. */
 void		 store_close(struct store *);
 /* DIR/data.mdb, for messages; never NULL. */
