@@ -57,6 +57,12 @@
  * Maximum of the broker's CONNACK, as a 5.0 client must (-w is the
  * upper bound).  The retained mode stays 3.1.1.
  *
+ * -c (run): the subscribers connect with clean session 0 (3.1.1 only),
+ * so that each message is queued for a persistent session: what a
+ * broker's persistence (data_dir, mosquitto's `persistence true`)
+ * writes.  Their ids are unique per run; the sessions stay in the
+ * broker after it.
+ *
  * For a cluster, run mode can put the publishers on one node and the
  * subscribers on another (--pub-port, --sub-port), sum the CPU time of
  * several broker processes (-P PID,PID...), and wait before the timed
@@ -335,6 +341,7 @@ struct ml {
 	uint16_t	 m_keepalive;	/* -k */
 	int		 m_ws;		/* -W: over WebSockets */
 	int		 m_v5;		/* -V 5: MQTT 5.0 */
+	int		 m_persist;	/* -c: subscribers clean session 0 */
 	int		 m_fail_limit;	/* -f */
 
 	struct ml_conn	*m_pubs;
@@ -472,7 +479,7 @@ ml_usage(void)
 	    "[-P pid[,pid...]] [-H histfile]\n"
 	    "                      [-k keepalive] [-t ms] [-R] [-W] "
 	    "[--pub-port port] [--sub-port port]\n"
-	    "                      [--tls cafile] [-V 5]\n"
+	    "                      [--tls cafile] [-V 5] [-c]\n"
 	    "       mqtt_load idle -p port -n count [-w window] [-h hold] [-i] "
 	    "[-k keepalive]\n"
 	    "                      [-f fails] [-P pid] [-t ms] "
@@ -903,7 +910,8 @@ ml_queue_connect(struct ml_conn *mc)
 	    mc->mc_index);
 	blen = ml_put_string(body, "MQTT");
 	body[blen++] = m->m_v5 ? ML_LEVEL_5 : ML_LEVEL_311;
-	body[blen++] = ML_CLEAN_SESSION;
+	body[blen++] = m->m_persist && !m->m_v5 && mc->mc_role == MR_SUB ?
+	    0 : ML_CLEAN_SESSION;
 	ml_put16(body + blen, m->m_keepalive);
 	blen += 2;
 	if (m->m_v5)
@@ -3066,8 +3074,11 @@ main(int argc, char *argv[])
 
 	optind = 2;
 	while ((ch = getopt_long(argc, argv,
-	    "A:B:b:d:f:H:h:ik:n:o:P:p:Rq:S:s:t:V:Ww:", longopts, NULL)) != -1) {
+	    "A:B:b:cd:f:H:h:ik:n:o:P:p:Rq:S:s:t:V:Ww:", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'c':
+			m.m_persist = 1;
+			break;
 		case 'A':
 			m.m_pub_port = (uint16_t)ml_num(optarg, 1, 65535,
 			    "--pub-port");
