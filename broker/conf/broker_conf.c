@@ -158,6 +158,8 @@ static const struct conf_key broker_keys[] = {
 	  .offset = RAW(c.bc_max_keepalive), .min = 0, .max = 65535 },
 	{ .name = "max_topic_alias", .type = CONF_UINT,
 	  .offset = RAW(c.bc_max_topic_alias), .min = 0, .max = 65535 },
+	{ .name = "response_information", .type = CONF_STRING,
+	  .offset = RAW(c.bc_response_information), .flags = CONF_NONEMPTY },
 	{ .name = "max_client_id_length", .type = CONF_UINT,
 	  .offset = RAW(c.bc_max_client_id_length), .min = 23, .max = 65535 },
 	{ .name = "max_output_buffer", .type = CONF_SIZE,
@@ -520,6 +522,7 @@ broker_conf_free(struct broker_conf *c)
 	free(c->bc_listeners);
 	free(c->bc_password_file);
 	free(c->bc_data_dir);
+	free(c->bc_response_information);
 	free(c->bc_acl_file);
 	free(c->bc_log_file);
 	free(c->bc_node_name);

@@ -160,6 +160,7 @@ struct broker_conf {
 	unsigned int		 bc_max_qos;
 	unsigned int		 bc_max_keepalive;
 	unsigned int		 bc_max_topic_alias;	/* MQTT 5.0 */
+	char			*bc_response_information; /* 5.0; NULL: none */
 	unsigned int		 bc_max_client_id_length;
 	uint64_t		 bc_max_output_buffer;
 	unsigned int		 bc_max_retained_messages;

@@ -112,6 +112,7 @@ struct client {
 	 * made at the first one.
 	 */
 	uint8_t			 c_problem_info;  /* reason strings allowed */
+	uint8_t			 c_resp_info;	  /* response information asked */
 	uint16_t		 c_alias_max;	  /* ours, from max_topic_alias */
 	uint16_t		 c_in_qos2;	  /* inbound QoS 2 before PUBREL */
 	uint32_t		 c_max_out;	  /* client's max packet size; 0: none */

@@ -34,7 +34,8 @@
  * receive maximum (max_inflight), maximum packet size
  * (max_packet_size), topic alias maximum (max_topic_alias), maximum QoS
  * (max_qos, when under 2); wildcards, subscription identifiers and
- * shared subscriptions are available.  The
+ * shared subscriptions are available; response information
+ * (response_information) when the client asks for it.  The
  * client's receive maximum narrows its session's in-flight window; its
  * maximum packet size bounds what is sent to it (send.c).
  */
@@ -195,6 +196,19 @@ connect_ack5(struct client *c, struct mqtt5_props *ack)
 	handle_auth_connack_props(c, ack);
 }
 
+/* 3.1.2.11.6: response information only when asked and configured. */
+static void
+connect_response_info(struct client *c, struct mqtt5_props *ack)
+{
+	const char *ri = c->c_broker->b_conf->bc_response_information;
+
+	if (!c->c_resp_info || ri == NULL ||
+	    strlen(ri) > MQTT_STRING_MAX)
+		return;
+	ack->response_info = bytes_view_of(ri, strlen(ri));
+	MQTT5_SET(ack, MQTT5_PROP_RESPONSE_INFO);
+}
+
 void
 handle_connect(struct client *c, const struct mqtt_connect *p)
 {
@@ -215,6 +229,7 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 	mqtt5_props_init(&ack);
 	if (v5) {
 		c->c_problem_info = p->props.request_problem;
+		c->c_resp_info = p->props.request_response;
 		c->c_max_out = p->props.max_packet_size;
 		c->c_expiry = p->props.session_expiry;
 		c->c_alias_max = (uint16_t)conf->bc_max_topic_alias;
@@ -415,8 +430,10 @@ connect_send_ack(struct client *c, int present, struct mqtt5_props *ack)
 	struct broker *b = c->c_broker;
 	int v5 = c->c_level == MQTT_LEVEL_5;
 
-	if (v5)
+	if (v5) {
 		connect_ack5(c, ack);
+		connect_response_info(c, ack);
+	}
 	if ((v5 ? send_connack5(c, present, MQTT5_RC_SUCCESS, ack) :
 	    send_connack(c, present, MQTT_CONNACK_ACCEPTED)) != 0)
 		return;

@@ -227,6 +227,25 @@ def t_pfi():
         c.disconnect()
 
 
+@test('connack_response_information_only_when_asked')
+def t_response_info():
+    sc = dict(SCENARIO)
+    sc['extra'] = 'response_information: "responses/"'
+    with Broker(sc) as b:
+        want = b'\x1a' + mstr('responses/')
+        c = Conn(b.port)
+        c.send(connect5(h.uniq('ri'), props(b'\x19\x01')))
+        p = c.expect(CONNACK, 'CONNACK, asked')
+        check(want in p.body, 'response information in %r' % p.body)
+        c.disconnect()
+        c = Conn(b.port)
+        c.send(connect5(h.uniq('ri')))
+        p = c.expect(CONNACK, 'CONNACK, not asked')
+        check(b'\x1a' not in p.body, 'no response information in %r'
+              % p.body)
+        c.disconnect()
+
+
 # (name, CONNECT bytes, CONNACK reason code)
 BAD_CONNECTS = [
     ('receive_maximum_0', connect5('c', props(b'\x21' + u16(0))), 0x82),
