@@ -40,16 +40,9 @@ Output is TAP.  The cases' logic was checked by running them against one
 Debian mosquitto standing in for all three nodes (every case but the
 takeover's DISCONNECT 0x8E, which mosquitto 2.0.11 does not send).
 
-Status at 979f948 (build and ASan build): request_response_across_nodes
-and subscription_identifiers_per_node pass; the three cases that move a
-session between nodes fail on one assertion only, CONNACK session
-present 0 for a session the cluster holds on another node (MQTT 5
-3.2.2.1.1 wants 1; issue 12's custody work says session present 1 after
-a move).  With that one check left out, all three pass: the No Local
-option, the subscription identifier, the queue with its expiry and the
-DISCONNECT 0x8E to the old connection all survive the move.  Not
-registered in meson.build until the session present fix is on main
-(main stays green).  By hand, from the top of the tree:
+Status at 65644d6 and after (custody's session present 1 after a move
+on main): all five cases pass.  At 979f948 the three session moves
+failed on session present 0 alone.  By hand, from the top of the tree:
 
     B=BUILDDIR; /usr/bin/python3 t/integration/cluster_mqtt5.py \\
         --broker-cmd $B/broker/cairn-broker --epmd $B/epmd/epmd \\
