@@ -139,6 +139,7 @@ struct epmd_srv {
 };
 
 static void	epmd_conn_close(struct epmd_conn *, const char *why);
+static void	epmd_conn_abort(struct epmd_conn *);
 static const char *epmd_conn_peer(struct epmd_conn *);
 static void	epmd_conn_flush(struct epmd_conn *);
 static void	epmd_listeners_start(struct epmd_srv *);
@@ -178,7 +179,7 @@ epmd_watch_event(struct epmd_srv *s, uint8_t kind, const struct epmd_node *n)
 			log_rate_warnx(&s->watch_lr, "%s: closing a watcher: "
 			    "more than watch_buffer (%zu bytes) unread",
 			    epmd_conn_peer(w), s->conf->ec_watch_buffer);
-			epmd_conn_close(w, NULL);
+			epmd_conn_abort(w);
 			continue;
 		}
 		/* Events skip -delay_write: it delays replies, not streams. */
@@ -217,6 +218,21 @@ epmd_close_lr(struct epmd_srv *s, const char *why)
 	k->why = why;
 	k->lr.lr_interval = EPMD_LOG_INTERVAL;
 	return &k->lr;
+}
+
+/*
+ * A watcher dropped for reading too slowly is reset, not closed: what the
+ * kernel still holds for it (up to EPMD_WATCH_SNDBUF, behind a zero
+ * window) goes at once, instead of lingering in an orphaned socket for as
+ * long as the peer keeps its window shut.
+ */
+static void
+epmd_conn_abort(struct epmd_conn *c)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	epmd_conn_close(c, NULL);
 }
 
 /* The single way out: stops every watcher, unregisters, frees. */

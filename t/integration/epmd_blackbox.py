@@ -1920,7 +1920,8 @@ def t_slow_watcher():
                 break
         check(got == b'C\x01', 'slow watcher never closed after %d '
               'registrations' % ((i + 1) * 50))
-        # What it was sent, then the close; no more than its share.
+        # What it was sent, then the reset (SO_LINGER 0: nothing lingers
+        # behind its shut window); no more than its share.
         data, how = read_to_close(slow, 5.0)
         slow.close()
         check(how in ('eof', 'reset'), 'slow watcher still open (%s)' % how)
