@@ -30,6 +30,7 @@
 #include <openssl/rand.h>
 
 #include "broker/core/scram.h"
+#include "common/base64.h"
 #include "common/err.h"
 #include "common/file.h"
 #include "common/utf8.h"
@@ -46,7 +47,6 @@ enum passwd_type {
 #define PASSWD_SCRAM_TAG	"$scram-sha-256$"
 
 /* Base64 length of n bytes, with padding, plus a NUL. */
-#define B64_LEN(n)	(((n) + 2) / 3 * 4 + 1)
 
 struct passwd_ent {
 	char		*pe_user;	/* NULL for a comment */
@@ -78,9 +78,6 @@ struct passwd_key {
 	size_t		 k_len;
 };
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 static void	passwd_errf(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
@@ -94,75 +91,6 @@ passwd_errf(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-/* Writes the padded base64 of in[0..len) and a NUL to out (B64_LEN). */
-static void
-b64_encode(const uint8_t *in, size_t len, char *out)
-{
-	size_t i;
-	uint32_t v;
-
-	for (i = 0; i + 2 < len; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		*out++ = b64_alphabet[v >> 18 & 63];
-		*out++ = b64_alphabet[v >> 12 & 63];
-		*out++ = b64_alphabet[v >> 6 & 63];
-		*out++ = b64_alphabet[v & 63];
-	}
-	if (i < len) {
-		v = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		*out++ = b64_alphabet[v >> 18 & 63];
-		*out++ = b64_alphabet[v >> 12 & 63];
-		*out++ = i + 1 < len ? b64_alphabet[v >> 6 & 63] : '=';
-		*out++ = '=';
-	}
-	*out = '\0';
-}
-
-/*
- * Decodes base64 in[0..len) into out (room for max bytes).  Padding may
- * be there or not, as OpenSSL's BIO decoder (mosquitto's) takes both, but
- * when present it must make the length a multiple of four.  0, or -1 on
- * a bad character, length or overflow.
- */
-static int
-b64_decode(const char *in, size_t len, uint8_t *out, size_t max,
-    size_t *outlen)
-{
-	size_t i, n = 0, pad = 0;
-	uint32_t v = 0;
-	const char *c;
-
-	while (pad < 2 && len > 0 && in[len - 1] == '=') {
-		len--;
-		pad++;
-	}
-	if (len % 4 == 1 || (pad > 0 && (len + pad) % 4 != 0))
-		return -1;
-	if (len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0) > max)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (in[i] == '\0' || (c = strchr(b64_alphabet, in[i])) == NULL)
-			return -1;
-		v = v << 6 | (uint32_t)(c - b64_alphabet);
-		if (i % 4 == 3) {
-			out[n++] = (uint8_t)(v >> 16);
-			out[n++] = (uint8_t)(v >> 8);
-			out[n++] = (uint8_t)v;
-			v = 0;
-		}
-	}
-	if (len % 4 == 2) {
-		out[n++] = (uint8_t)(v >> 4);
-	} else if (len % 4 == 3) {
-		out[n++] = (uint8_t)(v >> 10);
-		out[n++] = (uint8_t)(v >> 2);
-	}
-	*outlen = n;
-	return 0;
 }
 
 /* Hashes password with pe's type, salt and rounds into out: 0 or -1. */
@@ -405,8 +333,8 @@ passwd_decode_scram(const char *f, const char *end, struct passwd_ent *pe)
 	s = d + 1;
 	if ((d = memchr(s, '$', (size_t)(end - s))) == NULL)
 		return "no '$' between salt and stored key";
-	if (scram_b64_decode(s, (size_t)(d - s), pe->pe_salt,
-	    sizeof(pe->pe_salt), &n) != 0)
+	if (b64_decode(s, (size_t)(d - s), pe->pe_salt,
+	    sizeof(pe->pe_salt), &n, B64_STRICT) != 0)
 		return "SCRAM salt is not base64 of at most 64 bytes";
 	if (n < SCRAM_SALT_MIN)
 		return "SCRAM salt must decode to 8 to 64 bytes";
@@ -414,12 +342,12 @@ passwd_decode_scram(const char *f, const char *end, struct passwd_ent *pe)
 	s = d + 1;
 	if ((d = memchr(s, '$', (size_t)(end - s))) == NULL)
 		return "no '$' between stored key and server key";
-	if (scram_b64_decode(s, (size_t)(d - s), pe->pe_hash, SCRAM_KEY_LEN,
-	    &n) != 0 || n != SCRAM_KEY_LEN)
+	if (b64_decode(s, (size_t)(d - s), pe->pe_hash, SCRAM_KEY_LEN,
+	    &n, B64_STRICT) != 0 || n != SCRAM_KEY_LEN)
 		return "SCRAM stored key must be 32 bytes of base64";
 	s = d + 1;
-	if (scram_b64_decode(s, (size_t)(end - s), pe->pe_hash + SCRAM_KEY_LEN,
-	    SCRAM_KEY_LEN, &n) != 0 || n != SCRAM_KEY_LEN)
+	if (b64_decode(s, (size_t)(end - s), pe->pe_hash + SCRAM_KEY_LEN,
+	    SCRAM_KEY_LEN, &n, B64_STRICT) != 0 || n != SCRAM_KEY_LEN)
 		return "SCRAM server key must be 32 bytes of base64";
 	return NULL;
 }
@@ -476,14 +404,14 @@ passwd_decode_field(const char *f, size_t len, struct passwd_ent *pe)
 	if ((d = memchr(s, '$', (size_t)(end - s))) == NULL)
 		return "no '$' between salt and hash";
 	if (b64_decode(s, (size_t)(d - s), pe->pe_salt, sizeof(pe->pe_salt),
-	    &n) != 0)
+	    &n, 0) != 0)
 		return "salt is not base64";
 	if (n != PASSWD_SALT_LEN && n != PASSWD_SALT_MAX)
 		return "salt must decode to 12 or 64 bytes";
 	pe->pe_saltlen = n;
 	s = d + 1;
 	if (b64_decode(s, (size_t)(end - s), pe->pe_hash, sizeof(pe->pe_hash),
-	    &n) != 0)
+	    &n, 0) != 0)
 		return "hash is not base64";
 	if (n != PASSWD_HASH_LEN)
 		return "hash must decode to 64 bytes";
@@ -694,8 +622,9 @@ passwd_user_valid(const char *user)
 static int
 passwd_format(struct passwd_ent *pe)
 {
-	char salt64[B64_LEN(PASSWD_SALT_MAX)], hash64[B64_LEN(PASSWD_HASH_LEN)];
-	char skey64[B64_LEN(SCRAM_KEY_LEN)];
+	char salt64[B64_LEN(PASSWD_SALT_MAX) + 1];
+	char hash64[B64_LEN(PASSWD_HASH_LEN) + 1];
+	char skey64[B64_LEN(SCRAM_KEY_LEN) + 1];
 	int n;
 
 	b64_encode(pe->pe_salt, pe->pe_saltlen, salt64);

@@ -23,95 +23,9 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "common/base64.h"
 #include "common/err.h"
 #include "common/utf8.h"
-
-static const char scram_b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-void
-scram_b64_encode(const uint8_t *in, size_t len, char *out)
-{
-	size_t i;
-	uint32_t v;
-
-	for (i = 0; i + 2 < len; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		*out++ = scram_b64[v >> 18 & 63];
-		*out++ = scram_b64[v >> 12 & 63];
-		*out++ = scram_b64[v >> 6 & 63];
-		*out++ = scram_b64[v & 63];
-	}
-	if (i < len) {
-		v = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		*out++ = scram_b64[v >> 18 & 63];
-		*out++ = scram_b64[v >> 12 & 63];
-		*out++ = i + 1 < len ? scram_b64[v >> 6 & 63] : '=';
-		*out++ = '=';
-	}
-	*out = '\0';
-}
-
-static int
-scram_b64_val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-int
-scram_b64_decode(const char *in, size_t len, uint8_t *out, size_t max,
-    size_t *outlen)
-{
-	size_t i, n = 0, pad = 0, need;
-	uint32_t v = 0;
-	int d;
-
-	if (len % 4 != 0)
-		return CAIRN_ERR_PROTO;
-	while (pad < 2 && len > 0 && in[len - 1] == '=') {
-		len--;
-		pad++;
-	}
-	need = len / 4 * 3 + (pad > 0 ? 3 - pad : 0);
-	if (need > max)
-		return CAIRN_ERR_TOO_BIG;
-	for (i = 0; i < len; i++) {
-		if ((d = scram_b64_val(in[i])) < 0)
-			return CAIRN_ERR_PROTO;
-		v = v << 6 | (uint32_t)d;
-		if (i % 4 == 3) {
-			out[n++] = (uint8_t)(v >> 16);
-			out[n++] = (uint8_t)(v >> 8);
-			out[n++] = (uint8_t)v;
-			v = 0;
-		}
-	}
-	/* The bits a padded group does not use must be zero (canonical). */
-	if (pad == 2) {
-		if (v & 0xf)
-			return CAIRN_ERR_PROTO;
-		out[n++] = (uint8_t)(v >> 4);
-	} else if (pad == 1) {
-		if (v & 0x3)
-			return CAIRN_ERR_PROTO;
-		out[n++] = (uint8_t)(v >> 10);
-		out[n++] = (uint8_t)(v >> 2);
-	}
-	*outlen = n;
-	return 0;
-}
 
 void
 scram_init(struct scram *s)
@@ -291,7 +205,7 @@ scram_server_first(struct scram *s, const struct scram_cred *cred,
 	    cred->sc_saltlen == 0 || cred->sc_saltlen > SCRAM_SALT_MAX ||
 	    cred->sc_iter < 1)
 		goto fail;
-	scram_b64_encode(cred->sc_salt, cred->sc_saltlen, salt64);
+	b64_encode(cred->sc_salt, cred->sc_saltlen, salt64);
 	am = s->s_am + s->s_amlen;
 	room = sizeof(s->s_am) - s->s_amlen;
 	/* The client nonce sits at s_am + s_cnonceoff: copy it first. */
@@ -351,7 +265,7 @@ scram_client_final(struct scram *s, struct bytes_view msg,
 	if (p[0] != 'c' || p[1] != '=')
 		goto fail;
 	f = scram_field(p + 2, len - 2);
-	scram_b64_encode((const uint8_t *)s->s_gs2, 3, cb);
+	b64_encode((const uint8_t *)s->s_gs2, 3, cb);
 	if (f != strlen(cb) || memcmp(p + 2, cb, f) != 0)
 		bad = 1;
 	p += 2 + f;
@@ -389,8 +303,8 @@ scram_client_final(struct scram *s, struct bytes_view msg,
 		p += f;
 		len -= f;
 	}
-	if (proof == NULL || scram_b64_decode(proof, len - 2, pr, sizeof(pr),
-	    &prlen) != 0 || prlen != SCRAM_KEY_LEN)
+	if (proof == NULL || b64_decode(proof, len - 2, pr, sizeof(pr),
+	    &prlen, B64_STRICT) != 0 || prlen != SCRAM_KEY_LEN)
 		goto fail;
 
 	/* AuthMessage = client-first-bare "," server-first "," c-f-w-p */
@@ -423,7 +337,7 @@ scram_client_final(struct scram *s, struct bytes_view msg,
 	rc = CAIRN_ERR_AUTH;
 	if (!ok)
 		goto fail;
-	scram_b64_encode(ssig, SCRAM_KEY_LEN, sig64);
+	b64_encode(ssig, SCRAM_KEY_LEN, sig64);
 	bytes_put(out, "v=", 2);
 	bytes_put_str(out, sig64);
 	if ((rc = out->err) != 0)
@@ -450,7 +364,7 @@ scram_nonce(char buf[SCRAM_SNONCE_LEN + 1])
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return CAIRN_ERR_IO;
-	scram_b64_encode(raw, sizeof(raw), buf);
+	b64_encode(raw, sizeof(raw), buf);
 	return 0;
 }
 

@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/base64.h"
 #include "common/bytes.h"
 
 /* The MQTT authentication method name; do not change (clients send it). */
@@ -157,14 +158,7 @@ int	scram_cred_make(struct bytes_view password, const uint8_t *salt,
 int	scram_cred_fake(const uint8_t secret[SCRAM_KEY_LEN],
 	    struct bytes_view user, int iter, struct scram_cred *out);
 
-/*
- * Strict base64 (RFC 4648, padded): the encoded length of n bytes, the
- * encoder (writes a NUL after), and the decoder (0, or CAIRN_ERR_PROTO on
- * a bad character, padding or length, CAIRN_ERR_TOO_BIG past max).
- */
-#define SCRAM_B64_LEN(n)	(((n) + 2) / 3 * 4)
-void	scram_b64_encode(const uint8_t *in, size_t len, char *out);
-int	scram_b64_decode(const char *in, size_t len, uint8_t *out, size_t max,
-	    size_t *outlen);
+/* Padded base64 of n bytes (common/base64.h), without the NUL. */
+#define SCRAM_B64_LEN(n)	B64_LEN(n)
 
 #endif

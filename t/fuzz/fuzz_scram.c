@@ -54,12 +54,14 @@ fuzz_cred(struct scram_cred *c)
 
 	memset(c, 0, sizeof(*c));
 	c->sc_iter = 4096;
-	FUZZ_ASSERT(scram_b64_decode(fuzz_cred64[0], strlen(fuzz_cred64[0]),
-	    c->sc_salt, sizeof(c->sc_salt), &c->sc_saltlen) == 0);
-	FUZZ_ASSERT(scram_b64_decode(fuzz_cred64[1], strlen(fuzz_cred64[1]),
-	    c->sc_stored_key, SCRAM_KEY_LEN, &n) == 0 && n == SCRAM_KEY_LEN);
-	FUZZ_ASSERT(scram_b64_decode(fuzz_cred64[2], strlen(fuzz_cred64[2]),
-	    c->sc_server_key, SCRAM_KEY_LEN, &n) == 0 && n == SCRAM_KEY_LEN);
+	FUZZ_ASSERT(b64_decode(fuzz_cred64[0], strlen(fuzz_cred64[0]),
+	    c->sc_salt, sizeof(c->sc_salt), &c->sc_saltlen, B64_STRICT) == 0);
+	FUZZ_ASSERT(b64_decode(fuzz_cred64[1], strlen(fuzz_cred64[1]),
+	    c->sc_stored_key, SCRAM_KEY_LEN, &n, B64_STRICT) == 0 &&
+	    n == SCRAM_KEY_LEN);
+	FUZZ_ASSERT(b64_decode(fuzz_cred64[2], strlen(fuzz_cred64[2]),
+	    c->sc_server_key, SCRAM_KEY_LEN, &n, B64_STRICT) == 0 &&
+	    n == SCRAM_KEY_LEN);
 }
 
 /* One exchange; returns the state it ends in. */

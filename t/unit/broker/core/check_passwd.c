@@ -283,11 +283,11 @@ START_TEST(test_passwd__scram_entry)
 	ck_assert_uint_eq(passwd_count(pf), 2);
 	ck_assert_int_eq(passwd_scram_cred(pf, sv("user"), &c), 0);
 	ck_assert_int_eq(c.sc_iter, 4096);
-	scram_b64_encode(c.sc_salt, c.sc_saltlen, b64);
+	b64_encode(c.sc_salt, c.sc_saltlen, b64);
 	ck_assert_str_eq(b64, SCRAM_SALT64);
-	scram_b64_encode(c.sc_stored_key, SCRAM_KEY_LEN, b64);
+	b64_encode(c.sc_stored_key, SCRAM_KEY_LEN, b64);
 	ck_assert_str_eq(b64, SCRAM_STORED64);
-	scram_b64_encode(c.sc_server_key, SCRAM_KEY_LEN, b64);
+	b64_encode(c.sc_server_key, SCRAM_KEY_LEN, b64);
 	ck_assert_str_eq(b64, SCRAM_SERVER64);
 	/* A plain CONNECT password against a SCRAM entry: one KDF run. */
 	kdf_calls = 0;
