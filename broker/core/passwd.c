@@ -314,14 +314,13 @@ passwd_trim(const char **p, size_t *len)
  * checked) into pe: base64 as RFC 4648, padded; SALT 8 to 64 bytes, the
  * keys 32 each.  NULL or what is wrong.
  */
+/* "ROUNDS$" at *sp: pe_iter, *sp past the '$'; NULL or what is wrong. */
 static const char *
-passwd_decode_scram(const char *f, const char *end, struct passwd_ent *pe)
+passwd_decode_iter(const char **sp, const char *end, struct passwd_ent *pe)
 {
-	const char *s = f + strlen(PASSWD_SCRAM_TAG), *d;
-	size_t n;
+	const char *s = *sp, *d;
 	long iter = 0;
 
-	pe->pe_type = PASSWD_SCRAM;
 	for (d = s; d < end && *d >= '0' && *d <= '9'; d++) {
 		iter = iter * 10 + (*d - '0');
 		if (iter > INT_MAX)
@@ -330,7 +329,19 @@ passwd_decode_scram(const char *f, const char *end, struct passwd_ent *pe)
 	if (d == s || d == end || *d != '$' || iter < 1)
 		return "bad iteration count";
 	pe->pe_iter = (int)iter;
-	s = d + 1;
+	*sp = d + 1;
+	return NULL;
+}
+
+static const char *
+passwd_decode_scram(const char *f, const char *end, struct passwd_ent *pe)
+{
+	const char *s = f + strlen(PASSWD_SCRAM_TAG), *d, *e;
+	size_t n;
+
+	pe->pe_type = PASSWD_SCRAM;
+	if ((e = passwd_decode_iter(&s, end, pe)) != NULL)
+		return e;
 	if ((d = memchr(s, '$', (size_t)(end - s))) == NULL)
 		return "no '$' between salt and stored key";
 	if (b64_decode(s, (size_t)(d - s), pe->pe_salt,
@@ -371,9 +382,8 @@ passwd_has_control(const char *p, size_t len)
 static const char *
 passwd_decode_field(const char *f, size_t len, struct passwd_ent *pe)
 {
-	const char *end = f + len, *s, *d;
+	const char *end = f + len, *s, *d, *e;
 	size_t n;
-	long iter;
 
 	if (len >= strlen(PASSWD_SCRAM_TAG) && memcmp(f, PASSWD_SCRAM_TAG,
 	    strlen(PASSWD_SCRAM_TAG)) == 0)
@@ -389,18 +399,9 @@ passwd_decode_field(const char *f, size_t len, struct passwd_ent *pe)
 	else
 		return "unknown hash type";
 	s = f + 3;
-	if (pe->pe_type == PASSWD_PBKDF2) {
-		iter = 0;
-		for (d = s; d < end && *d >= '0' && *d <= '9'; d++) {
-			iter = iter * 10 + (*d - '0');
-			if (iter > INT_MAX)
-				return "iteration count too large";
-		}
-		if (d == s || d == end || *d != '$' || iter < 1)
-			return "bad iteration count";
-		pe->pe_iter = (int)iter;
-		s = d + 1;
-	}
+	if (pe->pe_type == PASSWD_PBKDF2 &&
+	    (e = passwd_decode_iter(&s, end, pe)) != NULL)
+		return e;
 	if ((d = memchr(s, '$', (size_t)(end - s))) == NULL)
 		return "no '$' between salt and hash";
 	if (b64_decode(s, (size_t)(d - s), pe->pe_salt, sizeof(pe->pe_salt),
