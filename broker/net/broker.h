@@ -11,6 +11,7 @@
 #define CAIRN_BROKER_BROKER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <ev.h>
 
@@ -69,6 +70,19 @@ struct broker_hooks {
 	 */
 	void	(*bh_connected)(void *arg, const char *id, size_t len,
 		    int persistent);
+	/*
+	 * data_dir: every store batch up to gen is durable (committed and,
+	 * with store_sync true, synced) but for the ones bh_store_failed
+	 * named; called on the loop, each time persist_durable_gen()
+	 * advances (broker_int.h).
+	 */
+	void	(*bh_durable)(void *arg, uint64_t gen);
+	/*
+	 * data_dir: batch gen was not stored (the map is full, I/O): what
+	 * waited on it is never acknowledged.  Called before any later
+	 * bh_durable whose gen passes it.
+	 */
+	void	(*bh_store_failed)(void *arg, uint64_t gen);
 	void	*bh_arg;
 };
 

@@ -123,6 +123,7 @@ struct client {
 	/* Output holds an ack of the store's open batch: written only
 	 * once it is committed (persist.c). */
 	int			 c_store_wait;
+	uint64_t		 c_store_gen;	/* the batch it waits on */
 	int			 c_pub_held;	/* a PUBLISH waits for b_pub_hold
 					   to end (cluster backpressure) */
 	int			 c_connack_wait; /* the cluster looks for its
@@ -210,6 +211,11 @@ struct broker {
 	struct router		*b_router;
 	struct retain		*b_retain;
 	struct store		*b_store;	/* data_dir; NULL: none */
+	/* persist.c's generations: the open batch's, the newest durable;
+	 * b_store_asked: persist_gen() was called for the open batch. */
+	uint64_t		 b_store_gen;
+	uint64_t		 b_store_durable;
+	int			 b_store_asked;
 	struct broker_stats	 b_stats;
 	ev_prepare		 b_prepare_w;	/* flush dirty, free dead */
 	ev_timer		 b_sys_w;
@@ -374,6 +380,21 @@ int	persist_commit(struct broker *);
 int	persist_pending(const struct broker *);
 /* c was just given an ack: it waits for the open batch, if any. */
 void	persist_hold(struct client *);
+/*
+ * The durability contract (the cluster's custody waits on it too).
+ * persist_gen(): the generation of the store batch that mutations made
+ * now go into; 0 when there is no data_dir, and then nothing is ever
+ * to be waited for.  persist_durable_gen(): the newest generation that
+ * is durable (committed and, with store_sync true, synced); every
+ * batch up to it is, but for the ones that failed.  Whoever holds an
+ * ack for what it just stored takes g = persist_gen() and sends the
+ * ack once persist_durable_gen() >= g (the hook bh_durable says when),
+ * unless bh_store_failed named g first: then the ack is never sent.
+ * A batch asked for by persist_gen() is committed even if it holds no
+ * mutation, so a waiter on it is always answered one way or the other.
+ */
+uint64_t persist_gen(struct broker *);
+uint64_t persist_durable_gen(const struct broker *);
 void	persist_retained(struct broker *, const struct msg *m);
 /* s (re)connected: stored when persistent (header, subs, deliveries). */
 void	persist_session(struct broker *, struct session *);

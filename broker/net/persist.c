@@ -294,6 +294,10 @@ persist_open(struct broker *b, char *err, size_t errlen)
 	}
 	store_set_sync(st, c->bc_store_sync);
 	b->b_store = st;
+	/* What was loaded is durable: generation 0; batches start at 1. */
+	b->b_store_gen = 1;
+	b->b_store_durable = 0;
+	b->b_store_asked = 0;
 	log_info("data_dir %s: %zu retained messages, %zu persistent "
 	    "sessions, %zu subscriptions, %zu queued or in-flight messages",
 	    c->bc_data_dir, pl.pl_retained, pl.pl_sessions, pl.pl_subs,
@@ -518,8 +522,40 @@ persist_pending(const struct broker *b)
 void
 persist_hold(struct client *c)
 {
-	if (store_pending(c->c_broker->b_store))
+	struct broker *b = c->c_broker;
+
+	if (store_pending(b->b_store)) {
 		c->c_store_wait = 1;
+		c->c_store_gen = b->b_store_gen;
+	}
+}
+
+uint64_t
+persist_gen(struct broker *b)
+{
+	if (b->b_store == NULL)
+		return 0;
+	b->b_store_asked = 1;
+	return b->b_store_gen;
+}
+
+uint64_t
+persist_durable_gen(const struct broker *b)
+{
+	return b->b_store == NULL ? 0 : b->b_store_durable;
+}
+
+/* The open batch is durable: its generation ends; waiters are told. */
+static void
+persist_durable(struct broker *b)
+{
+	uint64_t gen = b->b_store_gen;
+
+	b->b_store_durable = gen;
+	b->b_store_gen = gen + 1;
+	b->b_store_asked = 0;
+	if (b->b_hooks.bh_durable != NULL)
+		b->b_hooks.bh_durable(b->b_hooks.bh_arg, gen);
 }
 
 int
@@ -528,14 +564,27 @@ persist_commit(struct broker *b)
 	struct client *c;
 	char err[512];
 	size_t n = 0;
+	uint64_t gen;
 
-	if (b->b_store == NULL || !store_pending(b->b_store))
+	if (b->b_store == NULL)
 		return 0;
+	if (!store_pending(b->b_store)) {
+		/* An empty batch someone waits on is durable as it is. */
+		if (b->b_store_asked)
+			persist_durable(b);
+		return 0;
+	}
 	if (store_commit(b->b_store, err, sizeof(err)) == 0) {
 		TAILQ_FOREACH(c, &b->b_dirty, c_dirty_entry)
 			c->c_store_wait = 0;
+		persist_durable(b);
 		return 0;
 	}
+	/* Never durable: the generation is skipped, its waiters told. */
+	gen = b->b_store_gen++;
+	b->b_store_asked = 0;
+	if (b->b_hooks.bh_store_failed != NULL)
+		b->b_hooks.bh_store_failed(b->b_hooks.bh_arg, gen);
 	/*
 	 * Nothing of the batch is on disk: the clients it owed acks to
 	 * lose their output and their connection, so that no ack of it is
