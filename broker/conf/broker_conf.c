@@ -158,6 +158,12 @@ static const struct conf_key broker_keys[] = {
 	  .offset = RAW(c.bc_max_keepalive), .min = 0, .max = 65535 },
 	{ .name = "max_topic_alias", .type = CONF_UINT,
 	  .offset = RAW(c.bc_max_topic_alias), .min = 0, .max = 65535 },
+	{ .name = "shared_subscriptions", .type = CONF_BOOL,
+	  .offset = RAW(c.bc_shared_subscriptions) },
+	{ .name = "wildcard_subscriptions", .type = CONF_BOOL,
+	  .offset = RAW(c.bc_wildcard_subscriptions) },
+	{ .name = "subscription_identifiers", .type = CONF_BOOL,
+	  .offset = RAW(c.bc_subscription_identifiers) },
 	{ .name = "response_information", .type = CONF_STRING,
 	  .offset = RAW(c.bc_response_information), .flags = CONF_NONEMPTY },
 	{ .name = "max_client_id_length", .type = CONF_UINT,
@@ -306,6 +312,9 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_max_qos = BROKER_DEFAULT_MAX_QOS;
 	c->bc_max_keepalive = BROKER_DEFAULT_MAX_KEEPALIVE;
 	c->bc_max_topic_alias = BROKER_DEFAULT_MAX_TOPIC_ALIAS;
+	c->bc_shared_subscriptions = true;
+	c->bc_wildcard_subscriptions = true;
+	c->bc_subscription_identifiers = true;
 	c->bc_max_client_id_length = BROKER_DEFAULT_MAX_CLIENT_ID_LENGTH;
 	c->bc_max_output_buffer = BROKER_DEFAULT_MAX_OUTPUT_BUFFER;
 	c->bc_max_retained_messages = BROKER_DEFAULT_MAX_RETAINED_MESSAGES;

@@ -160,6 +160,9 @@ struct broker_conf {
 	unsigned int		 bc_max_qos;
 	unsigned int		 bc_max_keepalive;
 	unsigned int		 bc_max_topic_alias;	/* MQTT 5.0 */
+	bool			 bc_shared_subscriptions;	/* 5.0 caps */
+	bool			 bc_wildcard_subscriptions;
+	bool			 bc_subscription_identifiers;
 	char			*bc_response_information; /* 5.0; NULL: none */
 	unsigned int		 bc_max_client_id_length;
 	uint64_t		 bc_max_output_buffer;

@@ -34,7 +34,9 @@
  * receive maximum (max_inflight), maximum packet size
  * (max_packet_size), topic alias maximum (max_topic_alias), maximum QoS
  * (max_qos, when under 2); wildcards, subscription identifiers and
- * shared subscriptions are available; response information
+ * shared subscriptions available unless their keys
+ * (wildcard_subscriptions, subscription_identifiers,
+ * shared_subscriptions) are false; response information
  * (response_information) when the client asks for it.  The
  * client's receive maximum narrows its session's in-flight window; its
  * maximum packet size bounds what is sent to it (send.c).
@@ -190,8 +192,20 @@ connect_ack5(struct client *c, struct mqtt5_props *ack)
 		ack->max_qos = (uint8_t)conf->bc_max_qos;
 		MQTT5_SET(ack, MQTT5_PROP_MAX_QOS);
 	}
-	/* Wildcards, subscription identifiers and shared subscriptions
-	 * are available: absent says so (3.2.2.3.11-13). */
+	/* Wildcards, subscription identifiers and shared subscriptions:
+	 * absent says available (3.2.2.3.11-13), so only a 0 is told. */
+	if (!conf->bc_wildcard_subscriptions) {
+		ack->wildcard_available = 0;
+		MQTT5_SET(ack, MQTT5_PROP_WILDCARD_AVAILABLE);
+	}
+	if (!conf->bc_subscription_identifiers) {
+		ack->sub_id_available = 0;
+		MQTT5_SET(ack, MQTT5_PROP_SUB_ID_AVAILABLE);
+	}
+	if (!conf->bc_shared_subscriptions) {
+		ack->shared_available = 0;
+		MQTT5_SET(ack, MQTT5_PROP_SHARED_AVAILABLE);
+	}
 	/* Enhanced authentication's last word: server-final. */
 	handle_auth_connack_props(c, ack);
 }

@@ -8,6 +8,13 @@
  * was already subscribed [MQTT-3.8.4-3].  Shared subscriptions get no
  * retained messages (as MQTT 5 rules for them).
  *
+ * The keys shared_subscriptions and wildcard_subscriptions false refuse
+ * a $share filter (0x9E at 5.0, 0x80 at 3.1.x) and one with '+' or '#'
+ * (0xA2, 0x80) per filter, as EMQX does: the spec also allows a
+ * DISCONNECT for them (3.2.2.3.11, .13), but the other filters of the
+ * packet need not be lost.  subscription_identifiers false: a 5.0
+ * SUBSCRIBE with one gets DISCONNECT 0xA1 (3.2.2.3.12).
+ *
  * MQTT 5.0 clients get reason codes per filter instead of 0x80: 0x8F
  * (topic levels, a bad $share), 0x97 (max_subscriptions, the byte caps,
  * memory), 0x87 for a filter naming one topic the ACL never lets the
@@ -115,6 +122,14 @@ sub_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* 1 if a (valid) filter holds '+' or '#': they are only whole levels. */
+static int
+sub_has_wildcard(struct bytes_view filter)
+{
+	return memchr(filter.p, '+', filter.len) != NULL ||
+	    memchr(filter.p, '#', filter.len) != NULL;
+}
+
 /*
  * The SUBACK code for one filter, subscribing it when granted; *retained
  * says whether its retained messages are to be sent (retain handling,
@@ -140,6 +155,13 @@ subscribe_one(struct client *c, struct bytes_view filter, uint8_t opt,
 		levels = mqtt_topic_levels(real);
 	else
 		real = filter;
+	/* The features the broker's keys may turn off (CONNACK says so). */
+	if (sh != 0 && !conf->bc_shared_subscriptions)
+		return c->c_level == MQTT_LEVEL_5 ?
+		    MQTT5_RC_SHARED_NOT_SUPPORTED : MQTT_SUBACK_FAILURE;
+	if (!conf->bc_wildcard_subscriptions && sub_has_wildcard(real))
+		return c->c_level == MQTT_LEVEL_5 ?
+		    MQTT5_RC_WILDCARDS_NOT_SUPPORTED : MQTT_SUBACK_FAILURE;
 	if (levels > conf->bc_max_topic_levels) {
 		log_rate_info(&sub_refused_lr, "client %s: filter %.*s "
 		    "refused: over max_topic_levels %u", c->c_id,
@@ -562,6 +584,15 @@ sub_check5(struct client *c, const struct mqtt_subscribe *p)
 void
 handle_subscribe(struct client *c, const struct mqtt_subscribe *p)
 {
+	/* 3.2.2.3.12: told unavailable in CONNACK, so a protocol error. */
+	if (c->c_level == MQTT_LEVEL_5 &&
+	    MQTT5_HAS(&p->props, MQTT5_PROP_SUB_ID) &&
+	    !c->c_broker->b_conf->bc_subscription_identifiers) {
+		client_disconnect(c, MQTT5_RC_SUB_IDS_NOT_SUPPORTED, 1,
+		    "subscription identifier, and subscription_identifiers "
+		    "is false");
+		return;
+	}
 	if (c->c_level == MQTT_LEVEL_5 && sub_check5(c, p) != 0)
 		return;
 	sub_start(c, MQTT_SUBSCRIBE, p->id, p->list, p->count,

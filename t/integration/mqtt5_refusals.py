@@ -12,7 +12,10 @@ so that the broker's codec cannot agree with itself.  After a valid
 5.0 CONNECT each case sends one bad packet and expects a DISCONNECT
 with the reason code (0x81 malformed, 0x82 protocol error, 0x94 topic
 alias invalid, 0x95 packet too large, 0x93 receive maximum exceeded),
-then the close; a bad CONNECT expects a CONNACK with the code.  The same
+then the close; a bad CONNECT expects a CONNACK with the code.  With
+shared_subscriptions, wildcard_subscriptions and subscription_identifiers
+false, CONNACK says 0 for each, the filters that need them get SUBACK
+0x9E / 0xA2 (0x80 at 3.1.1) and an identifier DISCONNECT 0xA1.  The same
 bytes from a 3.1.1 client are closed without any DISCONNECT (3.1.1 has
 none from a server).  One broker per case (mqtt_harness.py), stopped by
 pid.  Output is TAP.
@@ -35,6 +38,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mqtt_harness as h  # noqa: E402
+import broker_mqtt5_wire as w  # noqa: E402
 from mqtt_harness import (Broker, Conn, Closed, Fail, check, eq,  # noqa
                           test, fixed, mstr, varint, CONNACK, PUBACK,
                           DISCONNECT)
@@ -244,6 +248,69 @@ def t_response_info():
         check(b'\x1a' not in p.body, 'no response information in %r'
               % p.body)
         c.disconnect()
+
+
+# ------------------------------------------------- capabilities turned off
+
+CAPS_OFF = ('shared_subscriptions: false\nwildcard_subscriptions: false\n'
+            'subscription_identifiers: false')
+
+
+def connack_caps(body):
+    """The capability properties of a CONNACK body: {id: value}."""
+    ca = w.Connack(h.Pkt(CONNACK << 4, body))
+    return {k: ca.get(k) for k in (w.WILDCARD_AVAIL, w.SUB_ID_AVAIL,
+                                   w.SHARED_AVAIL)}
+
+
+@test('capabilities_available_by_default')
+def t_caps_default():
+    with Broker(dict(SCENARIO)) as b:
+        c, body = open5(b, h.uniq('cap'))
+        # Absent means available (3.2.2.3.11-13).
+        eq(connack_caps(body), {w.WILDCARD_AVAIL: None, w.SUB_ID_AVAIL: None,
+                                w.SHARED_AVAIL: None}, 'CONNACK capabilities')
+        c5 = w.C5(c)
+        c5.subscribe([('cd/+', 1), ('$share/g/cd/x', 1), ('cd/#', 0)],
+                     sub_id=7, want=[1, 1, 0])
+        c5.disconnect()
+
+
+# The three keys false: CONNACK says 0 for each; a filter that needs one
+# is refused in SUBACK (0x9E shared, 0xA2 wildcards; 0x80 at 3.1.1), the
+# other filters of the packet are granted; a subscription identifier is
+# DISCONNECT 0xA1.
+@test('capabilities_off_suback_and_disconnect_codes')
+def t_caps_off():
+    sc = dict(SCENARIO)
+    sc['extra'] = CAPS_OFF
+    with Broker(sc) as b:
+        c, body = open5(b, h.uniq('cap'))
+        eq(connack_caps(body), {w.WILDCARD_AVAIL: 0, w.SUB_ID_AVAIL: 0,
+                                w.SHARED_AVAIL: 0}, 'CONNACK capabilities')
+        c5 = w.C5(c)
+        c5.subscribe([('co/+', 1), ('$share/g/co/x', 1), ('co/x', 1),
+                      ('#', 0), ('$share/g/co/#', 0)],
+                     want=[0xA2, 0x9E, 1, 0xA2, 0x9E])
+        # The granted filter works; the refused ones took nothing.
+        pub, _ = open5(b, h.uniq('cpub'))
+        w.C5(pub).publish('co/x', b'one', qos=1, want_rc=0)
+        w.C5(pub).publish('co/y', b'two', qos=1)
+        got = c5.recv(1)
+        eq([(m.topic, m.payload) for m in got], [('co/x', b'one')],
+           'deliveries')
+        eq(c5.drain(0.3), [], 'a delivery through a refused filter')
+        # 3.1.1: 0x80 for the same filters.
+        c3, _ = h.mqtt_connect(b.port, h.uniq('c3'))
+        h.subscribe(c3, [('co/+', 1), ('$share/g/co/x', 1), ('co/x', 1)],
+                    want=[0x80, 0x80, 1])
+        c3.disconnect()
+        # A subscription identifier: DISCONNECT 0xA1, nothing subscribed.
+        s, _ = open5(b, h.uniq('csid'))
+        s.send(sub5(1, props(b'\x0b\x05'), 'co/z', 0))
+        expect_disconnect(s, 0xA1, 'subscription identifier')
+        pub.disconnect()
+        c5.disconnect()
 
 
 # (name, CONNECT bytes, CONNACK reason code)

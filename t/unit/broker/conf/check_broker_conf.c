@@ -70,6 +70,9 @@ START_TEST(broker_conf__defaults)
 	ck_assert_uint_eq(c->bc_max_subscriptions, 1000);
 	ck_assert_uint_eq(c->bc_max_qos, 2);
 	ck_assert_uint_eq(c->bc_max_keepalive, 65535);
+	ck_assert(c->bc_shared_subscriptions);
+	ck_assert(c->bc_wildcard_subscriptions);
+	ck_assert(c->bc_subscription_identifiers);
 	ck_assert_uint_eq(c->bc_max_client_id_length, 256);
 	ck_assert_uint_eq(c->bc_max_output_buffer, 4 * 1024 * 1024);
 	ck_assert_uint_eq(c->bc_max_retained_messages, 100000);
@@ -98,6 +101,9 @@ START_TEST(broker_conf__every_key)
 	    "queue_qos0_offline: yes\n"
 	    "max_topic_levels: 8\n"
 	    "max_subscriptions: 7\n"
+	    "shared_subscriptions: false\n"
+	    "wildcard_subscriptions: no\n"
+	    "subscription_identifiers: false\n"
 	    "max_qos: 1\n"
 	    "max_keepalive: 60\n"
 	    "max_client_id_length: 23\n"
@@ -128,6 +134,9 @@ START_TEST(broker_conf__every_key)
 	ck_assert_uint_eq(c->bc_max_subscriptions, 7);
 	ck_assert_uint_eq(c->bc_max_qos, 1);
 	ck_assert_uint_eq(c->bc_max_keepalive, 60);
+	ck_assert(!c->bc_shared_subscriptions);
+	ck_assert(!c->bc_wildcard_subscriptions);
+	ck_assert(!c->bc_subscription_identifiers);
 	ck_assert_uint_eq(c->bc_max_client_id_length, 23);
 	ck_assert_uint_eq(c->bc_max_output_buffer, 128 * 1024);
 	ck_assert_uint_eq(c->bc_max_retained_messages, 0);
@@ -141,6 +150,7 @@ START_TEST(broker_conf__errors_with_position)
 {
 	bad("max_inflight: 0\n", "b.yaml:1:15:");
 	bad("allow_anonymous: true\nmax_qos: 3\n", "b.yaml:2:10:");
+	bad("shared_subscriptions: maybe\n", "b.yaml:1:23:");
 	bad("nonsense: 1\n", "b.yaml:1:1:");
 	bad("sys_interval: 5\n", "b.yaml:1:15:");
 	bad("max_packet_size: 1MB\n", "b.yaml:1:18:");
