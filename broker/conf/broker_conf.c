@@ -158,6 +158,9 @@ static const struct conf_key broker_keys[] = {
 	  .offset = RAW(c.bc_max_keepalive), .min = 0, .max = 65535 },
 	{ .name = "max_topic_alias", .type = CONF_UINT,
 	  .offset = RAW(c.bc_max_topic_alias), .min = 0, .max = 65535 },
+	{ .name = "max_topic_alias_out", .type = CONF_UINT,
+	  .offset = RAW(c.bc_max_topic_alias_out), .min = 0,
+	  .max = BROKER_MAX_TOPIC_ALIAS_OUT },
 	{ .name = "shared_subscriptions", .type = CONF_BOOL,
 	  .offset = RAW(c.bc_shared_subscriptions) },
 	{ .name = "wildcard_subscriptions", .type = CONF_BOOL,
@@ -312,6 +315,7 @@ broker_conf_defaults(struct broker_conf *c)
 	c->bc_max_qos = BROKER_DEFAULT_MAX_QOS;
 	c->bc_max_keepalive = BROKER_DEFAULT_MAX_KEEPALIVE;
 	c->bc_max_topic_alias = BROKER_DEFAULT_MAX_TOPIC_ALIAS;
+	c->bc_max_topic_alias_out = BROKER_DEFAULT_MAX_TOPIC_ALIAS_OUT;
 	c->bc_shared_subscriptions = true;
 	c->bc_wildcard_subscriptions = true;
 	c->bc_subscription_identifiers = true;

@@ -50,6 +50,13 @@ struct agent_conf;
 #define BROKER_DEFAULT_MAX_KEEPALIVE		65535
 /* MQTT 5.0 topic aliases a client may set on one connection. */
 #define BROKER_DEFAULT_MAX_TOPIC_ALIAS		10
+/*
+ * MQTT 5.0 topic aliases the broker may set on one connection to a
+ * client that allows them (the lower of this and the client's maximum);
+ * the ceiling keeps a connection's alias table small (mqtt/mqtt_alias.h).
+ */
+#define BROKER_DEFAULT_MAX_TOPIC_ALIAS_OUT	10
+#define BROKER_MAX_TOPIC_ALIAS_OUT		1024
 #define BROKER_DEFAULT_MAX_CLIENT_ID_LENGTH	256
 #define BROKER_DEFAULT_MAX_OUTPUT_BUFFER	(4 * 1024 * 1024)
 #define BROKER_DEFAULT_MAX_RETAINED_MESSAGES	100000
@@ -160,6 +167,7 @@ struct broker_conf {
 	unsigned int		 bc_max_qos;
 	unsigned int		 bc_max_keepalive;
 	unsigned int		 bc_max_topic_alias;	/* MQTT 5.0 */
+	unsigned int		 bc_max_topic_alias_out; /* 5.0, server's */
 	bool			 bc_shared_subscriptions;	/* 5.0 caps */
 	bool			 bc_wildcard_subscriptions;
 	bool			 bc_subscription_identifiers;

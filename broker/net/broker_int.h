@@ -37,6 +37,7 @@
 
 #include "broker/net/broker.h"
 #include "broker/conf/broker_conf.h"
+#include "broker/mqtt/mqtt_alias.h"
 #include "broker/mqtt/mqtt_codec.h"
 #include "broker/core/msg.h"
 #include "broker/core/retain.h"
@@ -118,6 +119,11 @@ struct client {
 	uint32_t		 c_max_out;	  /* client's max packet size; 0: none */
 	uint32_t		 c_expiry;	  /* session expiry interval (s) */
 	char			**c_aliases;
+	/* Aliases we set on topics we send it (mqtt_alias.h): at most
+	 * c_alias_out_max (its maximum and max_topic_alias_out); the
+	 * table made at the first delivery, owned, NULL: none yet. */
+	uint16_t		 c_alias_out_max;
+	struct mqtt_alias_out	*c_alias_out;
 	/* Enhanced authentication (handle_auth.c); owned, NULL: none. */
 	struct client_auth	*c_auth;
 	/* Output holds an ack of the store's open batch: written only

@@ -146,12 +146,14 @@ client_watchers(struct client *c)
 		ev_feed_event(loop, &c->c_rd_w, EV_READ);
 }
 
-/* Frees a 5.0 client's topic aliases. */
+/* Frees a 5.0 client's topic aliases, its own and ours. */
 static void
 client_aliases_free(struct client *c)
 {
 	size_t i;
 
+	mqtt_alias_out_free(c->c_alias_out);
+	c->c_alias_out = NULL;
 	if (c->c_aliases == NULL)
 		return;
 	for (i = 0; i <= c->c_alias_max; i++)

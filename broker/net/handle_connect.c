@@ -39,7 +39,8 @@
  * shared_subscriptions) are false; response information
  * (response_information) when the client asks for it.  The
  * client's receive maximum narrows its session's in-flight window; its
- * maximum packet size bounds what is sent to it (send.c).
+ * maximum packet size bounds what is sent to it (send.c), and its topic
+ * alias maximum (with max_topic_alias_out) the aliases send.c sets.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,10 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 		c->c_max_out = p->props.max_packet_size;
 		c->c_expiry = p->props.session_expiry;
 		c->c_alias_max = (uint16_t)conf->bc_max_topic_alias;
+		/* 3.1.2.11.5: none unless it allows them. */
+		c->c_alias_out_max = p->props.topic_alias_max <
+		    conf->bc_max_topic_alias_out ? p->props.topic_alias_max :
+		    (uint16_t)conf->bc_max_topic_alias_out;
 		/* 3.1.2.11.2: a session ends at disconnect when 0. */
 		clean = c->c_expiry == 0;
 		/* handle_auth.c ran the exchange, or refused the method. */

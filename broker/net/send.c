@@ -57,17 +57,37 @@ send_auth(struct client *c, uint8_t rc, const struct mqtt5_props *props)
 /*
  * A 5.0 PUBLISH: the message's carried properties as they came, the
  * message expiry interval left (rounded up), the matching subscription
- * identifiers; its size checked against the client's maximum.
+ * identifiers, a topic alias when the client allows them
+ * (mqtt_alias.h: the topic and a new alias the first time, then an
+ * empty topic name and the alias); its size checked against the
+ * client's maximum.  A new alias is recorded only once its PUBLISH is
+ * in the output buffer: a dropped one never told the client.
  */
 static int
-send_publish5(struct client *c, const struct mqtt_publish *p,
+send_publish5(struct client *c, const struct mqtt_publish *pub,
     const struct session_out *o)
 {
 	struct mqtt5_props props;
+	struct mqtt_publish p = *pub;
 	const struct msg *m = o->so_msg;
 	size_t i;
+	uint16_t alias = 0;
+	int fresh = 0, rc;
 
+	if (c->c_alias_out_max > 0) {
+		/* The table at the first delivery; without memory, none. */
+		if (c->c_alias_out == NULL && (c->c_alias_out =
+		    mqtt_alias_out_new(c->c_alias_out_max)) == NULL)
+			c->c_alias_out_max = 0;
+		alias = mqtt_alias_out_lookup(c->c_alias_out, p.topic, &fresh);
+	}
 	mqtt5_props_init(&props);
+	if (alias != 0) {
+		props.topic_alias = alias;
+		MQTT5_SET(&props, MQTT5_PROP_TOPIC_ALIAS);
+		if (!fresh)
+			p.topic = bytes_view_of(NULL, 0);
+	}
 	props.user = msg_props(m);
 	if (m->m_expire_at != 0) {
 		props.message_expiry = msg_expiry_left(m, clock_ms());
@@ -76,11 +96,20 @@ send_publish5(struct client *c, const struct mqtt_publish *p,
 	for (i = 0; i < o->so_nids && i < MQTT5_SUB_IDS_MAX; i++)
 		props.sub_ids[i] = o->so_ids[i];
 	props.n_sub_ids = i;
-	if (c->c_max_out > 0 && mqtt_publish5_size(p, &props) > c->c_max_out) {
+	if (c->c_max_out > 0 && mqtt_publish5_size(&p, &props) > c->c_max_out &&
+	    fresh) {
+		/* Its new alias's 3 bytes may be what is too many. */
+		props.present &= ~((uint64_t)1 << MQTT5_PROP_TOPIC_ALIAS);
+		fresh = 0;
+	}
+	if (c->c_max_out > 0 && mqtt_publish5_size(&p, &props) > c->c_max_out) {
 		c->c_broker->b_stats.bs_drop_too_large++;
 		return 1;
 	}
-	return send_done(c, mqtt_encode_publish5(&c->c_out, p, &props));
+	rc = send_done(c, mqtt_encode_publish5(&c->c_out, &p, &props));
+	if (rc == 0 && fresh)
+		(void)mqtt_alias_out_add(c->c_alias_out, p.topic, alias);
+	return rc;
 }
 
 int

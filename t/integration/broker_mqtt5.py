@@ -34,11 +34,14 @@ Those are:
     mosquitto 2.0.11 delivers it (the check is a MAY); cairn answers
     PUBACK 0x99 (the issue: "UTF-8 checked when set");
   * outbound topic aliases: mosquitto 2.0.11 never sends any; the
-    standard lets a server choose, so the case accepts both, checking
-    only that an alias used is within the client's maximum and
-    resolves.
-Status against cairn-broker (main at 8e0f026 and after, build and
-ASan build): all 31 cases pass; registered in both modes.
+    standard lets a server choose.  topic_alias_broker_to_client
+    accepts both, checking only that an alias used is within the
+    client's maximum and resolves; the _assigned_until_full and paho
+    cases assert cairn's aliases message by message (and none from
+    mosquitto), _server_maximum cairn's max_topic_alias_out (skipped
+    for mosquitto, which has no such key).
+Status against cairn-broker (build and ASan build): all 34 cases pass;
+registered in both modes.
 
 mosquitto 2.0.11 has no keys that turn off shared subscriptions,
 subscription identifiers or wildcards: the reason codes 0x9E/0xA1/0xA2
@@ -562,6 +565,133 @@ def t_alias_out():
         eq([m.topic for m in got], topics, 'topics')
         for c in (sub, nomax, pub):
             c.disconnect()
+
+
+# The broker's own aliases, message by message.  The standard leaves it
+# to the server whether to use any (3.3.2.3.4).  mosquitto differs:
+# 2.0.11 sends none, which --mode mosquitto asserts; cairn assigns until
+# full (max_topic_alias_out, the client's maximum), then sends whole
+# topics, and starts again on each connection.
+@test('topic_alias_broker_to_client_assigned_until_full')
+def t_alias_out_assigned():
+    with Broker() as b:
+        cid = uniq('tas')
+        seq = ['tax/a', 'tax/a', 'tax/b', 'tax/b', 'tax/c', 'tax/c', 'tax/a',
+               'tax/c']
+        if h.mode() == 'mosquitto':
+            want = [(t, None) for t in seq]
+        else:
+            # Client maximum 2: a, b get 1 and 2; c finds it full.
+            want = [('tax/a', 1), ('', 1), ('tax/b', 2), ('', 2),
+                    ('tax/c', None), ('tax/c', None), ('', 1),
+                    ('tax/c', None)]
+        pub, _ = c5(b)
+        for rnd in range(2):
+            sub, _ = c5(b, cid, alias_max=2)
+            sub.subscribe([('tax/#', 1)])
+            for i, t in enumerate(seq):
+                pub.publish(t, b'%d' % i, qos=1)
+            got = sub.recv(len(seq))
+            # The decoder resolved each alias (and failed on one never
+            # set or past 2): the topics are the ones published.
+            eq([(m.topic, m.payload) for m in got],
+               [(t, b'%d' % i) for i, t in enumerate(seq)],
+               'round %d: topics through aliases' % rnd)
+            # A new connection starts with no aliases (3.3.2.3.4).
+            eq([(m.raw_topic, m.alias) for m in got], want,
+               'round %d: topic names and aliases as sent' % rnd)
+            sub.disconnect()
+        pub.disconnect()
+
+
+# cairn only (mosquitto 2.0.11 has no such key): max_topic_alias_out
+# bounds the aliases below a larger client maximum; 0 turns them off.
+@test('topic_alias_broker_to_client_server_maximum')
+def t_alias_out_key():
+    if h.mode() == 'mosquitto':
+        raise Skip('max_topic_alias_out is cairn\'s key')
+    topics = ['tak/%d' % i for i in range(5)] * 2
+    for key, want in ((3, [1, 2, 3, None, None] * 2),
+                      (0, [None] * 10)):
+        with Broker({'extra': 'max_topic_alias_out: %d' % key}) as b:
+            sub, ca = c5(b, alias_max=100)
+            sub.subscribe([('tak/#', 0)])
+            pub, _ = c5(b)
+            for i, t in enumerate(topics):
+                pub.publish(t, b'%d' % i, qos=0)
+            pub.ping()
+            got = sub.recv(len(topics))
+            eq([m.topic for m in got], topics, 'key %d: topics' % key)
+            eq([m.alias for m in got], want, 'key %d: aliases' % key)
+            eq([m.raw_topic == '' for m in got],
+               [i >= 5 and a is not None for i, a in enumerate(want)],
+               'key %d: empty topic names' % key)
+            # Our maximum for the client's aliases is another key.
+            check(ca.get(w.TOPIC_ALIAS_MAX, 0) >= 1, 'Topic Alias Maximum')
+            sub.disconnect()
+            pub.disconnect()
+
+
+@test('paho_v5_topic_alias_maximum')
+def t_paho5_alias():
+    mqtt = paho()
+    from paho.mqtt.properties import Properties
+    from paho.mqtt.packettypes import PacketTypes
+    with Broker() as b:
+        got = []
+        cv = threading.Condition()
+        subscribed = threading.Event()
+        sub = mqtt.Client(client_id=uniq('p5a'), protocol=mqtt.MQTTv5)
+        aliases = {}
+
+        def on_message(cl, ud, m):
+            # paho 1.6.1 hands a PUBLISH over as it came: an empty topic
+            # and a TopicAlias property; resolving them is the
+            # application's part.
+            a = getattr(m.properties, 'TopicAlias', None)
+            topic = m.topic
+            if a is not None:
+                check(1 <= a <= 5, 'alias %d past 5' % a)
+                if topic:
+                    aliases[a] = topic
+                else:
+                    topic = aliases.get(a, '?unset alias %d' % a)
+            with cv:
+                got.append((topic, m.payload, a))
+                cv.notify_all()
+        sub.on_message = on_message
+        sub.on_subscribe = lambda *a: subscribed.set()
+        pub = mqtt.Client(client_id=uniq('p5b'), protocol=mqtt.MQTTv5)
+        try:
+            cp = Properties(PacketTypes.CONNECT)
+            cp.TopicAliasMaximum = 5
+            sub.connect('127.0.0.1', b.port, keepalive=30, properties=cp)
+            sub.loop_start()
+            sub.subscribe('p5a/#', qos=1)
+            check(subscribed.wait(h.IO_TIMEOUT), 'paho SUBACK')
+            pub.connect('127.0.0.1', b.port, keepalive=30)
+            pub.loop_start()
+            topics = ['p5a/%d' % (i % 3) for i in range(12)]
+            infos = [pub.publish(t, b'%d' % i, qos=1)
+                     for i, t in enumerate(topics)]
+            for i in infos:
+                i.wait_for_publish()
+            with cv:
+                cv.wait_for(lambda: len(got) >= len(topics),
+                            timeout=h.IO_TIMEOUT)
+            eq([(t, p) for t, p, _ in got],
+               [(t, b'%d' % i) for i, t in enumerate(topics)],
+               'paho v5 deliveries, topics resolved')
+            if h.mode() != 'mosquitto':
+                eq([a for _, _, a in got], [1, 2, 3] * 4,
+                   'aliases paho received')
+        finally:
+            for cl in (sub, pub):
+                try:
+                    cl.disconnect()
+                except Exception:
+                    pass
+                cl.loop_stop()
 
 
 # ------------------------------------------------------- message properties

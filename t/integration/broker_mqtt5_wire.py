@@ -349,6 +349,7 @@ class Msg:
         self.dup = pkt.dup
         check(self.qos != 3, 'PUBLISH with QoS 3')
         self.topic = c.str()
+        self.raw_topic = self.topic     # as sent: '' when only an alias
         self.pid = c.u16() if self.qos else None
         self.props = c.props()
         self.payload = c.take(c.left())

@@ -70,6 +70,7 @@ START_TEST(broker_conf__defaults)
 	ck_assert_uint_eq(c->bc_max_subscriptions, 1000);
 	ck_assert_uint_eq(c->bc_max_qos, 2);
 	ck_assert_uint_eq(c->bc_max_keepalive, 65535);
+	ck_assert_uint_eq(c->bc_max_topic_alias_out, 10);
 	ck_assert(c->bc_shared_subscriptions);
 	ck_assert(c->bc_wildcard_subscriptions);
 	ck_assert(c->bc_subscription_identifiers);
@@ -101,6 +102,7 @@ START_TEST(broker_conf__every_key)
 	    "queue_qos0_offline: yes\n"
 	    "max_topic_levels: 8\n"
 	    "max_subscriptions: 7\n"
+	    "max_topic_alias_out: 0\n"
 	    "shared_subscriptions: false\n"
 	    "wildcard_subscriptions: no\n"
 	    "subscription_identifiers: false\n"
@@ -134,6 +136,7 @@ START_TEST(broker_conf__every_key)
 	ck_assert_uint_eq(c->bc_max_subscriptions, 7);
 	ck_assert_uint_eq(c->bc_max_qos, 1);
 	ck_assert_uint_eq(c->bc_max_keepalive, 60);
+	ck_assert_uint_eq(c->bc_max_topic_alias_out, 0);
 	ck_assert(!c->bc_shared_subscriptions);
 	ck_assert(!c->bc_wildcard_subscriptions);
 	ck_assert(!c->bc_subscription_identifiers);
@@ -151,6 +154,7 @@ START_TEST(broker_conf__errors_with_position)
 	bad("max_inflight: 0\n", "b.yaml:1:15:");
 	bad("allow_anonymous: true\nmax_qos: 3\n", "b.yaml:2:10:");
 	bad("shared_subscriptions: maybe\n", "b.yaml:1:23:");
+	bad("max_topic_alias_out: 1025\n", "b.yaml:1:22:");
 	bad("nonsense: 1\n", "b.yaml:1:1:");
 	bad("sys_interval: 5\n", "b.yaml:1:15:");
 	bad("max_packet_size: 1MB\n", "b.yaml:1:18:");
