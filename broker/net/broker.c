@@ -150,6 +150,7 @@ broker_new(struct ev_loop *loop, struct broker_conf *c, char *err,
 	TAILQ_INIT(&b->b_dead);
 	TAILQ_INIT(&b->b_wills);
 	TAILQ_INIT(&b->b_dirty);
+	TAILQ_INIT(&b->b_store_waiters);
 	b->b_limits.sl_max_inflight = c->bc_max_inflight;
 	b->b_limits.sl_max_queued_messages = c->bc_max_queued_messages;
 	b->b_limits.sl_max_queued_bytes = c->bc_max_queued_bytes;
@@ -188,14 +189,10 @@ broker_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 	struct client *c;
 
 	/*
-	 * data_dir: this iteration's mutations in one commit, before any
-	 * ack that depends on them is written (persist.c).  Again before
-	 * each flush, as a flush may close a client and publish its will.
+	 * data_dir: an ack whose batch is not yet durable stays unwritten
+	 * (client_flush()); persist.c makes its client dirty again then.
 	 */
 	while ((c = TAILQ_FIRST(&b->b_dirty)) != NULL) {
-		if (b->b_store != NULL && c->c_store_wait &&
-		    persist_commit(b) != 0)
-			continue;	/* the failure closed some clients */
 		TAILQ_REMOVE(&b->b_dirty, c, c_dirty_entry);
 		c->c_dirty = 0;
 		(void)client_flush(c);
@@ -204,9 +201,13 @@ broker_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 		TAILQ_REMOVE(&b->b_dead, c, c_entry);
 		client_free(c);
 	}
-	/* What no ack waits on (a will, a retained clear) goes too. */
+	/*
+	 * This iteration's mutations to the store's writer thread, if it
+	 * is idle; else they wait for it (group commit: whatever gathers
+	 * while a batch is synced goes in the next one).
+	 */
 	if (b->b_store != NULL)
-		(void)persist_commit(b);
+		persist_kick(b);
 	/* The counts of close lines held back by a flood that stopped. */
 	client_log_flush(b);
 }

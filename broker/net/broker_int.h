@@ -74,6 +74,8 @@ enum client_state {
 struct client {
 	TAILQ_ENTRY(client)	 c_entry;	/* b_clients or b_dead */
 	TAILQ_ENTRY(client)	 c_dirty_entry;	/* b_dirty while c_dirty */
+	TAILQ_ENTRY(client)	 c_store_entry;	/* b_store_waiters while
+						   c_store_wait */
 	struct broker		*c_broker;
 	enum client_state	 c_state;
 	int			 c_fd;
@@ -222,6 +224,10 @@ struct broker {
 	uint64_t		 b_store_gen;
 	uint64_t		 b_store_durable;
 	int			 b_store_asked;
+	uint64_t		 b_store_inflight; /* with the writer; 0: none */
+	uint64_t		 b_store_fails;	/* batches lost, for the drain */
+	TAILQ_HEAD(, client)	 b_store_waiters; /* c_store_wait set */
+	ev_async		 b_store_async;	/* the writer is done */
 	struct broker_stats	 b_stats;
 	ev_prepare		 b_prepare_w;	/* flush dirty, free dead */
 	ev_timer		 b_sys_w;
@@ -380,12 +386,28 @@ int	persist_check(const struct broker_conf *, char *err, size_t errlen);
 int	persist_open(struct broker *, char *err, size_t errlen);
 /* Commits what is pending and closes the store. */
 void	persist_close(struct broker *);
-/* Commits the open batch: 0, or -1 after closing the clients it owed. */
+/*
+ * Waits until every batch made so far is durable or failed (at close):
+ * 0, or -1 when one failed (its clients closed).
+ */
 int	persist_commit(struct broker *);
+/*
+ * The end of a loop iteration: hands the open batch to the store's
+ * writer thread if it is idle (an empty batch someone asked for is
+ * durable at once when nothing is in hand).
+ */
+void	persist_kick(struct broker *);
 /* 1 while the store has a batch not yet committed. */
 int	persist_pending(const struct broker *);
-/* c was just given an ack: it waits for the open batch, if any. */
+/*
+ * c was just given an ack: its output waits until every batch made
+ * so far is durable (c_store_gen), on b_store_waiters.
+ */
 void	persist_hold(struct client *);
+/* 1 while c's output waits for a batch. */
+int	persist_waiting(const struct client *);
+/* c is no longer held (closed, or its batch is durable). */
+void	persist_unhold(struct client *);
 /*
  * The durability contract (the cluster's custody waits on it too).
  * persist_gen(): the generation of the store batch that mutations made

@@ -122,18 +122,20 @@ client_watchers(struct client *c)
 {
 	struct ev_loop *loop = c->c_broker->b_loop;
 	size_t cap = c->c_broker->b_conf->bc_max_output_buffer;
-	int want, tw = transport_want(c->c_tr), rd = client_reading(c);
+	int want, out, tw = transport_want(c->c_tr), rd = client_reading(c);
 
 	if (c->c_state == CLIENT_CLOSED)
 		return;
 	/* A want bit counts only while its direction has work waiting. */
-	want = rd || ((tw & TRANSPORT_WANT_READ) && c->c_out.len > 0);
+	/* Output held for data_dir's commit (persist.c) waits unwritten. */
+	out = c->c_out.len > 0 && !c->c_store_wait;
+	want = rd || ((tw & TRANSPORT_WANT_READ) && out);
 	if (want && !ev_is_active(&c->c_rd_w))
 		ev_io_start(loop, &c->c_rd_w);
 	else if (!want && ev_is_active(&c->c_rd_w))
 		ev_io_stop(loop, &c->c_rd_w);
 	/* Also while the session queue has a slice to send: client_pump(). */
-	want = c->c_out.len > 0 || ((tw & TRANSPORT_WANT_WRITE) && rd) ||
+	want = out || ((tw & TRANSPORT_WANT_WRITE) && rd) ||
 	    (c->c_state == CLIENT_CONNECTED && !c->c_connack_wait &&
 	    c->c_session != NULL && c->c_out.len < cap &&
 	    c->c_broken == NULL && !client_out_over(c) &&
@@ -308,8 +310,9 @@ client_vclose(struct client *c, int will, const void *kind,
 	}
 	/* One last try for what is owed (a refusing CONNACK, say); not an
 	 * ack whose batch is not yet on disk (persist.c). */
-	if (c->c_store_wait && persist_pending(b))
+	if (persist_waiting(c))
 		bytes_w_reset(&c->c_out);
+	persist_unhold(c);
 	if (c->c_out.len > 0 && c->c_broken == NULL)
 		(void)transport_write(c->c_tr, c->c_fd, c->c_out.buf,
 		    c->c_out.len);
@@ -385,13 +388,14 @@ client_flush(struct client *c)
 		client_close_kind(c, 1, c->c_broken, "%s", c->c_broken);
 		return -1;
 	}
-	/* Acks of data_dir's open batch wait for its commit (prepare). */
+	/* Acks of a data_dir batch wait until it is durable: persist.c
+	 * makes c dirty again then. */
 	if (c->c_store_wait) {
-		if (persist_pending(c->c_broker)) {
-			client_dirty(c);
+		if (persist_waiting(c)) {
+			client_watchers(c);
 			return 0;
 		}
-		c->c_store_wait = 0;
+		persist_unhold(c);
 	}
 	if (c->c_out.len > 0) {
 		/* All of it in one call: TLS makes its records from it. */

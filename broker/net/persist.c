@@ -11,15 +11,24 @@
  * id, so that it is resent with the same id), and their inbound QoS 2
  * ids until PUBREL.  QoS 0 and clean sessions are not kept.
  *
- * The promise: every mutation goes into the store's open batch; the
- * broker's prepare watcher commits the batch (broker.c) before it
- * writes any client's output.  A client that was given an ack while a
- * batch was open (PUBACK, PUBREC, PUBCOMP, SUBACK, CONNACK) has
- * c_store_wait set: its output is not written (client_flush(), the last
- * write of client_close()) until the batch is committed.  If the commit
- * fails (the map is full at store_max_bytes, or I/O), those clients are
- * disconnected with their output unsent: nothing the batch carried was
- * acknowledged, and each publisher sends again when it reconnects.
+ * The promise: every mutation goes into the store's open batch, of
+ * generation b_store_gen.  At the end of each loop iteration (the
+ * prepare watcher, persist_kick()) the open batch is handed to the
+ * store's writer thread if that is idle, which commits and syncs it
+ * while the loop goes on and fills the next one; when it is done an
+ * ev_async wakes the loop, the generation becomes durable
+ * (persist_durable_gen()), what waited on it is released, and the
+ * batch that gathered meanwhile is handed over: group commit, one
+ * commit per sync however many messages came during the last one.  A
+ * client that was given an ack (PUBACK, PUBREC, PUBCOMP, SUBACK,
+ * CONNACK) while a batch was not yet durable has c_store_wait set and
+ * c_store_gen the newest such batch: its output is not written
+ * (client_flush(), the last write of client_close()) until that one is
+ * durable.  If a commit fails (the map is full at store_max_bytes, or
+ * I/O), that batch and the open one built on it are lost and those
+ * clients are disconnected with their output unsent: nothing they
+ * carried was acknowledged, and each publisher sends again when it
+ * reconnects.
  *
  * At start, persist_open() loads the store into the broker: retained
  * messages into the retained store, sessions into the table (offline),
@@ -34,11 +43,15 @@
 #include "broker/net/broker_int.h"
 #include "broker/mqtt/mqtt_topic.h"
 #include "broker/store/store.h"
+#include "common/container.h"
 #include "common/err.h"
 #include "common/log.h"
 
 static struct log_rate persist_lr = LOG_RATE_INIT(10);
 static struct log_rate persist_commit_lr = LOG_RATE_INIT(10);
+
+static void	persist_notify(void *);
+static void	persist_on_async(struct ev_loop *, ev_async *, int);
 
 static uint64_t
 persist_wall_ms(void)
@@ -298,6 +311,10 @@ persist_open(struct broker *b, char *err, size_t errlen)
 	b->b_store_gen = 1;
 	b->b_store_durable = 0;
 	b->b_store_asked = 0;
+	b->b_store_inflight = 0;
+	ev_async_init(&b->b_store_async, persist_on_async);
+	ev_async_start(b->b_loop, &b->b_store_async);
+	store_set_notify(st, persist_notify, b);
 	log_info("data_dir %s: %zu retained messages, %zu persistent "
 	    "sessions, %zu subscriptions, %zu queued or in-flight messages",
 	    c->bc_data_dir, pl.pl_retained, pl.pl_sessions, pl.pl_subs,
@@ -320,8 +337,10 @@ persist_close(struct broker *b)
 	if (b->b_store == NULL)
 		return;
 	(void)persist_commit(b);
+	/* The writer thread ends first: it may still send its wake-up. */
 	store_close(b->b_store);
 	b->b_store = NULL;
+	ev_async_stop(b->b_loop, &b->b_store_async);
 }
 
 /* --- mutations ----------------------------------------------------------- */
@@ -519,15 +538,50 @@ persist_pending(const struct broker *b)
 	return b->b_store != NULL && store_pending(b->b_store);
 }
 
+/*
+ * The generation the newest mutations are in: the open batch's when it
+ * holds any, else the one with the writer (0: all is durable).
+ */
+static uint64_t
+persist_newest(struct broker *b)
+{
+	if (store_pending(b->b_store))
+		return b->b_store_gen;
+	return b->b_store_inflight;
+}
+
 void
 persist_hold(struct client *c)
 {
 	struct broker *b = c->c_broker;
+	uint64_t g = persist_newest(b);
 
-	if (store_pending(b->b_store)) {
-		c->c_store_wait = 1;
-		c->c_store_gen = b->b_store_gen;
-	}
+	/*
+	 * Not only the open batch: an ack repeated for what is still with
+	 * the writer (a QoS 2 PUBLISH sent again) waits for it too.
+	 */
+	if (g == 0)
+		return;
+	persist_unhold(c);
+	c->c_store_wait = 1;
+	c->c_store_gen = g;
+	TAILQ_INSERT_TAIL(&b->b_store_waiters, c, c_store_entry);
+}
+
+int
+persist_waiting(const struct client *c)
+{
+	return c->c_store_wait &&
+	    c->c_store_gen > c->c_broker->b_store_durable;
+}
+
+void
+persist_unhold(struct client *c)
+{
+	if (!c->c_store_wait)
+		return;
+	TAILQ_REMOVE(&c->c_broker->b_store_waiters, c, c_store_entry);
+	c->c_store_wait = 0;
 }
 
 uint64_t
@@ -545,57 +599,56 @@ persist_durable_gen(const struct broker *b)
 	return b->b_store == NULL ? 0 : b->b_store_durable;
 }
 
-/* The open batch is durable: its generation ends; waiters are told. */
+/* Every batch up to gen is durable: its waiters go, the hook is told. */
 static void
-persist_durable(struct broker *b)
+persist_durable(struct broker *b, uint64_t gen)
 {
-	uint64_t gen = b->b_store_gen;
+	struct client *c, *next;
 
 	b->b_store_durable = gen;
-	b->b_store_gen = gen + 1;
-	b->b_store_asked = 0;
+	for (c = TAILQ_FIRST(&b->b_store_waiters); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, c_store_entry);
+		if (c->c_store_gen > gen)
+			continue;
+		persist_unhold(c);
+		client_dirty(c);
+	}
 	if (b->b_hooks.bh_durable != NULL)
 		b->b_hooks.bh_durable(b->b_hooks.bh_arg, gen);
 }
 
-int
-persist_commit(struct broker *b)
+/*
+ * Batch gen was not stored (err says why).  The open batch was built on
+ * it (a session's records after its header, say): it goes too, and its
+ * generation with it.  Nothing either carried is ever acknowledged:
+ * the clients owed an ack lose their output and their connection, and
+ * each publisher sends again; the hook is told each generation.
+ */
+static void
+persist_failed_gen(struct broker *b, uint64_t gen, const char *err)
 {
 	struct client *c;
-	char err[512];
+	uint64_t last = gen;
 	size_t n = 0;
-	uint64_t gen;
 
-	if (b->b_store == NULL)
-		return 0;
-	if (!store_pending(b->b_store)) {
-		/* An empty batch someone waits on is durable as it is. */
-		if (b->b_store_asked)
-			persist_durable(b);
-		return 0;
-	}
-	if (store_commit(b->b_store, err, sizeof(err)) == 0) {
-		TAILQ_FOREACH(c, &b->b_dirty, c_dirty_entry)
-			c->c_store_wait = 0;
-		persist_durable(b);
-		return 0;
-	}
-	/* Never durable: the generation is skipped, its waiters told. */
-	gen = b->b_store_gen++;
-	b->b_store_asked = 0;
+	b->b_store_fails++;
 	if (b->b_hooks.bh_store_failed != NULL)
 		b->b_hooks.bh_store_failed(b->b_hooks.bh_arg, gen);
-	/*
-	 * Nothing of the batch is on disk: the clients it owed acks to
-	 * lose their output and their connection, so that no ack of it is
-	 * ever sent.  Their publishers send again.  A close may publish a
-	 * will into a new batch: scan again from the head each time.
-	 */
+	if (b->b_store_gen > gen && (store_pending(b->b_store) ||
+	    b->b_store_asked)) {
+		last = b->b_store_gen++;
+		b->b_store_asked = 0;
+		store_discard(b->b_store);
+		if (b->b_hooks.bh_store_failed != NULL)
+			b->b_hooks.bh_store_failed(b->b_hooks.bh_arg, last);
+	} else if (b->b_store_gen == gen)
+		b->b_store_gen++;
+	/* A close may publish a will into a new batch: from the head. */
 again:
-	TAILQ_FOREACH(c, &b->b_dirty, c_dirty_entry) {
-		if (!c->c_store_wait)
+	TAILQ_FOREACH(c, &b->b_store_waiters, c_store_entry) {
+		if (c->c_store_gen > last)
 			continue;
-		c->c_store_wait = 0;
+		persist_unhold(c);
 		bytes_w_reset(&c->c_out);
 		n++;
 		client_close_kind(c, 1, "data_dir", "data_dir: not stored, "
@@ -605,5 +658,90 @@ again:
 	b->b_stats.bs_store_refused += n;
 	log_rate_warnx(&persist_commit_lr, "data_dir: %s; %zu clients "
 	    "disconnected without the acks of that batch", err, n);
-	return -1;
+}
+
+/* The writer's outcome, if it is done (wait: until it is). */
+static void
+persist_reap(struct broker *b, int wait)
+{
+	char err[512];
+	uint64_t gen;
+	int rc;
+
+	if (store_reap(b->b_store, wait, &rc, err, sizeof(err)) != 1)
+		return;
+	gen = b->b_store_inflight;
+	b->b_store_inflight = 0;
+	if (rc == 0)
+		persist_durable(b, gen);
+	else
+		persist_failed_gen(b, gen, err);
+}
+
+void
+persist_kick(struct broker *b)
+{
+	char err[512];
+	int rc;
+
+	if (b->b_store == NULL || store_busy(b->b_store))
+		return;
+	if (store_pending(b->b_store)) {
+		rc = store_submit(b->b_store, err, sizeof(err));
+		if (rc == 1) {
+			b->b_store_inflight = b->b_store_gen++;
+			b->b_store_asked = 0;
+		} else if (rc != 0) {
+			/* Failed before it was handed: the batch is gone. */
+			store_discard(b->b_store);
+			persist_failed_gen(b, b->b_store_gen, err);
+		}
+		return;
+	}
+	/* Empty, asked for, nothing with the writer: durable as it is. */
+	if (b->b_store_asked) {
+		b->b_store_asked = 0;
+		persist_durable(b, b->b_store_gen++);
+	}
+}
+
+/* Called on the writer thread: wakes the loop (ev_async is safe so). */
+static void
+persist_notify(void *arg)
+{
+	struct broker *b = arg;
+
+	ev_async_send(b->b_loop, &b->b_store_async);
+}
+
+static void
+persist_on_async(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct broker *b = container_of(w, struct broker, b_store_async);
+
+	if (b->b_store == NULL)
+		return;
+	persist_reap(b, 0);
+	/* What gathered meanwhile goes now (prepare would too). */
+	persist_kick(b);
+}
+
+int
+persist_commit(struct broker *b)
+{
+	uint64_t fails;
+
+	if (b->b_store == NULL)
+		return 0;
+	fails = b->b_store_fails;
+	for (;;) {
+		if (store_busy(b->b_store)) {
+			persist_reap(b, 1);
+			continue;
+		}
+		if (!store_pending(b->b_store) && !b->b_store_asked)
+			break;
+		persist_kick(b);
+	}
+	return b->b_store_fails == fails ? 0 : -1;
 }

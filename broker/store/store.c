@@ -22,23 +22,70 @@
 #include <unistd.h>
 
 #include <lmdb.h>
+#include <pthread.h>
 
 #include "common/err.h"
+
+/*
+ * A batch: the mutations of one generation as operations, one after
+ * another in one buffer (struct store_op, the key, the value), applied
+ * in order in one write transaction by store_apply().  Made on the
+ * caller's thread; applied by the writer thread once handed over.
+ */
+#define STORE_OP_PUT	1
+#define STORE_OP_DEL	2
+#define STORE_OP_DELPFX	3	/* every key that starts with this one */
+
+struct store_op {
+	uint8_t		op_type;
+	uint8_t		op_klen;
+	uint8_t		op_pad[2];
+	uint32_t	op_vlen;
+};
+
+struct store_batch {
+	struct bytes_w	sb_ops;
+	size_t		sb_nops;
+};
 
 struct store {
 	MDB_env		*st_env;	/* NULL: read-only and no file yet */
 	MDB_dbi		 st_dbi;
-	MDB_txn		*st_txn;	/* the open batch, or NULL */
-	int		 st_failed;	/* the batch failed: MDB error */
+	struct store_batch st_open;	/* the batch being filled */
+	int		 st_failed;	/* the open batch failed: MDB error */
 	int		 st_lock_fd;
 	int		 st_readonly;
 	uint8_t		 st_hash_key[STORE_HASH_KEY_LEN];
 	uint64_t	 st_next_sid;
 	uint64_t	 st_next_seq;
+	uint64_t	 st_max_bytes;	/* the map's size: a batch's cap too */
 	struct bytes_w	 st_buf;	/* one value being encoded */
 	struct store_stats st_stats;
 	char		*st_dir;
 	char		*st_path;	/* DIR/data.mdb */
+	/*
+	 * The writer thread (store_submit()), started at the first
+	 * hand-over (after the broker forked into the background).  Under
+	 * st_mu: st_job (the batch handed over, owned by the writer until
+	 * st_done), st_done, st_rc, st_err, st_quit.  The writer touches
+	 * nothing else of the store but st_env, st_dbi and st_path, which
+	 * do not change while it runs, and the caller does not use LMDB
+	 * while a batch is handed over (store_commit() waits first).
+	 */
+	pthread_t	 st_thread;
+	int		 st_thread_on;
+	pthread_mutex_t	 st_mu;
+	pthread_cond_t	 st_cv;		/* the writer waits for a job */
+	pthread_cond_t	 st_done_cv;	/* store_wait() waits for st_done */
+	struct store_batch *st_job;
+	struct store_batch st_spare;	/* the handed batch's buffer */
+	int		 st_busy;	/* a batch is handed over, not reaped */
+	int		 st_done;
+	int		 st_quit;
+	int		 st_rc;
+	char		 st_err[256];
+	void		(*st_notify)(void *);
+	void		*st_notify_arg;
 };
 
 /* A value is at most a whole packet and its frame: far under this. */
@@ -61,8 +108,19 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	if (st->st_txn != NULL)
-		mdb_txn_abort(st->st_txn);
+	if (st->st_thread_on) {
+		pthread_mutex_lock(&st->st_mu);
+		st->st_quit = 1;
+		pthread_cond_signal(&st->st_cv);
+		pthread_mutex_unlock(&st->st_mu);
+		/* A batch in hand is finished first: it may be acked. */
+		pthread_join(st->st_thread, NULL);
+	}
+	pthread_mutex_destroy(&st->st_mu);
+	pthread_cond_destroy(&st->st_cv);
+	pthread_cond_destroy(&st->st_done_cv);
+	bytes_w_fini(&st->st_open.sb_ops);
+	bytes_w_fini(&st->st_spare.sb_ops);
 	if (st->st_env != NULL)
 		mdb_env_close(st->st_env);
 	if (st->st_lock_fd != -1)
@@ -252,7 +310,14 @@ store_open(const char *dir, uint64_t max_bytes, const char *node,
 	st->st_lock_fd = -1;
 	st->st_readonly = readonly;
 	st->st_next_sid = st->st_next_seq = 1;
+	st->st_max_bytes = max_bytes;
+	pthread_mutex_init(&st->st_mu, NULL);
+	pthread_cond_init(&st->st_cv, NULL);
+	pthread_cond_init(&st->st_done_cv, NULL);
 	bytes_w_init(&st->st_buf, STORE_VALUE_MAX);
+	/* A batch bigger than the map could never be committed. */
+	bytes_w_init(&st->st_open.sb_ops, (size_t)max_bytes);
+	bytes_w_init(&st->st_spare.sb_ops, (size_t)max_bytes);
 	len = strlen(dir) + sizeof("/data.mdb");
 	if ((st->st_dir = strdup(dir)) == NULL ||
 	    (st->st_path = malloc(len)) == NULL) {
@@ -506,76 +571,273 @@ store_new_seq(struct store *st)
 
 /* --- batches ------------------------------------------------------------ */
 
-/* The batch's transaction, opened if none is; NULL once it failed. */
-static MDB_txn *
-store_txn(struct store *st)
-{
-	int rc;
-
-	if (st->st_failed != 0 || st->st_env == NULL || st->st_readonly)
-		return NULL;
-	if (st->st_txn == NULL &&
-	    (rc = mdb_txn_begin(st->st_env, NULL, 0, &st->st_txn)) != 0) {
-		st->st_txn = NULL;
-		st->st_failed = rc;
-		return NULL;
-	}
-	return st->st_txn;
-}
-
-/* A mutation failed: the batch is gone. */
+/* A mutation failed: the open batch is gone until reported. */
 static int
 store_fail(struct store *st, int rc)
 {
-	if (st->st_txn != NULL)
-		mdb_txn_abort(st->st_txn);
-	st->st_txn = NULL;
+	bytes_w_reset(&st->st_open.sb_ops);
+	st->st_open.sb_nops = 0;
 	st->st_failed = rc;
 	return store_err(rc);
+}
+
+/* Adds one operation, the value from st_buf (PUT) or none. */
+static int
+store_op(struct store *st, int type, const uint8_t *key, size_t klen)
+{
+	struct bytes_w *w = &st->st_open.sb_ops;
+	struct store_op op;
+	size_t vlen = type == STORE_OP_PUT ? st->st_buf.len : 0;
+	int rc;
+
+	if (type == STORE_OP_PUT && st->st_buf.err != 0) {
+		rc = st->st_buf.err;
+		bytes_w_reset(&st->st_buf);
+		return rc;
+	}
+	if (st->st_failed != 0)
+		return store_err(st->st_failed);
+	if (st->st_env == NULL || st->st_readonly)
+		return CAIRN_ERR_INVAL;
+	memset(&op, 0, sizeof(op));
+	op.op_type = (uint8_t)type;
+	op.op_klen = (uint8_t)klen;
+	op.op_vlen = (uint32_t)vlen;
+	(void)bytes_put(w, &op, sizeof(op));
+	(void)bytes_put(w, key, klen);
+	if (vlen > 0)
+		(void)bytes_put(w, st->st_buf.buf, vlen);
+	/* Over the map's size, the batch could not be stored anyway. */
+	if (w->err != 0)
+		return store_fail(st, MDB_MAP_FULL);
+	st->st_open.sb_nops++;
+	if (type == STORE_OP_PUT)
+		st->st_stats.sst_puts++;
+	else
+		st->st_stats.sst_dels++;
+	return 0;
 }
 
 static int
 store_put(struct store *st, const uint8_t *key, size_t klen)
 {
-	MDB_txn *txn;
-	MDB_val k, v;
-	int rc;
-
-	if (st->st_buf.err != 0) {
-		rc = st->st_buf.err;
-		bytes_w_reset(&st->st_buf);
-		return rc;
-	}
-	if ((txn = store_txn(st)) == NULL)
-		return st->st_failed != 0 ? store_err(st->st_failed) :
-		    CAIRN_ERR_INVAL;
-	k.mv_data = (void *)key;
-	k.mv_size = klen;
-	v.mv_data = st->st_buf.buf;
-	v.mv_size = st->st_buf.len;
-	if ((rc = mdb_put(txn, st->st_dbi, &k, &v, 0)) != 0)
-		return store_fail(st, rc);
-	st->st_stats.sst_puts++;
-	return 0;
+	return store_op(st, STORE_OP_PUT, key, klen);
 }
 
 static int
 store_del(struct store *st, const uint8_t *key, size_t klen)
 {
-	MDB_txn *txn;
-	MDB_val k;
+	return store_op(st, STORE_OP_DEL, key, klen);
+}
+
+/* Every key that starts with key[0..klen) goes, in txn. */
+static int
+store_apply_delpfx(struct store *st, MDB_txn *txn, const uint8_t *kb,
+    size_t kl)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
 	int rc;
 
-	if ((txn = store_txn(st)) == NULL)
-		return st->st_failed != 0 ? store_err(st->st_failed) :
-		    CAIRN_ERR_INVAL;
-	k.mv_data = (void *)key;
-	k.mv_size = klen;
-	if ((rc = mdb_del(txn, st->st_dbi, &k, NULL)) != 0 &&
-	    rc != MDB_NOTFOUND)
-		return store_fail(st, rc);
-	st->st_stats.sst_dels++;
-	return 0;
+	if ((rc = mdb_cursor_open(txn, st->st_dbi, &cur)) != 0)
+		return rc;
+	/* Found again from the prefix after each delete: plain and safe. */
+	for (;;) {
+		k.mv_data = (void *)kb;
+		k.mv_size = kl;
+		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0)
+			break;
+		if (k.mv_size < kl || memcmp(k.mv_data, kb, kl) != 0)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * Applies batch sb in one write transaction and commits it (synced
+ * unless store_sync is false): 0, or an MDB error with nothing of the
+ * batch written.  On whichever thread calls it; LMDB's write lock
+ * keeps it the only writer.
+ */
+static int
+store_apply(struct store *st, const struct store_batch *sb)
+{
+	const uint8_t *p = sb->sb_ops.buf, *end = p + sb->sb_ops.len;
+	struct store_op op;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_txn_begin(st->st_env, NULL, 0, &txn)) != 0)
+		return rc;
+	while (p < end) {
+		memcpy(&op, p, sizeof(op));
+		p += sizeof(op);
+		k.mv_data = (void *)p;
+		k.mv_size = op.op_klen;
+		p += op.op_klen;
+		switch (op.op_type) {
+		case STORE_OP_PUT:
+			v.mv_data = (void *)p;
+			v.mv_size = op.op_vlen;
+			rc = mdb_put(txn, st->st_dbi, &k, &v, 0);
+			break;
+		case STORE_OP_DEL:
+			rc = mdb_del(txn, st->st_dbi, &k, NULL);
+			if (rc == MDB_NOTFOUND)
+				rc = 0;
+			break;
+		default:
+			rc = store_apply_delpfx(st, txn, k.mv_data,
+			    k.mv_size);
+			break;
+		}
+		p += op.op_vlen;
+		if (rc != 0) {
+			mdb_txn_abort(txn);
+			return rc;
+		}
+	}
+	return mdb_txn_commit(txn);
+}
+
+static void
+store_errtext(struct store *st, int rc, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: commit: %s%s", st->st_path,
+	    mdb_strerror(rc), rc == MDB_MAP_FULL ?
+	    " (store_max_bytes reached)" : "");
+}
+
+static void *
+store_writer(void *arg)
+{
+	struct store *st = arg;
+	struct store_batch *sb;
+	int rc;
+
+	pthread_mutex_lock(&st->st_mu);
+	for (;;) {
+		while (st->st_job == NULL && !st->st_quit)
+			pthread_cond_wait(&st->st_cv, &st->st_mu);
+		if (st->st_job == NULL)
+			break;
+		sb = st->st_job;
+		pthread_mutex_unlock(&st->st_mu);
+		rc = store_apply(st, sb);
+		pthread_mutex_lock(&st->st_mu);
+		st->st_job = NULL;
+		st->st_rc = rc;
+		if (rc != 0)
+			store_errtext(st, rc, st->st_err, sizeof(st->st_err));
+		st->st_done = 1;
+		pthread_cond_broadcast(&st->st_done_cv);
+		if (st->st_notify != NULL) {
+			/* Outside the lock: the callback may take others. */
+			pthread_mutex_unlock(&st->st_mu);
+			st->st_notify(st->st_notify_arg);
+			pthread_mutex_lock(&st->st_mu);
+		}
+	}
+	pthread_mutex_unlock(&st->st_mu);
+	return NULL;
+}
+
+void
+store_set_notify(struct store *st, void (*fn)(void *), void *arg)
+{
+	st->st_notify = fn;
+	st->st_notify_arg = arg;
+}
+
+int
+store_busy(const struct store *st)
+{
+	return st->st_busy;
+}
+
+int
+store_submit(struct store *st, char *err, size_t errlen)
+{
+	struct store_batch tmp;
+	int rc;
+
+	if (st->st_busy)
+		return CAIRN_ERR_INVAL;
+	if (st->st_failed != 0) {
+		rc = st->st_failed;
+		st->st_failed = 0;
+		st->st_stats.sst_failed++;
+		store_errtext(st, rc, err, errlen);
+		return store_err(rc);
+	}
+	if (st->st_open.sb_nops == 0)
+		return 0;
+	if (!st->st_thread_on) {
+		if ((rc = pthread_create(&st->st_thread, NULL, store_writer,
+		    st)) != 0) {
+			snprintf(err, errlen, "%s: the writer thread: %s",
+			    st->st_path, strerror(rc));
+			return CAIRN_ERR_IO;
+		}
+		st->st_thread_on = 1;
+	}
+	/* The open batch's buffer goes; the spare one is filled next. */
+	tmp = st->st_spare;
+	st->st_spare = st->st_open;
+	st->st_open = tmp;
+	bytes_w_reset(&st->st_open.sb_ops);
+	st->st_open.sb_nops = 0;
+	pthread_mutex_lock(&st->st_mu);
+	st->st_done = 0;
+	st->st_job = &st->st_spare;
+	pthread_cond_signal(&st->st_cv);
+	pthread_mutex_unlock(&st->st_mu);
+	st->st_busy = 1;
+	return 1;
+}
+
+int
+store_reap(struct store *st, int wait, int *rcp, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!st->st_busy)
+		return 0;
+	pthread_mutex_lock(&st->st_mu);
+	while (wait && !st->st_done)
+		pthread_cond_wait(&st->st_done_cv, &st->st_mu);
+	if (!st->st_done) {
+		pthread_mutex_unlock(&st->st_mu);
+		return 0;
+	}
+	rc = st->st_rc;
+	if (rc != 0)
+		snprintf(err, errlen, "%s", st->st_err);
+	st->st_done = 0;
+	pthread_mutex_unlock(&st->st_mu);
+	st->st_busy = 0;
+	st->st_spare.sb_nops = 0;
+	bytes_w_reset(&st->st_spare.sb_ops);
+	if (rc != 0) {
+		st->st_stats.sst_failed++;
+		*rcp = store_err(rc);
+	} else {
+		st->st_stats.sst_commits++;
+		*rcp = 0;
+	}
+	return 1;
+}
+
+void
+store_discard(struct store *st)
+{
+	bytes_w_reset(&st->st_open.sb_ops);
+	st->st_open.sb_nops = 0;
+	st->st_failed = 0;
 }
 
 int
@@ -613,32 +875,8 @@ store_del_session(struct store *st, uint64_t sid)
 {
 	uint8_t kb[STORE_KEY_MAX];
 	size_t kl = store_key_session_prefix(kb, sid);
-	MDB_cursor *cur;
-	MDB_txn *txn;
-	MDB_val k, v;
-	int rc;
 
-	if ((txn = store_txn(st)) == NULL)
-		return st->st_failed != 0 ? store_err(st->st_failed) :
-		    CAIRN_ERR_INVAL;
-	if ((rc = mdb_cursor_open(txn, st->st_dbi, &cur)) != 0)
-		return store_fail(st, rc);
-	/* Found again from the prefix after each delete: plain and safe. */
-	for (;;) {
-		k.mv_data = kb;
-		k.mv_size = kl;
-		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0)
-			break;
-		if (k.mv_size < kl || memcmp(k.mv_data, kb, kl) != 0)
-			break;
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			break;
-		st->st_stats.sst_dels++;
-	}
-	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return store_fail(st, rc);
-	return 0;
+	return store_op(st, STORE_OP_DELPFX, kb, kl);
 }
 
 int
@@ -713,7 +951,7 @@ store_del_inq2(struct store *st, uint64_t sid, uint16_t id)
 int
 store_pending(const struct store *st)
 {
-	return st->st_txn != NULL || st->st_failed != 0;
+	return st->st_open.sb_nops > 0 || st->st_failed != 0;
 }
 
 int
@@ -721,24 +959,19 @@ store_commit(struct store *st, char *err, size_t errlen)
 {
 	int rc;
 
-	if (st->st_failed != 0) {
-		rc = st->st_failed;
-		st->st_failed = 0;
-		st->st_stats.sst_failed++;
-		snprintf(err, errlen, "%s: %s%s", st->st_path,
-		    mdb_strerror(rc), rc == MDB_MAP_FULL ?
-		    " (store_max_bytes reached)" : "");
-		return store_err(rc);
-	}
-	if (st->st_txn == NULL)
+	/* A batch in hand first: its outcome is its caller's to reap. */
+	if (st->st_busy)
+		return CAIRN_ERR_INVAL;
+	if (st->st_failed != 0)
+		return store_submit(st, err, errlen);
+	if (st->st_open.sb_nops == 0)
 		return 0;
-	rc = mdb_txn_commit(st->st_txn);
-	st->st_txn = NULL;
+	rc = store_apply(st, &st->st_open);
+	bytes_w_reset(&st->st_open.sb_ops);
+	st->st_open.sb_nops = 0;
 	if (rc != 0) {
 		st->st_stats.sst_failed++;
-		snprintf(err, errlen, "%s: commit: %s%s", st->st_path,
-		    mdb_strerror(rc), rc == MDB_MAP_FULL ?
-		    " (store_max_bytes reached)" : "");
+		store_errtext(st, rc, err, errlen);
 		return store_err(rc);
 	}
 	st->st_stats.sst_commits++;

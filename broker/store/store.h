@@ -11,15 +11,28 @@
  * copy; nothing to tune.  The records are our own codec, versioned and
  * checked, so that a damaged or foreign file is refused by name.
  *
- * Writes are grouped: the first mutation opens a write transaction,
- * later ones add to it, and store_commit() (once per loop iteration,
- * from the broker's prepare watcher) commits them all in one go.  The
- * caller releases what depends on them (PUBACK, PUBREC, PUBCOMP) only
- * after a commit returned 0.  A mutation that fails (the map is full:
- * store_max_bytes) aborts the whole batch; store_commit() then returns
- * the error once, so the caller can refuse what depended on the batch.
+ * Writes are grouped: every mutation is added, as an operation, to the
+ * open batch (a buffer of keys and encoded values, at most the map's
+ * size); store_submit() hands the batch to the store's writer thread,
+ * which applies it in one LMDB write transaction and commits (and
+ * syncs) it while the caller fills the next batch; store_reap() takes
+ * the outcome.  One batch is with the writer at a time.  The caller
+ * releases what depends on a batch (PUBACK, PUBREC, PUBCOMP) only after
+ * its commit was reaped with 0.  A mutation that fails (the batch would
+ * outgrow the map: store_max_bytes) drops the whole open batch, and
+ * the next submit or commit reports the error once.  store_commit()
+ * does the same as submit and reap, on the caller's thread.
  *
- * Not thread-safe; one store per process (an exclusive lock on
+ * LMDB's threading rules, as used here: the environment is shared; a
+ * write transaction lives on the one thread that began it, and LMDB's
+ * write lock admits one at a time; read transactions (store_load(),
+ * store_open()'s meta) are only made before the writer thread starts,
+ * on the caller's thread, so MDB_NOTLS is not needed.  Sync stays
+ * LMDB's default (each commit fsyncs its pages, then writes its meta
+ * page with O_DSYNC): neither MDB_NOSYNC nor MDB_NOMETASYNC.
+ *
+ * Not thread-safe but for the writer thread above, which touches only
+ * the batch it was handed; one store per process (an exclusive lock on
  * DIR/lock.cairn keeps a second broker out of the same data_dir).
  * Never logs: errors come back as codes and text in err buffers.
  */
@@ -126,5 +139,31 @@ int		 store_pending(const struct store *);
  */
 int		 store_commit(struct store *, char *err, size_t errlen);
 void		 store_stats(const struct store *, struct store_stats *);
+
+/*
+ * Hands the open batch to the writer thread (started at the first
+ * call: after the process forked).  1: handed; 0: nothing to hand;
+ * CAIRN_ERR_INVAL: a batch is with the writer already (reap it
+ * first); a failed batch: its error with err set, nothing handed;
+ * CAIRN_ERR_IO: no thread.
+ */
+int		 store_submit(struct store *, char *err, size_t errlen);
+/* 1 while a handed batch is not yet reaped. */
+int		 store_busy(const struct store *);
+/*
+ * The handed batch's outcome: 1 with *rc 0 (durable), CAIRN_ERR_LIMIT
+ * or CAIRN_ERR_IO (none of it written; err says why); 0 when none is
+ * handed or (wait 0) the writer is not done.  wait 1 blocks until done.
+ */
+int		 store_reap(struct store *, int wait, int *rc, char *err,
+		    size_t errlen);
+/*
+ * fn(arg) is called on the writer thread each time it is done with a
+ * batch (to wake the caller's loop: it must be thread-safe).
+ */
+void		 store_set_notify(struct store *, void (*fn)(void *),
+		    void *arg);
+/* Drops the open batch (built on one that failed) and a pending error. */
+void		 store_discard(struct store *);
 
 #endif

@@ -410,6 +410,68 @@ def t_check():
     eq((rc, out.strip()), (0, b'configuration OK'), '-n on a fresh dir')
 
 
+@test('a full store (store_max_bytes) withholds the PUBACK of what did '
+      'not fit and closes the publisher; after a kill -9 every message '
+      'that was acknowledged is delivered')
+def t_store_full():
+    data = h.scratch(h.uniq('data'))
+    # 1 MiB, the least: 4 KiB payloads fill it in some 200 messages.
+    b = h.Broker(scenario(data, 'store_max_bytes: 1MiB\n'))
+    payload = b'F' * 4096
+    acked = []
+    refused = None
+    try:
+        s, _ = h.mqtt_connect(b.port, 'full-sub', clean=False)
+        h.subscribe(s, [('full/#', 1)])
+        s.close()
+        p, _ = h.mqtt_connect(b.port, h.uniq('full-pub'))
+        # One at a time, each waiting for its PUBACK: every ack that
+        # came was for a message of a batch that was stored.
+        for i in range(1000):
+            pid = p.pid()
+            p.send(h.publish_pkt('full/t', b'%05d' % i + payload, 1,
+                                 pid=pid))
+            try:
+                a = p.recv(10)
+            except h.Closed:
+                refused = i
+                break
+            check(a is not None, 'message %d: no PUBACK and no close in '
+                  '10 s' % i)
+            eq((a.type, a.pid), (h.PUBACK, pid), 'PUBACK of message %d'
+               % i)
+            acked.append(b'%05d' % i)
+        check(refused is not None, 'the store never filled in 1000 '
+              'messages of 4 KiB (store_max_bytes 1MiB)')
+        check(len(acked) > 0, 'not one message acknowledged')
+        check('acks withheld' in b.output(), 'no log line of the '
+              'withheld acks: %s' % b.output())
+        check(b.alive(), 'broker died when its store filled')
+        kill9(b)
+        b = h.Broker(scenario(data, 'store_max_bytes: 1MiB\n'))
+        s, sp = h.mqtt_connect(b.port, 'full-sub', clean=False)
+        eq(sp, 1, 'session present after the restart')
+        got = set()
+        while True:
+            m = s.recv(3)
+            if m is None:
+                break
+            if m.type != h.PUBLISH:
+                continue
+            got.add(m.payload[:5])
+            if m.qos == 1:
+                s.send(h.ack_pkt(h.PUBACK, m.pid))
+        lost = [x for x in acked if x not in got]
+        check(not lost, '%d of %d acknowledged messages lost: %s'
+              % (len(lost), len(acked), lost[:10]))
+        h.emit_note('%d messages acknowledged before the store filled '
+                    '(message %d closed its publisher); %d delivered '
+                    'after the restart' % (len(acked), refused, len(got)))
+        s.close()
+    finally:
+        b.stop()
+
+
 def emit_note(s):
     print('# ' + s)
     sys.stdout.flush()
