@@ -136,6 +136,12 @@ cluster_hook_retained(void *arg, const struct msg *m)
 }
 
 static void
+cluster_hook_durable(void *arg, uint64_t gen)
+{
+	custody_durable(arg, gen);
+}
+
+static void
 cluster_hook_connected(void *arg, const char *id, size_t len, int persistent)
 {
 	cluster_claim(arg, id, len, persistent);
@@ -228,6 +234,7 @@ cluster_new(struct broker *b, struct ev_loop *loop, char *err, size_t errlen)
 	router_set_hooks(b->b_router, cluster_on_forward, cluster_on_sub, c);
 	hooks.bh_retained = cluster_hook_retained;
 	hooks.bh_connected = cluster_hook_connected;
+	hooks.bh_durable = cluster_hook_durable;
 	hooks.bh_arg = c;
 	broker_set_hooks(b, &hooks);
 	return c;
@@ -1166,8 +1173,9 @@ cluster_status_json(struct cluster *c, struct bytes_w *w)
 		    (unsigned long long)p->p_dropped);
 		json_put_str(w, l != NULL ? l->l_addr : "");
 		bytes_printf(w, ",\"forward_bytes\":%zu,\"held\":%zu,"
-		    "\"holding_publishers\":%s", p->p_fwdq.cq_bytes,
-		    p->p_nheld, p->p_holding ? "true" : "false");
+		    "\"acks_waiting\":%zu,\"holding_publishers\":%s",
+		    p->p_fwdq.cq_bytes, p->p_nheld, p->p_npend,
+		    p->p_holding ? "true" : "false");
 		if (p->p_rtt_ms >= 0)
 			bytes_printf(w, ",\"rtt_ms\":%.3f", p->p_rtt_ms);
 		else

@@ -68,6 +68,15 @@ struct custody_held {
 };
 TAILQ_HEAD(custody_heldq, custody_held);
 
+/*
+ * A FORWARD_ACK owed once what it promises holds (custody.c): the
+ * store's generation cp_gen durable (data_dir).
+ */
+struct custody_pend {
+	uint64_t	 cp_seq;
+	uint64_t	 cp_gen;	/* 0: no store to wait for */
+};
+
 struct peer {
 	TAILQ_ENTRY(peer)	 p_entry;
 	struct cluster		*p_cluster;
@@ -98,6 +107,11 @@ struct peer {
 	struct custody_heldq	 p_held;
 	size_t			 p_nheld;
 	size_t			 p_held_bytes;
+	/* Its FORWARD_ACKs waiting for the store, in order (a ring). */
+	struct custody_pend	*p_pend;
+	size_t			 p_pend_head;
+	size_t			 p_npend;
+	size_t			 p_pend_cap;
 	/* Its buffer is past max_forward_buffer: publishers here wait. */
 	int			 p_holding;
 	uint64_t		 p_incarnation;	/* its CREDIT's; 0: none yet */
@@ -227,6 +241,8 @@ void		 custody_forward(struct cluster *, struct peer *,
  * hold or release the publishers here (broker_hold_publishers()).
  */
 void		 custody_sender_check(struct cluster *, struct peer *);
+/* data_dir: the store's generation gen is durable (bh_durable). */
+void		 custody_durable(struct cluster *, uint64_t gen);
 
 /* cluster_sync.c */
 /* The link to p just came up: snapshot, resends, PEERS. */

@@ -31,8 +31,18 @@
  * when larger (cluster_peer_caps()); while the peer is away it is the
  * spool.
  *
- * Store hook: with data_dir, a held or queued forward must be durable
- * before its ack (custody_ack() is the one place acks go from).
+ * The store (data_dir): a forward's FORWARD_ACK goes only once the
+ * store's batch that holds its queued copies is durable.  custody_ack()
+ * is the one place acks go from: it notes the generation the ack waits
+ * for (persist_gen(): the open batch if it holds anything, else the one
+ * before it, which may still be on its way to the disk) and the ack
+ * waits in the peer's p_pend ring, in order, until bh_durable says that
+ * generation is durable (custody_durable()).  Without data_dir the
+ * generation is 0 and the ack goes at once, as before.  A commit that
+ * fails never becomes durable, so the acks behind it are never sent:
+ * the sender keeps those forwards and resends them on its next link.
+ * The ring is bounded as the held forwards are (the credit): a seq seen
+ * again while its ack waits is not queued twice.
  */
 #include <sys/random.h>
 
@@ -59,6 +69,7 @@ static struct log_rate stuck_lr = LOG_RATE_INIT(10);
 static struct log_rate pubhold_lr = LOG_RATE_INIT(10);
 
 static void	custody_on_retry(struct ev_loop *, ev_timer *, int);
+static void	pend_pump(struct cluster *, struct peer *);
 
 int
 custody_init(struct cluster *c)
@@ -127,6 +138,9 @@ custody_peer_fini(struct cluster *c, struct peer *p)
 	/* Never acked: the sender still has them, if it still knows us. */
 	while ((h = TAILQ_FIRST(&p->p_held)) != NULL)
 		held_remove(c, p, h);
+	free(p->p_pend);
+	p->p_pend = NULL;
+	p->p_npend = p->p_pend_cap = p->p_pend_head = 0;
 	if (p->p_holding) {
 		p->p_holding = 0;
 		if (--c->c_nholding == 0)
@@ -146,15 +160,12 @@ custody_credit_send(struct cluster *c, struct peer *p)
 	m.u.credit.bytes = bc->bc_forward_credit_bytes;
 	m.u.credit.incarnation = c->c_incarnation;
 	(void)link_send(p->p_link, &m);
+	/* Acks that waited for the store while the link was down. */
+	pend_pump(c, p);
 }
 
-/*
- * The one place a FORWARD_ACK goes from: the forward is queued for
- * every subscriber here.  (With data_dir, the store's commit of those
- * queues comes first: the hook for it is here.)
- */
 static void
-custody_ack(struct peer *p, uint64_t seq)
+custody_ack_send(struct peer *p, uint64_t seq)
 {
 	struct link_msg m;
 
@@ -164,6 +175,101 @@ custody_ack(struct peer *p, uint64_t seq)
 	m.type = LINK_FORWARD_ACK;
 	m.u.ack_seq = seq;
 	(void)link_send(p->p_link, &m);
+}
+
+/*
+ * The store generation an ack made now waits for: the open batch when
+ * it holds something (what this forward queued is in it), else the one
+ * before; 0 without data_dir.
+ */
+static uint64_t
+custody_ack_gen(struct broker *b)
+{
+	uint64_t gen = persist_gen(b);
+
+	if (gen == 0)
+		return 0;
+	return persist_pending(b) ? gen : gen - 1;
+}
+
+static int
+pend_ready(struct broker *b, const struct custody_pend *cp)
+{
+	return cp->cp_gen == 0 || cp->cp_gen <= persist_durable_gen(b);
+}
+
+/* Sends p's waiting acks whose store generation is durable, in order. */
+static void
+pend_pump(struct cluster *c, struct peer *p)
+{
+	struct custody_pend *cp;
+
+	while (p->p_npend > 0) {
+		cp = &p->p_pend[p->p_pend_head];
+		if (!pend_ready(c->c_broker, cp))
+			return;
+		custody_ack_send(p, cp->cp_seq);
+		p->p_pend_head = (p->p_pend_head + 1) % p->p_pend_cap;
+		p->p_npend--;
+	}
+}
+
+static int
+pend_push(struct peer *p, const struct custody_pend *cp)
+{
+	struct custody_pend *n;
+	size_t cap, i;
+
+	if (p->p_npend == p->p_pend_cap) {
+		cap = p->p_pend_cap == 0 ? 64 : p->p_pend_cap * 2;
+		if ((n = reallocarray(NULL, cap, sizeof(*n))) == NULL)
+			return CAIRN_ERR_NOMEM;
+		for (i = 0; i < p->p_npend; i++)
+			n[i] = p->p_pend[(p->p_pend_head + i) % p->p_pend_cap];
+		free(p->p_pend);
+		p->p_pend = n;
+		p->p_pend_cap = cap;
+		p->p_pend_head = 0;
+	}
+	p->p_pend[(p->p_pend_head + p->p_npend) % p->p_pend_cap] = *cp;
+	p->p_npend++;
+	return 0;
+}
+
+/*
+ * The one place a FORWARD_ACK goes from: the forward is queued for
+ * every subscriber here.  It goes now, or once the store has those
+ * queues (data_dir), behind the acks of p that wait already.
+ */
+static void
+custody_ack(struct cluster *c, struct peer *p, uint64_t seq)
+{
+	struct custody_pend cp;
+
+	cp.cp_seq = seq;
+	cp.cp_gen = custody_ack_gen(c->c_broker);
+	if (p->p_npend == 0 && pend_ready(c->c_broker, &cp)) {
+		custody_ack_send(p, seq);
+		return;
+	}
+	if (pend_push(p, &cp) != 0) {
+		/* Not acked: the sender resends it on the next link. */
+		c->c_cst.cs_drop_nomem++;
+		if (p->p_link != NULL)
+			link_close(p->p_link, "out of memory for a forward's "
+			    "ack");
+	}
+}
+
+void
+custody_durable(struct cluster *c, uint64_t gen)
+{
+	struct peer *p;
+
+	(void)gen;
+	TAILQ_FOREACH(p, &c->c_peers, p_entry)
+		if (p->p_npend > 0 && p->p_link != NULL)
+			pend_pump(c, p);
 }
 
 /* A routing pass over one forward: what the full sessions are owed. */
@@ -359,7 +465,7 @@ held_pump(struct cluster *c, struct peer *p)
 				return 1;
 		} else if (!held_retry(c, h))
 			return 1;
-		custody_ack(p, h->ch_seq);
+		custody_ack(c, p, h->ch_seq);
 		held_remove(c, p, h);
 	}
 	return 0;
@@ -423,15 +529,17 @@ custody_forward(struct cluster *c, struct peer *p,
 		 * one on arrived after it, so is held too, and its ack
 		 * comes when it is queued.
 		 */
-		if ((h = TAILQ_FIRST(&p->p_held)) == NULL || f->seq < h->ch_seq)
-			custody_ack(p, f->seq);
+		if (((h = TAILQ_FIRST(&p->p_held)) == NULL ||
+		    f->seq < h->ch_seq) && (p->p_npend == 0 ||
+		    f->seq < p->p_pend[p->p_pend_head].cp_seq))
+			custody_ack(c, p, f->seq);
 		return;
 	}
 	/*
 	 * The peer may have the credit we granted in flight; twice that
 	 * held (a dead link's and a new one's) is all it can make us keep.
 	 */
-	if (p->p_nheld >= 2 * (size_t)bc->bc_forward_credit ||
+	if (p->p_nheld + p->p_npend >= 2 * (size_t)bc->bc_forward_credit ||
 	    p->p_held_bytes >= 2 * bc->bc_forward_credit_bytes) {
 		link_close(p->p_link, "protocol error: forwards past the "
 		    "credit granted (%zu held)", p->p_nheld);
@@ -448,7 +556,7 @@ custody_forward(struct cluster *c, struct peer *p,
 		return;		/* behind the held ones, in order */
 	held_route(c, h);
 	if (h->ch_nowed == 0) {
-		custody_ack(p, h->ch_seq);
+		custody_ack(c, p, h->ch_seq);
 		held_remove(c, p, h);
 		return;
 	}
