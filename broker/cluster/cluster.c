@@ -142,6 +142,12 @@ cluster_hook_durable(void *arg, uint64_t gen)
 }
 
 static void
+cluster_hook_store_failed(void *arg, uint64_t gen)
+{
+	custody_store_failed(arg, gen);
+}
+
+static void
 cluster_hook_connected(void *arg, const char *id, size_t len, int persistent)
 {
 	cluster_claim(arg, id, len, persistent);
@@ -235,6 +241,7 @@ cluster_new(struct broker *b, struct ev_loop *loop, char *err, size_t errlen)
 	hooks.bh_retained = cluster_hook_retained;
 	hooks.bh_connected = cluster_hook_connected;
 	hooks.bh_durable = cluster_hook_durable;
+	hooks.bh_store_failed = cluster_hook_store_failed;
 	hooks.bh_arg = c;
 	broker_set_hooks(b, &hooks);
 	return c;
@@ -1188,11 +1195,13 @@ cluster_status_json(struct cluster *c, struct bytes_w *w)
 			npend++;
 	bytes_printf(w, "],\"custody\":{\"held_now\":%zu,\"held\":%llu,"
 	    "\"hold_timeouts\":%llu,\"publisher_holds\":%llu,"
+	    "\"acks_withheld\":%llu,"
 	    "\"publishers_held\":%s,\"dropped\":{\"spool_full\":%llu,"
 	    "\"buffer_full\":%llu,\"forgotten\":%llu,\"nomem\":%llu}}",
 	    c->c_nheld, (unsigned long long)c->c_cst.cs_held,
 	    (unsigned long long)c->c_cst.cs_hold_timeouts,
 	    (unsigned long long)c->c_cst.cs_publisher_holds,
+	    (unsigned long long)c->c_cst.cs_acks_withheld,
 	    c->c_nholding > 0 ? "true" : "false",
 	    (unsigned long long)c->c_cst.cs_drop_spool_full,
 	    (unsigned long long)c->c_cst.cs_drop_buffer_full,

@@ -199,6 +199,7 @@ struct cluster_custody_stats {
 	uint64_t	 cs_drop_forgotten;	/* peer forgotten or removed */
 	uint64_t	 cs_drop_nomem;
 	uint64_t	 cs_publisher_holds;	/* times publishers were held */
+	uint64_t	 cs_acks_withheld;	/* their store batch failed */
 };
 const struct cluster_custody_stats *cluster_custody_get(
 		    const struct cluster *);

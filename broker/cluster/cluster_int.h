@@ -243,6 +243,8 @@ void		 custody_forward(struct cluster *, struct peer *,
 void		 custody_sender_check(struct cluster *, struct peer *);
 /* data_dir: the store's generation gen is durable (bh_durable). */
 void		 custody_durable(struct cluster *, uint64_t gen);
+/* data_dir: the store's batch gen failed (bh_store_failed). */
+void		 custody_store_failed(struct cluster *, uint64_t gen);
 
 /* cluster_sync.c */
 /* The link to p just came up: snapshot, resends, PEERS. */

@@ -34,13 +34,13 @@
  * The store (data_dir): a forward's FORWARD_ACK goes only once the
  * store's batch that holds its queued copies is durable.  custody_ack()
  * is the one place acks go from: it notes the generation the ack waits
- * for (persist_gen(): the open batch if it holds anything, else the one
- * before it, which may still be on its way to the disk) and the ack
- * waits in the peer's p_pend ring, in order, until bh_durable says that
- * generation is durable (custody_durable()).  Without data_dir the
- * generation is 0 and the ack goes at once, as before.  A commit that
- * fails never becomes durable, so the acks behind it are never sent:
- * the sender keeps those forwards and resends them on its next link.
+ * for (persist_gen(): the open batch) and the ack waits in the peer's
+ * p_pend ring, in order, until bh_durable says that generation is
+ * durable (custody_durable()).  Without data_dir the generation is 0
+ * and the ack goes at once, as before.  The acks of a batch that
+ * failed (bh_store_failed, custody_store_failed()) are dropped, never
+ * sent: the sender keeps those forwards and resends them on its next
+ * link.
  * The ring is bounded as the held forwards are (the credit): a seq seen
  * again while its ack waits is not queued twice.
  */
@@ -178,18 +178,14 @@ custody_ack_send(struct peer *p, uint64_t seq)
 }
 
 /*
- * The store generation an ack made now waits for: the open batch when
- * it holds something (what this forward queued is in it), else the one
- * before; 0 without data_dir.
+ * The store generation an ack made now waits for: the open batch (what
+ * this forward queued is in it; persist.c commits a batch asked for
+ * even when empty); 0 without data_dir.
  */
 static uint64_t
 custody_ack_gen(struct broker *b)
 {
-	uint64_t gen = persist_gen(b);
-
-	if (gen == 0)
-		return 0;
-	return persist_pending(b) ? gen : gen - 1;
+	return persist_gen(b);
 }
 
 static int
@@ -258,6 +254,32 @@ custody_ack(struct cluster *c, struct peer *p, uint64_t seq)
 		if (p->p_link != NULL)
 			link_close(p->p_link, "out of memory for a forward's "
 			    "ack");
+	}
+}
+
+/*
+ * Store batch gen failed: the acks waiting on it are never sent (the
+ * sender keeps those forwards and resends them on its next link).
+ */
+void
+custody_store_failed(struct cluster *c, uint64_t gen)
+{
+	struct peer *p;
+	size_t i, j, n;
+
+	TAILQ_FOREACH(p, &c->c_peers, p_entry) {
+		n = p->p_npend;
+		for (i = j = 0; i < n; i++) {
+			struct custody_pend cp = p->p_pend[(p->p_pend_head +
+			    i) % p->p_pend_cap];
+
+			if (cp.cp_gen == gen) {
+				c->c_cst.cs_acks_withheld++;
+				continue;
+			}
+			p->p_pend[(p->p_pend_head + j++) % p->p_pend_cap] = cp;
+		}
+		p->p_npend = j;
 	}
 }
 

@@ -19,7 +19,7 @@ Usage:
     (store_max_bytes) and the forwards to its offline session are
     bigger than that: once a commit fails on d2 ("not stored"), the
     forwards it carried are not acknowledged: d1 keeps them in its
-    buffer and d2 shows them waiting (acks_waiting).  Before the gate
+    buffer and d2 counts them (custody.acks_withheld).  Before the gate
     d2 acked them as soon as they were queued in memory, and d1's
     buffer drained to 0.
 
@@ -136,8 +136,8 @@ def t_refused():
         pc.close()
         wait_until(lambda: 'not stored' in d2.log(), 20.0,
                    'a commit on e2 refused (store_max_bytes)', nodes)
-        wait_until(lambda: (d2.peer(d1.node) or {}).get('acks_waiting', 0)
-                   > 0, 10.0, 'acks waiting on e2', nodes)
+        wait_until(lambda: d2.status()['custody']['acks_withheld'] > 0,
+                   10.0, 'acks withheld on e2 (their batch failed)', nodes)
         # What the failed batch carried is never acknowledged: d1 keeps
         # it (before the gate its buffer drained to 0 within a round
         # trip; here it is looked at for 2 s).
