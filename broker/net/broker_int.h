@@ -516,8 +516,15 @@ int	send_suback(struct client *, uint16_t id, const uint8_t *codes,
 int	send_unsuback(struct client *, uint16_t id, const uint8_t *codes,
 	    size_t n);
 int	send_empty(struct client *, enum mqtt_type);
-/* 5.0 DISCONNECT with reason rc (nothing at 3.1.x). */
-int	send_disconnect(struct client *, uint8_t rc);
+/*
+ * 5.0 DISCONNECT with reason rc and reason string why (a short static
+ * string, NULL: none), nothing at 3.1.x.  Reason strings, here and on
+ * the refusals of the acks and of CONNACK, follow the client's Request
+ * Problem Information and Maximum Packet Size (send.c).
+ */
+int	send_disconnect(struct client *, uint8_t rc, const char *why);
+/* A refusing 5.0 CONNACK (rc >= 0x80) saying why (static, or NULL). */
+int	send_connack5_why(struct client *, uint8_t rc, const char *why);
 /* 5.0 AUTH with reason rc and properties (method, data). */
 int	send_auth(struct client *, uint8_t rc, const struct mqtt5_props *);
 

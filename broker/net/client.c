@@ -260,9 +260,15 @@ client_disconnect(struct client *c, uint8_t rc, int will, const char *fmt,
 {
 	va_list ap;
 
-	/* Best effort: a client whose output is full is closed anyway. */
+	/*
+	 * Best effort: a client whose output is full is closed anyway.  A
+	 * reason without conversions is a fixed string, fit to tell the
+	 * client; one with them may name other parties (a takeover's
+	 * address): the reason code's name instead.
+	 */
 	if (c->c_state == CLIENT_CONNECTED && c->c_broken == NULL)
-		(void)send_disconnect(c, rc);
+		(void)send_disconnect(c, rc, fmt != NULL &&
+		    strchr(fmt, '%') == NULL ? fmt : mqtt5_rc_name(rc));
 	va_start(ap, fmt);
 	client_vclose(c, will, fmt, fmt, ap);
 	va_end(ap);

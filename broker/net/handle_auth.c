@@ -113,7 +113,7 @@ handle_auth_connack_props(const struct client *c, struct mqtt5_props *props)
 static void
 auth_refuse(struct client *c, uint8_t rc, const char *why)
 {
-	(void)send_connack5(c, 0, rc, NULL);
+	(void)send_connack5_why(c, rc, why);
 	client_close_kind(c, 0, why, "CONNECT refused (0x%02x): %s", rc, why);
 }
 
@@ -233,6 +233,10 @@ handle_auth_connect(struct client *c, const struct mqtt_hdr *hdr,
 	/* The exchange is done: handle_connect() goes on. */
 	if (handle_auth_ok(c))
 		return 0;
+	/* What a refusal's CONNACK must respect (handle_connect() sets
+	 * them again). */
+	c->c_max_out = p->props.max_packet_size;
+	c->c_problem_info = p->props.request_problem;
 	/*
 	 * With use_identity_as_username the certificate is the credential
 	 * and names the user: no second one.

@@ -76,8 +76,8 @@ static void
 connect_refuse(struct client *c, uint8_t rc, const char *why)
 {
 	if (c->c_level == MQTT_LEVEL_5)
-		(void)send_connack5(c, 0, rc >= 0x80 ? rc : connect_rc5(rc),
-		    NULL);
+		(void)send_connack5_why(c, rc >= 0x80 ? rc : connect_rc5(rc),
+		    why);
 	else
 		(void)send_connack(c, 0, rc);
 	/* A bad password from one client must not hide max_sessions. */

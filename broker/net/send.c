@@ -8,6 +8,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "broker/net/broker_int.h"
 #include "common/clock.h"
@@ -39,12 +40,67 @@ send_connack(struct client *c, int session_present, uint8_t rc)
 	    session_present, rc));
 }
 
+/*
+ * Reason strings (3.1.2.11.7): a short one on a refusal, on PUBACK,
+ * PUBREC, PUBCOMP and SUBACK only while the client's Request Problem
+ * Information is 1 (the default), on CONNACK and DISCONNECT always
+ * (the spec allows them there whatever it asked).  Never at the cost
+ * of the client's Maximum Packet Size (3.1.2.11.4): a packet the string
+ * would take past it is written again without.  1 if p now has one.
+ */
+static int
+send_why(const struct client *c, struct mqtt5_props *p, const char *why,
+    int always)
+{
+	size_t len;
+
+	if (why == NULL || (!always && !c->c_problem_info) ||
+	    (len = strlen(why)) == 0 || len > MQTT_STRING_MAX)
+		return 0;
+	p->reason_string = bytes_view_of(why, len);
+	MQTT5_SET(p, MQTT5_PROP_REASON_STRING);
+	return 1;
+}
+
+/*
+ * After a packet with a reason string was appended at `before`: 1 if it
+ * is over the client's maximum, the packet then taken back out and the
+ * string dropped from p, for the caller to encode again.
+ */
+static int
+send_why_over(struct client *c, size_t before, int rc, struct mqtt5_props *p)
+{
+	if (rc != 0 || c->c_max_out == 0 || c->c_out.err != 0 ||
+	    c->c_out.len - before <= c->c_max_out)
+		return 0;
+	c->c_out.len = before;
+	p->present &= ~((uint64_t)1 << MQTT5_PROP_REASON_STRING);
+	p->reason_string = bytes_view_of(NULL, 0);
+	return 1;
+}
+
 int
 send_connack5(struct client *c, int session_present, uint8_t rc,
     const struct mqtt5_props *props)
 {
 	return send_done(c, mqtt_encode_connack5(&c->c_out, session_present,
 	    rc, props));
+}
+
+int
+send_connack5_why(struct client *c, uint8_t rc, const char *why)
+{
+	struct mqtt5_props props;
+	size_t before = c->c_out.len;
+	int err;
+
+	mqtt5_props_init(&props);
+	if (!send_why(c, &props, why, 1))
+		return send_connack5(c, 0, rc, NULL);
+	err = mqtt_encode_connack5(&c->c_out, 0, rc, &props);
+	if (send_why_over(c, before, err, &props))
+		err = mqtt_encode_connack5(&c->c_out, 0, rc, NULL);
+	return send_done(c, err);
 }
 
 int
@@ -146,19 +202,46 @@ send_ack(struct client *c, enum mqtt_type type, uint16_t id)
 int
 send_ack_rc(struct client *c, enum mqtt_type type, uint16_t id, uint8_t rc)
 {
-	if (c->c_level == MQTT_LEVEL_5)
+	struct mqtt5_props props;
+	size_t before = c->c_out.len;
+	int err;
+
+	if (c->c_level != MQTT_LEVEL_5)
+		return send_done(c, mqtt_encode_ack(&c->c_out, type, id));
+	mqtt5_props_init(&props);
+	/* A refusal says why: the reason code's name is short enough. */
+	if (rc < 0x80 || !send_why(c, &props, mqtt5_rc_name(rc), 0))
 		return send_done(c, mqtt_encode_ack5(&c->c_out, type, id, rc,
 		    NULL));
-	return send_done(c, mqtt_encode_ack(&c->c_out, type, id));
+	err = mqtt_encode_ack5(&c->c_out, type, id, rc, &props);
+	if (send_why_over(c, before, err, &props))
+		err = mqtt_encode_ack5(&c->c_out, type, id, rc, NULL);
+	return send_done(c, err);
 }
 
 int
 send_suback(struct client *c, uint16_t id, const uint8_t *codes, size_t n)
 {
-	if (c->c_level == MQTT_LEVEL_5)
-		return send_done(c, mqtt_encode_suback5(&c->c_out, MQTT_SUBACK,
-		    id, codes, n, NULL));
-	return send_done(c, mqtt_encode_suback(&c->c_out, id, codes, n));
+	struct mqtt5_props props;
+	size_t before = c->c_out.len, i;
+	int err;
+
+	if (c->c_level != MQTT_LEVEL_5)
+		return send_done(c, mqtt_encode_suback(&c->c_out, id, codes,
+		    n));
+	/* One string per packet: the first refused filter's code. */
+	for (i = 0; i < n && codes[i] < 0x80; i++)
+		continue;
+	mqtt5_props_init(&props);
+	if (i == n || !send_why(c, &props, mqtt5_rc_name(codes[i]), 0))
+		return send_done(c, mqtt_encode_suback5(&c->c_out,
+		    MQTT_SUBACK, id, codes, n, NULL));
+	err = mqtt_encode_suback5(&c->c_out, MQTT_SUBACK, id, codes, n,
+	    &props);
+	if (send_why_over(c, before, err, &props))
+		err = mqtt_encode_suback5(&c->c_out, MQTT_SUBACK, id, codes,
+		    n, NULL);
+	return send_done(c, err);
 }
 
 int
@@ -171,12 +254,23 @@ send_unsuback(struct client *c, uint16_t id, const uint8_t *codes, size_t n)
 }
 
 int
-send_disconnect(struct client *c, uint8_t rc)
+send_disconnect(struct client *c, uint8_t rc, const char *why)
 {
+	struct mqtt5_props props;
+	size_t before = c->c_out.len;
+	int err;
+
 	if (c->c_level != MQTT_LEVEL_5)
 		return 0;
-	return send_done(c, mqtt_encode_disconnect5(&c->c_out,
-	    MQTT_DISCONNECT, rc, NULL));
+	mqtt5_props_init(&props);
+	if (!send_why(c, &props, why, 1))
+		return send_done(c, mqtt_encode_disconnect5(&c->c_out,
+		    MQTT_DISCONNECT, rc, NULL));
+	err = mqtt_encode_disconnect5(&c->c_out, MQTT_DISCONNECT, rc, &props);
+	if (send_why_over(c, before, err, &props))
+		err = mqtt_encode_disconnect5(&c->c_out, MQTT_DISCONNECT, rc,
+		    NULL);
+	return send_done(c, err);
 }
 
 int

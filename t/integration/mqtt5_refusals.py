@@ -15,7 +15,10 @@ alias invalid, 0x95 packet too large, 0x93 receive maximum exceeded),
 then the close; a bad CONNECT expects a CONNACK with the code.  With
 shared_subscriptions, wildcard_subscriptions and subscription_identifiers
 false, CONNACK says 0 for each, the filters that need them get SUBACK
-0x9E / 0xA2 (0x80 at 3.1.1) and an identifier DISCONNECT 0xA1.  The same
+0x9E / 0xA2 (0x80 at 3.1.1) and an identifier DISCONNECT 0xA1.  Reason
+strings: on the refusing PUBACK and SUBACK only while Request Problem
+Information is 1 (or absent), on CONNACK and DISCONNECT always, none
+past the client's Maximum Packet Size, never a User Property.  The same
 bytes from a 3.1.1 client are closed without any DISCONNECT (3.1.1 has
 none from a server).  One broker per case (mqtt_harness.py), stopped by
 pid.  Output is TAP.
@@ -311,6 +314,91 @@ def t_caps_off():
         expect_disconnect(s, 0xA1, 'subscription identifier')
         pub.disconnect()
         c5.disconnect()
+
+
+# ----------------------------------------------------------- reason strings
+
+def reason_string(props_list):
+    return w.pget(props_list, w.REASON_STRING)
+
+
+def refusals_told(b, block, what):
+    """A client CONNECTed with property block `block` gets PUBACK 0x99,
+    SUBACK 0xA2 (with CAPS_OFF) and DISCONNECT 0xA1: their property
+    lists (ack, suback, disconnect) and the DISCONNECT's size."""
+    c = Conn(b.port)
+    c.send(connect5(h.uniq('rs'), block))
+    p = c.expect(CONNACK, what + ': CONNACK')
+    eq(p.body[1], 0, what + ': CONNACK reason code')
+    c5 = w.C5(c)
+    # Payload format 1 with a payload that is not UTF-8.
+    c.send(pub5('rs/t', props(b'\x01\x01'), payload=b'\xff\xfe', qos=1,
+                pid=5))
+    a = w.Ack(c5.expect(PUBACK, what + ': PUBACK'))
+    eq((a.pid, a.rc), (5, 0x99), what + ': PUBACK')
+    c.send(w.subscribe5(6, [('rs/+', 0), ('rs/x', 0)]))
+    sa = w.Subacks(c5.expect(w.SUBACK, what + ': SUBACK'))
+    eq(sa.codes, [0xA2, 0], what + ': SUBACK codes')
+    c.send(sub5(7, props(b'\x0b\x05'), 'rs/z', 0))
+    p = c.recv()
+    check(p is not None and p.type == DISCONNECT, what + ': DISCONNECT %r'
+          % p)
+    d = w.Disconnect(p)
+    eq(d.rc, 0xA1, what + ': DISCONNECT reason code')
+    eq(c.wait_closed(), [], what + ': packets after DISCONNECT')
+    for pl in (a.props, sa.props, d.props):
+        eq(w.pall(pl, w.USER_PROP), [], what + ': user properties')
+    return a.props, sa.props, d.props, len(p.raw)
+
+
+# Request Problem Information (3.1.2.11.7): 1 or absent, refusals say why
+# in a Reason String; 0, none on PUBACK/SUBACK (only on CONNACK and
+# DISCONNECT, which the spec allows).
+@test('reason_strings_follow_request_problem_information')
+def t_reason_strings():
+    sc = dict(SCENARIO)
+    sc['extra'] = CAPS_OFF
+    with Broker(sc) as b:
+        for block, told in ((props(), True), (props(b'\x17\x01'), True),
+                            (props(b'\x17\x00'), False)):
+            what = 'request problem information %r' % block
+            ap, sp, dp, _ = refusals_told(b, block, what)
+            for name, pl in (('PUBACK', ap), ('SUBACK', sp)):
+                rs = reason_string(pl)
+                eq(rs is not None, told, '%s: %s reason string %r'
+                   % (what, name, pl))
+                check(rs is None or 0 < len(rs) <= 64, '%s: %s reason '
+                      'string %r' % (what, name, rs))
+            check(reason_string(dp), '%s: DISCONNECT reason string %r'
+                  % (what, dp))
+        # A refused CONNECT says why in its CONNACK, asked or not.
+        for block in (props(b'\x15' + mstr('KERBEROS')),
+                      props(b'\x17\x00', b'\x15' + mstr('KERBEROS'))):
+            c = Conn(b.port)
+            c.send(connect5(h.uniq('rs'), block))
+            p = c.expect(CONNACK, 'CONNACK 0x8C')
+            ca = w.Connack(p)
+            eq(ca.rc, 0x8C, 'CONNACK reason code')
+            check(ca.get(w.REASON_STRING), 'CONNACK reason string %r' % ca)
+            eq(c.wait_closed(), [], 'packets after CONNACK')
+
+
+# Maximum Packet Size (3.1.2.11.4): the reason string is left out
+# rather than make a packet larger than the client takes.
+@test('reason_strings_dropped_past_maximum_packet_size')
+def t_reason_strings_max():
+    sc = dict(SCENARIO)
+    sc['extra'] = CAPS_OFF
+    with Broker(sc) as b:
+        ap, sp, dp, dlen = refusals_told(b, props(b'\x27' + u32(16)),
+                                         'maximum packet size 16')
+        eq((ap, sp, dp), ([], [], []), 'properties past 16 bytes')
+        check(dlen <= 16, 'DISCONNECT of %d bytes' % dlen)
+        # Room for them: sent.
+        ap, sp, dp, _ = refusals_told(b, props(b'\x27' + u32(4096)),
+                                      'maximum packet size 4096')
+        check(reason_string(ap) and reason_string(sp) and
+              reason_string(dp), 'reason strings within 4096 bytes')
 
 
 # (name, CONNECT bytes, CONNACK reason code)
