@@ -55,7 +55,9 @@
  * deliveries with properties, which are skipped (their length is
  * checked).  A publisher keeps its QoS 1 window within the Receive
  * Maximum of the broker's CONNACK, as a 5.0 client must (-w is the
- * upper bound).  The retained mode stays 3.1.1.
+ * upper bound).  The retained mode stays 3.1.1.  --aliases n (-V 5):
+ * CONNECT says Topic Alias Maximum n, so a broker may send its own
+ * aliases (a delivery's topic is not checked: an empty one is fine).
  *
  * -c (run): the subscribers connect with clean session 0 (3.1.1 only),
  * so that each message is queued for a persistent session: what a
@@ -341,6 +343,7 @@ struct ml {
 	uint16_t	 m_keepalive;	/* -k */
 	int		 m_ws;		/* -W: over WebSockets */
 	int		 m_v5;		/* -V 5: MQTT 5.0 */
+	uint16_t	 m_alias_max;	/* --aliases: 5.0 topic alias max */
 	int		 m_persist;	/* -c: subscribers clean session 0 */
 	int		 m_fail_limit;	/* -f */
 
@@ -479,7 +482,7 @@ ml_usage(void)
 	    "[-P pid[,pid...]] [-H histfile]\n"
 	    "                      [-k keepalive] [-t ms] [-R] [-W] "
 	    "[--pub-port port] [--sub-port port]\n"
-	    "                      [--tls cafile] [-V 5] [-c]\n"
+	    "                      [--tls cafile] [-V 5 [--aliases n]] [-c]\n"
 	    "       mqtt_load idle -p port -n count [-w window] [-h hold] [-i] "
 	    "[-k keepalive]\n"
 	    "                      [-f fails] [-P pid] [-t ms] "
@@ -902,7 +905,7 @@ ml_queue_connect(struct ml_conn *mc)
 {
 	struct ml *m = mc->mc_ml;
 	char id[ML_CLIENT_ID_MAX];
-	uint8_t body[11 + 2 + ML_CLIENT_ID_MAX], *p;
+	uint8_t body[11 + 3 + 2 + ML_CLIENT_ID_MAX], *p;
 	size_t blen;
 
 	snprintf(id, sizeof(id), "cmlb-%ld-%c%u", m->m_self,
@@ -914,7 +917,13 @@ ml_queue_connect(struct ml_conn *mc)
 	    0 : ML_CLEAN_SESSION;
 	ml_put16(body + blen, m->m_keepalive);
 	blen += 2;
-	if (m->m_v5)
+	if (m->m_v5 && m->m_alias_max > 0) {
+		/* --aliases: the broker may send its topic aliases. */
+		body[blen++] = 3;
+		body[blen++] = 0x22;
+		ml_put16(body + blen, m->m_alias_max);
+		blen += 2;
+	} else if (m->m_v5)
 		body[blen++] = 0;
 	blen += ml_put_string(body + blen, id);
 	if (ml_out_room(mc, 1 + 4 + blen) == -1)
@@ -3039,6 +3048,7 @@ main(int argc, char *argv[])
 		{ "sub-port", required_argument, NULL, 'B' },
 		{ "route-probe", no_argument, NULL, 'R' },
 		{ "tls", required_argument, NULL, 'T' },
+		{ "aliases", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mode;
@@ -3108,6 +3118,10 @@ main(int argc, char *argv[])
 
 		case 'W':
 			m.m_ws = 1;
+			break;
+		case 'L':
+			m.m_alias_max = (uint16_t)ml_num(optarg, 0, 65535,
+			    "--aliases");
 			break;
 		case 'V':
 			if (strcmp(optarg, "5") == 0)
