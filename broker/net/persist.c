@@ -562,6 +562,10 @@ persist_hold(struct client *c)
 	 */
 	if (g == 0)
 		return;
+	/* The open batch may empty (a delivery acked within it cancels
+	 * its record): still closed, so that c is answered. */
+	if (g == b->b_store_gen)
+		b->b_store_asked = 1;
 	persist_unhold(c);
 	c->c_store_wait = 1;
 	c->c_store_gen = g;

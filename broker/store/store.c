@@ -35,6 +35,7 @@
 #define STORE_OP_PUT	1
 #define STORE_OP_DEL	2
 #define STORE_OP_DELPFX	3	/* every key that starts with this one */
+#define STORE_OP_NONE	4	/* cancelled: skipped */
 
 struct store_op {
 	uint8_t		op_type;
@@ -45,7 +46,22 @@ struct store_op {
 
 struct store_batch {
 	struct bytes_w	sb_ops;
-	size_t		sb_nops;
+	size_t		sb_nops;	/* live ones (not cancelled) */
+};
+
+/*
+ * The open batch's queued-message records made in it (sequence numbers
+ * from st_seq0 on: never in the file nor with the writer), by sequence
+ * number: the offset of the live PUT.  A delivery acknowledged before
+ * its batch is handed over cancels its PUT and writes nothing; a later
+ * PUT of the same one (a QoS 2 state) replaces the earlier.  Open
+ * addressing; a cancelled entry keeps its key with STORE_MAP_DEAD.
+ */
+#define STORE_MAP_DEAD	SIZE_MAX
+
+struct store_map_ent {
+	uint64_t	me_seq;		/* 0: free */
+	size_t		me_off;
 };
 
 struct store {
@@ -59,6 +75,10 @@ struct store {
 	uint64_t	 st_next_sid;
 	uint64_t	 st_next_seq;
 	uint64_t	 st_max_bytes;	/* the map's size: a batch's cap too */
+	uint64_t	 st_seq0;	/* the open batch's first new seq */
+	struct store_map_ent *st_map;	/* see struct store_map_ent */
+	size_t		 st_map_cap;	/* a power of 2, or 0 */
+	size_t		 st_map_n;
 	struct bytes_w	 st_buf;	/* one value being encoded */
 	struct store_stats st_stats;
 	char		*st_dir;
@@ -121,6 +141,7 @@ store_close(struct store *st)
 	pthread_cond_destroy(&st->st_done_cv);
 	bytes_w_fini(&st->st_open.sb_ops);
 	bytes_w_fini(&st->st_spare.sb_ops);
+	free(st->st_map);
 	if (st->st_env != NULL)
 		mdb_env_close(st->st_env);
 	if (st->st_lock_fd != -1)
@@ -310,6 +331,8 @@ store_open(const char *dir, uint64_t max_bytes, const char *node,
 	st->st_lock_fd = -1;
 	st->st_readonly = readonly;
 	st->st_next_sid = st->st_next_seq = 1;
+	/* None is new until store_load() knows which are in the file. */
+	st->st_seq0 = UINT64_MAX;
 	st->st_max_bytes = max_bytes;
 	pthread_mutex_init(&st->st_mu, NULL);
 	pthread_cond_init(&st->st_cv, NULL);
@@ -541,6 +564,8 @@ store_load(struct store *st, const struct store_load_ops *ops, void *arg,
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
+	/* Seqs from here on are new: the open batch may cancel them. */
+	st->st_seq0 = st->st_next_seq;
 	return 0;
 fail:
 	if (cur != NULL)
@@ -571,12 +596,84 @@ store_new_seq(struct store *st)
 
 /* --- batches ------------------------------------------------------------ */
 
+/* The open batch starts again empty: new seqs from here on. */
+static void
+store_open_reset(struct store *st)
+{
+	bytes_w_reset(&st->st_open.sb_ops);
+	st->st_open.sb_nops = 0;
+	if (st->st_seq0 != UINT64_MAX)
+		st->st_seq0 = st->st_next_seq;
+	if (st->st_map_n > 0)
+		memset(st->st_map, 0, st->st_map_cap * sizeof(*st->st_map));
+	st->st_map_n = 0;
+}
+
+static struct store_map_ent *
+store_map_find(struct store *st, uint64_t seq)
+{
+	size_t i, mask = st->st_map_cap - 1;
+
+	if (st->st_map_cap == 0)
+		return NULL;
+	/* Seqs are consecutive: a multiplicative hash spreads them. */
+	for (i = (size_t)(seq * 0x9e3779b97f4a7c15ull) & mask;
+	    st->st_map[i].me_seq != 0; i = (i + 1) & mask)
+		if (st->st_map[i].me_seq == seq)
+			return &st->st_map[i];
+	return NULL;
+}
+
+/* seq's live PUT is at off: 0, or -1 (out of memory: not tracked). */
+static int
+store_map_put(struct store *st, uint64_t seq, size_t off)
+{
+	struct store_map_ent *e, *old = st->st_map;
+	size_t i, cap = st->st_map_cap, ncap, mask;
+
+	if ((e = store_map_find(st, seq)) != NULL) {
+		e->me_off = off;
+		return 0;
+	}
+	if ((st->st_map_n + 1) * 2 > cap) {
+		ncap = cap == 0 ? 256 : cap * 2;
+		if ((st->st_map = calloc(ncap, sizeof(*e))) == NULL) {
+			st->st_map = old;
+			return -1;
+		}
+		st->st_map_cap = ncap;
+		st->st_map_n = 0;
+		for (i = 0; i < cap; i++)
+			if (old[i].me_seq != 0)
+				(void)store_map_put(st, old[i].me_seq,
+				    old[i].me_off);
+		free(old);
+	}
+	mask = st->st_map_cap - 1;
+	for (i = (size_t)(seq * 0x9e3779b97f4a7c15ull) & mask;
+	    st->st_map[i].me_seq != 0; i = (i + 1) & mask)
+		;
+	st->st_map[i].me_seq = seq;
+	st->st_map[i].me_off = off;
+	st->st_map_n++;
+	return 0;
+}
+
+/* The live PUT at off in the open batch is cancelled. */
+static void
+store_op_cancel(struct store *st, size_t off)
+{
+	uint8_t none = STORE_OP_NONE;
+
+	memcpy(st->st_open.sb_ops.buf + off, &none, 1);
+	st->st_open.sb_nops--;
+}
+
 /* A mutation failed: the open batch is gone until reported. */
 static int
 store_fail(struct store *st, int rc)
 {
-	bytes_w_reset(&st->st_open.sb_ops);
-	st->st_open.sb_nops = 0;
+	store_open_reset(st);
 	st->st_failed = rc;
 	return store_err(rc);
 }
@@ -690,9 +787,11 @@ store_apply(struct store *st, const struct store_batch *sb)
 			if (rc == MDB_NOTFOUND)
 				rc = 0;
 			break;
-		default:
+		case STORE_OP_DELPFX:
 			rc = store_apply_delpfx(st, txn, k.mv_data,
 			    k.mv_size);
+			break;
+		default:
 			break;
 		}
 		p += op.op_vlen;
@@ -789,8 +888,7 @@ store_submit(struct store *st, char *err, size_t errlen)
 	tmp = st->st_spare;
 	st->st_spare = st->st_open;
 	st->st_open = tmp;
-	bytes_w_reset(&st->st_open.sb_ops);
-	st->st_open.sb_nops = 0;
+	store_open_reset(st);
 	pthread_mutex_lock(&st->st_mu);
 	st->st_done = 0;
 	st->st_job = &st->st_spare;
@@ -835,8 +933,7 @@ store_reap(struct store *st, int wait, int *rcp, char *err, size_t errlen)
 void
 store_discard(struct store *st)
 {
-	bytes_w_reset(&st->st_open.sb_ops);
-	st->st_open.sb_nops = 0;
+	store_open_reset(st);
 	st->st_failed = 0;
 }
 
@@ -909,12 +1006,21 @@ store_put_out(struct store *st, uint64_t sid, uint64_t seq,
 {
 	uint8_t kb[STORE_KEY_MAX];
 	size_t kl = store_key_session(kb, sid, STORE_SK_OUT, seq);
+	size_t off = st->st_open.sb_ops.len;
+	struct store_map_ent *e;
 	int rc;
 
 	bytes_w_reset(&st->st_buf);
 	if ((rc = store_encode_out(&st->st_buf, o)) != 0)
 		return rc;
-	return store_put(st, kb, kl);
+	if ((rc = store_put(st, kb, kl)) != 0 || seq < st->st_seq0)
+		return rc;
+	/* Made in this batch: the earlier PUT of it goes. */
+	if ((e = store_map_find(st, seq)) != NULL &&
+	    e->me_off != STORE_MAP_DEAD)
+		store_op_cancel(st, e->me_off);
+	(void)store_map_put(st, seq, off);
+	return 0;
 }
 
 int
@@ -922,7 +1028,20 @@ store_del_out(struct store *st, uint64_t sid, uint64_t seq)
 {
 	uint8_t kb[STORE_KEY_MAX];
 	size_t kl = store_key_session(kb, sid, STORE_SK_OUT, seq);
+	struct store_map_ent *e;
 
+	/*
+	 * Queued and acknowledged within one batch: neither is written
+	 * (never in the file, nor with the writer, so nothing to delete).
+	 */
+	if (seq >= st->st_seq0 && st->st_failed == 0 &&
+	    (e = store_map_find(st, seq)) != NULL &&
+	    e->me_off != STORE_MAP_DEAD) {
+		store_op_cancel(st, e->me_off);
+		e->me_off = STORE_MAP_DEAD;
+		st->st_stats.sst_dels++;
+		return 0;
+	}
 	return store_del(st, kb, kl);
 }
 
@@ -967,8 +1086,7 @@ store_commit(struct store *st, char *err, size_t errlen)
 	if (st->st_open.sb_nops == 0)
 		return 0;
 	rc = store_apply(st, &st->st_open);
-	bytes_w_reset(&st->st_open.sb_ops);
-	st->st_open.sb_nops = 0;
+	store_open_reset(st);
 	if (rc != 0) {
 		st->st_stats.sst_failed++;
 		store_errtext(st, rc, err, errlen);

@@ -536,6 +536,107 @@ START_TEST(store__dirs)
 }
 END_TEST
 
+/* Hands the open batch to the writer thread and waits for its outcome. */
+static int
+submit_wait(struct store *st)
+{
+	int rc = -1, h;
+
+	h = store_submit(st, err, sizeof(err));
+	if (h != 1)
+		return h;
+	ck_assert_int_eq(store_busy(st), 1);
+	/* A second batch is refused while the first is in hand. */
+	ck_assert_int_eq(store_submit(st, err, sizeof(err)), CAIRN_ERR_INVAL);
+	ck_assert_int_eq(store_reap(st, 1, &rc, err, sizeof(err)), 1);
+	ck_assert_int_eq(store_busy(st), 0);
+	return rc;
+}
+
+START_TEST(store__writer_thread)
+{
+	struct store *st = open_rw();
+	struct seen s;
+	uint64_t a, b2, c;
+
+	load(st, &s);
+	put_session(st, 1, "a");
+	a = store_new_seq(st);
+	ck_assert_int_eq(put_out(st, 1, a, "kept"), 0);
+	ck_assert_int_eq(submit_wait(st), 0);
+	ck_assert_int_eq(store_pending(st), 0);
+	/* Nothing to hand: 0, and nothing to reap. */
+	ck_assert_int_eq(store_submit(st, err, sizeof(err)), 0);
+	/*
+	 * In the next batch: b2 queued and acked (cancelled: nothing
+	 * written); a (in the file) put again then deleted: the delete
+	 * must reach the file; c queued, in a QoS 2 state twice.
+	 */
+	b2 = store_new_seq(st);
+	ck_assert_int_eq(put_out(st, 1, b2, "gone"), 0);
+	ck_assert_int_eq(store_pending(st), 1);
+	ck_assert_int_eq(store_del_out(st, 1, b2), 0);
+	ck_assert_int_eq(store_pending(st), 0);
+	ck_assert_int_eq(put_out(st, 1, a, "again"), 0);
+	ck_assert_int_eq(store_del_out(st, 1, a), 0);
+	c = store_new_seq(st);
+	ck_assert_int_eq(put_out(st, 1, c, "first"), 0);
+	ck_assert_int_eq(put_out(st, 1, c, "second"), 0);
+	ck_assert_int_eq(submit_wait(st), 0);
+	store_close(st);
+	st = open_rw();
+	load(st, &s);
+	{
+		char want[64];
+
+		snprintf(want, sizeof(want), "S1 a;O1.%llu second st1 id0;",
+		    (unsigned long long)c);
+		ck_assert_str_eq(s.buf, want);
+	}
+	store_close(st);
+}
+END_TEST
+
+START_TEST(store__writer_map_full)
+{
+	struct store *st = store_open(dir, 256 * 1024, "n1@h", 0, err,
+	    sizeof(err));
+	char big[2048];
+	struct seen s;
+	uint64_t i;
+	int rc = 0, r2;
+
+	ck_assert_msg(st != NULL, "%s", err);
+	load(st, &s);
+	put_session(st, 1, "a");
+	ck_assert_int_eq(put_out(st, 1, store_new_seq(st), "before"), 0);
+	ck_assert_int_eq(submit_wait(st), 0);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	/*
+	 * Under the batch's cap (the map's size) but more than the map
+	 * holds with LMDB's pages: the writer's commit fails, and none
+	 * of it is written.
+	 */
+	for (i = 0; i < 100 && rc == 0; i++)
+		rc = put_out(st, 1, store_new_seq(st), big);
+	ck_assert_int_eq(rc, 0);
+	r2 = submit_wait(st);
+	ck_assert_int_eq(r2, CAIRN_ERR_LIMIT);
+	ck_assert_msg(strstr(err, "store_max_bytes") != NULL, "%s", err);
+	ck_assert_int_eq(put_out(st, 1, store_new_seq(st), "next"), 0);
+	ck_assert_int_eq(submit_wait(st), 0);
+	store_close(st);
+	st = store_open(dir, 256 * 1024, "n1@h", 0, err, sizeof(err));
+	ck_assert_msg(st != NULL, "%s", err);
+	load(st, &s);
+	ck_assert_msg(strstr(s.buf, "before") != NULL &&
+	    strstr(s.buf, "next") != NULL && strstr(s.buf, "xxxx") == NULL,
+	    "%s", s.buf);
+	store_close(st);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -556,6 +657,8 @@ store_suite(void)
 	tcase_add_test(tc, store__damaged_record);
 	tcase_add_test(tc, store__one_process);
 	tcase_add_test(tc, store__dirs);
+	tcase_add_test(tc, store__writer_thread);
+	tcase_add_test(tc, store__writer_map_full);
 	suite_add_tcase(su, tc);
 	return su;
 }
