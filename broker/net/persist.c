@@ -660,8 +660,8 @@ again:
 		goto again;
 	}
 	b->b_stats.bs_store_refused += n;
-	log_rate_warnx(&persist_commit_lr, "data_dir: %s; %zu clients "
-	    "disconnected without the acks of that batch", err, n);
+	log_rate_warnx(&persist_commit_lr, "data_dir: batch not stored: %s; "
+	    "%zu clients disconnected without its acks", err, n);
 }
 
 /* The writer's outcome, if it is done (wait: until it is). */
