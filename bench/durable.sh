@@ -6,8 +6,9 @@
 # keeps), against three brokers driven by the same generator:
 #
 #	cairn		cairn-broker without data_dir (all in memory)
-#	cairn+data_dir	cairn-broker with data_dir (one LMDB commit per
-#			loop iteration; PUBACK after it)
+#	cairn+data_dir	cairn-broker with data_dir (group commit: one
+#			LMDB commit and sync per disk round, on the
+#			store's writer thread; PUBACK after it)
 #	cairn+nosync	the same with store_sync false (written, not
 #			fsync'd: survives kill -9, not a power cut)
 #	mosquitto	mosquitto with `persistence true` (its default

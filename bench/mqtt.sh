@@ -15,6 +15,7 @@
 #        bench/mqtt.sh --http
 #        bench/mqtt.sh --ws [--only mosquitto|cairn]
 #        bench/mqtt.sh --v5 [--only mosquitto|cairn]
+#        bench/mqtt.sh --durable
 #
 # --http measures the HTTP endpoint's cost on the hot path: two
 # cairn-brokers side by side in the same run, the same interleaving and
@@ -39,6 +40,11 @@
 # 5.0/3.1.1 ratio (the goal: 0.90 or more in every row) and cairn 5.0
 # against mosquitto 5.0.  The idle clients are 5.0 clients; no retained
 # or TLS rows.
+#
+# --durable runs the rows of data_dir's cost instead (bench/durable.sh:
+# QoS 1 64 B 1:1 and 8:8 to persistent sessions, cairn-broker in
+# memory, with data_dir, with data_dir and store_sync false, and
+# mosquitto with persistence true), with the same environment.
 #
 # Environment:
 #	BUILD_DIR		meson build directory (default: build)
@@ -130,8 +136,12 @@ while [ $# -gt 0 ]; do
 		v5=1
 		shift
 		;;
+	--durable)
+		[ $# -eq 1 ] || die "--durable is a run of its own"
+		exec "$(dirname "$0")/durable.sh"
+		;;
 	*)
-		die "usage: mqtt.sh [--only mosquitto|cairn] [--ws | --v5] | --http"
+		die "usage: mqtt.sh [--only mosquitto|cairn] [--ws | --v5] | --http | --durable"
 		;;
 	esac
 done
