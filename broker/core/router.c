@@ -92,6 +92,7 @@ struct router {
 	size_t				 r_nsel;
 	struct router_remote		**r_fwd;	/* this route's nodes */
 	size_t				 r_nfwd;
+	size_t				 r_last_fwd;	/* r_nfwd of the last route */
 	size_t				 r_capfwd;
 	struct route_pick		*r_picks;	/* groups picked there */
 	size_t				 r_npicks;
@@ -765,6 +766,7 @@ router_route_one(struct router *r, struct msg *m, int local,
 	}
 	for (i = 0; i < r->r_nfwd; i++)
 		router_forward(r, r->r_fwd[i], m);
+	r->r_last_fwd = r->r_nfwd;
 	r->r_nhits = 0;
 	r->r_nfwd = 0;
 	r->r_npicks = 0;
@@ -791,6 +793,12 @@ router_route_local(struct router *r, struct msg *m,
 
 	return router_route_one(r, m, 1, groups != NULL ? groups : &none,
 	    ngroups, deliver, arg);
+}
+
+size_t
+router_last_forwards(const struct router *r)
+{
+	return r->r_last_fwd;
 }
 
 size_t

@@ -138,6 +138,12 @@ void		 router_unsubscribe_all(struct router *, struct session *s);
  */
 size_t		 router_route(struct router *, struct msg *m,
 		    router_deliver_cb deliver, void *arg);
+/*
+ * The nodes the last router_route() (or _local(): 0) handed its message
+ * to through the forward hook: with its return, whether anyone matched
+ * (MQTT 5.0's "no matching subscribers" costs no second walk).
+ */
+size_t		 router_last_forwards(const struct router *);
 
 /*
  * Installs the cluster's hooks (either may be NULL; arg borrowed).

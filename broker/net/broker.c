@@ -974,6 +974,13 @@ broker_publish(struct broker *b, struct bytes_view topic,
 int
 broker_publish_msg(struct broker *b, struct msg *m)
 {
+	return broker_publish_msg_n(b, m, NULL);
+}
+
+int
+broker_publish_msg_n(struct broker *b, struct msg *m, size_t *matched)
+{
+	size_t n;
 	struct bytes_view topic = msg_topic(m);
 	enum retain_limit why;
 	struct msg *clr;
@@ -1006,6 +1013,8 @@ broker_publish_msg(struct broker *b, struct msg *m)
 			b->b_hooks.bh_retained(b->b_hooks.bh_arg, m);
 	}
 	/* Forwarded copies carry RETAIN 0 [MQTT-3.3.1-9]. */
-	router_route(b->b_router, m, broker_deliver, b);
+	n = router_route(b->b_router, m, broker_deliver, b);
+	if (matched != NULL)
+		*matched = n + router_last_forwards(b->b_router);
 	return 0;
 }

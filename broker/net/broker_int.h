@@ -268,6 +268,12 @@ int	broker_publish(struct broker *, struct bytes_view topic,
 /* broker_publish() of a message made by the caller (5.0: properties,
  * publisher, expiry); borrows m. */
 int	broker_publish_msg(struct broker *, struct msg *m);
+/*
+ * As broker_publish_msg(), and *matched: the local deliveries and the
+ * nodes forwarded to (0: no subscriber matched anywhere the routes say).
+ */
+int	broker_publish_msg_n(struct broker *, struct msg *m,
+	    size_t *matched);
 /* Queues m for session s (read ACL, limits) and sends what it can. */
 void	broker_deliver(struct session *s, struct msg *m,
 	    const struct session_deliv *d, void *arg);

@@ -23,7 +23,9 @@
  * client [MQTT-3.3.4-6] (0x82), QoS over max_qos (0x9B), and a payload
  * format indicator of 1 with a payload that is not UTF-8 (PUBACK or
  * PUBREC 0x99, the message dropped).  The acks carry reason codes: 0x87
- * where the ACL refuses, 0x97 when memory runs out.
+ * where the ACL refuses, 0x97 when memory runs out; PUBACK 0x10 when
+ * no subscription here nor route to another node matched the topic
+ * (PUBREC says 0 then, as mosquitto 2's does).
  *
  * With data_dir, PUBACK, PUBREC and PUBCOMP are appended at once but
  * written only after the commit of what they acknowledge: the message
@@ -61,7 +63,8 @@ publish_allowed(struct client *c, struct bytes_view topic)
  * broker_publish() does.  0 or CAIRN_ERR_NOMEM.
  */
 static int
-publish_route5(struct client *c, const struct mqtt_publish *p)
+publish_route5(struct client *c, const struct mqtt_publish *p,
+    size_t *matched)
 {
 	struct msg_args a;
 	struct msg *m;
@@ -92,15 +95,16 @@ publish_route5(struct client *c, const struct mqtt_publish *p)
 	free(buf);
 	if (m == NULL)
 		return CAIRN_ERR_NOMEM;
-	rc = broker_publish_msg(c->c_broker, m);
+	rc = broker_publish_msg_n(c->c_broker, m, matched);
 	msg_unref(m);
 	return rc;
 }
 
-/* Routes p; its 5.0 reason code (0 routed). */
+/* Routes p; its 5.0 reason code (0 routed, 0x10 no one matched). */
 static uint8_t
 publish_route(struct client *c, const struct mqtt_publish *p)
 {
+	size_t matched = 1;
 	int rc;
 
 	if (!publish_allowed(c, p->topic)) {
@@ -109,7 +113,7 @@ publish_route(struct client *c, const struct mqtt_publish *p)
 		return MQTT5_RC_NOT_AUTHORIZED;
 	}
 	if (c->c_level == MQTT_LEVEL_5)
-		rc = publish_route5(c, p);
+		rc = publish_route5(c, p, &matched);
 	else
 		rc = broker_publish(c->c_broker, p->topic, p->payload, p->qos,
 		    p->retain);
@@ -118,7 +122,14 @@ publish_route(struct client *c, const struct mqtt_publish *p)
 		    "dropped: out of memory", c->c_id);
 		return MQTT5_RC_QUOTA_EXCEEDED;
 	}
-	return MQTT5_RC_SUCCESS;
+	/*
+	 * 5.0, as mosquitto 2 says it: no subscription matched here nor a
+	 * route to another node (the router's own count, no second walk).
+	 * A matching subscriber whose ACL or no local then skips the
+	 * message still counts, as in mosquitto.
+	 */
+	return matched == 0 ? MQTT5_RC_NO_MATCHING_SUBSCRIBERS :
+	    MQTT5_RC_SUCCESS;
 }
 
 /*
@@ -251,6 +262,11 @@ handle_publish(struct client *c, const struct mqtt_publish *in)
 			if (b->b_store != NULL && c->c_session->s_store_id != 0)
 				persist_inq2(b, c->c_session, p->id, 1);
 			why = publish_route(c, p);
+			/* 0x10 on PUBACK only, as mosquitto 2 (its PUBREC
+			 * says 0): a client written against it may take
+			 * any PUBREC code but 0 as a failure. */
+			if (why == MQTT5_RC_NO_MATCHING_SUBSCRIBERS)
+				why = MQTT5_RC_SUCCESS;
 		}
 		/* 5.0: a refused message is not awaited (4.3.3), so a
 		 * PUBREL for it finds no id. */

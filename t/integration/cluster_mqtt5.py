@@ -29,6 +29,9 @@ Cases:
     an expiry queue on c2 for an offline session, published on c1; the
     session then resumes on c3: what expired meanwhile is gone, the rest
     comes with the time left.
+  * puback_0x10_only_when_no_node_matches: a publisher on c1 gets
+    PUBACK 0x10 for a topic no node subscribes to, and 0 once the only
+    subscriber is on c2 (its route reached c1), which receives it.
   * takeover_of_a_5_session_across_nodes: the old connection on c1 gets
     DISCONNECT 0x8E, the taker on c2 session present 1 with the
     subscription (its identifier) and the queued messages; the session
@@ -233,6 +236,26 @@ def t_no_local():
     eq(got, [], 'own message back to a No Local subscription')
     x.disconnect(0, [(w.SESSION_EXPIRY, 0)])
     for c in (y, watch2, watch3):
+        c.disconnect()
+
+
+@test('puback_0x10_only_when_no_node_matches')
+def t_no_matching():
+    c1, c2, _ = shared()
+    u = uniq('nm')
+    pub, _ = c5(c1)
+    pub.publish('%s/t' % u, b'before', qos=1,
+                want_rc=w.RC_NO_MATCHING_SUBSCRIBERS)
+    sub, _ = c5(c2)
+    sub.subscribe([('%s/#' % u, 1)])
+    probe(pub, sub, '%s/probe' % u, 'route c2 -> c1')
+    # Nobody on c1 matches; the route to c2 does: success, not 0x10.
+    pub.publish('%s/t' % u, b'after', qos=1, want_rc=0)
+    eq([m.payload for m in wait_for(sub, '%s/t' % u, 1, 'c2')],
+       [b'after'], 'the message on c2')
+    pub.publish('%s-other/t' % u, b'x', qos=1,
+                want_rc=w.RC_NO_MATCHING_SUBSCRIBERS)
+    for c in (pub, sub):
         c.disconnect()
 
 

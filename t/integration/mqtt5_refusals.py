@@ -223,6 +223,10 @@ def t_receive_max():
 def t_pfi():
     with Broker(dict(SCENARIO)) as b:
         c, _ = open5(b, h.uniq('pf'))
+        # A subscriber, so that success is 0 (not 0x10, no one matched).
+        s, _ = open5(b, h.uniq('pfs'))
+        s.send(sub5(1, props(), 'pf/t', 0))
+        s.expect(9, 'SUBACK')
         c.send(pub5('pf/t', props(b'\x01\x01'), b'\xff\xfe', qos=1, pid=7))
         p = c.expect(PUBACK, 'PUBACK')
         eq(p.body[:3], u16(7) + b'\x99', 'PUBACK id and reason code')

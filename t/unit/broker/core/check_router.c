@@ -379,6 +379,12 @@ START_TEST(router__remote_plain_once_per_node)
 	ck_assert_uint_eq(route_c("a/b", &g), 0);
 	ck_assert_uint_eq(fw.n, 2);
 	ck_assert_uint_eq(fw.ngroups[0] + fw.ngroups[1], 0);
+	/* What 5.0's "no matching subscribers" reads: 2 nodes, then 1. */
+	ck_assert_uint_eq(router_last_forwards(r), 2);
+	ck_assert_uint_eq(route_c("x", &g), 0);
+	ck_assert_uint_eq(router_last_forwards(r), 1);
+	ck_assert_uint_eq(route_c("$x", &g), 0);
+	ck_assert_uint_eq(router_last_forwards(r), 0);
 	ck_assert_int_eq(router_remote_add(r, v("$share/"), &rrs[0]),
 	    CAIRN_ERR_PROTO);
 }
