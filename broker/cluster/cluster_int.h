@@ -75,6 +75,13 @@ TAILQ_HEAD(custody_heldq, custody_held);
 struct custody_pend {
 	uint64_t	 cp_seq;
 	uint64_t	 cp_gen;	/* 0: no store to wait for */
+	uint64_t	 cp_epoch;	/* replicas' (replica.c); 0: none */
+};
+
+/* A replica epoch's mark on one holder: acked once it took `target`. */
+struct repl_mark {
+	uint64_t	 rm_epoch;
+	uint64_t	 rm_target;
 };
 
 struct peer {
@@ -112,6 +119,20 @@ struct peer {
 	size_t			 p_pend_head;
 	size_t			 p_npend;
 	size_t			 p_pend_cap;
+	/*
+	 * Replicas' acks on the current link (replica.c): REPL_* frames
+	 * we sent it and it acked (REPL_ACK), frames we took from it and
+	 * owe a REPL_ACK for; the epochs waiting on it (a ring).
+	 */
+	uint64_t		 p_repl_sent;
+	uint64_t		 p_repl_acked;
+	uint64_t		 p_repl_rcvd;
+	int			 p_repl_dirty;	/* sent to in the open epoch */
+	int			 p_rack_due;
+	struct repl_mark	*p_marks;
+	size_t			 p_marks_head;
+	size_t			 p_nmarks;
+	size_t			 p_marks_cap;
 	/* Its buffer is past max_forward_buffer: publishers here wait. */
 	int			 p_holding;
 	uint64_t		 p_incarnation;	/* its CREDIT's; 0: none yet */
@@ -245,6 +266,8 @@ void		 custody_sender_check(struct cluster *, struct peer *);
 void		 custody_durable(struct cluster *, uint64_t gen);
 /* data_dir: the store's batch gen failed (bh_store_failed). */
 void		 custody_store_failed(struct cluster *, uint64_t gen);
+/* Replica epochs up to the given one are acked: send what waited. */
+void		 custody_repl_done(struct cluster *);
 
 /* cluster_sync.c */
 /* The link to p just came up: snapshot, resends, PEERS. */
@@ -303,6 +326,15 @@ void		 replica_peer_up(struct cluster *, struct peer *p);
  * and the replicas held of p's sessions are promoted.
  */
 void		 replica_peer_down(struct cluster *, struct peer *p, int gone);
+/*
+ * The replica epoch an ack made now waits for (0: none): every REPL_*
+ * frame sent so far must be acked by its holder first (REPL_ACK).
+ */
+uint64_t	 replica_ack_epoch(struct cluster *);
+/* Every epoch up to this one is acked (or let go). */
+uint64_t	 replica_done_epoch(const struct cluster *);
+/* REPL_ACK n from p. */
+void		 replica_acked(struct cluster *, struct peer *p, uint64_t n);
 /* A REPL_* frame from p. */
 void		 replica_recv(struct cluster *, struct peer *p,
 		    const struct link_msg *m);

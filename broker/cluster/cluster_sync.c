@@ -1554,6 +1554,9 @@ cluster_sync_msg(struct cluster *c, struct peer *p, const struct link_msg *m)
 	case LINK_REPL_DROP:
 		replica_recv(c, p, m);
 		break;
+	case LINK_REPL_ACK:
+		replica_acked(c, p, m->u.repl_acked);
+		break;
 	default:
 		break;
 	}

@@ -140,6 +140,9 @@ custody_peer_fini(struct cluster *c, struct peer *p)
 		held_remove(c, p, h);
 	free(p->p_pend);
 	p->p_pend = NULL;
+	free(p->p_marks);
+	p->p_marks = NULL;
+	p->p_nmarks = p->p_marks_cap = p->p_marks_head = 0;
 	p->p_npend = p->p_pend_cap = p->p_pend_head = 0;
 	if (p->p_holding) {
 		p->p_holding = 0;
@@ -189,9 +192,11 @@ custody_ack_gen(struct broker *b)
 }
 
 static int
-pend_ready(struct broker *b, const struct custody_pend *cp)
+pend_ready(struct cluster *c, const struct custody_pend *cp)
 {
-	return cp->cp_gen == 0 || cp->cp_gen <= persist_durable_gen(b);
+	return (cp->cp_gen == 0 || cp->cp_gen <=
+	    persist_durable_gen(c->c_broker)) && (cp->cp_epoch == 0 ||
+	    cp->cp_epoch <= replica_done_epoch(c));
 }
 
 /* Sends p's waiting acks whose store generation is durable, in order. */
@@ -202,7 +207,7 @@ pend_pump(struct cluster *c, struct peer *p)
 
 	while (p->p_npend > 0) {
 		cp = &p->p_pend[p->p_pend_head];
-		if (!pend_ready(c->c_broker, cp))
+		if (!pend_ready(c, cp))
 			return;
 		custody_ack_send(p, cp->cp_seq);
 		p->p_pend_head = (p->p_pend_head + 1) % p->p_pend_cap;
@@ -244,7 +249,8 @@ custody_ack(struct cluster *c, struct peer *p, uint64_t seq)
 
 	cp.cp_seq = seq;
 	cp.cp_gen = custody_ack_gen(c->c_broker);
-	if (p->p_npend == 0 && pend_ready(c->c_broker, &cp)) {
+	cp.cp_epoch = replica_ack_epoch(c);
+	if (p->p_npend == 0 && pend_ready(c, &cp)) {
 		custody_ack_send(p, seq);
 		return;
 	}
@@ -281,6 +287,12 @@ custody_store_failed(struct cluster *c, uint64_t gen)
 		}
 		p->p_npend = j;
 	}
+}
+
+void
+custody_repl_done(struct cluster *c)
+{
+	custody_durable(c, 0);
 }
 
 void

@@ -26,7 +26,7 @@ static const char *const link_type_names[] = {
 	"ROUTES_BEGIN", "ROUTES_END", "FORWARD", "FORWARD_ACK", "RETAIN",
 	"CLAIM", "SESSION_TAKE", "SESSION_DATA", "PEERS", "REPL_SESSION",
 	"REPL_SUB", "REPL_MSGS", "REPL_STATE", "REPL_DROP", "CREDIT",
-	"SESSION_NONE",
+	"SESSION_NONE", "REPL_ACK",
 };
 
 const char *
@@ -509,6 +509,8 @@ decode_body(struct bytes_r *r, struct link_msg *m)
 		return decode_forward(r, &m->u.fwd);
 	case LINK_FORWARD_ACK:
 		return get_u64(r, &m->u.ack_seq);
+	case LINK_REPL_ACK:
+		return get_u64(r, &m->u.repl_acked);
 	case LINK_RETAIN:
 		return decode_retain(r, &m->u.ret);
 	case LINK_CLAIM:
@@ -834,6 +836,7 @@ encode_check(const struct link_msg *m)
 	case LINK_ROUTES_BEGIN:
 	case LINK_ROUTES_END:
 	case LINK_FORWARD_ACK:
+	case LINK_REPL_ACK:
 		return 0;
 	case LINK_ROUTE_ADD:
 	case LINK_ROUTE_DEL:
@@ -939,6 +942,9 @@ encode_body(struct bytes_w *w, const struct link_msg *m)
 		break;
 	case LINK_FORWARD_ACK:
 		bytes_put_u64be(w, m->u.ack_seq);
+		break;
+	case LINK_REPL_ACK:
+		bytes_put_u64be(w, m->u.repl_acked);
 		break;
 	case LINK_RETAIN:
 		bytes_put_u64be(w, m->u.ret.stamp);

@@ -87,8 +87,10 @@ enum link_type {
 	/* Custody (CLUSTER.md, "Custody"). */
 	LINK_CREDIT = 20,
 	LINK_SESSION_NONE = 21,
+	/* Replicas' acks (CLUSTER.md, "Session replicas"). */
+	LINK_REPL_ACK = 22,
 };
-#define LINK_TYPE_MAX	LINK_SESSION_NONE
+#define LINK_TYPE_MAX	LINK_REPL_ACK
 
 /*
  * HELLO: version u8, name str16, nonce 32 bytes.  Any version >= 1
@@ -282,6 +284,11 @@ struct link_msg {
 		struct bytes_view	filter;	/* ROUTE_ADD, ROUTE_DEL */
 		struct link_forward	fwd;
 		uint64_t		ack_seq;	/* FORWARD_ACK */
+		/*
+		 * REPL_ACK: how many REPL_* frames the sender of it has
+		 * taken from this link so far (cumulative, per link).
+		 */
+		uint64_t		repl_acked;
 		struct link_retain	ret;
 		struct link_claim	claim;
 		struct bytes_view	take_id;	/* SESSION_TAKE, _NONE */

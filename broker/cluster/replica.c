@@ -73,9 +73,25 @@ struct replica {
 	uint64_t	 rp_npromoted;	/* sessions promoted here */
 	uint64_t	 rp_nlost;	/* changes not replicated: a full link */
 	struct log_rate	 rp_lr;
+	/*
+	 * Replicas' acks.  An epoch closes when an ack is made while
+	 * REPL_* frames went out since the last one (replica_ack_epoch()):
+	 * each holder sent to then gets a mark (the epoch, its frame count
+	 * then).  rp_done: every epoch up to it is acked by all its holders
+	 * (or their links went: released, counted in rp_nreleased).
+	 */
+	uint64_t	 rp_epoch;
+	uint64_t	 rp_done;
+	size_t		 rp_ndirtyp;	/* peers with p_repl_dirty */
+	uint64_t	 rp_nreleased;	/* marks let go: their link went */
+	ev_prepare	 rp_ack_w;	/* holder: REPL_ACKs owed */
 };
 
+/* Marks kept per holder; past it the newest absorbs the next ones. */
+#define REPL_MARKS_MAX		1024
+
 static void	replica_on_pass(struct ev_loop *, ev_idle *, int);
+static void	replica_on_ack(struct ev_loop *, ev_prepare *, int);
 static void	replica_on_event(void *, struct session *, enum session_ev,
 		    const struct session_out *, struct bytes_view, uint8_t);
 static void	replica_give_back(struct cluster *, struct peer *,
@@ -109,6 +125,7 @@ replica_new(struct cluster *c)
 	bytes_w_init(&rp->rp_items, c->c_lconf.lc_max_frame -
 	    CLUSTER_FRAME_SLACK);
 	ev_idle_init(&rp->rp_pass_w, replica_on_pass);
+	ev_prepare_init(&rp->rp_ack_w, replica_on_ack);
 	if (replica_enabled(c)) {
 		c->c_broker->b_sobs.sob_cb = replica_on_event;
 		c->c_broker->b_sobs.sob_arg = c;
@@ -140,6 +157,7 @@ replica_free(struct replica *rp)
 	c = rp->rp_c;
 	memset(&c->c_broker->b_sobs, 0, sizeof(c->c_broker->b_sobs));
 	ev_idle_stop(c->c_loop, &rp->rp_pass_w);
+	ev_prepare_stop(c->c_loop, &rp->rp_ack_w);
 	if (rp->rp_store.rs_tab.ct_buckets != NULL)
 		rstore_fini(&rp->rp_store);
 	if (rp->rp_own.ct_buckets != NULL)
@@ -243,6 +261,171 @@ msg_init(struct link_msg *m, enum link_type type, const struct session *s)
 	m->u.repl.id = bytes_view_of(s->s_id, s->s_id_len);
 }
 
+/* --- Replicas' acks ---------------------------------------------------- */
+
+/* Every REPL_* frame to a holder goes here: counted for its REPL_ACK. */
+static int
+repl_send(struct peer *p, const struct link_msg *m)
+{
+	struct replica *rp = p->p_cluster->c_repl;
+	int rc;
+
+	if ((rc = link_send(p->p_link, m)) != 0)
+		return rc;
+	p->p_repl_sent++;
+	if (!p->p_repl_dirty) {
+		p->p_repl_dirty = 1;
+		rp->rp_ndirtyp++;
+	}
+	return 0;
+}
+
+/* p's marks from the head. */
+#define MARK(p, i)	((p)->p_marks[((p)->p_marks_head + (i)) % \
+			    (p)->p_marks_cap])
+
+static void
+mark_push(struct replica *rp, struct peer *p, uint64_t epoch)
+{
+	struct repl_mark *n;
+	size_t cap, i;
+
+	if (p->p_nmarks == p->p_marks_cap && p->p_marks_cap <
+	    REPL_MARKS_MAX) {
+		cap = p->p_marks_cap == 0 ? 16 : p->p_marks_cap * 2;
+		if ((n = reallocarray(NULL, cap, sizeof(*n))) != NULL) {
+			for (i = 0; i < p->p_nmarks; i++)
+				n[i] = MARK(p, i);
+			free(p->p_marks);
+			p->p_marks = n;
+			p->p_marks_cap = cap;
+			p->p_marks_head = 0;
+		}
+	}
+	if (p->p_nmarks == p->p_marks_cap) {
+		if (p->p_nmarks == 0) {
+			/* No memory for even one: not waited for. */
+			rp->rp_nreleased++;
+			return;
+		}
+		/* Bounded: the newest mark waits for this epoch's frames. */
+		MARK(p, p->p_nmarks - 1).rm_epoch = epoch;
+		MARK(p, p->p_nmarks - 1).rm_target = p->p_repl_sent;
+		return;
+	}
+	MARK(p, p->p_nmarks).rm_epoch = epoch;
+	MARK(p, p->p_nmarks).rm_target = p->p_repl_sent;
+	p->p_nmarks++;
+}
+
+uint64_t
+replica_ack_epoch(struct cluster *c)
+{
+	struct replica *rp = c->c_repl;
+	struct peer *p;
+
+	if (rp == NULL)
+		return 0;
+	if (rp->rp_ndirtyp > 0) {
+		rp->rp_epoch++;
+		TAILQ_FOREACH(p, &c->c_peers, p_entry) {
+			if (!p->p_repl_dirty)
+				continue;
+			p->p_repl_dirty = 0;
+			mark_push(rp, p, rp->rp_epoch);
+		}
+		rp->rp_ndirtyp = 0;
+	}
+	return rp->rp_epoch > rp->rp_done ? rp->rp_epoch : 0;
+}
+
+uint64_t
+replica_done_epoch(const struct cluster *c)
+{
+	return c->c_repl != NULL ? c->c_repl->rp_done : 0;
+}
+
+/* The epochs every holder acked: what waited on them goes. */
+static void
+repl_recompute(struct cluster *c)
+{
+	struct replica *rp = c->c_repl;
+	struct peer *p;
+	uint64_t done = rp->rp_epoch;
+
+	TAILQ_FOREACH(p, &c->c_peers, p_entry)
+		if (p->p_nmarks > 0 && MARK(p, 0).rm_epoch - 1 < done)
+			done = MARK(p, 0).rm_epoch - 1;
+	if (done > rp->rp_done) {
+		rp->rp_done = done;
+		custody_repl_done(c);
+	}
+}
+
+/* p's link went (or p): its marks are let go, its counts start anew. */
+static void
+repl_peer_reset(struct cluster *c, struct peer *p, int gone)
+{
+	struct replica *rp = c->c_repl;
+
+	rp->rp_nreleased += p->p_nmarks;
+	p->p_nmarks = 0;
+	p->p_marks_head = 0;
+	if (p->p_repl_dirty) {
+		p->p_repl_dirty = 0;
+		rp->rp_ndirtyp--;
+	}
+	p->p_repl_sent = p->p_repl_acked = p->p_repl_rcvd = 0;
+	p->p_rack_due = 0;
+	(void)gone;	/* p_marks is freed with p (custody_peer_fini()) */
+	if (!c->c_freeing)
+		repl_recompute(c);
+}
+
+void
+replica_acked(struct cluster *c, struct peer *p, uint64_t n)
+{
+	if (c->c_repl == NULL)
+		return;
+	if (n < p->p_repl_acked || n > p->p_repl_sent) {
+		link_close(p->p_link, "protocol error: REPL_ACK %llu of %llu "
+		    "replica frames sent (%llu acked before)",
+		    (unsigned long long)n,
+		    (unsigned long long)p->p_repl_sent,
+		    (unsigned long long)p->p_repl_acked);
+		return;
+	}
+	p->p_repl_acked = n;
+	while (p->p_nmarks > 0 && MARK(p, 0).rm_target <= n) {
+		p->p_marks_head = (p->p_marks_head + 1) % p->p_marks_cap;
+		p->p_nmarks--;
+	}
+	repl_recompute(c);
+}
+
+/* Holder: one REPL_ACK per owner per loop iteration, at its end. */
+static void
+replica_on_ack(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct replica *rp = container_of(w, struct replica, rp_ack_w);
+	struct link_msg m;
+	struct peer *p;
+
+	(void)revents;
+	TAILQ_FOREACH(p, &rp->rp_c->c_peers, p_entry) {
+		if (!p->p_rack_due)
+			continue;
+		p->p_rack_due = 0;
+		if (p->p_link == NULL)
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.type = LINK_REPL_ACK;
+		m.u.repl_acked = p->p_repl_rcvd;
+		(void)link_send(p->p_link, &m);
+	}
+	ev_prepare_stop(loop, w);
+}
+
 static int
 replica_send_drop(struct peer *p, const char *id, size_t len)
 {
@@ -253,7 +436,7 @@ replica_send_drop(struct peer *p, const char *id, size_t len)
 	memset(&m, 0, sizeof(m));
 	m.type = LINK_REPL_DROP;
 	m.u.repl.id = bytes_view_of(id, len);
-	return link_send(p->p_link, &m);
+	return repl_send(p, &m);
 }
 
 static int
@@ -317,7 +500,7 @@ replica_flush_msgs(struct cluster *c, struct peer *p, const struct session *s,
 	msg_init(&m, LINK_REPL_MSGS, s);
 	m.u.repl.n = *n;
 	m.u.repl.items = bytes_view_of(rp->rp_items.buf, rp->rp_items.len);
-	rc = link_send(p->p_link, &m);
+	rc = repl_send(p, &m);
 	*sent += rp->rp_items.len;
 	bytes_w_reset(&rp->rp_items);
 	*n = 0;
@@ -353,7 +536,7 @@ replica_sync(struct cluster *c, struct peer *p, struct session *s,
 		/* More subscriptions than a frame: the first that fit. */
 		rp->rp_items.err = 0;
 	}
-	rc = link_send(p->p_link, &m);
+	rc = repl_send(p, &m);
 	*sent += rp->rp_items.len;
 	bytes_w_reset(&rp->rp_items);
 	n = 0;
@@ -593,7 +776,7 @@ replica_on_event(void *arg, struct session *s, enum session_ev ev,
 	default:
 		return;
 	}
-	if ((rc = link_send(p->p_link, &m)) != 0) {
+	if ((rc = repl_send(p, &m)) != 0) {
 		/* Closed (overflow) or not encodable: sent whole later. */
 		rp->rp_nlost++;
 		free(e->ce_aux);
@@ -751,7 +934,10 @@ replica_peer_down(struct cluster *c, struct peer *p, int gone)
 	struct promote_walk pw;
 	struct link *l;
 
-	if (rp == NULL || c->c_freeing)
+	if (rp == NULL)
+		return;
+	repl_peer_reset(c, p, gone);
+	if (c->c_freeing)
 		return;
 	rp->rp_ring_stale = 1;
 	if (gone) {
@@ -789,6 +975,12 @@ replica_recv(struct cluster *c, struct peer *p, const struct link_msg *m)
 
 	if (rp == NULL)
 		return;
+	/* Taken: acked at the end of this loop iteration. */
+	p->p_repl_rcvd++;
+	if (!p->p_rack_due) {
+		p->p_rack_due = 1;
+		ev_prepare_start(c->c_loop, &rp->rp_ack_w);
+	}
 	/*
 	 * The node a session promoted here came from sends its replica
 	 * again: it was cut off and kept the session, which is the one
@@ -912,7 +1104,8 @@ replica_status_json(struct cluster *c, struct bytes_w *w)
 	bytes_printf(w, "\"replicas\":{\"held\":%zu,\"held_messages\":%zu,"
 	    "\"held_bytes\":%zu,\"max_bytes\":%zu,\"dropped\":%llu,"
 	    "\"refused\":%llu,\"owned\":%zu,\"unplaced\":%zu,"
-	    "\"synced\":%llu,\"promoted\":%llu,\"resent\":%llu}",
+	    "\"synced\":%llu,\"promoted\":%llu,\"resent\":%llu,"
+	    "\"acks_released\":%llu}",
 	    rstore_count(&rp->rp_store), rstore_msgs(&rp->rp_store),
 	    rp->rp_store.rs_bytes, rp->rp_store.rs_max_bytes,
 	    (unsigned long long)rp->rp_store.rs_dropped,
@@ -920,5 +1113,6 @@ replica_status_json(struct cluster *c, struct bytes_w *w)
 	    rp->rp_own.ct_count, rp->rp_ndirty,
 	    (unsigned long long)rp->rp_nsynced,
 	    (unsigned long long)rp->rp_npromoted,
-	    (unsigned long long)rp->rp_nlost);
+	    (unsigned long long)rp->rp_nlost,
+	    (unsigned long long)rp->rp_nreleased);
 }

@@ -15,8 +15,8 @@ CARRIED = props(b'\x01\x01' + b'\x03' + s16(b'text/plain') + b'\x08' +
 def msg5(frm, ms, pr): return s16(frm) + struct.pack('>Q', ms) + pr
 
 HELLO, AUTH, TICK, RADD, RDEL, RBEGIN, REND, FWD, ACK, RET, CLAIM, TAKE, \
-    SDATA, PEERS, RSESS, RSUB, RMSGS, RSTATE, RDROP, CREDIT, SNONE = \
-    range(1, 22)
+    SDATA, PEERS, RSESS, RSUB, RMSGS, RSTATE, RDROP, CREDIT, SNONE, \
+    RACK = range(1, 23)
 def rmsg(seq, qos, retain, state, pid, topic, payload, v5=None):
     return struct.pack('>QBBBH', seq, qos, retain, state, pid) + \
         s16(topic) + b32(payload) + (v5 or msg5(b'', 0, props(b'')))
@@ -88,6 +88,7 @@ frames = {
     'repl_drop': frame(RDROP, s16(b'client-1')),
     'credit': frame(CREDIT, struct.pack('>IQQ', 1000, 16 << 20, 7)),
     'credit_zero': frame(CREDIT, struct.pack('>IQQ', 0, 0, 0)),
+    'repl_ack': frame(RACK, struct.pack('>Q', 6)),
     'session_none': frame(SNONE, s16(b'client-1')),
 }
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
@@ -101,7 +102,8 @@ open(os.path.join(out, 'stream_snapshot'), 'wb').write(
     frames['retain_v5'])
 open(os.path.join(out, 'stream_replica'), 'wb').write(
     frames['repl_session'] + frames['repl_msgs'] + frames['repl_sub'] +
-    frames['repl_state'] + frames['repl_unsub'] + frames['repl_drop'])
+    frames['repl_state'] + frames['repl_unsub'] + frames['repl_drop'] +
+    frames['repl_ack'])
 open(os.path.join(out, 'stream_handshake'), 'wb').write(
     frames['hello'] + frames['auth'] + frames['credit'] + frames['tick'] +
     frames['forward'] + frames['forward_v5'] + frames['forward_ack'][:7])

@@ -40,6 +40,8 @@ only; output is TAP (mqtt_harness.py's runner).
 """
 
 import argparse
+import os
+import signal
 import sys
 import threading
 import time
@@ -266,6 +268,54 @@ def t_holder_killed():
         verdict(sub, N, 'resumed on the new holder')
         sub.disconnect()
     finally:
+        for n in (a, b, c):
+            n.stop()
+
+
+@h.test('forward_ack_waits_for_the_holders_repl_ack')
+def t_repl_ack():
+    """The owner A of an online persistent session acks a forward only
+    once the replica holder acknowledged the delivery (REPL_ACK): with
+    the holder stopped (SIGSTOP), A's acks of what the other node
+    forwards wait; when A declares the holder dead they are released
+    and counted (replicas.acks_released), and every message arrives.
+    Before REPL_ACK nothing was ever waited for (no such count)."""
+    e, nodes = mesh3('ra')
+    a, b, c = nodes
+    sub = Sub(uniq('ra'))
+    stopped = None
+    try:
+        eq(sub.connect(a), 0, 'first CONNACK session present')
+        sub.subscribe([('r/q1', 1)])
+        holder = find_holder([b, c])
+        other = c if holder is b else b
+        ch.wait_routes(other, a, 1, nodes=nodes)
+        eq(repl(a).get('acks_released'), 0, 'A: acks released before')
+        os.kill(holder.pid, signal.SIGSTOP)
+        stopped = holder
+        pc, _ = other.connect()
+        for i in range(1, 21):
+            publish(pc, 'r/q1', b'%d' % i, qos=1)
+        pc.close()
+        wait_until(lambda: (a.peer(holder.node) or {}).get('state') !=
+                   'up', 10, 'A sees the stopped holder %s down'
+                   % holder.short, [a, other])
+        rel = repl(a).get('acks_released', 0)
+        print('# A released %d replica marks when %s went down'
+              % (rel, holder.short), flush=True)
+        check(rel > 0, 'A waited for no REPL_ACK of the stopped holder')
+        os.kill(holder.pid, signal.SIGCONT)
+        stopped = None
+        q1 = sub.wait_all('r/q1', 20, RESUME_TIMEOUT)
+        check(set(range(1, 21)) <= set(q1), 'QoS 1 missing %s'
+              % ch.ranges(sorted(set(range(1, 21)) - set(q1))))
+        wait_until(lambda: (other.peer(a.node) or {}).get(
+            'forward_pending', -1) == 0, 10, 'every forward to A acked',
+            [a, other])
+        sub.disconnect()
+    finally:
+        if stopped is not None:
+            os.kill(stopped.pid, signal.SIGCONT)
         for n in (a, b, c):
             n.stop()
 

@@ -151,6 +151,33 @@ START_TEST(link_codec__roundtrip_every_type)
 	m.u.credit.bytes = 16u << 20;
 	m.u.credit.incarnation = 0x1122334455667788ull;
 	roundtrip(&m);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_REPL_ACK;
+	m.u.repl_acked = 0x0102030405060708ull;
+	roundtrip(&m);
+}
+END_TEST
+
+/* REPL_ACK: a u64 count, exactly; one byte short or over is refused. */
+START_TEST(link_codec__repl_ack)
+{
+	static const uint8_t ok[] = { 0, 0, 0, 9, LINK_REPL_ACK,
+	    0, 0, 0, 0, 0, 0, 0x01, 0x02 };	/* 258 frames taken */
+	static const uint8_t shortb[] = { 0, 0, 0, 8, LINK_REPL_ACK,
+	    0, 0, 0, 0, 0, 0, 0x01 };
+	static const uint8_t longb[] = { 0, 0, 0, 10, LINK_REPL_ACK,
+	    0, 0, 0, 0, 0, 0, 0x01, 0x02, 0 };
+	struct link_msg m;
+	size_t used;
+
+	ck_assert_int_eq(link_decode(ok, sizeof(ok), MAXF, &m, &used), 0);
+	ck_assert_uint_eq(used, sizeof(ok));
+	ck_assert_int_eq(m.type, LINK_REPL_ACK);
+	ck_assert_uint_eq(m.u.repl_acked, 258);
+	ck_assert_int_eq(link_decode(shortb, sizeof(shortb), MAXF, &m, &used),
+	    CAIRN_ERR_PROTO);
+	ck_assert_int_eq(link_decode(longb, sizeof(longb), MAXF, &m, &used),
+	    CAIRN_ERR_PROTO);
 }
 END_TEST
 
@@ -1144,6 +1171,7 @@ link_codec_suite(void)
 	tcase_add_test(tc, link_codec__session_data_v5);
 	tcase_add_test(tc, link_codec__repl_frames);
 	tcase_add_test(tc, link_codec__credit);
+	tcase_add_test(tc, link_codec__repl_ack);
 	tcase_add_test(tc, link_codec__decode_refusals);
 	tcase_add_test(tc, link_codec__max_frame_exact);
 	tcase_add_test(tc, link_codec__encode_refusals);
