@@ -57,6 +57,7 @@
 #include "broker/cluster/cluster_int.h"
 #include "common/container.h"
 #include "common/err.h"
+#include "common/fifo.h"
 #include "common/log.h"
 
 /* Held forwards are tried again this often (s) while any is held. */
@@ -218,19 +219,15 @@ pend_pump(struct cluster *c, struct peer *p)
 static int
 pend_push(struct peer *p, const struct custody_pend *cp)
 {
-	struct custody_pend *n;
-	size_t cap, i;
+	void *base = p->p_pend;
+	int rc;
 
 	if (p->p_npend == p->p_pend_cap) {
-		cap = p->p_pend_cap == 0 ? 64 : p->p_pend_cap * 2;
-		if ((n = reallocarray(NULL, cap, sizeof(*n))) == NULL)
-			return CAIRN_ERR_NOMEM;
-		for (i = 0; i < p->p_npend; i++)
-			n[i] = p->p_pend[(p->p_pend_head + i) % p->p_pend_cap];
-		free(p->p_pend);
-		p->p_pend = n;
-		p->p_pend_cap = cap;
-		p->p_pend_head = 0;
+		rc = fifo_grow(&base, &p->p_pend_cap, &p->p_pend_head,
+		    p->p_npend, sizeof(*p->p_pend), 64);
+		p->p_pend = base;
+		if (rc != 0)
+			return rc;
 	}
 	p->p_pend[(p->p_pend_head + p->p_npend) % p->p_pend_cap] = *cp;
 	p->p_npend++;

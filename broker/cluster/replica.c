@@ -38,6 +38,7 @@
 #include "broker/net/broker_int.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/fifo.h"
 #include "common/log.h"
 
 #define REPL_PASS_ENTRIES	64
@@ -287,20 +288,14 @@ repl_send(struct peer *p, const struct link_msg *m)
 static void
 mark_push(struct replica *rp, struct peer *p, uint64_t epoch)
 {
-	struct repl_mark *n;
-	size_t cap, i;
+	void *base = p->p_marks;
 
 	if (p->p_nmarks == p->p_marks_cap && p->p_marks_cap <
 	    REPL_MARKS_MAX) {
-		cap = p->p_marks_cap == 0 ? 16 : p->p_marks_cap * 2;
-		if ((n = reallocarray(NULL, cap, sizeof(*n))) != NULL) {
-			for (i = 0; i < p->p_nmarks; i++)
-				n[i] = MARK(p, i);
-			free(p->p_marks);
-			p->p_marks = n;
-			p->p_marks_cap = cap;
-			p->p_marks_head = 0;
-		}
+		/* Without memory it stays full: handled below. */
+		(void)fifo_grow(&base, &p->p_marks_cap, &p->p_marks_head,
+		    p->p_nmarks, sizeof(*p->p_marks), 16);
+		p->p_marks = base;
 	}
 	if (p->p_nmarks == p->p_marks_cap) {
 		if (p->p_nmarks == 0) {
