@@ -20,6 +20,8 @@ what version 1 did and what the case guards.
     it fails, every refusal case fails too ("proves nothing"), since a
     client that cannot get in with the cookie proves nothing by being
     refused without it.
+  * repl_ack_beyond_what_was_sent_*: an authenticated peer acking
+    replica frames the node never sent it loses its link, with one line.
   * wrong_cookie_*, reflection_*, peer_table_flood_*, idle_slots_*,
     preauth_memory_*, handshake_deadline_*, log_flood_*, version_1_hello_*:
     the attacks (FORWARD, RETAIN, ROUTE_ADD, CLAIM and SESSION_TAKE are
@@ -88,7 +90,8 @@ TYPE_NAMES = {1: 'HELLO', 2: 'AUTH', 3: 'TICK', 4: 'ROUTE_ADD',
               12: 'SESSION_TAKE', 13: 'SESSION_DATA', 14: 'PEERS',
               15: 'REPL_SESSION', 16: 'REPL_SUB', 17: 'REPL_MSGS',
               18: 'REPL_STATE', 19: 'REPL_DROP', 20: 'CREDIT',
-              21: 'SESSION_NONE'}
+              21: 'SESSION_NONE', 22: 'REPL_ACK'}
+REPL_ACK = 22
 VERSION = 3
 NONCE_LEN = 32
 PREAUTH_MAX = 1024          # largest length field read before auth
@@ -1420,6 +1423,43 @@ def t_log_flood():
              'line: %s' % (any(re.search(r'version 1\b', ln) for ln in lines),
                            any('wrong cookie' in ln for ln in lines)))
     finally:
+        stop(a, ep)
+
+
+@test('repl_ack_beyond_what_was_sent_closes_the_link_with_one_line')
+def t_repl_ack():
+    # REPL_ACK (issue 12) lets a replica holder release the owner's
+    # FORWARD_ACKs.  Guards: a peer with the cookie that acks replica
+    # frames the node never sent it (which would release acks for
+    # copies nobody holds) has its link closed at once, with one line
+    # naming the count, and the node lives.
+    require_control()
+    ep, a = start_node('krack', verbose=False)
+    li = None
+    try:
+        ini = Initiator(a.cport, 'rack@127.0.0.1')
+        li = ini.l
+        ini.read_hello_r('REPL_ACK peer')
+        li.sendf(AUTH, ini.auth_i())
+        check(hmac.compare_digest(li.expect(AUTH, 'AUTH_R'), ini.auth_r()),
+              'AUTH_R does not verify')
+        li.sendf(ROUTES_BEGIN)
+        li.sendf(ROUTES_END)
+        wait_until(lambda: status_names(a).get('rack@127.0.0.1') == 'up',
+                   3.0, 'the node lists our peer up', (a,))
+        off = log_len(a)
+        li.sendf(REPL_ACK, struct.pack('>Q', 5))
+        _, closed = li.until_closed(3.0)
+        check(closed, 'the link is still open after REPL_ACK 5 of 0 sent')
+        lines = wait_until(lambda: logged(a, r'protocol error: REPL_ACK 5 '
+                                          r'of 0', off), 2.0,
+                           'a line naming the REPL_ACK', (a,))
+        eq(len(lines), 1, 'lines for one bad REPL_ACK')
+        note(lines[0])
+        check(a.alive(), 'the node died')
+    finally:
+        if li:
+            li.close()
         stop(a, ep)
 
 
