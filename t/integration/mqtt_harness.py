@@ -137,13 +137,24 @@ def raise_nofile(want=8192):
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+_ports_given = set()
+
+
 def free_port():
-    """A TCP port free on 127.0.0.1 (bind port 0, then release it)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A TCP port free on 127.0.0.1 (bind port 0, then release it), never
+    one this process was already given: the kernel may hand a released
+    port out again at once, and two listeners of one node (MQTT and HTTP)
+    then collide."""
+    for _ in range(64):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+        s.close()
+        with _seq_lock:
+            if port not in _ports_given:
+                _ports_given.add(port)
+                return port
+    raise RuntimeError('free_port: 64 tries gave only ports already used')
 
 
 def scratch(name):
