@@ -148,9 +148,10 @@ cluster_hook_store_failed(void *arg, uint64_t gen)
 }
 
 static void
-cluster_hook_connected(void *arg, const char *id, size_t len, int persistent)
+cluster_hook_connected(void *arg, const char *id, size_t len, int persistent,
+    int kept)
 {
-	cluster_claim(arg, id, len, persistent);
+	cluster_claim(arg, id, len, persistent, kept);
 }
 
 void

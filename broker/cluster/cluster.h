@@ -221,9 +221,13 @@ void		 cluster_retained(struct cluster *, const struct msg *m);
  * Client id[0..len) connected here: claim it in the cluster (other
  * nodes close their connection of that id).  With persistent set (clean
  * session 0), also asks the peers for the session (SESSION_TAKE); it is
- * merged into the local session of that id when it arrives.
+ * merged into the local session of that id when it arrives.  With kept
+ * set (clean session 0 and the session was here: never lost, or loaded
+ * from data_dir), the claim says so (LINK_CLAIM_KEPT): a copy promoted
+ * from its replica on another node comes back with only what was
+ * queued there since.
  */
 void		 cluster_claim(struct cluster *, const char *id, size_t len,
-		    int persistent);
+		    int persistent, int kept);
 
 #endif

@@ -347,10 +347,11 @@ int		 replica_wanted(struct cluster *, struct bytes_view id);
 /*
  * A CLAIM of id by p (UP) made at stamp was applied: a session promoted
  * here and still offline goes to it (its node came back, or the client
- * reconnected there).
+ * reconnected there).  kept: p says it had the session all along
+ * (LINK_CLAIM_KEPT).
  */
 void		 replica_claimed(struct cluster *, struct peer *p,
-		    struct bytes_view id, uint64_t stamp);
+		    struct bytes_view id, uint64_t stamp, int kept);
 /* 1 if a replica of id is held here (no side effect). */
 int		 replica_holds(struct cluster *, struct bytes_view id);
 /* A link drained: replicas waiting for room go on. */

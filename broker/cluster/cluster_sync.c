@@ -311,9 +311,15 @@ retain_recv(struct cluster *c, struct peer *p, const struct link_retain *r)
 
 /* --- Claims and sessions ---------------------------------------------- */
 
+/*
+ * c_claims' ce_ptr for a claim of ours made with LINK_CLAIM_KEPT (the
+ * claims of other nodes are not sent on, so theirs need no mark).
+ */
+static const char claim_kept_mark;
+
 static int
 claim_send(struct link *l, struct bytes_view id, uint64_t stamp,
-    const char *node)
+    const char *node, uint8_t flags)
 {
 	struct link_msg m;
 
@@ -321,6 +327,7 @@ claim_send(struct link *l, struct bytes_view id, uint64_t stamp,
 	m.u.claim.id = id;
 	m.u.claim.stamp = stamp;
 	m.u.claim.node = view_str(node);
+	m.u.claim.flags = flags;
 	return link_send(l, &m);
 }
 
@@ -487,12 +494,14 @@ cluster_sync_peer_gone(struct cluster *c, struct peer *p)
 }
 
 void
-cluster_claim(struct cluster *c, const char *id, size_t len, int persistent)
+cluster_claim(struct cluster *c, const char *id, size_t len, int persistent,
+    int kept)
 {
 	struct ctab_ent *e;
 	struct link_msg m;
 	struct peer *p;
 	uint64_t stamp;
+	uint8_t flags = kept ? LINK_CLAIM_KEPT : 0;
 
 	if (c == NULL || c->c_self == NULL ||
 	    !link_name_valid(bytes_view_of(id, len)))
@@ -506,10 +515,11 @@ cluster_claim(struct cluster *c, const char *id, size_t len, int persistent)
 		return;
 	}
 	e->ce_num = stamp;
+	e->ce_ptr = kept ? (void *)(uintptr_t)&claim_kept_mark : NULL;
 	TAILQ_FOREACH(p, &c->c_peers, p_entry)
 		if (p->p_link != NULL)
 			(void)claim_send(p->p_link, bytes_view_of(id, len),
-			    stamp, c->c_self);
+			    stamp, c->c_self, flags);
 	if (!persistent)
 		return;
 	msg_init(&m, LINK_SESSION_TAKE);
@@ -557,6 +567,7 @@ claim_recv(struct cluster *c, struct peer *p, const struct link_claim *cl)
 	} else if (e != NULL || (e = ctab_put(&c->c_claims, cl->id,
 	    NULL)) != NULL) {
 		e->ce_num = cl->stamp;
+		e->ce_ptr = NULL;
 		(void)ctab_set_aux(&c->c_claims, e, node);
 	}
 	/* 5.0: the old connection hears why (0x8E), as on one node. */
@@ -564,7 +575,8 @@ claim_recv(struct cluster *c, struct peer *p, const struct link_claim *cl)
 		client_disconnect(s->s_client, MQTT5_RC_SESSION_TAKEN_OVER, 1,
 		    "taken over by a connection on node %s", node);
 	if (s != NULL && (by = cluster_peer_find(c, node)) != NULL)
-		replica_claimed(c, by, cl->id, cl->stamp);
+		replica_claimed(c, by, cl->id, cl->stamp,
+		    (cl->flags & LINK_CLAIM_KEPT) != 0);
 }
 
 struct claim_walk {
@@ -588,7 +600,8 @@ claim_send_one(struct ctab_ent *e, void *arg)
 		return 0;
 	}
 	return claim_send(cw->l, bytes_view_of(e->ce_key, e->ce_len),
-	    e->ce_num, c->c_self) == CAIRN_ERR_CLOSED ? 1 : 0;
+	    e->ce_num, c->c_self, e->ce_ptr == &claim_kept_mark ?
+	    LINK_CLAIM_KEPT : 0) == CAIRN_ERR_CLOSED ? 1 : 0;
 }
 
 /*

@@ -313,13 +313,22 @@ decode_retain(struct bytes_r *r, struct link_retain *t)
 }
 
 /*
- *	CLAIM	client id str16 | stamp u64 | node str16
+ *	CLAIM	client id str16 | stamp u64 | node str16 [| flags u8]
+ *
+ * The flags are sent only when not 0 (a claim from a node before them
+ * decodes as 0); an unknown flag is refused.
  */
 static int
 decode_claim(struct bytes_r *r, struct link_claim *c)
 {
 	if (get_name(r, &c->id) != 0 || get_u64(r, &c->stamp) != 0 ||
 	    get_name(r, &c->node) != 0)
+		return CAIRN_ERR_PROTO;
+	c->flags = 0;
+	if (bytes_r_left(r) == 0)
+		return 0;
+	if (get_u8(r, &c->flags) != 0 || c->flags == 0 ||
+	    (c->flags & ~LINK_CLAIM_KEPT) != 0)
 		return CAIRN_ERR_PROTO;
 	return 0;
 }
@@ -865,7 +874,9 @@ encode_check(const struct link_msg *m)
 		    0 : CAIRN_ERR_INVAL;
 	case LINK_CLAIM:
 		return link_name_valid(m->u.claim.id) &&
-		    link_name_valid(m->u.claim.node) ? 0 : CAIRN_ERR_INVAL;
+		    link_name_valid(m->u.claim.node) &&
+		    (m->u.claim.flags & ~LINK_CLAIM_KEPT) == 0 ?
+		    0 : CAIRN_ERR_INVAL;
 	case LINK_SESSION_TAKE:
 	case LINK_SESSION_NONE:
 		return link_name_valid(m->u.take_id) ? 0 : CAIRN_ERR_INVAL;
@@ -961,6 +972,8 @@ encode_body(struct bytes_w *w, const struct link_msg *m)
 		put_str16(w, m->u.claim.id);
 		bytes_put_u64be(w, m->u.claim.stamp);
 		put_str16(w, m->u.claim.node);
+		if (m->u.claim.flags != 0)
+			bytes_put_u8(w, m->u.claim.flags);
 		break;
 	case LINK_SESSION_TAKE:
 	case LINK_SESSION_NONE:

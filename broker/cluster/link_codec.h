@@ -159,11 +159,20 @@ struct link_retain {
 	struct bytes_view	props;		/* carried, without length */
 };
 
-/* CLAIM: client id str16, stamp u64, node str16. */
+/*
+ * CLAIM: client id str16, stamp u64, node str16[, flags u8, not 0;
+ * absent when 0].  LINK_CLAIM_KEPT: the claiming node had the session
+ * when the client connected (it was never lost there: kept through a
+ * cut, or through a restart by its store), so a copy promoted from its
+ * replica elsewhere owes it only what was queued since the promotion.
+ */
+#define LINK_CLAIM_KEPT		0x01
+
 struct link_claim {
 	struct bytes_view	id;
 	uint64_t		stamp;
 	struct bytes_view	node;
+	uint8_t			flags;		/* LINK_CLAIM_* */
 };
 
 /*

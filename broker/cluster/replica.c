@@ -1054,7 +1054,7 @@ replica_give_back(struct cluster *c, struct peer *p, struct ctab_ent *e,
 
 void
 replica_claimed(struct cluster *c, struct peer *p, struct bytes_view id,
-    uint64_t stamp)
+    uint64_t stamp, int kept)
 {
 	struct replica *rp = c->c_repl;
 	struct ctab_ent *e;
@@ -1065,12 +1065,16 @@ replica_claimed(struct cluster *c, struct peer *p, struct bytes_view id,
 		return;
 	pr = e->ce_ptr;
 	/*
-	 * Connected there since before the promotion: the node it came
-	 * from was cut off and kept the session; since after: the client
-	 * reconnected there, to a node that may have lost it.
+	 * The node it came from kept the session: the client connected
+	 * there since before the promotion (it was cut off), or it says so
+	 * (LINK_CLAIM_KEPT: the session was there when the client came
+	 * back, never lost or loaded from data_dir after a restart).
+	 * Otherwise the client reconnected there, to a node that lost it:
+	 * the whole copy goes.
 	 */
 	replica_give_back(c, p, e, e->ce_aux != NULL &&
-	    strcmp(e->ce_aux, p->p_name) == 0 && stamp < pr->rpr_stamp);
+	    strcmp(e->ce_aux, p->p_name) == 0 &&
+	    (kept || stamp < pr->rpr_stamp));
 }
 
 int

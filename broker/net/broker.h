@@ -66,10 +66,12 @@ struct broker_hooks {
 	void	(*bh_retained)(void *arg, const struct msg *m);
 	/*
 	 * Client id[0..len) connected here, before its CONNACK; persistent:
-	 * clean session 0 and no session of that id here.
+	 * clean session 0 and no session of that id here; kept: clean
+	 * session 0 and the session was here (never lost, or loaded from
+	 * data_dir).
 	 */
 	void	(*bh_connected)(void *arg, const char *id, size_t len,
-		    int persistent);
+		    int persistent, int kept);
 	/*
 	 * data_dir: every store batch up to gen is durable (committed and,
 	 * with store_sync true, synced) but for the ones bh_store_failed

@@ -424,7 +424,7 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 	/* One connection per client id in the cluster; a session may move. */
 	if (b->b_hooks.bh_connected != NULL)
 		b->b_hooks.bh_connected(b->b_hooks.bh_arg, c->c_id,
-		    strlen(c->c_id), !clean && !present);
+		    strlen(c->c_id), !clean && !present, !clean && present);
 	/* The cluster may answer later: broker_connack_defer(). */
 	if (c->c_state != CLIENT_CONNECTED)
 		return;

@@ -49,6 +49,9 @@ frames = {
         struct.pack('>Q', 60000) + CARRIED),
     'claim': frame(CLAIM, s16(b'client-1') + struct.pack('>Q', 5) +
         s16(b'b1@h')),
+    # LINK_CLAIM_KEPT: the claiming node had the session all along.
+    'claim_kept': frame(CLAIM, s16(b'client-1') + struct.pack('>Q', 6) +
+        s16(b'b1@h') + b'\x01'),
     'session_take': frame(TAKE, s16(b'client-1')),
     # Subscriptions: filter, qos, options (no local 1, retain as published
     # 2, retain handling << 2), subscription id; messages: qos, topic,

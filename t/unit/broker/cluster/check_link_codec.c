@@ -106,6 +106,25 @@ START_TEST(link_codec__roundtrip_every_type)
 	m.u.claim.stamp = 7;
 	m.u.claim.node = V("b1@h");
 	roundtrip(&m);
+	m.u.claim.flags = LINK_CLAIM_KEPT;	/* the optional byte */
+	roundtrip(&m);
+	{
+		/* The byte, when there, is a known flag and not 0. */
+		struct link_msg d;
+		struct bytes_w w;
+		size_t used;
+
+		bytes_w_init(&w, MAXF);
+		ck_assert_int_eq(link_encode(&w, &m, MAXF), 0);
+		ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+		ck_assert_uint_eq(d.u.claim.flags, LINK_CLAIM_KEPT);
+		w.buf[w.len - 1] = 0;
+		ck_assert_int_ne(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+		w.buf[w.len - 1] = 0x02;
+		ck_assert_int_ne(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+		bytes_w_fini(&w);
+	}
+	m.u.claim.flags = 0;
 	memset(&m, 0, sizeof(m));
 	m.type = LINK_SESSION_TAKE;
 	m.u.take_id = V("client-1");
@@ -919,6 +938,9 @@ START_TEST(link_codec__encode_refusals)
 	m.type = LINK_CLAIM;
 	m.u.claim.id = V("");
 	m.u.claim.node = V("n@h");
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	m.u.claim.id = V("c");
+	m.u.claim.flags = 0x02;			/* no such flag */
 	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
 	m.type = (enum link_type)0;
 	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
