@@ -822,6 +822,7 @@ replica_promote(struct cluster *c, struct rsess *r, size_t *nmsgs)
 	struct rsub *u;
 	struct rmsg *m;
 	struct sub_opts so;
+	struct session_deliv d;
 	enum session_out_state st;
 	struct peer *p;
 	char owner[LINK_MAX_NAME + 1];
@@ -872,8 +873,10 @@ replica_promote(struct cluster *c, struct rsess *r, size_t *nmsgs)
 		else if (s->s_client == NULL &&
 		    m->rm_state == LINK_REPL_RELEASED)
 			st = SESSION_OUT_RELEASED;
-		if (session_restore(s, m->rm_msg, m->rm_qos, m->rm_retain, st,
-		    m->rm_pid) == 0)
+		memset(&d, 0, sizeof(d));	/* no identifiers kept */
+		d.sd_qos = m->rm_qos;
+		d.sd_retain = m->rm_retain;
+		if (session_restore(s, m->rm_msg, &d, st, m->rm_pid) == 0)
 			(*nmsgs)++;
 	}
 	if (r->r_dropped > 0)

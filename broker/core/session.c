@@ -267,24 +267,29 @@ session_enqueue_d(struct session *s, struct msg *m,
 }
 
 int
-session_restore(struct session *s, struct msg *m, uint8_t qos,
-    uint8_t retain, enum session_out_state st, uint16_t id)
+session_restore(struct session *s, struct msg *m,
+    const struct session_deliv *d, enum session_out_state st, uint16_t id)
 {
 	struct session_out *o;
 	size_t bytes = msg_bytes(m);
+	size_t nids = d->sd_nids > SESSION_MAX_SUB_IDS ? SESSION_MAX_SUB_IDS :
+	    d->sd_nids;
+	uint8_t qos = d->sd_qos > 2 ? 2 : d->sd_qos;
 
-	qos = qos > 2 ? 2 : qos;
 	if (st == SESSION_OUT_QUEUED || id == 0 || qos == 0 ||
 	    (st == SESSION_OUT_RELEASED && qos != 2) ||
 	    session_inflight_find(s, id) != NULL)
-		return session_enqueue(s, m, qos, retain);
-	if ((o = calloc(1, sizeof(*o))) == NULL)
+		return session_enqueue_d(s, m, d);
+	if ((o = calloc(1, sizeof(*o) + nids * sizeof(o->so_ids[0]))) == NULL)
 		return CAIRN_ERR_NOMEM;
 	o->so_msg = msg_ref(m);
 	o->so_state = st;
 	o->so_id = id;
 	o->so_qos = qos;
-	o->so_retain = retain ? 1 : 0;
+	o->so_retain = d->sd_retain ? 1 : 0;
+	o->so_nids = (uint8_t)nids;
+	if (nids > 0)
+		memcpy(o->so_ids, d->sd_ids, nids * sizeof(o->so_ids[0]));
 	o->so_seq = ++s->s_next_seq;
 	TAILQ_INSERT_TAIL(&s->s_inflight, o, so_entry);
 	s->s_ninflight++;

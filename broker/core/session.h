@@ -312,10 +312,13 @@ struct session_out *session_take_first(struct session *);
  * id `id` at the end of the in-flight list, even past max_inflight
  * (they were in flight there: the reconnecting client gets them again,
  * a PUBREL for a released one).  An id already in flight here makes it
- * queued instead.  0, or session_enqueue()'s errors.
+ * queued instead.  d: its QoS, RETAIN and subscription identifiers.
+ * 0, or session_enqueue()'s errors.  Also for a delivery read back
+ * from data_dir.
  */
-int		 session_restore(struct session *, struct msg *m, uint8_t qos,
-		    uint8_t retain, enum session_out_state st, uint16_t id);
+int		 session_restore(struct session *, struct msg *m,
+		    const struct session_deliv *d, enum session_out_state st,
+		    uint16_t id);
 /* Frees a delivery session_next() gave away (QoS 0). Accepts NULL. */
 void		 session_out_free(struct session_out *);
 

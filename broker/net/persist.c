@@ -41,8 +41,11 @@
 #include <time.h>
 
 #include "broker/net/broker_int.h"
+#include "broker/mqtt/mqtt5_props.h"
+#include "broker/mqtt/mqtt_codec.h"
 #include "broker/mqtt/mqtt_topic.h"
 #include "broker/store/store.h"
+#include "common/clock.h"
 #include "common/container.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -70,16 +73,89 @@ persist_failed(struct broker *b, const char *what, int rc)
 	    "acks of this batch are held back", what, cairn_strerror(rc));
 }
 
+/*
+ * A message as the store keeps it.  Its expiry goes as a wall clock
+ * time (the monotonic clock starts again with the process), so the
+ * time a node is down counts against it.
+ */
 static struct store_msg
 persist_msg(const struct msg *m)
 {
 	struct store_msg sm;
+	uint64_t left = msg_expiry_left_ms(m, clock_ms());
 
 	sm.smg_qos = m->m_qos;
 	sm.smg_retain = m->m_retain;
 	sm.smg_topic = msg_topic(m);
 	sm.smg_payload = msg_payload(m);
+	sm.smg_expire_ms = left > 0 ? persist_wall_ms() + left : 0;
+	sm.smg_from = msg_from(m);
+	sm.smg_props = msg_props(m);
 	return sm;
+}
+
+/*
+ * What the store read is checked as a peer's would be: a topic name;
+ * a publisher id without NUL; a property block a PUBLISH may carry,
+ * without what is per hop (topic alias, message expiry: kept apart,
+ * subscription identifiers: the subscription's).  0 or
+ * CAIRN_ERR_PROTO (the store is damaged: it is refused).
+ */
+static int
+persist_msg_valid(const struct store_msg *sm)
+{
+	struct mqtt5_props p;
+	struct bytes_w w;
+	struct bytes_r r;
+	const char *why;
+	int rc;
+
+	if (!mqtt_topic_name_valid(sm->smg_topic) || (sm->smg_from.len > 0 &&
+	    memchr(sm->smg_from.p, '\0', sm->smg_from.len) != NULL))
+		return CAIRN_ERR_PROTO;
+	if (sm->smg_props.len == 0)
+		return 0;
+	/* The decoder reads a length first: the block is kept without. */
+	bytes_w_init(&w, sm->smg_props.len + 4);
+	bytes_put_varint(&w, (uint32_t)sm->smg_props.len);
+	(void)bytes_put(&w, sm->smg_props.p, sm->smg_props.len);
+	if (w.err != 0 || sm->smg_props.len > MQTT_MAX_REMAINING) {
+		rc = w.err == CAIRN_ERR_NOMEM ? w.err : CAIRN_ERR_PROTO;
+		bytes_w_fini(&w);
+		return rc;
+	}
+	bytes_r_init(&r, w.buf, w.len);
+	rc = mqtt5_props_decode(&r, MQTT_PUBLISH, &p, &why) != 0 ||
+	    bytes_r_left(&r) != 0 ||
+	    MQTT5_HAS(&p, MQTT5_PROP_TOPIC_ALIAS) ||
+	    MQTT5_HAS(&p, MQTT5_PROP_MESSAGE_EXPIRY) ||
+	    MQTT5_HAS(&p, MQTT5_PROP_SUB_ID) ? CAIRN_ERR_PROTO : 0;
+	bytes_w_fini(&w);
+	return rc;
+}
+
+/*
+ * The message of a record, or NULL (ENOMEM).  One that expired while
+ * the node was down is loaded with 1 ms left: it goes as any message
+ * expiring in a queue does (not sent, counted, its record removed).
+ */
+static struct msg *
+persist_msg_load(const struct store_msg *sm)
+{
+	struct msg_args a;
+	uint64_t wall = persist_wall_ms();
+
+	memset(&a, 0, sizeof(a));
+	if (sm->smg_expire_ms != 0)
+		a.ma_expire_at = msg_expire_at(clock_ms(),
+		    sm->smg_expire_ms > wall ? sm->smg_expire_ms - wall : 1);
+	a.ma_topic = sm->smg_topic;
+	a.ma_payload = sm->smg_payload;
+	a.ma_props = sm->smg_props;
+	a.ma_from = sm->smg_from;
+	a.ma_qos = sm->smg_qos;
+	a.ma_retain = sm->smg_retain;
+	return msg_new_ex(&a);
 }
 
 /* --- loading ------------------------------------------------------------ */
@@ -101,10 +177,9 @@ persist_on_retained(void *arg, const struct store_msg *sm)
 	enum retain_limit why;
 	int rc;
 
-	if (!mqtt_topic_name_valid(sm->smg_topic))
-		return CAIRN_ERR_PROTO;
-	if ((m = msg_new(sm->smg_topic, sm->smg_payload, sm->smg_qos, 1)) ==
-	    NULL)
+	if ((rc = persist_msg_valid(sm)) != 0)
+		return rc;
+	if ((m = persist_msg_load(sm)) == NULL)
 		return CAIRN_ERR_NOMEM;
 	rc = retain_store(pl->pl_b->b_retain, m, &why);
 	msg_unref(m);
@@ -152,6 +227,7 @@ persist_on_session(void *arg, uint64_t sid, const struct store_session *ss)
 		s->s_expiry = ss->ss_expiry;
 		s->s_has_expiry = 1;
 	}
+	s->s_v5 = ss->ss_v5 ? 1 : 0;
 	pl->pl_sid = sid;
 	pl->pl_s = s;
 	pl->pl_sessions++;
@@ -162,14 +238,21 @@ static int
 persist_on_sub(void *arg, uint64_t sid, const struct store_sub *sb)
 {
 	struct persist_load *pl = arg;
+	struct sub_opts so;
 
 	if (pl->pl_s == NULL || pl->pl_sid != sid)
 		return CAIRN_ERR_PROTO;
 	if (!mqtt_topic_filter_valid(sb->ssb_filter))
 		return CAIRN_ERR_PROTO;
 	pl->pl_subs++;
-	return router_subscribe(pl->pl_b->b_router, pl->pl_s, sb->ssb_filter,
-	    sb->ssb_qos, NULL);
+	memset(&so, 0, sizeof(so));
+	so.qos = sb->ssb_qos;
+	so.no_local = (sb->ssb_opts & STORE_SUB_NO_LOCAL) ? 1 : 0;
+	so.rap = (sb->ssb_opts & STORE_SUB_RAP) ? 1 : 0;
+	so.rh = (uint8_t)(sb->ssb_opts >> STORE_SUB_RH_SHIFT & 3);
+	so.sub_id = sb->ssb_sub_id;
+	return router_subscribe_opts(pl->pl_b->b_router, pl->pl_s,
+	    sb->ssb_filter, &so, NULL);
 }
 
 static int
@@ -177,24 +260,30 @@ persist_on_out(void *arg, uint64_t sid, uint64_t seq,
     const struct store_out *so)
 {
 	struct persist_load *pl = arg;
+	struct session_deliv d;
 	struct session_out *o;
 	struct msg *m;
 	int rc;
 
 	if (pl->pl_s == NULL || pl->pl_sid != sid)
 		return CAIRN_ERR_PROTO;
-	if (!mqtt_topic_name_valid(so->so_msg.smg_topic))
-		return CAIRN_ERR_PROTO;
-	if ((m = msg_new(so->so_msg.smg_topic, so->so_msg.smg_payload,
-	    so->so_msg.smg_qos, so->so_msg.smg_retain)) == NULL)
+	if ((rc = persist_msg_valid(&so->so_msg)) != 0)
+		return rc;
+	if ((m = persist_msg_load(&so->so_msg)) == NULL)
 		return CAIRN_ERR_NOMEM;
+	memset(&d, 0, sizeof(d));
+	d.sd_qos = so->so_qos;
+	d.sd_retain = so->so_retain;
+	d.sd_nids = so->so_nids > SESSION_MAX_SUB_IDS ? SESSION_MAX_SUB_IDS :
+	    so->so_nids;
+	memcpy(d.sd_ids, so->so_ids, d.sd_nids * sizeof(d.sd_ids[0]));
 	/*
 	 * The numbers are core/session.h's (store_codec.h says so).  In
 	 * flight: at the end of the in-flight list with its id; queued (or
 	 * an id in flight twice): at the end of the queue, under today's
 	 * caps, which may refuse it (counted, said at the end).
 	 */
-	rc = session_restore(pl->pl_s, m, so->so_qos, so->so_retain,
+	rc = session_restore(pl->pl_s, m, &d,
 	    (enum session_out_state)so->so_state, so->so_id);
 	msg_unref(m);
 	if (rc == CAIRN_ERR_LIMIT) {
@@ -237,7 +326,7 @@ static const struct store_load_ops persist_load_ops = {
 static int
 persist_check_retained(void *arg, const struct store_msg *m)
 {
-	return mqtt_topic_name_valid(m->smg_topic) ? 0 : CAIRN_ERR_PROTO;
+	return persist_msg_valid(m);
 }
 
 static int
@@ -256,8 +345,7 @@ static int
 persist_check_out(void *arg, uint64_t sid, uint64_t seq,
     const struct store_out *o)
 {
-	return mqtt_topic_name_valid(o->so_msg.smg_topic) ? 0 :
-	    CAIRN_ERR_PROTO;
+	return persist_msg_valid(&o->so_msg);
 }
 
 static int
@@ -372,6 +460,7 @@ persist_header(struct broker *b, struct session *s)
 		    strlen(s->s_username));
 	}
 	ss.ss_created_ms = ss.ss_seen_ms = persist_wall_ms();
+	ss.ss_v5 = s->s_v5 ? 1 : 0;
 	/* 5.0's session expiry interval; else (and for 5.0's "never",
 	 * 0xffffffff too) the broker's persistent_client_expiration. */
 	ss.ss_expiry = s->s_has_expiry ? s->s_expiry : UINT32_MAX;
@@ -391,7 +480,23 @@ persist_out_put(struct broker *b, struct session *s, struct session_out *o)
 	so.so_qos = o->so_qos;
 	so.so_retain = o->so_retain;
 	so.so_msg = persist_msg(o->so_msg);
+	so.so_nids = o->so_nids > STORE_MAX_SUB_IDS ? STORE_MAX_SUB_IDS :
+	    o->so_nids;
+	memcpy(so.so_ids, o->so_ids, so.so_nids * sizeof(so.so_ids[0]));
 	return store_put_out(b->b_store, s->s_store_id, o->so_store_seq, &so);
+}
+
+/* The record of subscription sub. */
+static void
+persist_sub_rec(struct store_sub *sb, const struct session_sub *sub)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->ssb_qos = sub->ss_qos;
+	sb->ssb_opts = (uint8_t)((sub->ss_no_local ? STORE_SUB_NO_LOCAL : 0) |
+	    (sub->ss_rap ? STORE_SUB_RAP : 0) |
+	    (sub->ss_rh & 3) << STORE_SUB_RH_SHIFT);
+	sb->ssb_sub_id = sub->ss_sub_id;
+	sb->ssb_filter = bytes_view_of(sub->ss_filter, sub->ss_len);
 }
 
 void
@@ -419,9 +524,7 @@ persist_session(struct broker *b, struct session *s)
 	if ((rc = persist_header(b, s)) != 0)
 		goto fail;
 	TAILQ_FOREACH(sub, &s->s_subs, ss_entry) {
-		memset(&sb, 0, sizeof(sb));
-		sb.ssb_qos = sub->ss_qos;
-		sb.ssb_filter = bytes_view_of(sub->ss_filter, sub->ss_len);
+		persist_sub_rec(&sb, sub);
 		if ((rc = store_put_sub(b->b_store, s->s_store_id, &sb)) != 0)
 			goto fail;
 	}
@@ -456,12 +559,17 @@ void
 persist_sub(struct broker *b, struct session *s, struct bytes_view filter,
     uint8_t qos)
 {
+	struct session_sub *sub;
 	struct store_sub sb;
 	int rc;
 
-	memset(&sb, 0, sizeof(sb));
-	sb.ssb_qos = qos;
-	sb.ssb_filter = filter;
+	if ((sub = session_sub_find(s, filter)) != NULL)
+		persist_sub_rec(&sb, sub);	/* with its 5.0 options */
+	else {
+		memset(&sb, 0, sizeof(sb));
+		sb.ssb_qos = qos;
+		sb.ssb_filter = filter;
+	}
 	if ((rc = store_put_sub(b->b_store, s->s_store_id, &sb)) != 0)
 		persist_failed(b, "subscription", rc);
 }

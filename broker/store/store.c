@@ -264,9 +264,9 @@ store_meta(struct store *st, const char *node, char *err, size_t errlen)
 		    store_decode_meta(bytes_view_of(v.mv_data, v.mv_size),
 		    &m) != 0) {
 			snprintf(err, errlen, "%s: the meta record is damaged "
-			    "or of another format (this broker reads format "
-			    "%d); refusing to use it", st->st_path,
-			    STORE_FORMAT_VERSION);
+			    "or of another format (this broker reads formats "
+			    "%d to %d); refusing to use it", st->st_path,
+			    STORE_FORMAT_OLDEST, STORE_FORMAT_VERSION);
 			goto fail;
 		}
 		if (m.sm_node.len > 0 && !(m.sm_node.len == nlen &&
@@ -282,6 +282,16 @@ store_meta(struct store *st, const char *node, char *err, size_t errlen)
 		/* A store made without node_name takes the node's name. */
 		if (m.sm_node.len == 0 && nlen > 0 && !st->st_readonly) {
 			m.sm_node = bytes_view_of(node, nlen);
+			write = 1;
+		}
+		/*
+		 * An older format's store is read as it is and written in
+		 * this one from now on: its meta says so, and a broker of
+		 * the older format then refuses it rather than half-read
+		 * the newer records.
+		 */
+		if (m.sm_version < STORE_FORMAT_VERSION && !st->st_readonly) {
+			m.sm_version = STORE_FORMAT_VERSION;
 			write = 1;
 		}
 	}
@@ -484,10 +494,11 @@ store_load(struct store *st, const struct store_load_ops *ops, void *arg,
 		store_key_name(&k, type, name, sizeof(name));
 		if (store_rec_type(vv, NULL) != type) {
 			snprintf(err, errlen, "%s: record %" PRIu64 " (%s): "
-			    "not a valid %s record of format %d (damaged: "
-			    "bad length, version or check); refusing to "
-			    "start", st->st_path, n, name,
-			    store_rec_name(type), STORE_FORMAT_VERSION);
+			    "not a valid %s record of formats %d to %d "
+			    "(damaged: bad length, version or check); "
+			    "refusing to start", st->st_path, n, name,
+			    store_rec_name(type), STORE_FORMAT_OLDEST,
+			    STORE_FORMAT_VERSION);
 			goto fail;
 		}
 		if (k.sk_type == 'S' && k.sk_kind != STORE_SK_HEADER &&

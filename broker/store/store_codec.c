@@ -222,7 +222,7 @@ store_rec_type(struct bytes_view v, uint8_t *version)
 	if (version != NULL)
 		*version = v.p[1];
 	if (v.p[0] < STORE_REC_META || v.p[0] > STORE_REC_INQ2 ||
-	    v.p[1] != STORE_FORMAT_VERSION)
+	    v.p[1] < STORE_FORMAT_OLDEST || v.p[1] > STORE_FORMAT_VERSION)
 		return CAIRN_ERR_PROTO;
 	check = (uint32_t)v.p[v.len - 4] << 24 |
 	    (uint32_t)v.p[v.len - 3] << 16 | (uint32_t)v.p[v.len - 2] << 8 |
@@ -233,13 +233,35 @@ store_rec_type(struct bytes_view v, uint8_t *version)
 	return v.p[0];
 }
 
-/* Checks v's frame for type and sets r over its body. */
+/*
+ * Checks v's frame for type and sets r over its body; *ver gets the
+ * record's version.
+ */
 static int
-rec_open(struct bytes_view v, enum store_rec type, struct bytes_r *r)
+rec_open(struct bytes_view v, enum store_rec type, struct bytes_r *r,
+    uint8_t *ver)
 {
-	if (store_rec_type(v, NULL) != (int)type)
+	if (store_rec_type(v, ver) != (int)type)
 		return CAIRN_ERR_PROTO;
 	bytes_r_init(r, v.p + 2, v.len - STORE_REC_OVERHEAD);
+	return 0;
+}
+
+static void
+put_view32(struct bytes_w *w, struct bytes_view v)
+{
+	(void)bytes_put_u32be(w, (uint32_t)v.len);
+	if (v.len > 0)
+		(void)bytes_put(w, v.p, v.len);
+}
+
+static int
+get_view32(struct bytes_r *r, struct bytes_view *v)
+{
+	uint32_t n;
+
+	if (bytes_get_u32be(r, &n) != 0 || bytes_get_view(r, n, v) != 0)
+		return CAIRN_ERR_PROTO;
 	return 0;
 }
 
@@ -250,7 +272,8 @@ msg_valid(const struct store_msg *m)
 {
 	return m->smg_qos <= 2 && m->smg_retain <= 1 &&
 	    m->smg_topic.len >= 1 && m->smg_topic.len <= UINT16_MAX &&
-	    m->smg_payload.len <= UINT32_MAX;
+	    m->smg_payload.len <= UINT32_MAX &&
+	    m->smg_from.len <= UINT16_MAX && m->smg_props.len <= UINT32_MAX;
 }
 
 static void
@@ -259,21 +282,24 @@ msg_put(struct bytes_w *w, const struct store_msg *m)
 	(void)bytes_put_u8(w, m->smg_qos);
 	(void)bytes_put_u8(w, m->smg_retain);
 	put_view16(w, m->smg_topic);
-	(void)bytes_put_u32be(w, (uint32_t)m->smg_payload.len);
-	if (m->smg_payload.len > 0)
-		(void)bytes_put(w, m->smg_payload.p, m->smg_payload.len);
+	put_view32(w, m->smg_payload);
+	(void)bytes_put_u64be(w, m->smg_expire_ms);
+	put_view16(w, m->smg_from);
+	put_view32(w, m->smg_props);
 }
 
 static int
-msg_get(struct bytes_r *r, struct store_msg *m)
+msg_get(struct bytes_r *r, uint8_t ver, struct store_msg *m)
 {
-	uint32_t n;
-
+	memset(m, 0, sizeof(*m));
 	if (bytes_get_u8(r, &m->smg_qos) != 0 ||
 	    bytes_get_u8(r, &m->smg_retain) != 0 ||
 	    bytes_get_view16(r, &m->smg_topic) != 0 ||
-	    bytes_get_u32be(r, &n) != 0 ||
-	    bytes_get_view(r, n, &m->smg_payload) != 0)
+	    get_view32(r, &m->smg_payload) != 0)
+		return CAIRN_ERR_PROTO;
+	if (ver >= 2 && (bytes_get_u64be(r, &m->smg_expire_ms) != 0 ||
+	    bytes_get_view16(r, &m->smg_from) != 0 ||
+	    get_view32(r, &m->smg_props) != 0))
 		return CAIRN_ERR_PROTO;
 	return msg_valid(m) ? 0 : CAIRN_ERR_PROTO;
 }
@@ -301,7 +327,7 @@ store_decode_meta(struct bytes_view v, struct store_meta *m)
 	struct bytes_view magic, key;
 	struct bytes_r r;
 
-	if (rec_open(v, STORE_REC_META, &r) != 0 ||
+	if (rec_open(v, STORE_REC_META, &r, NULL) != 0 ||
 	    bytes_get_view(&r, STORE_MAGIC_LEN, &magic) != 0 ||
 	    memcmp(magic.p, STORE_MAGIC, STORE_MAGIC_LEN) != 0 ||
 	    bytes_get_u32be(&r, &m->sm_version) != 0 ||
@@ -310,7 +336,8 @@ store_decode_meta(struct bytes_view v, struct store_meta *m)
 	    bytes_r_left(&r) != 0)
 		return CAIRN_ERR_PROTO;
 	memcpy(m->sm_hash_key, key.p, STORE_HASH_KEY_LEN);
-	return m->sm_version == STORE_FORMAT_VERSION ? 0 : CAIRN_ERR_PROTO;
+	return m->sm_version >= STORE_FORMAT_OLDEST &&
+	    m->sm_version <= STORE_FORMAT_VERSION ? 0 : CAIRN_ERR_PROTO;
 }
 
 /* --- retained ---------------------------------------------------------- */
@@ -331,9 +358,10 @@ int
 store_decode_retained(struct bytes_view v, struct store_msg *m)
 {
 	struct bytes_r r;
+	uint8_t ver;
 
-	if (rec_open(v, STORE_REC_RETAINED, &r) != 0 || msg_get(&r, m) != 0 ||
-	    bytes_r_left(&r) != 0)
+	if (rec_open(v, STORE_REC_RETAINED, &r, &ver) != 0 ||
+	    msg_get(&r, ver, m) != 0 || bytes_r_left(&r) != 0)
 		return CAIRN_ERR_PROTO;
 	return 0;
 }
@@ -351,7 +379,8 @@ store_encode_session(struct bytes_w *w, const struct store_session *s)
 		return CAIRN_ERR_INVAL;
 	start = rec_begin(w, STORE_REC_SESSION);
 	put_view16(w, s->ss_id);
-	(void)bytes_put_u8(w, s->ss_has_username ? 1 : 0);
+	(void)bytes_put_u8(w, (s->ss_has_username ? 1 : 0) |
+	    (s->ss_v5 ? 2 : 0));
 	put_view16(w, s->ss_username);
 	(void)bytes_put_u64be(w, s->ss_created_ms);
 	(void)bytes_put_u64be(w, s->ss_seen_ms);
@@ -363,9 +392,9 @@ int
 store_decode_session(struct bytes_view v, struct store_session *s)
 {
 	struct bytes_r r;
-	uint8_t flags;
+	uint8_t flags, ver;
 
-	if (rec_open(v, STORE_REC_SESSION, &r) != 0 ||
+	if (rec_open(v, STORE_REC_SESSION, &r, &ver) != 0 ||
 	    bytes_get_view16(&r, &s->ss_id) != 0 ||
 	    bytes_get_u8(&r, &flags) != 0 ||
 	    bytes_get_view16(&r, &s->ss_username) != 0 ||
@@ -374,27 +403,39 @@ store_decode_session(struct bytes_view v, struct store_session *s)
 	    bytes_get_u32be(&r, &s->ss_expiry) != 0 ||
 	    bytes_r_left(&r) != 0)
 		return CAIRN_ERR_PROTO;
-	if (s->ss_id.len == 0 || flags > 1 ||
-	    (flags == 0 && s->ss_username.len != 0))
+	if (s->ss_id.len == 0 || flags > (ver >= 2 ? 3 : 1) ||
+	    ((flags & 1) == 0 && s->ss_username.len != 0))
 		return CAIRN_ERR_PROTO;
-	s->ss_has_username = flags;
+	s->ss_has_username = flags & 1;
+	s->ss_v5 = (flags & 2) != 0;
 	return 0;
 }
 
 /* --- subscription ------------------------------------------------------ */
+
+/* Options: the known bits only, retain handling 0..2. */
+static int
+sub_opts_valid(uint8_t o)
+{
+	return (o & ~(STORE_SUB_NO_LOCAL | STORE_SUB_RAP |
+	    3 << STORE_SUB_RH_SHIFT)) == 0 &&
+	    (o >> STORE_SUB_RH_SHIFT & 3) <= 2;
+}
 
 int
 store_encode_sub(struct bytes_w *w, const struct store_sub *s)
 {
 	size_t start;
 
-	if (s->ssb_qos > 2 || s->ssb_opts != 0 || s->ssb_filter.len == 0 ||
-	    s->ssb_filter.len > UINT16_MAX)
+	if (s->ssb_qos > 2 || !sub_opts_valid(s->ssb_opts) ||
+	    s->ssb_filter.len == 0 || s->ssb_filter.len > UINT16_MAX ||
+	    s->ssb_sub_id > STORE_SUB_ID_MAX)
 		return CAIRN_ERR_INVAL;
 	start = rec_begin(w, STORE_REC_SUB);
 	(void)bytes_put_u8(w, s->ssb_qos);
 	(void)bytes_put_u8(w, s->ssb_opts);
 	put_view16(w, s->ssb_filter);
+	(void)bytes_put_u32be(w, s->ssb_sub_id);
 	return rec_end(w, start);
 }
 
@@ -402,14 +443,19 @@ int
 store_decode_sub(struct bytes_view v, struct store_sub *s)
 {
 	struct bytes_r r;
+	uint8_t ver;
 
-	if (rec_open(v, STORE_REC_SUB, &r) != 0 ||
+	s->ssb_sub_id = 0;
+	if (rec_open(v, STORE_REC_SUB, &r, &ver) != 0 ||
 	    bytes_get_u8(&r, &s->ssb_qos) != 0 ||
 	    bytes_get_u8(&r, &s->ssb_opts) != 0 ||
 	    bytes_get_view16(&r, &s->ssb_filter) != 0 ||
+	    (ver >= 2 && bytes_get_u32be(&r, &s->ssb_sub_id) != 0) ||
 	    bytes_r_left(&r) != 0)
 		return CAIRN_ERR_PROTO;
-	if (s->ssb_qos > 2 || s->ssb_opts != 0 || s->ssb_filter.len == 0)
+	if (s->ssb_qos > 2 || s->ssb_filter.len == 0 ||
+	    (ver < 2 ? s->ssb_opts != 0 : !sub_opts_valid(s->ssb_opts)) ||
+	    s->ssb_sub_id > STORE_SUB_ID_MAX)
 		return CAIRN_ERR_PROTO;
 	return 0;
 }
@@ -419,8 +465,14 @@ store_decode_sub(struct bytes_view v, struct store_sub *s)
 static int
 out_valid(const struct store_out *o)
 {
-	if (o->so_qos < 1 || o->so_qos > 2 || o->so_retain > 1)
+	unsigned int i;
+
+	if (o->so_qos < 1 || o->so_qos > 2 || o->so_retain > 1 ||
+	    o->so_nids > STORE_MAX_SUB_IDS)
 		return 0;
+	for (i = 0; i < o->so_nids; i++)
+		if (o->so_ids[i] == 0 || o->so_ids[i] > STORE_SUB_ID_MAX)
+			return 0;
 	switch (o->so_state) {
 	case STORE_OUT_QUEUED:
 		return o->so_id == 0;
@@ -436,6 +488,7 @@ int
 store_encode_out(struct bytes_w *w, const struct store_out *o)
 {
 	size_t start;
+	unsigned int i;
 
 	if (!out_valid(o) || !msg_valid(&o->so_msg))
 		return CAIRN_ERR_INVAL;
@@ -445,6 +498,9 @@ store_encode_out(struct bytes_w *w, const struct store_out *o)
 	(void)bytes_put_u8(w, o->so_qos);
 	(void)bytes_put_u8(w, o->so_retain);
 	msg_put(w, &o->so_msg);
+	(void)bytes_put_u8(w, o->so_nids);
+	for (i = 0; i < o->so_nids; i++)
+		(void)bytes_put_u32be(w, o->so_ids[i]);
 	return rec_end(w, start);
 }
 
@@ -452,13 +508,26 @@ int
 store_decode_out(struct bytes_view v, struct store_out *o)
 {
 	struct bytes_r r;
+	unsigned int i;
+	uint8_t ver;
 
-	if (rec_open(v, STORE_REC_OUT, &r) != 0 ||
+	o->so_nids = 0;
+	if (rec_open(v, STORE_REC_OUT, &r, &ver) != 0 ||
 	    bytes_get_u8(&r, &o->so_state) != 0 ||
 	    bytes_get_u16be(&r, &o->so_id) != 0 ||
 	    bytes_get_u8(&r, &o->so_qos) != 0 ||
 	    bytes_get_u8(&r, &o->so_retain) != 0 ||
-	    msg_get(&r, &o->so_msg) != 0 || bytes_r_left(&r) != 0)
+	    msg_get(&r, ver, &o->so_msg) != 0)
+		return CAIRN_ERR_PROTO;
+	if (ver >= 2) {
+		if (bytes_get_u8(&r, &o->so_nids) != 0 ||
+		    o->so_nids > STORE_MAX_SUB_IDS)
+			return CAIRN_ERR_PROTO;
+		for (i = 0; i < o->so_nids; i++)
+			if (bytes_get_u32be(&r, &o->so_ids[i]) != 0)
+				return CAIRN_ERR_PROTO;
+	}
+	if (bytes_r_left(&r) != 0)
 		return CAIRN_ERR_PROTO;
 	return out_valid(o) ? 0 : CAIRN_ERR_PROTO;
 }
@@ -482,7 +551,7 @@ store_decode_inq2(struct bytes_view v, uint16_t *id)
 {
 	struct bytes_r r;
 
-	if (rec_open(v, STORE_REC_INQ2, &r) != 0 ||
+	if (rec_open(v, STORE_REC_INQ2, &r, NULL) != 0 ||
 	    bytes_get_u16be(&r, id) != 0 || bytes_r_left(&r) != 0 ||
 	    *id == 0)
 		return CAIRN_ERR_PROTO;

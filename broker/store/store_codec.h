@@ -16,8 +16,11 @@
  * a bad check, or a field out of range (QoS > 2, an unknown delivery
  * state, packet id 0 where one is needed, an empty topic or client id).
  * A version 1 reader refuses version 2: a newer broker's store is not
- * half-read by an older one.  Fields for MQTT 5.0 (properties, expiry)
- * come with version 2, whose readers read version 1 too.
+ * half-read by an older one.  Version 2 adds MQTT 5.0's parts (a
+ * message's expiry, publisher and properties; a subscription's options
+ * and identifier; a delivery's subscription identifiers; a session's
+ * protocol level); its readers read version 1 records too (those parts
+ * empty), and its writers write version 2 only.
  *
  * Keys order the store so that one cursor walk loads it: the meta
  * record first, then the retained messages, then each session followed
@@ -42,7 +45,9 @@
 
 #include "common/bytes.h"
 
-#define STORE_FORMAT_VERSION	1
+#define STORE_FORMAT_VERSION	2
+/* The oldest version this code reads. */
+#define STORE_FORMAT_OLDEST	1
 /* The meta record's magic: "cairn-st", do not change. */
 #define STORE_MAGIC		"cairn-st"
 #define STORE_MAGIC_LEN		8
@@ -85,46 +90,73 @@ struct store_meta {
 	uint8_t			sm_hash_key[STORE_HASH_KEY_LEN];
 };
 
-/* A message: u8 qos, u8 retain, view16 topic, u32 length + payload. */
+/*
+ * A message: u8 qos, u8 retain, view16 topic, u32 length + payload;
+ * version 2 then: u64 expiry (wall clock ms since the epoch; 0: none),
+ * view16 publisher's client id (may be empty), u32 length + MQTT 5.0
+ * property block as carried (may be empty; its contents are the
+ * loader's to check).
+ */
 struct store_msg {
 	uint8_t			smg_qos;
 	uint8_t			smg_retain;
 	struct bytes_view	smg_topic;	/* 1..65535 bytes */
 	struct bytes_view	smg_payload;
+	uint64_t		smg_expire_ms;	/* wall clock; 0: never */
+	struct bytes_view	smg_from;	/* 0..65535 bytes */
+	struct bytes_view	smg_props;
 };
 
 /*
- * session header: view16 client id, u8 flags (bit 0: has user name),
- * view16 user name, u64 created and u64 last connected (wall clock,
- * ms since the epoch), u32 expiry interval in seconds (0xffffffff:
- * the broker's persistent_client_expiration).
+ * session header: view16 client id, u8 flags (bit 0: has user name;
+ * version 2: bit 1, the last connection was MQTT 5.0), view16 user
+ * name, u64 created and u64 last connected (wall clock, ms since the
+ * epoch), u32 expiry interval in seconds (0xffffffff: the broker's
+ * persistent_client_expiration).
  */
 struct store_session {
 	struct bytes_view	ss_id;
 	int			ss_has_username;
+	int			ss_v5;
 	struct bytes_view	ss_username;
 	uint64_t		ss_created_ms;
 	uint64_t		ss_seen_ms;
 	uint32_t		ss_expiry;
 };
 
-/* subscription: u8 granted QoS, u8 options (0 in version 1), view16 filter. */
+/*
+ * subscription: u8 granted QoS, u8 options (0 in version 1; version 2:
+ * STORE_SUB_*), view16 filter; version 2 then u32 subscription
+ * identifier (0: none, else at most STORE_SUB_ID_MAX).
+ */
+#define STORE_SUB_NO_LOCAL	0x01
+#define STORE_SUB_RAP		0x02	/* retain as published */
+#define STORE_SUB_RH_SHIFT	2	/* retain handling 0..2, two bits */
+#define STORE_SUB_ID_MAX	268435455u
+
 struct store_sub {
 	uint8_t			ssb_qos;
 	uint8_t			ssb_opts;
 	struct bytes_view	ssb_filter;
+	uint32_t		ssb_sub_id;
 };
 
 /*
  * delivery: u8 state, u16 packet id (0 while queued), u8 QoS of the
- * delivery, u8 RETAIN to send, then the message.
+ * delivery, u8 RETAIN to send, then the message; version 2 then u8 n
+ * (at most STORE_MAX_SUB_IDS) and n subscription identifiers u32
+ * (each 1..STORE_SUB_ID_MAX).
  */
+#define STORE_MAX_SUB_IDS	8
+
 struct store_out {
 	uint8_t			so_state;	/* enum store_out_state */
 	uint16_t		so_id;
 	uint8_t			so_qos;		/* 1 or 2 */
 	uint8_t			so_retain;
 	struct store_msg	so_msg;
+	uint8_t			so_nids;
+	uint32_t		so_ids[STORE_MAX_SUB_IDS];
 };
 
 /* A decoded key. */

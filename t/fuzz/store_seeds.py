@@ -39,9 +39,13 @@ def siphash(key, data):
     return v0 ^ v1 ^ v2 ^ v3
 
 
-def rec(t, body):
-    v = bytes([t, 1]) + body
+def rec(t, body, ver=1):
+    v = bytes([t, ver]) + body
     return v + struct.pack('>I', siphash(CHECK_KEY, v) & 0xffffffff)
+
+
+def rec2(t, body):
+    return rec(t, body, 2)
 
 
 def v16(b):
@@ -51,6 +55,16 @@ def v16(b):
 def msg(qos, retain, topic, payload):
     return bytes([qos, retain]) + v16(topic) + \
         struct.pack('>I', len(payload)) + payload
+
+
+# Version 2: expiry (wall clock ms), publisher id, property block (a
+# content type 0x03 and a user property 0x26, without the length).
+PROPS = b'\x03' + v16(b'text/plain') + b'\x26' + v16(b'k') + v16(b'v')
+
+
+def msg2(qos, retain, topic, payload, expire=0, frm=b'', props=b''):
+    return msg(qos, retain, topic, payload) + struct.pack('>Q', expire) + \
+        v16(frm) + struct.pack('>I', len(props)) + props
 
 
 seeds = {
@@ -66,6 +80,21 @@ seeds = {
     'out_published': rec(5, b'\x02\x00\x07\x02\x00' + msg(2, 0, b't', b'')),
     'out_released': rec(5, b'\x03\xff\xff\x02\x01' + msg(2, 1, b't/u', b'p')),
     'inq2': rec(6, b'\x12\x34'),
+    # Version 2 (MQTT 5.0's parts); the ones above are version 1, which
+    # is still read (and written again as version 2).
+    'meta_v2': rec2(1, b'cairn-st' + struct.pack('>I', 2) + v16(b'b1@host') +
+                    bytes(range(16))),
+    'retained_v2': rec2(2, msg2(1, 1, b'a/b', b'hello', 1800000000000,
+                                b'pub-1', PROPS)),
+    'session_v5': rec2(3, v16(b'client-1') + b'\x03' + v16(b'user') +
+                       struct.pack('>QQI', 1, 2, 3600)),
+    'sub_v2': rec2(4, b'\x02' + bytes([0x01 | 0x02 | 2 << 2]) +
+                   v16(b'a/+/#') + struct.pack('>I', 268435455)),
+    'out_v2_ids': rec2(5, b'\x02\x00\x07\x02\x00' +
+                       msg2(2, 0, b't', b'x', 0, b'pub-1', PROPS) +
+                       b'\x02' + struct.pack('>II', 1, 7)),
+    'out_v2_queued': rec2(5, b'\x01\x00\x00\x01\x00' +
+                          msg2(1, 0, b't', b'', 1700000000000) + b'\x00'),
     'key_meta': b'M',
     'key_retained': b'R' + struct.pack('>Q', 42),
     'key_header': b'S' + struct.pack('>Q', 7) + b'\x00',

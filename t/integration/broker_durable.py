@@ -17,6 +17,14 @@ Cases (TAP), each on its own data_dir:
     PUBLISH again (DUP) after the restart is not delivered twice.
   * retained messages survive a stop, a kill -9, and a clear survives
     a kill -9.
+  * MQTT 5.0 state survives a kill -9 (store format 2): a queued
+    message keeps its user properties, content type, response topic,
+    correlation data, payload format and the subscription identifier
+    it matched; its expiry keeps counting while the node is down (one
+    that expired meanwhile is not sent); the subscriptions keep No
+    Local, Retain As Published and their identifiers; a retained
+    message keeps its properties.  Before format 2 all of these were
+    lost at a restart.
   * a store that is not ours: garbage over data.mdb, a foreign file,
     a damaged record (a byte of a payload changed on disk), another
     node's store: start refuses with the file and the reason, and
@@ -321,6 +329,86 @@ def t_retained():
         eq(get_retained(b.port, 'ret/a'), [('ret/a', b'r2', True)],
            'ret/a replaced, after a stop')
         eq(get_retained(b.port, 'ret/b'), [], 'ret/b cleared')
+    finally:
+        b.stop()
+
+
+@test('mqtt5 state survives a kill -9: properties, expiry, '
+      'subscription options and identifiers')
+def t_mqtt5_state():
+    import broker_mqtt5_wire as w
+    data = h.scratch(h.uniq('data'))
+    b = h.Broker(scenario(data))
+    try:
+        cid = h.uniq('d5')
+        sess = [(w.SESSION_EXPIRY, 3600)]
+        sub, ca = w.connect(h.Conn(b.port), cid, 0, clean=False,
+                            props=sess)
+        sub.subscribe([('d5/t', w.sub_opts(2, rap=1))], sub_id=7)
+        sub.subscribe([('d5/own', w.sub_opts(1, nl=1))])
+        sub.disconnect()
+        pub, _ = w.connect(h.Conn(b.port), h.uniq('p5'), 0)
+        ups = [('k', 'v'), ('k', 'v2'), ('\u00fc', '\u2603')]
+        carried = [(w.USER_PROP, kv) for kv in ups] + [
+            (w.CONTENT_TYPE, 'text/plain'), (w.PFI, 1),
+            (w.RESPONSE_TOPIC, 'resp/x'), (w.CORRELATION, b'\x01\x02')]
+        pub.publish('d5/t', b'keep', qos=1,
+                    props=carried + [(w.MSG_EXPIRY, 3600)])
+        pub.publish('d5/t', b'expires', qos=1, props=[(w.MSG_EXPIRY, 1)])
+        pub.publish('d5/t', b'no-expiry', qos=2)
+        pub.publish('d5/r', b'ret', qos=1, retain=True,
+                    props=carried + [(w.MSG_EXPIRY, 3600)])
+        pub.disconnect()
+        kill9(b)
+        time.sleep(1.5)     # 'expires' runs out while the node is down
+        b = h.Broker(scenario(data))
+        sub, ca = w.connect(h.Conn(b.port), cid, 0, clean=False,
+                            props=sess)
+        eq(ca.sp, 1, 'session present after kill -9')
+        got = sub.recv(2)
+        got += sub.drain(0.5)
+        eq([m.payload for m in got], [b'keep', b'no-expiry'],
+           'the unexpired messages, in order (expired: not sent)')
+        m = got[0]
+        eq(m.user(), ups, 'user properties, in order')
+        eq((m.get(w.CONTENT_TYPE), m.get(w.PFI), m.get(w.RESPONSE_TOPIC),
+            m.get(w.CORRELATION)), ('text/plain', 1, 'resp/x',
+                                    b'\x01\x02'), 'carried properties')
+        eq(m.sub_ids(), [7], 'subscription identifier of the delivery')
+        left = m.get(w.MSG_EXPIRY)
+        check(left is not None and 3550 <= left < 3600,
+              'message expiry interval counted down across the restart: '
+              '%r' % left)
+        eq(got[1].get(w.MSG_EXPIRY), None, 'no expiry where none was')
+        eq(got[1].qos, 2, 'QoS 2 kept')
+        # The subscriptions' options: No Local on d5/own (its own
+        # message is not delivered, another client's is) and the
+        # identifier on d5/t for a live message.
+        sub.publish('d5/own', b'mine', qos=1)
+        other, _ = w.connect(h.Conn(b.port), h.uniq('o5'), 0)
+        other.publish('d5/own', b'theirs', qos=1)
+        other.publish('d5/t', b'live', qos=1, retain=True)
+        got = sub.recv(2)
+        got += sub.drain(0.5)
+        eq(sorted(m.payload for m in got), [b'live', b'theirs'],
+           'No Local kept: the own message is not delivered')
+        live = [m for m in got if m.payload == b'live'][0]
+        eq(live.sub_ids(), [7], 'identifier of d5/t after the restart')
+        eq(live.retain, True, 'Retain As Published kept')
+        other.publish('d5/t', b'', qos=1, retain=True)
+        other.disconnect()
+        sub.disconnect()
+        # The retained message and its properties.
+        r, _ = w.connect(h.Conn(b.port), h.uniq('r5'), 0)
+        r.subscribe([('d5/r', 1)])
+        m = r.recv(1)[0]
+        eq((m.payload, m.retain), (b'ret', True), 'retained message')
+        eq(m.user(), ups, 'retained user properties')
+        eq(m.get(w.CONTENT_TYPE), 'text/plain', 'retained content type')
+        left = m.get(w.MSG_EXPIRY)
+        check(left is not None and 3550 <= left < 3600,
+              'retained expiry counted down: %r' % left)
+        r.disconnect()
     finally:
         b.stop()
 

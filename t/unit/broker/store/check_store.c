@@ -437,6 +437,100 @@ START_TEST(store__lmdb_without_meta)
 }
 END_TEST
 
+/* A version 1 value (type, 1, body, check), as format 1 wrote it. */
+static size_t
+rec_v1(uint8_t *buf, int type, const void *body, size_t n)
+{
+	static const uint8_t key[STORE_HASH_KEY_LEN] = "cairn-store-rec1";
+	uint64_t h;
+
+	buf[0] = (uint8_t)type;
+	buf[1] = 1;
+	memcpy(buf + 2, body, n);
+	h = store_hash(key, bytes_view_of(buf, n + 2));
+	buf[n + 2] = (uint8_t)(h >> 24);
+	buf[n + 3] = (uint8_t)(h >> 16);
+	buf[n + 4] = (uint8_t)(h >> 8);
+	buf[n + 5] = (uint8_t)h;
+	return n + 6;
+}
+
+static void
+raw_put(MDB_txn *txn, MDB_dbi dbi, const uint8_t *k, size_t kn,
+    const uint8_t *val, size_t vn)
+{
+	MDB_val mk = { kn, (void *)k }, mv = { vn, (void *)val };
+
+	ck_assert_int_eq(mdb_put(txn, dbi, &mk, &mv, 0), 0);
+}
+
+/*
+ * A store written by format 1 (before MQTT 5.0's parts): read as it is,
+ * and its meta says format 2 afterwards (a format 1 broker then refuses
+ * it rather than half-read the newer records).
+ */
+START_TEST(store__format1_read_then_upgraded)
+{
+	static const uint8_t meta[] = { 'c', 'a', 'i', 'r', 'n', '-', 's',
+	    't', 0, 0, 0, 1, 0, 4, 'n', '1', '@', 'h', 1, 2, 3, 4, 5, 6, 7,
+	    8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	static const uint8_t sess[] = { 0, 1, 'a', 0, 0, 0,
+	    0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0xff, 0xff, 0xff,
+	    0xff };
+	static const uint8_t sub[] = { 1, 0, 0, 3, 'a', '/', '#' };
+	static const uint8_t out[] = { STORE_OUT_QUEUED, 0, 0, 1, 0,
+	    1, 0, 0, 1, 't', 0, 0, 0, 2, 'o', 'k' };
+	uint8_t kb[STORE_KEY_MAX], vb[128];
+	struct store_meta m;
+	struct store *st;
+	struct seen s;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, val;
+	size_t kn, vn;
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+	kn = store_key_meta(kb);
+	vn = rec_v1(vb, STORE_REC_META, meta, sizeof(meta));
+	raw_put(txn, dbi, kb, kn, vb, vn);
+	kn = store_key_session(kb, 1, STORE_SK_HEADER, 0);
+	vn = rec_v1(vb, STORE_REC_SESSION, sess, sizeof(sess));
+	raw_put(txn, dbi, kb, kn, vb, vn);
+	/* A subscription's key: its filter's hash under the meta's key. */
+	kn = store_key_session(kb, 1, STORE_SK_SUB, store_hash(meta + 18,
+	    bytes_view_of("a/#", 3)));
+	vn = rec_v1(vb, STORE_REC_SUB, sub, sizeof(sub));
+	raw_put(txn, dbi, kb, kn, vb, vn);
+	kn = store_key_session(kb, 1, STORE_SK_OUT, 1);
+	vn = rec_v1(vb, STORE_REC_OUT, out, sizeof(out));
+	raw_put(txn, dbi, kb, kn, vb, vn);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	st = open_rw();
+	load(st, &s);
+	ck_assert_str_eq(s.buf, "S1 a;U1 a/# q1;O1.1 ok st1 id0;");
+	store_close(st);
+	/* The meta record is format 2 now. */
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+	k.mv_size = store_key_meta(kb);
+	k.mv_data = kb;
+	ck_assert_int_eq(mdb_get(txn, dbi, &k, &val), 0);
+	ck_assert_int_eq(store_decode_meta(bytes_view_of(val.mv_data,
+	    val.mv_size), &m), 0);
+	ck_assert_uint_eq(m.sm_version, STORE_FORMAT_VERSION);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+END_TEST
+
 START_TEST(store__other_node)
 {
 	struct store *st = open_rw();
@@ -654,6 +748,7 @@ store_suite(void)
 	tcase_add_test(tc, store__foreign_file);
 	tcase_add_test(tc, store__lmdb_without_meta);
 	tcase_add_test(tc, store__other_node);
+	tcase_add_test(tc, store__format1_read_then_upgraded);
 	tcase_add_test(tc, store__damaged_record);
 	tcase_add_test(tc, store__one_process);
 	tcase_add_test(tc, store__dirs);

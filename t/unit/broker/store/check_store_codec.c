@@ -36,6 +36,18 @@ recheck(struct bytes_w *w)
 	w->buf[w->len - 1] = (uint8_t)h;
 }
 
+/* A record of version 1 (the format before 5.0's parts) by hand. */
+static void
+rec_v1(struct bytes_w *w, int type, const void *body, size_t n)
+{
+	bytes_w_reset(w);
+	(void)bytes_put_u8(w, (uint8_t)type);
+	(void)bytes_put_u8(w, 1);
+	(void)bytes_put(w, body, n);
+	(void)bytes_put_u32be(w, 0);
+	recheck(w);
+}
+
 /* Every decoder; returns which accepted (a bit per type). */
 static int
 decoders(struct bytes_view r)
@@ -133,11 +145,18 @@ START_TEST(store_codec__meta)
 	w.buf[2] = 'X';
 	recheck(&w);
 	ck_assert_int_eq(decoders(bytes_view_of(w.buf, w.len)), 0);
-	/* Format 2 in the meta body: a newer store. */
+	/* Format 3 in the meta body: a newer store. */
 	bytes_w_reset(&w);
-	m.sm_version = 2;
+	m.sm_version = STORE_FORMAT_VERSION + 1;
 	ck_assert_int_eq(store_encode_meta(&w, &m), 0);
 	ck_assert_int_eq(decoders(bytes_view_of(w.buf, w.len)), 0);
+	/* Format 1, an older store: read (store.c then writes it as 2). */
+	bytes_w_reset(&w);
+	m.sm_version = 1;
+	ck_assert_int_eq(store_encode_meta(&w, &m), 0);
+	ck_assert_int_eq(store_decode_meta(bytes_view_of(w.buf, w.len), &d),
+	    0);
+	ck_assert_uint_eq(d.sm_version, 1);
 	bytes_w_fini(&w);
 }
 END_TEST
@@ -163,13 +182,42 @@ START_TEST(store_codec__retained)
 	w.buf[2] = 3;
 	recheck(&w);
 	ck_assert_int_eq(decoders(bytes_view_of(w.buf, w.len)), 0);
-	/* Version 2 with a good check. */
+	/* Version 3 with a good check: a newer broker's. */
 	w.buf[2] = 1;
-	w.buf[1] = 2;
+	w.buf[1] = STORE_FORMAT_VERSION + 1;
 	recheck(&w);
 	ck_assert_int_eq(store_rec_type(bytes_view_of(w.buf, w.len), NULL),
 	    CAIRN_ERR_PROTO);
 	ck_assert_int_eq(decoders(bytes_view_of(w.buf, w.len)), 0);
+	/* Version 1 (no 5.0 parts) is read, with them empty. */
+	{
+		static const uint8_t body[] = { 1, 1, 0, 1, 't', 0, 0, 0, 1,
+		    'p' };
+
+		rec_v1(&w, STORE_REC_RETAINED, body, sizeof(body));
+		memset(&d, 0xa5, sizeof(d));
+		ck_assert_int_eq(store_decode_retained(bytes_view_of(w.buf,
+		    w.len), &d), 0);
+		ck_assert(bytes_view_eq_str(d.smg_topic, "t"));
+		ck_assert(bytes_view_eq_str(d.smg_payload, "p"));
+		ck_assert_uint_eq(d.smg_expire_ms, 0);
+		ck_assert_uint_eq(d.smg_from.len, 0);
+		ck_assert_uint_eq(d.smg_props.len, 0);
+		refuse_damage(&w, STORE_REC_RETAINED);
+	}
+	/* Version 2's parts round trip. */
+	bytes_w_reset(&w);
+	m.smg_expire_ms = 1800000000123ull;
+	m.smg_from = v("pub-1");
+	m.smg_props = bytes_view_of("\x03\x00\x01x", 4);
+	ck_assert_int_eq(store_encode_retained(&w, &m), 0);
+	ck_assert_int_eq(store_decode_retained(bytes_view_of(w.buf, w.len),
+	    &d), 0);
+	ck_assert_uint_eq(d.smg_expire_ms, 1800000000123ull);
+	ck_assert(bytes_view_eq_str(d.smg_from, "pub-1"));
+	ck_assert_uint_eq(d.smg_props.len, 4);
+	ck_assert_mem_eq(d.smg_props.p, "\x03\x00\x01x", 4);
+	refuse_damage(&w, STORE_REC_RETAINED);
 	/* The encoder refuses what the decoder would. */
 	bytes_w_reset(&w);
 	m.smg_topic = v("");
@@ -211,6 +259,31 @@ START_TEST(store_codec__session)
 	s.ss_username = v("");
 	ck_assert_int_eq(store_encode_session(&w, &s), 0);
 	refuse_damage(&w, STORE_REC_SESSION);
+	/* Version 2: the 5.0 flag; flags 4 is nothing. */
+	bytes_w_reset(&w);
+	s.ss_v5 = 1;
+	ck_assert_int_eq(store_encode_session(&w, &s), 0);
+	ck_assert_int_eq(store_decode_session(bytes_view_of(w.buf, w.len),
+	    &d), 0);
+	ck_assert_int_eq(d.ss_v5, 1);
+	ck_assert_int_eq(d.ss_has_username, 0);
+	w.buf[5] = 4;				/* id "x" is 2+2+1 in */
+	recheck(&w);
+	ck_assert_int_eq(decoders(bytes_view_of(w.buf, w.len)), 0);
+	/* Version 1 knows bit 0 only. */
+	{
+		uint8_t body[] = { 0, 1, 'x', 2, 0, 0,
+		    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 60 };
+
+		rec_v1(&w, STORE_REC_SESSION, body, sizeof(body));
+		ck_assert_int_eq(decoders(bytes_view_of(w.buf, w.len)), 0);
+		body[3] = 0;
+		rec_v1(&w, STORE_REC_SESSION, body, sizeof(body));
+		ck_assert_int_eq(store_decode_session(bytes_view_of(w.buf,
+		    w.len), &d), 0);
+		ck_assert_int_eq(d.ss_v5, 0);
+		ck_assert_uint_eq(d.ss_expiry, 60);
+	}
 	bytes_w_fini(&w);
 }
 END_TEST
@@ -227,11 +300,40 @@ START_TEST(store_codec__sub)
 	ck_assert_uint_eq(d.ssb_qos, 1);
 	ck_assert(bytes_view_eq_str(d.ssb_filter, "$share/g/a/+/#"));
 	refuse_damage(&w, STORE_REC_SUB);
-	/* Options bits are 0 in format 1. */
-	w.buf[3] = 1;
+	/* Options: an unknown bit, then retain handling 3, refused. */
+	w.buf[3] = 0x10;
 	recheck(&w);
 	ck_assert_int_eq(decoders(bytes_view_of(w.buf, w.len)), 0);
+	w.buf[3] = 3 << STORE_SUB_RH_SHIFT;
+	recheck(&w);
+	ck_assert_int_eq(decoders(bytes_view_of(w.buf, w.len)), 0);
+	/* Version 2: options and identifier round trip. */
 	bytes_w_reset(&w);
+	s.ssb_opts = STORE_SUB_NO_LOCAL | STORE_SUB_RAP |
+	    2 << STORE_SUB_RH_SHIFT;
+	s.ssb_sub_id = STORE_SUB_ID_MAX;
+	ck_assert_int_eq(store_encode_sub(&w, &s), 0);
+	ck_assert_int_eq(store_decode_sub(bytes_view_of(w.buf, w.len), &d), 0);
+	ck_assert_uint_eq(d.ssb_opts, s.ssb_opts);
+	ck_assert_uint_eq(d.ssb_sub_id, STORE_SUB_ID_MAX);
+	refuse_damage(&w, STORE_REC_SUB);
+	bytes_w_reset(&w);
+	s.ssb_sub_id = STORE_SUB_ID_MAX + 1;
+	ck_assert_int_eq(store_encode_sub(&w, &s), CAIRN_ERR_INVAL);
+	/* Version 1: no identifier, and options must be 0. */
+	{
+		uint8_t body[] = { 1, 0, 0, 1, 'a' };
+
+		rec_v1(&w, STORE_REC_SUB, body, sizeof(body));
+		ck_assert_int_eq(store_decode_sub(bytes_view_of(w.buf, w.len),
+		    &d), 0);
+		ck_assert_uint_eq(d.ssb_sub_id, 0);
+		body[1] = STORE_SUB_NO_LOCAL;
+		rec_v1(&w, STORE_REC_SUB, body, sizeof(body));
+		ck_assert_int_eq(decoders(bytes_view_of(w.buf, w.len)), 0);
+	}
+	bytes_w_reset(&w);
+	s.ssb_sub_id = 0;
 	s.ssb_qos = 3;
 	ck_assert_int_eq(store_encode_sub(&w, &s), CAIRN_ERR_INVAL);
 	bytes_w_fini(&w);
@@ -280,6 +382,35 @@ START_TEST(store_codec__out)
 	o.so_state = STORE_OUT_QUEUED;
 	o.so_id = 0;
 	ck_assert_int_eq(store_encode_out(&w, &o), CAIRN_ERR_INVAL);
+	/* Version 2: subscription identifiers round trip, within bounds. */
+	o.so_qos = 1;
+	o.so_nids = 2;
+	o.so_ids[0] = 1;
+	o.so_ids[1] = STORE_SUB_ID_MAX;
+	bytes_w_reset(&w);
+	ck_assert_int_eq(store_encode_out(&w, &o), 0);
+	ck_assert_int_eq(store_decode_out(bytes_view_of(w.buf, w.len), &d), 0);
+	ck_assert_uint_eq(d.so_nids, 2);
+	ck_assert_uint_eq(d.so_ids[0], 1);
+	ck_assert_uint_eq(d.so_ids[1], STORE_SUB_ID_MAX);
+	refuse_damage(&w, STORE_REC_OUT);
+	bytes_w_reset(&w);
+	o.so_ids[1] = 0;
+	ck_assert_int_eq(store_encode_out(&w, &o), CAIRN_ERR_INVAL);
+	o.so_ids[1] = 2;
+	o.so_nids = STORE_MAX_SUB_IDS + 1;
+	ck_assert_int_eq(store_encode_out(&w, &o), CAIRN_ERR_INVAL);
+	/* Version 1: no identifiers. */
+	{
+		static const uint8_t body[] = { STORE_OUT_QUEUED, 0, 0, 1, 0,
+		    1, 0, 0, 1, 't', 0, 0, 0, 0 };
+
+		rec_v1(&w, STORE_REC_OUT, body, sizeof(body));
+		ck_assert_int_eq(store_decode_out(bytes_view_of(w.buf, w.len),
+		    &d), 0);
+		ck_assert_uint_eq(d.so_nids, 0);
+		ck_assert_uint_eq(d.so_msg.smg_props.len, 0);
+	}
 	bytes_w_fini(&w);
 }
 END_TEST
