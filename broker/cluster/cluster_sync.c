@@ -896,9 +896,8 @@ session_data(struct cluster *c, struct peer *p, const struct link_session *d)
 	 * on a connection of its own, whose CONNECT said what holds now.
 	 */
 	if (!session_online(s)) {
-		s->s_has_expiry = (d->flags & LINK_SESS_EXPIRY) ? 1 : 0;
-		s->s_expiry = d->expiry;
-		s->s_v5 = (d->flags & LINK_SESS_V5) ? 1 : 0;
+		session_set_level(s, (d->flags & LINK_SESS_V5) != 0,
+		    (d->flags & LINK_SESS_EXPIRY) != 0, d->expiry);
 	}
 	/* Merged before the CONNACK goes, so it says present 1. */
 	if ((tw = take_wait_find(c, (const char *)d->id.p,

@@ -431,6 +431,60 @@ get_repl_state(struct bytes_r *r, uint64_t *seq, uint8_t *state,
 	return CAIRN_ERR_PROTO;
 }
 
+/* One entry of REPL_MSGS's trailer: nids u8 | nids x id u32. */
+static int
+get_repl_ids(struct bytes_r *r, uint8_t *nids, uint32_t *ids)
+{
+	uint8_t i;
+
+	if (get_u8(r, nids) != 0 || *nids > LINK_MAX_SUB_IDS)
+		return CAIRN_ERR_PROTO;
+	for (i = 0; i < *nids; i++)
+		if (get_u32(r, &ids[i]) != 0 || ids[i] == 0 ||
+		    ids[i] > LINK_SUB_ID_MAX)
+			return CAIRN_ERR_PROTO;
+	return 0;
+}
+
+/* REPL_SESSION's trailer: not 0, known flags, an expiry only with its flag. */
+static int
+repl_sess_flags_check(uint8_t flags, uint32_t expiry)
+{
+	return flags != 0 && (flags & ~(LINK_SESS_EXPIRY | LINK_SESS_V5)) == 0 &&
+	    ((flags & LINK_SESS_EXPIRY) || expiry == 0) ? 0 : CAIRN_ERR_PROTO;
+}
+
+/*
+ * The trailer of REPL_SESSION or REPL_MSGS (n items) at r, if any bytes
+ * are left; 0 or CAIRN_ERR_PROTO.
+ */
+static int
+get_repl_trailer(struct bytes_r *r, enum link_type type, struct link_repl *p)
+{
+	uint32_t ids[LINK_MAX_SUB_IDS], i;
+	size_t start;
+	uint8_t nids;
+
+	p->sess_flags = 0;
+	p->sess_expiry = 0;
+	p->ids = bytes_view_of(NULL, 0);
+	if (bytes_r_left(r) == 0)
+		return 0;
+	if (type == LINK_REPL_SESSION)
+		return get_u8(r, &p->sess_flags) != 0 ||
+		    get_u32(r, &p->sess_expiry) != 0 ||
+		    repl_sess_flags_check(p->sess_flags, p->sess_expiry) != 0 ?
+		    CAIRN_ERR_PROTO : 0;
+	if (type != LINK_REPL_MSGS)
+		return CAIRN_ERR_PROTO;
+	start = r->off;
+	for (i = 0; i < p->n; i++)
+		if (get_repl_ids(r, &nids, ids) != 0)
+			return CAIRN_ERR_PROTO;
+	p->ids = bytes_view_of(r->p + start, r->off - start);
+	return 0;
+}
+
 /*
  * REPL_SUB's qos, options and subscription id, as SESSION_DATA's
  * subscriptions have them, or an unsubscribe (0x80) with neither.
@@ -491,7 +545,7 @@ decode_repl(struct bytes_r *r, enum link_type type, struct link_repl *p)
 			return CAIRN_ERR_PROTO;
 	}
 	p->items = bytes_view_of(r->p + start, r->off - start);
-	return 0;
+	return get_repl_trailer(r, type, p);
 }
 
 static int
@@ -795,10 +849,11 @@ encode_check_repl(const struct link_msg *m)
 	struct bytes_r r;
 	struct link_repl_msg d;
 	struct link_sub sub;
+	uint32_t ids[LINK_MAX_SUB_IDS];
 	uint64_t seq;
 	uint32_t i;
 	uint16_t pid;
-	uint8_t state;
+	uint8_t state, nids;
 
 	if (!link_name_valid(p->id))
 		return CAIRN_ERR_INVAL;
@@ -823,6 +878,19 @@ encode_check_repl(const struct link_msg *m)
 		} else if (get_repl_state(&r, &seq, &state, &pid) != 0)
 			return CAIRN_ERR_INVAL;
 	}
+	if (bytes_r_left(&r) != 0)
+		return CAIRN_ERR_INVAL;
+	if (m->type == LINK_REPL_SESSION && p->sess_flags != 0 &&
+	    repl_sess_flags_check(p->sess_flags, p->sess_expiry) != 0)
+		return CAIRN_ERR_INVAL;
+	if (p->ids.len == 0)
+		return 0;
+	if (m->type != LINK_REPL_MSGS)
+		return CAIRN_ERR_INVAL;
+	bytes_r_init(&r, p->ids.p, p->ids.len);
+	for (i = 0; i < p->n; i++)
+		if (get_repl_ids(&r, &nids, ids) != 0)
+			return CAIRN_ERR_INVAL;
 	return bytes_r_left(&r) == 0 ? 0 : CAIRN_ERR_INVAL;
 }
 
@@ -1006,6 +1074,12 @@ encode_body(struct bytes_w *w, const struct link_msg *m)
 		} else if (m->type != LINK_REPL_DROP) {
 			bytes_put_u32be(w, m->u.repl.n);
 			bytes_put_view(w, m->u.repl.items);
+			if (m->type == LINK_REPL_SESSION &&
+			    m->u.repl.sess_flags != 0) {
+				bytes_put_u8(w, m->u.repl.sess_flags);
+				bytes_put_u32be(w, m->u.repl.sess_expiry);
+			} else if (m->type == LINK_REPL_MSGS)
+				bytes_put_view(w, m->u.repl.ids);
 		}
 		break;
 	case LINK_CREDIT:
@@ -1107,6 +1181,34 @@ link_repl_msg_next(struct bytes_view *list, struct link_repl_msg *d)
 
 	bytes_r_init(&r, list->p, list->len);
 	if (get_repl_msg(&r, d) != 0)
+		return 0;
+	*list = bytes_r_rest(&r);
+	return 1;
+}
+
+int
+link_put_repl_ids(struct bytes_w *w, uint8_t nids, const uint32_t *ids)
+{
+	uint8_t i;
+
+	if (nids > LINK_MAX_SUB_IDS)
+		return CAIRN_ERR_INVAL;
+	for (i = 0; i < nids; i++)
+		if (ids[i] == 0 || ids[i] > LINK_SUB_ID_MAX)
+			return CAIRN_ERR_INVAL;
+	bytes_put_u8(w, nids);
+	for (i = 0; i < nids; i++)
+		bytes_put_u32be(w, ids[i]);
+	return w->err;
+}
+
+int
+link_repl_ids_next(struct bytes_view *list, uint8_t *nids, uint32_t *ids)
+{
+	struct bytes_r r;
+
+	bytes_r_init(&r, list->p, list->len);
+	if (get_repl_ids(&r, nids, ids) != 0)
 		return 0;
 	*list = bytes_r_rest(&r);
 	return 1;

@@ -248,6 +248,15 @@ struct link_peers {
  *			u16): deliveries that changed state or ended
  *	REPL_DROP	id: the session is gone from the owner
  *
+ * Trailers, sent only when not empty (a frame without one is what a
+ * node before them sends and reads):
+ *	REPL_SESSION	... | flags u8 | expiry u32, as SESSION_DATA's
+ *			(LINK_SESS_*; flags not 0): the session's 5.0
+ *			level and session expiry interval
+ *	REPL_MSGS	... | n x (nids u8 | nids x subscription id u32):
+ *			each delivery's subscription identifiers, in the
+ *			items' order (at least one delivery has some)
+ *
  * seq numbers a session's deliveries (per session, increasing).  A
  * delivery's state: LINK_REPL_QUEUED (packet id 0), _PUBLISHED (QoS
  * 1/2, id != 0), _RELEASED (QoS 2 after PUBREC, id != 0), and in
@@ -266,6 +275,9 @@ struct link_repl {
 	uint32_t		sub_id;	/* REPL_SUB */
 	uint32_t		n;	/* REPL_SESSION, _MSGS, _STATE */
 	struct bytes_view	items;	/* the n items, encoded */
+	uint8_t			sess_flags;	/* REPL_SESSION: LINK_SESS_* */
+	uint32_t		sess_expiry;	/* with LINK_SESS_EXPIRY */
+	struct bytes_view	ids;	/* REPL_MSGS: the trailer, or empty */
 };
 
 /*
@@ -356,6 +368,8 @@ struct link_repl_msg {
 int	link_put_repl_msg(struct bytes_w *, const struct link_repl_msg *);
 int	link_put_repl_state(struct bytes_w *, uint64_t seq, uint8_t state,
 	    uint16_t pid);
+/* One delivery's entry of REPL_MSGS's trailer (nids may be 0). */
+int	link_put_repl_ids(struct bytes_w *, uint8_t nids, const uint32_t *ids);
 /* One FORWARD group: a valid "$share/GROUP/FILTER" filter. */
 int	link_put_group(struct bytes_w *, struct bytes_view filter);
 
@@ -374,6 +388,9 @@ int	link_peers_next(struct bytes_view *list, struct bytes_view *name);
 int	link_repl_msg_next(struct bytes_view *list, struct link_repl_msg *);
 int	link_repl_state_next(struct bytes_view *list, uint64_t *seq,
 	    uint8_t *state, uint16_t *pid);
+/* REPL_MSGS's trailer, an entry at a time (ids: LINK_MAX_SUB_IDS). */
+int	link_repl_ids_next(struct bytes_view *list, uint8_t *nids,
+	    uint32_t *ids);
 int	link_forward_group_next(struct bytes_view *list,
 	    struct bytes_view *filter);
 

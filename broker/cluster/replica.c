@@ -70,6 +70,8 @@ struct replica {
 	size_t		 rp_pass_bucket;
 	int		 rp_pass_again;	/* changes during the pass */
 	struct bytes_w	 rp_items;	/* a frame's list, reused */
+	struct bytes_w	 rp_ids;	/* REPL_MSGS's trailer for rp_items */
+	int		 rp_has_ids;	/* some item of rp_items has ids */
 	uint64_t	 rp_nsynced;	/* full syncs sent */
 	uint64_t	 rp_npromoted;	/* sessions promoted here */
 	uint64_t	 rp_nlost;	/* changes not replicated: a full link */
@@ -125,6 +127,8 @@ replica_new(struct cluster *c)
 	}
 	bytes_w_init(&rp->rp_items, c->c_lconf.lc_max_frame -
 	    CLUSTER_FRAME_SLACK);
+	bytes_w_init(&rp->rp_ids, c->c_lconf.lc_max_frame -
+	    CLUSTER_FRAME_SLACK);
 	ev_idle_init(&rp->rp_pass_w, replica_on_pass);
 	ev_prepare_init(&rp->rp_ack_w, replica_on_ack);
 	if (replica_enabled(c)) {
@@ -168,6 +172,7 @@ replica_free(struct replica *rp)
 		ctab_fini(&rp->rp_promoted);
 	}
 	bytes_w_fini(&rp->rp_items);
+	bytes_w_fini(&rp->rp_ids);
 	ring_free(rp->rp_ring);
 	free(rp);
 }
@@ -465,6 +470,50 @@ replica_put_out(struct bytes_w *w, const struct session_out *o)
 	return link_put_repl_msg(w, &d);
 }
 
+/*
+ * Delivery o as the next item of a REPL_MSGS frame: rp_items, and its
+ * subscription identifiers in rp_ids (the trailer, sent when any item
+ * has some).  0, or the item was not written (rp_items as before).
+ */
+static int
+replica_put_item(struct replica *rp, const struct session_out *o)
+{
+	size_t len = rp->rp_items.len;
+
+	if (replica_put_out(&rp->rp_items, o) != 0) {
+		rp->rp_items.err = 0;
+		rp->rp_items.len = len;
+		return CAIRN_ERR_INVAL;
+	}
+	if (link_put_repl_ids(&rp->rp_ids, o->so_nids > LINK_MAX_SUB_IDS ?
+	    LINK_MAX_SUB_IDS : o->so_nids, o->so_ids) != 0) {
+		rp->rp_ids.err = 0;
+		rp->rp_items.len = len;
+		return CAIRN_ERR_INVAL;
+	}
+	if (o->so_nids > 0)
+		rp->rp_has_ids = 1;
+	return 0;
+}
+
+/* REPL_MSGS over what replica_put_item() gathered. */
+static void
+replica_msgs_frame(struct replica *rp, struct link_msg *m, uint32_t n)
+{
+	m->u.repl.n = n;
+	m->u.repl.items = bytes_view_of(rp->rp_items.buf, rp->rp_items.len);
+	if (rp->rp_has_ids)
+		m->u.repl.ids = bytes_view_of(rp->rp_ids.buf, rp->rp_ids.len);
+}
+
+static void
+replica_items_reset(struct replica *rp)
+{
+	bytes_w_reset(&rp->rp_items);
+	bytes_w_reset(&rp->rp_ids);
+	rp->rp_has_ids = 0;
+}
+
 /* A subscription as SESSION_DATA's items have it (5.0 options too). */
 static int
 replica_put_sub(struct bytes_w *w, const struct session_sub *sub)
@@ -493,11 +542,10 @@ replica_flush_msgs(struct cluster *c, struct peer *p, const struct session *s,
 	if (*n == 0)
 		return 0;
 	msg_init(&m, LINK_REPL_MSGS, s);
-	m.u.repl.n = *n;
-	m.u.repl.items = bytes_view_of(rp->rp_items.buf, rp->rp_items.len);
+	replica_msgs_frame(rp, &m, *n);
 	rc = repl_send(p, &m);
-	*sent += rp->rp_items.len;
-	bytes_w_reset(&rp->rp_items);
+	*sent += rp->rp_items.len + rp->rp_ids.len;
+	replica_items_reset(rp);
 	*n = 0;
 	return rc;
 }
@@ -520,20 +568,24 @@ replica_sync(struct cluster *c, struct peer *p, struct session *s,
 	uint32_t n = 0;
 	int rc, pass;
 
-	bytes_w_reset(&rp->rp_items);
+	replica_items_reset(rp);
 	TAILQ_FOREACH(sub, &s->s_subs, ss_entry)
 		if (replica_put_sub(&rp->rp_items, sub) == 0)
 			n++;
 	msg_init(&m, LINK_REPL_SESSION, s);
 	m.u.repl.n = n;
 	m.u.repl.items = bytes_view_of(rp->rp_items.buf, rp->rp_items.len);
+	/* 5.0: its level and session expiry interval go with it. */
+	m.u.repl.sess_flags = (s->s_has_expiry ? LINK_SESS_EXPIRY : 0) |
+	    (s->s_v5 ? LINK_SESS_V5 : 0);
+	m.u.repl.sess_expiry = s->s_has_expiry ? s->s_expiry : 0;
 	if (rp->rp_items.err != 0) {
 		/* More subscriptions than a frame: the first that fit. */
 		rp->rp_items.err = 0;
 	}
 	rc = repl_send(p, &m);
 	*sent += rp->rp_items.len;
-	bytes_w_reset(&rp->rp_items);
+	replica_items_reset(rp);
 	n = 0;
 	if (rc != 0)
 		return rc;
@@ -542,15 +594,14 @@ replica_sync(struct cluster *c, struct peer *p, struct session *s,
 		TAILQ_FOREACH(o, q, so_entry) {
 			if (o->so_qos == 0)
 				continue;
-			if (rp->rp_items.len + msg_bytes(o->so_msg) + 64 >
-			    room || rp->rp_items.len >= REPL_SLICE)
+			if (rp->rp_items.len + rp->rp_ids.len +
+			    msg_bytes(o->so_msg) + 64 + 33 > room ||
+			    rp->rp_items.len >= REPL_SLICE)
 				if ((rc = replica_flush_msgs(c, p, s, &n,
 				    sent)) != 0)
 					return rc;
-			if (replica_put_out(&rp->rp_items, o) == 0)
+			if (replica_put_item(rp, o) == 0)
 				n++;
-			else
-				rp->rp_items.err = 0;
 		}
 	}
 	if ((rc = replica_flush_msgs(c, p, s, &n, sent)) != 0)
@@ -704,6 +755,13 @@ replica_on_event(void *arg, struct session *s, enum session_ev ev,
 		else if (s->s_in_table)
 			replica_own_add(c, s);
 		return;
+	case SESSION_EV_LEVEL:
+		/* Rare (a CONNECT or DISCONNECT that changed it): whole. */
+		if (!s->s_clean && (e = ctab_get(&rp->rp_own,
+		    bytes_view_of(s->s_id, s->s_id_len))) != NULL &&
+		    e->ce_ptr == s)
+			replica_mark(c, e);
+		return;
 	case SESSION_EV_FREE:
 		replica_own_del(c, s);
 		if ((e = ctab_get(&rp->rp_promoted, bytes_view_of(s->s_id,
@@ -723,7 +781,7 @@ replica_on_event(void *arg, struct session *s, enum session_ev ev,
 			replica_mark(c, e);
 		return;
 	}
-	bytes_w_reset(&rp->rp_items);
+	replica_items_reset(rp);
 	switch (ev) {
 	case SESSION_EV_SUB:
 	case SESSION_EV_UNSUB:
@@ -743,14 +801,11 @@ replica_on_event(void *arg, struct session *s, enum session_ev ev,
 		if (o->so_qos == 0)
 			return;
 		msg_init(&m, LINK_REPL_MSGS, s);
-		if (replica_put_out(&rp->rp_items, o) != 0) {
-			rp->rp_items.err = 0;
+		if (replica_put_item(rp, o) != 0) {
 			replica_mark(c, e);
 			return;
 		}
-		m.u.repl.n = 1;
-		m.u.repl.items = bytes_view_of(rp->rp_items.buf,
-		    rp->rp_items.len);
+		replica_msgs_frame(rp, &m, 1);
 		break;
 	case SESSION_EV_SENT:
 	case SESSION_EV_RELEASED:
@@ -848,6 +903,13 @@ replica_promote(struct cluster *c, struct rsess *r, size_t *nmsgs)
 		}
 		s->s_offline_ms = (uint64_t)(ev_now(c->c_loop) * 1000.0) | 1;
 		session_set_clean(s, 0);
+		/*
+		 * 5.0: the session expiry interval it had (counted from
+		 * now: when the client left the owner is not known here).
+		 */
+		s->s_v5 = (r->r_flags & LINK_SESS_V5) ? 1 : 0;
+		s->s_has_expiry = (r->r_flags & LINK_SESS_EXPIRY) ? 1 : 0;
+		s->s_expiry = s->s_has_expiry ? r->r_expiry : 0;
 	}
 	TAILQ_FOREACH(u, &r->r_subs, rs_entry) {
 		if (session_sub_find(s, bytes_view_of(u->rs_filter,
@@ -873,9 +935,11 @@ replica_promote(struct cluster *c, struct rsess *r, size_t *nmsgs)
 		else if (s->s_client == NULL &&
 		    m->rm_state == LINK_REPL_RELEASED)
 			st = SESSION_OUT_RELEASED;
-		memset(&d, 0, sizeof(d));	/* no identifiers kept */
+		memset(&d, 0, sizeof(d));
 		d.sd_qos = m->rm_qos;
 		d.sd_retain = m->rm_retain;
+		d.sd_nids = m->rm_nids;
+		memcpy(d.sd_ids, m->rm_ids, m->rm_nids * sizeof(d.sd_ids[0]));
 		if (session_restore(s, m->rm_msg, &d, st, m->rm_pid) == 0)
 			(*nmsgs)++;
 	}

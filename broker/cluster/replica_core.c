@@ -235,7 +235,7 @@ rsess_sub(struct rstore *st, struct rsess *s, const struct link_sub *o)
  */
 static int
 rsess_msg(struct rstore *st, struct rsess *s, const struct link_repl_msg *d,
-    uint64_t now)
+    uint8_t nids, const uint32_t *ids, uint64_t now)
 {
 	struct rmsg *m, *last;
 	struct msg *msg;
@@ -274,6 +274,8 @@ rsess_msg(struct rstore *st, struct rsess *s, const struct link_repl_msg *d,
 	m->rm_retain = d->retain;
 	m->rm_state = d->state;
 	m->rm_pid = d->pid;
+	m->rm_nids = nids > LINK_MAX_SUB_IDS ? LINK_MAX_SUB_IDS : nids;
+	memcpy(m->rm_ids, ids, m->rm_nids * sizeof(m->rm_ids[0]));
 	TAILQ_INSERT_TAIL(&s->r_msgs, m, rm_entry);
 	s->r_nmsgs++;
 	rstore_charge(st, s, RMSG_COST(msg), 1);
@@ -363,7 +365,9 @@ rstore_apply(struct rstore *st, const char *owner, const struct link_msg *m,
 	const struct link_repl *p = &m->u.repl;
 	struct link_repl_msg d;
 	struct link_sub sub;
-	struct bytes_view list;
+	struct bytes_view list, idl;
+	uint32_t ids[LINK_MAX_SUB_IDS];
+	uint8_t nids;
 	struct rsess *s = NULL;
 	struct ctab_ent *e;
 	uint64_t seq;
@@ -374,6 +378,8 @@ rstore_apply(struct rstore *st, const char *owner, const struct link_msg *m,
 	if (m->type == LINK_REPL_SESSION) {
 		if ((rc = rstore_session(st, owner, p, &s)) != 0)
 			return rc;
+		s->r_flags = p->sess_flags;
+		s->r_expiry = p->sess_expiry;
 		list = p->items;
 		while (link_session_sub_next5(&list, &sub))
 			if ((rc1 = rsess_sub(st, s, &sub)) != 0)
@@ -402,9 +408,14 @@ rstore_apply(struct rstore *st, const char *owner, const struct link_msg *m,
 		break;
 	case LINK_REPL_MSGS:
 		list = p->items;
-		while (link_repl_msg_next(&list, &d))
-			if ((rc1 = rsess_msg(st, s, &d, now)) != 0)
+		idl = p->ids;
+		while (link_repl_msg_next(&list, &d)) {
+			/* The trailer, when sent, has an entry per item. */
+			if (idl.len == 0 || !link_repl_ids_next(&idl, &nids, ids))
+				nids = 0;
+			if ((rc1 = rsess_msg(st, s, &d, nids, ids, now)) != 0)
 				rc = rc1;
+		}
 		break;
 	case LINK_REPL_STATE:
 		list = p->items;

@@ -46,6 +46,8 @@ struct rmsg {
 	uint8_t			 rm_retain;
 	uint8_t			 rm_state;	/* LINK_REPL_QUEUED..RELEASED */
 	uint16_t		 rm_pid;
+	uint8_t			 rm_nids;	/* subscription identifiers */
+	uint32_t		 rm_ids[LINK_MAX_SUB_IDS];
 };
 TAILQ_HEAD(rmsgq, rmsg);
 
@@ -69,6 +71,8 @@ struct rsess {
 	size_t			 r_nmsgs;
 	size_t			 r_bytes;	/* counted in rs_bytes */
 	uint64_t		 r_dropped;	/* messages past the cap */
+	uint8_t			 r_flags;	/* LINK_SESS_* (REPL_SESSION) */
+	uint32_t		 r_expiry;	/* with LINK_SESS_EXPIRY */
 };
 
 struct rstore {

@@ -178,6 +178,22 @@ session_set_clean(struct session *s, int clean)
 		SESSION_TELL(s, SESSION_EV_CLEAN, NULL);
 }
 
+void
+session_set_level(struct session *s, int v5, int has_expiry,
+    uint32_t expiry)
+{
+	v5 = v5 ? 1 : 0;
+	has_expiry = has_expiry ? 1 : 0;
+	expiry = has_expiry ? expiry : 0;
+	if (s->s_v5 == v5 && s->s_has_expiry == has_expiry &&
+	    s->s_expiry == expiry)
+		return;
+	s->s_v5 = (uint8_t)v5;
+	s->s_has_expiry = (uint8_t)has_expiry;
+	s->s_expiry = expiry;
+	SESSION_TELL(s, SESSION_EV_LEVEL, NULL);
+}
+
 size_t
 session_bytes(const struct session *s)
 {

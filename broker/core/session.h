@@ -128,6 +128,7 @@ enum session_ev {
 	SESSION_EV_DONE,	/* o is finished (acked, or QoS 0 sent) */
 	SESSION_EV_CLEAN,	/* s_clean changed */
 	SESSION_EV_FREE,	/* s is being freed */
+	SESSION_EV_LEVEL,	/* s_v5, s_has_expiry or s_expiry changed */
 };
 struct session_out;
 struct session;
@@ -248,6 +249,13 @@ void		 session_free(struct session *);
 int		 session_online(const struct session *);
 /* Sets s_clean, keeping the count of persistent sessions. */
 void		 session_set_clean(struct session *, int clean);
+/*
+ * The protocol level and session expiry interval (has_expiry 0: the
+ * broker's persistent_client_expiration); an observer hears of a
+ * change (SESSION_EV_LEVEL).
+ */
+void		 session_set_level(struct session *, int v5, int has_expiry,
+		    uint32_t expiry);
 /* What s holds, in bytes: fixed part, subscriptions, deliveries. */
 size_t		 session_bytes(const struct session *);
 /* "max_queued_messages", ... for s_drop_reason; never NULL. */

@@ -398,9 +398,7 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 
 	session_set_clean(s, clean);
 	/* 5.0: the session's own expiry interval; 3.1.x: the broker's. */
-	s->s_v5 = v5;
-	s->s_has_expiry = v5;
-	s->s_expiry = v5 ? c->c_expiry : 0;
+	session_set_level(s, v5, v5, v5 ? c->c_expiry : 0);
 	/* The client's receive maximum narrows the window (3.3.4); a 3.1.1
 	 * client on a session a 5.0 one had gets max_inflight back. */
 	s->s_lim.sl_max_inflight = b->b_limits.sl_max_inflight;

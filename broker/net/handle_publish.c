@@ -299,8 +299,8 @@ handle_disconnect5(struct client *c, const struct mqtt_disconnect *d)
 		c->c_expiry = props->session_expiry;
 		if (c->c_session != NULL) {
 			session_set_clean(c->c_session, c->c_expiry == 0);
-			c->c_session->s_expiry = c->c_expiry;
-			c->c_session->s_has_expiry = 1;
+			session_set_level(c->c_session, c->c_session->s_v5, 1,
+			    c->c_expiry);
 		}
 	}
 	log_debug("client %s (%s): DISCONNECT 0x%02x", c->c_id, c->c_addr,

@@ -89,6 +89,18 @@ frames = {
         struct.pack('>QBH', 1, 1, 9) + struct.pack('>QBH', 2, 3, 0) +
         struct.pack('>QBH', 3, 2, 8)),
     'repl_drop': frame(RDROP, s16(b'client-1')),
+    # The 5.0 trailers: a session's level and expiry (flags 3, 3600 s);
+    # each delivery's subscription identifiers (none, two, one).
+    'repl_session_v5': frame(RSESS, s16(b'client-1') + struct.pack('>I', 1) +
+        s16(b'a/#') + b'\x01\x00' + struct.pack('>I', 0) + b'\x03' +
+        struct.pack('>I', 3600)),
+    'repl_msgs_ids': frame(RMSGS, s16(b'client-1') + struct.pack('>I', 3) +
+        rmsg(1, 1, 0, 0, 0, b'a/x', b'queued') +
+        rmsg(2, 1, 0, 1, 7, b'a/y', b'sent') +
+        rmsg(3, 2, 1, 2, 8, b'b', b'released',
+             msg5(b'client-9', 5000, CARRIED)) +
+        b'\x00' + b'\x02' + struct.pack('>II', 9, 268435455) +
+        b'\x01' + struct.pack('>I', 7)),
     'credit': frame(CREDIT, struct.pack('>IQQ', 1000, 16 << 20, 7)),
     'credit_zero': frame(CREDIT, struct.pack('>IQQ', 0, 0, 0)),
     'repl_ack': frame(RACK, struct.pack('>Q', 6)),

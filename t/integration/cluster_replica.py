@@ -34,6 +34,13 @@ status` ("replicas": "held" on exactly one of the other two nodes).
     resume all arrive.  The ones acknowledged to the publisher while A
     died and not received are counted and printed, not asserted: that
     window (CLUSTER.md, "Session replicas") depends on timing.
+  * mqtt5_state_survives_promotion: two MQTT 5.0 sessions on A, X
+    (session expiry 3600 s, a subscription with identifier 9) and Y
+    (session expiry 3 s); a message queued for X; A is killed with -9.
+    X resumes on B: session present 1, the message carries identifier
+    9.  Y is not resumed: 5 s after the promotion its session is gone
+    (it had its 3 s, not persistent_client_expiration).  Before the
+    replicas carried them both were lost: no identifier, and Y kept.
 
 Every process is killed by pid; every wait and loop is bounded; loopback
 only; output is TAP (mqtt_harness.py's runner).
@@ -373,6 +380,54 @@ def t_midstream():
         sub.disconnect()
     finally:
         for n in (a, b, c):
+            n.stop()
+
+
+@h.test('mqtt5_state_survives_promotion')
+def t_mqtt5_state():
+    import broker_mqtt5_wire as w
+    e, nodes = mesh3('r5')
+    a, b, c = nodes
+    try:
+        x, y = uniq('r5x'), uniq('r5y')
+        cx, _ = w.connect(h.Conn(a.mport), x, 0, clean=False,
+                          props=[(w.SESSION_EXPIRY, 3600)])
+        cx.subscribe([('r5/t', 1)], sub_id=9)
+        cx.disconnect()
+        cy, _ = w.connect(h.Conn(a.mport), y, 0, clean=False,
+                          props=[(w.SESSION_EXPIRY, 3)])
+        cy.subscribe([('r5/y', 1)])
+        cy.disconnect()
+        wait_until(lambda: repl(a).get('owned') == 2 and
+                   repl(a).get('unplaced') == 0, 10,
+                   'A owns two placed replicas', nodes)
+        ch.wait_routes(b, a, 2, nodes=nodes)
+        p, _ = b.connect()
+        publish(p, 'r5/t', b'queued', qos=1)
+        p.close()
+        wait_until(lambda: repl(b).get('held_messages', 0) +
+                   repl(c).get('held_messages', 0) == 1, 10,
+                   'the message in X\'s replica', nodes)
+        a.kill9()
+        wait_until(lambda: repl(b).get('promoted', 0) +
+                   repl(c).get('promoted', 0) == 2, 10,
+                   'both sessions promoted', [b, c])
+        t0 = time.monotonic()
+        cx, ca = w.connect(h.Conn(b.mport), x, 0, clean=False,
+                           props=[(w.SESSION_EXPIRY, 3600)])
+        eq(ca.sp, 1, 'X: session present after its node died')
+        m = cx.recv(1)[0]
+        eq((m.topic, m.payload), ('r5/t', b'queued'), 'X: the message')
+        eq(m.sub_ids(), [9], 'X: its subscription identifier')
+        cx.disconnect()
+        time.sleep(max(0.0, 5.0 - (time.monotonic() - t0)))
+        cy, ca = w.connect(h.Conn(b.mport), y, 0, clean=False,
+                           props=[(w.SESSION_EXPIRY, 3)])
+        eq(ca.sp, 0, 'Y: session present 5 s after the promotion (its '
+           'session expiry interval is 3 s)')
+        cy.disconnect()
+    finally:
+        for n in nodes:
             n.stop()
 
 

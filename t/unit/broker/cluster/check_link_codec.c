@@ -699,6 +699,24 @@ START_TEST(link_codec__repl_frames)
 	m.u.repl.n = 2;
 	m.u.repl.items = bytes_view_of(l.buf, l.len);
 	roundtrip(&m);
+	/* The 5.0 trailer: level and session expiry interval. */
+	m.u.repl.sess_flags = LINK_SESS_EXPIRY | LINK_SESS_V5;
+	m.u.repl.sess_expiry = 3600;
+	roundtrip(&m);
+	bytes_w_reset(&w);
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), 0);
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+	ck_assert_uint_eq(d.u.repl.sess_flags, LINK_SESS_EXPIRY | LINK_SESS_V5);
+	ck_assert_uint_eq(d.u.repl.sess_expiry, 3600);
+	m.u.repl.sess_flags = LINK_SESS_V5;	/* an expiry without its flag */
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	m.u.repl.sess_flags = 0x04;
+	m.u.repl.sess_expiry = 0;
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	m.u.repl.sess_flags = LINK_SESS_V5;
+	roundtrip(&m);
+	m.u.repl.sess_flags = 0;
+	bytes_w_reset(&w);
 	m.u.repl.n = 0;
 	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
 	m.u.repl.items = V("");
@@ -762,6 +780,39 @@ START_TEST(link_codec__repl_frames)
 	ck_assert(bytes_view_eq_str(got.v5.from, "pub-1"));
 	ck_assert(got.v5.expiry_ms == 5000 && got.v5.props.len == 4);
 	ck_assert(!link_repl_msg_next(&list, &got));
+	/* The trailer: each delivery's subscription identifiers. */
+	{
+		static const uint32_t two[] = { 9, 268435455 };
+		struct bytes_w ids;
+		struct bytes_view il;
+		uint32_t gotids[LINK_MAX_SUB_IDS];
+		uint8_t nids;
+
+		bytes_w_init(&ids, MAXF);
+		ck_assert_int_eq(link_put_repl_ids(&ids, 0, NULL), 0);
+		ck_assert_int_eq(link_put_repl_ids(&ids, 2, two), 0);
+		m.u.repl.ids = bytes_view_of(ids.buf, ids.len);
+		roundtrip(&m);
+		bytes_w_reset(&w);
+		ck_assert_int_eq(link_encode(&w, &m, MAXF), 0);
+		ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used),
+		    0);
+		il = d.u.repl.ids;
+		ck_assert(link_repl_ids_next(&il, &nids, gotids) && nids == 0);
+		ck_assert(link_repl_ids_next(&il, &nids, gotids) && nids == 2);
+		ck_assert(gotids[0] == 9 && gotids[1] == 268435455);
+		ck_assert(!link_repl_ids_next(&il, &nids, gotids));
+		/* An entry short, one over, an identifier 0: refused. */
+		m.u.repl.ids = bytes_view_of(ids.buf, 1);
+		ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+		ck_assert_int_eq(link_put_repl_ids(&ids, 0, NULL), 0);
+		m.u.repl.ids = bytes_view_of(ids.buf, ids.len);
+		ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+		ck_assert_int_eq(link_put_repl_ids(&ids, 1, (uint32_t[]){ 0 }),
+		    CAIRN_ERR_INVAL);
+		bytes_w_fini(&ids);
+		m.u.repl.ids = V("");
+	}
 
 	bytes_w_reset(&l);
 	ck_assert_int_eq(link_put_repl_state(&l, 1, LINK_REPL_DONE, 0), 0);

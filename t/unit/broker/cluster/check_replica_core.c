@@ -346,6 +346,71 @@ START_TEST(replica_core__byte_cap)
 }
 END_TEST
 
+/* MQTT 5.0: the session's level and expiry, each delivery's identifiers. */
+START_TEST(replica_core__mqtt5_state)
+{
+	static const uint32_t ids[] = { 9, 11 };
+	struct link_repl_msg d;
+	struct link_msg m;
+	struct bytes_w l, il;
+	struct rstore st;
+	struct rsess *s;
+	struct rmsg *rm;
+	int i;
+
+	ck_assert_int_eq(rstore_init(&st, 7, 0), 0);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_REPL_SESSION;
+	m.u.repl.id = V("c5");
+	m.u.repl.items = V("");
+	m.u.repl.sess_flags = LINK_SESS_EXPIRY | LINK_SESS_V5;
+	m.u.repl.sess_expiry = 77;
+	ck_assert_int_eq(apply(&st, "a@h", &m), 0);
+	ck_assert_ptr_nonnull(s = rstore_get(&st, "c5", 2));
+	ck_assert_uint_eq(s->r_flags, LINK_SESS_EXPIRY | LINK_SESS_V5);
+	ck_assert_uint_eq(s->r_expiry, 77);
+	/* Three deliveries: none, two, one identifier. */
+	bytes_w_init(&l, MAXF);
+	bytes_w_init(&il, MAXF);
+	memset(&d, 0, sizeof(d));
+	d.qos = 1;
+	d.topic = V("a/b");
+	for (i = 0; i < 3; i++) {
+		d.seq = (uint64_t)i + 1;
+		ck_assert_int_eq(link_put_repl_msg(&l, &d), 0);
+		ck_assert_int_eq(link_put_repl_ids(&il, (uint8_t)(i == 0 ? 0 :
+		    i == 1 ? 2 : 1), ids), 0);
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_REPL_MSGS;
+	m.u.repl.id = V("c5");
+	m.u.repl.n = 3;
+	m.u.repl.items = bytes_view_of(l.buf, l.len);
+	m.u.repl.ids = bytes_view_of(il.buf, il.len);
+	ck_assert_int_eq(apply(&st, "a@h", &m), 0);
+	ck_assert_uint_eq(s->r_nmsgs, 3);
+	rm = TAILQ_FIRST(&s->r_msgs);
+	ck_assert_uint_eq(rm->rm_nids, 0);
+	rm = TAILQ_NEXT(rm, rm_entry);
+	ck_assert(rm->rm_nids == 2 && rm->rm_ids[0] == 9 &&
+	    rm->rm_ids[1] == 11);
+	rm = TAILQ_NEXT(rm, rm_entry);
+	ck_assert(rm->rm_nids == 1 && rm->rm_ids[0] == 9);
+	/* A frame without the trailer (a node before it): none. */
+	bytes_w_reset(&l);
+	d.seq = 4;
+	ck_assert_int_eq(link_put_repl_msg(&l, &d), 0);
+	m.u.repl.n = 1;
+	m.u.repl.items = bytes_view_of(l.buf, l.len);
+	m.u.repl.ids = V("");
+	ck_assert_int_eq(apply(&st, "a@h", &m), 0);
+	ck_assert_uint_eq(TAILQ_LAST(&s->r_msgs, rmsgq)->rm_nids, 0);
+	bytes_w_fini(&l);
+	bytes_w_fini(&il);
+	rstore_fini(&st);
+}
+END_TEST
+
 static Suite *
 replica_core_suite(void)
 {
@@ -355,6 +420,7 @@ replica_core_suite(void)
 	tcase_add_test(tc, replica_core__placement);
 	tcase_add_test(tc, replica_core__store);
 	tcase_add_test(tc, replica_core__byte_cap);
+	tcase_add_test(tc, replica_core__mqtt5_state);
 	suite_add_tcase(s, tc);
 	return s;
 }
