@@ -2,8 +2,9 @@
  * Unit tests for broker/core/scram: the RFC 7677 exchange (user "user",
  * password "pencil") byte for byte, the credential derivation against
  * the RFC's keys, the fake credential of an unknown user (stable, and it
- * fails after the same steps), the state machine's order, and every
- * malformed or refused client-first and client-final.
+ * fails after the same steps), the state machine's order, every
+ * malformed or refused client-first and client-final, and SASLprep
+ * (RFC 4013 section 3's examples and our edges).
  */
 #include <check.h>
 #include <stdint.h>
@@ -397,6 +398,128 @@ START_TEST(test_scram__nonce)
 }
 END_TEST
 
+/*
+ * SASLprep: RFC 4013 section 3's examples, then our edges.  want is
+ * the prepared string, or NULL when SASLprep must refuse the input.
+ */
+static const struct {
+	const char	*in;
+	size_t		 len;		/* 0: strlen(in) */
+	enum scram_prep	 mode;
+	const char	*want;
+} prep_vec[] = {
+	/* RFC 4013 section 3. */
+	{ "I\xc2\xadX", 0, SCRAM_PREP_STORED, "IX" },	/* SOFT HYPHEN */
+	{ "user", 0, SCRAM_PREP_STORED, "user" },
+	{ "USER", 0, SCRAM_PREP_STORED, "USER" },	/* no case folding */
+	{ "\xc2\xaa", 0, SCRAM_PREP_STORED, "a" },	/* U+00AA, NFKC */
+	{ "\xe2\x85\xa8", 0, SCRAM_PREP_STORED, "IX" },	/* U+2168, NFKC */
+	{ "\x07", 0, SCRAM_PREP_STORED, NULL },		/* prohibited */
+	{ "\xd8\xa7" "1", 0, SCRAM_PREP_STORED, NULL },	/* bidi: U+0627 1 */
+	/* Non-ASCII spaces become U+0020; zero-width ones go. */
+	{ "p\xc2\xa0w", 0, SCRAM_PREP_STORED, "p w" },	/* U+00A0 */
+	{ "p\xe3\x80\x80w", 0, SCRAM_PREP_QUERY, "p w" },	/* U+3000 */
+	{ "p\xe2\x80\x8dw", 0, SCRAM_PREP_QUERY, "pw" },	/* U+200D */
+	/* NFKC: a composed and a decomposed e-acute meet. */
+	{ "caf\xc3\xa9", 0, SCRAM_PREP_STORED, "caf\xc3\xa9" },
+	{ "cafe\xcc\x81", 0, SCRAM_PREP_STORED, "caf\xc3\xa9" },
+	{ "\xef\xbc\xa1", 0, SCRAM_PREP_QUERY, "A" },	/* U+FF21 */
+	/* U+0221, unassigned in Unicode 3.2: a query only. */
+	{ "\xc8\xa1", 0, SCRAM_PREP_QUERY, "\xc8\xa1" },
+	{ "\xc8\xa1", 0, SCRAM_PREP_STORED, NULL },
+	/* Prohibited: DEL, a private-use and a non-ASCII control. */
+	{ "a\x7f", 0, SCRAM_PREP_QUERY, NULL },
+	{ "\xee\x80\x80", 0, SCRAM_PREP_QUERY, NULL },	/* U+E000 */
+	{ "\xc2\x85", 0, SCRAM_PREP_QUERY, NULL },	/* U+0085 */
+	{ "a\tb", 0, SCRAM_PREP_QUERY, NULL },
+	/* A right-to-left string that obeys the rule passes. */
+	{ "\xd8\xa7\xd8\xa8", 0, SCRAM_PREP_STORED, "\xd8\xa7\xd8\xa8" },
+	/* Not UTF-8, and a NUL inside. */
+	{ "\xff\xfe", 0, SCRAM_PREP_QUERY, NULL },
+	{ "\xc0\xaf", 0, SCRAM_PREP_QUERY, NULL },	/* overlong '/' */
+	{ "a\0b", 3, SCRAM_PREP_QUERY, NULL },
+	/* Empty in, empty out; mapped to nothing, empty out. */
+	{ "", 0, SCRAM_PREP_STORED, "" },
+	{ "\xc2\xad", 0, SCRAM_PREP_STORED, "" },
+};
+
+START_TEST(test_scram__saslprep_vectors)
+{
+	const char *in = prep_vec[_i].in, *want = prep_vec[_i].want;
+	size_t len = prep_vec[_i].len != 0 ? prep_vec[_i].len : strlen(in);
+	const char *why = NULL;
+	char *out = (char *)1;
+	int rc;
+
+	rc = scram_saslprep(bytes_view_of(in, len), prep_vec[_i].mode, &out,
+	    &why);
+	if (want == NULL) {
+		ck_assert_msg(rc == CAIRN_ERR_DENIED, "vector %d: rc %d", _i,
+		    rc);
+		ck_assert_ptr_null(out);
+		ck_assert_ptr_nonnull(why);
+		return;
+	}
+	ck_assert_msg(rc == 0, "vector %d: rc %d (%s)", _i, rc,
+	    why != NULL ? why : "");
+	ck_assert_msg(strcmp(out, want) == 0, "vector %d: got \"%s\"", _i,
+	    out);
+	scram_prep_free(out);
+}
+END_TEST
+
+/* Printable ASCII is unchanged, so existing files keep working. */
+START_TEST(test_scram__saslprep_ascii_identity)
+{
+	char in[0x7f - 0x20 + 1], *out;
+	int c;
+
+	for (c = 0x20; c < 0x7f; c++)
+		in[c - 0x20] = (char)c;
+	in[sizeof(in) - 1] = '\0';
+	ck_assert_int_eq(scram_saslprep(bytes_view_of(in, strlen(in)),
+	    SCRAM_PREP_STORED, &out, NULL), 0);
+	ck_assert_str_eq(out, in);
+	scram_prep_free(out);
+	/* Every control character is refused, ASCII's included. */
+	for (c = 0x01; c < 0x20; c++) {
+		in[0] = (char)c;
+		in[1] = '\0';
+		ck_assert_msg(scram_saslprep(bytes_view_of(in, 1),
+		    SCRAM_PREP_QUERY, &out, NULL) == CAIRN_ERR_DENIED,
+		    "0x%02x passed", c);
+	}
+	scram_prep_free(NULL);
+}
+END_TEST
+
+/* The largest input, one byte more, and an input that grows. */
+START_TEST(test_scram__saslprep_limits)
+{
+	char *big, *out;
+	size_t i;
+
+	ck_assert_ptr_nonnull(big = malloc(SCRAM_PREP_MAX + 1));
+	memset(big, 'x', SCRAM_PREP_MAX + 1);
+	ck_assert_int_eq(scram_saslprep(bytes_view_of(big, SCRAM_PREP_MAX),
+	    SCRAM_PREP_STORED, &out, NULL), 0);
+	ck_assert_uint_eq(strlen(out), SCRAM_PREP_MAX);
+	scram_prep_free(out);
+	ck_assert_int_eq(scram_saslprep(bytes_view_of(big,
+	    SCRAM_PREP_MAX + 1), SCRAM_PREP_STORED, &out, NULL),
+	    CAIRN_ERR_TOO_BIG);
+	ck_assert_ptr_null(out);
+	/* U+FDFA is 3 bytes in and 33 out: past the first buffer. */
+	for (i = 0; i + 3 <= 300; i += 3)
+		memcpy(big + i, "\xef\xb7\xba", 3);
+	ck_assert_int_eq(scram_saslprep(bytes_view_of(big, 300),
+	    SCRAM_PREP_QUERY, &out, NULL), 0);
+	ck_assert_uint_eq(strlen(out), 100 * 33);
+	scram_prep_free(out);
+	free(big);
+}
+END_TEST
+
 static Suite *
 scram_suite(void)
 {
@@ -412,6 +535,13 @@ scram_suite(void)
 	tcase_add_test(tc, test_scram__y_header_binding);
 	tcase_add_test(tc, test_scram__order);
 	tcase_add_test(tc, test_scram__nonce);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("saslprep");
+	tcase_add_loop_test(tc, test_scram__saslprep_vectors, 0,
+	    (int)(sizeof(prep_vec) / sizeof(prep_vec[0])));
+	tcase_add_test(tc, test_scram__saslprep_ascii_identity);
+	tcase_add_test(tc, test_scram__saslprep_limits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("malformed");
