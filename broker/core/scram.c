@@ -101,6 +101,36 @@ scram_unescape_user(struct scram *s, const char *p, size_t len)
 }
 
 /*
+ * Prepares s_user in place with SASLprep as a query (RFC 5802 section
+ * 5.1: the server looks up the prepared name).  0; CAIRN_ERR_DENIED when
+ * SASLprep refuses the name or leaves nothing of it; CAIRN_ERR_PROTO when
+ * the prepared name is over SCRAM_USER_MAX bytes; CAIRN_ERR_NOMEM.
+ */
+static int
+scram_prep_user(struct scram *s)
+{
+	char *u;
+	size_t n;
+	int rc;
+
+	rc = scram_saslprep(bytes_view_of(s->s_user, s->s_userlen),
+	    SCRAM_PREP_QUERY, &u, NULL);
+	if (rc != 0)
+		return rc == CAIRN_ERR_NOMEM ? rc : CAIRN_ERR_DENIED;
+	n = strlen(u);
+	if (n == 0)
+		rc = CAIRN_ERR_DENIED;
+	else if (n > SCRAM_USER_MAX)
+		rc = CAIRN_ERR_PROTO;
+	else {
+		memcpy(s->s_user, u, n + 1);
+		s->s_userlen = n;
+	}
+	scram_prep_free(u);
+	return rc;
+}
+
+/*
  * Checks p[0..len) as extensions: 1*(ALPHA "=" 1*value-char), comma-
  * separated.  0 or CAIRN_ERR_PROTO.
  */
@@ -175,6 +205,9 @@ scram_client_first(struct scram *s, struct bytes_view msg,
 	if (f < len && scram_check_ext(p + f + 1, len - f - 1) != 0)
 		goto fail;
 	if (f < len && len - f - 1 == 0)
+		goto fail;
+	/* Well formed: now the name SASLprep makes of it. */
+	if ((rc = scram_prep_user(s)) != 0)
 		goto fail;
 
 	memcpy(s->s_am, bare, barelen);

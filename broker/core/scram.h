@@ -119,12 +119,16 @@ void	scram_fini(struct scram *s);
 
 /*
  * Reads client-first (CONNECT's authentication data).  On success the
- * state is SCRAM_NEED_CRED and *user is the unescaped user name, a view
- * into s (NUL-terminated at user->p[user->len]).  CAIRN_ERR_PROTO for
+ * state is SCRAM_NEED_CRED and *user is the user name, unescaped then
+ * prepared (SASLprep as a query), a view into s (NUL-terminated at
+ * user->p[user->len]): the name to look up.  CAIRN_ERR_PROTO for
  * anything malformed or refused above (channel binding asked for, an
- * authorization identity, a name with NUL or bad UTF-8, too long);
- * CAIRN_ERR_INVAL when called in another state.  On error the state is
- * SCRAM_FAILED.  Borrows msg.
+ * authorization identity, a name with NUL or bad UTF-8, too long before
+ * or after SASLprep); CAIRN_ERR_DENIED for a well-formed name that
+ * SASLprep refuses (a prohibited character, a bidirectional rule
+ * broken) or that it maps to nothing; CAIRN_ERR_NOMEM; CAIRN_ERR_INVAL
+ * when called in another state.  On error the state is SCRAM_FAILED.
+ * The AuthMessage keeps the name as the client sent it.  Borrows msg.
  */
 int	scram_client_first(struct scram *s, struct bytes_view msg,
 	    struct bytes_view *user);

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "broker/core/scram.h"
 #include "common/bytes.h"
 #include "common/err.h"
@@ -64,6 +67,78 @@ vector_first(struct scram *s, struct bytes_w *out)
 	scram_init(s);
 	ck_assert_int_eq(scram_client_first(s, sv(V_CFIRST), &user), 0);
 	ck_assert_int_eq(scram_server_first(s, &c, 1, sv(V_SNONCE), out), 0);
+}
+
+/*
+ * The client's side, for exchanges the RFC has no vector for: the
+ * client-final ("c=biws,r=NONCE,p=PROOF") that proves password (used as
+ * given: the client prepares it) for client-first-bare bare and
+ * server-first sfirst, into out (at least SCRAM_MSG_MAX bytes).
+ */
+static void
+client_final(const char *bare, const char *sfirst, const char *password,
+    char *out)
+{
+	uint8_t salt[SCRAM_SALT_MAX], salted[SCRAM_KEY_LEN];
+	uint8_t ckey[SCRAM_KEY_LEN], stored[SCRAM_KEY_LEN], sig[SCRAM_KEY_LEN];
+	char am[3 * SCRAM_MSG_MAX], without[SCRAM_MSG_MAX], salt64[128];
+	char proof64[SCRAM_B64_LEN(SCRAM_KEY_LEN) + 1], nonce[SCRAM_MSG_MAX];
+	unsigned int n;
+	size_t saltlen, i;
+	int iter;
+
+	ck_assert_int_eq(sscanf(sfirst, "r=%1023[^,],s=%127[^,],i=%d", nonce,
+	    salt64, &iter), 3);
+	ck_assert_int_eq(b64_decode(salt64, strlen(salt64), salt, sizeof(salt),
+	    &saltlen, B64_STRICT), 0);
+	ck_assert_int_eq(PKCS5_PBKDF2_HMAC(password, (int)strlen(password),
+	    salt, (int)saltlen, iter, EVP_sha256(), SCRAM_KEY_LEN, salted), 1);
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), salted, SCRAM_KEY_LEN,
+	    (const uint8_t *)"Client Key", 10, ckey, &n));
+	ck_assert_int_eq(EVP_Digest(ckey, SCRAM_KEY_LEN, stored, &n,
+	    EVP_sha256(), NULL), 1);
+	ck_assert_int_lt(snprintf(without, sizeof(without), "c=biws,r=%s",
+	    nonce), (int)sizeof(without));
+	ck_assert_int_lt(snprintf(am, sizeof(am), "%s,%s,%s", bare, sfirst,
+	    without), (int)sizeof(am));
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), stored, SCRAM_KEY_LEN,
+	    (const uint8_t *)am, strlen(am), sig, &n));
+	for (i = 0; i < SCRAM_KEY_LEN; i++)
+		sig[i] ^= ckey[i];
+	b64_encode(sig, SCRAM_KEY_LEN, proof64);
+	ck_assert_int_lt(snprintf(out, SCRAM_MSG_MAX, "%s,p=%s", without,
+	    proof64), SCRAM_MSG_MAX);
+}
+
+/*
+ * A whole exchange for client-first-bare bare against cred: the result
+ * of client-final when the client proves password.
+ */
+static int
+exchange(const char *bare, const struct scram_cred *cred,
+    const char *password)
+{
+	char first[SCRAM_MSG_MAX], sfirst[SCRAM_OUT_MAX + 1];
+	char final[SCRAM_MSG_MAX];
+	struct scram s;
+	struct bytes_view user;
+	struct bytes_w out;
+	int rc;
+
+	snprintf(first, sizeof(first), "n,,%s", bare);
+	bytes_w_init(&out, SCRAM_OUT_MAX);
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_first(&s, sv(first), &user), 0);
+	ck_assert_int_eq(scram_server_first(&s, cred, 1, sv("snonce"), &out),
+	    0);
+	ck_assert_uint_lt(out.len, sizeof(sfirst));
+	memcpy(sfirst, out.buf, out.len);
+	sfirst[out.len] = '\0';
+	client_final(bare, sfirst, password, final);
+	rc = scram_client_final(&s, sv(final), &out);
+	scram_fini(&s);
+	bytes_w_fini(&out);
+	return rc;
 }
 
 START_TEST(test_scram__rfc7677_vector)
@@ -208,6 +283,69 @@ START_TEST(test_scram__y_header_binding)
 	ck_assert_int_eq(scram_client_final(&s, sv("c=biws,r=abcdef,p="
 	    V_PROOF), &out), CAIRN_ERR_AUTH);
 	bytes_w_fini(&out);
+}
+END_TEST
+
+/*
+ * The user name is looked up as SASLprep makes it (a query), while the
+ * AuthMessage keeps it as sent; names SASLprep refuses, or maps to
+ * nothing, are CAIRN_ERR_DENIED.
+ */
+static const struct {
+	const char	*first;
+	int		 rc;
+	const char	*user;
+} prep_first[] = {
+	{ "n,,n=I\xc2\xadX,r=abc", 0, "IX" },		/* U+00AD */
+	{ "n,,n=\xe2\x85\xa8,r=abc", 0, "IX" },		/* U+2168 */
+	{ "n,,n=\xc2\xaa,r=abc", 0, "a" },			/* U+00AA */
+	{ "n,,n=user,r=abc", 0, "user" },
+	{ "n,,n=USER,r=abc", 0, "USER" },
+	{ "n,,n=a=2Cb\xc2\xa0" "c,r=abc", 0, "a,b c" },	/* escape, NBSP */
+	{ "n,,n=\xc8\xa1,r=abc", 0, "\xc8\xa1" },		/* unassigned */
+	{ "n,,n=a\x07,r=abc", CAIRN_ERR_DENIED, NULL },	/* prohibited */
+	{ "n,,n=\xd8\xa7" "1,r=abc", CAIRN_ERR_DENIED, NULL },	/* bidi */
+	{ "n,,n=\xee\x80\x80,r=abc", CAIRN_ERR_DENIED, NULL },	/* U+E000 */
+	{ "n,,n=\xc2\xad,r=abc", CAIRN_ERR_DENIED, NULL },	/* nothing left */
+	/* Malformed wins over SASLprep: the message is checked first. */
+	{ "n,,n=a\x07,r=ab c", CAIRN_ERR_PROTO, NULL },
+	/* 8 x U+FDFA: 24 bytes sent, 264 once prepared. */
+	{ "n,,n=\xef\xb7\xba\xef\xb7\xba\xef\xb7\xba\xef\xb7\xba"
+	  "\xef\xb7\xba\xef\xb7\xba\xef\xb7\xba\xef\xb7\xba,r=abc",
+	  CAIRN_ERR_PROTO, NULL },
+};
+
+START_TEST(test_scram__first_saslprep)
+{
+	struct scram s;
+	struct bytes_view user = { NULL, 0 };
+	int rc;
+
+	scram_init(&s);
+	rc = scram_client_first(&s, sv(prep_first[_i].first), &user);
+	ck_assert_msg(rc == prep_first[_i].rc, "case %d: rc %d", _i, rc);
+	if (rc != 0) {
+		ck_assert_int_eq(s.s_state, SCRAM_FAILED);
+		ck_assert_ptr_null(user.p);
+		return;
+	}
+	ck_assert_uint_eq(user.len, strlen(prep_first[_i].user));
+	ck_assert_str_eq((const char *)user.p, prep_first[_i].user);
+	/* The AuthMessage starts with client-first-bare as it came. */
+	ck_assert_int_eq(memcmp(s.s_am, prep_first[_i].first + 3,
+	    strlen(prep_first[_i].first) - 3), 0);
+}
+END_TEST
+
+/* A prepared name in the lookup, the name as sent in the proof. */
+START_TEST(test_scram__first_saslprep_exchange)
+{
+	struct scram_cred c;
+
+	vector_cred(&c);
+	ck_assert_int_eq(exchange("n=\xe2\x85\xa8,r=cn", &c, "pencil"), 0);
+	ck_assert_int_eq(exchange("n=\xe2\x85\xa8,r=cn", &c, "pencil2"),
+	    CAIRN_ERR_AUTH);
 }
 END_TEST
 
@@ -542,6 +680,9 @@ scram_suite(void)
 	    (int)(sizeof(prep_vec) / sizeof(prep_vec[0])));
 	tcase_add_test(tc, test_scram__saslprep_ascii_identity);
 	tcase_add_test(tc, test_scram__saslprep_limits);
+	tcase_add_loop_test(tc, test_scram__first_saslprep, 0,
+	    (int)(sizeof(prep_first) / sizeof(prep_first[0])));
+	tcase_add_test(tc, test_scram__first_saslprep_exchange);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("malformed");
