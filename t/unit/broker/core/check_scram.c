@@ -349,6 +349,32 @@ START_TEST(test_scram__first_saslprep_exchange)
 }
 END_TEST
 
+/*
+ * The stored password is "p\u00A0w": its keys are of "p w" (a no-break
+ * space maps to a space), so a client that proves with "p w", as a
+ * standard client prepares the password, is let in; one that proves
+ * with the raw bytes is not (clients prepare, the server cannot).
+ */
+START_TEST(test_scram__stored_nbsp_client_space)
+{
+	uint8_t salt[SCRAM_SALT_LEN];
+	struct scram_cred c;
+	char *prep;
+
+	memset(salt, 0x5a, sizeof(salt));
+	ck_assert_int_eq(scram_saslprep(sv("p\xc2\xa0w"), SCRAM_PREP_STORED,
+	    &prep, NULL), 0);
+	ck_assert_str_eq(prep, "p w");
+	ck_assert_int_eq(scram_cred_make(sv(prep), salt, sizeof(salt), 4096,
+	    &c), 0);
+	scram_prep_free(prep);
+	ck_assert_int_eq(exchange("n=user,r=cn", &c, "p w"), 0);
+	ck_assert_int_eq(exchange("n=user,r=cn", &c, "p\xc2\xa0w"),
+	    CAIRN_ERR_AUTH);
+	ck_assert_int_eq(exchange("n=user,r=cn", &c, "pw"), CAIRN_ERR_AUTH);
+}
+END_TEST
+
 /* Client-first messages that must be refused (CAIRN_ERR_PROTO). */
 static const char *const bad_first[] = {
 	"",
@@ -683,6 +709,7 @@ scram_suite(void)
 	tcase_add_loop_test(tc, test_scram__first_saslprep, 0,
 	    (int)(sizeof(prep_first) / sizeof(prep_first[0])));
 	tcase_add_test(tc, test_scram__first_saslprep_exchange);
+	tcase_add_test(tc, test_scram__stored_nbsp_client_space);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("malformed");
