@@ -195,10 +195,15 @@ pw_scram_ok(const char *user, const char *pass)
 {
 	const char *why = "";
 	char *prep = NULL;
-	int ok = 0;
+	int ok = 0, rc;
 
-	if (scram_saslprep(bytes_view_of(pass, strlen(pass)),
-	    SCRAM_PREP_STORED, &prep, &why) != 0) {
+	rc = scram_saslprep(bytes_view_of(pass, strlen(pass)),
+	    SCRAM_PREP_STORED, &prep, &why);
+	if (rc == CAIRN_ERR_NOMEM) {
+		fprintf(stderr, "Error: Out of memory.\n");
+		goto done;
+	}
+	if (rc != 0) {
 		fprintf(stderr, "Error: Password refused by SASLprep (RFC "
 		    "4013): %s.\n", why);
 		goto done;
@@ -210,8 +215,13 @@ pw_scram_ok(const char *user, const char *pass)
 	}
 	scram_prep_free(prep);
 	prep = NULL;
-	if (scram_saslprep(bytes_view_of(user, strlen(user)),
-	    SCRAM_PREP_STORED, &prep, &why) != 0) {
+	rc = scram_saslprep(bytes_view_of(user, strlen(user)),
+	    SCRAM_PREP_STORED, &prep, &why);
+	if (rc == CAIRN_ERR_NOMEM) {
+		fprintf(stderr, "Error: Out of memory.\n");
+		goto done;
+	}
+	if (rc != 0) {
 		fprintf(stderr, "Error: Username refused by SASLprep (RFC "
 		    "4013): %s.\n", why);
 		goto done;

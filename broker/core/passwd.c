@@ -112,8 +112,8 @@ passwd_hash(const struct passwd_ent *pe, struct bytes_view password,
 
 		/*
 		 * The keys are of the SASLprep'd password (RFC 5802 section
-		 * 2.2; a query here).  One SASLprep refuses still costs the
-		 * KDF, over the bytes given, and fails.
+		 * 2.2; a query here).  A password that SASLprep refuses
+		 * still costs the KDF, over the bytes given, and fails.
 		 */
 		prc = scram_saslprep(password, SCRAM_PREP_QUERY, &prep, NULL);
 		if (prc == 0)
