@@ -11,7 +11,12 @@
  * mosquitto_passwd's (0 done, 1 anything else), so scripts written for
  * it work.  --scram writes a SCRAM-SHA-256 entry instead of $7$ (for
  * MQTT 5.0 enhanced authentication; it serves plain passwords too, but
- * mosquitto does not read it), with 4096 rounds unless -I says more.
+ * mosquitto does not read it), with 4096 rounds unless -I says more,
+ * over the password as SASLprep (RFC 4013) makes it, as RFC 5802 asks:
+ * a password SASLprep refuses, or leaves empty, is refused here with
+ * the reason, and so is a user name that SASLprep would change (the
+ * broker looks SCRAM users up by the prepared name: the message gives
+ * it).
  * --check is Cairn's own, for operators and tests: exit 0 if
  * the password is USER's, 1 if not (or USER is unknown), 2 if the file
  * cannot be read or the command is wrong.
@@ -181,6 +186,58 @@ pw_user_ok(const char *user)
 	return 0;
 }
 
+/*
+ * For --scram: 1 if SASLprep (RFC 4013, stored strings) takes the
+ * password and leaves the user name as it is, else 0 after a message.
+ */
+static int
+pw_scram_ok(const char *user, const char *pass)
+{
+	const char *why = "";
+	char *prep = NULL;
+	int ok = 0, rc;
+
+	rc = scram_saslprep(bytes_view_of(pass, strlen(pass)),
+	    SCRAM_PREP_STORED, &prep, &why);
+	if (rc == CAIRN_ERR_NOMEM) {
+		fprintf(stderr, "Error: Out of memory.\n");
+		goto done;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "Error: Password refused by SASLprep (RFC "
+		    "4013): %s.\n", why);
+		goto done;
+	}
+	if (prep[0] == '\0') {
+		fprintf(stderr, "Error: Password is empty once prepared with "
+		    "SASLprep (RFC 4013).\n");
+		goto done;
+	}
+	scram_prep_free(prep);
+	prep = NULL;
+	rc = scram_saslprep(bytes_view_of(user, strlen(user)),
+	    SCRAM_PREP_STORED, &prep, &why);
+	if (rc == CAIRN_ERR_NOMEM) {
+		fprintf(stderr, "Error: Out of memory.\n");
+		goto done;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "Error: Username refused by SASLprep (RFC "
+		    "4013): %s.\n", why);
+		goto done;
+	}
+	if (strcmp(prep, user) != 0) {
+		fprintf(stderr, "Error: SASLprep (RFC 4013) makes the username "
+		    "\"%s\", the name a SCRAM client is known by; use that "
+		    "name.\n", prep);
+		goto done;
+	}
+	ok = 1;
+done:
+	scram_prep_free(prep);
+	return ok;
+}
+
 int
 cmd_passwd(int argc, char **argv)
 {
@@ -286,6 +343,8 @@ cmd_passwd(int argc, char **argv)
 		}
 		pass = pw;
 	}
+	if (mode == PW_SET && scram && !pw_scram_ok(user, pass))
+		goto done;
 
 	if (create)
 		pf = passwd_new();

@@ -107,16 +107,27 @@ passwd_hash(const struct passwd_ent *pe, struct bytes_view password,
 		goto done;
 	if (pe->pe_type == PASSWD_SCRAM) {
 		struct scram_cred c;
+		char *prep = NULL;
+		int prc;
 
+		/*
+		 * The keys are of the SASLprep'd password (RFC 5802 section
+		 * 2.2; a query here).  A password that SASLprep refuses
+		 * still costs the KDF, over the bytes given, and fails.
+		 */
+		prc = scram_saslprep(password, SCRAM_PREP_QUERY, &prep, NULL);
+		if (prc == 0)
+			password = bytes_view_of(prep, strlen(prep));
 		/* Only StoredKey is compared; ServerKey is copied as it is. */
 		if (scram_cred_make(password, pe->pe_salt, pe->pe_saltlen,
-		    pe->pe_iter, &c) == 0) {
+		    pe->pe_iter, &c) == 0 && prc == 0) {
 			memcpy(out, c.sc_stored_key, SCRAM_KEY_LEN);
 			memcpy(out + SCRAM_KEY_LEN, pe->pe_hash + SCRAM_KEY_LEN,
 			    SCRAM_KEY_LEN);
 			rc = 0;
 		}
 		OPENSSL_cleanse(&c, sizeof(c));
+		scram_prep_free(prep);
 		goto done;
 	}
 	if (pe->pe_type == PASSWD_PBKDF2) {
@@ -653,6 +664,7 @@ passwd_set_type(struct passwd_file *pf, const char *user,
 {
 	struct passwd_ent *pe = NULL, *old;
 	struct scram_cred c;
+	char *prep = NULL;
 	size_t i;
 	int rc = CAIRN_ERR_INVAL;
 
@@ -672,9 +684,16 @@ passwd_set_type(struct passwd_file *pf, const char *user,
 		goto fail;
 	}
 	if (type == PASSWD_SCRAM) {
-		if (scram_cred_make(password, pe->pe_salt, pe->pe_saltlen,
-		    iterations, &c) != 0)
+		/* A stored string: unassigned code points are refused. */
+		if ((rc = scram_saslprep(password, SCRAM_PREP_STORED, &prep,
+		    NULL)) != 0)
 			goto fail;
+		rc = CAIRN_ERR_NOMEM;
+		if (scram_cred_make(bytes_view_of(prep, strlen(prep)),
+		    pe->pe_salt, pe->pe_saltlen, iterations, &c) != 0)
+			goto fail;
+		scram_prep_free(prep);
+		prep = NULL;
 		memcpy(pe->pe_hash, c.sc_stored_key, SCRAM_KEY_LEN);
 		memcpy(pe->pe_hash + SCRAM_KEY_LEN, c.sc_server_key,
 		    SCRAM_KEY_LEN);
@@ -696,6 +715,7 @@ passwd_set_type(struct passwd_file *pf, const char *user,
 	passwd_reindex(pf);
 	return 0;
 fail:
+	scram_prep_free(prep);
 	passwd_ent_free(pe);
 	return rc;
 }

@@ -11,12 +11,14 @@
  * bytes (64 is read too: newer mosquitto writes it), HASH to 64.  In a
  * SCRAM line SALT is 8 to 64 bytes (16 written), STOREDKEY and SERVERKEY
  * 32 each, all padded base64; ITER is the PBKDF2-SHA-256 count (4096
- * written, RFC 7677's minimum).  A SCRAM entry serves both a SCRAM
- * exchange (MQTT 5.0 AUTH) and a plain CONNECT password, which is
- * checked by deriving StoredKey again; a $7$ or $6$ entry serves only
- * the plain password, since SCRAM needs keys that only the password
- * gives.  mosquitto does not read SCRAM lines.  Lines
- * that start with '#' and blank lines are comments.  Blanks around USER
+ * written, RFC 7677's minimum), over the password as SASLprep (RFC
+ * 4013) makes it; printable ASCII passes unchanged, so lines written
+ * before SASLprep was applied still work for such passwords.  A SCRAM
+ * entry serves both a SCRAM exchange (MQTT 5.0 AUTH) and a plain
+ * CONNECT password, which is checked by deriving StoredKey again; a $7$
+ * or $6$ entry serves only the plain password, since SCRAM needs keys
+ * that only the password gives.  mosquitto does not read SCRAM lines.
+ * Lines that start with '#' and blank lines are comments.  Blanks around USER
  * and the hash are trimmed, as mosquitto trims them.  Do not change this
  * format: mosquitto reads what passwd_save() writes.
  *
@@ -96,7 +98,9 @@ int	passwd_load(const char *path, struct passwd_file **out, char *err,
  * and password hashes to its entry, else CAIRN_ERR_AUTH (also for an
  * unknown user, after the same work as for a known one, and when the
  * KDF itself fails).  The whole password is hashed; mosquitto stops at
- * its first NUL byte.  Borrows everything.
+ * its first NUL byte.  Against a SCRAM entry the password is prepared
+ * with SASLprep (a query) first, as its keys were; one that SASLprep
+ * refuses fails after the same KDF.  Borrows everything.
  */
 int	passwd_check(const struct passwd_file *pf, struct bytes_view user,
 	    struct bytes_view password);
@@ -129,7 +133,11 @@ int	passwd_set(struct passwd_file *pf, const char *user,
 /*
  * As passwd_set(), but the entry is a SCRAM-SHA-256 one (random 16-byte
  * salt, `iterations` rounds of PBKDF2-SHA-256; SCRAM_DEFAULT_ITERATIONS
- * is the RFC's minimum).
+ * is the RFC's minimum) whose keys are of the password as SASLprep
+ * makes it (scram_saslprep(), a stored string: RFC 5802 section 2.2).
+ * CAIRN_ERR_DENIED too, when SASLprep refuses the password (not UTF-8,
+ * a control or other prohibited character, the bidirectional rule, an
+ * unassigned code point).  The user name is written as given.
  */
 int	passwd_set_scram(struct passwd_file *pf, const char *user,
 	    struct bytes_view password, int iterations);

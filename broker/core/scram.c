@@ -10,18 +10,22 @@
  * grammar is RFC 5802 section 7), never with sscanf or strtok.
  *
  * Crypto is libcrypto's: PBKDF2, HMAC, SHA-256, CRYPTO_memcmp,
- * RAND_bytes.  Nothing here logs; the caller maps the result codes to
- * MQTT reason codes.
+ * RAND_bytes.  SASLprep is libidn's (stringprep() with its
+ * stringprep_saslprep profile), run in a buffer of ours so that the
+ * copies of a password made here can be wiped.  Nothing here logs; the
+ * caller maps the result codes to MQTT reason codes.
  */
 #include "broker/core/scram.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <stringprep.h>
 
 #include "common/base64.h"
 #include "common/err.h"
@@ -94,6 +98,36 @@ scram_unescape_user(struct scram *s, const char *p, size_t len)
 	s->s_user[n] = '\0';
 	s->s_userlen = n;
 	return 0;
+}
+
+/*
+ * Prepares s_user in place with SASLprep as a query (RFC 5802 section
+ * 5.1: the server looks up the prepared name).  0; CAIRN_ERR_DENIED when
+ * SASLprep refuses the name or leaves nothing of it; CAIRN_ERR_PROTO when
+ * the prepared name is over SCRAM_USER_MAX bytes; CAIRN_ERR_NOMEM.
+ */
+static int
+scram_prep_user(struct scram *s)
+{
+	char *u;
+	size_t n;
+	int rc;
+
+	rc = scram_saslprep(bytes_view_of(s->s_user, s->s_userlen),
+	    SCRAM_PREP_QUERY, &u, NULL);
+	if (rc != 0)
+		return rc == CAIRN_ERR_NOMEM ? rc : CAIRN_ERR_DENIED;
+	n = strlen(u);
+	if (n == 0)
+		rc = CAIRN_ERR_DENIED;
+	else if (n > SCRAM_USER_MAX)
+		rc = CAIRN_ERR_PROTO;
+	else {
+		memcpy(s->s_user, u, n + 1);
+		s->s_userlen = n;
+	}
+	scram_prep_free(u);
+	return rc;
 }
 
 /*
@@ -171,6 +205,9 @@ scram_client_first(struct scram *s, struct bytes_view msg,
 	if (f < len && scram_check_ext(p + f + 1, len - f - 1) != 0)
 		goto fail;
 	if (f < len && len - f - 1 == 0)
+		goto fail;
+	/* Well formed: now the name SASLprep makes of it. */
+	if ((rc = scram_prep_user(s)) != 0)
 		goto fail;
 
 	memcpy(s->s_am, bare, barelen);
@@ -443,4 +480,93 @@ scram_cred_fake(const uint8_t secret[SCRAM_KEY_LEN], struct bytes_view user,
 	out->sc_saltlen = SCRAM_SALT_LEN;
 	out->sc_iter = iter;
 	return 0;
+}
+
+/* Why SASLprep refused a string, from libidn's code. */
+static const char *
+scram_prep_why(int rc)
+{
+	switch (rc) {
+	case STRINGPREP_CONTAINS_UNASSIGNED:
+		return "an unassigned code point";
+	case STRINGPREP_CONTAINS_PROHIBITED:
+		return "a prohibited character (RFC 4013 section 2.3)";
+	case STRINGPREP_BIDI_BOTH_L_AND_RAL:
+	case STRINGPREP_BIDI_LEADTRAIL_NOT_RAL:
+	case STRINGPREP_BIDI_CONTAINS_PROHIBITED:
+		return "mixed or misplaced right-to-left characters "
+		    "(RFC 3454 section 6)";
+	default:
+		return "refused by SASLprep";
+	}
+}
+
+void
+scram_prep_free(char *p)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, strlen(p));
+	free(p);
+}
+
+int
+scram_saslprep(struct bytes_view in, enum scram_prep mode, char **out,
+    const char **why)
+{
+	Stringprep_profile_flags flags;
+	const char *reason = NULL;
+	char *buf = NULL;
+	size_t size;
+	int rc = CAIRN_ERR_DENIED, src;
+
+	*out = NULL;
+	if (in.len > SCRAM_PREP_MAX)
+		return CAIRN_ERR_TOO_BIG;
+	/* libidn reads a C string: a NUL would cut it short. */
+	if (in.len > 0 && memchr(in.p, '\0', in.len) != NULL) {
+		reason = "a NUL character";
+		goto fail;
+	}
+	if (utf8_count(in.p, in.len) < 0) {
+		reason = "not valid UTF-8";
+		goto fail;
+	}
+	flags = mode == SCRAM_PREP_STORED ? STRINGPREP_NO_UNASSIGNED : 0;
+	/*
+	 * stringprep() works in place and says when the result does not
+	 * fit.  NFKC can make a string longer (U+FDFA is 18 code points):
+	 * start at twice the input and grow, up to 32 times it.
+	 */
+	for (size = 2 * in.len + 16; size <= 32 * in.len + 64; size *= 2) {
+		if ((buf = malloc(size)) == NULL) {
+			rc = CAIRN_ERR_NOMEM;
+			goto fail;
+		}
+		if (in.len > 0)
+			memcpy(buf, in.p, in.len);
+		buf[in.len] = '\0';
+		src = stringprep(buf, size, flags, stringprep_saslprep);
+		if (src == STRINGPREP_OK) {
+			*out = buf;
+			return 0;
+		}
+		OPENSSL_cleanse(buf, size);
+		free(buf);
+		buf = NULL;
+		if (src == STRINGPREP_MALLOC_ERROR) {
+			rc = CAIRN_ERR_NOMEM;
+			goto fail;
+		}
+		if (src != STRINGPREP_TOO_SMALL_BUFFER) {
+			reason = scram_prep_why(src);
+			goto fail;
+		}
+	}
+	/* Never reached for real Unicode: no code point grows that much. */
+	reason = "too long once prepared";
+fail:
+	if (why != NULL && reason != NULL)
+		*why = reason;
+	return rc;
 }

@@ -25,8 +25,15 @@
  * is an HMAC of a server secret and the user name, so asking twice gives
  * the same salt, as it would for a real user, and the proof then fails.
  *
+ * User names and passwords are prepared with SASLprep (RFC 4013), as
+ * RFC 5802 section 2.2 asks, through libidn's stringprep: the user name
+ * of client-first as a query (unassigned code points pass), a password
+ * as a stored string (they are refused) before its keys are derived
+ * (scram_saslprep()).  SASLprep is the identity on printable ASCII, so
+ * such names and passwords are used as they are.
+ *
  * Pure: no sockets, no clock, no logging.  Needs libcrypto (HMAC,
- * SHA-256, PBKDF2, RAND_bytes for nonces).
+ * SHA-256, PBKDF2, RAND_bytes for nonces) and libidn (SASLprep).
  */
 #ifndef CAIRN_BROKER_SCRAM_H
 #define CAIRN_BROKER_SCRAM_H
@@ -49,11 +56,24 @@
 /* Random bytes in our half of the nonce; sent as base64 (32 characters). */
 #define SCRAM_SNONCE_RAW	24
 #define SCRAM_SNONCE_LEN	32
-/* Longest client message, and longest user name once unescaped. */
+/* Longest client message, and longest user name once unescaped and
+ * prepared. */
 #define SCRAM_MSG_MAX		1024
 #define SCRAM_USER_MAX		255
+/* Longest string scram_saslprep() takes: an MQTT string's. */
+#define SCRAM_PREP_MAX		65535
 /* Longest server message (server-first with the longest client nonce). */
 #define SCRAM_OUT_MAX		(SCRAM_MSG_MAX + 256)
+
+/*
+ * SASLprep's two kinds of string (RFC 4013 section 2, after RFC 3454
+ * section 7): a query may hold code points that Unicode 3.2 left
+ * unassigned, a stored string may not.
+ */
+enum scram_prep {
+	SCRAM_PREP_QUERY = 0,	/* what a peer sends: a user name */
+	SCRAM_PREP_STORED,	/* what we keep: a password's keys */
+};
 
 /* What the server keeps for a user (RFC 5802 section 3). */
 struct scram_cred {
@@ -99,12 +119,16 @@ void	scram_fini(struct scram *s);
 
 /*
  * Reads client-first (CONNECT's authentication data).  On success the
- * state is SCRAM_NEED_CRED and *user is the unescaped user name, a view
- * into s (NUL-terminated at user->p[user->len]).  CAIRN_ERR_PROTO for
+ * state is SCRAM_NEED_CRED and *user is the user name, unescaped then
+ * prepared (SASLprep as a query), a view into s (NUL-terminated at
+ * user->p[user->len]): the name to look up.  CAIRN_ERR_PROTO for
  * anything malformed or refused above (channel binding asked for, an
- * authorization identity, a name with NUL or bad UTF-8, too long);
- * CAIRN_ERR_INVAL when called in another state.  On error the state is
- * SCRAM_FAILED.  Borrows msg.
+ * authorization identity, a name with NUL or bad UTF-8, too long before
+ * or after SASLprep); CAIRN_ERR_DENIED for a well-formed name that
+ * SASLprep refuses (a prohibited character, a bidirectional rule
+ * broken) or that it maps to nothing; CAIRN_ERR_NOMEM; CAIRN_ERR_INVAL
+ * when called in another state.  On error the state is SCRAM_FAILED.
+ * The AuthMessage keeps the name as the client sent it.  Borrows msg.
  */
 int	scram_client_first(struct scram *s, struct bytes_view msg,
 	    struct bytes_view *user);
@@ -143,8 +167,9 @@ int	scram_nonce(char buf[SCRAM_SNONCE_LEN + 1]);
  * Derives a user's entry from a password (SaltedPassword by PBKDF2-HMAC-
  * SHA-256, then ClientKey, StoredKey, ServerKey).  salt is 1 to
  * SCRAM_SALT_MAX bytes, iter 1 to INT_MAX.  0, CAIRN_ERR_INVAL, or
- * CAIRN_ERR_IO when libcrypto fails.  The password is used as bytes (no
- * SASLprep: user names and passwords are taken as given, as EMQX does).
+ * CAIRN_ERR_IO when libcrypto fails.  The password is used as the bytes
+ * given: a caller prepares it first with scram_saslprep() (RFC 5802
+ * section 2.2; the RFC's "pencil" is the same either way).
  */
 int	scram_cred_make(struct bytes_view password, const uint8_t *salt,
 	    size_t saltlen, int iter, struct scram_cred *out);
@@ -157,6 +182,29 @@ int	scram_cred_make(struct bytes_view password, const uint8_t *salt,
  */
 int	scram_cred_fake(const uint8_t secret[SCRAM_KEY_LEN],
 	    struct bytes_view user, int iter, struct scram_cred *out);
+
+/*
+ * SASLprep (RFC 4013) of in, in the given mode, by libidn: non-ASCII
+ * spaces become U+0020, the characters "commonly mapped to nothing"
+ * (U+00AD, U+200C and U+200D...) go, then NFKC, then the prohibited
+ * characters (controls, ASCII's too; private use; non-characters...)
+ * and RFC 3454's bidirectional rule are checked.  Printable ASCII
+ * (0x20-0x7e) comes out unchanged.
+ *
+ * 0: *out is a new NUL-terminated UTF-8 string (possibly empty) that the
+ * caller frees with scram_prep_free().  CAIRN_ERR_DENIED: SASLprep
+ * refuses in (not UTF-8, a NUL, a prohibited character, the
+ * bidirectional rule, an unassigned code point in SCRAM_PREP_STORED),
+ * with *why (when why is not NULL) a static English reason.
+ * CAIRN_ERR_TOO_BIG: over SCRAM_PREP_MAX bytes.  CAIRN_ERR_NOMEM.  On
+ * error *out is NULL.  Borrows in; the copies made here are wiped
+ * before they are freed (libidn's own UCS-4 copies are not).
+ */
+int	scram_saslprep(struct bytes_view in, enum scram_prep mode, char **out,
+	    const char **why);
+
+/* Wipes and frees what scram_saslprep() made.  Accepts NULL. */
+void	scram_prep_free(char *p);
 
 /* Padded base64 of n bytes (common/base64.h), without the NUL. */
 #define SCRAM_B64_LEN(n)	B64_LEN(n)

@@ -14,12 +14,18 @@
  * file's $scram-sha-256$ lines); an unknown user gets a fake one and
  * fails at the proof, after the same exchange.
  *
+ * User names are compared and looked up as SASLprep (RFC 4013) makes
+ * them, as RFC 5802 asks: scram_client_first() prepares the SCRAM one,
+ * and the CONNECT's is prepared here before the two are compared; the
+ * prepared name is the connection's user name.
+ *
  * Refusals, each a CONNACK and a close:
  *   another method, no password file, or a TLS
  *   listener with use_identity_as_username         0x8C bad auth method
  *   malformed SCRAM data, bad proof, unknown user,
  *   wrong nonce, a CONNECT user name that is not
- *   the SCRAM one                                  0x86 bad user or password
+ *   the SCRAM one, a user name that SASLprep
+ *   refuses                                        0x86 bad user or password
  *   an AUTH with another method or reason code, or
  *   any other packet during the exchange           0x82 protocol error
  * connect_timeout runs from the accept to the CONNACK, so it bounds the
@@ -171,7 +177,16 @@ auth_first(struct client *c, struct bytes_view data, const char *want_user,
 	int known;
 
 	scram_init(&a->ca_scram);
-	if (scram_client_first(&a->ca_scram, data, &user) != 0) {
+	switch (scram_client_first(&a->ca_scram, data, &user)) {
+	case 0:
+		break;
+	case CAIRN_ERR_DENIED:
+		*why = "SCRAM user name refused by SASLprep";
+		return MQTT5_RC_BAD_USER_OR_PASSWORD;
+	case CAIRN_ERR_NOMEM:
+		*why = "out of memory";
+		return MQTT5_RC_SERVER_UNAVAILABLE;
+	default:
 		*why = "malformed SCRAM client-first";
 		return MQTT5_RC_BAD_USER_OR_PASSWORD;
 	}
@@ -262,19 +277,29 @@ handle_auth_connect(struct client *c, const struct mqtt_hdr *hdr,
 		memcpy(a->ca_connect, body.p, body.len);
 	a->ca_connect_len = body.len;
 
-	/* A user name in CONNECT must be the one SCRAM proves. */
+	/*
+	 * A user name in CONNECT must be the one SCRAM proves: both are
+	 * compared as SASLprep makes them (scram_client_first() prepares
+	 * its own).
+	 */
 	if (p->has_username) {
-		if ((cuser = malloc(p->username.len + 1)) == NULL) {
+		switch (scram_saslprep(p->username, SCRAM_PREP_QUERY, &cuser,
+		    NULL)) {
+		case 0:
+			break;
+		case CAIRN_ERR_NOMEM:
 			auth_refuse(c, MQTT5_RC_SERVER_UNAVAILABLE,
 			    "out of memory");
 			return 1;
+		default:
+			auth_refuse(c, MQTT5_RC_BAD_USER_OR_PASSWORD,
+			    "CONNECT user name refused by SASLprep");
+			return 1;
 		}
-		memcpy(cuser, p->username.p, p->username.len);
-		cuser[p->username.len] = '\0';
 	}
 	bytes_w_init_fixed(&out, buf, sizeof(buf));
 	rc = auth_first(c, p->props.auth_data, cuser, &out, &why);
-	free(cuser);
+	scram_prep_free(cuser);
 	if (rc != 0) {
 		auth_refuse(c, rc, why);
 		return 1;

@@ -6,7 +6,8 @@
  * RFC's, so the RFC's messages pass.  Invariants:
  *
  *   - client-first either fails (state FAILED) or gives a user name of
- *     1 to SCRAM_USER_MAX bytes, NUL-terminated, and state NEED_CRED;
+ *     1 to SCRAM_USER_MAX bytes once SASLprep made it, NUL-terminated,
+ *     and state NEED_CRED;
  *   - server-first is made for every accepted client-first, within
  *     SCRAM_OUT_MAX bytes, starting with "r=" and the client's nonce;
  *   - client-final either fails with out empty (state FAILED) or gives
@@ -15,8 +16,8 @@
  *   - a fake (unknown) credential never reaches DONE on the same input.
  *
  * Seeds in t/fuzz/corpus/scram/: the RFC 7677 exchange and variants
- * (tampered nonce, proof, binding; extensions; escaped names), made by
- * hand from the RFC.  A broken invariant aborts.
+ * (tampered nonce, proof, binding; extensions; escaped names; names
+ * that SASLprep maps or refuses), made by hand from the RFC.  A broken invariant aborts.
  */
 #include <stddef.h>
 #include <stdint.h>

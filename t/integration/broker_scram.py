@@ -20,8 +20,11 @@ same salt every time, the real round count; then 0x86), another method
 connection, AUTH without a method at CONNECT (protocol error), a changed
 method in AUTH (protocol error), the exchange bounded by connect_timeout,
 re-authentication, another packet during the exchange (0x82), a user added
-to the password file and read on SIGHUP, and a 3.1.1 client with the plain
-password of a SCRAM entry.
+to the password file and read on SIGHUP, a 3.1.1 client with the plain
+password of a SCRAM entry, and SASLprep (RFC 4013): a password written in
+a form that NFKC alone does not make canonical, proved by a client that
+prepares it, a user name sent decomposed, and a user name SASLprep refuses
+(0x86 and a log line).
 
 mosquitto has no SCRAM (its enhanced authentication is plugin-only), so
 there is no mosquitto run of this file: --mode cairn only.  Output is TAP;
@@ -39,6 +42,7 @@ import struct
 import subprocess
 import sys
 import time
+import unicodedata
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mqtt_harness as h  # noqa: E402
@@ -170,6 +174,28 @@ def expect_closed(c, what):
 
 
 # ------------------------------------------------------------- SCRAM client
+
+# RFC 4013 section 2 as a client applies it, for the strings these cases
+# send: non-ASCII spaces (RFC 3454 C.1.2) become U+0020, the characters
+# commonly mapped to nothing (B.1) go, then NFKC.  (The prohibited and
+# bidirectional checks are the server's to prove, not ours.)
+C12_SPACES = {0x00a0, 0x1680, 0x202f, 0x205f, 0x3000} | \
+    set(range(0x2000, 0x200c))
+B1_NOTHING = {0x00ad, 0x034f, 0x1806, 0x200b, 0x200c, 0x200d, 0x2060,
+              0xfeff} | set(range(0x180b, 0x180e)) | \
+    set(range(0xfe00, 0xfe10))
+
+
+def saslprep(s):
+    out = []
+    for ch in s:
+        cp = ord(ch)
+        if cp in C12_SPACES:
+            out.append(' ')
+        elif cp not in B1_NOTHING:
+            out.append(ch)
+    return unicodedata.normalize('NFKC', ''.join(out))
+
 
 def saslname(user):
     return user.replace('=', '=3D').replace(',', '=2C')
@@ -478,6 +504,65 @@ def t_plain_311():
         c.send(connect_pkt(uniq('p'), username='sam', password='pencil!'))
         p = c.expect(CONNACK, '3.1.1 CONNECT')
         eq(p.body[1], 4, 'CONNACK for a wrong password')
+
+
+# U+2168 ROMAN NUMERAL NINE, a no-break space and a soft hyphen: NFKC
+# alone keeps the soft hyphen, SASLprep drops it ("IX password").
+SP_RAW = '\u2168\u00a0pass\u00adword'
+SP_USER = 'caf\u00e9'                  # NFC: SASLprep leaves it as it is
+
+
+@test('scram_saslprep_password_and_user_name')
+def t_saslprep():
+    check(saslprep(SP_RAW) == 'IX password', 'client SASLprep: %r'
+          % saslprep(SP_RAW))
+    check(unicodedata.normalize('NFKC', SP_RAW) != saslprep(SP_RAW),
+          'NFKC alone must differ from SASLprep here')
+    pw = h.scratch(uniq('pw'))
+    for user, password in ((SP_USER, SP_RAW), ('sam', USERS['sam'])):
+        p = subprocess.run([CAIRN, 'passwd', '-b', '--scram'] +
+                           (['-c'] if user == SP_USER else []) +
+                           [pw, user, password], capture_output=True,
+                           timeout=30)
+        check(p.returncode == 0, 'cairn passwd: %r' % p.stderr)
+    with broker(password_file=pw) as b:
+        # A client that prepares the password, as RFC 5802 asks, and
+        # one that sends the prepared form; the name sent decomposed
+        # (e + U+0301) is looked up as SASLprep composes it.
+        for user in (SP_USER, 'cafe\u0301'):
+            c, _ = login(b.port, user, saslprep(SP_RAW))
+            ping5(c, 'PINGREQ after a SASLprep login as %r' % user)
+            c.close()
+        login(b.port, SP_USER, 'IX password')[0].close()
+        # The raw bytes are not the password's keys: only a client can
+        # prepare what it proves with.
+        c = Conn(b.port)
+        sc = Scram(SP_USER, SP_RAW)
+        c.send(auth_pkt(RC_CONTINUE, METHOD, sc.final(server_first(c, sc))))
+        expect_connack(c, 0x86, 'unprepared password')
+        # A plain 3.1.1 password against the SCRAM entry: either form.
+        for password in (SP_RAW, 'IX password'):
+            c = Conn(b.port)
+            c.send(connect_pkt(uniq('p'), username=SP_USER,
+                               password=password))
+            p = c.expect(CONNACK, '3.1.1 CONNECT')
+            eq(p.body[1], 0, 'CONNACK for %r' % password)
+            c.close()
+        # ASCII is unchanged by SASLprep: sam as before.
+        login(b.port, 'sam', USERS['sam'])[0].close()
+        # A user name SASLprep refuses (a control character; mixed
+        # right-to-left text): CONNACK 0x86 at client-first, one line.
+        for bad in ('bad\u0007name', '\u0627\u0031'):
+            c = Conn(b.port)
+            c.send(connect5(uniq('b'), METHOD, Scram(bad, 'x').first()))
+            expect_connack(c, 0x86, 'user name %r' % bad)
+            expect_closed(c, 'user name %r' % bad)
+        deadline = time.monotonic() + 5
+        while 'refused by SASLprep' not in b.output() and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        check('SCRAM user name refused by SASLprep' in b.output(),
+              'no log line for the refused name:\n%s' % b.output())
 
 
 def setup():

@@ -306,6 +306,47 @@ def t_scram_entries():
         check(p.returncode == 1, '-D --scram refused: %r' % p.stderr)
 
 
+@test('cairn_scram_keys_are_of_the_saslprepped_password')
+def t_scram_saslprep():
+    # RFC 5802 section 2.2: the keys are of SASLprep(password).  A
+    # no-break space is a space, U+2168 is "IX", a soft hyphen goes.
+    raw = '\u2168\u00a0pass\u00adword'
+    with tmpdir() as tmp:
+        pw = os.path.join(tmp, 'pw')
+        p = cairn('--scram', '-b', '-c', pw, 'u', raw)
+        check(p.returncode == 0, 'cairn passwd --scram: %r' % p.stderr)
+        with open(pw, encoding='utf-8') as f:
+            parts = f.read().split(':', 1)[1].strip().split('$')
+        salt = base64.b64decode(parts[3], validate=True)
+        stored, server = scram_keys(b'IX password', salt, 4096)
+        check(base64.b64decode(parts[4]) == stored, 'StoredKey of SASLprep')
+        check(base64.b64decode(parts[5]) == server, 'ServerKey of SASLprep')
+        for typed in (raw, 'IX password', 'IX\u3000password'):
+            check(cairn('--check', pw, 'u', typed).returncode == 0,
+                  '--check %r' % typed)
+        check(cairn('--check', pw, 'u', 'IXpassword').returncode == 1,
+              '--check wrong')
+        # Refused, exit 1, with SASLprep's reason; the file unchanged.
+        with open(pw, 'rb') as f:
+            before = f.read()
+        for user, password, want in (
+                ('u', 'bell\u0007', b'prohibited character'),
+                ('u', '\u0627\u0031', b'right-to-left'),
+                ('u', '\u00ad', b'empty once prepared'),
+                ('\u2168', 'x', b'"IX"'),
+                ('cafe\u0301', 'x', 'caf\u00e9'.encode())):
+            p = cairn('--scram', '-b', pw, user, password)
+            check(p.returncode == 1 and b'SASLprep' in p.stderr and
+                  want in p.stderr, '%r %r: %d %r' % (user, password,
+                                                      p.returncode,
+                                                      p.stderr))
+        with open(pw, 'rb') as f:
+            check(f.read() == before, 'file changed by a refusal')
+        # Without --scram the entry is mosquitto's: bytes as given.
+        p = cairn('-b', pw, 'm', 'bell\u0007')
+        check(p.returncode == 0, '$7$ with a control: %r' % p.stderr)
+
+
 @test('bad_file_named_with_line')
 def t_bad_file():
     with tmpdir() as tmp:

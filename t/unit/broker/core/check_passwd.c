@@ -387,6 +387,57 @@ START_TEST(test_passwd__scram_set_round_trip)
 }
 END_TEST
 
+/*
+ * A SCRAM entry's keys are of the password as SASLprep makes it: a
+ * no-break space is a space (RFC 4013 section 2.1), so "p\u00A0w" and
+ * "p w" are one password, for a SCRAM client and a plain CONNECT alike.
+ */
+START_TEST(test_passwd__scram_saslprep)
+{
+	struct passwd_file *pf = passwd_new();
+	struct scram_cred c, made;
+
+	ck_assert_ptr_nonnull(pf);
+	ck_assert_int_eq(passwd_set_scram(pf, "nb", sv("p\xc2\xa0w"), 4096),
+	    0);
+	ck_assert_int_eq(passwd_scram_cred(pf, sv("nb"), &c), 0);
+	ck_assert_int_eq(scram_cred_make(sv("p w"), c.sc_salt, c.sc_saltlen,
+	    c.sc_iter, &made), 0);
+	ck_assert_int_eq(memcmp(c.sc_stored_key, made.sc_stored_key,
+	    SCRAM_KEY_LEN), 0);
+	ck_assert_int_eq(memcmp(c.sc_server_key, made.sc_server_key,
+	    SCRAM_KEY_LEN), 0);
+	ck_assert_int_eq(check(pf, "nb", "p w"), 0);
+	ck_assert_int_eq(check(pf, "nb", "p\xc2\xa0w"), 0);
+	ck_assert_int_eq(check(pf, "nb", "p\xe2\x80\x83w"), 0); /* U+2003 */
+	ck_assert_int_eq(check(pf, "nb", "pw"), CAIRN_ERR_AUTH);
+	/* NFKC: U+2168 ROMAN NUMERAL NINE is "IX". */
+	ck_assert_int_eq(passwd_set_scram(pf, "ix", sv("\xe2\x85\xa8"), 4096),
+	    0);
+	ck_assert_int_eq(check(pf, "ix", "IX"), 0);
+	/* What SASLprep refuses is not stored, and pf is unchanged. */
+	ck_assert_int_eq(passwd_set_scram(pf, "bell", sv("a\x07"), 4096),
+	    CAIRN_ERR_DENIED);
+	ck_assert_int_eq(passwd_set_scram(pf, "bidi", sv("\xd8\xa7" "1"),
+	    4096), CAIRN_ERR_DENIED);
+	ck_assert_int_eq(passwd_set_scram(pf, "new", sv("\xc8\xa1"), 4096),
+	    CAIRN_ERR_DENIED);			/* unassigned: stored */
+	ck_assert_int_eq(passwd_set_scram(pf, "bad", sv("\xff"), 4096),
+	    CAIRN_ERR_DENIED);
+	ck_assert_uint_eq(passwd_count(pf), 2);
+	/* A plain password SASLprep refuses still costs the KDF, and fails. */
+	kdf_calls = 0;
+	ck_assert_int_eq(check(pf, "nb", "p w\x07"), CAIRN_ERR_AUTH);
+	ck_assert_int_eq(kdf_calls, 1);
+	/* $7$ entries are mosquitto's: bytes as given, no SASLprep. */
+	ck_assert_int_eq(passwd_set(pf, "m", sv("p\xc2\xa0w"), 101), 0);
+	ck_assert_int_eq(check(pf, "m", "p\xc2\xa0w"), 0);
+	ck_assert_int_eq(check(pf, "m", "p w"), CAIRN_ERR_AUTH);
+	ck_assert_int_eq(passwd_set(pf, "m", sv("a\x07"), 101), 0);
+	passwd_free(pf);
+}
+END_TEST
+
 START_TEST(test_passwd__malformed)
 {
 	const struct bad_row *r = &bad_rows[_i];
@@ -620,6 +671,7 @@ passwd_suite(void)
 	tcase_add_test(tc, test_passwd__scram_entry);
 	tcase_add_test(tc, test_passwd__scram_fake_cred);
 	tcase_add_test(tc, test_passwd__scram_set_round_trip);
+	tcase_add_test(tc, test_passwd__scram_saslprep);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse");

@@ -2,14 +2,18 @@
  * Unit tests for broker/core/scram: the RFC 7677 exchange (user "user",
  * password "pencil") byte for byte, the credential derivation against
  * the RFC's keys, the fake credential of an unknown user (stable, and it
- * fails after the same steps), the state machine's order, and every
- * malformed or refused client-first and client-final.
+ * fails after the same steps), the state machine's order, every
+ * malformed or refused client-first and client-final, and SASLprep
+ * (RFC 4013 section 3's examples and our edges).
  */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "broker/core/scram.h"
 #include "common/bytes.h"
@@ -63,6 +67,78 @@ vector_first(struct scram *s, struct bytes_w *out)
 	scram_init(s);
 	ck_assert_int_eq(scram_client_first(s, sv(V_CFIRST), &user), 0);
 	ck_assert_int_eq(scram_server_first(s, &c, 1, sv(V_SNONCE), out), 0);
+}
+
+/*
+ * The client's side, for exchanges the RFC has no vector for: the
+ * client-final ("c=biws,r=NONCE,p=PROOF") that proves password (used as
+ * given: the client prepares it) for client-first-bare bare and
+ * server-first sfirst, into out (at least SCRAM_MSG_MAX bytes).
+ */
+static void
+client_final(const char *bare, const char *sfirst, const char *password,
+    char *out)
+{
+	uint8_t salt[SCRAM_SALT_MAX], salted[SCRAM_KEY_LEN];
+	uint8_t ckey[SCRAM_KEY_LEN], stored[SCRAM_KEY_LEN], sig[SCRAM_KEY_LEN];
+	char am[3 * SCRAM_MSG_MAX], without[SCRAM_MSG_MAX], salt64[128];
+	char proof64[SCRAM_B64_LEN(SCRAM_KEY_LEN) + 1], nonce[SCRAM_MSG_MAX];
+	unsigned int n;
+	size_t saltlen, i;
+	int iter;
+
+	ck_assert_int_eq(sscanf(sfirst, "r=%1023[^,],s=%127[^,],i=%d", nonce,
+	    salt64, &iter), 3);
+	ck_assert_int_eq(b64_decode(salt64, strlen(salt64), salt, sizeof(salt),
+	    &saltlen, B64_STRICT), 0);
+	ck_assert_int_eq(PKCS5_PBKDF2_HMAC(password, (int)strlen(password),
+	    salt, (int)saltlen, iter, EVP_sha256(), SCRAM_KEY_LEN, salted), 1);
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), salted, SCRAM_KEY_LEN,
+	    (const uint8_t *)"Client Key", 10, ckey, &n));
+	ck_assert_int_eq(EVP_Digest(ckey, SCRAM_KEY_LEN, stored, &n,
+	    EVP_sha256(), NULL), 1);
+	ck_assert_int_lt(snprintf(without, sizeof(without), "c=biws,r=%s",
+	    nonce), (int)sizeof(without));
+	ck_assert_int_lt(snprintf(am, sizeof(am), "%s,%s,%s", bare, sfirst,
+	    without), (int)sizeof(am));
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), stored, SCRAM_KEY_LEN,
+	    (const uint8_t *)am, strlen(am), sig, &n));
+	for (i = 0; i < SCRAM_KEY_LEN; i++)
+		sig[i] ^= ckey[i];
+	b64_encode(sig, SCRAM_KEY_LEN, proof64);
+	ck_assert_int_lt(snprintf(out, SCRAM_MSG_MAX, "%s,p=%s", without,
+	    proof64), SCRAM_MSG_MAX);
+}
+
+/*
+ * A whole exchange for client-first-bare bare against cred: the result
+ * of client-final when the client proves password.
+ */
+static int
+exchange(const char *bare, const struct scram_cred *cred,
+    const char *password)
+{
+	char first[SCRAM_MSG_MAX], sfirst[SCRAM_OUT_MAX + 1];
+	char final[SCRAM_MSG_MAX];
+	struct scram s;
+	struct bytes_view user;
+	struct bytes_w out;
+	int rc;
+
+	snprintf(first, sizeof(first), "n,,%s", bare);
+	bytes_w_init(&out, SCRAM_OUT_MAX);
+	scram_init(&s);
+	ck_assert_int_eq(scram_client_first(&s, sv(first), &user), 0);
+	ck_assert_int_eq(scram_server_first(&s, cred, 1, sv("snonce"), &out),
+	    0);
+	ck_assert_uint_lt(out.len, sizeof(sfirst));
+	memcpy(sfirst, out.buf, out.len);
+	sfirst[out.len] = '\0';
+	client_final(bare, sfirst, password, final);
+	rc = scram_client_final(&s, sv(final), &out);
+	scram_fini(&s);
+	bytes_w_fini(&out);
+	return rc;
 }
 
 START_TEST(test_scram__rfc7677_vector)
@@ -207,6 +283,95 @@ START_TEST(test_scram__y_header_binding)
 	ck_assert_int_eq(scram_client_final(&s, sv("c=biws,r=abcdef,p="
 	    V_PROOF), &out), CAIRN_ERR_AUTH);
 	bytes_w_fini(&out);
+}
+END_TEST
+
+/*
+ * The user name is looked up as SASLprep makes it (a query), while the
+ * AuthMessage keeps it as sent; names SASLprep refuses, or maps to
+ * nothing, are CAIRN_ERR_DENIED.
+ */
+static const struct {
+	const char	*first;
+	int		 rc;
+	const char	*user;
+} prep_first[] = {
+	{ "n,,n=I\xc2\xadX,r=abc", 0, "IX" },		/* U+00AD */
+	{ "n,,n=\xe2\x85\xa8,r=abc", 0, "IX" },		/* U+2168 */
+	{ "n,,n=\xc2\xaa,r=abc", 0, "a" },			/* U+00AA */
+	{ "n,,n=user,r=abc", 0, "user" },
+	{ "n,,n=USER,r=abc", 0, "USER" },
+	{ "n,,n=a=2Cb\xc2\xa0" "c,r=abc", 0, "a,b c" },	/* escape, NBSP */
+	{ "n,,n=\xc8\xa1,r=abc", 0, "\xc8\xa1" },		/* unassigned */
+	{ "n,,n=a\x07,r=abc", CAIRN_ERR_DENIED, NULL },	/* prohibited */
+	{ "n,,n=\xd8\xa7" "1,r=abc", CAIRN_ERR_DENIED, NULL },	/* bidi */
+	{ "n,,n=\xee\x80\x80,r=abc", CAIRN_ERR_DENIED, NULL },	/* U+E000 */
+	{ "n,,n=\xc2\xad,r=abc", CAIRN_ERR_DENIED, NULL },	/* nothing left */
+	/* Malformed wins over SASLprep: the message is checked first. */
+	{ "n,,n=a\x07,r=ab c", CAIRN_ERR_PROTO, NULL },
+	/* 8 x U+FDFA: 24 bytes sent, 264 once prepared. */
+	{ "n,,n=\xef\xb7\xba\xef\xb7\xba\xef\xb7\xba\xef\xb7\xba"
+	  "\xef\xb7\xba\xef\xb7\xba\xef\xb7\xba\xef\xb7\xba,r=abc",
+	  CAIRN_ERR_PROTO, NULL },
+};
+
+START_TEST(test_scram__first_saslprep)
+{
+	struct scram s;
+	struct bytes_view user = { NULL, 0 };
+	int rc;
+
+	scram_init(&s);
+	rc = scram_client_first(&s, sv(prep_first[_i].first), &user);
+	ck_assert_msg(rc == prep_first[_i].rc, "case %d: rc %d", _i, rc);
+	if (rc != 0) {
+		ck_assert_int_eq(s.s_state, SCRAM_FAILED);
+		ck_assert_ptr_null(user.p);
+		return;
+	}
+	ck_assert_uint_eq(user.len, strlen(prep_first[_i].user));
+	ck_assert_str_eq((const char *)user.p, prep_first[_i].user);
+	/* The AuthMessage starts with client-first-bare as it came. */
+	ck_assert_int_eq(memcmp(s.s_am, prep_first[_i].first + 3,
+	    strlen(prep_first[_i].first) - 3), 0);
+}
+END_TEST
+
+/* A prepared name in the lookup, the name as sent in the proof. */
+START_TEST(test_scram__first_saslprep_exchange)
+{
+	struct scram_cred c;
+
+	vector_cred(&c);
+	ck_assert_int_eq(exchange("n=\xe2\x85\xa8,r=cn", &c, "pencil"), 0);
+	ck_assert_int_eq(exchange("n=\xe2\x85\xa8,r=cn", &c, "pencil2"),
+	    CAIRN_ERR_AUTH);
+}
+END_TEST
+
+/*
+ * The stored password is "p\u00A0w": its keys are of "p w" (a no-break
+ * space maps to a space), so a client that proves with "p w", as a
+ * standard client prepares the password, is let in; one that proves
+ * with the raw bytes is not (clients prepare, the server cannot).
+ */
+START_TEST(test_scram__stored_nbsp_client_space)
+{
+	uint8_t salt[SCRAM_SALT_LEN];
+	struct scram_cred c;
+	char *prep;
+
+	memset(salt, 0x5a, sizeof(salt));
+	ck_assert_int_eq(scram_saslprep(sv("p\xc2\xa0w"), SCRAM_PREP_STORED,
+	    &prep, NULL), 0);
+	ck_assert_str_eq(prep, "p w");
+	ck_assert_int_eq(scram_cred_make(sv(prep), salt, sizeof(salt), 4096,
+	    &c), 0);
+	scram_prep_free(prep);
+	ck_assert_int_eq(exchange("n=user,r=cn", &c, "p w"), 0);
+	ck_assert_int_eq(exchange("n=user,r=cn", &c, "p\xc2\xa0w"),
+	    CAIRN_ERR_AUTH);
+	ck_assert_int_eq(exchange("n=user,r=cn", &c, "pw"), CAIRN_ERR_AUTH);
 }
 END_TEST
 
@@ -397,6 +562,128 @@ START_TEST(test_scram__nonce)
 }
 END_TEST
 
+/*
+ * SASLprep: RFC 4013 section 3's examples, then our edges.  want is
+ * the prepared string, or NULL when SASLprep must refuse the input.
+ */
+static const struct {
+	const char	*in;
+	size_t		 len;		/* 0: strlen(in) */
+	enum scram_prep	 mode;
+	const char	*want;
+} prep_vec[] = {
+	/* RFC 4013 section 3. */
+	{ "I\xc2\xadX", 0, SCRAM_PREP_STORED, "IX" },	/* SOFT HYPHEN */
+	{ "user", 0, SCRAM_PREP_STORED, "user" },
+	{ "USER", 0, SCRAM_PREP_STORED, "USER" },	/* no case folding */
+	{ "\xc2\xaa", 0, SCRAM_PREP_STORED, "a" },	/* U+00AA, NFKC */
+	{ "\xe2\x85\xa8", 0, SCRAM_PREP_STORED, "IX" },	/* U+2168, NFKC */
+	{ "\x07", 0, SCRAM_PREP_STORED, NULL },		/* prohibited */
+	{ "\xd8\xa7" "1", 0, SCRAM_PREP_STORED, NULL },	/* bidi: U+0627 1 */
+	/* Non-ASCII spaces become U+0020; zero-width ones go. */
+	{ "p\xc2\xa0w", 0, SCRAM_PREP_STORED, "p w" },	/* U+00A0 */
+	{ "p\xe3\x80\x80w", 0, SCRAM_PREP_QUERY, "p w" },	/* U+3000 */
+	{ "p\xe2\x80\x8dw", 0, SCRAM_PREP_QUERY, "pw" },	/* U+200D */
+	/* NFKC: a composed and a decomposed e-acute meet. */
+	{ "caf\xc3\xa9", 0, SCRAM_PREP_STORED, "caf\xc3\xa9" },
+	{ "cafe\xcc\x81", 0, SCRAM_PREP_STORED, "caf\xc3\xa9" },
+	{ "\xef\xbc\xa1", 0, SCRAM_PREP_QUERY, "A" },	/* U+FF21 */
+	/* U+0221, unassigned in Unicode 3.2: a query only. */
+	{ "\xc8\xa1", 0, SCRAM_PREP_QUERY, "\xc8\xa1" },
+	{ "\xc8\xa1", 0, SCRAM_PREP_STORED, NULL },
+	/* Prohibited: DEL, a private-use and a non-ASCII control. */
+	{ "a\x7f", 0, SCRAM_PREP_QUERY, NULL },
+	{ "\xee\x80\x80", 0, SCRAM_PREP_QUERY, NULL },	/* U+E000 */
+	{ "\xc2\x85", 0, SCRAM_PREP_QUERY, NULL },	/* U+0085 */
+	{ "a\tb", 0, SCRAM_PREP_QUERY, NULL },
+	/* A right-to-left string that obeys the rule passes. */
+	{ "\xd8\xa7\xd8\xa8", 0, SCRAM_PREP_STORED, "\xd8\xa7\xd8\xa8" },
+	/* Not UTF-8, and a NUL inside. */
+	{ "\xff\xfe", 0, SCRAM_PREP_QUERY, NULL },
+	{ "\xc0\xaf", 0, SCRAM_PREP_QUERY, NULL },	/* overlong '/' */
+	{ "a\0b", 3, SCRAM_PREP_QUERY, NULL },
+	/* Empty in, empty out; mapped to nothing, empty out. */
+	{ "", 0, SCRAM_PREP_STORED, "" },
+	{ "\xc2\xad", 0, SCRAM_PREP_STORED, "" },
+};
+
+START_TEST(test_scram__saslprep_vectors)
+{
+	const char *in = prep_vec[_i].in, *want = prep_vec[_i].want;
+	size_t len = prep_vec[_i].len != 0 ? prep_vec[_i].len : strlen(in);
+	const char *why = NULL;
+	char *out = (char *)1;
+	int rc;
+
+	rc = scram_saslprep(bytes_view_of(in, len), prep_vec[_i].mode, &out,
+	    &why);
+	if (want == NULL) {
+		ck_assert_msg(rc == CAIRN_ERR_DENIED, "vector %d: rc %d", _i,
+		    rc);
+		ck_assert_ptr_null(out);
+		ck_assert_ptr_nonnull(why);
+		return;
+	}
+	ck_assert_msg(rc == 0, "vector %d: rc %d (%s)", _i, rc,
+	    why != NULL ? why : "");
+	ck_assert_msg(strcmp(out, want) == 0, "vector %d: got \"%s\"", _i,
+	    out);
+	scram_prep_free(out);
+}
+END_TEST
+
+/* Printable ASCII is unchanged, so existing files keep working. */
+START_TEST(test_scram__saslprep_ascii_identity)
+{
+	char in[0x7f - 0x20 + 1], *out;
+	int c;
+
+	for (c = 0x20; c < 0x7f; c++)
+		in[c - 0x20] = (char)c;
+	in[sizeof(in) - 1] = '\0';
+	ck_assert_int_eq(scram_saslprep(bytes_view_of(in, strlen(in)),
+	    SCRAM_PREP_STORED, &out, NULL), 0);
+	ck_assert_str_eq(out, in);
+	scram_prep_free(out);
+	/* Every control character is refused, ASCII's included. */
+	for (c = 0x01; c < 0x20; c++) {
+		in[0] = (char)c;
+		in[1] = '\0';
+		ck_assert_msg(scram_saslprep(bytes_view_of(in, 1),
+		    SCRAM_PREP_QUERY, &out, NULL) == CAIRN_ERR_DENIED,
+		    "0x%02x passed", c);
+	}
+	scram_prep_free(NULL);
+}
+END_TEST
+
+/* The largest input, one byte more, and an input that grows. */
+START_TEST(test_scram__saslprep_limits)
+{
+	char *big, *out;
+	size_t i;
+
+	ck_assert_ptr_nonnull(big = malloc(SCRAM_PREP_MAX + 1));
+	memset(big, 'x', SCRAM_PREP_MAX + 1);
+	ck_assert_int_eq(scram_saslprep(bytes_view_of(big, SCRAM_PREP_MAX),
+	    SCRAM_PREP_STORED, &out, NULL), 0);
+	ck_assert_uint_eq(strlen(out), SCRAM_PREP_MAX);
+	scram_prep_free(out);
+	ck_assert_int_eq(scram_saslprep(bytes_view_of(big,
+	    SCRAM_PREP_MAX + 1), SCRAM_PREP_STORED, &out, NULL),
+	    CAIRN_ERR_TOO_BIG);
+	ck_assert_ptr_null(out);
+	/* U+FDFA is 3 bytes in and 33 out: past the first buffer. */
+	for (i = 0; i + 3 <= 300; i += 3)
+		memcpy(big + i, "\xef\xb7\xba", 3);
+	ck_assert_int_eq(scram_saslprep(bytes_view_of(big, 300),
+	    SCRAM_PREP_QUERY, &out, NULL), 0);
+	ck_assert_uint_eq(strlen(out), 100 * 33);
+	scram_prep_free(out);
+	free(big);
+}
+END_TEST
+
 static Suite *
 scram_suite(void)
 {
@@ -412,6 +699,17 @@ scram_suite(void)
 	tcase_add_test(tc, test_scram__y_header_binding);
 	tcase_add_test(tc, test_scram__order);
 	tcase_add_test(tc, test_scram__nonce);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("saslprep");
+	tcase_add_loop_test(tc, test_scram__saslprep_vectors, 0,
+	    (int)(sizeof(prep_vec) / sizeof(prep_vec[0])));
+	tcase_add_test(tc, test_scram__saslprep_ascii_identity);
+	tcase_add_test(tc, test_scram__saslprep_limits);
+	tcase_add_loop_test(tc, test_scram__first_saslprep, 0,
+	    (int)(sizeof(prep_first) / sizeof(prep_first[0])));
+	tcase_add_test(tc, test_scram__first_saslprep_exchange);
+	tcase_add_test(tc, test_scram__stored_nbsp_client_space);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("malformed");
