@@ -245,6 +245,13 @@ size_t	mqtt5_props_size(const struct mqtt5_props *p);
  * error.  NULL p writes an empty block (one 0 byte).
  */
 int	mqtt5_props_encode(struct bytes_w *w, const struct mqtt5_props *p);
+/*
+ * mqtt5_props_encode() for a caller that has len = mqtt5_props_len(p)
+ * already (a packet encoder sizing its packet): the properties are not
+ * walked twice.  len SIZE_MAX is CAIRN_ERR_INVAL, as there.
+ */
+int	mqtt5_props_write(struct bytes_w *w, const struct mqtt5_props *p,
+	    size_t len);
 
 /* Size of one encoded user property (for building `user`). */
 size_t	mqtt5_user_prop_size(struct bytes_view name, struct bytes_view value);
