@@ -480,6 +480,12 @@ mqtt5_props_next(struct bytes_view *it, uint8_t *id, struct bytes_view *a,
 int
 mqtt5_props_carried_view(const struct mqtt5_props *p, struct bytes_view *out)
 {
+	if ((p->present & ~MQTT5_NOT_CARRIED) == 0) {
+		/* Nothing carried (a PUBLISH with only its topic alias,
+		 * say): no walk. */
+		*out = bytes_view_of(p->raw.p, 0);
+		return 1;
+	}
 	if (p->present & MQTT5_NOT_CARRIED)
 		return 0;
 	*out = p->raw;

@@ -222,8 +222,9 @@ int	mqtt5_props_next(struct bytes_view *it, uint8_t *id,
  * properties, in the order received): the block without topic alias,
  * message expiry interval and subscription identifiers (and, in a
  * will's block, the will delay interval).  When the block
- * holds none of those, 1 and *out = the raw view (no copy).  Otherwise
- * 0: copy them with mqtt5_props_carry() into a buffer of raw.len bytes.
+ * holds none of those, 1 and *out = the raw view (no copy); when it
+ * holds nothing else, 1 and an empty *out.  Otherwise 0: copy them
+ * with mqtt5_props_carry() into a buffer of raw.len bytes.
  */
 int	mqtt5_props_carried_view(const struct mqtt5_props *p,
 	    struct bytes_view *out);

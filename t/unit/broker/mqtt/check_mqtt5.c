@@ -429,6 +429,11 @@ START_TEST(mqtt5__carried)
 	static const uint8_t clean[] = {
 		0x05, 0x01, 0x00, 0x09, 0x00, 0x00,
 	};
+	static const uint8_t only_hop[] = {
+		0x08,				/* 8 bytes */
+		0x23, 0x00, 0x01,		/* topic alias 1 */
+		0x02, 0x00, 0x00, 0x00, 0x3c,	/* message expiry 60 */
+	};
 	struct mqtt5_props p;
 	struct bytes_view v;
 	struct bytes_r r;
@@ -453,6 +458,13 @@ START_TEST(mqtt5__carried)
 	ck_assert_ptr_eq(v.p, clean + 1);
 	ck_assert_uint_eq(v.len, 5);
 	ck_assert_uint_eq(mqtt5_props_carry(&p, out), 5);
+
+	/* Only what is not carried: an empty view, no copy either. */
+	bytes_r_init(&r, only_hop, sizeof(only_hop));
+	ck_assert_int_eq(mqtt5_props_decode(&r, MQTT_PUBLISH, &p, NULL), 0);
+	ck_assert_int_eq(mqtt5_props_carried_view(&p, &v), 1);
+	ck_assert_uint_eq(v.len, 0);
+	ck_assert_uint_eq(mqtt5_props_carry(&p, out), 0);
 }
 END_TEST
 
