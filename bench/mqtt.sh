@@ -39,7 +39,10 @@
 # msgs per broker CPU-s for both versions on both brokers, cairn's
 # 5.0/3.1.1 ratio (the goal: 0.90 or more in every row) and cairn 5.0
 # against mosquitto 5.0.  The idle clients are 5.0 clients; no retained
-# or TLS rows.
+# or TLS rows.  The rows of BENCH_ALIAS_SCENARIOS (64-byte payloads)
+# run a third time in the same rounds with 5.0 publishers that use a
+# topic alias (the generator's --pub-aliases: alias 1 with the topic on
+# the first PUBLISH, then an empty topic name), in a table of their own.
 #
 # --durable runs the rows of data_dir's cost instead (bench/durable.sh:
 # QoS 1 64 B 1:1 and 8:8 to persistent sessions, cairn-broker in
@@ -70,6 +73,9 @@
 #				certificate (default: 1:1 8:8; empty skips TLS)
 #	BENCH_HANDSHAKES	TLS connections for the handshake row, each a
 #				full handshake (default: 1000)
+#	BENCH_ALIAS_SCENARIOS	--v5: publishers:subscribers run again, 64 B,
+#				with 5.0 publishers using a topic alias
+#				(default: 1:1 8:8; empty skips them)
 #
 # See bench/README.md for what each row means.  The retained catch-up
 # rows (BENCH_RETAINED): one client publishes N retained messages (64
@@ -103,6 +109,7 @@ nretained=${BENCH_RETAINED:-100000}
 nodelay=${MOSQ_NODELAY:-0}
 tls_scenarios=${BENCH_TLS-1:1 8:8}
 nhs=${BENCH_HANDSHAKES:-1000}
+alias_scenarios=${BENCH_ALIAS_SCENARIOS-1:1 8:8}
 only=
 http=0
 ws=0
@@ -152,10 +159,13 @@ esac
 [ "$http" = 1 ] && [ "$ws" = 1 ] && die "--http and --ws are separate runs"
 [ "$v5" = 1 ] && { [ "$http" = 1 ] || [ "$ws" = 1 ]; } &&
     die "--v5 is a run of its own (no --http, no --ws)"
-# Protocol versions of the throughput rows: 3 (3.1.1), and 5 with --v5.
+# Protocol versions of the throughput rows: 3 (3.1.1), and 5 with --v5
+# (and 5a, 5.0 publishers with a topic alias, in the alias rows).
 vers=3
 vopt=()
-if [ "$v5" = 1 ]; then
+if [ "$v5" != 1 ]; then
+	alias_scenarios=
+else
 	vers="3 5"
 	vopt=(-V 5)
 	nretained=0
@@ -471,7 +481,8 @@ idle_run() {
 }
 
 # one_run NAME SCEN BYTES QOS ROUND [VERSION]: one timed run, added to
-# the pool; VERSION 5: MQTT 5.0 clients, pooled apart (key ".v5").
+# the pool; VERSION 5: MQTT 5.0 clients, pooled apart (key ".v5"); 5a:
+# the same with publishers using a topic alias (key ".v5a").
 one_run() {
 	local name=$1 s=$2 b=$3 q=$4 r=$5 ver=${6:-3}
 	local key="$1.$2.$3.$4" line h pc
@@ -479,6 +490,9 @@ one_run() {
 	if [ "$ver" = 5 ]; then
 		key="$key.v5"
 		vflag=(-V 5)
+	elif [ "$ver" = 5a ]; then
+		key="$key.v5a"
+		vflag=(-V 5 --pub-aliases)
 	fi
 	if [ -n "${R[$name.died]:-}" ]; then
 		return
@@ -598,6 +612,7 @@ retained_pool() {
 pool() {
 	local key="$1.$2.$3.$4" pct
 	[ "${5:-3}" = 5 ] && key="$key.v5"
+	[ "${5:-3}" = 5a ] && key="$key.v5a"
 	[ -n "${T[$key.n]:-}" ] || return
 	R[$key.rate]=$(awk -v d="${T[$key.delivered]}" -v s="${T[$key.sec]}" \
 	    'BEGIN { if (s > 0) printf "%.0f", d / s }')
@@ -662,6 +677,11 @@ for s in $tls_scenarios; do
 done
 for s in $all_scenarios; do
 	for b in $payloads; do
+		# The alias rows: 64 B of BENCH_ALIAS_SCENARIOS, with --v5.
+		rvers=$vers
+		if [ "$b" = 64 ] && [[ " $alias_scenarios " == *" $s "* ]]; then
+			rvers="$vers 5a"
+		fi
 		for q in $qoss; do
 			for r in $(seq 1 "$rounds"); do
 				if [ $((r % 2)) = 1 ]; then
@@ -671,9 +691,9 @@ for s in $all_scenarios; do
 				fi
 				# Versions alternate too: 3 then 5, then 5 then 3.
 				if [ $((r % 2)) = 1 ]; then
-					vorder=$vers
+					vorder=$rvers
 				else
-					vorder=$(printf '%s\n' $vers | tac | tr '\n' ' ')
+					vorder=$(printf '%s\n' $rvers | tac | tr '\n' ' ')
 				fi
 				for name in $order; do
 					for ver in $vorder; do
@@ -682,7 +702,7 @@ for s in $all_scenarios; do
 				done
 			done
 			for name in "${names[@]}"; do
-				for ver in $vers; do
+				for ver in $rvers; do
 					pool "$name" "$s" "$b" "$q" "$ver"
 				done
 			done
@@ -857,6 +877,31 @@ if [ "$v5" = 1 ]; then
 			done
 		done
 	done
+	if [ -n "$alias_scenarios" ]; then
+		echo
+		echo "5.0 publishers using a topic alias (5a: alias 1 and the topic on the first PUBLISH, then an empty topic name) against 5.0 without, 64 B, the same rounds"
+		afmt='%-5s %1s |%7s %7s %7s %7s |%6s %6s |%6s %6s %6s %6s |%5s %5s\n'
+		# shellcheck disable=SC2059
+		printf "$afmt" "scen" "q" "msgs/CPU-s" "" "" "" "5a/5" "" \
+		    "p99 ms" "" "" "" "errors" ""
+		# shellcheck disable=SC2059
+		printf "$afmt" "" "" "mosq5" "mosq5a" "cairn5" "cairn5a" "mosq" \
+		    "cairn" "mosq5" "mosq5a" "cairn5" "cairn5a" "m5a" "c5a"
+		for s in $alias_scenarios; do
+			for q in $qoss; do
+				k="$s.64.$q"
+				# shellcheck disable=SC2059
+				printf "$afmt" "$s" "$q" \
+				    "$(val "$M.$k.v5.percpu")" "$(val "$M.$k.v5a.percpu")" \
+				    "$(val "$C.$k.v5.percpu")" "$(val "$C.$k.v5a.percpu")" \
+				    "$(ratio "${R[$M.$k.v5a.percpu]:-}" "${R[$M.$k.v5.percpu]:-}")" \
+				    "$(ratio "${R[$C.$k.v5a.percpu]:-}" "${R[$C.$k.v5.percpu]:-}")" \
+				    "$(val "$M.$k.v5.p99")" "$(val "$M.$k.v5a.p99")" \
+				    "$(val "$C.$k.v5.p99")" "$(val "$C.$k.v5a.p99")" \
+				    "$(val "$M.$k.v5a.errs")" "$(val "$C.$k.v5a.errs")"
+			done
+		done
+	fi
 	echo
 	row() {
 		printf '%-40s %12s %12s %10s\n' "$1" "$2" "$3" "$4"

@@ -58,6 +58,10 @@
  * upper bound).  The retained mode stays 3.1.1.  --aliases n (-V 5):
  * CONNECT says Topic Alias Maximum n, so a broker may send its own
  * aliases (a delivery's topic is not checked: an empty one is fine).
+ * --pub-aliases (-V 5): each publisher sets Topic Alias 1 on its first
+ * PUBLISH (topic and alias) and sends every later one with an empty
+ * topic name and the alias, as a 5.0 client saving bytes does; the
+ * broker's CONNACK must allow one (Topic Alias Maximum >= 1).
  *
  * -c (run): the subscribers connect with clean session 0 (3.1.1 only),
  * so that each message is queued for a persistent session: what a
@@ -270,6 +274,8 @@ struct ml_conn {
 
 	/* Publisher. */
 	uint8_t		*mc_tmpl;	/* one whole PUBLISH, to copy */
+	int		 mc_aliased;	/* --pub-aliases: alias 1 is set, the
+					   template's topic is empty */
 	size_t		 mc_tmpllen;
 	size_t		 mc_idoff;	/* packet id in the template (QoS 1) */
 	size_t		 mc_stampoff;	/* payload stamp in the template */
@@ -344,6 +350,7 @@ struct ml {
 	int		 m_ws;		/* -W: over WebSockets */
 	int		 m_v5;		/* -V 5: MQTT 5.0 */
 	uint16_t	 m_alias_max;	/* --aliases: 5.0 topic alias max */
+	int		 m_pub_alias;	/* --pub-aliases: publishers alias */
 	int		 m_persist;	/* -c: subscribers clean session 0 */
 	int		 m_fail_limit;	/* -f */
 
@@ -414,7 +421,8 @@ static void	ml_raise_nofile(void);
 static size_t	ml_put_varint(uint8_t *, size_t);
 static size_t	ml_put_string(uint8_t *, const char *);
 static int	ml_get_varint(const uint8_t *, size_t, size_t *, size_t *);
-static int	ml_v5_props(const uint8_t *, size_t, size_t *, uint32_t *);
+static int	ml_v5_props(const uint8_t *, size_t, size_t *, uint32_t *,
+		    uint32_t *);
 static int	ml_frame(const uint8_t *, size_t, size_t, uint8_t *,
 		    const uint8_t **, size_t *, size_t *);
 static size_t	ml_hist_bucket(double);
@@ -482,7 +490,8 @@ ml_usage(void)
 	    "[-P pid[,pid...]] [-H histfile]\n"
 	    "                      [-k keepalive] [-t ms] [-R] [-W] "
 	    "[--pub-port port] [--sub-port port]\n"
-	    "                      [--tls cafile] [-V 5 [--aliases n]] [-c]\n"
+	    "                      [--tls cafile] [-V 5 [--aliases n] "
+	    "[--pub-aliases]] [-c]\n"
 	    "       mqtt_load idle -p port -n count [-w window] [-h hold] [-i] "
 	    "[-k keepalive]\n"
 	    "                      [-f fails] [-P pid] [-t ms] "
@@ -716,11 +725,13 @@ ml_get_varint(const uint8_t *p, size_t len, size_t *val, size_t *used)
  * The MQTT 5.0 properties at p[0..len): property length, then each
  * property by its type (MQTT 5 2.2.2.2).  *used is the bytes they
  * take, length included; *rmax (if not NULL) gets a Receive Maximum
- * when there is one.  Returns 0, or -1 when they are malformed: cut
- * short, past len, an unknown identifier.
+ * when there is one, *amax (if not NULL) a Topic Alias Maximum.
+ * Returns 0, or -1 when they are malformed: cut short, past len, an
+ * unknown identifier.
  */
 static int
-ml_v5_props(const uint8_t *p, size_t len, size_t *used, uint32_t *rmax)
+ml_v5_props(const uint8_t *p, size_t len, size_t *used, uint32_t *rmax,
+    uint32_t *amax)
 {
 	size_t plen, n, i, id, k, slen;
 
@@ -741,6 +752,8 @@ ml_v5_props(const uint8_t *p, size_t len, size_t *used, uint32_t *rmax)
 			k = 2;
 			if (id == 0x21 && rmax != NULL && plen - i >= 2)
 				*rmax = ml_get16(p + i);
+			if (id == 0x22 && amax != NULL && plen - i >= 2)
+				*amax = ml_get16(p + i);
 			break;
 		case 0x02: case 0x11: case 0x18: case 0x27:
 			k = 4;
@@ -1612,7 +1625,7 @@ ml_handle(struct ml_conn *mc, uint8_t first, const uint8_t *body,
 {
 	struct ml *m = mc->mc_ml;
 	uint8_t type = first >> 4, flags = first & 0x0f;
-	uint32_t rmax;
+	uint32_t rmax, amax;
 	size_t used;
 
 	switch (type) {
@@ -1622,14 +1635,17 @@ ml_handle(struct ml_conn *mc, uint8_t first, const uint8_t *body,
 		 * -V 5: 0x20 rem | flags | reason code | properties
 		 */
 		rmax = 65535;
+		amax = 0;
 		if (mc->mc_state != MS_CONNECTING || flags != 0 ||
 		    blen < 2 || body[0] != 0 || (!m->m_v5 && blen != 2) ||
 		    (m->m_v5 && (ml_v5_props(body + 2, blen - 2, &used,
-		    &rmax) == -1 || used != blen - 2 || rmax == 0))) {
+		    &rmax, &amax) == -1 || used != blen - 2 || rmax == 0))) {
 			ml_conn_fail(mc, ME_BAD);
 			return -1;
 		}
-		if (body[1] != 0) {
+		/* --pub-aliases against a broker that takes none. */
+		if (body[1] != 0 || (mc->mc_role == MR_PUB &&
+		    m->m_pub_alias && amax == 0)) {
 			ml_conn_fail(mc, ME_REFUSED);
 			return -1;
 		}
@@ -1669,7 +1685,7 @@ ml_handle(struct ml_conn *mc, uint8_t first, const uint8_t *body,
 		    blen < 3 || ml_get16(body) != 1 ||
 		    (!m->m_v5 && blen != 3) ||
 		    (m->m_v5 && (ml_v5_props(body + 2, blen - 2, &used,
-		    NULL) == -1 || used != blen - 3))) {
+		    NULL, NULL) == -1 || used != blen - 3))) {
 			ml_conn_fail(mc, ME_BAD);
 			return -1;
 		}
@@ -1733,7 +1749,8 @@ ml_handle_publish(struct ml_conn *mc, uint8_t flags, const uint8_t *body,
 	if (blen < hlen)
 		goto bad;
 	if (m->m_v5) {
-		if (ml_v5_props(body + hlen, blen - hlen, &used, NULL) == -1)
+		if (ml_v5_props(body + hlen, blen - hlen, &used, NULL,
+		    NULL) == -1)
 			goto bad;
 		hlen += used;
 	}
@@ -1796,7 +1813,7 @@ ml_handle_puback(struct ml_conn *mc, const uint8_t *body, size_t blen)
 
 	if (mc->mc_role != MR_PUB || mc->mc_state != MS_READY || blen < 2 ||
 	    (!m->m_v5 && blen != 2) || (m->m_v5 && blen > 3 &&
-	    (ml_v5_props(body + 3, blen - 3, &used, NULL) == -1 ||
+	    (ml_v5_props(body + 3, blen - 3, &used, NULL, NULL) == -1 ||
 	    used != blen - 3))) {
 		ml_conn_fail(mc, ME_BAD);
 		return -1;
@@ -1877,20 +1894,26 @@ ml_pub_acked(struct ml *m, struct ml_conn *pub)
 
 /*
  * The template PUBLISH of a publisher: header, topic, id (QoS 1), the
- * stamp and the filler.  Returns 0 or -1.
+ * properties (-V 5: none, or --pub-aliases: Topic Alias 1, the topic
+ * empty once mc_aliased), the stamp and the filler; it replaces the
+ * one before.  Returns 0, or -1 with the one before kept.
  */
 static int
 ml_build_template(struct ml_conn *mc)
 {
 	struct ml *m = mc->mc_ml;
 	char topic[ML_TOPIC_MAX];
-	size_t rem, n;
+	size_t rem, n, plen;
 	uint8_t *p;
 
-	snprintf(topic, sizeof(topic), "cmlb/%ld/%u", m->m_self,
-	    mc->mc_index);
+	if (m->m_pub_alias && mc->mc_aliased)
+		topic[0] = '\0';
+	else
+		snprintf(topic, sizeof(topic), "cmlb/%ld/%u", m->m_self,
+		    mc->mc_index);
+	plen = m->m_pub_alias ? 3 : 0;
 	rem = 2 + strlen(topic) + (m->m_qos > 0 ? 2 : 0) +
-	    (m->m_v5 ? 1 : 0) + m->m_payload;
+	    (m->m_v5 ? 1 + plen : 0) + m->m_payload;
 	if ((p = malloc(1 + 4 + rem)) == NULL)
 		return -1;
 	p[0] = (uint8_t)(ML_PUBLISH << 4 | m->m_qos << 1);
@@ -1899,11 +1922,18 @@ ml_build_template(struct ml_conn *mc)
 	mc->mc_idoff = n;
 	if (m->m_qos > 0)
 		n += 2;
-	if (m->m_v5)
-		p[n++] = 0;	/* property length */
+	if (m->m_v5) {
+		p[n++] = (uint8_t)plen;	/* property length */
+		if (plen > 0) {
+			p[n++] = 0x23;	/* Topic Alias 1 */
+			ml_put16(p + n, 1);
+			n += 2;
+		}
+	}
 	mc->mc_stampoff = n;
 	memset(p + n, 'x', m->m_payload);
 	ml_put32(p + n, mc->mc_index);
+	free(mc->mc_tmpl);
 	mc->mc_tmpl = p;
 	mc->mc_tmpllen = n + m->m_payload;
 	return 0;
@@ -1955,6 +1985,13 @@ ml_pub_fill(struct ml_conn *mc)
 		ml_put64(p + mc->mc_stampoff + 12, ns);
 		mc->mc_outlen += mc->mc_tmpllen;
 		m->m_published++;
+		if (m->m_pub_alias && !mc->mc_aliased) {
+			/* Alias 1 is set: the rest with an empty topic
+			 * (without memory, the topic again each time). */
+			mc->mc_aliased = 1;
+			if (ml_build_template(mc) == -1)
+				mc->mc_aliased = 0;
+		}
 	}
 }
 
@@ -3049,6 +3086,7 @@ main(int argc, char *argv[])
 		{ "route-probe", no_argument, NULL, 'R' },
 		{ "tls", required_argument, NULL, 'T' },
 		{ "aliases", required_argument, NULL, 'L' },
+		{ "pub-aliases", no_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mode;
@@ -3122,6 +3160,9 @@ main(int argc, char *argv[])
 		case 'L':
 			m.m_alias_max = (uint16_t)ml_num(optarg, 0, 65535,
 			    "--aliases");
+			break;
+		case 'U':
+			m.m_pub_alias = 1;
 			break;
 		case 'V':
 			if (strcmp(optarg, "5") == 0)
@@ -3210,6 +3251,9 @@ main(int argc, char *argv[])
 		ml_usage();
 	if (optind != argc || m.m_port == 0 ||
 	    (m.m_mode == ML_M_RUN && (m.m_pub_port == 0 || m.m_sub_port == 0)))
+		ml_usage();
+	/* Publishers' aliases: 5.0 only, and only publishers have them. */
+	if (m.m_pub_alias && (!m.m_v5 || m.m_mode != ML_M_RUN))
 		ml_usage();
 	if (m.m_mode == ML_M_RUN) {
 		if (m.m_npubs == 0)

@@ -222,8 +222,9 @@ int	mqtt5_props_next(struct bytes_view *it, uint8_t *id,
  * properties, in the order received): the block without topic alias,
  * message expiry interval and subscription identifiers (and, in a
  * will's block, the will delay interval).  When the block
- * holds none of those, 1 and *out = the raw view (no copy).  Otherwise
- * 0: copy them with mqtt5_props_carry() into a buffer of raw.len bytes.
+ * holds none of those, 1 and *out = the raw view (no copy); when it
+ * holds nothing else, 1 and an empty *out.  Otherwise 0: copy them
+ * with mqtt5_props_carry() into a buffer of raw.len bytes.
  */
 int	mqtt5_props_carried_view(const struct mqtt5_props *p,
 	    struct bytes_view *out);
@@ -245,6 +246,13 @@ size_t	mqtt5_props_size(const struct mqtt5_props *p);
  * error.  NULL p writes an empty block (one 0 byte).
  */
 int	mqtt5_props_encode(struct bytes_w *w, const struct mqtt5_props *p);
+/*
+ * mqtt5_props_encode() for a caller that has len = mqtt5_props_len(p)
+ * already (a packet encoder sizing its packet): the properties are not
+ * walked twice.  len SIZE_MAX is CAIRN_ERR_INVAL, as there.
+ */
+int	mqtt5_props_write(struct bytes_w *w, const struct mqtt5_props *p,
+	    size_t len);
 
 /* Size of one encoded user property (for building `user`). */
 size_t	mqtt5_user_prop_size(struct bytes_view name, struct bytes_view value);

@@ -823,26 +823,63 @@ mqtt_publish_size(const struct mqtt_publish *p)
 	return 1 + mqtt_varint_size(rem) + rem;
 }
 
-size_t
-mqtt_publish5_size(const struct mqtt_publish *p,
-    const struct mqtt5_props *props)
+/*
+ * The size of a 5.0 PUBLISH's property block without its length
+ * varint: props' (walked), or, props NULL, `carried`'s; SIZE_MAX if it
+ * cannot be encoded.
+ */
+static size_t
+mqtt_publish5_plen(const struct mqtt5_props *props, struct bytes_view carried)
 {
-	size_t psz = mqtt5_props_size(props), rem;
+	if (props != NULL)
+		return mqtt5_props_len(props);
+	return carried.len > MQTT_MAX_REMAINING ? SIZE_MAX : carried.len;
+}
 
-	if (psz == SIZE_MAX || (rem = mqtt_publish_rem(p, psz)) == SIZE_MAX)
+static size_t
+mqtt_publish5_sz(const struct mqtt_publish *p, size_t plen)
+{
+	size_t rem;
+
+	if (plen == SIZE_MAX ||
+	    (rem = mqtt_publish_rem(p, mqtt_varint_size(plen) + plen)) ==
+	    SIZE_MAX)
 		return 0;
 	return 1 + mqtt_varint_size(rem) + rem;
 }
 
-static int
-mqtt_put_publish(struct bytes_w *w, const struct mqtt_publish *p, int v5,
+size_t
+mqtt_publish5_size(const struct mqtt_publish *p,
     const struct mqtt5_props *props)
 {
-	size_t psz = v5 ? mqtt5_props_size(props) : 0, rem;
+	return mqtt_publish5_sz(p, mqtt5_props_len(props));
+}
+
+size_t
+mqtt_publish5_carried_size(const struct mqtt_publish *p,
+    struct bytes_view carried)
+{
+	return mqtt_publish5_sz(p, mqtt_publish5_plen(NULL, carried));
+}
+
+/*
+ * Writes a PUBLISH: 3.1.x (v5 0), or 5.0 with the block of props or,
+ * props NULL, of `carried` (mqtt_publish5_plen()).  The properties are
+ * walked once: sized here, written below.
+ */
+static int
+mqtt_put_publish(struct bytes_w *w, const struct mqtt_publish *p, int v5,
+    const struct mqtt5_props *props, struct bytes_view carried)
+{
+	size_t plen = 0, psz = 0, rem;
 	uint8_t b0;
 	int err;
 
-	if (psz == SIZE_MAX || (rem = mqtt_publish_rem(p, psz)) == SIZE_MAX)
+	if (v5 && (plen = mqtt_publish5_plen(props, carried)) == SIZE_MAX)
+		return CAIRN_ERR_INVAL;
+	if (v5)
+		psz = mqtt_varint_size(plen) + plen;
+	if ((rem = mqtt_publish_rem(p, psz)) == SIZE_MAX)
 		return CAIRN_ERR_INVAL;
 	b0 = (uint8_t)(MQTT_PUBLISH << 4 | (p->dup ? MQTT_PF_DUP : 0) |
 	    p->qos << MQTT_PF_QOS_SHIFT | (p->retain ? MQTT_PF_RETAIN : 0));
@@ -851,22 +888,35 @@ mqtt_put_publish(struct bytes_w *w, const struct mqtt_publish *p, int v5,
 	mqtt_put_string(w, p->topic);
 	if (p->qos > 0)
 		bytes_put_u16be(w, p->id);
-	if (v5)
-		mqtt5_props_encode(w, props);
+	if (v5 && props != NULL)
+		mqtt5_props_write(w, props, plen);
+	else if (v5) {
+		bytes_put_varint(w, (uint32_t)plen);
+		if (plen > 0)
+			bytes_put_view(w, carried);
+	}
 	return bytes_put_view(w, p->payload);
 }
 
 int
 mqtt_encode_publish(struct bytes_w *w, const struct mqtt_publish *p)
 {
-	return mqtt_put_publish(w, p, 0, NULL);
+	return mqtt_put_publish(w, p, 0, NULL, bytes_view_of(NULL, 0));
 }
 
 int
 mqtt_encode_publish5(struct bytes_w *w, const struct mqtt_publish *p,
     const struct mqtt5_props *props)
 {
-	return mqtt_put_publish(w, p, 1, props);
+	/* NULL: an empty block (an empty `carried`), as elsewhere. */
+	return mqtt_put_publish(w, p, 1, props, bytes_view_of(NULL, 0));
+}
+
+int
+mqtt_encode_publish5_carried(struct bytes_w *w, const struct mqtt_publish *p,
+    struct bytes_view carried)
+{
+	return mqtt_put_publish(w, p, 1, NULL, carried);
 }
 
 static int
@@ -904,10 +954,14 @@ int
 mqtt_encode_ack5(struct bytes_w *w, enum mqtt_type type, uint16_t id,
     uint8_t rc, const struct mqtt5_props *props)
 {
-	size_t plen = mqtt5_props_len(props), rem;
+	size_t plen, rem;
 	uint8_t b0;
 	int err;
 
+	/* Success, nothing more: 3.1.1's bytes (3.4.2.1), as most acks. */
+	if (rc == 0 && props == NULL && type != MQTT_UNSUBACK)
+		return mqtt_encode_ack(w, type, id);
+	plen = mqtt5_props_len(props);
 	if (type == MQTT_UNSUBACK || mqtt_ack_b0(type, &b0) != 0 ||
 	    plen == SIZE_MAX || !mqtt5_rc_valid(type, rc))
 		return CAIRN_ERR_INVAL;
@@ -922,7 +976,7 @@ mqtt_encode_ack5(struct bytes_w *w, enum mqtt_type type, uint16_t id,
 	if (rem > 2)
 		bytes_put_u8(w, rc);
 	if (plen > 0)
-		mqtt5_props_encode(w, props);
+		mqtt5_props_write(w, props, plen);
 	return w->err;
 }
 
@@ -989,7 +1043,7 @@ mqtt_encode_disconnect5(struct bytes_w *w, enum mqtt_type type, uint8_t rc,
 	if (rem > 0)
 		bytes_put_u8(w, rc);
 	if (plen > 0)
-		mqtt5_props_encode(w, props);
+		mqtt5_props_write(w, props, plen);
 	return w->err;
 }
 

@@ -427,6 +427,21 @@ int	mqtt_encode_publish5(struct bytes_w *, const struct mqtt_publish *,
 size_t	mqtt_publish5_size(const struct mqtt_publish *,
 	    const struct mqtt5_props *props);
 /*
+ * PUBLISH whose property block is `carried` alone: properties already
+ * encoded (a message's carried properties, mqtt5_props_carry()),
+ * written as they are, not checked.  The same bytes as
+ * mqtt_encode_publish5() with props holding only user = carried, with
+ * no struct mqtt5_props to fill and walk: a broker's delivery with
+ * nothing of its own to add (no topic alias, message expiry or
+ * subscription identifier) writes the message's bytes, encoded once
+ * when it was published.  INVAL as there.
+ */
+int	mqtt_encode_publish5_carried(struct bytes_w *,
+	    const struct mqtt_publish *, struct bytes_view carried);
+/* The exact size mqtt_encode_publish5_carried() writes, or 0. */
+size_t	mqtt_publish5_carried_size(const struct mqtt_publish *,
+	    struct bytes_view carried);
+/*
  * PUBACK, PUBREC, PUBREL, PUBCOMP in their shortest form: the 2-byte
  * one for rc 0 without properties, 3 bytes with rc and no properties.
  */

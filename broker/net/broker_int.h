@@ -99,6 +99,7 @@ struct client {
 	uint16_t		 c_keepalive;	/* seconds, 0: none */
 	struct session		*c_session;	/* borrowed from b_sessions */
 	char			*c_id;		/* client id, owned (log lines) */
+	size_t			 c_id_len;	/* strlen(c_id) */
 	char			*c_username;	/* owned, NULL: none */
 	struct msg		*c_will;	/* owned; NULL: none */
 	uint32_t		 c_will_delay;	/* 5.0 will delay interval (s) */
@@ -477,7 +478,8 @@ void	handle_auth_free(struct client *);
  */
 void	connect_accept(struct client *, int present);
 /* handle_publish.c */
-void	handle_publish(struct client *, const struct mqtt_publish *);
+/* Borrows the packet; a 5.0 topic alias is resolved into its topic. */
+void	handle_publish(struct client *, struct mqtt_publish *);
 void	handle_ack(struct client *, int type, uint16_t id);
 /* 5.0 DISCONNECT from the client (closes it). */
 void	handle_disconnect5(struct client *, const struct mqtt_disconnect *);

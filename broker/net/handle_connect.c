@@ -330,6 +330,7 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 		connect_refuse(c, MQTT_CONNACK_UNAVAILABLE, "out of memory");
 		return;
 	}
+	c->c_id_len = strlen(c->c_id);
 	if (v5 && p->client_id.len == 0) {
 		ack.assigned_client_id = bytes_view_of(c->c_id,
 		    strlen(c->c_id));

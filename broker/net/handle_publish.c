@@ -76,7 +76,7 @@ publish_route5(struct client *c, const struct mqtt_publish *p,
 	a.ma_payload = p->payload;
 	a.ma_qos = p->qos;
 	a.ma_retain = p->retain;
-	a.ma_from = bytes_view_of(c->c_id, strlen(c->c_id));
+	a.ma_from = bytes_view_of(c->c_id, c->c_id_len);
 	if (!mqtt5_props_carried_view(&p->props, &a.ma_props)) {
 		/* No more than the block itself, bounded by the packet. */
 		if (p->props.raw.len > sizeof(small) &&
@@ -204,20 +204,14 @@ publish_check5(struct client *c, struct mqtt_publish *p)
 }
 
 void
-handle_publish(struct client *c, const struct mqtt_publish *in)
+handle_publish(struct client *c, struct mqtt_publish *p)
 {
 	struct broker *b = c->c_broker;
-	struct mqtt_publish v5p;
-	const struct mqtt_publish *p = in;
 	size_t levels;
 	int rc, why = 0;
 
-	if (c->c_level == MQTT_LEVEL_5) {
-		v5p = *in;
-		p = &v5p;
-		if ((why = publish_check5(c, &v5p)) < 0)
-			return;
-	}
+	if (c->c_level == MQTT_LEVEL_5 && (why = publish_check5(c, p)) < 0)
+		return;
 	levels = mqtt_topic_levels(p->topic);
 
 	if (levels > b->b_conf->bc_max_topic_levels) {

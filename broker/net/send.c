@@ -117,16 +117,17 @@ send_auth(struct client *c, uint8_t rc, const struct mqtt5_props *props)
  * (mqtt_alias.h: the topic and a new alias the first time, then an
  * empty topic name and the alias); its size checked against the
  * client's maximum.  A new alias is recorded only once its PUBLISH is
- * in the output buffer: a dropped one never told the client.
+ * in the output buffer: a dropped one never told the client.  Borrows
+ * p, the caller's, and may empty its topic (p is not copied: this runs
+ * for every delivery).
  */
 static int
-send_publish5(struct client *c, const struct mqtt_publish *pub,
+send_publish5(struct client *c, struct mqtt_publish *p,
     const struct session_out *o)
 {
 	struct mqtt5_props props;
-	struct mqtt_publish p = *pub;
 	const struct msg *m = o->so_msg;
-	size_t i;
+	size_t i, size;
 	uint16_t alias = 0;
 	int fresh = 0, rc;
 
@@ -135,14 +136,28 @@ send_publish5(struct client *c, const struct mqtt_publish *pub,
 		if (c->c_alias_out == NULL && (c->c_alias_out =
 		    mqtt_alias_out_new(c->c_alias_out_max)) == NULL)
 			c->c_alias_out_max = 0;
-		alias = mqtt_alias_out_lookup(c->c_alias_out, p.topic, &fresh);
+		alias = mqtt_alias_out_lookup(c->c_alias_out, p->topic, &fresh);
+	}
+	if (alias == 0 && m->m_expire_at == 0 && o->so_nids == 0) {
+		/*
+		 * Nothing of this delivery's own, as for most: the
+		 * message's properties as they were encoded when it was
+		 * published, no block to build.
+		 */
+		if (c->c_max_out > 0 && mqtt_publish5_carried_size(p,
+		    msg_props(m)) > c->c_max_out) {
+			c->c_broker->b_stats.bs_drop_too_large++;
+			return 1;
+		}
+		return send_done(c, mqtt_encode_publish5_carried(&c->c_out, p,
+		    msg_props(m)));
 	}
 	mqtt5_props_init(&props);
 	if (alias != 0) {
 		props.topic_alias = alias;
 		MQTT5_SET(&props, MQTT5_PROP_TOPIC_ALIAS);
 		if (!fresh)
-			p.topic = bytes_view_of(NULL, 0);
+			p->topic = bytes_view_of(NULL, 0);
 	}
 	props.user = msg_props(m);
 	if (m->m_expire_at != 0) {
@@ -152,19 +167,23 @@ send_publish5(struct client *c, const struct mqtt_publish *pub,
 	for (i = 0; i < o->so_nids && i < MQTT5_SUB_IDS_MAX; i++)
 		props.sub_ids[i] = o->so_ids[i];
 	props.n_sub_ids = i;
-	if (c->c_max_out > 0 && mqtt_publish5_size(&p, &props) > c->c_max_out &&
-	    fresh) {
-		/* Its new alias's 3 bytes may be what is too many. */
-		props.present &= ~((uint64_t)1 << MQTT5_PROP_TOPIC_ALIAS);
-		fresh = 0;
+	if (c->c_max_out > 0) {
+		size = mqtt_publish5_size(p, &props);
+		if (size > c->c_max_out && fresh) {
+			/* Its new alias's 3 bytes may be what is too many. */
+			props.present &=
+			    ~((uint64_t)1 << MQTT5_PROP_TOPIC_ALIAS);
+			fresh = 0;
+			size = mqtt_publish5_size(p, &props);
+		}
+		if (size > c->c_max_out) {
+			c->c_broker->b_stats.bs_drop_too_large++;
+			return 1;
+		}
 	}
-	if (c->c_max_out > 0 && mqtt_publish5_size(&p, &props) > c->c_max_out) {
-		c->c_broker->b_stats.bs_drop_too_large++;
-		return 1;
-	}
-	rc = send_done(c, mqtt_encode_publish5(&c->c_out, &p, &props));
+	rc = send_done(c, mqtt_encode_publish5(&c->c_out, p, &props));
 	if (rc == 0 && fresh)
-		(void)mqtt_alias_out_add(c->c_alias_out, p.topic, alias);
+		(void)mqtt_alias_out_add(c->c_alias_out, p->topic, alias);
 	return rc;
 }
 
@@ -208,9 +227,12 @@ send_ack_rc(struct client *c, enum mqtt_type type, uint16_t id, uint8_t rc)
 
 	if (c->c_level != MQTT_LEVEL_5)
 		return send_done(c, mqtt_encode_ack(&c->c_out, type, id));
-	mqtt5_props_init(&props);
 	/* A refusal says why: the reason code's name is short enough. */
-	if (rc < 0x80 || !send_why(c, &props, mqtt5_rc_name(rc), 0))
+	if (rc < 0x80)
+		return send_done(c, mqtt_encode_ack5(&c->c_out, type, id, rc,
+		    NULL));
+	mqtt5_props_init(&props);
+	if (!send_why(c, &props, mqtt5_rc_name(rc), 0))
 		return send_done(c, mqtt_encode_ack5(&c->c_out, type, id, rc,
 		    NULL));
 	err = mqtt_encode_ack5(&c->c_out, type, id, rc, &props);

@@ -317,6 +317,37 @@ fuzz_encode_lists(struct bytes_w *w, const struct mqtt_packet *pk, int v5,
 	}
 }
 
+/*
+ * A broker's delivery of a PUBLISH whose block it carries whole
+ * (send.c): mqtt_encode_publish5_carried() writes what
+ * mqtt_encode_publish5() does with the carried bytes as `user`, and
+ * says the same size.
+ */
+static void
+fuzz_publish_carried(const struct mqtt_publish *pub)
+{
+	static struct mqtt5_props up;
+	struct bytes_view cv;
+	struct bytes_w a, b;
+	int ra, rb;
+
+	if (!mqtt5_props_carried_view(&pub->props, &cv))
+		return;
+	mqtt5_props_init(&up);
+	up.user = cv;
+	bytes_w_init(&a, SIZE_MAX);
+	bytes_w_init(&b, SIZE_MAX);
+	ra = mqtt_encode_publish5(&a, pub, &up);
+	rb = mqtt_encode_publish5_carried(&b, pub, cv);
+	FUZZ_CHECK(ra == rb);
+	FUZZ_CHECK(a.len == b.len);
+	FUZZ_CHECK(a.len == 0 || memcmp(a.buf, b.buf, a.len) == 0);
+	FUZZ_CHECK(mqtt_publish5_carried_size(pub, cv) ==
+	    (rb == 0 ? b.len : 0));
+	bytes_w_fini(&a);
+	bytes_w_fini(&b);
+}
+
 /* Re-encodes pk with the public encoders.  0 or the encoder's error. */
 static int
 fuzz_encode(struct bytes_w *w, const struct mqtt_packet *pk, uint8_t level)
@@ -355,6 +386,7 @@ fuzz_encode(struct bytes_w *w, const struct mqtt_packet *pk, uint8_t level)
 			rc = mqtt_encode_publish5(w, &pk->u.publish, &p);
 			FUZZ_CHECK(rc != 0 || w->len - before ==
 			    mqtt_publish5_size(&pk->u.publish, &p));
+			fuzz_publish_carried(&pk->u.publish);
 		} else {
 			rc = mqtt_encode_publish(w, &pk->u.publish);
 			FUZZ_CHECK(rc != 0 || w->len - before ==

@@ -429,6 +429,11 @@ START_TEST(mqtt5__carried)
 	static const uint8_t clean[] = {
 		0x05, 0x01, 0x00, 0x09, 0x00, 0x00,
 	};
+	static const uint8_t only_hop[] = {
+		0x08,				/* 8 bytes */
+		0x23, 0x00, 0x01,		/* topic alias 1 */
+		0x02, 0x00, 0x00, 0x00, 0x3c,	/* message expiry 60 */
+	};
 	struct mqtt5_props p;
 	struct bytes_view v;
 	struct bytes_r r;
@@ -453,6 +458,100 @@ START_TEST(mqtt5__carried)
 	ck_assert_ptr_eq(v.p, clean + 1);
 	ck_assert_uint_eq(v.len, 5);
 	ck_assert_uint_eq(mqtt5_props_carry(&p, out), 5);
+
+	/* Only what is not carried: an empty view, no copy either. */
+	bytes_r_init(&r, only_hop, sizeof(only_hop));
+	ck_assert_int_eq(mqtt5_props_decode(&r, MQTT_PUBLISH, &p, NULL), 0);
+	ck_assert_int_eq(mqtt5_props_carried_view(&p, &v), 1);
+	ck_assert_uint_eq(v.len, 0);
+	ck_assert_uint_eq(mqtt5_props_carry(&p, out), 0);
+}
+END_TEST
+
+/*
+ * A delivery with nothing of its own (send.c) writes the message's
+ * carried properties with mqtt_encode_publish5_carried(): the same
+ * bytes and size as mqtt_encode_publish5() with them as `user`.
+ */
+START_TEST(mqtt5__publish_carried_same_bytes)
+{
+	static const uint8_t user[] = {
+		0x26, 0x00, 0x01, 'a', 0x00, 0x01, 'b',	/* user a=b */
+		0x03, 0x00, 0x01, 't',		/* content type "t" */
+	};
+	struct mqtt_publish pub;
+	struct mqtt5_props p;
+	struct bytes_view carried;
+	struct bytes_w w1, w2;
+	uint8_t b1[128], b2[128];
+	int qos, k;
+
+	memset(&pub, 0, sizeof(pub));
+	pub.topic = sv("a/b");
+	pub.payload = sv("payload");
+	for (k = 0; k < 2; k++) {
+		carried = k == 0 ? bytes_view_of(NULL, 0) :
+		    bytes_view_of(user, sizeof(user));
+		for (qos = 0; qos <= 2; qos++) {
+			pub.qos = (uint8_t)qos;
+			pub.id = qos > 0 ? 7 : 0;
+			mqtt5_props_init(&p);
+			p.user = carried;
+			bytes_w_init_fixed(&w1, b1, sizeof(b1));
+			bytes_w_init_fixed(&w2, b2, sizeof(b2));
+			ck_assert_int_eq(mqtt_encode_publish5(&w1, &pub, &p), 0);
+			ck_assert_int_eq(mqtt_encode_publish5_carried(&w2, &pub,
+			    carried), 0);
+			ck_assert_uint_eq(w1.len, w2.len);
+			ck_assert_mem_eq(b1, b2, w1.len);
+			ck_assert_uint_eq(mqtt_publish5_carried_size(&pub,
+			    carried), w2.len);
+			ck_assert_uint_eq(mqtt_publish5_size(&pub, &p), w1.len);
+			if (k == 0) {
+				/* NULL props: the same empty block. */
+				bytes_w_reset(&w1);
+				ck_assert_int_eq(mqtt_encode_publish5(&w1, &pub,
+				    NULL), 0);
+				ck_assert_uint_eq(w1.len, w2.len);
+				ck_assert_mem_eq(b1, b2, w1.len);
+			}
+		}
+	}
+	/* QoS 1 without a packet id cannot be sent: INVAL, size 0. */
+	pub.qos = 1;
+	pub.id = 0;
+	bytes_w_reset(&w2);
+	ck_assert_int_eq(mqtt_encode_publish5_carried(&w2, &pub, carried),
+	    CAIRN_ERR_INVAL);
+	ck_assert_uint_eq(mqtt_publish5_carried_size(&pub, carried), 0);
+}
+END_TEST
+
+/* The empty block, one 0 byte, taken without the walk. */
+START_TEST(mqtt5__prop_empty_block)
+{
+	static const uint8_t blk[] = { 0x00, 0xaa };
+	struct mqtt5_props p;
+	struct bytes_r r;
+	const char *why = NULL;
+	int in;
+
+	for (in = 0; in <= 15; in++) {
+		bytes_r_init(&r, blk, sizeof(blk));
+		ck_assert_int_eq(mqtt5_props_decode(&r, in, &p, &why), 0);
+		ck_assert_uint_eq(r.off, 1);
+		ck_assert_uint_eq(p.present, 0);
+		ck_assert_uint_eq(p.raw.len, 0);
+		ck_assert_uint_eq(p.request_problem, 1);
+	}
+	/* Outside 0..15: refused before the block is read. */
+	bytes_r_init(&r, blk, sizeof(blk));
+	ck_assert_int_eq(mqtt5_props_decode(&r, 16, &p, &why),
+	    MQTT5_RC_MALFORMED);
+	/* No byte at all: truncated. */
+	bytes_r_init(&r, blk, 0);
+	ck_assert_int_eq(mqtt5_props_decode(&r, MQTT_PUBLISH, &p, &why),
+	    MQTT5_RC_MALFORMED);
 }
 END_TEST
 
@@ -950,6 +1049,12 @@ START_TEST(mqtt5__encode_shortest_and_invalid)
 	ck_assert_int_eq(mqtt_encode_ack5(&w, MQTT_PUBACK, 9, 0, &p), 0);
 	ck_assert_uint_eq(w.len, 4);
 	bytes_w_reset(&w);
+	ck_assert_int_eq(mqtt_encode_ack5(&w, MQTT_PUBREC, 9, 0, NULL), 0);
+	ck_assert_uint_eq(w.len, 4);
+	ck_assert_uint_eq(buf[0], 0x50);
+	ck_assert_uint_eq(buf[1], 2);
+	ck_assert_uint_eq(buf[3], 9);
+	bytes_w_reset(&w);
 	ck_assert_int_eq(mqtt_encode_ack5(&w, MQTT_PUBACK, 9, 0x10, NULL), 0);
 	ck_assert_uint_eq(w.len, 5);
 	ck_assert_uint_eq(buf[4], 0x10);
@@ -1009,6 +1114,8 @@ mqtt5_suite(void)
 	tcase_add_loop_test(tc, mqtt5__prop_refusals, 0, (int)NELEM(bad_props));
 	tcase_add_test(tc, mqtt5__prop_encode_limits);
 	tcase_add_test(tc, mqtt5__carried);
+	tcase_add_test(tc, mqtt5__publish_carried_same_bytes);
+	tcase_add_test(tc, mqtt5__prop_empty_block);
 	tcase_add_test(tc, mqtt5__reason_codes);
 	suite_add_tcase(s, tc);
 
