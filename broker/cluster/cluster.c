@@ -1198,7 +1198,8 @@ cluster_status_json(struct cluster *c, struct bytes_w *w)
 	    "\"hold_timeouts\":%llu,\"publisher_holds\":%llu,"
 	    "\"acks_withheld\":%llu,"
 	    "\"publishers_held\":%s,\"dropped\":{\"spool_full\":%llu,"
-	    "\"buffer_full\":%llu,\"forgotten\":%llu,\"nomem\":%llu}}",
+	    "\"buffer_full\":%llu,\"forgotten\":%llu,\"nomem\":%llu,"
+	    "\"expired\":%llu}}",
 	    c->c_nheld, (unsigned long long)c->c_cst.cs_held,
 	    (unsigned long long)c->c_cst.cs_hold_timeouts,
 	    (unsigned long long)c->c_cst.cs_publisher_holds,
@@ -1207,7 +1208,8 @@ cluster_status_json(struct cluster *c, struct bytes_w *w)
 	    (unsigned long long)c->c_cst.cs_drop_spool_full,
 	    (unsigned long long)c->c_cst.cs_drop_buffer_full,
 	    (unsigned long long)c->c_cst.cs_drop_forgotten,
-	    (unsigned long long)c->c_cst.cs_drop_nomem);
+	    (unsigned long long)c->c_cst.cs_drop_nomem,
+	    (unsigned long long)c->c_cst.cs_drop_expired);
 	bytes_printf(w, ",\"routes_local\":%zu,\"retained_stamps\":%zu,"
 	    "\"claims\":%zu,\"tls\":%s,\"handshakes\":{\"pending\":%zu,"
 	    "\"refused\":%llu,\"evicted\":%llu},",

@@ -133,7 +133,8 @@ int		 cluster_remove(struct cluster *, const char *node);
  *    "held":0,"holding_publishers":false,"rtt_ms":0.4}],
  *    "custody":{"held_now":0,"held":0,"hold_timeouts":0,
  *    "publisher_holds":0,"publishers_held":false,"dropped":{
- *    "spool_full":0,"buffer_full":0,"forgotten":0,"nomem":0}},
+ *    "spool_full":0,"buffer_full":0,"forgotten":0,"nomem":0,
+ *    "expired":0}},
  *    "routes_local":2,"retained_stamps":1,"claims":1,"tls":false,
  *    "handshakes":{"pending":0,"refused":0,"evicted":0},
  *    "replicas":{"held":1,"held_messages":3,"held_bytes":900,
@@ -198,6 +199,7 @@ struct cluster_custody_stats {
 	uint64_t	 cs_drop_buffer_full;	/* hard cap while up */
 	uint64_t	 cs_drop_forgotten;	/* peer forgotten or removed */
 	uint64_t	 cs_drop_nomem;
+	uint64_t	 cs_drop_expired;	/* 5.0 expiry passed, unsent */
 	uint64_t	 cs_publisher_holds;	/* times publishers were held */
 	uint64_t	 cs_acks_withheld;	/* their store batch failed */
 };

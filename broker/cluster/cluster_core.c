@@ -484,6 +484,12 @@ cluster_fwdq_drop_oldest(struct cluster_fwdq *q)
 	return 1;
 }
 
+void
+cluster_fwdq_drop(struct cluster_fwdq *q, struct cluster_fwd *f)
+{
+	cluster_fwd_free(q, f);
+}
+
 size_t
 cluster_fwdq_clear(struct cluster_fwdq *q)
 {

@@ -215,6 +215,11 @@ void		 cluster_fwdq_sent(struct cluster_fwdq *, struct cluster_fwd *f);
  */
 int		 cluster_fwdq_drop_oldest(struct cluster_fwdq *);
 /*
+ * Frees f, an entry of q (its message expired: not sent again); the
+ * seqs go on, and the receiver's dedup takes the gap.
+ */
+void		 cluster_fwdq_drop(struct cluster_fwdq *, struct cluster_fwd *f);
+/*
  * Frees every entry; the seqs go on from where they were, so that the
  * peer's dedup window never takes a new forward for an old one.
  * Returns how many were dropped.

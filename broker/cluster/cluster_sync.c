@@ -1020,9 +1020,20 @@ static void
 cluster_sync_resend(struct cluster *c, struct peer *p)
 {
 	struct cluster_fwd *f;
+	uint64_t now = clock_ms();
 
 	while (p->p_link != NULL && link_writable(p->p_link) &&
 	    (f = cluster_fwdq_sendable(&p->p_fwdq)) != NULL) {
+		if (msg_expired(f->cf_msg, now)) {
+			/*
+			 * MQTT 5.0 message expiry passed while it waited
+			 * (away peer, no credit): no subscriber may get it
+			 * [MQTT-3.3.2-5], so it does not go again.
+			 */
+			cluster_fwdq_drop(&p->p_fwdq, f);
+			c->c_cst.cs_drop_expired++;
+			continue;
+		}
 		if (forward_send(p->p_link, f->cf_seq, f->cf_msg,
 		    f->cf_qos, bytes_view_of(f->cf_groups, f->cf_glen),
 		    f->cf_ngroups) != 0)

@@ -238,7 +238,8 @@ def t_burst():
               '%r)' % s2['custody'])
         for n, s in ((c1, s1), (c2, s2)):
             eq(s['custody']['dropped'], {'spool_full': 0, 'buffer_full': 0,
-                                         'forgotten': 0, 'nomem': 0},
+                                         'forgotten': 0, 'nomem': 0,
+        'expired': 0},
                '%s: forwards dropped' % n.short)
             check('dropping messages' not in n.log(), '%s dropped '
                   'messages:\n%s' % (n.short, n.tail()))

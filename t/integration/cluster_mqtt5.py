@@ -29,6 +29,11 @@ Cases:
     an expiry queue on c2 for an offline session, published on c1; the
     session then resumes on c3: what expired meanwhile is gone, the rest
     comes with the time left.
+  * expired_forward_not_resent_from_a_spool: two nodes of their own; d2
+    is stopped (SIGSTOP) until d1 counts it away, and d1's publisher
+    sends two QoS 1 messages to d2's subscriber, one with an expiry of
+    1 s; resumed after 2.5 s, d2 gets only the other, and d1 counts
+    the expired one in custody.dropped.expired instead of sending it.
   * puback_0x10_only_when_no_node_matches: a publisher on c1 gets
     PUBACK 0x10 for a topic no node subscribes to, and 0 once the only
     subscriber is on c2 (its route reached c1), which receives it.
@@ -54,6 +59,7 @@ failed on session present 0 alone.  By hand, from the top of the tree:
 
 import argparse
 import os
+import signal
 import sys
 import time
 
@@ -300,6 +306,46 @@ def t_expiry():
           'live Message Expiry Interval %r' % m.get(w.MSG_EXPIRY))
     s.disconnect(0, [(w.SESSION_EXPIRY, 0)])
     pub.disconnect()
+
+
+@test('expired_forward_not_resent_from_a_spool', slow=True)
+def t_expired_spool():
+    cl = Cluster(2)
+    try:
+        d1, d2 = cl.nodes
+        u = uniq('xs')
+        s, _ = c5(d2)
+        s.subscribe([('%s/#' % u, 1)])
+        pub, _ = c5(d1)
+        probe(pub, s, '%s/probe' % u, 'route d2 -> d1')
+        os.kill(d2.pid, signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                p = d1.peer(d2.node) or {}
+                if p.get('state') != 'up':
+                    break
+                time.sleep(0.05)
+            check((d1.peer(d2.node) or {}).get('state') != 'up',
+                  'd1 never saw the stopped d2 go')
+            pub.publish('%s/short' % u, b'short', qos=1,
+                        props=[(w.MSG_EXPIRY, 1)])
+            pub.publish('%s/keep' % u, b'keep', qos=1)
+            time.sleep(2.5)
+        finally:
+            os.kill(d2.pid, signal.SIGCONT)
+        got = wait_for(s, '%s/keep' % u, 1, 'the unexpired one on d2',
+                       timeout=15)
+        eq(got[0].payload, b'keep', 'payload')
+        eq(mine(s.drain(QUIET), '%s/short' % u), [],
+           'the expired one is not delivered')
+        dropped = d1.status()['custody']['dropped']
+        eq(dropped.get('expired'), 1, 'custody.dropped.expired on d1 (%r)'
+           % dropped)
+        pub.disconnect()
+        s.disconnect()
+    finally:
+        cl.stop()
 
 
 @test('takeover_of_a_5_session_across_nodes')

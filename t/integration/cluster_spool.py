@@ -181,7 +181,8 @@ def verdict(rep, what):
 
 def no_drops(node):
     eq(node.status()['custody']['dropped'],
-       {'spool_full': 0, 'buffer_full': 0, 'forgotten': 0, 'nomem': 0},
+       {'spool_full': 0, 'buffer_full': 0, 'forgotten': 0, 'nomem': 0,
+        'expired': 0},
        '%s: forwards dropped' % node.short)
 
 
