@@ -26,6 +26,17 @@ a form that NFKC alone does not make canonical, proved by a client that
 prepares it, a user name sent decomposed, and a user name SASLprep refuses
 (0x86 and a log line).
 
+The same broker against a SCRAM client that is not ours: Perl's
+Authen::SCRAM::Client (Debian's libauthen-scram-perl, installed by
+.ci/install-deps) in a co-process, fixtures/scram_client.pl, makes
+client-first and client-final and checks server-final, while this file
+does the MQTT framing.  Cases: success (its validate() of the CONNACK's
+server-final passes, and fails for a server-final with one byte changed),
+a wrong password (CONNACK 0x86), passwords that only SASLprep makes equal
+(RFC 4013's "I<U+00AD>X" and a no-break space), given to the Perl client
+unprepared, and a re-authentication.  Without perl or the module these
+cases fail: they do not skip.
+
 mosquitto has no SCRAM (its enhanced authentication is plugin-only), so
 there is no mosquitto run of this file: --mode cairn only.  Output is TAP;
 each case starts its own broker on a free loopback port and kills it by pid.
@@ -37,10 +48,12 @@ import hashlib
 import hmac
 import os
 import re
+import select
 import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import unicodedata
 
@@ -48,7 +61,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mqtt_harness as h  # noqa: E402
 from mqtt_harness import (Broker, Closed, Conn, Fail, check, eq, test,  # noqa
                           uniq, fixed, mstr, varint, connect_pkt, CONNACK,
-                          PINGREQ, PINGRESP, DISCONNECT, SUBACK, PUBLISH)
+                          PINGREQ, PINGRESP, DISCONNECT, SUBACK, PUBLISH,
+                          PUBACK)
 
 AUTH = 15
 METHOD = 'SCRAM-SHA-256'
@@ -237,6 +251,109 @@ class Scram:
                 ).encode()
 
 
+class PerlError(Exception):
+    pass
+
+
+PERL_CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           'fixtures', 'scram_client.pl')
+PERL_TIMEOUT = 30.0     # one answer; PBKDF2 of 4096 rounds takes ~10 ms
+
+
+class PerlScram:
+    """The client side of exchanges done by Perl's Authen::SCRAM::Client
+    (fixtures/scram_client.pl, a co-process), which prepares user and
+    password with SASLprep itself.  first(), final() and valid() mirror
+    Scram's, so server_first() takes either.  A missing perl or module
+    is a Fail, never a skip: .ci/install-deps installs them.
+
+    No user name with ',' or '=' here: Authen::SCRAM 0.011 escapes them
+    as "=2c" and "=3d", and the broker takes only RFC 5802's "=2C" and
+    "=3D" (CONNACK 0x86, malformed client-first)."""
+
+    def __init__(self, user, password):
+        self.err = tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen(
+                ['perl', PERL_CLIENT], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=self.err, bufsize=0)
+        except OSError as e:
+            raise Fail('perl: %s (.ci/install-deps installs perl and '
+                       'libauthen-scram-perl)' % e)
+        h.track(self.proc)
+        self.version = self._ask('new', user, password).decode()
+        self.error = None
+
+    def _stderr(self):
+        self.err.seek(0)
+        return self.err.read().decode('utf-8', 'replace').strip()
+
+    def _ask(self, cmd, *args):
+        """One request; the answer's data (bytes), or PerlError."""
+        line = ' '.join([cmd] + [(a.encode() if isinstance(a, str) else a)
+                                 .hex() for a in args]) + '\n'
+        ans = b''
+        try:
+            self.proc.stdin.write(line.encode())
+            deadline = time.monotonic() + PERL_TIMEOUT
+            while not ans.endswith(b'\n'):
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.proc.stdout], [],
+                                                  [], left)[0]:
+                    raise Fail('perl SCRAM client: no answer to %r in '
+                               '%.0fs' % (cmd, PERL_TIMEOUT))
+                b = self.proc.stdout.read(1)
+                if not b:
+                    break
+                ans += b
+        except BrokenPipeError:
+            pass
+        if not ans.endswith(b'\n'):
+            self.proc.wait(timeout=10)
+            raise Fail('perl SCRAM client ended (rc %r) at %r: %s '
+                       '(.ci/install-deps installs libauthen-scram-perl)'
+                       % (self.proc.returncode, cmd, self._stderr()))
+        word, _, data = ans.decode().rstrip('\n').partition(' ')
+        data = bytes.fromhex(data)
+        if word != 'ok':
+            raise PerlError(data.decode('utf-8', 'replace').strip())
+        return data
+
+    def first(self):
+        """client-first; each call starts a new exchange."""
+        return self._ask('first')
+
+    def final(self, server_first):
+        return self._ask('final', server_first)
+
+    def valid(self, server_final):
+        """Authen::SCRAM::Client::validate(): True, or False with
+        self.error saying why."""
+        try:
+            self._ask('validate', server_final)
+            self.error = None
+            return True
+        except PerlError as e:
+            self.error = str(e)
+            return False
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            h.kill_proc(self.proc)
+        h.untrack(self.proc)
+        self.err.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, val, tb):
+        self.close()
+        return False
+
+
 def server_first(c, sc, cid=None, what='server-first'):
     """CONNECT with client-first; the AUTH 0x18's server-first."""
     c.send(connect5(cid or uniq('s'), METHOD, sc.first()))
@@ -259,6 +376,33 @@ def login(port, user, password, cid=None):
     eq(pr.get(P_METHOD), METHOD.encode(), 'CONNACK method')
     eq(pr.get(P_DATA), sc.want, 'CONNACK server-final')
     return c, cf
+
+
+def perl_login(port, ps, cid=None):
+    """A whole exchange by the Perl client that must succeed, its
+    validate() of the CONNACK's server-final included: (conn,
+    server-final)."""
+    c = Conn(port)
+    cf = ps.final(server_first(c, ps, cid or uniq('pl')))
+    c.send(auth_pkt(RC_CONTINUE, METHOD, cf))
+    pr = expect_connack(c, 0x00, 'client-final from Authen::SCRAM')
+    eq(pr.get(P_METHOD), METHOD.encode(), 'CONNACK method')
+    check(P_DATA in pr, 'CONNACK without server-final')
+    check(ps.valid(pr[P_DATA]), 'Authen::SCRAM::Client refused the '
+          'server-final %r: %s' % (pr[P_DATA], ps.error))
+    return c, pr[P_DATA]
+
+
+def publish1(c, topic, payload, pid, what):
+    """A 5.0 QoS 1 PUBLISH (no properties) and its PUBACK."""
+    c.send(fixed(PUBLISH, 2, mstr(topic) + struct.pack('>H', pid) +
+                 varint(0) + payload))
+    p = c.expect(PUBACK, what)
+    eq(struct.unpack('>H', p.body[:2])[0], pid, '%s: PUBACK id' % what)
+    # 0x00, or 0x10 (no matching subscribers): both accept it.
+    if len(p.body) > 2:
+        check(p.body[2] in (0x00, 0x10), '%s: PUBACK reason 0x%02x'
+              % (what, p.body[2]))
 
 
 def password_file():
@@ -563,6 +707,93 @@ def t_saslprep():
             time.sleep(0.05)
         check('SCRAM user name refused by SASLprep' in b.output(),
               'no log line for the refused name:\n%s' % b.output())
+
+
+
+# ---------------------------------------- Authen::SCRAM (Perl) as the peer
+
+@test('perl_scram_success_and_validate')
+def t_perl_success():
+    with broker() as b, PerlScram('sam', USERS['sam']) as ps:
+        c, final = perl_login(b.port, ps)
+        # The check above means something: one byte of the signature
+        # changed and validate() refuses it.
+        bad = final[:-2] + (b'A' if final[-2:-1] != b'A' else b'B') + \
+            final[-1:]
+        check(not ps.valid(bad), 'validate() took a changed server-final')
+        ping5(c, 'PINGREQ after an Authen::SCRAM login')
+        publish1(c, 'scram/perl', b'hi', 1, 'QoS 1 after Authen::SCRAM')
+        c.send(fixed(DISCONNECT, 0, b''))
+        c.close()
+
+
+@test('perl_scram_wrong_password_0x86')
+def t_perl_wrong_password():
+    with broker() as b, PerlScram('sam', 'pencil2') as ps:
+        c = Conn(b.port)
+        c.send(auth_pkt(RC_CONTINUE, METHOD, ps.final(server_first(c, ps))))
+        expect_connack(c, 0x86, 'wrong password from Authen::SCRAM')
+        expect_closed(c, 'wrong password from Authen::SCRAM')
+
+
+# RFC 4013 section 3's "I<U+00AD>X" (a soft hyphen, mapped to nothing)
+# and a no-break space (mapped to U+0020), set with `cairn passwd
+# --scram` as typed.
+PERL_PREP = {'rfc4013': ('I\u00adX', 'IX'),
+             'nbsp': ('two\u00a0words', 'two words'),
+             SP_USER: (SP_RAW, 'IX password')}
+
+
+@test('perl_scram_saslprep_unprepared_password')
+def t_perl_saslprep():
+    pw = h.scratch(uniq('pw'))
+    for i, (user, (raw, _)) in enumerate(sorted(PERL_PREP.items())):
+        p = subprocess.run([CAIRN, 'passwd', '-b', '--scram'] +
+                           (['-c'] if i == 0 else []) + [pw, user, raw],
+                           capture_output=True, timeout=30)
+        check(p.returncode == 0, 'cairn passwd: %r' % p.stderr)
+    with broker(password_file=pw) as b:
+        for user, (raw, prepped) in sorted(PERL_PREP.items()):
+            check(saslprep(raw) == prepped and raw != prepped,
+                  'case data: %r' % raw)
+            # As typed, and as SASLprep leaves it: both are the password.
+            for given in (raw, prepped):
+                with PerlScram(user, given) as ps:
+                    c, _ = perl_login(b.port, ps)
+                    ping5(c, 'PINGREQ after %r / %r' % (user, given))
+                    c.close()
+        # The user name decomposed (e + U+0301): Authen::SCRAM composes
+        # it, and it is the same user.
+        with PerlScram('cafe\u0301', SP_RAW) as ps:
+            perl_login(b.port, ps)[0].close()
+        # Not any password passes: one letter off is refused.
+        with PerlScram('rfc4013', 'I\u00adY') as ps:
+            c = Conn(b.port)
+            c.send(auth_pkt(RC_CONTINUE, METHOD,
+                            ps.final(server_first(c, ps))))
+            expect_connack(c, 0x86, 'I<U+00AD>Y for I<U+00AD>X')
+
+
+@test('perl_scram_reauthentication')
+def t_perl_reauth():
+    with broker() as b, PerlScram('sam', USERS['sam']) as ps:
+        c, _ = perl_login(b.port, ps)
+        for n in range(2):
+            # first() again starts a new exchange on the same client.
+            c.send(auth_pkt(RC_REAUTH, METHOD, ps.first()))
+            p = expect_any(c, 're-auth %d: server-first' % n)
+            eq(p.type, AUTH, 're-auth %d: AUTH' % n)
+            rc, pr = reason(p)
+            eq(rc, RC_CONTINUE, 're-auth %d: continue' % n)
+            eq(pr.get(P_METHOD), METHOD.encode(), 're-auth %d: method' % n)
+            c.send(auth_pkt(RC_CONTINUE, METHOD, ps.final(pr[P_DATA])))
+            p = expect_any(c, 're-auth %d: server-final' % n)
+            eq(p.type, AUTH, 're-auth %d: AUTH' % n)
+            rc, pr = reason(p)
+            eq(rc, 0x00, 're-auth %d: success' % n)
+            check(ps.valid(pr.get(P_DATA, b'')), 're-auth %d: validate() '
+                  'refused %r: %s' % (n, pr.get(P_DATA), ps.error))
+            ping5(c, 'PINGREQ after re-authentication %d' % n)
 
 
 def setup():
