@@ -37,16 +37,23 @@
  * method is a DISCONNECT (0x86, 0x87, 0x82).  Packets keep flowing
  * during it, as the spec allows.  An AUTH on a connection whose CONNECT
  * named no method is a protocol error (DISCONNECT 0x82).
+ *
+ * connect_timeout bounds a re-authentication too: from the server-first
+ * it sends, the client has that long for its client-final (ca_reauth_w),
+ * else DISCONNECT 0x87.  Without it a client could start one and leave
+ * it open for the life of the connection.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <ev.h>
 #include <openssl/crypto.h>
 
 #include "broker/net/broker_int.h"
 #include "broker/core/scram.h"
+#include "common/container.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -66,6 +73,9 @@ struct client_auth {
 	/* server-final, for CONNACK or AUTH 0x00. */
 	char		 ca_final[2 + SCRAM_B64_LEN(SCRAM_KEY_LEN) + 1];
 	size_t		 ca_final_len;
+	/* Active only in AUTH_REAUTH: connect_timeout for the answer. */
+	ev_timer	 ca_reauth_w;
+	struct client	*ca_client;	/* the owner, for ca_reauth_w */
 };
 
 static const char auth_method[] = SCRAM_METHOD;
@@ -83,6 +93,7 @@ handle_auth_free(struct client *c)
 
 	if (a == NULL)
 		return;
+	ev_timer_stop(c->c_broker->b_loop, &a->ca_reauth_w);
 	scram_fini(&a->ca_scram);
 	free(a->ca_connect);
 	OPENSSL_cleanse(a, sizeof(*a));
@@ -144,6 +155,30 @@ auth_disconnect(struct client *c, uint8_t rc, const char *why)
 {
 	client_disconnect(c, rc, 1, "re-authentication refused (0x%02x): %s",
 	    rc, why);
+}
+
+/*
+ * A re-authentication whose client-final did not come within
+ * connect_timeout.  4.12.1 [MQTT-4.12.1-2]: a failed re-authentication
+ * SHOULD get a DISCONNECT with "an appropriate Reason Code" and MUST
+ * close.  0x87 (Not authorized): the connection's authentication was
+ * not renewed, as for a re-authentication as another user.  Not 0x8D
+ * (Keep Alive timeout), which says no packet came for 1.5 times the
+ * keepalive, when other packets may well have come.  The will goes
+ * out, as for any close the client did not ask for.
+ */
+static void
+auth_on_reauth_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client_auth *a = container_of(w, struct client_auth,
+	    ca_reauth_w);
+	struct client *c = a->ca_client;
+
+	/* Closed in this iteration, before its free stops the timer. */
+	if (c->c_state == CLIENT_CLOSED || a->ca_state != AUTH_REAUTH)
+		return;
+	client_disconnect(c, MQTT5_RC_NOT_AUTHORIZED, 1,
+	    "re-authentication not done within connect_timeout");
 }
 
 /* AUTH rc with our method and data. */
@@ -271,6 +306,8 @@ handle_auth_connect(struct client *c, const struct mqtt_hdr *hdr,
 	}
 	c->c_auth = a;
 	c->c_level = p->level;
+	a->ca_client = c;
+	ev_init(&a->ca_reauth_w, auth_on_reauth_timeout);
 	a->ca_state = AUTH_CONNECTING;
 	a->ca_hdr = *hdr;
 	if (body.len > 0)
@@ -342,6 +379,7 @@ auth_connect_done(struct client *c)
 void
 handle_auth(struct client *c, const struct mqtt_disconnect *d)
 {
+	struct broker *b = c->c_broker;
 	struct client_auth *a = c->c_auth;
 	struct bytes_w out;
 	uint8_t buf[SCRAM_OUT_MAX], rc;
@@ -386,10 +424,14 @@ handle_auth(struct client *c, const struct mqtt_disconnect *d)
 			return;
 		}
 		a->ca_state = AUTH_REAUTH;
+		a->ca_reauth_w.repeat =
+		    (ev_tstamp)b->b_conf->bc_connect_timeout_ms / 1000.0;
+		ev_timer_again(b->b_loop, &a->ca_reauth_w);
 		(void)auth_send(c, MQTT5_RC_CONTINUE_AUTH,
 		    bytes_view_of(out.buf, out.len));
 		return;
 	case AUTH_REAUTH:
+		ev_timer_stop(b->b_loop, &a->ca_reauth_w);
 		if (d->rc != MQTT5_RC_CONTINUE_AUTH) {
 			why = "AUTH reason code is not continue (0x18)";
 			goto protocol_error;

@@ -19,9 +19,11 @@ same salt every time, the real round count; then 0x86), another method
 (0x8C, no AUTH sent), a tampered nonce, a client-final replayed on a new
 connection, AUTH without a method at CONNECT (protocol error), a changed
 method in AUTH (protocol error), the exchange bounded by connect_timeout,
-re-authentication, another packet during the exchange (0x82), a user added
-to the password file and read on SIGHUP, a 3.1.1 client with the plain
-password of a SCRAM entry, and SASLprep (RFC 4013): a password written in
+re-authentication, a re-authentication left unanswered (DISCONNECT 0x87
+at connect_timeout, QoS 1 PUBLISH acked until then), another packet
+during the exchange (0x82), a user added to the password file and read on
+SIGHUP, a 3.1.1 client with the plain password of a SCRAM entry, and
+SASLprep (RFC 4013): a password written in
 a form that NFKC alone does not make canonical, proved by a client that
 prepares it, a user name sent decomposed, and a user name SASLprep refuses
 (0x86 and a log line).
@@ -634,6 +636,67 @@ def t_reauth():
         c.send(auth_pkt(RC_REAUTH, METHOD, sc.first()))
         got = expect_closed(c, 're-auth as another user')
         check(got and got[0].type == DISCONNECT, 'DISCONNECT: %r' % got)
+
+
+
+REAUTH_TIMEOUT = 2      # connect_timeout of the broker below, seconds
+
+
+def reauth_start(c, sc, what):
+    """AUTH 0x19 with client-first; server-first from the AUTH 0x18."""
+    c.send(auth_pkt(RC_REAUTH, METHOD, sc.first()))
+    p = expect_any(c, what)
+    eq(p.type, AUTH, '%s: AUTH' % what)
+    rc, pr = reason(p)
+    eq(rc, RC_CONTINUE, '%s: continue' % what)
+    return pr[P_DATA]
+
+
+@test('reauth_unanswered_disconnect_0x87_at_connect_timeout', slow=True)
+def t_reauth_timeout():
+    with broker(connect_timeout=REAUTH_TIMEOUT) as b:
+        c, _ = login(b.port, 'sam', USERS['sam'])
+        # A re-authentication that completes stops the timer: still
+        # open well past connect_timeout.
+        sc = Scram('sam', USERS['sam'])
+        c.send(auth_pkt(RC_CONTINUE, METHOD,
+                        sc.final(reauth_start(c, sc, 'completed re-auth'))))
+        p = expect_any(c, 'completed re-auth: server-final')
+        eq((p.type, reason(p)[0]), (AUTH, 0x00), 'completed re-auth')
+        time.sleep(REAUTH_TIMEOUT + 1)
+        ping5(c, 'PINGREQ after a completed re-auth')
+        # Now one left unanswered.  The connection goes on working
+        # meanwhile (4.12.1), and that traffic does not extend it.
+        reauth_start(c, Scram('sam', USERS['sam']), 'unanswered re-auth')
+        t0 = time.monotonic()
+        acks, got = 0, []
+        while not got and time.monotonic() - t0 < REAUTH_TIMEOUT + 3:
+            pid = acks + 1
+            c.send(fixed(PUBLISH, 2, mstr('scram/reauth') +
+                         struct.pack('>H', pid) + varint(0) + b'x'))
+            p = expect_any(c, 'PUBACK %d during the re-auth' % pid)
+            if p.type == DISCONNECT:
+                got.append(p)
+                break
+            eq((p.type, p.body[:2]), (PUBACK, struct.pack('>H', pid)),
+               'PUBACK %d during the re-auth' % pid)
+            acks += 1
+            time.sleep(0.25)
+        took = time.monotonic() - t0
+        got += c.wait_closed()
+        check(acks >= 2, 'only %d PUBACKs during the re-auth' % acks)
+        check(REAUTH_TIMEOUT - 0.5 <= took <= REAUTH_TIMEOUT + 2,
+              'closed %.2fs after server-first; connect_timeout %ds'
+              % (took, REAUTH_TIMEOUT))
+        check([p.type for p in got] == [DISCONNECT],
+              'want one DISCONNECT, got %r' % got)
+        eq(reason(got[0])[0], 0x87, 'DISCONNECT reason code')
+        deadline = time.monotonic() + 5
+        while 'within connect_timeout' not in b.output() and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        check('re-authentication not done within connect_timeout' in
+              b.output(), 'no log line:\n%s' % b.output())
 
 
 @test('plain_password_of_a_scram_entry_311')
