@@ -33,8 +33,8 @@
  *
  * Re-authentication (AUTH 0x19 once connected, 4.12.1) runs the same
  * exchange with the same method and user: AUTH 0x18 server-first, then
- * AUTH 0x00 with server-final.  A failure, another user or another
- * method is a DISCONNECT (0x86, 0x87, 0x82).  Packets keep flowing
+ * AUTH 0x00 with server-final.  A failed proof or another user is a
+ * DISCONNECT 0x87, another method 0x82.  Packets keep flowing
  * during it, as the spec allows.  An AUTH on a connection whose CONNECT
  * named no method is a protocol error (DISCONNECT 0x82).
  *
@@ -149,10 +149,19 @@ handle_auth_refuse(struct client *c, const char *fmt, ...)
 	    why);
 }
 
-/* DISCONNECT rc and close, once connected. */
+/*
+ * DISCONNECT rc and close, once connected.  rc is as auth_first() and
+ * auth_final() give it for a CONNACK; DISCONNECT has neither 0x86 nor
+ * 0x88 (3.14.2.1, and the codec refuses to encode them), so a refused
+ * proof or name is 0x87 and out of memory 0x80.
+ */
 static void
 auth_disconnect(struct client *c, uint8_t rc, const char *why)
 {
+	if (rc == MQTT5_RC_BAD_USER_OR_PASSWORD)
+		rc = MQTT5_RC_NOT_AUTHORIZED;
+	else if (rc == MQTT5_RC_SERVER_UNAVAILABLE)
+		rc = MQTT5_RC_UNSPECIFIED;
 	client_disconnect(c, rc, 1, "re-authentication refused (0x%02x): %s",
 	    rc, why);
 }

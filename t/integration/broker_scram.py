@@ -36,8 +36,9 @@ does the MQTT framing.  Cases: success (its validate() of the CONNACK's
 server-final passes, and fails for a server-final with one byte changed),
 a wrong password (CONNACK 0x86), passwords that only SASLprep makes equal
 (RFC 4013's "I<U+00AD>X" and a no-break space), given to the Perl client
-unprepared, and a re-authentication.  Without perl or the module these
-cases fail: they do not skip.
+unprepared, re-authentications, then one with a wrong password
+(DISCONNECT 0x87).  Without perl or the module these cases fail: they do
+not skip.
 
 mosquitto has no SCRAM (its enhanced authentication is plugin-only), so
 there is no mosquitto run of this file: --mode cairn only.  Output is TAP;
@@ -630,12 +631,13 @@ def t_reauth():
         eq(rc, 0x00, 're-auth: success')
         eq(pr.get(P_DATA), sc.want, 're-auth server-final')
         ping5(c, 'PINGREQ after re-authentication')
-        # Re-authenticating as someone else is refused: 0x87... by
+        # Re-authenticating as someone else is refused: 0x87 by
         # DISCONNECT, and the connection closes.
         sc = Scram('a,b=c', USERS['a,b=c'])
         c.send(auth_pkt(RC_REAUTH, METHOD, sc.first()))
         got = expect_closed(c, 're-auth as another user')
         check(got and got[0].type == DISCONNECT, 'DISCONNECT: %r' % got)
+        eq(reason(got[0])[0], 0x87, 'DISCONNECT reason code')
 
 
 
@@ -857,6 +859,20 @@ def t_perl_reauth():
             check(ps.valid(pr.get(P_DATA, b'')), 're-auth %d: validate() '
                   'refused %r: %s' % (n, pr.get(P_DATA), ps.error))
             ping5(c, 'PINGREQ after re-authentication %d' % n)
+        # Then as the same user with a wrong password: DISCONNECT 0x87.
+        # Not 0x86, a CONNACK code that DISCONNECT does not have
+        # (3.14.2.1).
+        with PerlScram('sam', 'pencil2') as bad:
+            c.send(auth_pkt(RC_REAUTH, METHOD, bad.first()))
+            p = expect_any(c, 'wrong re-auth: server-first')
+            eq((p.type, reason(p)[0]), (AUTH, RC_CONTINUE),
+               'wrong re-auth: continue')
+            c.send(auth_pkt(RC_CONTINUE, METHOD,
+                            bad.final(reason(p)[1][P_DATA])))
+            got = expect_closed(c, 'wrong password at re-auth')
+            check([p.type for p in got] == [DISCONNECT],
+                  'want one DISCONNECT, got %r' % got)
+            eq(reason(got[0])[0], 0x87, 'DISCONNECT reason code')
 
 
 def setup():
