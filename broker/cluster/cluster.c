@@ -147,6 +147,18 @@ cluster_hook_store_failed(void *arg, uint64_t gen)
 	custody_store_failed(arg, gen);
 }
 
+static uint64_t
+cluster_hook_repl_sent(void *arg)
+{
+	return replica_sent(arg);
+}
+
+static uint64_t
+cluster_hook_repl_epoch(void *arg, uint64_t sent)
+{
+	return replica_sent(arg) != sent ? replica_pub_epoch(arg) : 0;
+}
+
 static void
 cluster_hook_connected(void *arg, const char *id, size_t len, int persistent,
     int kept)
@@ -243,6 +255,8 @@ cluster_new(struct broker *b, struct ev_loop *loop, char *err, size_t errlen)
 	hooks.bh_connected = cluster_hook_connected;
 	hooks.bh_durable = cluster_hook_durable;
 	hooks.bh_store_failed = cluster_hook_store_failed;
+	hooks.bh_repl_sent = cluster_hook_repl_sent;
+	hooks.bh_repl_epoch = cluster_hook_repl_epoch;
 	hooks.bh_arg = c;
 	broker_set_hooks(b, &hooks);
 	return c;

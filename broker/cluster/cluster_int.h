@@ -331,6 +331,14 @@ void		 replica_peer_down(struct cluster *, struct peer *p, int gone);
  * frame sent so far must be acked by its holder first (REPL_ACK).
  */
 uint64_t	 replica_ack_epoch(struct cluster *);
+/*
+ * The epoch a local publisher's PUBACK/PUBREC made now waits for: the
+ * one closed now if replica frames went out since the last (those of
+ * the deliveries this PUBLISH queued among them), else 0.
+ */
+uint64_t	 replica_pub_epoch(struct cluster *);
+/* REPL_* frames sent to every holder so far (this run). */
+uint64_t	 replica_sent(const struct cluster *);
 /* Every epoch up to this one is acked (or let go). */
 uint64_t	 replica_done_epoch(const struct cluster *);
 /* REPL_ACK n from p. */

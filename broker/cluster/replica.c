@@ -87,6 +87,7 @@ struct replica {
 	uint64_t	 rp_done;
 	size_t		 rp_ndirtyp;	/* peers with p_repl_dirty */
 	uint64_t	 rp_nreleased;	/* marks let go: their link went */
+	uint64_t	 rp_nsent;	/* REPL_* frames sent, all holders */
 	ev_prepare	 rp_ack_w;	/* holder: REPL_ACKs owed */
 };
 
@@ -99,6 +100,8 @@ static void	replica_on_event(void *, struct session *, enum session_ev,
 		    const struct session_out *, struct bytes_view, uint8_t);
 static void	replica_give_back(struct cluster *, struct peer *,
 		    struct ctab_ent *, int);
+static uint64_t	replica_close_epoch(struct cluster *);
+static void	repl_recompute(struct cluster *);
 
 static int
 replica_enabled(const struct cluster *c)
@@ -279,6 +282,7 @@ repl_send(struct peer *p, const struct link_msg *m)
 	if ((rc = link_send(p->p_link, m)) != 0)
 		return rc;
 	p->p_repl_sent++;
+	rp->rp_nsent++;
 	if (!p->p_repl_dirty) {
 		p->p_repl_dirty = 1;
 		rp->rp_ndirtyp++;
@@ -322,21 +326,59 @@ uint64_t
 replica_ack_epoch(struct cluster *c)
 {
 	struct replica *rp = c->c_repl;
-	struct peer *p;
 
 	if (rp == NULL)
 		return 0;
-	if (rp->rp_ndirtyp > 0) {
-		rp->rp_epoch++;
-		TAILQ_FOREACH(p, &c->c_peers, p_entry) {
-			if (!p->p_repl_dirty)
-				continue;
-			p->p_repl_dirty = 0;
-			mark_push(rp, p, rp->rp_epoch);
-		}
-		rp->rp_ndirtyp = 0;
-	}
+	(void)replica_close_epoch(c);
 	return rp->rp_epoch > rp->rp_done ? rp->rp_epoch : 0;
+}
+
+/*
+ * Closes an epoch if REPL_* frames went out since the last one: each
+ * holder sent to gets a mark.  Returns it, or 0 when there was none to
+ * close or every holder has acked its frames already (then no mark is
+ * made: one would wait for a REPL_ACK that no frame calls for).
+ */
+static uint64_t
+replica_close_epoch(struct cluster *c)
+{
+	struct replica *rp = c->c_repl;
+	struct peer *p;
+	int marked = 0;
+
+	if (rp->rp_ndirtyp == 0)
+		return 0;
+	rp->rp_epoch++;
+	TAILQ_FOREACH(p, &c->c_peers, p_entry) {
+		if (!p->p_repl_dirty)
+			continue;
+		p->p_repl_dirty = 0;
+		if (p->p_repl_acked >= p->p_repl_sent)
+			continue;
+		mark_push(rp, p, rp->rp_epoch);
+		marked = 1;
+	}
+	rp->rp_ndirtyp = 0;
+	if (!marked) {
+		/* Nothing waits on it: done as soon as the older ones. */
+		repl_recompute(c);
+		return 0;
+	}
+	return rp->rp_epoch;
+}
+
+uint64_t
+replica_sent(const struct cluster *c)
+{
+	return c->c_repl != NULL ? c->c_repl->rp_nsent : 0;
+}
+
+uint64_t
+replica_pub_epoch(struct cluster *c)
+{
+	if (c->c_repl == NULL)
+		return 0;
+	return replica_close_epoch(c);
 }
 
 uint64_t
@@ -359,6 +401,7 @@ repl_recompute(struct cluster *c)
 	if (done > rp->rp_done) {
 		rp->rp_done = done;
 		custody_repl_done(c);
+		broker_repl_done(c->c_broker, done);
 	}
 }
 

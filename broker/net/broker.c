@@ -151,6 +151,7 @@ broker_new(struct ev_loop *loop, struct broker_conf *c, char *err,
 	TAILQ_INIT(&b->b_wills);
 	TAILQ_INIT(&b->b_dirty);
 	TAILQ_INIT(&b->b_store_waiters);
+	TAILQ_INIT(&b->b_repl_waiters);
 	b->b_limits.sl_max_inflight = c->bc_max_inflight;
 	b->b_limits.sl_max_queued_messages = c->bc_max_queued_messages;
 	b->b_limits.sl_max_queued_bytes = c->bc_max_queued_bytes;
@@ -718,8 +719,67 @@ broker_set_hooks(struct broker *b, const struct broker_hooks *h)
 {
 	if (h != NULL)
 		b->b_hooks = *h;
-	else
+	else {
 		memset(&b->b_hooks, 0, sizeof(b->b_hooks));
+		/* No replicas any more: nothing to wait for. */
+		broker_repl_done(b, UINT64_MAX);
+	}
+}
+
+/* --- Acks that wait for the session replicas' holders ------------------ */
+
+uint64_t
+repl_sent(struct broker *b)
+{
+	return b->b_hooks.bh_repl_sent != NULL ?
+	    b->b_hooks.bh_repl_sent(b->b_hooks.bh_arg) : 0;
+}
+
+void
+repl_hold(struct client *c, uint64_t sent)
+{
+	struct broker *b = c->c_broker;
+	uint64_t epoch;
+
+	if (b->b_hooks.bh_repl_epoch == NULL ||
+	    (epoch = b->b_hooks.bh_repl_epoch(b->b_hooks.bh_arg, sent)) == 0 ||
+	    epoch <= b->b_repl_done)
+		return;
+	repl_unhold(c);
+	c->c_repl_wait = 1;
+	c->c_repl_epoch = epoch;
+	TAILQ_INSERT_TAIL(&b->b_repl_waiters, c, c_repl_entry);
+}
+
+int
+repl_waiting(const struct client *c)
+{
+	return c->c_repl_wait && c->c_repl_epoch > c->c_broker->b_repl_done;
+}
+
+void
+repl_unhold(struct client *c)
+{
+	if (!c->c_repl_wait)
+		return;
+	TAILQ_REMOVE(&c->c_broker->b_repl_waiters, c, c_repl_entry);
+	c->c_repl_wait = 0;
+}
+
+void
+broker_repl_done(struct broker *b, uint64_t done)
+{
+	struct client *c, *next;
+
+	if (done > b->b_repl_done)
+		b->b_repl_done = done;
+	for (c = TAILQ_FIRST(&b->b_repl_waiters); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, c_repl_entry);
+		if (c->c_repl_epoch > b->b_repl_done)
+			continue;
+		repl_unhold(c);
+		client_dirty(c);
+	}
 }
 
 static struct will_wait *

@@ -85,6 +85,15 @@ struct broker_hooks {
 	 * bh_durable whose gen passes it.
 	 */
 	void	(*bh_store_failed)(void *arg, uint64_t gen);
+	/*
+	 * Session replicas (the cluster's).  bh_repl_sent: how many
+	 * replica frames went out so far.  bh_repl_epoch: the epoch an ack
+	 * to a local publisher made now waits for when frames went out
+	 * since sent (the deliveries its PUBLISH queued), 0 for none.  The
+	 * layer calls broker_repl_done() as epochs are acked.
+	 */
+	uint64_t (*bh_repl_sent)(void *arg);
+	uint64_t (*bh_repl_epoch)(void *arg, uint64_t sent);
 	void	*bh_arg;
 };
 
@@ -103,6 +112,11 @@ struct broker	*broker_new(struct ev_loop *loop, struct broker_conf *c,
 void		 broker_set_auth(struct broker *, const struct broker_auth *a);
 /* Replaces the hooks (copied); NULL: none. */
 void		 broker_set_hooks(struct broker *, const struct broker_hooks *h);
+/*
+ * Every replica epoch up to done is acked by its holders (or let go):
+ * the clients whose acks waited on them are written.
+ */
+void		 broker_repl_done(struct broker *, uint64_t done);
 /* Binds every listener and starts the timers: 0, or -1 with err set. */
 int		 broker_start(struct broker *, char *err, size_t errlen);
 /*

@@ -133,6 +133,12 @@ struct client {
 	 * once it is committed (persist.c). */
 	int			 c_store_wait;
 	uint64_t		 c_store_gen;	/* the batch it waits on */
+	/* Output holds an ack of a message queued for persistent
+	 * sessions whose replicas' holders have not yet taken it: written
+	 * once they have (bh_repl_epoch, broker_repl_done()). */
+	int			 c_repl_wait;
+	uint64_t		 c_repl_epoch;	/* the epoch it waits on */
+	TAILQ_ENTRY(client)	 c_repl_entry;	/* b_repl_waiters */
 	int			 c_pub_held;	/* a PUBLISH waits for b_pub_hold
 					   to end (cluster backpressure) */
 	int			 c_connack_wait; /* the cluster looks for its
@@ -228,6 +234,8 @@ struct broker {
 	uint64_t		 b_store_inflight; /* with the writer; 0: none */
 	uint64_t		 b_store_fails;	/* batches lost, for the drain */
 	TAILQ_HEAD(, client)	 b_store_waiters; /* c_store_wait set */
+	TAILQ_HEAD(, client)	 b_repl_waiters; /* c_repl_wait set */
+	uint64_t		 b_repl_done;	/* broker_repl_done()'s */
 	ev_async		 b_store_async;	/* the writer is done */
 	struct broker_stats	 b_stats;
 	ev_prepare		 b_prepare_w;	/* flush dirty, free dead */
@@ -415,6 +423,18 @@ void	persist_hold(struct client *);
 int	persist_waiting(const struct client *);
 /* c is no longer held (closed, or its batch is durable). */
 void	persist_unhold(struct client *);
+/*
+ * broker.c: c was just given an ack for a message it published: when
+ * replica frames went out since repl_sent() said sent (taken before
+ * the message was routed), its output also waits until they are acked
+ * by their holders (bh_repl_epoch), on b_repl_waiters.
+ * repl_waiting(): 1 while it does; repl_unhold(): no longer (closed,
+ * or acked).
+ */
+uint64_t repl_sent(struct broker *);
+void	repl_hold(struct client *, uint64_t sent);
+int	repl_waiting(const struct client *);
+void	repl_unhold(struct client *);
 /*
  * The durability contract (the cluster's custody waits on it too).
  * persist_gen(): the generation of the store batch that mutations made

@@ -128,7 +128,7 @@ client_watchers(struct client *c)
 		return;
 	/* A want bit counts only while its direction has work waiting. */
 	/* Output held for data_dir's commit (persist.c) waits unwritten. */
-	out = c->c_out.len > 0 && !c->c_store_wait;
+	out = c->c_out.len > 0 && !c->c_store_wait && !c->c_repl_wait;
 	want = rd || ((tw & TRANSPORT_WANT_READ) && out);
 	if (want && !ev_is_active(&c->c_rd_w))
 		ev_io_start(loop, &c->c_rd_w);
@@ -202,6 +202,7 @@ client_free(struct client *c)
 {
 	if (c == NULL)
 		return;
+	repl_unhold(c);
 	c->c_broker->b_out_bytes -= c->c_out_counted;
 	bytes_w_fini(&c->c_out);
 	msg_unref(c->c_will);
@@ -316,9 +317,10 @@ client_vclose(struct client *c, int will, const void *kind,
 	}
 	/* One last try for what is owed (a refusing CONNACK, say); not an
 	 * ack whose batch is not yet on disk (persist.c). */
-	if (persist_waiting(c))
+	if (persist_waiting(c) || repl_waiting(c))
 		bytes_w_reset(&c->c_out);
 	persist_unhold(c);
+	repl_unhold(c);
 	if (c->c_out.len > 0 && c->c_broken == NULL)
 		(void)transport_write(c->c_tr, c->c_fd, c->c_out.buf,
 		    c->c_out.len);
@@ -402,6 +404,14 @@ client_flush(struct client *c)
 			return 0;
 		}
 		persist_unhold(c);
+	}
+	/* Likewise acks that wait for the replicas' holders (broker.c). */
+	if (c->c_repl_wait) {
+		if (repl_waiting(c)) {
+			client_watchers(c);
+			return 0;
+		}
+		repl_unhold(c);
 	}
 	if (c->c_out.len > 0) {
 		/* All of it in one call: TLS makes its records from it. */

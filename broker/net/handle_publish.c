@@ -209,6 +209,7 @@ handle_publish(struct client *c, struct mqtt_publish *p)
 	struct broker *b = c->c_broker;
 	size_t levels;
 	int rc, why = 0;
+	uint64_t sent;
 
 	if (c->c_level == MQTT_LEVEL_5 && (why = publish_check5(c, p)) < 0)
 		return;
@@ -223,6 +224,7 @@ handle_publish(struct client *c, struct mqtt_publish *p)
 	b->b_stats.bs_pub_received++;
 	b->b_stats.bs_pub_received_qos[p->qos % 3]++;
 	b->b_stats.bs_pub_bytes_received_qos[p->qos % 3] += p->payload.len;
+	sent = p->qos > 0 ? repl_sent(b) : 0;
 	switch (p->qos) {
 	case 0:
 		if (why == 0)
@@ -234,6 +236,9 @@ handle_publish(struct client *c, struct mqtt_publish *p)
 		(void)send_ack_rc(c, MQTT_PUBACK, p->id, (uint8_t)why);
 		if (b->b_store != NULL)
 			persist_hold(c);
+		/* And until the replicas of the sessions it went to have it
+		 * (CLUSTER.md, "Replicas' acks"). */
+		repl_hold(c, sent);
 		break;
 	case 2:
 		/* 4.3.3: a PUBREC of 0x80 or more ends the exchange. */
@@ -274,6 +279,7 @@ handle_publish(struct client *c, struct mqtt_publish *p)
 		(void)send_ack_rc(c, MQTT_PUBREC, p->id, (uint8_t)why);
 		if (b->b_store != NULL)
 			persist_hold(c);
+		repl_hold(c, sent);
 		break;
 	}
 }

@@ -26,6 +26,16 @@ status` ("replicas": "held" on exactly one of the other two nodes).
     the replica on the remaining node (the next on the ring), whole;
     then A is killed too and the subscriber resumes there with every
     message.
+  * local_puback_waits_for_the_replica: the subscriber's session is on
+    A with its replica on the holder, and the publisher is on A too.
+    With the holder stopped (SIGSTOP), A's PUBACK for a QoS 1 message
+    to the session does not come (0.8 s watched) while a PUBACK for a
+    topic no persistent session takes comes at once to another
+    publisher; SIGCONT, and the
+    PUBACK comes.  Stopped again, a QoS 2 PUBREC waits until A declares
+    the holder dead (its marks let go: replicas.acks_released), then
+    comes without SIGCONT.  Every message reaches the subscriber.
+    Before the gate, the PUBACK came at once with the holder stopped.
   * stream_kill_owner_midstream: the subscriber is connected to A while
     a publisher on the node that is not the holder sends a QoS 1 and a
     QoS 2 stream (M each, acknowledged one by one); A is killed with -9
@@ -319,6 +329,82 @@ def t_repl_ack():
         wait_until(lambda: (other.peer(a.node) or {}).get(
             'forward_pending', -1) == 0, 10, 'every forward to A acked',
             [a, other])
+        sub.disconnect()
+    finally:
+        if stopped is not None:
+            os.kill(stopped.pid, signal.SIGCONT)
+        for n in (a, b, c):
+            n.stop()
+
+
+@h.test('local_puback_waits_for_the_replica')
+def t_local_gate():
+    e, nodes = mesh3('rg')
+    a, b, c = nodes
+    sub = Sub(uniq('rg'))
+    stopped = None
+    try:
+        eq(sub.connect(a), 0, 'first CONNACK session present')
+        sub.subscribe([('r/q1', 1), ('r/q2', 2)])
+        holder = find_holder([b, c])
+        pc, _ = a.connect()
+        publish(pc, 'r/q1', b'1', qos=1)        # all up: at once
+        rel0 = repl(a).get('acks_released', 0)
+        p2, _ = a.connect()
+        os.kill(holder.pid, signal.SIGSTOP)
+        stopped = holder
+        t0 = time.monotonic()
+        pid = pc.pid()
+        pc.send(h.publish_pkt('r/q1', b'2', 1, pid=pid))
+        # Well within dead_after (1.5 s): the link stays up meanwhile.
+        early = pc.recv(0.5)
+        check(early is None, 'A acked %r with the holder %s stopped'
+              % (early, holder.short))
+        # A message no persistent session takes makes no replica frame:
+        # another publisher's PUBACK for it comes at once (one client's
+        # acks go in order, so not on pc).
+        publish(p2, 'r/none', b'x', qos=1)
+        os.kill(holder.pid, signal.SIGCONT)
+        stopped = None
+        if h.ARGS.verbose:
+            print('# holder stopped %.2fs' % (time.monotonic() - t0),
+                  flush=True)
+        ack = pc.expect(h.PUBACK, 'PUBACK once the holder is back',
+                        timeout=5.0, keep_publish=True)
+        eq(ack.pid, pid, 'PUBACK id')
+        eq(repl(a).get('acks_released', 0), rel0,
+           'marks released: the PUBACK came from a release, not an ack')
+        # QoS 2, holder stopped until A declares it dead.
+        holder = find_holder([b, c])
+        wait_until(lambda: (a.peer(holder.node) or {}).get('state') ==
+                   'up', 10, 'A links the holder', nodes)
+        os.kill(holder.pid, signal.SIGSTOP)
+        stopped = holder
+        rel0 = repl(a).get('acks_released', 0)
+        if h.ARGS.verbose:
+            print('# before QoS 2: A sees %s %r; replicas %r' % (
+                holder.short, (a.peer(holder.node) or {}).get('state'),
+                repl(a)), flush=True)
+        pid = pc.pid()
+        pc.send(h.publish_pkt('r/q2', b'1', 2, pid=pid))
+        early = pc.recv(0.8)
+        check(early is None, 'A sent %r for QoS 2 with the holder %s '
+              'stopped' % (early, holder.short))
+        rec = pc.expect(h.PUBREC, 'PUBREC once A lets the holder go',
+                        timeout=10.0, keep_publish=True)
+        eq(rec.pid, pid, 'PUBREC id')
+        check((a.peer(holder.node) or {}).get('state') != 'up',
+              'the PUBREC came while A still had the holder up')
+        check(repl(a).get('acks_released', 0) > rel0,
+              'A released no mark of the stopped holder')
+        pc.send(h.ack_pkt(h.PUBREL, pid))
+        pc.expect(h.PUBCOMP, 'PUBCOMP', keep_publish=True)
+        os.kill(holder.pid, signal.SIGCONT)
+        stopped = None
+        check({1, 2} <= set(sub.wait_all('r/q1', 2, RESUME_TIMEOUT)),
+              'QoS 1 messages missing: %r' % sub.seqs('r/q1'))
+        eq(sub.wait_all('r/q2', 1, RESUME_TIMEOUT), [1], 'QoS 2 messages')
+        pc.close()
         sub.disconnect()
     finally:
         if stopped is not None:
