@@ -68,7 +68,10 @@ scram_field(const char *p, size_t len)
 
 /*
  * Unescapes saslname p[0..len) into s->s_user: "=2C" is ',', "=3D" is
- * '=', any other '=' is an error.  0 or CAIRN_ERR_PROTO.
+ * '=', any other '=' is an error.  The hex digits in either case: RFC
+ * 5802's grammar writes them as ABNF strings, which are
+ * case-insensitive (RFC 5234 2.3), and Perl's Authen::SCRAM sends
+ * "=2c".  0 or CAIRN_ERR_PROTO.
  */
 static int
 scram_unescape_user(struct scram *s, const char *p, size_t len)
@@ -81,9 +84,9 @@ scram_unescape_user(struct scram *s, const char *p, size_t len)
 		if (c == '=') {
 			if (len - i < 3)
 				return CAIRN_ERR_PROTO;
-			if (p[i + 1] == '2' && p[i + 2] == 'C')
+			if (p[i + 1] == '2' && (p[i + 2] | 0x20) == 'c')
 				c = ',';
-			else if (p[i + 1] == '3' && p[i + 2] == 'D')
+			else if (p[i + 1] == '3' && (p[i + 2] | 0x20) == 'd')
 				c = '=';
 			else
 				return CAIRN_ERR_PROTO;

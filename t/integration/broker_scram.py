@@ -270,9 +270,9 @@ class PerlScram:
     Scram's, so server_first() takes either.  A missing perl or module
     is a Fail, never a skip: .ci/install-deps installs them.
 
-    No user name with ',' or '=' here: Authen::SCRAM 0.011 escapes them
-    as "=2c" and "=3d", and the broker takes only RFC 5802's "=2C" and
-    "=3D" (CONNACK 0x86, malformed client-first)."""
+    Authen::SCRAM 0.011 escapes ',' and '=' in a user name as "=2c" and
+    "=3d" (lower case; RFC 5802 writes "=2C", in ABNF, where case does
+    not matter): the broker takes both."""
 
     def __init__(self, user, password):
         self.err = tempfile.TemporaryFile()
@@ -789,6 +789,12 @@ def t_perl_success():
         ping5(c, 'PINGREQ after an Authen::SCRAM login')
         publish1(c, 'scram/perl', b'hi', 1, 'QoS 1 after Authen::SCRAM')
         c.send(fixed(DISCONNECT, 0, b''))
+        c.close()
+    # ',' and '=' in the user name: Authen::SCRAM escapes them "=2c" and
+    # "=3d" (before, CONNACK 0x86: malformed client-first).
+    with broker() as b, PerlScram('a,b=c', USERS['a,b=c']) as ps:
+        c, _ = perl_login(b.port, ps)
+        ping5(c, 'PINGREQ after an Authen::SCRAM login as a,b=c')
         c.close()
 
 

@@ -302,6 +302,7 @@ static const struct {
 	{ "n,,n=user,r=abc", 0, "user" },
 	{ "n,,n=USER,r=abc", 0, "USER" },
 	{ "n,,n=a=2Cb\xc2\xa0" "c,r=abc", 0, "a,b c" },	/* escape, NBSP */
+	{ "n,,n=a=2cb=3dc,r=abc", 0, "a,b=c" },	/* lower-case hex */
 	{ "n,,n=\xc8\xa1,r=abc", 0, "\xc8\xa1" },		/* unassigned */
 	{ "n,,n=a\x07,r=abc", CAIRN_ERR_DENIED, NULL },	/* prohibited */
 	{ "n,,n=\xd8\xa7" "1,r=abc", CAIRN_ERR_DENIED, NULL },	/* bidi */
