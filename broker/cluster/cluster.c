@@ -35,6 +35,7 @@
 
 #include "broker/net/broker_int.h"
 #include "broker/cluster/cluster_int.h"
+#include "agent/ring.h"
 #include "common/err.h"
 #include "common/file.h"
 #include "common/json.h"
@@ -49,6 +50,7 @@
 static void	cluster_on_accept(struct ev_loop *, ev_io *, int);
 static void	peer_on_redial(struct ev_loop *, ev_timer *, int);
 static void	peer_on_grace(struct ev_loop *, ev_timer *, int);
+static void	peer_set_away(struct cluster *, struct peer *, int);
 static void	cluster_on_forget(struct ev_loop *, ev_timer *, int);
 static int	ban_any(const struct ctab_ent *, void *);
 static struct ctab_ent *cluster_banned(struct cluster *, const char *);
@@ -231,6 +233,7 @@ cluster_new(struct broker *b, struct ev_loop *loop, char *err, size_t errlen)
 		goto fail;
 	}
 	ev_init(&c->c_forget_w, cluster_on_forget);
+	ev_prepare_init(&c->c_fwd_w, cluster_sync_on_fwd);
 	if (bc->bc_forget_after_ms > 0) {
 		/* A sweep every quarter of it, at most every 5s. */
 		c->c_forget_w.repeat = (ev_tstamp)bc->bc_forget_after_ms /
@@ -281,6 +284,9 @@ peer_new(struct cluster *c, const char *name)
 		return NULL;
 	}
 	p->p_cluster = c;
+	p->p_hash = ring_hash(name, strlen(name));
+	if (p->p_hash == 0)
+		p->p_hash = 1;		/* 0 is "none" on the link */
 	p->p_rtt_ms = -1;
 	p->p_seen = ev_now(c->c_loop);
 	router_remote_init(&p->p_rr);
@@ -313,6 +319,7 @@ peer_free(struct cluster *c, struct peer *p)
 
 	ev_timer_stop(c->c_loop, &p->p_redial_w);
 	ev_timer_stop(c->c_loop, &p->p_grace_w);
+	peer_set_away(c, p, 0);
 	if (p->p_link != NULL)
 		replica_peer_down(c, p, 1);
 	cluster_sync_down(c, p);
@@ -372,6 +379,7 @@ cluster_free(struct cluster *c)
 	}
 	custody_fini(c);
 	ev_timer_stop(c->c_loop, &c->c_forget_w);
+	ev_prepare_stop(c->c_loop, &c->c_fwd_w);
 	ctab_fini(&c->c_banned);
 	ctab_fini(&c->c_routes);
 	ctab_fini(&c->c_retained);
@@ -717,6 +725,19 @@ cluster_peer_caps(struct cluster *c, struct peer *p)
 	}
 }
 
+static void
+peer_set_away(struct cluster *c, struct peer *p, int away)
+{
+	if (p->p_away == away)
+		return;
+	p->p_away = away;
+	p->p_rr.rr_away = away;
+	if (away)
+		c->c_naway++;
+	else
+		c->c_naway--;
+}
+
 /*
  * The grace of an away peer is over: without a spool its routes and
  * buffer go; with one (max_peer_spool_bytes), its routes stay and its
@@ -742,8 +763,7 @@ peer_on_grace(struct ev_loop *loop, ev_timer *w, int revents)
 		    (unsigned long long)p->p_away_dropped);
 		return;
 	}
-	p->p_away = 0;
-	p->p_rr.rr_away = 0;
+	peer_set_away(c, p, 0);
 	cluster_peer_routes_clear(p);
 	n = cluster_fwdq_clear(&p->p_fwdq);
 	p->p_dropped += n;
@@ -768,8 +788,7 @@ peer_away(struct cluster *c, struct peer *p)
 	}
 	if (p->p_away)
 		return;		/* a new link died before its handshake */
-	p->p_away = 1;
-	p->p_rr.rr_away = 1;
+	peer_set_away(c, p, 1);
 	p->p_away_dropped = 0;
 	cluster_peer_caps(c, p);
 	custody_sender_check(c, p);
@@ -787,8 +806,7 @@ peer_back(struct cluster *c, struct peer *p)
 {
 	if (!p->p_away)
 		return;
-	p->p_away = 0;
-	p->p_rr.rr_away = 0;
+	peer_set_away(c, p, 0);
 	ev_timer_stop(c->c_loop, &p->p_grace_w);
 	log_info("cluster: node %s back: resending %zu buffered forwards "
 	    "(%llu oldest dropped while away, at max_peer_spool_bytes or "

@@ -139,7 +139,8 @@ int		 cluster_remove(struct cluster *, const char *node);
  *    "handshakes":{"pending":0,"refused":0,"evicted":0},
  *    "replicas":{"held":1,"held_messages":3,"held_bytes":900,
  *    "max_bytes":67108864,"dropped":0,"refused":0,"owned":2,
- *    "unplaced":0,"synced":2,"promoted":0,"resent":0},
+ *    "unplaced":0,"synced":2,"promoted":0,"resent":0,
+ *    "acks_released":0,"given_back_from_spools":0},
  *    "memory":{...}}
  *
  * replicas (CLUSTER.md, "Session replicas"): held for peers (count,
@@ -147,7 +148,10 @@ int		 cluster_remove(struct cluster *, const char *node);
  * it); owned: this node's persistent sessions, unplaced: those whose
  * replica is not in place yet, synced: whole replicas sent, promoted:
  * replicas made sessions here, resent: changes that did not go (a
- * full link) and made a whole resend.
+ * full link) and made a whole resend, acks_released: replica acks
+ * waited for and let go (the holder's link went),
+ * given_back_from_spools: deliveries of promoted sessions not given
+ * back to their node because its spools bring them.
  * handshakes: inbound handshakes in progress now, connections refused
  * at accept for want of a slot, and slots taken back from unproven
  * handshakes for newcomers (CLUSTER.md, "Strangers").

@@ -110,6 +110,8 @@ struct peer {
 	 */
 	int			 p_away;
 	uint64_t		 p_away_dropped;
+	uint64_t		 p_hash;	/* ring_hash() of p_name */
+	int			 p_fwd_due;	/* c_fwd_w sends its buffer */
 	/* Custody (custody.c): its forwards held here, in arrival order. */
 	struct custody_heldq	 p_held;
 	size_t			 p_nheld;
@@ -184,6 +186,13 @@ struct cluster {
 	struct link_ops		 c_lops;
 	struct peer_list	 c_peers;
 	size_t			 c_npeers;
+	size_t			 c_naway;	/* peers with p_away */
+	/*
+	 * While a peer is away, QoS 1/2 forwards to the others go at the
+	 * end of the loop iteration (cluster_sync.c), once the routing of
+	 * their message has noted every spool it went to.
+	 */
+	ev_prepare		 c_fwd_w;
 	struct link_list	 c_links;	/* every link, any state */
 	size_t			 c_nlinks;
 	struct ctab		 c_routes;	/* local filter -> subscribers */
@@ -277,6 +286,8 @@ void		 cluster_sync_msg(struct cluster *, struct peer *p,
 		    const struct link_msg *m);
 /* p's link can take more: resend what it has not had. */
 void		 cluster_sync_pump(struct cluster *, struct peer *p);
+/* c_fwd_w: the forwards held back while the routing ran go now. */
+void		 cluster_sync_on_fwd(struct ev_loop *, ev_prepare *, int);
 /* A new peer's watchers (peer_new()). */
 void		 cluster_sync_init(struct peer *p);
 /* p is being freed or its link closed: the snapshot going out stops. */

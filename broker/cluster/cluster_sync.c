@@ -994,6 +994,14 @@ forward_send(struct link *l, uint64_t seq, const struct msg *msg,
 	m.u.fwd.v5.from = msg_from(msg);
 	m.u.fwd.v5.expiry_ms = msg_expiry_left_ms(msg, clock_ms());
 	m.u.fwd.v5.props = msg_props(msg);
+	/* The away nodes whose spools have it too (a promoted session of
+	 * theirs here does not give it back to them). */
+	while (m.u.fwd.nspooled < MSG_SPOOLED_MAX && qos > 0 &&
+	    msg->m_spooled[m.u.fwd.nspooled] != 0) {
+		m.u.fwd.spooled[m.u.fwd.nspooled] =
+		    msg->m_spooled[m.u.fwd.nspooled];
+		m.u.fwd.nspooled++;
+	}
 	return link_send(l, &m);
 }
 
@@ -1106,6 +1114,13 @@ cluster_on_forward(struct router_remote *rr, struct msg *msg,
 			p->p_drop_logged = 0;
 		return;
 	}
+	/*
+	 * Spooled for an away peer: noted on the message, so that the
+	 * FORWARDs of it to the others say so (a session of p promoted
+	 * on one of them is not given it back: p gets it from here).
+	 */
+	if (p->p_away)
+		(void)msg_spool_mark(msg, p->p_hash);
 	/* An away peer's spool keeps the newest: the oldest go. */
 	while (p->p_away && cluster_fwdq_full(&p->p_fwdq, msg) &&
 	    cluster_fwdq_drop_oldest(&p->p_fwdq)) {
@@ -1129,7 +1144,32 @@ cluster_on_forward(struct router_remote *rr, struct msg *msg,
 		    "shared groups", p->p_name);
 	p->p_drop_logged = 0;
 	custody_sender_check(c, p);
+	if (c->c_naway > 0) {
+		/* After the routing: every spool it goes to noted first. */
+		p->p_fwd_due = 1;
+		if (!ev_is_active(&c->c_fwd_w))
+			ev_prepare_start(c->c_loop, &c->c_fwd_w);
+		return;
+	}
 	cluster_sync_pump(c, p);
+}
+
+void
+cluster_sync_on_fwd(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct cluster *c = container_of(w, struct cluster, c_fwd_w);
+	struct peer *p, *next;
+
+	(void)loop;
+	(void)revents;
+	ev_prepare_stop(c->c_loop, &c->c_fwd_w);
+	for (p = TAILQ_FIRST(&c->c_peers); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, p_entry);
+		if (!p->p_fwd_due)
+			continue;
+		p->p_fwd_due = 0;
+		cluster_sync_pump(c, p);
+	}
 }
 
 /* The groups of a received FORWARD as views into it, in c_gviews. */
@@ -1156,6 +1196,8 @@ struct msg *
 cluster_forward_msg(const struct link_forward *f)
 {
 	struct msg_args a;
+	struct msg *m;
+	uint8_t i;
 
 	memset(&a, 0, sizeof(a));
 	a.ma_topic = f->topic;
@@ -1165,7 +1207,10 @@ cluster_forward_msg(const struct link_forward *f)
 	a.ma_qos = f->qos;
 	a.ma_retain = f->retain;
 	a.ma_expire_at = msg_expire_at(clock_ms(), f->v5.expiry_ms);
-	return msg_new_ex(&a);
+	if ((m = msg_new_ex(&a)) != NULL)
+		for (i = 0; i < f->nspooled; i++)
+			(void)msg_spool_mark(m, f->spooled[i]);
+	return m;
 }
 
 static void

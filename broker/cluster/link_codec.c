@@ -287,8 +287,17 @@ decode_forward(struct bytes_r *r, struct link_forward *f)
 	f->groups = bytes_view_of(r->p + start, r->off - start);
 	if (bytes_r_left(r) == 0)
 		return f->ngroups > 0 ? 0 : CAIRN_ERR_PROTO;
-	if (get_msg5(r, &f->v5) != 0 || msg5_empty(&f->v5))
+	if (get_msg5(r, &f->v5) != 0)
 		return CAIRN_ERR_PROTO;
+	if (bytes_r_left(r) == 0)
+		return msg5_empty(&f->v5) ? CAIRN_ERR_PROTO : 0;
+	/* The spool list: then an empty 5.0 part is canonical. */
+	if (get_u8(r, &f->nspooled) != 0 || f->nspooled == 0 ||
+	    f->nspooled > LINK_MAX_SPOOLED)
+		return CAIRN_ERR_PROTO;
+	for (i = 0; i < f->nspooled; i++)
+		if (get_u64(r, &f->spooled[i]) != 0 || f->spooled[i] == 0)
+			return CAIRN_ERR_PROTO;
 	return 0;
 }
 
@@ -930,8 +939,12 @@ encode_check(const struct link_msg *m)
 			if (!link_forward_group_next(&l, &a) ||
 			    !link_share_valid(a))
 				return CAIRN_ERR_INVAL;
-		if (msg5_check(&m->u.fwd.v5) != 0)
+		if (msg5_check(&m->u.fwd.v5) != 0 ||
+		    m->u.fwd.nspooled > LINK_MAX_SPOOLED)
 			return CAIRN_ERR_INVAL;
+		for (i = 0; i < m->u.fwd.nspooled; i++)
+			if (m->u.fwd.spooled[i] == 0)
+				return CAIRN_ERR_INVAL;
 		return l.len == 0 ? 0 : CAIRN_ERR_INVAL;
 	case LINK_RETAIN:
 		return m->u.ret.qos <= 2 && link_name_valid(m->u.ret.origin) &&
@@ -1012,9 +1025,20 @@ encode_body(struct bytes_w *w, const struct link_msg *m)
 		bytes_put_u8(w, m->u.fwd.retain);
 		put_str16(w, m->u.fwd.topic);
 		put_bytes32(w, m->u.fwd.payload);
-		if (m->u.fwd.ngroups > 0 || !msg5_empty(&m->u.fwd.v5)) {
+		if (m->u.fwd.ngroups > 0 || !msg5_empty(&m->u.fwd.v5) ||
+		    m->u.fwd.nspooled > 0) {
 			bytes_put_u16be(w, m->u.fwd.ngroups);
 			bytes_put_view(w, m->u.fwd.groups);
+		}
+		if (m->u.fwd.nspooled > 0) {
+			uint8_t i;
+
+			if (put_msg5(w, &m->u.fwd.v5) != 0)
+				return CAIRN_ERR_INVAL;
+			bytes_put_u8(w, m->u.fwd.nspooled);
+			for (i = 0; i < m->u.fwd.nspooled; i++)
+				bytes_put_u64be(w, m->u.fwd.spooled[i]);
+			break;
 		}
 		if (!msg5_empty(&m->u.fwd.v5))
 			return put_msg5(w, &m->u.fwd.v5);

@@ -131,7 +131,15 @@ struct link_msg5 {
  * FORWARD is byte for byte the first release's); with a trailer the
  * group count is always there.  Subscription identifiers never cross:
  * they are the receiving node's subscribers'.
+ *
+ * Then, only when the sender also put the message in the spool of away
+ * peers (CLUSTER.md, "Session replicas": a promoted session does not
+ * give those back), the spool list: n u8 (1..LINK_MAX_SPOOLED) and n
+ * x u64, each the ring_hash() of such a peer's name (not 0); the group
+ * count and the 5.0 part are then always there (the 5.0 part may be
+ * empty).
  */
+#define LINK_MAX_SPOOLED	2
 struct link_forward {
 	uint64_t		seq;
 	uint8_t			qos;	/* 0..2 */
@@ -141,6 +149,8 @@ struct link_forward {
 	uint16_t		ngroups;	/* 0: no list */
 	struct bytes_view	groups;	/* the items; link_forward_group_next() */
 	struct link_msg5	v5;	/* all empty: no trailer */
+	uint8_t			nspooled;	/* 0: no spool list */
+	uint64_t		spooled[LINK_MAX_SPOOLED];
 };
 
 /*

@@ -88,6 +88,7 @@ struct replica {
 	size_t		 rp_ndirtyp;	/* peers with p_repl_dirty */
 	uint64_t	 rp_nreleased;	/* marks let go: their link went */
 	uint64_t	 rp_nsent;	/* REPL_* frames sent, all holders */
+	uint64_t	 rp_nspooled;	/* not given back: p's spools have them */
 	ev_prepare	 rp_ack_w;	/* holder: REPL_ACKs owed */
 };
 
@@ -1133,6 +1134,15 @@ replica_wanted(struct cluster *c, struct bytes_view id)
  * replica had: it was only cut off), the deliveries restored at the
  * promotion stay behind, so only what was queued here since goes.
  */
+/* session_take_if(): m also went to the spool for p (the peer). */
+static int
+give_back_spooled(const struct msg *m, void *arg)
+{
+	const struct peer *p = arg;
+
+	return msg_spooled_for(m, p->p_hash);
+}
+
 static void
 replica_give_back(struct cluster *c, struct peer *p, struct ctab_ent *e,
     int same)
@@ -1142,7 +1152,7 @@ replica_give_back(struct cluster *c, struct peer *p, struct ctab_ent *e,
 	struct session *s;
 	struct session_out *o;
 	char id[LINK_MAX_NAME + 1];
-	size_t len = e->ce_len, n = 0;
+	size_t len = e->ce_len, n = 0, spooled = 0;
 
 	memcpy(id, e->ce_key, len + 1);
 	promo_forget(rp, e);
@@ -1154,11 +1164,18 @@ replica_give_back(struct cluster *c, struct peer *p, struct ctab_ent *e,
 		session_out_free(session_take_first(s));
 		n++;
 	}
+	/*
+	 * What was queued here since, and also went to p's spool on its
+	 * node (p was away when it was routed): p gets it from there.
+	 */
+	if (same && (spooled = session_take_if(s, give_back_spooled,
+	    p)) > 0)
+		rp->rp_nspooled += spooled;
 	log_info("client %s: session given back to node %s%s", id, p->p_name,
 	    same ? " (it was cut off, not gone)" : "");
-	if (same && n > 0)
-		log_debug("client %s: %zu messages it has already kept here",
-		    id, n);
+	if (same && n + spooled > 0)
+		log_debug("client %s: %zu messages it has already kept here, "
+		    "%zu it gets from spools", id, n, spooled);
 	cluster_session_give(c, p, bytes_view_of(id, len));
 }
 
@@ -1214,7 +1231,7 @@ replica_status_json(struct cluster *c, struct bytes_w *w)
 	    "\"held_bytes\":%zu,\"max_bytes\":%zu,\"dropped\":%llu,"
 	    "\"refused\":%llu,\"owned\":%zu,\"unplaced\":%zu,"
 	    "\"synced\":%llu,\"promoted\":%llu,\"resent\":%llu,"
-	    "\"acks_released\":%llu}",
+	    "\"acks_released\":%llu,\"given_back_from_spools\":%llu}",
 	    rstore_count(&rp->rp_store), rstore_msgs(&rp->rp_store),
 	    rp->rp_store.rs_bytes, rp->rp_store.rs_max_bytes,
 	    (unsigned long long)rp->rp_store.rs_dropped,
@@ -1223,5 +1240,6 @@ replica_status_json(struct cluster *c, struct bytes_w *w)
 	    (unsigned long long)rp->rp_nsynced,
 	    (unsigned long long)rp->rp_npromoted,
 	    (unsigned long long)rp->rp_nlost,
-	    (unsigned long long)rp->rp_nreleased);
+	    (unsigned long long)rp->rp_nreleased,
+	    (unsigned long long)rp->rp_nspooled);
 }

@@ -33,6 +33,7 @@ msg_new_ex(const struct msg_args *a)
 	m->m_retain = a->ma_retain;
 	m->m_expire_at = a->ma_expire_at;
 	m->m_retain_slot = SIZE_MAX;
+	memset(m->m_spooled, 0, sizeof(m->m_spooled));
 	p = (uint8_t *)(m + 1);
 	m->m_topic = (char *)p;
 	m->m_topic_len = a->ma_topic.len;
@@ -170,4 +171,31 @@ msg_from_is(const struct msg *m, const char *id, size_t len)
 {
 	return m->m_from_len == len && len > 0 &&
 	    memcmp(m->m_from, id, len) == 0;
+}
+
+int
+msg_spool_mark(struct msg *m, uint64_t node)
+{
+	size_t i;
+
+	for (i = 0; i < MSG_SPOOLED_MAX; i++) {
+		if (m->m_spooled[i] == node)
+			return 1;
+		if (m->m_spooled[i] == 0) {
+			m->m_spooled[i] = node;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+msg_spooled_for(const struct msg *m, uint64_t node)
+{
+	size_t i;
+
+	for (i = 0; i < MSG_SPOOLED_MAX && m->m_spooled[i] != 0; i++)
+		if (m->m_spooled[i] == node)
+			return 1;
+	return 0;
 }

@@ -27,6 +27,8 @@
 
 #include "common/bytes.h"
 
+#define MSG_SPOOLED_MAX	2
+
 struct msg {
 	unsigned int	 m_refs;	/* owners; freed at 0 */
 	uint8_t		 m_qos;		/* as published, 0..2 */
@@ -41,6 +43,12 @@ struct msg {
 	uint8_t		*m_payload;	/* inside the allocation */
 	uint8_t		*m_props;	/* inside the allocation */
 	char		*m_from;	/* NUL-terminated, inside the allocation */
+	/*
+	 * The cluster's: nodes (ring_hash() of their names, 0: none) that
+	 * get this message from a spool as well, for it was routed to them
+	 * while they were away (CLUSTER.md, "Session replicas").
+	 */
+	uint64_t	 m_spooled[MSG_SPOOLED_MAX];
 };
 
 /* What msg_new_ex() copies into a message; every view is borrowed. */
@@ -104,5 +112,12 @@ uint64_t	 msg_expiry_left_ms(const struct msg *m, uint64_t now);
 uint64_t	 msg_expire_at(uint64_t now, uint64_t left);
 /* 1 if m was published by client id `id` (for no local), else 0. */
 int		 msg_from_is(const struct msg *m, const char *id, size_t len);
+/*
+ * Notes that node (a ring_hash(), not 0) gets m from a spool as well;
+ * past MSG_SPOOLED_MAX nodes the rest are not noted.  1 if it is noted.
+ */
+int		 msg_spool_mark(struct msg *m, uint64_t node);
+/* 1 if node was noted by msg_spool_mark(). */
+int		 msg_spooled_for(const struct msg *m, uint64_t node);
 
 #endif

@@ -314,6 +314,13 @@ int		 session_sendable(const struct session *);
  */
 struct session_out *session_take_first(struct session *);
 /*
+ * Frees every delivery of s (in flight or queued) whose message m makes
+ * drop(m, arg) say 1, as session_take_first() does (for a session about
+ * to move: the observer is not told).  Returns how many.
+ */
+size_t		 session_take_if(struct session *,
+		    int (*drop)(const struct msg *, void *), void *arg);
+/*
  * Puts back a delivery as it stood on another node (a session replica
  * promoted here): SESSION_OUT_QUEUED at the end of the queue (as
  * session_enqueue(), caps and all), or PUBLISHED / RELEASED with packet

@@ -41,6 +41,11 @@ frames = {
     'forward_v5_groups': frame(FWD, struct.pack('>QBB', 10, 2, 0) +
         s16(b'a/b') + b32(b'x') + struct.pack('>H', 1) +
         s16(b'$share/g/a/+') + msg5(b'', 1, props(b''))),
+    # The spool list: the away nodes (ring hashes) that get it too.
+    'forward_spooled': frame(FWD, struct.pack('>QBB', 11, 1, 0) +
+        s16(b'a/b') + b32(b'y') + struct.pack('>H', 0) +
+        msg5(b'', 0, props(b'')) + b'\x02' +
+        struct.pack('>QQ', 0x0102030405060708, 9)),
     'forward_ack': frame(ACK, struct.pack('>Q', 7)),
     'retain': frame(RET, struct.pack('>Q', 1700000000000) + s16(b'b2@h') +
         s16(b'r/t') + b'\x01' + b32(b'kept')),

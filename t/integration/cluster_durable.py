@@ -65,7 +65,7 @@ def pending_to(src, dst):
     return (src.peer(dst.node) or {}).get('forward_pending', -1)
 
 
-def killed_restarted(replicas, early=False):
+def killed_restarted(replicas, early=False, during=False):
     ep = Epmd()
     nodes = []
     try:
@@ -92,6 +92,19 @@ def killed_restarted(replicas, early=False):
         wait_until(lambda: pending_to(d1, d2) == 0, 20.0,
                    'd1 has no forward to d2 unacknowledged', nodes)
         d2.kill9()
+        total = N
+        if during:
+            # Published while d2 is down: d1 queues them for its
+            # promoted copy (its own route) and in d2's spool (d2's
+            # routes stay while it is away).
+            wait_until(lambda: d1.status()['replicas']['promoted'] >= 1,
+                       10.0, 'd1 promoted the replica', nodes)
+            pc, _ = d1.connect(client_id=uniq('pub'))
+            for i in range(N + 1, 2 * N + 1):
+                publish(pc, '%s/q1' % cid, b'%d' % i, qos=1)
+                publish(pc, '%s/q2' % cid, b'%d' % i, qos=2)
+            pc.close()
+            total = 2 * N
         if early:
             # Back on d2 before d1 hears from it (d1 stopped meanwhile),
             # so that d1 has the claim before d2's replica: the claim
@@ -110,8 +123,8 @@ def killed_restarted(replicas, early=False):
             wait_mesh(nodes)
             sc, sp = d2.connect(client_id=cid, clean=False)
         eq(sp, 1, 'CONNACK session present after the restart')
-        got = recv_publishes(sc, 2 * N, timeout=30.0)
-        for _ in range(2 * N):            # duplicates? every one of them
+        got = recv_publishes(sc, 2 * total, timeout=30.0)
+        for _ in range(2 * total):        # duplicates? every one of them
             try:
                 got += recv_publishes(sc, 1, timeout=1.0)
             except Fail:
@@ -119,7 +132,7 @@ def killed_restarted(replicas, early=False):
         sc.close()
         q1 = [int(p.payload) for p in got if p.topic.endswith('/q1')]
         q2 = [int(p.payload) for p in got if p.topic.endswith('/q2')]
-        want = set(range(1, N + 1))
+        want = set(range(1, total + 1))
         print('# received QoS 1 %d (%d distinct), QoS 2 %d (%d distinct)'
               % (len(q1), len(set(q1)), len(q2), len(set(q2))), flush=True)
         if len(q2) != len(set(q2)) or h.ARGS.verbose:
@@ -138,6 +151,11 @@ def killed_restarted(replicas, early=False):
         # the kill), so a second copy is a session merged twice.
         eq(len(q1), len(set(q1)), 'QoS 1 deliveries (none was in '
            'flight: none twice)')
+        if during:
+            # d1 gave back none of what d2 got from d1's spool.
+            eq(d1.status()['replicas'].get('given_back_from_spools'),
+               2 * N, 'd1: deliveries not given back (d2 had them from '
+               'the spool)')
     finally:
         for n in nodes:
             n.stop()
@@ -157,6 +175,78 @@ def t_killed_replica():
 @test('receiver_restarted_client_back_before_the_link_is_up')
 def t_killed_replica_early():
     killed_restarted(True, early=True)
+
+
+@test('published_while_the_receiver_was_down_come_once')
+def t_killed_during():
+    killed_restarted(True, during=True)
+
+
+@test('published_on_a_third_node_while_the_receiver_was_down_come_once')
+def t_killed_during3():
+    """As above with a third node: the publisher's node is not the
+    holder, so the holder learns from the FORWARD's spool list that the
+    message is in the receiver's spool too."""
+    ep = Epmd()
+    nodes = []
+    try:
+        d1 = Node('f1', ep)
+        d3 = Node('f3', ep)
+        d2 = data_node('f2', ep, ['max_queued_messages: 10000'])
+        nodes = [d1, d2, d3]
+        wait_mesh(nodes)
+        cid = uniq('dur3')
+        sc, sp = d2.connect(client_id=cid, clean=False)
+        eq(sp, 0, 'first CONNACK session present')
+        subscribe(sc, [('%s/q1' % cid, 1), ('%s/q2' % cid, 2)])
+        sc.close()
+
+        def holder():
+            held = [n for n in (d1, d3)
+                    if n.status()['replicas']['held'] == 1]
+            return held[0] if len(held) == 1 else None
+        hold = wait_until(holder, 10.0, 'one replica holder', nodes)
+        pub = d3 if hold is d1 else d1
+        wait_routes(pub, d2, 2, nodes=nodes)
+        d2.kill9()
+        wait_until(lambda: hold.status()['replicas']['promoted'] >= 1,
+                   10.0, 'the holder promoted the replica', nodes)
+        wait_routes(pub, hold, 2, nodes=nodes)
+        pc, _ = pub.connect(client_id=uniq('pub'))
+        for i in range(1, N + 1):
+            publish(pc, '%s/q1' % cid, b'%d' % i, qos=1)
+            publish(pc, '%s/q2' % cid, b'%d' % i, qos=2)
+        pc.close()
+        wait_until(lambda: pending_to(pub, hold) == 0, 20.0,
+                   'the holder acked every forward', nodes)
+        d2.start()
+        wait_mesh(nodes)
+        sc, sp = d2.connect(client_id=cid, clean=False)
+        eq(sp, 1, 'CONNACK session present after the restart')
+        got = recv_publishes(sc, 2 * N, timeout=30.0)
+        for _ in range(2 * N):
+            try:
+                got += recv_publishes(sc, 1, timeout=1.0)
+            except Fail:
+                break
+        sc.close()
+        q1 = [int(p.payload) for p in got if p.topic.endswith('/q1')]
+        q2 = [int(p.payload) for p in got if p.topic.endswith('/q2')]
+        want = set(range(1, N + 1))
+        print('# received QoS 1 %d (%d distinct), QoS 2 %d (%d distinct)'
+              % (len(q1), len(set(q1)), len(q2), len(set(q2))), flush=True)
+        check(want == set(q1), 'QoS 1 lost: %s'
+              % ch.ranges(sorted(want - set(q1))))
+        check(want == set(q2), 'QoS 2 lost: %s'
+              % ch.ranges(sorted(want - set(q2))))
+        eq(len(q2), len(set(q2)), 'QoS 2 deliveries (exactly once)')
+        eq(len(q1), len(set(q1)), 'QoS 1 deliveries (none twice)')
+        eq(hold.status()['replicas'].get('given_back_from_spools'), 2 * N,
+           'holder: deliveries not given back')
+    finally:
+        for n in nodes:
+            n.stop()
+        ep.kill9()
 
 
 @test('forward_not_acked_when_the_store_refuses')

@@ -415,6 +415,90 @@ START_TEST(link_codec__forward_v5)
 }
 END_TEST
 
+/* FORWARD's spool list: the away nodes that get the message too. */
+START_TEST(link_codec__forward_spooled)
+{
+	/* FORWARD seq 0, qos 1, retain 0, topic "t", payload "" */
+	static const uint8_t base[] = { 0, 0, 0, 18, LINK_FORWARD,
+	    0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 't', 0, 0, 0, 0 };
+	struct link_msg m, d;
+	struct bytes_w w;
+	uint8_t buf[128];
+	size_t n, used, len31;
+
+	bytes_w_init(&w, MAXF);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_FORWARD;
+	m.u.fwd.seq = 9;
+	m.u.fwd.qos = 1;
+	m.u.fwd.topic = V("a/b");
+	m.u.fwd.payload = V("x");
+	ck_assert_int_eq(enc(&w, &m), 0);
+	len31 = w.len;
+	/* With no 5.0 part: groups 0, an empty 5.0 part, then the list. */
+	m.u.fwd.nspooled = 1;
+	m.u.fwd.spooled[0] = 0x0102030405060708ULL;
+	roundtrip(&m);
+	ck_assert_int_eq(enc(&w, &m), 0);
+	ck_assert_uint_eq(w.len, len31 + 2 + 2 + 8 + 1 + 1 + 8);
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+	ck_assert_uint_eq(d.u.fwd.nspooled, 1);
+	ck_assert(d.u.fwd.spooled[0] == 0x0102030405060708ULL);
+	ck_assert_uint_eq(d.u.fwd.v5.from.len + d.u.fwd.v5.expiry_ms +
+	    d.u.fwd.v5.props.len, 0);
+	/* Two, with a 5.0 part. */
+	m.u.fwd.nspooled = 2;
+	m.u.fwd.spooled[1] = 7;
+	m.u.fwd.v5.from = V("pub");
+	roundtrip(&m);
+	ck_assert_int_eq(enc(&w, &m), 0);
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+	ck_assert_uint_eq(d.u.fwd.nspooled, 2);
+	ck_assert(d.u.fwd.spooled[1] == 7);
+	ck_assert(bytes_view_eq_str(d.u.fwd.v5.from, "pub"));
+	/* The encoder refuses a hash of 0 and more than the maximum. */
+	m.u.fwd.spooled[1] = 0;
+	ck_assert_int_eq(enc(&w, &m), CAIRN_ERR_INVAL);
+	m.u.fwd.spooled[1] = 7;
+	m.u.fwd.nspooled = LINK_MAX_SPOOLED + 1;
+	ck_assert_int_eq(enc(&w, &m), CAIRN_ERR_INVAL);
+	bytes_w_fini(&w);
+
+	/* The decoder, by hand-made bytes after groups 0 and an empty
+	 * 5.0 part (from "", expiry 0, no properties). */
+#define SP(bytes, len) do {						\
+	memcpy(buf, base, sizeof(base));				\
+	memcpy(buf + sizeof(base), "\0\0" "\0\0" "\0\0\0\0\0\0\0\0" "\0", 13);\
+	memcpy(buf + sizeof(base) + 13, (bytes), (len));		\
+	n = sizeof(base) + 13 + (len);					\
+	buf[3] = (uint8_t)(n - 4);					\
+} while (0)
+	SP("\1" "\0\0\0\0\0\0\0\5", 9);
+	ck_assert_int_eq(link_decode(buf, n, MAXF, &d, &used), 0);
+	ck_assert_uint_eq(d.u.fwd.nspooled, 1);
+	ck_assert(d.u.fwd.spooled[0] == 5);
+	/* A count of 0, past the maximum, a hash of 0, cut short, and a
+	 * byte after the list. */
+	SP("\0", 1);
+	ck_assert_int_eq(link_decode(buf, n, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	SP("\3" "\0\0\0\0\0\0\0\5" "\0\0\0\0\0\0\0\6"
+	    "\0\0\0\0\0\0\0\7", 25);
+	ck_assert_int_eq(link_decode(buf, n, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	SP("\1" "\0\0\0\0\0\0\0\0", 9);
+	ck_assert_int_eq(link_decode(buf, n, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	SP("\2" "\0\0\0\0\0\0\0\5", 9);
+	ck_assert_int_eq(link_decode(buf, n, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	SP("\1" "\0\0\0\0\0\0\0\5" "x", 10);
+	ck_assert_int_eq(link_decode(buf, n, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+#undef SP
+}
+END_TEST
+
 /* What the decoder refuses in FORWARD's trailer, by hand-made bytes. */
 START_TEST(link_codec__forward_v5_refusals)
 {
@@ -1240,6 +1324,7 @@ link_codec_suite(void)
 	tcase_add_test(tc, link_codec__forward_groups);
 	tcase_add_test(tc, link_codec__forward_v5);
 	tcase_add_test(tc, link_codec__forward_v5_refusals);
+	tcase_add_test(tc, link_codec__forward_spooled);
 	tcase_add_test(tc, link_codec__retain_v5);
 	tcase_add_test(tc, link_codec__session_data_v5);
 	tcase_add_test(tc, link_codec__repl_frames);
