@@ -112,6 +112,26 @@ START_TEST(msg__expiry_arithmetic)
 }
 END_TEST
 
+/* The cluster's spool marks: noted once, at most MSG_SPOOLED_MAX. */
+START_TEST(msg__spool_marks)
+{
+	struct msg *m = msg_new(bytes_view_of("t", 1), bytes_view_of("", 0),
+	    1, 0);
+
+	ck_assert_int_eq(msg_spooled_for(m, 5), 0);
+	ck_assert_int_eq(msg_spool_mark(m, 5), 1);
+	ck_assert_int_eq(msg_spool_mark(m, 5), 1);	/* once */
+	ck_assert_int_eq(msg_spooled_for(m, 5), 1);
+	ck_assert_int_eq(msg_spooled_for(m, 6), 0);
+	ck_assert_int_eq(msg_spool_mark(m, 6), 1);
+	ck_assert_int_eq(msg_spool_mark(m, 7), 0);	/* past the max */
+	ck_assert_int_eq(msg_spooled_for(m, 6), 1);
+	ck_assert_int_eq(msg_spooled_for(m, 7), 0);
+	ck_assert(m->m_spooled[0] == 5 && m->m_spooled[1] == 6);
+	msg_unref(m);
+}
+END_TEST
+
 static Suite *
 msg_suite(void)
 {
@@ -121,6 +141,7 @@ msg_suite(void)
 	tcase_add_test(tc, msg__new_ex_copies_everything);
 	tcase_add_test(tc, msg__old_constructor_is_3_1_1);
 	tcase_add_test(tc, msg__expiry_arithmetic);
+	tcase_add_test(tc, msg__spool_marks);
 	suite_add_tcase(su, tc);
 	return su;
 }

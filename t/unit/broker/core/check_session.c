@@ -176,6 +176,49 @@ START_TEST(session__take_first_in_send_order)
 }
 END_TEST
 
+static int
+take_odd(const struct msg *m, void *arg)
+{
+	(void)arg;
+	return m->m_payload_len % 2 == 1;
+}
+
+/* session_take_if(): in flight and queued alike, the counts follow. */
+START_TEST(session__take_if_drops_what_matches)
+{
+	struct session_acct a;
+	struct session_limits l = lim;
+	struct session *x;
+	struct msg *m1 = mk("t", "1", 1), *m2 = mk("t", "22", 1),
+	    *m3 = mk("t", "333", 1), *m4 = mk("t", "4444", 1);
+
+	memset(&a, 0, sizeof(a));
+	l.sl_acct = &a;
+	x = session_new("x", 1, &l);
+	x->s_client = &online_token;
+	ck_assert_int_eq(session_enqueue(x, m1, 1, 0), 0);
+	ck_assert_int_eq(session_enqueue(x, m2, 1, 0), 0);
+	ck_assert_int_eq(session_enqueue(x, m3, 1, 0), 0);
+	ck_assert_int_eq(session_enqueue(x, m4, 1, 0), 0);
+	ck_assert_ptr_nonnull(session_next(x));		/* m1 in flight */
+	ck_assert_uint_eq(session_take_if(x, take_odd, NULL), 2);
+	ck_assert_uint_eq(x->s_ninflight, 0);
+	ck_assert_uint_eq(x->s_inflight_bytes, 0);
+	ck_assert_uint_eq(x->s_queued, 2);
+	ck_assert_uint_eq(x->s_queued_bytes, msg_bytes(m2) + msg_bytes(m4));
+	ck_assert_uint_eq(a.sa_msgs, 2);
+	ck_assert_ptr_eq(TAILQ_FIRST(&x->s_queue)->so_msg, m2);
+	ck_assert_ptr_eq(TAILQ_LAST(&x->s_queue, session_outq)->so_msg, m4);
+	ck_assert_uint_eq(session_take_if(x, take_odd, NULL), 0);
+	session_free(x);
+	ck_assert_uint_eq(a.sa_msgs, 0);
+	msg_unref(m1);
+	msg_unref(m2);
+	msg_unref(m3);
+	msg_unref(m4);
+}
+END_TEST
+
 START_TEST(session__queue_limits)
 {
 	char p[600];
@@ -730,6 +773,7 @@ session_suite(void)
 	tcase_add_test(tc, session__qos0_passes_the_window);
 	tcase_add_test(tc, session__window_holds_max_inflight);
 	tcase_add_test(tc, session__queue_limits);
+	tcase_add_test(tc, session__take_if_drops_what_matches);
 	tcase_add_test(tc, session__sendable_matches_next);
 	tcase_add_test(tc, session__take_first_in_send_order);
 	tcase_add_test(tc, session__offline_qos0_dropped);
