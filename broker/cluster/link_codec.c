@@ -459,7 +459,8 @@ get_repl_ids(struct bytes_r *r, uint8_t *nids, uint32_t *ids)
 static int
 repl_sess_flags_check(uint8_t flags, uint32_t expiry)
 {
-	return flags != 0 && (flags & ~(LINK_SESS_EXPIRY | LINK_SESS_V5)) == 0 &&
+	return flags != 0 && (flags & ~(LINK_SESS_EXPIRY | LINK_SESS_V5 |
+	    LINK_SESS_OFFLINE)) == 0 &&
 	    ((flags & LINK_SESS_EXPIRY) || expiry == 0) ? 0 : CAIRN_ERR_PROTO;
 }
 
@@ -476,14 +477,32 @@ get_repl_trailer(struct bytes_r *r, enum link_type type, struct link_repl *p)
 
 	p->sess_flags = 0;
 	p->sess_expiry = 0;
+	p->sess_offline_ms = 0;
+	p->has_online = 0;
 	p->ids = bytes_view_of(NULL, 0);
 	if (bytes_r_left(r) == 0)
 		return 0;
-	if (type == LINK_REPL_SESSION)
-		return get_u8(r, &p->sess_flags) != 0 ||
+	if (type == LINK_REPL_SESSION) {
+		if (get_u8(r, &p->sess_flags) != 0 ||
 		    get_u32(r, &p->sess_expiry) != 0 ||
-		    repl_sess_flags_check(p->sess_flags, p->sess_expiry) != 0 ?
-		    CAIRN_ERR_PROTO : 0;
+		    repl_sess_flags_check(p->sess_flags, p->sess_expiry) != 0)
+			return CAIRN_ERR_PROTO;
+		if ((p->sess_flags & LINK_SESS_OFFLINE) &&
+		    get_expiry(r, &p->sess_offline_ms) != 0)
+			return CAIRN_ERR_PROTO;
+		return 0;
+	}
+	if (type == LINK_REPL_STATE) {
+		/* Online (0) or offline for sess_offline_ms. */
+		p->has_online = 1;
+		if (get_u8(r, &p->sess_flags) != 0 ||
+		    (p->sess_flags & ~LINK_SESS_OFFLINE) != 0)
+			return CAIRN_ERR_PROTO;
+		if ((p->sess_flags & LINK_SESS_OFFLINE) &&
+		    get_expiry(r, &p->sess_offline_ms) != 0)
+			return CAIRN_ERR_PROTO;
+		return 0;
+	}
 	if (type != LINK_REPL_MSGS)
 		return CAIRN_ERR_PROTO;
 	start = r->off;
@@ -892,6 +911,13 @@ encode_check_repl(const struct link_msg *m)
 	if (m->type == LINK_REPL_SESSION && p->sess_flags != 0 &&
 	    repl_sess_flags_check(p->sess_flags, p->sess_expiry) != 0)
 		return CAIRN_ERR_INVAL;
+	if (m->type == LINK_REPL_STATE && p->has_online &&
+	    (p->sess_flags & ~LINK_SESS_OFFLINE) != 0)
+		return CAIRN_ERR_INVAL;
+	if ((m->type == LINK_REPL_SESSION || (m->type == LINK_REPL_STATE &&
+	    p->has_online)) && (p->sess_flags & LINK_SESS_OFFLINE) &&
+	    p->sess_offline_ms > LINK_EXPIRY_MAX_MS)
+		return CAIRN_ERR_INVAL;
 	if (p->ids.len == 0)
 		return 0;
 	if (m->type != LINK_REPL_MSGS)
@@ -1102,6 +1128,15 @@ encode_body(struct bytes_w *w, const struct link_msg *m)
 			    m->u.repl.sess_flags != 0) {
 				bytes_put_u8(w, m->u.repl.sess_flags);
 				bytes_put_u32be(w, m->u.repl.sess_expiry);
+				if (m->u.repl.sess_flags & LINK_SESS_OFFLINE)
+					bytes_put_u64be(w,
+					    m->u.repl.sess_offline_ms);
+			} else if (m->type == LINK_REPL_STATE &&
+			    m->u.repl.has_online) {
+				bytes_put_u8(w, m->u.repl.sess_flags);
+				if (m->u.repl.sess_flags & LINK_SESS_OFFLINE)
+					bytes_put_u64be(w,
+					    m->u.repl.sess_offline_ms);
 			} else if (m->type == LINK_REPL_MSGS)
 				bytes_put_view(w, m->u.repl.ids);
 		}

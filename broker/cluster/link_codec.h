@@ -210,6 +210,13 @@ struct link_session {
 };
 #define LINK_SESS_EXPIRY	0x01
 #define LINK_SESS_V5		0x02
+/*
+ * REPL_SESSION and REPL_STATE only: the client is offline, and has been
+ * for the u64 (ms) that follows the flags' other fields (so that the
+ * session expiry interval of a promoted session counts from when the
+ * client left, not from the promotion).  At most LINK_EXPIRY_MAX_MS.
+ */
+#define LINK_SESS_OFFLINE	0x04
 
 /* One subscription of SESSION_DATA. */
 struct link_sub {
@@ -287,6 +294,14 @@ struct link_repl {
 	struct bytes_view	items;	/* the n items, encoded */
 	uint8_t			sess_flags;	/* REPL_SESSION: LINK_SESS_* */
 	uint32_t		sess_expiry;	/* with LINK_SESS_EXPIRY */
+	/*
+	 * REPL_SESSION with LINK_SESS_OFFLINE, REPL_STATE with
+	 * has_online: ms the client has been offline.  REPL_STATE's
+	 * trailer (has_online): flags u8, 0 (online now) or
+	 * LINK_SESS_OFFLINE, then this u64 when offline.
+	 */
+	uint64_t		sess_offline_ms;
+	uint8_t			has_online;	/* REPL_STATE */
 	struct bytes_view	ids;	/* REPL_MSGS: the trailer, or empty */
 };
 

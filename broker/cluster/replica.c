@@ -610,6 +610,7 @@ replica_sync(struct cluster *c, struct peer *p, struct session *s,
 	struct link_msg m;
 	size_t room = c->c_lconf.lc_max_frame - CLUSTER_FRAME_SLACK;
 	uint32_t n = 0;
+	uint64_t now;
 	int rc, pass;
 
 	replica_items_reset(rp);
@@ -623,6 +624,15 @@ replica_sync(struct cluster *c, struct peer *p, struct session *s,
 	m.u.repl.sess_flags = (s->s_has_expiry ? LINK_SESS_EXPIRY : 0) |
 	    (s->s_v5 ? LINK_SESS_V5 : 0);
 	m.u.repl.sess_expiry = s->s_has_expiry ? s->s_expiry : 0;
+	if (s->s_client == NULL && s->s_offline_ms != 0) {
+		/* How long the client has been away: expiry counts on. */
+		now = (uint64_t)(ev_now(c->c_loop) * 1000.0);
+		m.u.repl.sess_flags |= LINK_SESS_OFFLINE;
+		m.u.repl.sess_offline_ms = now > s->s_offline_ms ?
+		    now - s->s_offline_ms : 0;
+		if (m.u.repl.sess_offline_ms > LINK_EXPIRY_MAX_MS)
+			m.u.repl.sess_offline_ms = LINK_EXPIRY_MAX_MS;
+	}
 	if (rp->rp_items.err != 0) {
 		/* More subscriptions than a frame: the first that fit. */
 		rp->rp_items.err = 0;
@@ -867,6 +877,13 @@ replica_on_event(void *arg, struct session *s, enum session_ev ev,
 		m.u.repl.items = bytes_view_of(rp->rp_items.buf,
 		    rp->rp_items.len);
 		break;
+	case SESSION_EV_ONLINE:
+		/* No delivery: the trailer says the client came or went. */
+		msg_init(&m, LINK_REPL_STATE, s);
+		m.u.repl.has_online = 1;
+		m.u.repl.sess_flags = s->s_client == NULL ?
+		    LINK_SESS_OFFLINE : 0;
+		break;
 	default:
 		return;
 	}
@@ -925,6 +942,7 @@ replica_promote(struct cluster *c, struct rsess *r, size_t *nmsgs)
 	enum session_out_state st;
 	struct peer *p;
 	char owner[LINK_MAX_NAME + 1];
+	uint64_t now, away;
 
 	/* Copies: the replica goes before the end. */
 	snprintf(id, sizeof(id), "%s", rsess_id(r));
@@ -945,12 +963,18 @@ replica_promote(struct cluster *c, struct rsess *r, size_t *nmsgs)
 			rstore_del(&rp->rp_store, r);
 			return -1;
 		}
-		s->s_offline_ms = (uint64_t)(ev_now(c->c_loop) * 1000.0) | 1;
-		session_set_clean(s, 0);
 		/*
-		 * 5.0: the session expiry interval it had (counted from
-		 * now: when the client left the owner is not known here).
+		 * Offline since the client left the owner, when the owner
+		 * said (LINK_SESS_OFFLINE), else from now: the session
+		 * expiry interval (5.0) or persistent_client_expiration
+		 * counts from there.
 		 */
+		now = (uint64_t)(ev_now(c->c_loop) * 1000.0);
+		away = r->r_offline_at != 0 && clock_ms() > r->r_offline_at ?
+		    clock_ms() - r->r_offline_at : 0;
+		s->s_offline_ms = (now > away ? now - away : 0) | 1;
+		session_set_clean(s, 0);
+		/* 5.0: the session expiry interval it had. */
 		s->s_v5 = (r->r_flags & LINK_SESS_V5) ? 1 : 0;
 		s->s_has_expiry = (r->r_flags & LINK_SESS_EXPIRY) ? 1 : 0;
 		s->s_expiry = s->s_has_expiry ? r->r_expiry : 0;

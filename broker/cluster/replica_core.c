@@ -358,6 +358,15 @@ rstore_session(struct rstore *st, const char *owner, const struct link_repl *p,
 	return 0;
 }
 
+/* When the client left, on this clock: 0 when online. */
+static uint64_t
+rsess_offline_at(const struct link_repl *p, uint64_t now)
+{
+	if (!(p->sess_flags & LINK_SESS_OFFLINE))
+		return 0;
+	return now > p->sess_offline_ms + 1 ? now - p->sess_offline_ms : 1;
+}
+
 int
 rstore_apply(struct rstore *st, const char *owner, const struct link_msg *m,
     uint64_t now)
@@ -378,8 +387,9 @@ rstore_apply(struct rstore *st, const char *owner, const struct link_msg *m,
 	if (m->type == LINK_REPL_SESSION) {
 		if ((rc = rstore_session(st, owner, p, &s)) != 0)
 			return rc;
-		s->r_flags = p->sess_flags;
+		s->r_flags = p->sess_flags & ~LINK_SESS_OFFLINE;
 		s->r_expiry = p->sess_expiry;
+		s->r_offline_at = rsess_offline_at(p, now);
 		list = p->items;
 		while (link_session_sub_next5(&list, &sub))
 			if ((rc1 = rsess_sub(st, s, &sub)) != 0)
@@ -421,6 +431,8 @@ rstore_apply(struct rstore *st, const char *owner, const struct link_msg *m,
 		list = p->items;
 		while (link_repl_state_next(&list, &seq, &state, &pid))
 			rsess_state(st, s, seq, state, pid);
+		if (p->has_online)
+			s->r_offline_at = rsess_offline_at(p, now);
 		break;
 	default:
 		break;

@@ -73,6 +73,9 @@ struct rsess {
 	uint64_t		 r_dropped;	/* messages past the cap */
 	uint8_t			 r_flags;	/* LINK_SESS_* (REPL_SESSION) */
 	uint32_t		 r_expiry;	/* with LINK_SESS_EXPIRY */
+	/* rstore_apply()'s clock (ms) when the client left the owner, as
+	 * the owner said (LINK_SESS_OFFLINE); 0: online, or not said. */
+	uint64_t		 r_offline_at;
 };
 
 struct rstore {

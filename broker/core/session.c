@@ -194,6 +194,18 @@ session_set_level(struct session *s, int v5, int has_expiry,
 	SESSION_TELL(s, SESSION_EV_LEVEL, NULL);
 }
 
+void
+session_set_client(struct session *s, void *client, uint64_t now_ms)
+{
+	int was = s->s_client != NULL;
+
+	s->s_client = client;
+	/* Offline counts from now_ms; never 0 (that is "online"). */
+	s->s_offline_ms = client != NULL ? 0 : now_ms | 1;
+	if (was != (client != NULL))
+		SESSION_TELL(s, SESSION_EV_ONLINE, NULL);
+}
+
 size_t
 session_bytes(const struct session *s)
 {

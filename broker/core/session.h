@@ -129,6 +129,8 @@ enum session_ev {
 	SESSION_EV_CLEAN,	/* s_clean changed */
 	SESSION_EV_FREE,	/* s is being freed */
 	SESSION_EV_LEVEL,	/* s_v5, s_has_expiry or s_expiry changed */
+	SESSION_EV_ONLINE,	/* a client came (s_client) or went
+				   (s_offline_ms): session_set_client() */
 };
 struct session_out;
 struct session;
@@ -256,6 +258,13 @@ void		 session_set_clean(struct session *, int clean);
  */
 void		 session_set_level(struct session *, int v5, int has_expiry,
 		    uint32_t expiry);
+/*
+ * A client takes s (client not NULL: s_offline_ms 0), or leaves it
+ * (NULL: offline from now_ms, the broker's ev_now() in ms); an
+ * observer hears of it (SESSION_EV_ONLINE).
+ */
+void		 session_set_client(struct session *, void *client,
+		    uint64_t now_ms);
 /* What s holds, in bytes: fixed part, subscriptions, deliveries. */
 size_t		 session_bytes(const struct session *);
 /* "max_queued_messages", ... for s_drop_reason; never NULL. */

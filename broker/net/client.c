@@ -347,9 +347,9 @@ client_vclose(struct client *c, int will, const void *kind,
 	}
 	TAILQ_INSERT_TAIL(&b->b_dead, c, c_entry);
 	if ((s = c->c_session) != NULL) {
-		s->s_client = NULL;
-		/* persistent_client_expiration counts from here; never 0. */
-		s->s_offline_ms = (uint64_t)(ev_now(b->b_loop) * 1000.0) | 1;
+		/* persistent_client_expiration counts from here. */
+		session_set_client(s, NULL,
+		    (uint64_t)(ev_now(b->b_loop) * 1000.0));
 		c->c_session = NULL;
 		if (s->s_clean)
 			broker_session_drop(b, s);

@@ -406,10 +406,9 @@ handle_connect(struct client *c, const struct mqtt_connect *p)
 	if (v5 && p->props.receive_max > 0 &&
 	    p->props.receive_max < s->s_lim.sl_max_inflight)
 		s->s_lim.sl_max_inflight = p->props.receive_max;
-	s->s_offline_ms = 0;
 	free(s->s_username);
 	s->s_username = c->c_username != NULL ? strdup(c->c_username) : NULL;
-	s->s_client = c;
+	session_set_client(s, c, 0);
 	c->c_session = s;
 	c->c_state = CLIENT_CONNECTED;
 	c->c_keepalive = keepalive;

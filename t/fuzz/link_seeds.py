@@ -93,12 +93,20 @@ frames = {
     'repl_state': frame(RSTATE, s16(b'client-1') + struct.pack('>I', 3) +
         struct.pack('>QBH', 1, 1, 9) + struct.pack('>QBH', 2, 3, 0) +
         struct.pack('>QBH', 3, 2, 8)),
+    # The client came (0) or went (LINK_SESS_OFFLINE 4, ms offline).
+    'repl_state_online': frame(RSTATE, s16(b'client-1') +
+        struct.pack('>I', 0) + b'\x00'),
+    'repl_state_offline': frame(RSTATE, s16(b'client-1') +
+        struct.pack('>I', 0) + b'\x04' + struct.pack('>Q', 2500)),
     'repl_drop': frame(RDROP, s16(b'client-1')),
     # The 5.0 trailers: a session's level and expiry (flags 3, 3600 s);
     # each delivery's subscription identifiers (none, two, one).
     'repl_session_v5': frame(RSESS, s16(b'client-1') + struct.pack('>I', 1) +
         s16(b'a/#') + b'\x01\x00' + struct.pack('>I', 0) + b'\x03' +
         struct.pack('>I', 3600)),
+    'repl_session_offline': frame(RSESS, s16(b'client-1') +
+        struct.pack('>I', 0) + b'\x07' + struct.pack('>I', 60) +
+        struct.pack('>Q', 1500)),
     'repl_msgs_ids': frame(RMSGS, s16(b'client-1') + struct.pack('>I', 3) +
         rmsg(1, 1, 0, 0, 0, b'a/x', b'queued') +
         rmsg(2, 1, 0, 1, 7, b'a/y', b'sent') +

@@ -46,11 +46,15 @@ status` ("replicas": "held" on exactly one of the other two nodes).
     window (CLUSTER.md, "Session replicas") depends on timing.
   * mqtt5_state_survives_promotion: two MQTT 5.0 sessions on A, X
     (session expiry 3600 s, a subscription with identifier 9) and Y
-    (session expiry 3 s); a message queued for X; A is killed with -9.
-    X resumes on B: session present 1, the message carries identifier
-    9.  Y is not resumed: 5 s after the promotion its session is gone
-    (it had its 3 s, not persistent_client_expiration).  Before the
-    replicas carried them both were lost: no identifier, and Y kept.
+    (session expiry 4 s); a message queued for X; A is killed with -9
+    2.5 s after Y left.  X resumes on B: session present 1, the message
+    carries identifier 9.  Y is not resumed: 5.5 s after it left (3 s
+    after A died) its session is gone: its 4 s count from when it left
+    A (the replica says how long the client has been offline), not
+    from the promotion, and not persistent_client_expiration.  Before
+    the replicas carried the interval both were lost (no identifier,
+    Y kept); before they carried the offline time, Y was kept 4 s
+    past the promotion.
 
 Every process is killed by pid; every wait and loop is bounded; loopback
 only; output is TAP (mqtt_harness.py's runner).
@@ -481,9 +485,10 @@ def t_mqtt5_state():
         cx.subscribe([('r5/t', 1)], sub_id=9)
         cx.disconnect()
         cy, _ = w.connect(h.Conn(a.mport), y, 0, clean=False,
-                          props=[(w.SESSION_EXPIRY, 3)])
+                          props=[(w.SESSION_EXPIRY, 4)])
         cy.subscribe([('r5/y', 1)])
         cy.disconnect()
+        ty = time.monotonic()       # Y's 4 s count from here
         wait_until(lambda: repl(a).get('owned') == 2 and
                    repl(a).get('unplaced') == 0, 10,
                    'A owns two placed replicas', nodes)
@@ -494,11 +499,13 @@ def t_mqtt5_state():
         wait_until(lambda: repl(b).get('held_messages', 0) +
                    repl(c).get('held_messages', 0) == 1, 10,
                    'the message in X\'s replica', nodes)
+        # A dies 2.5 s after Y left: Y has 1.5 s left, not 4.
+        time.sleep(max(0.0, 2.5 - (time.monotonic() - ty)))
         a.kill9()
+        t0 = time.monotonic()
         wait_until(lambda: repl(b).get('promoted', 0) +
                    repl(c).get('promoted', 0) == 2, 10,
                    'both sessions promoted', [b, c])
-        t0 = time.monotonic()
         cx, ca = w.connect(h.Conn(b.mport), x, 0, clean=False,
                            props=[(w.SESSION_EXPIRY, 3600)])
         eq(ca.sp, 1, 'X: session present after its node died')
@@ -506,11 +513,18 @@ def t_mqtt5_state():
         eq((m.topic, m.payload), ('r5/t', b'queued'), 'X: the message')
         eq(m.sub_ids(), [9], 'X: its subscription identifier')
         cx.disconnect()
-        time.sleep(max(0.0, 5.0 - (time.monotonic() - t0)))
+        # 5.5 s after Y left (its interval and the 1 s sweep passed),
+        # less than 4 s after A died: counted from the promotion, the
+        # session would still be there.
+        late = time.monotonic() - t0
+        check(late < 2.9, 'promotion and X took %.1fs: too late to '
+              'tell the two clocks apart' % late)
+        time.sleep(max(0.0, 5.5 - (time.monotonic() - ty)))
         cy, ca = w.connect(h.Conn(b.mport), y, 0, clean=False,
-                           props=[(w.SESSION_EXPIRY, 3)])
-        eq(ca.sp, 0, 'Y: session present 5 s after the promotion (its '
-           'session expiry interval is 3 s)')
+                           props=[(w.SESSION_EXPIRY, 4)])
+        eq(ca.sp, 0, 'Y: session present 5.5 s after it left, 3 s after '
+           'A died (its session expiry interval is 4 s, counted from '
+           'when it left A)')
         cy.disconnect()
     finally:
         for n in nodes:

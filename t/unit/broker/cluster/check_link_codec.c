@@ -794,9 +794,26 @@ START_TEST(link_codec__repl_frames)
 	ck_assert_uint_eq(d.u.repl.sess_expiry, 3600);
 	m.u.repl.sess_flags = LINK_SESS_V5;	/* an expiry without its flag */
 	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
-	m.u.repl.sess_flags = 0x04;
+	m.u.repl.sess_flags = 0x08;
 	m.u.repl.sess_expiry = 0;
 	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	m.u.repl.sess_flags = LINK_SESS_V5;
+	roundtrip(&m);
+	/* Offline for 2.5 s: the u64 after the expiry. */
+	m.u.repl.sess_flags = LINK_SESS_V5 | LINK_SESS_OFFLINE;
+	m.u.repl.sess_offline_ms = 2500;
+	roundtrip(&m);
+	bytes_w_reset(&w);
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), 0);
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+	ck_assert_uint_eq(d.u.repl.sess_flags, LINK_SESS_V5 | LINK_SESS_OFFLINE);
+	ck_assert_uint_eq(d.u.repl.sess_offline_ms, 2500);
+	/* Cut short: the u64 is due. */
+	ck_assert_int_eq(link_decode(w.buf, w.len - 1, MAXF, &d, &used),
+	    CAIRN_ERR_NEED_MORE);
+	m.u.repl.sess_offline_ms = LINK_EXPIRY_MAX_MS + 1;
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	m.u.repl.sess_offline_ms = 0;
 	m.u.repl.sess_flags = LINK_SESS_V5;
 	roundtrip(&m);
 	m.u.repl.sess_flags = 0;
@@ -969,6 +986,57 @@ START_TEST(link_codec__repl_frames)
 	    CAIRN_ERR_PROTO);
 	ck_assert_str_eq(link_type_name(LINK_REPL_DROP), "REPL_DROP");
 	bytes_w_fini(&l);
+	bytes_w_fini(&w);
+}
+END_TEST
+
+/* REPL_STATE's trailer: the client came (0) or went (offline, ms). */
+START_TEST(link_codec__repl_state_online)
+{
+	struct link_msg m, d;
+	struct bytes_w w;
+	size_t used;
+	/* REPL_STATE "c", no item, then the trailer */
+	uint8_t buf[32] = { 0, 0, 0, 0, LINK_REPL_STATE, 0, 1, 'c',
+	    0, 0, 0, 0 };
+
+	bytes_w_init(&w, MAXF);
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_REPL_STATE;
+	m.u.repl.id = V("c");
+	m.u.repl.items = V("");
+	roundtrip(&m);			/* no trailer */
+	m.u.repl.has_online = 1;
+	roundtrip(&m);			/* online */
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), 0);
+	ck_assert_uint_eq(w.len, 12 + 1);
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+	ck_assert_uint_eq(d.u.repl.has_online, 1);
+	ck_assert_uint_eq(d.u.repl.sess_flags, 0);
+	m.u.repl.sess_flags = LINK_SESS_OFFLINE;
+	m.u.repl.sess_offline_ms = 7;
+	roundtrip(&m);			/* offline for 7 ms */
+	bytes_w_reset(&w);
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), 0);
+	ck_assert_uint_eq(w.len, 12 + 1 + 8);
+	ck_assert_int_eq(link_decode(w.buf, w.len, MAXF, &d, &used), 0);
+	ck_assert_uint_eq(d.u.repl.sess_offline_ms, 7);
+	/* Only LINK_SESS_OFFLINE there. */
+	m.u.repl.sess_flags = LINK_SESS_OFFLINE | LINK_SESS_V5;
+	ck_assert_int_eq(link_encode(&w, &m, MAXF), CAIRN_ERR_INVAL);
+	buf[3] = 8 + 1;
+	buf[12] = LINK_SESS_V5;
+	ck_assert_int_eq(link_decode(buf, 13, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	/* Offline without its u64; a byte after an online trailer. */
+	buf[12] = LINK_SESS_OFFLINE;
+	ck_assert_int_eq(link_decode(buf, 13, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
+	buf[3] = 8 + 2;
+	buf[12] = 0;
+	buf[13] = 1;
+	ck_assert_int_eq(link_decode(buf, 14, MAXF, &d, &used),
+	    CAIRN_ERR_PROTO);
 	bytes_w_fini(&w);
 }
 END_TEST
@@ -1325,6 +1393,7 @@ link_codec_suite(void)
 	tcase_add_test(tc, link_codec__forward_v5);
 	tcase_add_test(tc, link_codec__forward_v5_refusals);
 	tcase_add_test(tc, link_codec__forward_spooled);
+	tcase_add_test(tc, link_codec__repl_state_online);
 	tcase_add_test(tc, link_codec__retain_v5);
 	tcase_add_test(tc, link_codec__session_data_v5);
 	tcase_add_test(tc, link_codec__repl_frames);

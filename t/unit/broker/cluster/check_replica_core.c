@@ -369,6 +369,30 @@ START_TEST(replica_core__mqtt5_state)
 	ck_assert_ptr_nonnull(s = rstore_get(&st, "c5", 2));
 	ck_assert_uint_eq(s->r_flags, LINK_SESS_EXPIRY | LINK_SESS_V5);
 	ck_assert_uint_eq(s->r_expiry, 77);
+	ck_assert_uint_eq(s->r_offline_at, 0);		/* online */
+	/* Offline for 300 ms when sent (apply()'s clock is 1000). */
+	m.u.repl.sess_flags |= LINK_SESS_OFFLINE;
+	m.u.repl.sess_offline_ms = 300;
+	ck_assert_int_eq(apply(&st, "a@h", &m), 0);
+	ck_assert_ptr_nonnull(s = rstore_get(&st, "c5", 2));
+	ck_assert_uint_eq(s->r_flags, LINK_SESS_EXPIRY | LINK_SESS_V5);
+	ck_assert_uint_eq(s->r_offline_at, 700);
+	/* REPL_STATE: back online, then gone again just now. */
+	memset(&m, 0, sizeof(m));
+	m.type = LINK_REPL_STATE;
+	m.u.repl.id = V("c5");
+	m.u.repl.items = V("");
+	m.u.repl.has_online = 1;
+	ck_assert_int_eq(apply(&st, "a@h", &m), 0);
+	ck_assert_uint_eq(s->r_offline_at, 0);
+	m.u.repl.sess_flags = LINK_SESS_OFFLINE;
+	ck_assert_int_eq(apply(&st, "a@h", &m), 0);
+	ck_assert_uint_eq(s->r_offline_at, 1000);
+	/* Without the trailer, as it was. */
+	m.u.repl.has_online = 0;
+	m.u.repl.sess_flags = 0;
+	ck_assert_int_eq(apply(&st, "a@h", &m), 0);
+	ck_assert_uint_eq(s->r_offline_at, 1000);
 	/* Three deliveries: none, two, one identifier. */
 	bytes_w_init(&l, MAXF);
 	bytes_w_init(&il, MAXF);
