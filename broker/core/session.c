@@ -389,36 +389,35 @@ session_take_first(struct session *s)
 	return o;
 }
 
-size_t
-session_take_if(struct session *s, int (*drop)(const struct msg *, void *),
-    void *arg)
+/* session_take_if() over one list, whose count and bytes follow. */
+static size_t
+session_take_if_q(struct session *s, struct session_outq *q, size_t *count,
+    size_t *bytes, int (*drop)(const struct msg *, void *), void *arg)
 {
 	struct session_out *o, *next;
 	size_t n = 0;
 
-	for (o = TAILQ_FIRST(&s->s_inflight); o != NULL; o = next) {
+	for (o = TAILQ_FIRST(q); o != NULL; o = next) {
 		next = TAILQ_NEXT(o, so_entry);
 		if (!drop(o->so_msg, arg))
 			continue;
-		TAILQ_REMOVE(&s->s_inflight, o, so_entry);
-		s->s_ninflight--;
-		s->s_inflight_bytes -= msg_bytes(o->so_msg);
-		session_acct_msg(s, msg_bytes(o->so_msg), -1);
-		session_out_free(o);
-		n++;
-	}
-	for (o = TAILQ_FIRST(&s->s_queue); o != NULL; o = next) {
-		next = TAILQ_NEXT(o, so_entry);
-		if (!drop(o->so_msg, arg))
-			continue;
-		TAILQ_REMOVE(&s->s_queue, o, so_entry);
-		s->s_queued--;
-		s->s_queued_bytes -= msg_bytes(o->so_msg);
+		TAILQ_REMOVE(q, o, so_entry);
+		(*count)--;
+		*bytes -= msg_bytes(o->so_msg);
 		session_acct_msg(s, msg_bytes(o->so_msg), -1);
 		session_out_free(o);
 		n++;
 	}
 	return n;
+}
+
+size_t
+session_take_if(struct session *s, int (*drop)(const struct msg *, void *),
+    void *arg)
+{
+	return session_take_if_q(s, &s->s_inflight, &s->s_ninflight,
+	    &s->s_inflight_bytes, drop, arg) + session_take_if_q(s,
+	    &s->s_queue, &s->s_queued, &s->s_queued_bytes, drop, arg);
 }
 
 int

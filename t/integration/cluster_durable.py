@@ -65,6 +65,38 @@ def pending_to(src, dst):
     return (src.peer(dst.node) or {}).get('forward_pending', -1)
 
 
+def resumed_once(sc, total):
+    """Every message 1..total of both streams on sc, none twice (QoS 1
+    included: none was in flight, the subscriber was offline and every
+    forward acked before the kill, so a second copy is a session merged
+    twice); sc is closed."""
+    got = recv_publishes(sc, 2 * total, timeout=30.0)
+    for _ in range(2 * total):        # duplicates? every one of them
+        try:
+            got += recv_publishes(sc, 1, timeout=1.0)
+        except Fail:
+            break
+    sc.close()
+    q1 = [int(p.payload) for p in got if p.topic.endswith('/q1')]
+    q2 = [int(p.payload) for p in got if p.topic.endswith('/q2')]
+    want = set(range(1, total + 1))
+    print('# received QoS 1 %d (%d distinct), QoS 2 %d (%d distinct)'
+          % (len(q1), len(set(q1)), len(q2), len(set(q2))), flush=True)
+    if len(q2) != len(set(q2)) or h.ARGS.verbose:
+        print('# twice: QoS 1 %s, QoS 2 %s; DUP set on %s' % (
+            sorted(i for i in set(q1) if q1.count(i) > 1),
+            sorted(i for i in set(q2) if q2.count(i) > 1),
+            [(p.topic[-2:], int(p.payload)) for p in got
+             if p.flags & 8]), flush=True)
+    check(want == set(q1), 'QoS 1 lost: %s'
+          % ch.ranges(sorted(want - set(q1))))
+    check(want == set(q2), 'QoS 2 lost: %s'
+          % ch.ranges(sorted(want - set(q2))))
+    eq(len(q2), len(set(q2)), 'QoS 2 deliveries (exactly once)')
+    eq(len(q1), len(set(q1)), 'QoS 1 deliveries (none was in flight: '
+       'none twice)')
+
+
 def killed_restarted(replicas, early=False, during=False):
     ep = Epmd()
     nodes = []
@@ -123,34 +155,7 @@ def killed_restarted(replicas, early=False, during=False):
             wait_mesh(nodes)
             sc, sp = d2.connect(client_id=cid, clean=False)
         eq(sp, 1, 'CONNACK session present after the restart')
-        got = recv_publishes(sc, 2 * total, timeout=30.0)
-        for _ in range(2 * total):        # duplicates? every one of them
-            try:
-                got += recv_publishes(sc, 1, timeout=1.0)
-            except Fail:
-                break
-        sc.close()
-        q1 = [int(p.payload) for p in got if p.topic.endswith('/q1')]
-        q2 = [int(p.payload) for p in got if p.topic.endswith('/q2')]
-        want = set(range(1, total + 1))
-        print('# received QoS 1 %d (%d distinct), QoS 2 %d (%d distinct)'
-              % (len(q1), len(set(q1)), len(q2), len(set(q2))), flush=True)
-        if len(q2) != len(set(q2)) or h.ARGS.verbose:
-            print('# twice: QoS 1 %s, QoS 2 %s; DUP set on %s' % (
-                sorted(i for i in set(q1) if q1.count(i) > 1),
-                sorted(i for i in set(q2) if q2.count(i) > 1),
-                [(p.topic[-2:], int(p.payload)) for p in got
-                 if p.flags & 8]), flush=True)
-        check(want == set(q1), 'QoS 1 lost: %s'
-              % ch.ranges(sorted(want - set(q1))))
-        check(want == set(q2), 'QoS 2 lost: %s'
-              % ch.ranges(sorted(want - set(q2))))
-        eq(len(q2), len(set(q2)), 'QoS 2 deliveries (exactly once)')
-        # QoS 1 may come twice where a delivery was in flight; here none
-        # was (the subscriber was offline, every forward acked before
-        # the kill), so a second copy is a session merged twice.
-        eq(len(q1), len(set(q1)), 'QoS 1 deliveries (none was in '
-           'flight: none twice)')
+        resumed_once(sc, total)
         if during:
             # d1 gave back none of what d2 got from d1's spool.
             eq(d1.status()['replicas'].get('given_back_from_spools'),
@@ -223,24 +228,7 @@ def t_killed_during3():
         wait_mesh(nodes)
         sc, sp = d2.connect(client_id=cid, clean=False)
         eq(sp, 1, 'CONNACK session present after the restart')
-        got = recv_publishes(sc, 2 * N, timeout=30.0)
-        for _ in range(2 * N):
-            try:
-                got += recv_publishes(sc, 1, timeout=1.0)
-            except Fail:
-                break
-        sc.close()
-        q1 = [int(p.payload) for p in got if p.topic.endswith('/q1')]
-        q2 = [int(p.payload) for p in got if p.topic.endswith('/q2')]
-        want = set(range(1, N + 1))
-        print('# received QoS 1 %d (%d distinct), QoS 2 %d (%d distinct)'
-              % (len(q1), len(set(q1)), len(q2), len(set(q2))), flush=True)
-        check(want == set(q1), 'QoS 1 lost: %s'
-              % ch.ranges(sorted(want - set(q1))))
-        check(want == set(q2), 'QoS 2 lost: %s'
-              % ch.ranges(sorted(want - set(q2))))
-        eq(len(q2), len(set(q2)), 'QoS 2 deliveries (exactly once)')
-        eq(len(q1), len(set(q1)), 'QoS 1 deliveries (none twice)')
+        resumed_once(sc, N)
         eq(hold.status()['replicas'].get('given_back_from_spools'), 2 * N,
            'holder: deliveries not given back')
     finally:
