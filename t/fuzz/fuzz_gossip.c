@@ -29,16 +29,9 @@
 #include "common/bytes.h"
 #include "common/err.h"
 #include "strategies/gossip_codec.h"
+#include "t/fuzz/fuzz_assert.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define FUZZ_ASSERT(c) do {						\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #c);				\
-		abort();						\
-	}								\
-} while (0)
 
 #define FUZZ_SECRET	"fuzz"
 #define FUZZ_LABEL	"cairn"

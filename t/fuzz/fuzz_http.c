@@ -28,16 +28,9 @@
 #include "strategies/http_resp.h"
 #include "strategies/k8s_slices.h"
 #include "strategies/rancher_meta.h"
+#include "t/fuzz/fuzz_assert.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define FUZZ_ASSERT(c) do {						\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #c);				\
-		abort();						\
-	}								\
-} while (0)
 
 #define FUZZ_MAX_SLICES	8
 #define FUZZ_MAX_NODES	16

@@ -24,16 +24,9 @@
 #include "broker/cluster/replica_core.h"
 #include "common/bytes.h"
 #include "common/err.h"
+#include "t/fuzz/fuzz_assert.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define FUZZ_ASSERT(c) do {						\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #c);				\
-		abort();						\
-	}								\
-} while (0)
 
 #define FUZZ_MAX_FRAME	8192
 #define FUZZ_REPLICA_CAP	16384

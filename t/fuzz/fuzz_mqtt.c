@@ -33,16 +33,9 @@
 #include "broker/mqtt/mqtt_topic.h"
 #include "common/bytes.h"
 #include "common/err.h"
+#include "t/fuzz/fuzz_assert.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define FUZZ_CHECK(c)	do {						\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #c);				\
-		abort();						\
-	}								\
-} while (0)
 
 /* More entries than this in one (UN)SUBSCRIBE are not re-encoded. */
 #define FUZZ_MAX_LIST	512
@@ -209,19 +202,19 @@ fuzz_filter(struct bytes_view f)
 	size_t i;
 	int literal = 1, rc;
 
-	FUZZ_CHECK(mqtt_topic_filter_valid(f));
+	FUZZ_ASSERT(mqtt_topic_filter_valid(f));
 	for (i = 0; i < f.len; i++)
 		if (f.p[i] == '+' || f.p[i] == '#')
 			literal = 0;
-	FUZZ_CHECK(mqtt_topic_name_valid(f) == literal);
+	FUZZ_ASSERT(mqtt_topic_name_valid(f) == literal);
 	if (literal)
-		FUZZ_CHECK(mqtt_topic_match(f, f));
-	FUZZ_CHECK(mqtt_topic_levels(f) >= 1);
+		FUZZ_ASSERT(mqtt_topic_match(f, f));
+	FUZZ_ASSERT(mqtt_topic_levels(f) >= 1);
 	rc = mqtt_topic_share_parse(f, &g, &r);
-	FUZZ_CHECK(rc == 0 || rc == 1 || rc == CAIRN_ERR_PROTO);
+	FUZZ_ASSERT(rc == 0 || rc == 1 || rc == CAIRN_ERR_PROTO);
 	if (rc == 1) {
-		FUZZ_CHECK(g.len > 0 && mqtt_topic_filter_valid(r));
-		FUZZ_CHECK(g.p + g.len + 1 == r.p && r.p + r.len == f.p + f.len);
+		FUZZ_ASSERT(g.len > 0 && mqtt_topic_filter_valid(r));
+		FUZZ_ASSERT(g.p + g.len + 1 == r.p && r.p + r.len == f.p + f.len);
 	}
 }
 
@@ -231,10 +224,10 @@ fuzz_name(struct bytes_view n)
 {
 	static const struct bytes_view hash = { (const uint8_t *)"#", 1 };
 
-	FUZZ_CHECK(mqtt_topic_name_valid(n));
-	FUZZ_CHECK(mqtt_topic_filter_valid(n));
-	FUZZ_CHECK(mqtt_topic_match(n, n));
-	FUZZ_CHECK(mqtt_topic_match(hash, n) == (n.p[0] != '$'));
+	FUZZ_ASSERT(mqtt_topic_name_valid(n));
+	FUZZ_ASSERT(mqtt_topic_filter_valid(n));
+	FUZZ_ASSERT(mqtt_topic_match(n, n));
+	FUZZ_ASSERT(mqtt_topic_match(hash, n) == (n.p[0] != '$'));
 }
 
 /*
@@ -258,14 +251,14 @@ fuzz_props_enc(const struct mqtt5_props *in, struct mqtt5_props *out,
 	}
 	while (mqtt5_props_next(&it, &id, &a, &b)) {
 		if (id == MQTT5_PROP_USER) {
-			FUZZ_CHECK(mqtt5_user_prop_put(ub, a, b) == 0);
+			FUZZ_ASSERT(mqtt5_user_prop_put(ub, a, b) == 0);
 		} else if (id == MQTT5_PROP_SUB_ID &&
 		    in->n_sub_ids > MQTT5_SUB_IDS_MAX) {
 			bytes_put_u8(ub, MQTT5_PROP_SUB_ID);
 			bytes_put_view(ub, a);
 		}
 	}
-	FUZZ_CHECK(it.len == 0 && ub->err == 0);
+	FUZZ_ASSERT(it.len == 0 && ub->err == 0);
 	out->user = bytes_view_of(ub->buf, ub->len);
 }
 
@@ -287,7 +280,7 @@ fuzz_encode_lists(struct bytes_w *w, const struct mqtt_packet *pk, int v5,
 			fuzz_filter(subs[n++].filter);
 		if (list.len > 0)
 			return CAIRN_ERR_LIMIT;
-		FUZZ_CHECK(n == pk->u.subscribe.count);
+		FUZZ_ASSERT(n == pk->u.subscribe.count);
 		if (v5)
 			return mqtt_encode_subscribe5(w, pk->u.subscribe.id,
 			    subs, n, p);
@@ -299,7 +292,7 @@ fuzz_encode_lists(struct bytes_w *w, const struct mqtt_packet *pk, int v5,
 			fuzz_filter(filters[n++]);
 		if (list.len > 0)
 			return CAIRN_ERR_LIMIT;
-		FUZZ_CHECK(n == pk->u.subscribe.count);
+		FUZZ_ASSERT(n == pk->u.subscribe.count);
 		if (v5)
 			return mqtt_encode_unsubscribe5(w, pk->u.subscribe.id,
 			    filters, n, p);
@@ -339,10 +332,10 @@ fuzz_publish_carried(const struct mqtt_publish *pub)
 	bytes_w_init(&b, SIZE_MAX);
 	ra = mqtt_encode_publish5(&a, pub, &up);
 	rb = mqtt_encode_publish5_carried(&b, pub, cv);
-	FUZZ_CHECK(ra == rb);
-	FUZZ_CHECK(a.len == b.len);
-	FUZZ_CHECK(a.len == 0 || memcmp(a.buf, b.buf, a.len) == 0);
-	FUZZ_CHECK(mqtt_publish5_carried_size(pub, cv) ==
+	FUZZ_ASSERT(ra == rb);
+	FUZZ_ASSERT(a.len == b.len);
+	FUZZ_ASSERT(a.len == 0 || memcmp(a.buf, b.buf, a.len) == 0);
+	FUZZ_ASSERT(mqtt_publish5_carried_size(pub, cv) ==
 	    (rb == 0 ? b.len : 0));
 	bytes_w_fini(&a);
 	bytes_w_fini(&b);
@@ -384,12 +377,12 @@ fuzz_encode(struct bytes_w *w, const struct mqtt_packet *pk, uint8_t level)
 		if (v5) {
 			fuzz_props_enc(&pk->u.publish.props, &p, &ub);
 			rc = mqtt_encode_publish5(w, &pk->u.publish, &p);
-			FUZZ_CHECK(rc != 0 || w->len - before ==
+			FUZZ_ASSERT(rc != 0 || w->len - before ==
 			    mqtt_publish5_size(&pk->u.publish, &p));
 			fuzz_publish_carried(&pk->u.publish);
 		} else {
 			rc = mqtt_encode_publish(w, &pk->u.publish);
-			FUZZ_CHECK(rc != 0 || w->len - before ==
+			FUZZ_ASSERT(rc != 0 || w->len - before ==
 			    mqtt_publish_size(&pk->u.publish));
 		}
 		break;
@@ -457,9 +450,9 @@ fuzz_packet(const struct mqtt_hdr *hdr, struct bytes_view body,
 
 	rc = mqtt_decode_ex(hdr, body, level, &pk, &err);
 	if (rc != 0) {
-		FUZZ_CHECK(rc == CAIRN_ERR_PROTO && err.why != NULL);
+		FUZZ_ASSERT(rc == CAIRN_ERR_PROTO && err.why != NULL);
 		if (level == MQTT_LEVEL_5)
-			FUZZ_CHECK(mqtt5_rc_valid(MQTT_DISCONNECT,
+			FUZZ_ASSERT(mqtt5_rc_valid(MQTT_DISCONNECT,
 			    err.reason) && err.reason >= 0x80);
 		return;
 	}
@@ -482,17 +475,17 @@ fuzz_packet(const struct mqtt_hdr *hdr, struct bytes_view body,
 		bytes_w_fini(&w);
 		return;
 	}
-	FUZZ_CHECK(rc == 0);
-	FUZZ_CHECK(mqtt_frame(bytes_view_of(w.buf, w.len), w.len, &hdr2,
+	FUZZ_ASSERT(rc == 0);
+	FUZZ_ASSERT(mqtt_frame(bytes_view_of(w.buf, w.len), w.len, &hdr2,
 	    &body2, &used) == 0);
-	FUZZ_CHECK(used == w.len);
-	FUZZ_CHECK(mqtt_decode(&hdr2, body2, level, &pk2, &why) == 0);
-	FUZZ_CHECK(fuzz_packet_eq(&pk, &pk2, level));
+	FUZZ_ASSERT(used == w.len);
+	FUZZ_ASSERT(mqtt_decode(&hdr2, body2, level, &pk2, &why) == 0);
+	FUZZ_ASSERT(fuzz_packet_eq(&pk, &pk2, level));
 	if (level == MQTT_LEVEL_311)
-		FUZZ_CHECK(w.len == whole.len &&
+		FUZZ_ASSERT(w.len == whole.len &&
 		    memcmp(w.buf, whole.p, w.len) == 0);
 	else
-		FUZZ_CHECK(w.len <= whole.len);
+		FUZZ_ASSERT(w.len <= whole.len);
 	bytes_w_fini(&w);
 }
 
@@ -507,24 +500,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (in.len > 0) {
 		rc = mqtt_frame(in, SIZE_MAX, &hdr, &body, &used);
 		if (rc != 0) {
-			FUZZ_CHECK(rc == CAIRN_ERR_NEED_MORE ||
+			FUZZ_ASSERT(rc == CAIRN_ERR_NEED_MORE ||
 			    rc == CAIRN_ERR_PROTO);
 			return 0;
 		}
-		FUZZ_CHECK(used >= 2 && used <= in.len);
-		FUZZ_CHECK(body.len == hdr.remaining);
-		FUZZ_CHECK(body.p + body.len == in.p + used);
-		FUZZ_CHECK(hdr.type >= MQTT_CONNECT &&
+		FUZZ_ASSERT(used >= 2 && used <= in.len);
+		FUZZ_ASSERT(body.len == hdr.remaining);
+		FUZZ_ASSERT(body.p + body.len == in.p + used);
+		FUZZ_ASSERT(hdr.type >= MQTT_CONNECT &&
 		    hdr.type <= MQTT_AUTH && hdr.flags < 16);
-		FUZZ_CHECK(mqtt_frame(in, used, &h2, &b2, &u2) == 0 &&
+		FUZZ_ASSERT(mqtt_frame(in, used, &h2, &b2, &u2) == 0 &&
 		    u2 == used);
-		FUZZ_CHECK(mqtt_frame(in, used - 1, &h2, &b2, &u2) ==
+		FUZZ_ASSERT(mqtt_frame(in, used - 1, &h2, &b2, &u2) ==
 		    CAIRN_ERR_TOO_BIG);
 		/* Proper prefixes are short; a few suffice past the header. */
 		for (k = 0; k < used && k < 8; k++)
-			FUZZ_CHECK(mqtt_frame(bytes_view_of(in.p, k), SIZE_MAX,
+			FUZZ_ASSERT(mqtt_frame(bytes_view_of(in.p, k), SIZE_MAX,
 			    &h2, &b2, &u2) == CAIRN_ERR_NEED_MORE);
-		FUZZ_CHECK(mqtt_frame(bytes_view_of(in.p, used - 1), SIZE_MAX,
+		FUZZ_ASSERT(mqtt_frame(bytes_view_of(in.p, used - 1), SIZE_MAX,
 		    &h2, &b2, &u2) == CAIRN_ERR_NEED_MORE);
 
 		fuzz_packet(&hdr, body, bytes_view_of(in.p, used),

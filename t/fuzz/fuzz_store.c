@@ -18,16 +18,9 @@
 #include "broker/store/store_codec.h"
 #include "common/bytes.h"
 #include "common/err.h"
+#include "t/fuzz/fuzz_assert.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define FUZZ_ASSERT(c) do {						\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #c);				\
-		abort();						\
-	}								\
-} while (0)
 
 static void	fz_value(const uint8_t *, size_t);
 
