@@ -187,45 +187,47 @@ pw_user_ok(const char *user)
 }
 
 /*
+ * SASLprep (RFC 4013, stored strings) of s, the `what` ("Password",
+ * "Username") of the command line: the prepared string in *out (free
+ * with scram_prep_free()) and 1, or 0 after a message.
+ */
+static int
+pw_prep(const char *what, const char *s, char **out)
+{
+	const char *why = "";
+	int rc;
+
+	*out = NULL;
+	rc = scram_saslprep(bytes_view_of(s, strlen(s)), SCRAM_PREP_STORED,
+	    out, &why);
+	if (rc == CAIRN_ERR_NOMEM)
+		fprintf(stderr, "Error: Out of memory.\n");
+	else if (rc != 0)
+		fprintf(stderr, "Error: %s refused by SASLprep (RFC 4013): "
+		    "%s.\n", what, why);
+	return rc == 0;
+}
+
+/*
  * For --scram: 1 if SASLprep (RFC 4013, stored strings) takes the
  * password and leaves the user name as it is, else 0 after a message.
  */
 static int
 pw_scram_ok(const char *user, const char *pass)
 {
-	const char *why = "";
-	char *prep = NULL;
-	int ok = 0, rc;
+	char *prep;
+	int ok = 0;
 
-	rc = scram_saslprep(bytes_view_of(pass, strlen(pass)),
-	    SCRAM_PREP_STORED, &prep, &why);
-	if (rc == CAIRN_ERR_NOMEM) {
-		fprintf(stderr, "Error: Out of memory.\n");
+	if (!pw_prep("Password", pass, &prep))
 		goto done;
-	}
-	if (rc != 0) {
-		fprintf(stderr, "Error: Password refused by SASLprep (RFC "
-		    "4013): %s.\n", why);
-		goto done;
-	}
 	if (prep[0] == '\0') {
 		fprintf(stderr, "Error: Password is empty once prepared with "
 		    "SASLprep (RFC 4013).\n");
 		goto done;
 	}
 	scram_prep_free(prep);
-	prep = NULL;
-	rc = scram_saslprep(bytes_view_of(user, strlen(user)),
-	    SCRAM_PREP_STORED, &prep, &why);
-	if (rc == CAIRN_ERR_NOMEM) {
-		fprintf(stderr, "Error: Out of memory.\n");
+	if (!pw_prep("Username", user, &prep))
 		goto done;
-	}
-	if (rc != 0) {
-		fprintf(stderr, "Error: Username refused by SASLprep (RFC "
-		    "4013): %s.\n", why);
-		goto done;
-	}
 	if (strcmp(prep, user) != 0) {
 		fprintf(stderr, "Error: SASLprep (RFC 4013) makes the username "
 		    "\"%s\", the name a SCRAM client is known by; use that "
