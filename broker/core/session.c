@@ -370,54 +370,59 @@ session_alloc_id(struct session *s)
 	return id;
 }
 
+/*
+ * Takes delivery o out of its list (in flight, or queued) with its
+ * counts and totals; the caller has o.
+ */
+static void
+session_out_unlink(struct session *s, struct session_out *o, int inflight)
+{
+	if (inflight) {
+		TAILQ_REMOVE(&s->s_inflight, o, so_entry);
+		s->s_ninflight--;
+		s->s_inflight_bytes -= msg_bytes(o->so_msg);
+	} else {
+		TAILQ_REMOVE(&s->s_queue, o, so_entry);
+		s->s_queued--;
+		s->s_queued_bytes -= msg_bytes(o->so_msg);
+	}
+	session_acct_msg(s, msg_bytes(o->so_msg), -1);
+}
+
 struct session_out *
 session_take_first(struct session *s)
 {
 	struct session_out *o;
+	int inflight = 1;
 
-	if ((o = TAILQ_FIRST(&s->s_inflight)) != NULL) {
-		TAILQ_REMOVE(&s->s_inflight, o, so_entry);
-		s->s_ninflight--;
-		s->s_inflight_bytes -= msg_bytes(o->so_msg);
-	} else if ((o = TAILQ_FIRST(&s->s_queue)) != NULL) {
-		TAILQ_REMOVE(&s->s_queue, o, so_entry);
-		s->s_queued--;
-		s->s_queued_bytes -= msg_bytes(o->so_msg);
-	} else
-		return NULL;
-	session_acct_msg(s, msg_bytes(o->so_msg), -1);
-	return o;
-}
-
-/* session_take_if() over one list, whose count and bytes follow. */
-static size_t
-session_take_if_q(struct session *s, struct session_outq *q, size_t *count,
-    size_t *bytes, int (*drop)(const struct msg *, void *), void *arg)
-{
-	struct session_out *o, *next;
-	size_t n = 0;
-
-	for (o = TAILQ_FIRST(q); o != NULL; o = next) {
-		next = TAILQ_NEXT(o, so_entry);
-		if (!drop(o->so_msg, arg))
-			continue;
-		TAILQ_REMOVE(q, o, so_entry);
-		(*count)--;
-		*bytes -= msg_bytes(o->so_msg);
-		session_acct_msg(s, msg_bytes(o->so_msg), -1);
-		session_out_free(o);
-		n++;
+	if ((o = TAILQ_FIRST(&s->s_inflight)) == NULL) {
+		inflight = 0;
+		if ((o = TAILQ_FIRST(&s->s_queue)) == NULL)
+			return NULL;
 	}
-	return n;
+	session_out_unlink(s, o, inflight);
+	return o;
 }
 
 size_t
 session_take_if(struct session *s, int (*drop)(const struct msg *, void *),
     void *arg)
 {
-	return session_take_if_q(s, &s->s_inflight, &s->s_ninflight,
-	    &s->s_inflight_bytes, drop, arg) + session_take_if_q(s,
-	    &s->s_queue, &s->s_queued, &s->s_queued_bytes, drop, arg);
+	struct session_out *o, *next;
+	size_t n = 0;
+	int inflight;
+
+	for (inflight = 1; inflight >= 0; inflight--)
+		for (o = TAILQ_FIRST(inflight ? &s->s_inflight :
+		    &s->s_queue); o != NULL; o = next) {
+			next = TAILQ_NEXT(o, so_entry);
+			if (!drop(o->so_msg, arg))
+				continue;
+			session_out_unlink(s, o, inflight);
+			session_out_free(o);
+			n++;
+		}
+	return n;
 }
 
 int
@@ -436,10 +441,7 @@ session_drop_expired(struct session *s, struct session_out *o)
 {
 	struct session_acct *a = s->s_lim.sl_acct;
 
-	TAILQ_REMOVE(&s->s_queue, o, so_entry);
-	s->s_queued--;
-	s->s_queued_bytes -= msg_bytes(o->so_msg);
-	session_acct_msg(s, msg_bytes(o->so_msg), -1);
+	session_out_unlink(s, o, 0);
 	s->s_expired++;
 	if (a != NULL)
 		a->sa_drop_expired++;
