@@ -158,7 +158,7 @@ cluster_hook_repl_sent(void *arg)
 static uint64_t
 cluster_hook_repl_epoch(void *arg, uint64_t sent)
 {
-	return replica_sent(arg) != sent ? replica_pub_epoch(arg) : 0;
+	return replica_pub_epoch(arg, sent);
 }
 
 static void

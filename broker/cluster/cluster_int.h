@@ -343,11 +343,11 @@ void		 replica_peer_down(struct cluster *, struct peer *p, int gone);
  */
 uint64_t	 replica_ack_epoch(struct cluster *);
 /*
- * The epoch a local publisher's PUBACK/PUBREC made now waits for: the
- * one closed now if replica frames went out since the last (those of
- * the deliveries this PUBLISH queued among them), else 0.
+ * The epoch a local publisher's PUBACK/PUBREC made now waits for: 0
+ * when no replica frame went out since replica_sent() said `sent`
+ * (before the PUBLISH was routed), else the epoch closed now.
  */
-uint64_t	 replica_pub_epoch(struct cluster *);
+uint64_t	 replica_pub_epoch(struct cluster *, uint64_t sent);
 /* REPL_* frames sent to every holder so far (this run). */
 uint64_t	 replica_sent(const struct cluster *);
 /* Every epoch up to this one is acked (or let go). */

@@ -992,7 +992,9 @@ forward_send(struct link *l, uint64_t seq, const struct msg *msg,
 	 * Subscription identifiers stay: they are the receiver's.
 	 */
 	m.u.fwd.v5.from = msg_from(msg);
-	m.u.fwd.v5.expiry_ms = msg_expiry_left_ms(msg, clock_ms());
+	/* The clock only for a message that expires. */
+	m.u.fwd.v5.expiry_ms = msg->m_expire_at != 0 ?
+	    msg_expiry_left_ms(msg, clock_ms()) : 0;
 	m.u.fwd.v5.props = msg_props(msg);
 	/* The away nodes whose spools have it too (a promoted session of
 	 * theirs here does not give it back to them). */
@@ -1028,11 +1030,11 @@ static void
 cluster_sync_resend(struct cluster *c, struct peer *p)
 {
 	struct cluster_fwd *f;
-	uint64_t now = clock_ms();
 
 	while (p->p_link != NULL && link_writable(p->p_link) &&
 	    (f = cluster_fwdq_sendable(&p->p_fwdq)) != NULL) {
-		if (msg_expired(f->cf_msg, now)) {
+		if (f->cf_msg->m_expire_at != 0 &&
+		    msg_expired(f->cf_msg, clock_ms())) {
 			/*
 			 * MQTT 5.0 message expiry passed while it waited
 			 * (away peer, no credit): no subscriber may get it

@@ -375,9 +375,9 @@ replica_sent(const struct cluster *c)
 }
 
 uint64_t
-replica_pub_epoch(struct cluster *c)
+replica_pub_epoch(struct cluster *c, uint64_t sent)
 {
-	if (c->c_repl == NULL)
+	if (c->c_repl == NULL || c->c_repl->rp_nsent == sent)
 		return 0;
 	return replica_close_epoch(c);
 }
@@ -970,8 +970,8 @@ replica_promote(struct cluster *c, struct rsess *r, size_t *nmsgs)
 		 * counts from there.
 		 */
 		now = (uint64_t)(ev_now(c->c_loop) * 1000.0);
-		away = r->r_offline_at != 0 && clock_ms() > r->r_offline_at ?
-		    clock_ms() - r->r_offline_at : 0;
+		away = r->r_offline_at != 0 ? clock_ms() : 0;
+		away = away > r->r_offline_at ? away - r->r_offline_at : 0;
 		s->s_offline_ms = (now > away ? now - away : 0) | 1;
 		session_set_clean(s, 0);
 		/* 5.0: the session expiry interval it had. */
